@@ -1,0 +1,130 @@
+"""Launching campaigns: validate the sequence, snapshot it, enrol the eligible contacts."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from sqlmodel import Session, select
+
+from .config import Settings
+from .db import Database
+from .errors import CampaignEngineError, NotFound
+from .models import Account, Campaign, Channel, Contact, Enrollment, OutreachMode
+from .planner import Schedule
+from .render import Company, LinkTracker, Renderer
+from .sequences import Sequence, load_sequence
+from .tokens import TokenSigner
+
+__all__ = [
+    "LaunchResult",
+    "campaign_by_name",
+    "launch",
+    "renderer_for",
+    "schedule_for",
+    "sequence_of",
+]
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    campaign_id: int
+    name: str
+    enrolled: Counter[tuple[str, str]] = field(default_factory=Counter)  # (segment, channel)
+    not_enrolled: int = 0  # outreach mode A
+
+
+def sequence_of(campaign: Campaign) -> Sequence:
+    return Sequence.from_json(campaign.sequence_json)
+
+
+def schedule_for(campaign: Campaign, sequence: Sequence) -> Schedule:
+    return Schedule(
+        start_date=campaign.start_date,
+        timezone=campaign.timezone,
+        window_start=time.fromisoformat(campaign.window_start),
+        window_end=time.fromisoformat(campaign.window_end),
+        step_days=tuple(step.day for step in sequence.steps),
+    )
+
+
+def renderer_for(
+    settings: Settings, sequence: Sequence, links: dict[int, list[str]] | None = None
+) -> Renderer:
+    return Renderer(
+        settings.templates_dir,
+        sequence,
+        Company(settings.company_name, settings.postal_address),
+        LinkTracker(TokenSigner(settings.secret), settings.tracking_base_url),
+        link_registry=links,
+    )
+
+
+def campaign_by_name(session: Session, name: str) -> Campaign:
+    campaign = session.exec(select(Campaign).where(Campaign.name == name)).first()
+    if campaign is None:
+        known = ", ".join(session.exec(select(Campaign.name)).all()) or "none yet"
+        raise NotFound(f"no campaign named {name!r} (known: {known})")
+    return campaign
+
+
+def launch(
+    db: Database,
+    settings: Settings,
+    sequence_key: str,
+    start: date,
+    now: datetime,
+    name: str | None = None,
+    timezone: str | None = None,
+) -> LaunchResult:
+    """Create the campaign and enrol every contact not in mode A; all or nothing."""
+    sequence = load_sequence(settings.sequences_dir, sequence_key)
+    renderer = renderer_for(settings, sequence)  # refuses broken templates before any write
+    name = name or f"{sequence_key} {start.isoformat()}"
+    campaign = Campaign(
+        name=name,
+        sequence_key=sequence_key,
+        sequence_json=sequence.to_json(),
+        links_json=json.dumps(renderer.link_registry),
+        start_date=start,
+        timezone=timezone or settings.timezone,
+        window_start=settings.window_start.strftime("%H:%M"),
+        window_end=settings.window_end.strftime("%H:%M"),
+        created_at=now,
+    )
+    schedule = schedule_for(campaign, sequence)  # validates the time zone and window
+    with db.session() as session:
+        if session.exec(select(Campaign.id).where(Campaign.name == name)).first() is not None:
+            raise CampaignEngineError(f"a campaign named {name!r} exists already; pick --name")
+        session.add(campaign)
+        session.flush()
+        assert campaign.id is not None
+        enrolled: Counter[tuple[str, str]] = Counter()
+        skipped = 0
+        rows = session.exec(
+            select(Contact.id, Contact.outreach_mode, Account.segment).join(Account)
+        )
+        enrollments = []
+        for contact_id, mode, segment in rows:
+            if mode == OutreachMode.DO_NOTHING:
+                skipped += 1
+                continue
+            automated = mode == OutreachMode.MARKETING and segment in sequence.automated_segments
+            channel = Channel.AUTOMATED if automated else Channel.REP
+            enrollments.append(
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": contact_id,
+                    "channel": channel,
+                    "status": "active",
+                    "next_step": 1,
+                    "next_due_at": schedule.scheduled_at(1) if automated else None,
+                    "enrolled_at": now,
+                }
+            )
+            enrolled[(segment, channel)] += 1
+        if enrollments:
+            session.bulk_insert_mappings(Enrollment, enrollments)  # type: ignore[arg-type]
+        return LaunchResult(campaign.id, name, enrolled, skipped)

@@ -1,0 +1,345 @@
+"""The `campaign` command: parses, calls the services, prints with rich."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import col, select
+
+from . import campaigns, imports, reports
+from .config import Settings, load_settings
+from .db import Database
+from .dispatcher import Dispatcher, TickReport
+from .errors import CampaignEngineError, ImportRejected
+from .models import Account, Campaign, Contact, Message, utc
+from .transport import make_transport
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Run B2B email campaigns: import contacts, launch sequences, send on schedule.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Import contacts or reps from CSV.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@dataclass
+class Context:
+    """What every command needs: settings and the database, opened on first use."""
+
+    config: Path | None
+    verbose: bool
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Config file (default: ./config.toml or $CAMPAIGN_CONFIG)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log details and tracebacks.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Context(config, verbose)
+
+
+@import_app.command("contacts")
+def import_contacts_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row.")
+    ],
+    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
+) -> None:
+    """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1)."""
+    c = _ctx(ctx)
+    result = imports.import_contacts(c.db, file, _now(None), encoding)
+    _print_import(result, "contacts")
+
+
+@import_app.command("reps")
+def import_reps_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: email,name,title,timezone.")
+    ],
+) -> None:
+    """Upsert sales reps (name, title, time zone) by email."""
+    c = _ctx(ctx)
+    _print_import(imports.import_reps(c.db, file), "reps")
+
+
+@app.command()
+def launch(
+    ctx: typer.Context,
+    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
+    start: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="First send day, YYYY-MM-DD.")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone (default: config timezone).")
+    ] = None,
+) -> None:
+    """Create a campaign from a sequence and enrol every eligible contact."""
+    c = _ctx(ctx)
+    result = campaigns.launch(c.db, c.settings, sequence, start.date(), _now(None), name, timezone)
+    table = Table(title=f"Launched {result.name!r}")
+    for column in ("segment", "channel", "contacts"):
+        table.add_column(column)
+    for (segment, channel), count in sorted(result.enrolled.items()):
+        table.add_row(segment, channel, str(count))
+    table.add_row("any", "none (mode A)", str(result.not_enrolled))
+    out.print(table)
+
+
+@app.command()
+def tick(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
+    ] = None,
+) -> None:
+    """Do all work due at this moment once, then exit (cron-friendly)."""
+    c = _ctx(ctx)
+    moment = _now(now)
+
+    async def run() -> TickReport:
+        async with make_transport(c.settings) as transport:
+            return await Dispatcher(c.db, c.settings, transport).tick(moment)
+
+    report = asyncio.run(run())
+    out.print(f"tick {moment.isoformat()}: {report}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Per campaign and step: queued, sent, failed, skipped (and why)."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        if campaign:
+            campaigns.campaign_by_name(session, campaign)
+        statuses = reports.campaign_statuses(session, campaign)
+    if format is Format.json:
+        out.print_json(json.dumps(reports.to_jsonable(statuses)))
+        return
+    if not statuses:
+        out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
+    for item in statuses:
+        enrolled = ", ".join(f"{k} {v}" for k, v in sorted(item.enrolled.items()))
+        table = Table(
+            title=f"{item.name}  ({item.sequence}, from {item.start_date}, {item.window} {item.timezone})",
+            caption=f"enrolled: {enrolled or 'none'}; next due: {item.next_due_at or '-'}",
+        )
+        columns = (
+            "step",
+            "day",
+            "subject",
+            "queued",
+            "sent",
+            "retry",
+            "failed",
+            "bounced",
+            "skipped",
+            "uncertain",
+        )
+        for column in columns:
+            table.add_column(column, justify="right" if column not in ("subject",) else "left")
+        for step in item.steps:
+            s = step.states
+            reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
+            skipped = f"{s['skipped']}" + (f" ({reasons})" if reasons else "")
+            table.add_row(
+                str(step.step),
+                str(step.day),
+                step.subject,
+                str(s["queued"] + s["sending"]),
+                str(s["sent"]),
+                str(s["retry"]),
+                str(s["failed"]),
+                str(s["bounced"]),
+                skipped,
+                str(s["uncertain"]),
+            )
+        out.print(table)
+
+
+app.command("report", help="Same numbers as status; --format json for scripts.")(status)
+
+
+@app.command()
+def messages(
+    ctx: typer.Context,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only messages in this state (sent, skipped...).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """What went (or will go) to whom, and when."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        query = (
+            select(Message, Contact, Account, Campaign)
+            .join(Contact, col(Contact.id) == Message.contact_id)
+            .join(Account, col(Account.id) == Contact.account_id)
+            .join(Campaign, col(Campaign.id) == Message.campaign_id)
+            .order_by(col(Message.sent_at), col(Message.id))
+        )
+        if campaign:
+            query = query.where(Campaign.id == campaigns.campaign_by_name(session, campaign).id)
+        if state:
+            query = query.where(Message.state == state)
+        if limit:
+            query = query.limit(limit)
+        rows = session.exec(query).all()
+    records = [
+        {
+            "campaign": camp.name,
+            "step": message.step,
+            "to": contact.email,
+            "account": account.name,
+            "segment": account.segment,
+            "subject": message.subject,
+            "state": message.state,
+            "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+            "note": message.skip_reason or message.error or "",
+        }
+        for message, contact, account, camp in rows
+    ]
+    if format is Format.json:
+        out.print_json(json.dumps(records))
+        return
+    table = Table(title=f"Messages ({len(records)} shown)")
+    for column in ("sent_at", "step", "to", "account", "segment", "subject", "state", "note"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            (r["sent_at"] or "-")[:16],
+            str(r["step"]),
+            r["to"],
+            r["account"],
+            r["segment"],
+            r["subject"],
+            r["state"],
+            r["note"],
+        )
+    out.print(table)
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Long-running: tick every tick_seconds until Ctrl-C (the batch in flight finishes)."""
+    from .scheduler import run_forever
+
+    c = _ctx(ctx)
+    out.print(
+        f"Ticking every {c.settings.tick_seconds:g}s; Ctrl-C stops after the batch in flight."
+    )
+    asyncio.run(run_forever(c.settings, c.db))
+    out.print("Stopped.")
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO-8601 date-time", param_hint="--now"
+        ) from None
+    return utc(moment)
+
+
+def _print_import(result: imports.ImportResult, what: str) -> None:
+    out.print(
+        f"{result.file}: {result.created} {what} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+    )
+    for problem in result.rejected:
+        err.print(f"[red]rejected[/red] {problem}", markup=True)
+    if result.rejected:
+        raise ImportRejected(
+            f"{len(result.rejected)} row(s) of {result.file} rejected (valid rows were applied)"
+        )
+
+
+def main() -> None:
+    """Entry point: one place turns errors into a message and a non-zero exit."""
+    verbose = "--verbose" in sys.argv or "-v" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("Aborted.")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except CampaignEngineError as exc:
+        if verbose:
+            err.print_exception()
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        cause = exc.__cause__
+        while cause is not None:
+            err.print(f"  caused by: {cause}")
+            cause = cause.__cause__
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,442 @@
+"""Claims due messages, renders, sends and records them; at most once per (enrollment, step)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import format_datetime, formataddr, parseaddr
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from .campaigns import renderer_for, schedule_for, sequence_of
+from .config import Settings
+from .db import Database, is_postgres
+from .eligibility import ExclusionRule, SendFacts, skip_reason, stops_enrollment
+from .mime import build_mime
+from .models import (
+    Account,
+    Campaign,
+    Channel,
+    Contact,
+    Enrollment,
+    EnrollmentStatus,
+    Event,
+    EventKind,
+    Exclusion,
+    Message,
+    MessageState,
+    Rep,
+    Suppression,
+)
+from .planner import Candidate, Schedule, plan
+from .render import Recipient, Renderer
+from .tokens import TokenKind
+from .transport import Delivery, Outcome, Transport
+
+__all__ = ["Dispatcher", "TickReport", "active_exclusions", "suppression_reasons"]
+
+log = logging.getLogger(__name__)
+
+_CLAIMABLE = (MessageState.QUEUED, MessageState.RETRY)
+_MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
+_ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
+_RECORDED = (
+    "state",
+    "skip_reason",
+    "error",
+    "recipient",
+    "subject",
+    "message_id_header",
+    "sent_at",
+    "next_attempt_at",
+)
+
+
+@dataclass
+class TickReport:
+    """What one tick did, by outcome."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, key: str, amount: int = 1) -> None:
+        self.counts[key] += amount
+
+    def __str__(self) -> str:
+        keys = ("queued", "sent", "retry", "failed", "bounced", "skipped", "uncertain")
+        return ", ".join(f"{self.counts[k]} {k}" for k in keys)
+
+
+@dataclass
+class _Batch:
+    campaign: Campaign
+    schedule: Schedule
+    renderer: Renderer
+    messages: list[Message]
+
+
+class Dispatcher:
+    """Does all due sending work once per `tick(now)`; holds no state between ticks."""
+
+    def __init__(self, db: Database, settings: Settings, transport: Transport) -> None:
+        self.db = db
+        self.settings = settings
+        self.transport = transport
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.stop_requested = False
+        self._renderers: dict[int, Renderer] = {}
+        self._sender = parseaddr(settings.from_address)[1]
+        self._domain = self._sender.rsplit("@", 1)[-1] or "localhost"
+
+    async def tick(self, now: datetime) -> TickReport:
+        """Recover stale claims, queue every due step, then send what is claimable."""
+        report = TickReport()
+        report.add("uncertain", self._expire_leases(now))
+        with self.db.session() as session:
+            campaigns = session.exec(select(Campaign).order_by(col(Campaign.id))).all()
+        budget = self.settings.max_per_tick
+        for campaign in campaigns:
+            sequence = sequence_of(campaign)
+            schedule = schedule_for(campaign, sequence)
+            if not schedule.is_open(now):
+                continue
+            report.add("queued", self._queue_due(campaign, schedule, now, budget))
+            while budget > 0 and not self.stop_requested:
+                batch = self._claim(campaign, schedule, now, min(budget, self.settings.batch_size))
+                if batch is None:
+                    break
+                budget -= len(batch.messages)
+                await self._send(batch, now, report)
+        return report
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _queue_due(self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int) -> int:
+        """Write a queued message for each due step before anything touches SMTP."""
+        with self.db.session() as session:
+            rows = session.exec(
+                select(Enrollment.id, Enrollment.next_step, Enrollment.next_due_at)
+                .where(
+                    Enrollment.campaign_id == campaign.id,
+                    Enrollment.channel == Channel.AUTOMATED,
+                    Enrollment.status == EnrollmentStatus.ACTIVE,
+                    col(Enrollment.next_due_at) <= now,
+                )
+                .limit(limit)
+            ).all()
+            candidates = [Candidate(eid, step, due) for eid, step, due in rows if eid and due]
+            due = plan(candidates, schedule, now, limit)
+            if not due:
+                return 0
+            contact_of = dict(
+                session.exec(
+                    select(Enrollment.id, Enrollment.contact_id).where(
+                        col(Enrollment.id).in_([d.enrollment_id for d in due])
+                    )
+                ).all()
+            )
+            session.connection().execute(
+                sa.insert(_MESSAGES),
+                [
+                    {
+                        "enrollment_id": d.enrollment_id,
+                        "campaign_id": campaign.id,
+                        "contact_id": contact_of[d.enrollment_id],
+                        "step": d.step,
+                        "origin": Channel.AUTOMATED,
+                        "state": MessageState.QUEUED,
+                        "recipient": "",
+                        "subject": "",
+                        "message_id_header": "",
+                        "attempts": 0,
+                        "due_at": d.due_at,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for d in due
+                ],
+            )
+            session.connection().execute(
+                sa.update(_ENROLLMENTS)
+                .where(_ENROLLMENTS.c.id == sa.bindparam("eid"))
+                .values(next_step=sa.bindparam("nstep"), next_due_at=None),
+                [{"eid": d.enrollment_id, "nstep": d.step + 1} for d in due],
+            )
+            return len(due)
+
+    # -- claiming -------------------------------------------------------------------------
+
+    def _expire_leases(self, now: datetime) -> int:
+        """A claim whose lease ran out belongs to a worker that died mid-send: SMTP may have
+        accepted some of it, so it is marked uncertain and reported, never resent on its own."""
+        with self.db.session() as session:
+            result = session.connection().execute(
+                sa.update(_MESSAGES)
+                .where(_MESSAGES.c.state == MessageState.SENDING, _MESSAGES.c.claimed_until < now)
+                .values(state=MessageState.UNCERTAIN, error="worker lease expired during send")
+            )
+            return result.rowcount
+
+    def _claim(
+        self, campaign: Campaign, schedule: Schedule, now: datetime, size: int
+    ) -> _Batch | None:
+        with self.db.session() as session:
+            query = (
+                select(Message.id)
+                .where(
+                    Message.campaign_id == campaign.id,
+                    col(Message.state).in_(_CLAIMABLE),
+                    col(Message.next_attempt_at) <= now,
+                )
+                .order_by(col(Message.next_attempt_at), col(Message.id))
+                .limit(size)
+            )
+            if is_postgres(self.db.engine):
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.exec(query).all())
+            if not ids:
+                return None
+            # The state condition makes the claim safe even where SKIP LOCKED does not exist:
+            # a row another worker claimed meanwhile no longer matches and is not returned.
+            claimed = (
+                session.connection()
+                .execute(
+                    sa.update(_MESSAGES)
+                    .where(_MESSAGES.c.id.in_(ids), _MESSAGES.c.state.in_(_CLAIMABLE))
+                    .values(
+                        state=MessageState.SENDING,
+                        claimed_by=self.worker_id,
+                        claimed_until=now + timedelta(seconds=self.settings.lease_seconds),
+                        attempts=_MESSAGES.c.attempts + 1,
+                    )
+                    .returning(_MESSAGES.c.id)
+                )
+                .all()
+            )
+            messages = list(
+                session.exec(select(Message).where(col(Message.id).in_([c[0] for c in claimed])))
+            )
+        if not messages:
+            return None
+        renderer = self._renderer(campaign)
+        return _Batch(campaign, schedule, renderer, messages)
+
+    def _renderer(self, campaign: Campaign) -> Renderer:
+        assert campaign.id is not None
+        if campaign.id not in self._renderers:
+            links = {int(k): v for k, v in json.loads(campaign.links_json).items()}
+            self._renderers[campaign.id] = renderer_for(self.settings, sequence_of(campaign), links)
+        return self._renderers[campaign.id]
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def _send(self, batch: _Batch, now: datetime, report: TickReport) -> None:
+        campaign = batch.campaign
+        assert campaign.id is not None
+        sequence = batch.renderer.sequence
+        with self.db.session() as session:
+            info = _recipients(session, [m.contact_id for m in batch.messages])
+            statuses = _enrollment_statuses(session, [m.enrollment_id for m in batch.messages])
+            suppressed = suppression_reasons(session, [r.email for r, _, _ in info.values()])
+            exclusions = active_exclusions(session)
+        date_header = format_datetime(now)
+        deliveries: list[Delivery] = []
+        updates: dict[int, dict[str, object]] = {}
+        for message in batch.messages:
+            assert message.id is not None
+            recipient, mode, unsubscribed = info[message.contact_id]
+            facts = SendFacts(
+                email=recipient.email,
+                campaign_id=campaign.id,
+                enrollment_status=statuses[message.enrollment_id],
+                outreach_mode=mode,
+                segment=recipient.segment,
+                automated_segments=sequence.automated_segments,
+                unsubscribed=unsubscribed,
+                suppression_reason=suppressed.get(recipient.email),
+            )
+            reason = skip_reason(facts, exclusions)
+            if reason is not None:
+                updates[message.id] = {
+                    "state": MessageState.SKIPPED,
+                    "skip_reason": reason,
+                    "recipient": recipient.email,
+                    "subject": "",
+                    "message_id_header": "",
+                }
+                continue
+            email = batch.renderer.render(message.step, recipient, message.id)
+            header_id = f"<{message.id}.{secrets.token_hex(8)}@{self._domain}>"
+            unsubscribe = batch.renderer.tracker.url(TokenKind.UNSUBSCRIBE, message.id)
+            raw = build_mime(
+                sender=self.settings.from_address,
+                recipient=formataddr((recipient.full_name, recipient.email)),
+                subject=email.subject,
+                html=email.html,
+                text=email.text,
+                message_id=header_id,
+                date=date_header,
+                extra_headers=[
+                    ("List-Unsubscribe", f"<{unsubscribe}>"),
+                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                    ("List-Id", f"{sequence.key} <{sequence.key}.{self._domain}>"),
+                ],
+            )
+            deliveries.append(Delivery(message.id, self._sender, recipient.email, raw))
+            updates[message.id] = {
+                "recipient": recipient.email,
+                "subject": email.subject,
+                "message_id_header": header_id,
+            }
+        outcomes = await self.transport.deliver(deliveries) if deliveries else []
+        self._record(batch, now, updates, outcomes, report)
+
+    def _record(
+        self,
+        batch: _Batch,
+        now: datetime,
+        updates: dict[int, dict[str, object]],
+        outcomes: list[Outcome],
+        report: TickReport,
+    ) -> None:
+        by_id = {m.id: m for m in batch.messages}
+        for outcome in outcomes:
+            message = by_id[outcome.key]
+            change = updates[outcome.key]
+            if outcome.ok:
+                change.update(state=MessageState.SENT, sent_at=now, error=None)
+            elif outcome.permanent:
+                change.update(state=MessageState.BOUNCED, error=outcome.detail)
+            elif message.attempts >= self.settings.max_attempts:
+                change.update(state=MessageState.FAILED, error=outcome.detail)
+            else:
+                backoff = self.settings.retry_base_seconds * 2 ** (message.attempts - 1)
+                change.update(
+                    state=MessageState.RETRY,
+                    error=outcome.detail,
+                    next_attempt_at=now + timedelta(seconds=backoff),
+                )
+        rows = [
+            {"mid": mid, **{key: change.get(key) for key in _RECORDED}}
+            for mid, change in updates.items()
+        ]
+        for row in rows:  # keep the retry time for messages that are not retried
+            if row["next_attempt_at"] is None:
+                row["next_attempt_at"] = by_id[row["mid"]].next_attempt_at
+        with self.db.session() as session:
+            session.connection().execute(
+                sa.update(_MESSAGES)
+                .where(_MESSAGES.c.id == sa.bindparam("mid"))
+                .values(
+                    claimed_by=None, claimed_until=None, **{k: sa.bindparam(k) for k in _RECORDED}
+                ),
+                rows,
+            )
+            for message_id, change in updates.items():
+                state = change["state"]
+                report.add(str(state))
+                if state != MessageState.RETRY:
+                    self._settle(session, batch.schedule, by_id[message_id], change, now)
+
+    def _settle(
+        self,
+        session: Session,
+        schedule: Schedule,
+        message: Message,
+        change: dict[str, object],
+        now: datetime,
+    ) -> None:
+        """Move the enrollment on: next step's due time, completion, or a stop for good."""
+        state = change["state"]
+        values: dict[str, object]
+        if state == MessageState.BOUNCED:
+            _suppress(session, str(change["recipient"]), "bounce", str(change["error"]), now)
+            session.add(
+                Event(
+                    kind=EventKind.BOUNCE,
+                    message_id=message.id,
+                    contact_id=message.contact_id,
+                    note=str(change["error"]),
+                    occurred_at=now,
+                )
+            )
+            values = _stopped("bounced", now)
+        elif state == MessageState.SKIPPED and stops_enrollment(str(change["skip_reason"])):
+            values = _stopped(str(change["skip_reason"]), now)
+        else:
+            next_due = schedule.next_due_at(message.step + 1, now)
+            values = {"last_step_at": now, "next_due_at": next_due}
+            if next_due is None:
+                values["status"] = EnrollmentStatus.COMPLETED
+        session.connection().execute(
+            sa.update(_ENROLLMENTS)
+            .where(
+                _ENROLLMENTS.c.id == message.enrollment_id,
+                _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
+            )
+            .values(**values)
+        )
+
+
+def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
+    rows = session.exec(
+        select(Suppression.email, Suppression.reason).where(col(Suppression.email).in_(emails))
+    ).all()
+    return dict(rows)
+
+
+def active_exclusions(session: Session) -> list[ExclusionRule]:
+    rows = session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None))).all()
+    return [ExclusionRule(r.email, r.domain, r.campaign_id, r.reason) for r in rows]
+
+
+def _recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Recipient, str, bool]]:
+    rows = session.exec(
+        select(Contact, Account, Rep)
+        .join(Account, col(Account.id) == Contact.account_id)
+        .join(Rep, col(Rep.id) == Account.rep_id, isouter=True)
+        .where(col(Contact.id).in_(contact_ids))
+    ).all()
+    result = {}
+    for contact, account, rep in rows:
+        assert contact.id is not None
+        recipient = Recipient(
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            title=contact.title,
+            account=account.name,
+            segment=account.segment,
+            rep_name=rep.name if rep else "",
+            rep_email=rep.email if rep else "",
+        )
+        result[contact.id] = (recipient, contact.outreach_mode, contact.unsubscribed_at is not None)
+    return result
+
+
+def _enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
+    rows = session.exec(
+        select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
+    ).all()
+    return {eid: status for eid, status in rows if eid is not None}
+
+
+def _stopped(reason: str, now: datetime) -> dict[str, object]:
+    return {
+        "status": EnrollmentStatus.STOPPED,
+        "stop_reason": reason,
+        "stopped_at": now,
+        "next_due_at": None,
+    }
+
+
+def _suppress(session: Session, email: str, reason: str, source: str, now: datetime) -> None:
+    exists = session.exec(select(Suppression.id).where(Suppression.email == email)).first()
+    if exists is None:
+        session.add(Suppression(email=email, reason=reason, source=source, created_at=now))

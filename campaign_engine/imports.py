@@ -1,0 +1,326 @@
+"""Contact and rep imports: validate every row, apply the valid ones, report the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, col, select
+
+from .csvfile import CsvRow, RowError, read_rows
+from .db import Database
+from .models import Account, Contact, Rep
+from .segments import parse_outreach_mode, parse_segment, segment_for
+
+__all__ = [
+    "CONTACT_ALIASES",
+    "ContactRow",
+    "ImportResult",
+    "clean_email",
+    "import_contacts",
+    "import_reps",
+    "rep_name_from_email",
+]
+
+CONTACT_ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "mail": "email",
+    "first": "first_name",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "last": "last_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "job_title": "title",
+    "position": "title",
+    "company": "account",
+    "account_name": "account",
+    "organization": "account",
+    "organisation": "account",
+    "employee_count": "employees",
+    "number_of_employees": "employees",
+    "headcount": "employees",
+    "potential_ee_users": "employees",
+    "sales_segment": "segment",
+    "market_segment": "segment",
+    "owner": "owner_email",
+    "account_owner": "owner_email",
+    "rep": "owner_email",
+    "rep_email": "owner_email",
+    "owner_e_mail": "owner_email",
+    "mode": "outreach_mode",
+    "outreach": "outreach_mode",
+}
+_TEXT_LIMIT = 200  # characters in a name, title or account
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """A validated contacts-CSV row."""
+
+    line: int
+    email: str
+    first_name: str
+    last_name: str
+    title: str
+    account: str
+    employees: int | None
+    segment: str
+    owner_email: str | None
+    outreach_mode: str
+
+
+@dataclass
+class ImportResult:
+    """Counts of what an import did, and every rejected row."""
+
+    file: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+
+def clean_email(value: str) -> str:
+    """The lower-cased, validated address, or ValueError saying what is wrong with it."""
+    value = value.strip()
+    if not value:
+        raise ValueError("is empty")
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid address: {exc}") from None
+
+
+def rep_name_from_email(email: str) -> str:
+    """'dana.reyes@x' -> 'Dana Reyes', until a reps import gives the real name."""
+    local = email.split("@", 1)[0]
+    return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part)
+
+
+def import_contacts(
+    db: Database, path: Path, now: datetime, encoding: str | None = None
+) -> ImportResult:
+    """Upsert contacts (by lower-cased email), their accounts and reps; idempotent."""
+    result = ImportResult(file=str(path))
+    rows = _validated(path, read_rows(path, CONTACT_ALIASES, encoding), result)
+    with db.session() as session:
+        for chunk in _chunks(rows, 500):
+            _apply_contacts(session, chunk, now, result)
+    return result
+
+
+def import_reps(db: Database, path: Path, encoding: str | None = None) -> ImportResult:
+    """Upsert reps from `email,name,title,timezone`."""
+    result = ImportResult(file=str(path))
+    with db.session() as session:
+        for row in read_rows(path, {"rep_email": "email", "time_zone": "timezone"}, encoding):
+            try:
+                email = clean_email(row.values.get("email", ""))
+            except ValueError as exc:
+                result.rejected.append(RowError(str(path), row.line, "email", str(exc)))
+                continue
+            timezone = row.values.get("timezone", "").strip() or "UTC"
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                result.rejected.append(
+                    RowError(str(path), row.line, "timezone", f"unknown time zone {timezone!r}")
+                )
+                continue
+            wanted = {
+                "name": _one_line(row.values.get("name", "")) or rep_name_from_email(email),
+                "title": _one_line(row.values.get("title", "")),
+                "timezone": timezone,
+            }
+            rep = session.exec(select(Rep).where(Rep.email == email)).first()
+            if rep is None:
+                session.add(Rep(email=email, **wanted))
+                result.created += 1
+            elif _assign(rep, wanted):
+                result.updated += 1
+            else:
+                result.unchanged += 1
+    return result
+
+
+def _validated(path: Path, rows: Iterable[CsvRow], result: ImportResult) -> Iterable[ContactRow]:
+    seen: dict[str, tuple[int, ContactRow]] = {}
+    for row in rows:
+        try:
+            parsed = _parse_contact(row)
+        except _Rejected as exc:
+            result.rejected.append(RowError(str(path), row.line, exc.field, exc.reason))
+            continue
+        earlier = seen.get(parsed.email)
+        if earlier is not None:
+            first_line, first = earlier
+            if _same(first, parsed):
+                continue  # an exact duplicate row: harmless
+            result.rejected.append(
+                RowError(
+                    str(path),
+                    row.line,
+                    "email",
+                    f"{parsed.email} already appears on line {first_line} with other values",
+                )
+            )
+            continue
+        seen[parsed.email] = (row.line, parsed)
+        yield parsed
+
+
+class _Rejected(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _parse_contact(row: CsvRow) -> ContactRow:
+    values = row.values
+    if "email" not in values:
+        raise _Rejected("email", "no email column (expected a header row naming 'email')")
+    email = _check("email", clean_email, values["email"])
+    text = {name: _text(values, name) for name in ("first_name", "last_name", "title", "account")}
+    if not text["account"]:
+        raise _Rejected("account", "is empty")
+    employees = _employees(values.get("employees", ""))
+    label = values.get("segment", "").strip()
+    if label:
+        segment = _check("segment", parse_segment, label)
+    elif employees is not None:
+        segment = segment_for(employees)
+    else:
+        raise _Rejected("segment", "is blank and employees is blank: cannot tell SMB, MM or ENT")
+    owner = values.get("owner_email", "").strip()
+    return ContactRow(
+        row.line,
+        email,
+        employees=employees,
+        segment=segment,
+        owner_email=_check("owner_email", clean_email, owner) if owner else None,
+        outreach_mode=_check("outreach_mode", parse_outreach_mode, values.get("outreach_mode", "")),
+        **text,
+    )
+
+
+def _check(field: str, parse: Callable[[str], str], value: str) -> str:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise _Rejected(field, str(exc)) from None
+
+
+def _text(values: dict[str, str], name: str) -> str:
+    value = values.get(name, "").strip()
+    if "\r" in value or "\n" in value:
+        raise _Rejected(name, "contains a line break (it could inject mail headers)")
+    if len(value) > _TEXT_LIMIT:
+        raise _Rejected(name, f"is longer than {_TEXT_LIMIT} characters")
+    return value
+
+
+def _employees(value: str) -> int | None:
+    cleaned = value.strip().replace(",", "").replace("_", "").replace(" ", "")
+    if not cleaned:
+        return None
+    if not cleaned.isdigit():
+        raise _Rejected("employees", f"{value!r} is not a whole number")
+    return int(cleaned)
+
+
+def _same(a: ContactRow, b: ContactRow) -> bool:
+    return {**a.__dict__, "line": 0} == {**b.__dict__, "line": 0}
+
+
+def _chunks(rows: Iterable[ContactRow], size: int) -> Iterable[list[ContactRow]]:
+    chunk: list[ContactRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _apply_contacts(
+    session: Session, rows: list[ContactRow], now: datetime, result: ImportResult
+) -> None:
+    reps = _reps(session, {r.owner_email for r in rows if r.owner_email})
+    accounts = _accounts(session, rows, reps)
+    existing = {
+        c.email: c
+        for c in session.exec(
+            select(Contact).where(col(Contact.email).in_([r.email for r in rows]))
+        )
+    }
+    for row in rows:
+        account = accounts[row.account]
+        wanted = {
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "title": row.title,
+            "account_id": account.id,
+            "outreach_mode": row.outreach_mode,
+        }
+        contact = existing.get(row.email)
+        if contact is None:
+            session.add(Contact(email=row.email, created_at=now, updated_at=now, **wanted))
+            result.created += 1
+        elif _assign(contact, wanted):
+            contact.updated_at = now
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    session.flush()
+
+
+def _reps(session: Session, emails: set[str]) -> dict[str, Rep]:
+    reps = {r.email: r for r in session.exec(select(Rep).where(col(Rep.email).in_(emails)))}
+    for email in emails - set(reps):
+        reps[email] = Rep(email=email, name=rep_name_from_email(email))
+        session.add(reps[email])
+    session.flush()
+    return reps
+
+
+def _accounts(session: Session, rows: list[ContactRow], reps: dict[str, Rep]) -> dict[str, Account]:
+    names = {r.account for r in rows}
+    accounts = {
+        a.name: a for a in session.exec(select(Account).where(col(Account.name).in_(names)))
+    }
+    for row in rows:  # the last row of an account wins, so a re-import changes nothing
+        wanted = {"segment": row.segment}
+        if row.employees is not None:
+            wanted["employees"] = row.employees  # type: ignore[assignment]
+        if row.owner_email:
+            wanted["rep_id"] = reps[row.owner_email].id  # type: ignore[assignment]
+        account = accounts.get(row.account)
+        if account is None:
+            accounts[row.account] = Account(name=row.account, **wanted)  # type: ignore[arg-type]
+            session.add(accounts[row.account])
+        else:
+            _assign(account, wanted)
+    session.flush()
+    return accounts
+
+
+def _assign(obj: object, values: dict[str, object]) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed = True
+    return changed
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())

@@ -1,0 +1,234 @@
+"""SQLModel tables: the database is the only source of truth."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "Account",
+    "Campaign",
+    "Channel",
+    "Contact",
+    "Enrollment",
+    "EnrollmentStatus",
+    "Event",
+    "EventKind",
+    "Exclusion",
+    "Message",
+    "MessageState",
+    "OutreachMode",
+    "Rep",
+    "Suppression",
+    "UTCDateTime",
+    "utc",
+]
+
+
+def utc(moment: datetime) -> datetime:
+    """Return `moment` as an aware UTC datetime (naive input is taken to be UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every backend, hands back aware UTC datetimes."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _when(index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
+
+
+class OutreachMode(StrEnum):
+    DO_NOTHING = "A"
+    SALES_ONLY = "B"
+    MARKETING = "C"
+
+
+class Channel(StrEnum):
+    AUTOMATED = "automated"  # the engine sends on schedule (SMB, mode C)
+    REP = "rep"  # the account's rep sends drafts through the engine (MM/ENT, mode B)
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+class MessageState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker; SMTP may be in progress
+    SENT = "sent"
+    RETRY = "retry"  # 4xx or connection trouble; next_attempt_at says when
+    FAILED = "failed"  # gave up after max_attempts
+    BOUNCED = "bounced"  # 5xx; the address is suppressed
+    SKIPPED = "skipped"  # not sent on purpose; skip_reason says why
+    UNCERTAIN = "uncertain"  # the worker died mid-send: SMTP may or may not have accepted it
+
+
+class EventKind(StrEnum):
+    OPEN = "open"
+    CLICK = "click"
+    CONTACT_PAGE = "contact_page"
+    CONTACT_REQUEST = "contact_request"
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+
+
+class Rep(SQLModel, table=True):
+    """A sales rep who owns accounts and receives alerts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    name: str = ""
+    title: str = ""
+    timezone: str = "UTC"
+
+
+class Account(SQLModel, table=True):
+    """A customer organisation; its segment decides automated mail or rep outreach."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    employees: int | None = None
+    segment: str = "SMB"
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+
+
+class Contact(SQLModel, table=True):
+    """A person at an account; email is stored lower-cased and unique."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    account_id: int = Field(foreign_key="account.id", index=True)
+    outreach_mode: str = OutreachMode.MARKETING
+    unsubscribed_at: datetime | None = _when()
+    created_at: datetime | None = _when()
+    updated_at: datetime | None = _when()
+
+
+class Campaign(SQLModel, table=True):
+    """One launch of a sequence; the sequence is snapshotted so later file edits change nothing."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    sequence_key: str
+    sequence_json: str  # frozen copy of the sequence at launch
+    links_json: str = "{}"  # step number -> the URLs its emails may link to (tracked by index)
+    start_date: date
+    timezone: str = "UTC"
+    window_start: str = "09:00"
+    window_end: str = "17:00"
+    created_at: datetime | None = _when()
+
+
+class Enrollment(SQLModel, table=True):
+    """A contact in a campaign, on the automated or the rep channel."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "contact_id"),
+        sa.Index("ix_enrollment_due", "campaign_id", "channel", "status", "next_due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    channel: str = Channel.AUTOMATED
+    status: str = EnrollmentStatus.ACTIVE
+    stop_reason: str | None = None
+    next_step: int = 1
+    last_step_at: datetime | None = _when()  # when the previous step was sent or settled
+    next_due_at: datetime | None = _when()  # None while a step is in flight or when finished
+    enrolled_at: datetime | None = _when()
+    stopped_at: datetime | None = _when()
+
+
+class Message(SQLModel, table=True):
+    """One email to one contact for one step; written (queued) before SMTP is touched."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("enrollment_id", "step"),
+        sa.Index("ix_message_claim", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollment.id")
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    step: int
+    origin: str = Channel.AUTOMATED
+    state: str = MessageState.QUEUED
+    recipient: str = ""
+    subject: str = ""
+    message_id_header: str = ""
+    attempts: int = 0
+    skip_reason: str | None = None
+    error: str | None = None
+    claimed_by: str | None = None
+    due_at: datetime | None = _when()
+    next_attempt_at: datetime | None = _when()
+    claimed_until: datetime | None = _when()
+    sent_at: datetime | None = _when()
+    created_at: datetime | None = _when()
+
+
+class Event(SQLModel, table=True):
+    """Something a recipient (or a machine acting for one) did: open, click, request..."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    link_index: int | None = None
+    url: str | None = None
+    is_human: bool = True
+    bot_reason: str | None = None
+    user_agent: str | None = None
+    ip_prefix: str | None = None
+    note: str | None = None
+    occurred_at: datetime | None = _when(index=True)
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must never get marketing mail again (unsubscribe, hard bounce, complaint)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    reason: str
+    source: str = ""
+    created_at: datetime | None = _when()
+
+
+class Exclusion(SQLModel, table=True):
+    """Ops said: do not mail this address (or domain), in one campaign or all of them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str | None = Field(default=None, index=True)
+    domain: str | None = Field(default=None, index=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+    reason: str = ""
+    source_file: str = ""
+    source_line: int | None = None
+    created_by: str = ""
+    created_at: datetime | None = _when()
+    removed_at: datetime | None = _when()
+    removed_by: str | None = None

@@ -1,0 +1,122 @@
+"""Shared fixtures: settings in a temp dir, a fresh database per test, a real SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlmodel import SQLModel
+
+from campaign_engine.config import Settings, load_settings
+from campaign_engine.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("CAMPAIGN_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SmtpSink:
+    """An aiosmtpd server in this process; `replies` maps a recipient to a forced SMTP reply."""
+
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[Envelope] = field(default_factory=list)
+    replies: dict[str, str] = field(default_factory=dict)
+    connections: int = 0
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        forced = self.replies.get(address.lower())
+        if forced:
+            return forced
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        raw = envelope.original_content or b""
+        self.messages.append(email.message_from_bytes(raw, policy=default_policy))  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"].addresses[0].addr_spec == address]
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'campaign.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("CAMPAIGN_TEST_DATABASE_URL is not set")
+    db = Database(PG_URL)
+    SQLModel.metadata.drop_all(db.engine)
+    db.dispose()
+    yield PG_URL
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, smtp_sink: SmtpSink) -> Settings:
+    """Settings as an operator would write them: the repo's sequences and templates, real SMTP."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+database_url = "{database_url}"
+transport = "smtp"
+from = "Marketing <marketing@gitlab-demo.example>"
+secret = "test-secret"
+company_name = "GitLab Demo Inc."
+postal_address = "1 Test Street, Testville"
+tracking_base_url = "https://track.example.test"
+sequences_dir = "{ROOT / "sequences"}"
+templates_dir = "{ROOT / "templates"}"
+retry_base_seconds = 600
+max_attempts = 3
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_sink.port}
+concurrency = 2
+"""
+    )
+    return load_settings(config, environ={})
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    database.dispose()
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)

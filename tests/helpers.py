@@ -1,0 +1,54 @@
+"""Small helpers the tests share: CSV files, ticks at a given moment, mail parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from campaign_engine.config import Settings
+from campaign_engine.db import Database
+from campaign_engine.dispatcher import Dispatcher, TickReport
+from campaign_engine.transport import make_transport
+
+HEADER = [
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "account",
+    "employees",
+    "segment",
+    "owner_email",
+    "outreach_mode",
+]
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def tick(db: Database, settings: Settings, now: datetime) -> TickReport:
+    async def run() -> TickReport:
+        async with make_transport(settings) as transport:
+            return await Dispatcher(db, settings, transport).tick(now)
+
+    return asyncio.run(run())
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())

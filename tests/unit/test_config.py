@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from campaign_engine.config import load_settings
+from campaign_engine.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_environment_overrides_the_file_and_paths_are_relative_to_it() -> None:
+    settings = load_settings(
+        ROOT / "config.toml",
+        environ={
+            "CAMPAIGN_SMTP_PORT": "2525",
+            "CAMPAIGN_SMTP_STARTTLS": "yes",
+            "CAMPAIGN_FROM": "Ops <ops@example.com>",
+            "CAMPAIGN_TRANSPORT": "smtp",
+            "CAMPAIGN_SMTP_PASSWORD": "hunter2",
+        },
+    )
+    assert settings.smtp.port == 2525 and settings.smtp.starttls is True
+    assert settings.from_address == "Ops <ops@example.com>"
+    assert settings.transport == "smtp"
+    assert settings.sequences_dir == ROOT / "sequences"
+    assert settings.database_url == f"sqlite:///{ROOT / 'var' / 'campaign.db'}"
+    assert "hunter2" not in repr(settings)
+
+
+def test_bad_values_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="CAMPAIGN_SMTP_PORT"):
+        load_settings(ROOT / "config.toml", environ={"CAMPAIGN_SMTP_PORT": "lots"})
+    with pytest.raises(ConfigError, match="transport must be"):
+        load_settings(ROOT / "config.toml", environ={"CAMPAIGN_TRANSPORT": "pigeon"})
+    config = tmp_path / "config.toml"
+    config.write_text('secret = "x"\nsmtp_hots = "typo"\n')
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(config, environ={})
