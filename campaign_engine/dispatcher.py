@@ -8,9 +8,10 @@ import os
 import secrets
 import socket
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -19,7 +20,7 @@ from .campaigns import renderer_for, schedule_for, sequence_of
 from .config import Settings
 from .db import Database, is_postgres
 from .eligibility import ExclusionRule, SendFacts, skip_reason, stops_enrollment
-from .mime import build_mime
+from .mime import build_mime, format_address
 from .models import (
     Account,
     Campaign,
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 _CLAIMABLE = (MessageState.QUEUED, MessageState.RETRY)
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 _ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
+_SETTLED = ("status", "stop_reason", "stopped_at", "last_step_at", "next_due_at")
 _RECORDED = (
     "state",
     "skip_reason",
@@ -92,6 +94,7 @@ class Dispatcher:
         self.stop_requested = False
         self._renderers: dict[int, Renderer] = {}
         self._sender = parseaddr(settings.from_address)[1]
+        self._from_header = format_address(settings.from_address)
         self._domain = self._sender.rsplit("@", 1)[-1] or "localhost"
 
     async def tick(self, now: datetime) -> TickReport:
@@ -237,17 +240,26 @@ class Dispatcher:
     # -- sending --------------------------------------------------------------------------
 
     async def _send(self, batch: _Batch, now: datetime, report: TickReport) -> None:
+        updates: dict[int, dict[str, object]] = {}
+        to_send = self._check(batch, updates)
+        # Rendering is lazy: each SMTP connection renders its next message while the others
+        # wait on the relay, so rendering overlaps the network instead of preceding it.
+        deliveries = self._render(batch, to_send, updates, now)
+        outcomes = await self.transport.deliver(deliveries) if to_send else []
+        self._record(batch, now, updates, outcomes, report)
+
+    def _check(
+        self, batch: _Batch, updates: dict[int, dict[str, object]]
+    ) -> list[tuple[Message, Recipient]]:
+        """Send-time checks; skipped messages get their update, the rest are returned."""
         campaign = batch.campaign
         assert campaign.id is not None
-        sequence = batch.renderer.sequence
         with self.db.session() as session:
             info = _recipients(session, [m.contact_id for m in batch.messages])
             statuses = _enrollment_statuses(session, [m.enrollment_id for m in batch.messages])
             suppressed = suppression_reasons(session, [r.email for r, _, _ in info.values()])
             exclusions = active_exclusions(session)
-        date_header = format_datetime(now)
-        deliveries: list[Delivery] = []
-        updates: dict[int, dict[str, object]] = {}
+        to_send = []
         for message in batch.messages:
             assert message.id is not None
             recipient, mode, unsubscribed = info[message.contact_id]
@@ -257,26 +269,41 @@ class Dispatcher:
                 enrollment_status=statuses[message.enrollment_id],
                 outreach_mode=mode,
                 segment=recipient.segment,
-                automated_segments=sequence.automated_segments,
+                automated_segments=batch.renderer.sequence.automated_segments,
                 unsubscribed=unsubscribed,
                 suppression_reason=suppressed.get(recipient.email),
             )
             reason = skip_reason(facts, exclusions)
-            if reason is not None:
-                updates[message.id] = {
-                    "state": MessageState.SKIPPED,
-                    "skip_reason": reason,
-                    "recipient": recipient.email,
-                    "subject": "",
-                    "message_id_header": "",
-                }
+            if reason is None:
+                to_send.append((message, recipient))
                 continue
+            updates[message.id] = {
+                "state": MessageState.SKIPPED,
+                "skip_reason": reason,
+                "recipient": recipient.email,
+                "subject": "",
+                "message_id_header": "",
+            }
+        return to_send
+
+    def _render(
+        self,
+        batch: _Batch,
+        to_send: list[tuple[Message, Recipient]],
+        updates: dict[int, dict[str, object]],
+        now: datetime,
+    ) -> Iterator[Delivery]:
+        sequence = batch.renderer.sequence
+        date_header = format_datetime(now)
+        list_id = f"{sequence.key} <{sequence.key}.{self._domain}>"
+        for message, recipient in to_send:
+            assert message.id is not None
             email = batch.renderer.render(message.step, recipient, message.id)
             header_id = f"<{message.id}.{secrets.token_hex(8)}@{self._domain}>"
             unsubscribe = batch.renderer.tracker.url(TokenKind.UNSUBSCRIBE, message.id)
             raw = build_mime(
-                sender=self.settings.from_address,
-                recipient=formataddr((recipient.full_name, recipient.email)),
+                from_header=self._from_header,
+                to_header=format_address(recipient.email, recipient.full_name),
                 subject=email.subject,
                 html=email.html,
                 text=email.text,
@@ -285,17 +312,15 @@ class Dispatcher:
                 extra_headers=[
                     ("List-Unsubscribe", f"<{unsubscribe}>"),
                     ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                    ("List-Id", f"{sequence.key} <{sequence.key}.{self._domain}>"),
+                    ("List-Id", list_id),
                 ],
             )
-            deliveries.append(Delivery(message.id, self._sender, recipient.email, raw))
             updates[message.id] = {
                 "recipient": recipient.email,
                 "subject": email.subject,
                 "message_id_header": header_id,
             }
-        outcomes = await self.transport.deliver(deliveries) if deliveries else []
-        self._record(batch, now, updates, outcomes, report)
+            yield Delivery(message.id, self._sender, recipient.email, raw)
 
     def _record(
         self,
@@ -338,50 +363,58 @@ class Dispatcher:
                 ),
                 rows,
             )
+            settled = []
             for message_id, change in updates.items():
                 state = change["state"]
                 report.add(str(state))
                 if state != MessageState.RETRY:
-                    self._settle(session, batch.schedule, by_id[message_id], change, now)
-
-    def _settle(
-        self,
-        session: Session,
-        schedule: Schedule,
-        message: Message,
-        change: dict[str, object],
-        now: datetime,
-    ) -> None:
-        """Move the enrollment on: next step's due time, completion, or a stop for good."""
-        state = change["state"]
-        values: dict[str, object]
-        if state == MessageState.BOUNCED:
-            _suppress(session, str(change["recipient"]), "bounce", str(change["error"]), now)
-            session.add(
-                Event(
-                    kind=EventKind.BOUNCE,
-                    message_id=message.id,
-                    contact_id=message.contact_id,
-                    note=str(change["error"]),
-                    occurred_at=now,
+                    settled.append(_settle(session, batch.schedule, by_id[message_id], change, now))
+            if settled:
+                session.connection().execute(
+                    sa.update(_ENROLLMENTS)
+                    .where(
+                        _ENROLLMENTS.c.id == sa.bindparam("eid"),
+                        _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
+                    )
+                    .values(**{key: sa.bindparam(key) for key in _SETTLED}),
+                    settled,
                 )
+
+
+def _settle(
+    session: Session, schedule: Schedule, message: Message, change: dict[str, object], now: datetime
+) -> dict[str, object]:
+    """The enrollment's next state: next step's due time, completion, or a stop for good."""
+    state = change["state"]
+    values: dict[str, object] = {
+        "eid": message.enrollment_id,
+        "status": EnrollmentStatus.ACTIVE,
+        "stop_reason": None,
+        "stopped_at": None,
+        "last_step_at": now,
+        "next_due_at": None,
+    }
+    if state == MessageState.BOUNCED:
+        _suppress(session, str(change["recipient"]), "bounce", str(change["error"]), now)
+        session.add(
+            Event(
+                kind=EventKind.BOUNCE,
+                message_id=message.id,
+                contact_id=message.contact_id,
+                note=str(change["error"]),
+                occurred_at=now,
             )
-            values = _stopped("bounced", now)
-        elif state == MessageState.SKIPPED and stops_enrollment(str(change["skip_reason"])):
-            values = _stopped(str(change["skip_reason"]), now)
-        else:
-            next_due = schedule.next_due_at(message.step + 1, now)
-            values = {"last_step_at": now, "next_due_at": next_due}
-            if next_due is None:
-                values["status"] = EnrollmentStatus.COMPLETED
-        session.connection().execute(
-            sa.update(_ENROLLMENTS)
-            .where(
-                _ENROLLMENTS.c.id == message.enrollment_id,
-                _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
-            )
-            .values(**values)
         )
+        values.update(status=EnrollmentStatus.STOPPED, stop_reason="bounced", stopped_at=now)
+    elif state == MessageState.SKIPPED and stops_enrollment(str(change["skip_reason"])):
+        values.update(
+            status=EnrollmentStatus.STOPPED, stop_reason=change["skip_reason"], stopped_at=now
+        )
+    else:
+        values["next_due_at"] = schedule.next_due_at(message.step + 1, now)
+        if values["next_due_at"] is None:
+            values["status"] = EnrollmentStatus.COMPLETED
+    return values
 
 
 def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
@@ -425,15 +458,6 @@ def _enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
         select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
     ).all()
     return {eid: status for eid, status in rows if eid is not None}
-
-
-def _stopped(reason: str, now: datetime) -> dict[str, object]:
-    return {
-        "status": EnrollmentStatus.STOPPED,
-        "stop_reason": reason,
-        "stopped_at": now,
-        "next_due_at": None,
-    }
 
 
 def _suppress(session: Session, email: str, reason: str, source: str, now: datetime) -> None:

@@ -24,16 +24,20 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
-def format_address(address: str) -> str:
-    """'Name <addr>' with the display name RFC 2047-encoded when it is not plain ASCII."""
-    name, addr = parseaddr(check_header_value("address", address))
-    return formataddr((name, addr), charset="utf-8")
+def format_address(address: str, name: str | None = None) -> str:
+    """'Name <addr>' with the display name RFC 2047-encoded when it is not plain ASCII.
+
+    With `name`, `address` is a bare address and is not parsed again (the fast path).
+    """
+    if name is None:
+        name, address = parseaddr(check_header_value("address", address))
+    return formataddr((check_header_value("name", name), address), charset="utf-8")
 
 
 def build_mime(
     *,
-    sender: str,
-    recipient: str,
+    from_header: str,
+    to_header: str,
     subject: str,
     html: str,
     text: str,
@@ -41,11 +45,14 @@ def build_mime(
     date: str,
     extra_headers: Iterable[tuple[str, str]] = (),
 ) -> bytes:
-    """A complete RFC 5322 message (CRLF line ends) with a text and an HTML part."""
+    """A complete RFC 5322 message (CRLF line ends) with a text and an HTML part.
+
+    `from_header` and `to_header` are formatted addresses (see `format_address`).
+    """
     boundary = "=_" + secrets.token_hex(12)
     headers = [
-        ("From", format_address(sender)),
-        ("To", format_address(recipient)),
+        ("From", from_header),
+        ("To", to_header),
         ("Subject", _encode(subject)),
         ("Date", date),
         ("Message-ID", message_id),
