@@ -48,14 +48,27 @@ def free_port() -> int:
 def write_contacts(path: Path, count: int) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["email", "first_name", "last_name", "title", "account", "employees", "owner_email"])
+        writer.writerow(
+            ["email", "first_name", "last_name", "title", "account", "employees", "owner_email"]
+        )
         for i in range(count):
             title = "CISO" if i % 2 else "Software Engineer"
-            writer.writerow([f"user{i}@acct{i // 5}.example", f"First{i}", f"Last{i}", title,
-                             f"Account {i // 5}", "40", f"rep{i % 7}@vendor.example"])
+            writer.writerow(
+                [
+                    f"user{i}@acct{i // 5}.example",
+                    f"First{i}",
+                    f"Last{i}",
+                    title,
+                    f"Account {i // 5}",
+                    "40",
+                    f"rep{i % 7}@vendor.example",
+                ]
+            )
 
 
-async def engine_rate(workdir: Path, port: int, count: int, concurrency: int, profile: bool) -> tuple[float, int]:
+async def engine_rate(
+    workdir: Path, port: int, count: int, concurrency: int, profile: bool
+) -> tuple[float, int]:
     config = workdir / "config.toml"
     config.write_text(
         f'database_url = "sqlite:///{workdir}/bench.db"\ntransport = "smtp"\nsecret = "bench"\n'
@@ -110,23 +123,34 @@ async def raw_rate(port: int, count: int, concurrency: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of the engine tick")
+    parser.add_argument(
+        "--profile", action="store_true", help="print a cProfile of the engine tick"
+    )
     args = parser.parse_args()
     port = free_port()
-    sink = subprocess.Popen([sys.executable, str(Path(__file__).with_name("sink.py")), str(port)],
-                            stdout=subprocess.PIPE, text=True)
+    sink = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("sink.py")), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
         with tempfile.TemporaryDirectory() as tmp:
-            engine, sent = asyncio.run(engine_rate(Path(tmp), port, args.contacts, args.concurrency, args.profile))
+            engine, sent = asyncio.run(
+                engine_rate(Path(tmp), port, args.contacts, args.concurrency, args.profile)
+            )
         raw = asyncio.run(raw_rate(port, args.contacts, args.concurrency))
     finally:
         sink.terminate()
         sink.wait()
-    table = Table(title=f"{args.contacts:,} messages, {args.concurrency} SMTP connections, sink in its own process")
+    table = Table(
+        title=f"{args.contacts:,} messages, {args.concurrency} SMTP connections, sink in its own process"
+    )
     table.add_column("what")
     table.add_column("msgs/s", justify="right")
     table.add_row("raw aiosmtplib sendmail (pre-built)", f"{raw:,.0f}")
