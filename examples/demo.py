@@ -7,23 +7,28 @@ Everything is real except the clock: the same `campaign` commands an operator wo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "var" / "demo"
 START = date(2021, 4, 27)
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=150)
 
 
-def campaign(*args: str, check: bool = True) -> None:
-    console.print(f"\n[bold cyan]$ campaign {' '.join(args)}[/bold cyan]")
+def campaign(*args: str, quiet: bool = False) -> str:
+    """Run one `campaign` command as an operator would; quiet ones print only when they did work."""
+    if not quiet:
+        console.print(f"\n[bold cyan]$ campaign {' '.join(args)}[/bold cyan]")
     env = {
         **os.environ,
         "CAMPAIGN_CONFIG": str(ROOT / "config.toml"),
@@ -33,9 +38,37 @@ def campaign(*args: str, check: bool = True) -> None:
         "COLUMNS": os.environ.get("COLUMNS", "160"),
     }
     binary = Path(sys.executable).parent / "campaign"
-    result = subprocess.run([str(binary), *args], env=env, check=False)
-    if check and result.returncode != 0:
+    result = subprocess.run(
+        [str(binary), *args], env=env, check=False, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
         sys.exit(f"demo: `campaign {' '.join(args)}` failed with exit code {result.returncode}")
+    if not quiet:
+        sys.stdout.write(result.stdout)
+    return result.stdout
+
+
+def by_day(records: list[dict[str, str]]) -> Table:
+    """What went out each day: step, subject, how many contacts at how many accounts."""
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = defaultdict(list)
+    for record in records:
+        if record["state"] == "sent":
+            groups[(record["sent_at"][:16], record["step"], record["subject"])].append(record)
+    table = Table(title="What went to whom, and when (sent mail, by send time)")
+    for column in ("sent at (UTC)", "step", "subject", "contacts", "accounts", "segments", "e.g."):
+        table.add_column(column)
+    for (sent_at, step, subject), rows in sorted(groups.items()):
+        table.add_row(
+            sent_at.replace("T", " "),
+            str(step),
+            subject,
+            str(len(rows)),
+            str(len({r["account"] for r in rows})),
+            ", ".join(sorted({r["segment"] for r in rows})),
+            rows[0]["to"],
+        )
+    return table
 
 
 def main() -> None:
@@ -52,14 +85,21 @@ def main() -> None:
         "--name",
         "Premium to Ultimate",
     )
-    console.rule("Three weeks, ticking at 09:00 and 13:00 UTC each day")
+    console.rule("Three weeks, `campaign tick` at 08:00, 09:00 and 13:00 UTC each day")
     for offset in range(0, 15):
         day = START + timedelta(days=offset)
-        for hour in ("09:00", "13:00"):
-            campaign("tick", "--now", f"{day.isoformat()}T{hour}:00+00:00")
+        for hour in ("08:00", "09:00", "13:00"):
+            output = campaign("tick", "--now", f"{day.isoformat()}T{hour}:00+00:00", quiet=True)
+            if not output.split(": ", 1)[-1].startswith("0 queued, 0 sent"):
+                console.print(output.strip())
     console.rule("Result")
     campaign("status")
-    campaign("messages", "--limit", "25")
+    records = json.loads(campaign("messages", "--limit", "0", "--format", "json", quiet=True))
+    console.print(by_day(records))
+    console.print(
+        "MM and ENT contacts (and modes A and B) got nothing automated: "
+        f"{sorted({r['segment'] for r in records})} are the only segments mailed."
+    )
     outbox = RUN_DIR / "outbox" / "new"
     count = len(list(outbox.iterdir())) if outbox.exists() else 0
     console.print(
