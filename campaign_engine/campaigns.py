@@ -90,8 +90,12 @@ def launch(
         links_json=json.dumps(renderer.link_registry),
         start_date=start,
         timezone=timezone or settings.timezone,
-        window_start=settings.window_start.isoformat("minutes" if not settings.window_start.second else "seconds"),
-        window_end=settings.window_end.isoformat("minutes" if not settings.window_end.second else "seconds"),
+        window_start=settings.window_start.isoformat(
+            "minutes" if not settings.window_start.second else "seconds"
+        ),
+        window_end=settings.window_end.isoformat(
+            "minutes" if not settings.window_end.second else "seconds"
+        ),
         created_at=now,
     )
     schedule = schedule_for(campaign, sequence)  # validates the time zone and window

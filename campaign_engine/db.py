@@ -63,13 +63,27 @@ def _create_engine(url: str) -> sa.Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"check_same_thread": False})
     sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT}")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection: sa.Connection) -> None:
+    """Take the write lock when a transaction starts, not at its first write.
+
+    In WAL mode a transaction that read, and then writes after another process committed,
+    fails at once with "database is locked" (busy_timeout does not apply to that case).
+    Starting every transaction IMMEDIATE makes writers queue instead, so several processes
+    (`campaign run`, `campaign serve`, cron ticks) can share one SQLite file.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

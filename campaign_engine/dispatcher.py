@@ -109,10 +109,16 @@ class Dispatcher:
             schedule = schedule_for(campaign, sequence)
             if not schedule.is_open(now):
                 continue
-            report.add("queued", self._queue_due(campaign, schedule, now, budget))
+            # Plan and send in batch-sized slices: several workers then share both the
+            # planning and the sending, and a crash strands at most one slice.
             while budget > 0 and not self.stop_requested:
-                batch = self._claim(campaign, schedule, now, min(budget, self.settings.batch_size))
+                size = min(budget, self.settings.batch_size)
+                queued = self._queue_due(campaign, schedule, now, size)
+                report.add("queued", queued)
+                batch = self._claim(campaign, schedule, now, size)
                 if batch is None:
+                    if queued:
+                        continue  # another worker claimed what we queued
                     break
                 budget -= len(batch.messages)
                 await self._send(batch, now, report)
@@ -123,7 +129,7 @@ class Dispatcher:
     def _queue_due(self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int) -> int:
         """Write a queued message for each due step before anything touches SMTP."""
         with self.db.session() as session:
-            rows = session.exec(
+            query = (
                 select(Enrollment.id, Enrollment.next_step, Enrollment.next_due_at)
                 .where(
                     Enrollment.campaign_id == campaign.id,
@@ -131,47 +137,58 @@ class Dispatcher:
                     Enrollment.status == EnrollmentStatus.ACTIVE,
                     col(Enrollment.next_due_at) <= now,
                 )
+                .order_by(col(Enrollment.next_due_at))
                 .limit(limit)
-            ).all()
+            )
+            if is_postgres(self.db.engine):
+                query = query.with_for_update(skip_locked=True)
+            rows = session.exec(query).all()
             candidates = [Candidate(eid, step, due) for eid, step, due in rows if eid and due]
-            due = plan(candidates, schedule, now, limit)
+            due = {d.enrollment_id: d for d in plan(candidates, schedule, now, limit)}
             if not due:
                 return 0
-            contact_of = dict(
-                session.exec(
-                    select(Enrollment.id, Enrollment.contact_id).where(
-                        col(Enrollment.id).in_([d.enrollment_id for d in due])
+            # Take the step only if no other worker took it meanwhile: the conditions are
+            # re-checked at write time, so two workers never queue the same (enrollment, step).
+            taken = (
+                session.connection()
+                .execute(
+                    sa.update(_ENROLLMENTS)
+                    .where(
+                        _ENROLLMENTS.c.id.in_(list(due)),
+                        _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
+                        _ENROLLMENTS.c.next_due_at <= now,
                     )
-                ).all()
+                    .values(next_step=_ENROLLMENTS.c.next_step + 1, next_due_at=None)
+                    .returning(
+                        _ENROLLMENTS.c.id, _ENROLLMENTS.c.contact_id, _ENROLLMENTS.c.next_step
+                    )
+                )
+                .all()
             )
+            if not taken:
+                return 0
             session.connection().execute(
                 sa.insert(_MESSAGES),
                 [
                     {
-                        "enrollment_id": d.enrollment_id,
+                        "enrollment_id": eid,
                         "campaign_id": campaign.id,
-                        "contact_id": contact_of[d.enrollment_id],
-                        "step": d.step,
+                        "contact_id": contact_id,
+                        "step": next_step - 1,
                         "origin": Channel.AUTOMATED,
                         "state": MessageState.QUEUED,
                         "recipient": "",
                         "subject": "",
                         "message_id_header": "",
                         "attempts": 0,
-                        "due_at": d.due_at,
+                        "due_at": due[eid].due_at,
                         "next_attempt_at": now,
                         "created_at": now,
                     }
-                    for d in due
+                    for eid, contact_id, next_step in taken
                 ],
             )
-            session.connection().execute(
-                sa.update(_ENROLLMENTS)
-                .where(_ENROLLMENTS.c.id == sa.bindparam("eid"))
-                .values(next_step=sa.bindparam("nstep"), next_due_at=None),
-                [{"eid": d.enrollment_id, "nstep": d.step + 1} for d in due],
-            )
-            return len(due)
+            return len(taken)
 
     # -- claiming -------------------------------------------------------------------------
 
