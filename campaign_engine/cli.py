@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
-from . import campaigns, imports, reports
+from . import campaigns, imports, recovery, reports
 from .config import Settings, load_settings
 from .db import Database
 from .dispatcher import Dispatcher, TickReport
@@ -218,7 +218,14 @@ def status(
 app.command("report", help="Same numbers as status; --format json for scripts.")(status)
 
 
-@app.command()
+messages_app = typer.Typer(
+    help="What went (or will go) to whom, and when; decide about uncertain sends.",
+    invoke_without_command=True,
+)
+app.add_typer(messages_app, name="messages")
+
+
+@messages_app.callback()
 def messages(
     ctx: typer.Context,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
@@ -229,6 +236,8 @@ def messages(
     format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
 ) -> None:
     """What went (or will go) to whom, and when."""
+    if ctx.invoked_subcommand is not None:
+        return
     c = _ctx(ctx)
     with c.db.session() as session:
         query = (
@@ -277,6 +286,49 @@ def messages(
             r["note"],
         )
     out.print(table)
+
+
+UncertainOption = Annotated[
+    bool, typer.Option("--uncertain", help="Act on messages whose send outcome is unknown.")
+]
+
+
+@messages_app.command("retry")
+def messages_retry(
+    ctx: typer.Context,
+    uncertain: UncertainOption = False,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+) -> None:
+    """Queue uncertain messages again (some recipients may then get them twice)."""
+    _require_uncertain(uncertain)
+    c = _ctx(ctx)
+    count = recovery.retry_uncertain(c.db, _now(None), _campaign_id(c, campaign))
+    out.print(f"{count} uncertain message(s) queued again; the next tick sends them.")
+
+
+@messages_app.command("mark-sent")
+def messages_mark_sent(
+    ctx: typer.Context,
+    uncertain: UncertainOption = False,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+) -> None:
+    """Count uncertain messages as delivered and move their contacts on to the next step."""
+    _require_uncertain(uncertain)
+    c = _ctx(ctx)
+    count = recovery.accept_uncertain(c.db, _now(None), _campaign_id(c, campaign))
+    out.print(f"{count} uncertain message(s) counted as sent.")
+
+
+def _require_uncertain(uncertain: bool) -> None:
+    if not uncertain:
+        raise typer.BadParameter("say --uncertain: only uncertain messages can be acted on here")
+
+
+def _campaign_id(c: Context, name: str | None) -> int | None:
+    if name is None:
+        return None
+    with c.db.session() as session:
+        return campaigns.campaign_by_name(session, name).id
 
 
 @app.command()
@@ -336,10 +388,9 @@ def main() -> None:
             err.print(f"  caused by: {cause}")
             cause = cause.__cause__
         sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # usage errors carry their own message and exit code
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(getattr(exc, "exit_code", 2))

@@ -17,6 +17,7 @@ from campaign_engine.dispatcher import Dispatcher
 from campaign_engine.errors import SequenceError
 from campaign_engine.imports import import_contacts
 from campaign_engine.models import Message, MessageState, Suppression
+from campaign_engine.recovery import accept_uncertain, retry_uncertain
 from campaign_engine.tokens import TokenKind, TokenSigner
 from campaign_engine.transport import make_transport
 from tests.conftest import SmtpSink
@@ -199,3 +200,25 @@ def test_broken_template_is_refused_at_launch_with_file_and_line(
         launch(db, patched, "premium-to-ultimate", START, LAUNCH_TIME)
     with db.session() as session:
         assert session.exec(select(Message)).all() == []
+
+
+def test_operator_decides_about_uncertain_messages(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    dispatcher = Dispatcher(db, settings, make_transport(settings))
+    with db.session() as session:
+        campaign = campaign_by_name(session, launched)
+    schedule = schedule_for(campaign, sequence_of(campaign))
+    dispatcher._queue_due(campaign, schedule, at(4, 27, 9), 100)
+    dispatcher._claim(campaign, schedule, at(4, 27, 9), 100)
+    tick(db, settings, at(4, 27, 10))  # both are uncertain now
+
+    assert retry_uncertain(db, at(4, 27, 11)) == 2
+    tick(db, settings, at(4, 27, 11))
+    assert len(smtp_sink.messages) == 2
+    # Sent after a retry, step 2 still waits the full spacing.
+    tick(db, settings, at(5, 4, 9, 30))
+    assert len(smtp_sink.messages) == 2
+    tick(db, settings, at(5, 4, 11))
+    assert len(smtp_sink.messages) == 4
+    assert accept_uncertain(db, at(5, 4, 12)) == 0
