@@ -1,0 +1,111 @@
+"""A fault-injecting SMTP server: drops, 4xx, 5xx and stalls. Every message ends settled, none lost."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlmodel import select
+
+from campaign_engine.campaigns import launch
+from campaign_engine.config import Settings, load_settings
+from campaign_engine.db import Database
+from campaign_engine.imports import import_contacts
+from campaign_engine.models import Message, MessageState, Suppression
+from tests.conftest import SmtpSink
+from tests.helpers import tick
+
+COUNT = 120
+BOUNCING = {f"c{i}@a.example" for i in range(0, COUNT, 17)}
+
+
+class FaultySink(SmtpSink):
+    """Misbehaves on a seeded random schedule; only messages it answers 250 to count as received."""
+
+    rng = random.Random(20210427)
+    faults: Counter[str]
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in BOUNCING:
+            self.faults["550"] += 1
+            return "550 5.1.1 mailbox unavailable"
+        if self.rng.random() < 0.08:
+            self.faults["421"] += 1
+            return "421 4.7.0 too many connections, try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        roll = self.rng.random()
+        if roll < 0.08:
+            self.faults["451"] += 1
+            return "451 4.3.0 temporary local problem"
+        if roll < 0.14:
+            self.faults["drop"] += 1
+            assert server.transport is not None
+            server.transport.close()  # connection lost mid-DATA: no reply at all
+            return "421 closing"
+        if roll < 0.18:
+            self.faults["stall"] += 1
+            await asyncio.sleep(1.5)  # longer than the client's timeout
+            return "451 4.4.2 too slow"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_every_message_ends_sent_or_bounced_never_lost_never_twice(
+    settings: Settings, db: Database, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    smtp_sink.__class__ = FaultySink
+    smtp_sink.faults = Counter()  # type: ignore[attr-defined]
+    text = settings.config_path.read_text()
+    text = text.replace("retry_base_seconds = 600", "retry_base_seconds = 60")
+    text = text.replace("max_attempts = 3", "max_attempts = 12")
+    text = text.replace("concurrency = 2", "concurrency = 3\ntimeout = 0.5")
+    settings.config_path.write_text(text)
+    settings = load_settings(settings.config_path, environ={})
+    path = tmp_path / "c.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "account", "employees"])
+        writer.writerows([f"c{i}@a.example", "A", "10"] for i in range(COUNT))
+    import_contacts(db, path, datetime(2021, 4, 20, tzinfo=UTC))
+    launch(
+        db, settings, "premium-to-ultimate", date(2021, 4, 27), datetime(2021, 4, 20, tzinfo=UTC)
+    )
+
+    now = datetime(2021, 4, 27, 9, tzinfo=UTC)
+    for _ in range(40):
+        tick(db, settings, now)
+        now += timedelta(minutes=30)
+        with db.session() as session:
+            open_states = session.exec(
+                select(Message.id).where(
+                    Message.state.in_(
+                        [MessageState.QUEUED, MessageState.RETRY, MessageState.SENDING]
+                    )  # type: ignore[attr-defined]
+                )
+            ).all()
+        if not open_states:
+            break
+
+    faults = smtp_sink.faults  # type: ignore[attr-defined]
+    assert all(faults[kind] > 0 for kind in ("550", "421", "451", "drop", "stall")), faults
+    with db.session() as session:
+        states = Counter(session.exec(select(Message.state)).all())
+        sent = {
+            m.recipient
+            for m in session.exec(select(Message).where(Message.state == MessageState.SENT))
+        }
+        suppressed = set(session.exec(select(Suppression.email)).all())
+    assert states == {MessageState.SENT: COUNT - len(BOUNCING), MessageState.BOUNCED: len(BOUNCING)}
+    assert suppressed == BOUNCING
+    received = Counter(address for envelope in smtp_sink.envelopes for address in envelope.rcpt_tos)
+    assert set(received) == sent
+    assert set(received.values()) == {1}
