@@ -320,12 +320,7 @@ def digests_set_command(
 ) -> None:
     """Change a rep's digest schedule (what is not given stays as it was)."""
     c = _ctx(ctx)
-    try:
-        found, pref = digests.set_preference(
-            c.db, rep, mode.value if mode else None, hour, weekdays
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--weekdays") from None
+    found, pref = digests.set_preference(c.db, rep, mode.value if mode else None, hour, weekdays)
     out.print(f"{found.email}: digests {digests.describe(pref, found.timezone)}")
 
 

@@ -7,11 +7,14 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import CampaignEngineError
+
 __all__ = [
     "DEFAULT_PREFERENCE",
     "WEEKDAYS",
     "DigestMode",
     "Preference",
+    "ScheduleError",
     "digest_due",
     "format_weekdays",
     "last_slot",
@@ -20,6 +23,10 @@ __all__ = [
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
+
+
+class ScheduleError(CampaignEngineError, ValueError):
+    """A digest schedule setting is invalid; the message names it and the accepted values."""
 
 
 class DigestMode(StrEnum):
@@ -38,9 +45,9 @@ class Preference:
 
     def __post_init__(self) -> None:
         if not 0 <= self.hour <= 23:
-            raise ValueError(f"hour must be 0-23, got {self.hour}")
+            raise ScheduleError(f"hour must be 0-23, got {self.hour}")
         if not self.weekdays or any(not 0 <= d <= 6 for d in self.weekdays):
-            raise ValueError(f"weekdays must be a non-empty set of 0-6, got {self.weekdays}")
+            raise ScheduleError(f"weekdays must be a non-empty set of 0-6, got {self.weekdays}")
 
 
 DEFAULT_PREFERENCE = Preference()
@@ -117,7 +124,7 @@ def digest_due(
 def _day(name: str, original: str) -> int:
     key = name.strip()[:3]
     if key not in WEEKDAYS:
-        raise ValueError(
+        raise ScheduleError(
             f"unknown weekday {name.strip()!r} in {original!r} (use mon..sun, ranges like mon-fri, "
             "lists like mon,wed,fri, or daily)"
         )
