@@ -341,7 +341,8 @@ def digests_preview_command(
     if not preview.entries:
         out.print("Nothing new: no digest would be sent.")
         return
-    table = Table(title=f"Next digest for {preview.rep.email} ({len(preview.entries)} contacts)")
+    count = digests.contacts(len(preview.entries))
+    table = Table(title=f"Next digest for {preview.rep.email} ({count})")
     for column in ("contact", "account", "activity", "email", "when", "next step"):
         table.add_column(column)
     for entry in preview.entries:
@@ -353,7 +354,7 @@ def digests_preview_command(
                 f"{entry.account} ({entry.segment})" if index == 0 else "",
                 what,
                 a.email,
-                a.last_at.strftime("%Y-%m-%d %H:%M UTC"),
+                digests.local_time(a.last_at, preview.rep.timezone),
                 entry.next_step if index == 0 else "",
             )
     out.print(table)

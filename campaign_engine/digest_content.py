@@ -176,9 +176,10 @@ def next_step_for(activities: tuple[Activity, ...]) -> str:
             "Reach out personally: they opened the contact page but did not send it. "
             f"Offer {top.meeting}."
         )
+    if top.next_email and top.channel == "automated":
+        return f"{top.next_email[:1].upper()}{top.next_email[1:]} goes out automatically; call while the offer is fresh."
     if top.next_email:
-        how = " (it goes out automatically)" if top.channel == "automated" else ""
-        return f"Send {top.next_email}{how}."
+        return f"Send {top.next_email}."
     return f"Sequence finished: follow up personally and offer {top.meeting}."
 
 

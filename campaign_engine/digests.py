@@ -48,6 +48,8 @@ __all__ = [
     "DigestReport",
     "RenderedDigest",
     "claim_events",
+    "contacts",
+    "local_time",
     "pending_entries",
     "preview_digest",
     "render_digest",
@@ -272,7 +274,7 @@ def render_digest(
     )
     env.filters["local"] = lambda moment: _local(moment, zone)
     requests = sum(1 for e in entries if e.top.kind == EventKind.CONTACT_REQUEST)
-    subject = f"Engagement digest: {len(entries)} contact{'s' if len(entries) != 1 else ''}"
+    subject = f"Engagement digest: {contacts(len(entries))}"
     if requests:
         subject += f", {requests} asked to be contacted"
     context: dict[str, Any] = {
@@ -490,6 +492,15 @@ def _insert_ignoring_duplicates(db: Database) -> Any:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+def contacts(count: int) -> str:
+    return f"{count} contact{'' if count == 1 else 's'}"
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """'Tue 27 Apr 14:05 CEST': a moment on the rep's wall clock."""
+    return _local(moment, rep_zone(timezone))
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

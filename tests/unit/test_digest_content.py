@@ -48,8 +48,7 @@ def fact(
         segment="SMB",
         campaign_id=1,
         step=step,
-        channel="automated",
-        **extra,  # type: ignore[arg-type]
+        **{"channel": "automated", **extra},  # type: ignore[arg-type]
     )
 
 
@@ -88,9 +87,11 @@ def test_clicks_name_the_offer_and_fold_repeats_and_the_implied_open() -> None:
     assert chorus.offer_url == "https://learn.gitlab.com/c/chorus-gitlab?x=h7zzhf"
     assert chorus.email == "Email 2 “Learn how to deploy to production 6x faster”"
     assert pricing.offer_name == "a link to about.gitlab.com/pricing"
-    assert (
-        ada.next_step == "Send email 3 “No more afterthought security” (it goes out automatically)."
+    assert ada.next_step == (
+        "Email 3 “No more afterthought security” goes out automatically; call while the offer is fresh."
     )
+    (hal,) = build_entries([fact(5, "hal", "open", 9, channel="rep")], CAMPAIGNS)
+    assert hal.next_step == "Send email 2 “Learn how to deploy to production 6x faster”."
 
 
 def test_a_request_hides_the_contact_page_visit_before_it() -> None:
