@@ -307,3 +307,27 @@ def test_cli_set_preview_send(
     assert result.returncode == 1 and "no rep with email 'nobody@example.com'" in result.stderr
     result = run_cli(settings, "digests", "set", "--rep", DANA, "--weekdays", "funday")
     assert result.returncode == 1 and "unknown weekday 'funday'" in result.stderr
+
+
+def test_a_digest_stuck_in_sending_is_sent_again_after_the_lease(
+    campaign: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    event(db, "unsubscribe", "ada@tiny.example", at(4, 27, 10))
+    with db.session() as session:
+        dana = session.exec(select(Rep).where(Rep.email == DANA)).one()
+        events = [e for e in session.exec(select(Event.id)).all() if e is not None]
+    assert dana.id is not None
+    digest_id = claim_events(db, dana.id, events, at(4, 28, 6))
+    with db.session() as session:  # a worker took it for sending, then died mid-SMTP
+        digest = session.get(Digest, digest_id)
+        assert digest is not None
+        digest.state, digest.claimed_until = DigestState.SENDING, at(4, 28, 6, 5)
+        session.add(digest)
+    send(db, settings, at(4, 28, 6, 4))
+    assert smtp_sink.to(DANA) == [], "the lease has not run out: the worker may still be sending"
+    send(db, settings, at(4, 28, 6, 6))
+    (delivered,) = smtp_sink.to(DANA)
+    text = text_of(delivered)
+    assert cards(text) == ["Ada Lovelace"]
+    assert "- Unsubscribed\n" in text
+    assert "Next step: Do not email them again: they unsubscribed." in text
