@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from . import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
 from . import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 __all__ = ["Database", "is_postgres"]

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from .campaigns import renderer_for, schedule_for, sequence_of
 from .config import Settings
 from .db import Database, is_postgres
+from .digests import send_due_digests
 from .eligibility import ExclusionRule, SendFacts, skip_reason, stops_enrollment
 from .mime import build_mime, format_address
 from .models import (
@@ -72,7 +73,8 @@ class TickReport:
 
     def __str__(self) -> str:
         keys = ("queued", "sent", "retry", "failed", "bounced", "skipped", "uncertain")
-        return ", ".join(f"{self.counts[k]} {k}" for k in keys)
+        extra = [k for k in sorted(self.counts) if k.startswith("digests") and self.counts[k]]
+        return ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
 
 
 @dataclass
@@ -122,6 +124,9 @@ class Dispatcher:
                     break
                 budget -= len(batch.messages)
                 await self._send(batch, now, report)
+        report.counts.update(
+            (await send_due_digests(self.db, self.settings, self.transport, now)).counts()
+        )
         return report
 
     # -- planning -------------------------------------------------------------------------
