@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
-from . import campaigns, digests, imports, recovery, reports
+from . import campaigns, digests, imports, recovery, reports, schema
 from .config import Settings, load_settings
 from .db import Database
 from .dispatcher import Dispatcher, TickReport
@@ -329,6 +329,38 @@ def _campaign_id(c: Context, name: str | None) -> int | None:
         return None
     with c.db.session() as session:
         return campaigns.campaign_by_name(session, name).id
+
+
+db_app = typer.Typer(help="The database schema (alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the schema to the newest revision (also done automatically on first use)."""
+    c = _ctx(ctx)
+    database = Database(c.settings.database_url, migrate=False)
+    changed = schema.upgrade(database.engine)
+    state = "upgraded to" if changed else "already at"
+    out.print(f"{database!r}: {state} revision {schema.current_revision(database.engine)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the schema revision of the database and the newest one this version knows."""
+    c = _ctx(ctx)
+    database = Database(c.settings.database_url, migrate=False)
+    current, head = schema.current_revision(database.engine), schema.head_revision()
+    out.print(f"database: {current or 'empty'}; newest: {head}")
+
+
+@db_app.command("revision", hidden=True)
+def db_revision(
+    ctx: typer.Context, message: Annotated[str, typer.Option("--message", "-m")]
+) -> None:
+    """For contributors: write a migration for what the models add."""
+    c = _ctx(ctx)
+    schema.new_revision(Database(c.settings.database_url, migrate=False).engine, message)
 
 
 @app.command()
