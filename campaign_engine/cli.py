@@ -24,6 +24,7 @@ from .db import Database
 from .dispatcher import Dispatcher, TickReport
 from .errors import CampaignEngineError, ImportRejected
 from .models import Account, Campaign, Contact, Message, utc
+from .throttle import limiter_for
 from .transport import make_transport
 
 __all__ = ["app", "main"]
@@ -152,7 +153,9 @@ def tick(
     moment = _now(now)
 
     async def run() -> TickReport:
-        async with make_transport(c.settings) as transport:
+        async with make_transport(
+            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
+        ) as transport:
             return await Dispatcher(c.db, c.settings, transport).tick(moment)
 
     report = asyncio.run(run())
@@ -459,7 +462,9 @@ def digests_send_command(
     moment = _now(now)
 
     async def run() -> digests.DigestReport:
-        async with make_transport(c.settings) as transport:
+        async with make_transport(
+            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
+        ) as transport:
             return await digests.send_due_digests(c.db, c.settings, transport, moment, rep)
 
     report = asyncio.run(run())

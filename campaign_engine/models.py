@@ -232,3 +232,10 @@ class Exclusion(SQLModel, table=True):
     created_at: datetime | None = _when()
     removed_at: datetime | None = _when()
     removed_by: str | None = None
+
+
+class SendWindow(SQLModel, table=True):
+    """Messages handed to SMTP in one second, counted across every worker (shared rate limit)."""
+
+    second: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    sent: int = 0

@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from .config import Settings
 from .db import Database
 from .dispatcher import Dispatcher
+from .throttle import limiter_for
 from .transport import make_transport
 
 __all__ = ["run_forever"]
@@ -23,7 +24,7 @@ async def run_forever(settings: Settings, db: Database, stop: asyncio.Event | No
     """Tick on a schedule until SIGINT/SIGTERM (or `stop`); the tick in flight finishes its batch."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    async with make_transport(settings) as transport:
+    async with make_transport(settings, limiter_for(db, settings.smtp.rate_limit)) as transport:
         dispatcher = Dispatcher(db, settings, transport)
         in_flight = asyncio.Lock()
 

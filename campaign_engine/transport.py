@@ -17,6 +17,7 @@ from .config import Settings, SmtpSettings
 
 __all__ = [
     "Delivery",
+    "Limiter",
     "OutboxTransport",
     "Outcome",
     "SmtpTransport",
@@ -63,9 +64,16 @@ class Transport(Protocol):
         ...
 
 
-def make_transport(settings: Settings) -> Transport:
+class Limiter(Protocol):
+    async def wait(self) -> None:
+        """Return when one more message may be sent."""
+        ...
+
+
+def make_transport(settings: Settings, limiter: Limiter | None = None) -> Transport:
+    """The configured transport; `limiter` replaces the per-process rate limit (see throttle)."""
     if settings.transport == "smtp":
-        return SmtpTransport(settings.smtp)
+        return SmtpTransport(settings.smtp, limiter)
     return OutboxTransport(settings.outbox_dir)
 
 
@@ -112,9 +120,9 @@ class _RateLimiter:
 class SmtpTransport:
     """A pool of long-lived SMTP connections shared by every batch of a run."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, limiter: Limiter | None = None) -> None:
         self.settings = settings
-        self._limiter = _RateLimiter(settings.rate_limit)
+        self._limiter = limiter or _RateLimiter(settings.rate_limit)
         self._idle: list[aiosmtplib.SMTP] = []
 
     async def __aenter__(self) -> SmtpTransport:
