@@ -32,7 +32,7 @@ class SmtpSettings:
     use_tls: bool = False
     timeout: float = 30.0  # seconds
     concurrency: int = 4  # parallel SMTP connections
-    rate_limit: float = 0.0  # messages per second across the pool; 0 = unlimited
+    rate_limit: float = 0.0  # messages per second, all workers together; 0 = unlimited
 
 
 @dataclass(frozen=True)
