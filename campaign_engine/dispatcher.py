@@ -15,6 +15,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from .alerts import send_pending_alerts
 from .campaigns import renderer_for, schedule_for, sequence_of
 from .config import Settings
 from .db import Database, is_postgres
@@ -113,6 +114,7 @@ class Dispatcher:
                     break
                 budget -= len(batch.messages)
                 await self._send(batch, now, report)
+        report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
         return report
 
     # -- planning -------------------------------------------------------------------------

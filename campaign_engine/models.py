@@ -12,6 +12,8 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "Account",
+    "Alert",
+    "AlertState",
     "Campaign",
     "Channel",
     "Contact",
@@ -232,3 +234,33 @@ class Exclusion(SQLModel, table=True):
     created_at: datetime | None = _when()
     removed_at: datetime | None = _when()
     removed_by: str | None = None
+
+
+class AlertState(StrEnum):
+    QUEUED = "queued"  # waiting for (another) attempt
+    SENDING = "sending"  # claimed by a sender until claimed_until
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (5xx, no rep) or out of attempts
+
+
+class Alert(SQLModel, table=True):
+    """A mail to a rep (contact request...), rendered when raised; retried until sent."""
+
+    __table_args__ = (sa.Index("ix_alert_pending", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    recipient: str = ""
+    reply_to: str = ""
+    subject: str = ""
+    text: str = Field(default="", sa_type=sa.Text)
+    html: str = Field(default="", sa_type=sa.Text)
+    state: str = AlertState.QUEUED
+    attempts: int = 0
+    error: str | None = None
+    created_at: datetime | None = _when()
+    next_attempt_at: datetime | None = _when()
+    claimed_until: datetime | None = _when()
+    sent_at: datetime | None = _when()
