@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import deque
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ MAX_USER_AGENT = 512  # characters kept of a User-Agent header
 Target = tuple[str, int | None]
 
 
+@functools.lru_cache(maxsize=4096)
 def ip_prefix(address: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network of an address: enough for geography, not a person.
 
