@@ -356,7 +356,9 @@ def contact_request(
         f"{result.stopped_enrollments} automated enrollment(s) stopped, "
         f"{result.skipped_messages} queued message(s) skipped, outreach mode now B."
     )
-    if not result.rep_email:
+    if result.repeated:
+        out.print("The same request was recorded moments ago: no second alert.")
+    elif not result.rep_email:
         err.print(
             "[yellow]warning:[/yellow] the account has no rep: nobody was alerted", markup=True
         )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from email.utils import formataddr
 
 import sqlalchemy as sa
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 STOP_REASON = "contact request"
+RESUBMIT_WINDOW = timedelta(minutes=10)  # the same request again within this is one request
 MAX_MESSAGE = 2000  # characters of the contact's message
 MAX_PREFERRED_TIME = 200  # characters of their preferred time
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # control characters but tab and newline
@@ -73,6 +74,7 @@ class ContactRequestResult:
     stopped_enrollments: int
     skipped_messages: int
     alert_id: int | None
+    repeated: bool = False  # the same request was just recorded: no second event or alert
 
 
 def clean_form(fields: Mapping[str, str]) -> RequestForm:
@@ -145,6 +147,20 @@ def record_contact_request(
         contact.outreach_mode = OutreachMode.SALES_ONLY
         contact.updated_at = now
         session.add(contact)
+        note = _note(form, source)
+        content = _alert_content(session, contact, account, rep, message, form, source, now)
+        result = ContactRequestResult(
+            contact_email=contact.email,
+            contact_name=content.contact_name,
+            rep_name=rep.name if rep else "",
+            rep_email=rep.email if rep else "",
+            step=content.step_number,
+            stopped_enrollments=stopped,
+            skipped_messages=skipped,
+            alert_id=None,
+        )
+        if _just_recorded(session, contact.id, note, now):  # a double submit or a reload
+            return replace(result, repeated=True)
         session.add(
             Event(
                 kind=EventKind.CONTACT_REQUEST,
@@ -153,11 +169,10 @@ def record_contact_request(
                 is_human=True,
                 user_agent=user_agent,
                 ip_prefix=ip_prefix,
-                note=_note(form, source),
+                note=note,
                 occurred_at=now,
             )
         )
-        content = _alert_content(session, contact, account, rep, message, form, source, now)
         subject, text, html = render_contact_request(settings.templates_dir, content)
         alert = queue_alert(
             session,
@@ -171,16 +186,16 @@ def record_contact_request(
             reply_to=_address(content.contact_name, contact.email),
             now=now,
         )
-        return ContactRequestResult(
-            contact_email=contact.email,
-            contact_name=content.contact_name,
-            rep_name=rep.name if rep else "",
-            rep_email=rep.email if rep else "",
-            step=content.step_number,
-            stopped_enrollments=stopped,
-            skipped_messages=skipped,
-            alert_id=alert.id,
-        )
+        return replace(result, alert_id=alert.id)
+
+
+def _just_recorded(session: Session, contact_id: int, note: str, now: datetime) -> bool:
+    last = session.exec(
+        select(Event.note, Event.occurred_at)
+        .where(Event.contact_id == contact_id, Event.kind == EventKind.CONTACT_REQUEST)
+        .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
+    ).first()
+    return last is not None and last[0] == note and now - last[1] <= RESUBMIT_WINDOW
 
 
 def _find(

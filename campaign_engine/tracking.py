@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -221,7 +221,7 @@ class _Edge:
         log.error("%s %s failed", request.method, request.url.path[:200], exc_info=exc)
         return self.error_page(500)
 
-    def error_page(self, status: int, headers: dict[str, str] | None = None) -> Response:
+    def error_page(self, status: int, headers: Mapping[str, str] | None = None) -> Response:
         title, text = _ERRORS.get(status, ("Something went wrong", "Please try again later."))
         response = self.page("error.html.j2", status=status, title=title, text=text)
         response.headers.update(headers or {})
