@@ -458,3 +458,28 @@ def test_contact_request_by_hand_from_the_cli(
         cli_app, ["--config", str(settings.config_path), "contact-request", "nobody@x.example"]
     )
     assert unknown.exit_code != 0
+
+
+def test_concurrent_unsubscribes_and_contact_requests_never_fail(
+    base: str, db: Database, sent: SmtpSink
+) -> None:
+    ada, grace = links(sent.to(ADA)[0], base), links(sent.to(GRACE)[0], base)
+    one_click = {"content": b"List-Unsubscribe=One-Click"}
+    form = {"content-type": "application/x-www-form-urlencoded", "user-agent": BROWSER}
+
+    async def post_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=form) as client:
+            requests = [client.post(ada["unsubscribe"], **one_click) for _ in range(15)]
+            requests += [
+                client.post(grace["contact"], content=f"message=hello+{i}".encode())
+                for i in range(15)
+            ]
+            return [r.status_code for r in await asyncio.gather(*requests)]
+
+    assert asyncio.run(post_all()) == [200] * 30
+    with db.session() as session:
+        assert len(session.exec(select(Suppression)).all()) == 1
+        grace_mode = session.exec(select(Contact.outreach_mode).where(Contact.email == GRACE))
+        assert grace_mode.one() == "B"
+    assert len(events(db, kind="unsubscribe")) == 15
+    assert len(events(db, kind="contact_request")) == 15
