@@ -15,10 +15,12 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from campaign_engine.campaigns import launch
+from campaign_engine.campaigns import campaign_by_name, launch, schedule_for, sequence_of
 from campaign_engine.cli import app as cli_app
 from campaign_engine.config import Settings
+from campaign_engine.contact_requests import record_contact_request
 from campaign_engine.db import Database
+from campaign_engine.dispatcher import Dispatcher, TickReport
 from campaign_engine.imports import import_contacts, import_reps
 from campaign_engine.models import (
     Alert,
@@ -27,9 +29,12 @@ from campaign_engine.models import (
     Enrollment,
     Event,
     Message,
+    MessageState,
     Suppression,
 )
+from campaign_engine.tokens import TokenKind, TokenSigner
 from campaign_engine.tracking import PIXEL_GIF, create_app
+from campaign_engine.transport import make_transport
 from tests.conftest import SmtpSink
 from tests.helpers import html_of, text_of, tick, write_csv
 from tests.web import Clock, serving, wait_until
@@ -151,8 +156,6 @@ def test_forged_truncated_and_foreign_tokens_redirect_nowhere(
     token = ada["click"].rsplit("/", 1)[1]
     flipped = token[:10] + ("A" if token[10] != "A" else "B") + token[11:]
     contact_token = ada["contact"].rsplit("/", 1)[1]
-    from campaign_engine.tokens import TokenKind, TokenSigner
-
     other_secret = TokenSigner("not-our-secret").sign(TokenKind.CLICK, 1, 0)
     for path in (
         f"/t/{flipped}",
@@ -483,3 +486,33 @@ def test_concurrent_unsubscribes_and_contact_requests_never_fail(
         assert grace_mode.one() == "B"
     assert len(events(db, kind="unsubscribe")) == 15
     assert len(events(db, kind="contact_request")) == 15
+
+
+def test_a_step_already_claimed_by_a_worker_is_refused_at_send_time(
+    db: Database, settings: Settings, sent: SmtpSink
+) -> None:
+    with db.session() as session:
+        campaign = campaign_by_name(session, "premium-to-ultimate 2021-04-27")
+    schedule = schedule_for(campaign, sequence_of(campaign))
+
+    async def race() -> TickReport:
+        async with make_transport(settings) as transport:
+            dispatcher = Dispatcher(db, settings, transport)
+            dispatcher._queue_due(campaign, schedule, at(5, 4, 9), 100)
+            batch = dispatcher._claim(campaign, schedule, at(5, 4, 9), 100)
+            assert batch is not None and len(batch.messages) == 2
+            # The contact confirms on the page while the worker holds email 2 in its batch.
+            record_contact_request(db, settings, at(5, 4, 9), email=ADA)
+            report = TickReport()
+            await dispatcher._send(batch, at(5, 4, 9), report)
+            return report
+
+    report = asyncio.run(race())
+    assert (report.counts["sent"], report.counts["skipped"]) == (1, 1)
+    assert [str(m["Subject"]) for m in sent.to(ADA)] == ["Interested in speed and security?"]
+    assert len(sent.to(GRACE)) == 2
+    with db.session() as session:
+        reason = session.exec(
+            select(Message.skip_reason).where(Message.state == MessageState.SKIPPED)
+        ).one()
+    assert reason == "enrollment stopped"
