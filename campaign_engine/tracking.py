@@ -215,6 +215,9 @@ class _Edge:
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        if exc.status_code != 404 or "endpoint" not in request.scope:  # (bad tokens: logged)
+            path = request.url.path[:200]
+            log.warning("%s %s refused: %d", request.method, path, exc.status_code)
         return self.error_page(exc.status_code, headers=exc.headers)
 
     async def crash(self, request: Request, exc: Exception) -> Response:
