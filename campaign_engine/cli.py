@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -62,6 +62,10 @@ class Context:
     def db(self) -> Database:
         return Database(self.settings.database_url)
 
+    def close(self) -> None:
+        if "db" in self.__dict__:  # only if a command opened it
+            self.db.dispose()
+
 
 def _ctx(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
@@ -87,6 +91,7 @@ def root(
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = Context(config, verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @import_app.command("contacts")
@@ -367,15 +372,27 @@ def db_revision(
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Long-running: tick every tick_seconds until Ctrl-C (the batch in flight finishes)."""
+def run(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Tracking endpoints: address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Tracking endpoints: port.")] = 8080,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Serve the tracking endpoints too.")
+    ] = True,
+) -> None:
+    """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C."""
     from .scheduler import run_forever
 
     c = _ctx(ctx)
+    config = _web_config(c, host, port) if web else None
+    serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
-        f"Ticking every {c.settings.tick_seconds:g}s; Ctrl-C stops after the batch in flight."
+        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops after the batch in"
+        " flight."
     )
-    asyncio.run(run_forever(c.settings, c.db))
+    asyncio.run(run_forever(c.settings, c.db, web=config))
     out.print("Stopped.")
 
 
@@ -480,6 +497,80 @@ def digests_send_command(
         out.print("No digest due.")
     if report.failed:
         raise typer.Exit(1)
+
+
+# -- tracking endpoints and contact requests (issue 4) -------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the tracking endpoints (open pixel, clicks, contact page, unsubscribe) until Ctrl-C."""
+    import uvicorn
+
+    c = _ctx(ctx)
+    out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
+    uvicorn.Server(_web_config(c, host, port)).run()
+    out.print("Stopped.")
+
+
+@app.command("contact-request")
+def contact_request(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact who asked (replied, called...).")],
+    note: Annotated[str, typer.Option(help="What they said; goes into the rep's alert.")] = "",
+    preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
+) -> None:
+    """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
+    from .alerts import send_pending_alerts
+    from .contact_requests import clean_form, record_contact_request
+
+    c = _ctx(ctx)
+    moment = _now(None)
+    form = clean_form({"message": note, "preferred_time": preferred_time})
+    result = record_contact_request(
+        c.db, c.settings, moment, email=email, form=form, source="manual"
+    )
+
+    async def send() -> int:
+        async with make_transport(c.settings) as transport:
+            return await send_pending_alerts(c.db, c.settings, transport, moment)
+
+    sent = asyncio.run(send())
+    step = f"email {result.step}" if result.step else "no email sent yet"
+    out.print(
+        f"Contact request recorded for {result.contact_email} ({step}): "
+        f"{result.stopped_enrollments} automated enrollment(s) stopped, "
+        f"{result.skipped_messages} queued message(s) skipped, outreach mode now B."
+    )
+    if result.repeated:
+        out.print("The same request was recorded moments ago: no second alert.")
+    elif not result.rep_email:
+        err.print(
+            "[yellow]warning:[/yellow] the account has no rep: nobody was alerted", markup=True
+        )
+    elif sent:
+        out.print(f"Alert sent to {result.rep_name or result.rep_email} <{result.rep_email}>.")
+    else:
+        out.print(f"Alert to {result.rep_email} queued: the next tick retries it.")
+
+
+def _web_config(c: Context, host: str, port: int) -> Any:
+    import uvicorn
+
+    from .tracking import create_app
+
+    return uvicorn.Config(
+        create_app(c.settings, c.db),
+        host=host,
+        port=port,
+        log_level="info" if c.verbose else "warning",
+        proxy_headers=True,
+        lifespan="on",
+    )
 
 
 def _now(value: str | None) -> datetime:

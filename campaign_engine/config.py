@@ -59,6 +59,8 @@ class Settings:
     lease_seconds: float = 300.0  # how long a claimed batch stays ours before it is presumed lost
     retry_base_seconds: float = 300.0  # first back-off after a 4xx; doubles per attempt
     max_attempts: int = 6
+    bot_delay_seconds: float = 10.0  # tracking hits this soon after delivery are machines
+    bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
     smtp: SmtpSettings = SmtpSettings()
 
     def __post_init__(self) -> None:

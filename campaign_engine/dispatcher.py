@@ -16,6 +16,7 @@ from email.utils import format_datetime, parseaddr
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from .alerts import send_pending_alerts
 from .campaigns import renderer_for, schedule_for, sequence_of
 from .config import Settings
 from .db import Database, is_postgres
@@ -124,6 +125,7 @@ class Dispatcher:
                     break
                 budget -= len(batch.messages)
                 await self._send(batch, now, report)
+        report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
         report.counts.update(
             (await send_due_digests(self.db, self.settings, self.transport, now)).counts()
         )

@@ -12,6 +12,8 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "Account",
+    "Alert",
+    "AlertState",
     "Campaign",
     "Channel",
     "Contact",
@@ -239,3 +241,33 @@ class SendWindow(SQLModel, table=True):
 
     second: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     sent: int = 0
+
+
+class AlertState(StrEnum):
+    QUEUED = "queued"  # waiting for (another) attempt
+    SENDING = "sending"  # claimed by a sender until claimed_until
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (5xx, no rep) or out of attempts
+
+
+class Alert(SQLModel, table=True):
+    """A mail to a rep (contact request...), rendered when raised; retried until sent."""
+
+    __table_args__ = (sa.Index("ix_alert_pending", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    recipient: str = ""
+    reply_to: str = ""
+    subject: str = ""
+    text: str = Field(default="", sa_type=sa.Text)
+    html: str = Field(default="", sa_type=sa.Text)
+    state: str = AlertState.QUEUED
+    attempts: int = 0
+    error: str | None = None
+    created_at: datetime | None = _when()
+    next_attempt_at: datetime | None = _when()
+    claimed_until: datetime | None = _when()
+    sent_at: datetime | None = _when()
