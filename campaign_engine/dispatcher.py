@@ -36,6 +36,7 @@ from .models import (
     Suppression,
 )
 from .planner import Candidate, Schedule, plan
+from .reminder_mail import send_reminder_emails
 from .render import Recipient, Renderer
 from .tokens import TokenKind
 from .transport import Delivery, Outcome, Transport
@@ -113,6 +114,9 @@ class Dispatcher:
                     break
                 budget -= len(batch.messages)
                 await self._send(batch, now, report)
+        report.add(
+            "reminders", await send_reminder_emails(self.db, self.settings, self.transport, now)
+        )
         return report
 
     # -- planning -------------------------------------------------------------------------
