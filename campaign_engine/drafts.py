@@ -83,8 +83,10 @@ class DraftView:
     sent_at: datetime | None
     message_id: int | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, body: bool = True) -> dict[str, Any]:
         data = dict(self.__dict__)
+        if not body:
+            del data["body_text"], data["footer_text"]
         for key in ("edited_at", "sent_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
