@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from .campaigns import renderer_for, schedule_for, sequence_of
 from .config import Settings
 from .db import Database, is_postgres
+from .drafts import recipient_of
 from .eligibility import ExclusionRule, SendFacts, skip_reason, stops_enrollment
 from .mime import build_mime
 from .models import (
@@ -410,16 +411,7 @@ def _recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Rec
     result = {}
     for contact, account, rep in rows:
         assert contact.id is not None
-        recipient = Recipient(
-            email=contact.email,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            title=contact.title,
-            account=account.name,
-            segment=account.segment,
-            rep_name=rep.name if rep else "",
-            rep_email=rep.email if rep else "",
-        )
+        recipient = recipient_of(contact, account, rep)
         result[contact.id] = (recipient, contact.outreach_mode, contact.unsubscribed_at is not None)
     return result
 
