@@ -410,7 +410,12 @@ def drafts_edit(
     if subject is None and body_file is None:
         raise typer.BadParameter("give --subject and/or --body-file", param_hint="--subject")
     c = _ctx(ctx)
-    body = body_file.read_text(encoding="utf-8") if body_file else None
+    try:
+        body = body_file.read_text(encoding="utf-8") if body_file else None
+    except UnicodeDecodeError:
+        raise typer.BadParameter(
+            f"{body_file} is not UTF-8 text", param_hint="--body-file"
+        ) from None
     with c.db.session() as session:
         v = drafts.edit_draft(session, c.settings, draft_id, rep, _now(None), subject, body)
     out.print(f"Draft {v.id} saved: email {v.step} to {v.contact_email}, subject {v.subject!r}.")

@@ -147,7 +147,8 @@ def test_a_rep_sends_a_draft_from_themselves_with_tracked_links_and_the_pixel(
     assert (row.origin, row.state, row.step, row.sent_at) == ("rep", "sent", 1, at(4, 28, 10))
     text, html = text_of(message), html_of(message)
     assert "about.gitlab.com" not in text + html, "the offer link must go out tracked"
-    assert "Midsize" in text and "1 Test Street, Testville" in text
+    assert "Midsize" in text and text.count("1 Test Street, Testville") == 1
+    assert html.count("1 Test Street, Testville") == 1
     assert set(tokens(text)) == {
         (TokenKind.CLICK, row.id, 0),
         (TokenKind.CONTACT, row.id, 0),
@@ -330,3 +331,25 @@ def test_set_mode_a_cancels_drafts_and_the_send_time_check_skips_automated_mail(
             select(Enrollment).join(Contact).where(Contact.email == "ada@tiny.example")
         ).one()
     assert (enrollment.status, enrollment.stop_reason) == ("stopped", "outreach mode A")
+
+
+def test_a_refused_rep_email_bounces_or_can_be_sent_again_later(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    eve_1 = draft_id(db, TOMAS, "eve@bigcorp.example", 1)
+    smtp_sink.replies["eve@bigcorp.example"] = "451 4.3.0 try again later"
+    code, output = send(settings, eve_1, TOMAS, at(4, 28, 10))
+    assert code == 1 and "451 4.3.0 try again later" in output and "again later" in output
+    del smtp_sink.replies["eve@bigcorp.example"]
+    code, output = send(settings, eve_1, TOMAS, at(4, 28, 11))
+    assert code == 0, output
+    assert len(smtp_sink.to("eve@bigcorp.example")) == 1
+
+    smtp_sink.replies["ned@bigcorp.example"] = "550 5.1.1 no such user"
+    code, output = send(settings, draft_id(db, TOMAS, "ned@bigcorp.example", 1), TOMAS, at(4, 28))
+    assert code == 1 and "550 5.1.1 no such user" in output and "suppressed" in output
+    code, output = send(settings, draft_id(db, TOMAS, "ned@bigcorp.example", 2), TOMAS, at(4, 29))
+    assert code == 1 and "can't be sent: suppressed: bounce" in output
+    with db.session() as session:
+        states = session.exec(select(Message.recipient, Message.state).order_by(Message.id)).all()
+    assert states == [("eve@bigcorp.example", "sent"), ("ned@bigcorp.example", "bounced")]
