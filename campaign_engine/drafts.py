@@ -155,7 +155,7 @@ def ensure_drafts(session: Session, settings: Settings, now: datetime) -> int:
 
 def _create(session: Session, settings: Settings, now: datetime, where: Any) -> int:
     rows = session.exec(
-        select(Enrollment, Contact, Account, Rep, Campaign)
+        select(Enrollment, Contact, Account, Rep, Campaign)  # type: ignore[call-overload]  # sqlmodel types up to 4
         .join(Contact, col(Contact.id) == Enrollment.contact_id)
         .join(Account, col(Account.id) == Contact.account_id)
         .join(Rep, col(Rep.id) == Account.rep_id, isouter=True)
@@ -375,7 +375,7 @@ def mark_done(
 
 def _views(session: Session, rep_email: str | None) -> Any:
     query = (
-        select(Draft, Campaign, Contact, Account, Rep)
+        select(Draft, Campaign, Contact, Account, Rep)  # type: ignore[call-overload]  # sqlmodel types up to 4
         .join(Campaign, col(Campaign.id) == Draft.campaign_id)
         .join(Contact, col(Contact.id) == Draft.contact_id)
         .join(Account, col(Account.id) == Contact.account_id)

@@ -78,7 +78,7 @@ def reminder_lines(
 ) -> list[ReminderLine]:
     """Every reminder due at `now` (for one rep, or all), emailed already or not."""
     query = (
-        select(Draft.campaign_id, Contact, Account, Rep, Campaign.sequence_json, Campaign.name)
+        select(Draft.campaign_id, Contact, Account, Rep, Campaign.sequence_json, Campaign.name)  # type: ignore[call-overload]  # sqlmodel types up to 4
         .join(Contact, col(Contact.id) == Draft.contact_id)
         .join(Account, col(Account.id) == Contact.account_id)
         .join(Rep, col(Rep.id) == Account.rep_id)
@@ -107,7 +107,7 @@ def reminder_lines(
             campaign=campaigns[cid][1],
         )
         for cid, contact_id, step, sent_at, origin in session.exec(
-            select(
+            select(  # type: ignore[call-overload]
                 Message.campaign_id,
                 Message.contact_id,
                 Message.step,

@@ -142,7 +142,7 @@ def _prepare(
 ) -> _Prepared:
     get_draft(session, draft_id, rep_email)  # not found for another rep's contacts
     draft, campaign, contact, account, rep = session.exec(
-        select(Draft, Campaign, Contact, Account, Rep)
+        select(Draft, Campaign, Contact, Account, Rep)  # type: ignore[call-overload]  # sqlmodel types up to 4
         .join(Campaign, col(Campaign.id) == Draft.campaign_id)
         .join(Contact, col(Contact.id) == Draft.contact_id)
         .join(Account, col(Account.id) == Contact.account_id)
@@ -192,7 +192,10 @@ def _prepare(
             else f"{label} is already queued as an {message.origin} message ({message.state})"
         )
     message = message or Message(
-        enrollment_id=draft.enrollment_id, campaign_id=campaign.id, contact_id=contact.id
+        enrollment_id=draft.enrollment_id,
+        campaign_id=campaign.id,
+        contact_id=contact.id,
+        step=draft.step,
     )
     message.step, message.origin, message.state = draft.step, Channel.REP, MessageState.QUEUED
     message.recipient, message.subject = contact.email, draft.subject
