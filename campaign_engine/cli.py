@@ -310,6 +310,11 @@ NowOption = Annotated[
 ]
 
 
+def _emit_json(records: list[dict[str, object]]) -> None:
+    """Plain JSON on stdout (rich's highlighter is slow on thousands of rows)."""
+    sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+
+
 class DraftStatusFilter(StrEnum):
     draft = "draft"
     sent = "sent"
@@ -348,7 +353,7 @@ def drafts_list(
             session, rep, campaign, None if status is DraftStatusFilter.all else status.value
         )
     if format is Format.json:
-        out.print_json(json.dumps([v.to_json(body=False) for v in views]))
+        _emit_json([v.to_json(body=False) for v in views])
         return
     table = Table(title=f"Drafts ({len(views)})")
     columns = ["id", "contact", "account", "segment", "step", "subject", "status"]
@@ -470,7 +475,7 @@ def reminders_command(
     with c.db.session() as session:
         lines = reminder_mail.reminder_lines(session, _now(now), c.settings.reminder_days, rep)
     if format is Format.json:
-        out.print_json(json.dumps([line.to_json() for line in lines]))
+        _emit_json([line.to_json() for line in lines])
         return
     if not lines:
         out.print("No reminders due.")
