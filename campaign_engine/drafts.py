@@ -45,6 +45,7 @@ __all__ = [
     "cancel_open_drafts",
     "create_campaign_drafts",
     "create_drafts_for_contact",
+    "draft_row",
     "edit_draft",
     "ensure_drafts",
     "get_draft",
@@ -277,10 +278,17 @@ def list_drafts(
 
 
 def get_draft(session: Session, draft_id: int, rep_email: str | None = None) -> DraftView:
+    return _view(*draft_row(session, draft_id, rep_email))
+
+
+def draft_row(
+    session: Session, draft_id: int, rep_email: str | None = None
+) -> tuple[Draft, Campaign, Contact, Account, Rep | None]:
+    """The draft with its campaign, contact, account and rep; not found for another rep's."""
     row = session.exec(_views(session, rep_email).where(Draft.id == draft_id)).first()
     if row is None:
         raise NotFound(f"no draft {draft_id}: list yours with `campaign drafts list`")
-    return _view(*row)
+    return tuple(row)  # type: ignore[return-value]
 
 
 def edit_draft(

@@ -14,7 +14,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from .config import Settings
 from .db import Database
@@ -27,15 +27,12 @@ from .draftlinks import (
     text_to_html,
     track_links,
 )
-from .drafts import DraftRefused, campaign_links, get_draft, recipient_of
+from .drafts import DraftRefused, campaign_links, draft_row, recipient_of
 from .eligibility import SendFacts, skip_reason
 from .errors import PermanentSendError, TransientSendError
 from .mime import build_mime, format_address
 from .models import (
-    Account,
-    Campaign,
     Channel,
-    Contact,
     Draft,
     DraftStatus,
     EnrollmentStatus,
@@ -43,7 +40,6 @@ from .models import (
     EventKind,
     Message,
     MessageState,
-    Rep,
     Suppression,
 )
 from .render import LinkTracker
@@ -140,15 +136,7 @@ async def send_draft(
 def _prepare(
     session: Session, settings: Settings, draft_id: int, rep_email: str | None, now: datetime
 ) -> _Prepared:
-    get_draft(session, draft_id, rep_email)  # not found for another rep's contacts
-    draft, campaign, contact, account, rep = session.exec(
-        select(Draft, Campaign, Contact, Account, Rep)  # type: ignore[call-overload]  # sqlmodel types up to 4
-        .join(Campaign, col(Campaign.id) == Draft.campaign_id)
-        .join(Contact, col(Contact.id) == Draft.contact_id)
-        .join(Account, col(Account.id) == Contact.account_id)
-        .join(Rep, col(Rep.id) == Account.rep_id, isouter=True)
-        .where(Draft.id == draft_id)
-    ).one()
+    draft, campaign, contact, account, rep = draft_row(session, draft_id, rep_email)
     assert campaign.id is not None and contact.id is not None
     label = f"email {draft.step} to {contact.email}"
     if draft.status == DraftStatus.SENT:

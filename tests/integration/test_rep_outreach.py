@@ -14,7 +14,7 @@ from sqlmodel import select
 from campaign_engine.campaigns import launch
 from campaign_engine.config import Settings
 from campaign_engine.db import Database
-from campaign_engine.drafts import list_drafts
+from campaign_engine.drafts import create_drafts_for_contact, list_drafts
 from campaign_engine.imports import import_contacts
 from campaign_engine.models import (
     Channel,
@@ -353,3 +353,17 @@ def test_a_refused_rep_email_bounces_or_can_be_sent_again_later(
     with db.session() as session:
         states = session.exec(select(Message.recipient, Message.state).order_by(Message.id)).all()
     assert states == [("eve@bigcorp.example", "sent"), ("ned@bigcorp.example", "bounced")]
+
+
+def test_a_contact_handed_to_the_rep_without_settings_gets_drafts_at_the_next_list(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    tick(db, settings, at(4, 27))
+    with db.session() as session:  # what the contact-request handler does
+        ada = session.exec(select(Contact).where(Contact.email == "ada@tiny.example")).one()
+        assert ada.id is not None
+        assert create_drafts_for_contact(session, ada.id, at(4, 28)) == 0
+    tick(db, settings, at(5, 4, 10))
+    assert len(smtp_sink.to("ada@tiny.example")) == 1, "no automated email 2 after the hand-over"
+    ada_drafts = [d for d in drafts_of(settings, "--rep", DANA) if d["contact_email"] == ada.email]
+    assert [d["step"] for d in ada_drafts] == [2, 3]
