@@ -18,7 +18,18 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
-from . import campaigns, digests, imports, recovery, reports, schema
+from . import (
+    campaigns,
+    digests,
+    drafts,
+    imports,
+    outreach,
+    recovery,
+    reminder_mail,
+    reports,
+    repsend,
+    schema,
+)
 from .config import Settings, load_settings
 from .db import Database
 from .dispatcher import Dispatcher, TickReport
@@ -570,6 +581,238 @@ def _web_config(c: Context, host: str, port: int) -> Any:
         log_level="info" if c.verbose else "warning",
         proxy_headers=True,
         lifespan="on",
+    )
+
+
+# -- rep outreach: drafts, reminders, outreach mode -----------------------------------------
+
+drafts_app = typer.Typer(
+    help="Reps' drafts of the sequence: list, read, edit, send.", no_args_is_help=True
+)
+contacts_app = typer.Typer(help="Change contacts.", no_args_is_help=True)
+app.add_typer(drafts_app, name="drafts")
+app.add_typer(contacts_app, name="contacts")
+
+RepOption = Annotated[
+    str | None,
+    typer.Option("--rep", help="Act as this rep: only their contacts' drafts (default: all)."),
+]
+NowOption = Annotated[
+    str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
+]
+
+
+def _emit_json(records: list[dict[str, object]]) -> None:
+    """Plain JSON on stdout (rich's highlighter is slow on thousands of rows)."""
+    sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+
+
+class DraftStatusFilter(StrEnum):
+    draft = "draft"
+    sent = "sent"
+    cancelled = "cancelled"
+    all = "all"
+
+
+class DoneReason(StrEnum):
+    meeting = "meeting"
+    opportunity = "opportunity"
+
+
+class Mode(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+@drafts_app.command("list")
+def drafts_list(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    status: Annotated[
+        DraftStatusFilter, typer.Option(help="draft (open), sent, cancelled or all.")
+    ] = DraftStatusFilter.draft,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """The drafts waiting for a rep (or sent), one row per contact and email."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        drafts.ensure_drafts(session, c.settings, _now(None))
+        if campaign:
+            campaigns.campaign_by_name(session, campaign)
+        views = drafts.list_drafts(
+            session, rep, campaign, None if status is DraftStatusFilter.all else status.value
+        )
+    if format is Format.json:
+        _emit_json([v.to_json(body=False) for v in views])
+        return
+    table = Table(title=f"Drafts ({len(views)})")
+    columns = ["id", "contact", "account", "segment", "step", "subject", "status"]
+    if rep is None:
+        columns.insert(4, "rep")
+    for column in columns:
+        table.add_column(column)
+    for v in views:
+        cells = {
+            "id": str(v.id),
+            "contact": v.contact_email,
+            "account": v.account,
+            "segment": v.segment,
+            "rep": v.rep_email,
+            "step": str(v.step),
+            "subject": v.subject,
+            "status": v.status + (f" ({v.status_note})" if v.status_note else ""),
+        }
+        table.add_row(*(cells[column] for column in columns))
+    out.print(table)
+
+
+@drafts_app.command("show")
+def drafts_show(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+) -> None:
+    """One draft as it will go out (tracking and the footer are added when it is sent)."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        v = drafts.get_draft(session, draft_id, rep)
+    out.print(
+        f"Draft {v.id}: email {v.step} of {v.campaign!r}, {v.status}"
+        + (f" ({v.status_note})" if v.status_note else "")
+    )
+    out.print(f"To: {v.contact_name} <{v.contact_email}> ({v.account}, {v.segment})")
+    out.print(f"From: {v.rep_email or '(no rep)'}")
+    out.print(f"Subject: {v.subject}\n")
+    out.print(v.body_text, markup=False, soft_wrap=True)
+    out.print("[dim]-- footer, added when sent; links are tracked when sent --[/dim]")
+    out.print(v.footer_text, markup=False, style="dim", soft_wrap=True)
+
+
+@drafts_app.command("edit")
+def drafts_edit(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    subject: Annotated[str | None, typer.Option(help="New subject line.")] = None,
+    body_file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="New text body (UTF-8); keep the links as written."
+        ),
+    ] = None,
+    rep: RepOption = None,
+) -> None:
+    """Change a draft's subject and/or text; campaign links stay tracked."""
+    if subject is None and body_file is None:
+        raise typer.BadParameter("give --subject and/or --body-file", param_hint="--subject")
+    c = _ctx(ctx)
+    try:
+        body = body_file.read_text(encoding="utf-8") if body_file else None
+    except UnicodeDecodeError:
+        raise typer.BadParameter(
+            f"{body_file} is not UTF-8 text", param_hint="--body-file"
+        ) from None
+    with c.db.session() as session:
+        v = drafts.edit_draft(session, c.settings, draft_id, rep, _now(None), subject, body)
+    out.print(f"Draft {v.id} saved: email {v.step} to {v.contact_email}, subject {v.subject!r}.")
+
+
+@drafts_app.command("send")
+def drafts_send(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+    now: NowOption = None,
+) -> None:
+    """Send a draft now through the engine, from the rep, with tracked links."""
+    c = _ctx(ctx)
+    moment = _now(now)
+
+    async def send() -> repsend.SentDraft:
+        async with make_transport(c.settings) as transport:
+            return await repsend.send_draft(c.db, c.settings, transport, draft_id, rep, moment)
+
+    sent = asyncio.run(send())
+    out.print(
+        f"Sent email {sent.step} {sent.subject!r} to {sent.recipient} from {sent.sender}"
+        f" (message {sent.message_id})."
+    )
+
+
+@drafts_app.command("done")
+def drafts_done(
+    ctx: typer.Context,
+    contact_email: Annotated[str, typer.Argument(metavar="CONTACT_EMAIL")],
+    reason: Annotated[DoneReason, typer.Option(help="Where the thread went.")],
+    rep: RepOption = None,
+    note: Annotated[str, typer.Option(help="Free text kept with the mark.")] = "",
+) -> None:
+    """Mark a thread as moved to a meeting or an opportunity: no more next-step reminders."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        drafts.mark_done(session, contact_email, rep, reason.value, _now(None), note)
+    out.print(f"{contact_email}: moved to {reason.value}; no more reminders for this contact.")
+
+
+@app.command("reminders")
+def reminders_command(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    now: NowOption = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Next emails due: sent email N at least reminder_days ago, email N+1 not yet."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        lines = reminder_mail.reminder_lines(session, _now(now), c.settings.reminder_days, rep)
+    if format is Format.json:
+        _emit_json([line.to_json() for line in lines])
+        return
+    if not lines:
+        out.print("No reminders due.")
+        return
+    table = Table(title=f"Reminders due ({len(lines)})")
+    for column in ("due since", "rep", "contact", "account", "campaign", "sent", "next", "draft"):
+        table.add_column(column)
+    for line in lines:
+        r = line.reminder
+        table.add_row(
+            f"{r.due_at:%Y-%m-%d %H:%M}",
+            r.rep_email,
+            r.contact_email,
+            line.account,
+            r.campaign,
+            f"email {r.sent_step} on {r.sent_at:%Y-%m-%d}",
+            f"email {r.next_step}",
+            str(line.draft_id or "-"),
+        )
+    out.print(table)
+
+
+@contacts_app.command("set-mode")
+def contacts_set_mode(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL")],
+    mode: Annotated[
+        Mode, typer.Argument(help="A do nothing, B sales direct only, C marketing email.")
+    ],
+    rep: RepOption = None,
+) -> None:
+    """Change a contact's outreach mode; automated sends follow it from the next tick."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        change = outreach.set_outreach_mode(session, c.settings, email, mode.value, _now(None), rep)
+    notes = []
+    if change.handed_to_rep:
+        notes.append(f"{change.handed_to_rep} automated enrollment(s) handed to the rep")
+    if change.drafts_created:
+        notes.append(f"{change.drafts_created} draft(s) created")
+    if change.drafts_cancelled:
+        notes.append(f"{change.drafts_cancelled} open draft(s) cancelled")
+    out.print(
+        f"{change.email}: outreach mode {change.old_mode} -> {change.new_mode}"
+        + (f"; {', '.join(notes)}" if notes else "")
     )
 
 

@@ -20,6 +20,7 @@ from .alerts import CONTACT_REQUEST, ContactRequestAlert, queue_alert, render_co
 from .campaigns import sequence_of
 from .config import Settings
 from .db import Database
+from .drafts import create_drafts_for_contact
 from .errors import InvalidInput, NotFound
 from .models import (
     Account,
@@ -147,6 +148,8 @@ def record_contact_request(
         contact.outreach_mode = OutreachMode.SALES_ONLY
         contact.updated_at = now
         session.add(contact)
+        # The rep takes it from here, with drafts of the emails the contact has not had yet.
+        create_drafts_for_contact(session, contact.id, now, settings)
         note = _note(form, source)
         content = _alert_content(session, contact, account, rep, message, form, source, now)
         result = ContactRequestResult(

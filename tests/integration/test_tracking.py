@@ -26,6 +26,7 @@ from campaign_engine.models import (
     Alert,
     AlertState,
     Contact,
+    Draft,
     Enrollment,
     Event,
     Message,
@@ -292,6 +293,9 @@ def test_contact_request_stops_emails_2_and_3_for_that_contact_only_and_alerts_t
     assert (stopped.status, stopped.stop_reason) == ("stopped", "contact request")
     assert "Can we talk about SAST?" in (request.note or "")
     assert (stored.state, stored.kind) == (AlertState.SENT, "contact_request")
+    with db.session() as session:
+        drafts = session.exec(select(Draft.step).where(Draft.contact_id == contact.id)).all()
+    assert sorted(drafts) == [2, 3], "the rep continues with drafts of emails 2 and 3"
 
     for moment in (at(5, 4, 9), at(5, 11, 9), at(5, 18, 9)):
         tick(db, settings, moment)
