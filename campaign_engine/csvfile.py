@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["CsvRow", "RowError", "detect_encoding", "normalise_header", "read_rows"]
+__all__ = [
+    "ERROR_COLUMNS",
+    "CsvRow",
+    "Progress",
+    "RowError",
+    "csv_safe",
+    "detect_encoding",
+    "normalise_header",
+    "read_rows",
+    "write_errors",
+]
+
+Progress = Callable[[int, int], None]  # (bytes read so far, file size in bytes)
+ERROR_COLUMNS = ("file", "line", "field", "reason")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PROGRESS_EVERY = 1000  # records between progress callbacks
 
 _SAMPLE_BYTES = 64 * 1024
 _CHUNK_BYTES = 1024 * 1024
@@ -34,6 +49,26 @@ class RowError:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
         return f"{where}: {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet will show as text, never run: "=HYPERLINK(...)" -> "'=HYPERLINK(...)"."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def write_errors(path: Path, errors: Iterable[RowError]) -> int:
+    """Write rejected rows as CSV (file,line,field,reason), formula-safe; returns the count."""
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ERROR_COLUMNS)
+        for error in errors:
+            writer.writerow(
+                [csv_safe(v) for v in (error.file, error.line, error.field, error.reason)]
+            )
+            count += 1
+    return count
 
 
 def detect_encoding(path: Path) -> str:
@@ -61,11 +96,20 @@ def normalise_header(name: str, aliases: dict[str, str]) -> str:
 
 
 def read_rows(
-    path: Path, aliases: dict[str, str], encoding: str | None = None, header: bool = True
+    path: Path,
+    aliases: dict[str, str],
+    encoding: str | None = None,
+    header: bool | Callable[[list[str]], bool] = True,
+    progress: Progress | None = None,
 ) -> Iterator[CsvRow]:
-    """Yield each non-empty record with canonical column names; streams, so memory stays flat."""
+    """Yield each non-empty record with canonical column names; streams, so memory stays flat.
+
+    `header` may be a predicate given the first record: True when it is a header row, False
+    when it is already data (a header-less file gets the single column name "value").
+    """
     encoding = encoding or detect_encoding(path)
     errors = "replace" if encoding == "cp1252" else "strict"
+    size = path.stat().st_size
     with path.open("r", encoding=encoding, errors=errors, newline="") as handle:
         sample = handle.read(_SAMPLE_BYTES)
         handle.seek(0)
@@ -73,16 +117,21 @@ def read_rows(
         reader = csv.reader(counter, _sniff(sample))
         columns: list[str] | None = None
         start = 1
-        for record in reader:
+        for count, record in enumerate(reader):
+            if progress is not None and count % _PROGRESS_EVERY == 0:
+                progress(min(handle.buffer.tell(), size), size)
             line, start = start, counter.lines + 1
             if not any(cell.strip() for cell in record):
                 continue
             if columns is None:
-                if header:
+                is_header = header(record) if callable(header) else header
+                if is_header:
                     columns = [normalise_header(cell, aliases) for cell in record]
                     continue
                 columns = ["value"]
             yield CsvRow(line, _row(columns, record))
+        if progress is not None:
+            progress(size, size)
 
 
 def _row(columns: list[str], record: list[str]) -> dict[str, str]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
-from .csvfile import CsvRow, RowError, read_rows
+from .csvfile import CsvRow, Progress, RowError, read_rows
 from .db import Database
 from .models import Account, Contact, Rep
 from .segments import parse_outreach_mode, parse_segment, segment_for
@@ -20,6 +21,7 @@ __all__ = [
     "CONTACT_ALIASES",
     "ContactRow",
     "ImportResult",
+    "chunks",
     "clean_email",
     "import_contacts",
     "import_reps",
@@ -58,6 +60,9 @@ CONTACT_ALIASES = {
     "outreach": "outreach_mode",
 }
 _TEXT_LIMIT = 200  # characters in a name, title or account
+_CHUNK_ROWS = 500  # contacts applied (and committed) per transaction
+_HASH_MASK = (1 << 64) - 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     rejected: list[RowError] = field(default_factory=list)
+    applied: bool = True  # False when --strict refused the file
 
 
 def clean_email(value: str) -> str:
@@ -105,13 +111,29 @@ def rep_name_from_email(email: str) -> str:
 
 
 def import_contacts(
-    db: Database, path: Path, now: datetime, encoding: str | None = None
+    db: Database,
+    path: Path,
+    now: datetime,
+    encoding: str | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
-    """Upsert contacts (by lower-cased email), their accounts and reps; idempotent."""
+    """Upsert contacts (by lower-cased email), their accounts and reps; idempotent.
+
+    Streams the file and commits every `_CHUNK_ROWS` valid rows, so memory stays bounded.
+    With `strict`, the whole file is validated first and nothing is applied if a row fails.
+    """
     result = ImportResult(file=str(path))
-    rows = _validated(path, read_rows(path, CONTACT_ALIASES, encoding), result)
-    with db.session() as session:
-        for chunk in _chunks(rows, 500):
+    if strict:
+        probe = ImportResult(file=str(path))
+        for _ in _validated(path, read_rows(path, CONTACT_ALIASES, encoding), probe):
+            pass
+        if probe.rejected:
+            result.rejected, result.applied = probe.rejected, False
+            return result
+    rows = _validated(path, read_rows(path, CONTACT_ALIASES, encoding, progress=progress), result)
+    for chunk in chunks(rows, _CHUNK_ROWS):
+        with db.session() as session:
             _apply_contacts(session, chunk, now, result)
     return result
 
@@ -151,17 +173,19 @@ def import_reps(db: Database, path: Path, encoding: str | None = None) -> Import
 
 
 def _validated(path: Path, rows: Iterable[CsvRow], result: ImportResult) -> Iterable[ContactRow]:
-    seen: dict[str, tuple[int, ContactRow]] = {}
+    # email hash -> (line << 64 | hash of the other values): a few dozen bytes per contact
+    seen: dict[int, int] = {}
     for row in rows:
         try:
             parsed = _parse_contact(row)
         except _Rejected as exc:
             result.rejected.append(RowError(str(path), row.line, exc.field, exc.reason))
             continue
-        earlier = seen.get(parsed.email)
+        fingerprint = _fingerprint(parsed)
+        earlier = seen.get(hash(parsed.email))
         if earlier is not None:
-            first_line, first = earlier
-            if _same(first, parsed):
+            first_line = earlier >> 64
+            if earlier & _HASH_MASK == fingerprint:
                 continue  # an exact duplicate row: harmless
             result.rejected.append(
                 RowError(
@@ -172,7 +196,7 @@ def _validated(path: Path, rows: Iterable[CsvRow], result: ImportResult) -> Iter
                 )
             )
             continue
-        seen[parsed.email] = (row.line, parsed)
+        seen[hash(parsed.email)] = row.line << 64 | fingerprint
         yield parsed
 
 
@@ -236,12 +260,13 @@ def _employees(value: str) -> int | None:
     return int(cleaned)
 
 
-def _same(a: ContactRow, b: ContactRow) -> bool:
-    return {**a.__dict__, "line": 0} == {**b.__dict__, "line": 0}
+def _fingerprint(row: ContactRow) -> int:
+    return hash(tuple(v for k, v in row.__dict__.items() if k != "line")) & _HASH_MASK
 
 
-def _chunks(rows: Iterable[ContactRow], size: int) -> Iterable[list[ContactRow]]:
-    chunk: list[ContactRow] = []
+def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """[1, 2, 3, 4, 5] by 2 -> [1, 2], [3, 4], [5]: apply a stream in bounded batches."""
+    chunk: list[T] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) >= size:
