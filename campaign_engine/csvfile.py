@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from .errors import UnreadableFile
+
 __all__ = [
     "ERROR_COLUMNS",
     "CsvRow",
@@ -107,7 +109,27 @@ def read_rows(
     `header` may be a predicate given the first record: True when it is a header row, False
     when it is already data (a header-less file gets the single column name "value").
     """
-    encoding = encoding or detect_encoding(path)
+    chosen = encoding or detect_encoding(path)
+    try:
+        yield from _read(path, aliases, chosen, header, progress)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"{path}: not valid {chosen} ({exc.reason}); rows before the bad byte may have "
+            "been applied; try --encoding cp1252 (or leave --encoding out to detect it)"
+        ) from None
+    except LookupError:
+        raise UnreadableFile(
+            f"unknown encoding {chosen!r}; use utf-8, utf-8-sig, cp1252 or latin-1"
+        ) from None
+
+
+def _read(
+    path: Path,
+    aliases: dict[str, str],
+    encoding: str,
+    header: bool | Callable[[list[str]], bool],
+    progress: Progress | None,
+) -> Iterator[CsvRow]:
     errors = "replace" if encoding == "cp1252" else "strict"
     size = path.stat().st_size
     with path.open("r", encoding=encoding, errors=errors, newline="") as handle:
