@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +18,12 @@ __all__ = [
     "CsvRow",
     "Progress",
     "RowError",
+    "SeenRows",
     "csv_safe",
     "detect_encoding",
     "normalise_header",
     "read_rows",
+    "sniff_delimiter",
     "write_errors",
 ]
 
@@ -27,9 +31,10 @@ Progress = Callable[[int, int], None]  # (bytes read so far, file size in bytes)
 ERROR_COLUMNS = ("file", "line", "field", "reason")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PROGRESS_EVERY = 1000  # records between progress callbacks
+_DELIMITERS = (",", ";", "\t", "|")
 
 _SAMPLE_BYTES = 64 * 1024
-_CHUNK_BYTES = 1024 * 1024
+_CHUNK_BYTES = 64 * 1024  # bytes decoded at a time while detecting the encoding
 MAX_FIELD_CHARS = 10_000  # a longer cell is a broken file, not data
 
 
@@ -51,6 +56,43 @@ class RowError:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
         return f"{where}: {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
+
+
+class SeenRows:
+    """Which keys (emails) a file already had, on which line and with which values.
+
+    Kept in a throw-away SQLite file, so a file of any size is checked for conflicting
+    duplicates in bounded memory. Use as a context manager; the file is deleted on exit.
+    """
+
+    _CACHE_KIB = 1024  # SQLite page cache
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="campaign-seen-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "seen.db")
+        self._db.execute(f"PRAGMA cache_size=-{self._CACHE_KIB}")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER, fingerprint INTEGER)"
+        )
+
+    def __enter__(self) -> SeenRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+    def first(self, key: str, line: int, fingerprint: int) -> tuple[int, int] | None:
+        """Remember the key; if it was seen before, return that (line, fingerprint) instead."""
+        row = self._db.execute(
+            "SELECT line, fingerprint FROM seen WHERE key = ?", (key,)
+        ).fetchone()
+        if row is not None:
+            return int(row[0]), int(row[1])
+        self._db.execute("INSERT INTO seen VALUES (?, ?, ?)", (key, line, fingerprint))
+        return None
 
 
 def csv_safe(value: object) -> str:
@@ -117,6 +159,8 @@ def read_rows(
             f"{path}: not valid {chosen} ({exc.reason}); rows before the bad byte may have "
             "been applied; try --encoding cp1252 (or leave --encoding out to detect it)"
         ) from None
+    except csv.Error as exc:
+        raise UnreadableFile(f"{path}: not a readable CSV file: {exc}") from None
     except LookupError:
         raise UnreadableFile(
             f"unknown encoding {chosen!r}; use utf-8, utf-8-sig, cp1252 or latin-1"
@@ -136,7 +180,7 @@ def _read(
         sample = handle.read(_SAMPLE_BYTES)
         handle.seek(0)
         counter = _LineCounter(handle)
-        reader = csv.reader(counter, _sniff(sample))
+        reader = csv.reader(counter, _dialect(sample))
         columns: list[str] | None = None
         start = 1
         for count, record in enumerate(reader):
@@ -164,12 +208,29 @@ def _row(columns: list[str], record: list[str]) -> dict[str, str]:
     return values
 
 
-def _sniff(sample: str) -> type[csv.Dialect] | csv.Dialect:
-    first_lines = "\n".join(sample.splitlines()[:20])
-    try:
-        return csv.Sniffer().sniff(first_lines, delimiters=",;\t|")
-    except csv.Error:
-        return csv.excel
+def sniff_delimiter(sample: str) -> str:
+    """The separator of the first non-blank line, counted outside quotes: 'a;b;"c,d"' -> ';'.
+
+    csv.Sniffer guesses quoting too and gets "" escapes or multi-line fields wrong; exports
+    always quote the excel way, so only the delimiter is guessed (',' when there is none).
+    """
+    first = next((line for line in sample.splitlines() if line.strip()), "")
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for char in first:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])  # ties: the first in _DELIMITERS
+    return best if counts[best] else ","
+
+
+def _dialect(sample: str) -> type[csv.Dialect]:
+    class Export(csv.excel):
+        delimiter = sniff_delimiter(sample)
+
+    return Export
 
 
 class _LineCounter:
