@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
+from campaign_engine.campaigns import launch
 from campaign_engine.config import Settings
 from campaign_engine.db import Database
 from campaign_engine.imports import import_contacts
 from campaign_engine.models import Account, Contact, Exclusion
-from tests.conftest import ROOT
-from tests.helpers import campaign_cli
+from tests.conftest import ROOT, SmtpSink
+from tests.helpers import campaign_cli, tick
 
 CORPUS = ROOT / "tests" / "data" / "messy"
 EXPECTED: dict[str, dict] = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -145,3 +146,17 @@ def test_encoding_option_overrides_detection(
     with db.session() as session:
         names = set(session.exec(select(Contact.first_name)).all())
     assert names == {"Zoë", "José"}  # the same bytes in Latin-1 for these letters
+
+
+def test_header_injection_attempts_never_reach_a_mail_header(
+    settings: Settings, db: Database, smtp_sink: SmtpSink
+) -> None:
+    result = import_contacts(db, CORPUS / "header-injection.csv", NOW)
+    assert [e.field for e in result.rejected] == ["first_name", "last_name", "title", "account"]
+    launch(db, settings, "premium-to-ultimate", date(2021, 4, 27), NOW)
+    tick(db, settings, datetime(2021, 4, 27, 9, tzinfo=UTC))
+    assert [m["To"].addresses[0].addr_spec for m in smtp_sink.messages] == ["safe@inject.example"]
+    (message,) = smtp_sink.messages
+    assert message["Bcc"] is None and message["X-Hdr"] is None
+    assert all("evil.example" not in str(value) for value in message.values())
+    assert smtp_sink.envelopes[0].rcpt_tos == ["safe@inject.example"]
