@@ -46,6 +46,11 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+_ENCODING_OPTION = typer.Option("--encoding", help="Override the detected encoding.")
+_STRICT_OPTION = typer.Option("--strict", help="Apply nothing when any row is rejected.")
+_ERRORS_OPTION = typer.Option("--errors", help="Also write rejected rows to this CSV.")
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -99,13 +104,9 @@ def import_contacts_command(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row.")
     ],
-    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Apply nothing when any row is rejected.")
-    ] = False,
-    errors: Annotated[
-        Path | None, typer.Option("--errors", help="Also write rejected rows to this CSV.")
-    ] = None,
+    encoding: Annotated[str | None, _ENCODING_OPTION] = None,
+    strict: Annotated[bool, _STRICT_OPTION] = False,
+    errors: Annotated[Path | None, _ERRORS_OPTION] = None,
 ) -> None:
     """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1)."""
     c = _ctx(ctx)
@@ -332,13 +333,9 @@ def exclude(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would happen; store nothing.")
     ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Apply nothing when any row is rejected.")
-    ] = False,
-    errors: Annotated[
-        Path | None, typer.Option("--errors", help="Also write rejected rows to this CSV.")
-    ] = None,
-    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
+    strict: Annotated[bool, _STRICT_OPTION] = False,
+    errors: Annotated[Path | None, _ERRORS_OPTION] = None,
+    encoding: Annotated[str | None, _ENCODING_OPTION] = None,
     by: Annotated[str | None, _BY_OPTION] = None,
     now: Annotated[str | None, _NOW_OPTION] = None,
 ) -> None:

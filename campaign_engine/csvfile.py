@@ -18,6 +18,7 @@ __all__ = [
     "CsvRow",
     "Progress",
     "RowError",
+    "RowRejected",
     "SeenRows",
     "csv_safe",
     "detect_encoding",
@@ -56,6 +57,15 @@ class RowError:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
         return f"{where}: {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
+
+
+class RowRejected(Exception):
+    """Raised by a row parser: this field of the row is wrong, and why (becomes a RowError)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class SeenRows:

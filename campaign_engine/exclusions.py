@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .campaigns import campaign_by_name
-from .csvfile import CsvRow, Progress, RowError, read_rows
+from .csvfile import CsvRow, Progress, RowError, RowRejected, read_rows
 from .db import Database
 from .errors import NotFound
 from .imports import CONTACT_ALIASES, chunks, clean_email
@@ -312,7 +312,7 @@ def _entries(
     for row in rows:
         try:
             entry = _parse(row)
-        except _Rejected as exc:
+        except RowRejected as exc:
             result.rejected.append(RowError(str(path), row.line, exc.field, exc.reason))
             continue
         if entry is None:
@@ -333,13 +333,6 @@ def _is_header(record: list[str]) -> bool:
     return False
 
 
-class _Rejected(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
 def _parse(row: CsvRow) -> ExclusionEntry | None:
     values = row.values
     if "exclude" in values:
@@ -347,12 +340,12 @@ def _parse(row: CsvRow) -> ExclusionEntry | None:
         if flag in EXCLUDE_NO:
             return None
         if flag not in EXCLUDE_YES:
-            raise _Rejected(
+            raise RowRejected(
                 "exclude", f"{values['exclude']!r} is not y/yes/x/true/1 (exclude) or blank/n/no"
             )
     reason = " ".join(values.get("reason", values.get("extra_2", "")).split())
     if len(reason) > _REASON_LIMIT:
-        raise _Rejected("reason", f"is longer than {_REASON_LIMIT} characters")
+        raise RowRejected("reason", f"is longer than {_REASON_LIMIT} characters")
     for name in ("email", "domain", "value"):
         value = values.get(name, "").strip()
         if not value:
@@ -362,11 +355,11 @@ def _parse(row: CsvRow) -> ExclusionEntry | None:
                 return ExclusionEntry(row.line, clean_email(value), None, reason)
             email, domain = parse_target(value)
         except ValueError as exc:
-            raise _Rejected(name, str(exc)) from None
+            raise RowRejected(name, str(exc)) from None
         if name == "domain" and email is not None:
-            raise _Rejected(name, f"{value!r} is an address, not a domain")
+            raise RowRejected(name, f"{value!r} is an address, not a domain")
         return ExclusionEntry(row.line, email, domain, reason)
-    raise _Rejected(
+    raise RowRejected(
         "email",
         "is empty (expected an email or domain column, or a single column of addresses)",
     )

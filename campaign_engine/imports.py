@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
-from .csvfile import CsvRow, Progress, RowError, SeenRows, read_rows
+from .csvfile import CsvRow, Progress, RowError, RowRejected, SeenRows, read_rows
 from .db import Database
 from .models import Account, Contact, Rep
 from .segments import parse_outreach_mode, parse_segment, segment_for
@@ -181,7 +181,7 @@ def _validated(path: Path, rows: Iterable[CsvRow], result: ImportResult) -> Iter
         for row in rows:
             try:
                 parsed = _parse_contact(row)
-            except _Rejected as exc:
+            except RowRejected as exc:
                 result.rejected.append(RowError(str(path), row.line, exc.field, exc.reason))
                 continue
             fingerprint = _fingerprint(parsed)
@@ -200,21 +200,14 @@ def _validated(path: Path, rows: Iterable[CsvRow], result: ImportResult) -> Iter
             # else: an exact duplicate row, harmless
 
 
-class _Rejected(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
 def _parse_contact(row: CsvRow) -> ContactRow:
     values = row.values
     if "email" not in values:
-        raise _Rejected("email", "no email column (expected a header row naming 'email')")
+        raise RowRejected("email", "no email column (expected a header row naming 'email')")
     email = _check("email", clean_email, values["email"])
     text = {name: _text(values, name) for name in ("first_name", "last_name", "title", "account")}
     if not text["account"]:
-        raise _Rejected("account", "is empty")
+        raise RowRejected("account", "is empty")
     employees = _employees(values.get("employees", ""))
     label = values.get("segment", "").strip()
     if label:
@@ -222,7 +215,7 @@ def _parse_contact(row: CsvRow) -> ContactRow:
     elif employees is not None:
         segment = segment_for(employees)
     else:
-        raise _Rejected("segment", "is blank and employees is blank: cannot tell SMB, MM or ENT")
+        raise RowRejected("segment", "is blank and employees is blank: cannot tell SMB, MM or ENT")
     owner = values.get("owner_email", "").strip()
     return ContactRow(
         row.line,
@@ -239,15 +232,15 @@ def _check(field: str, parse: Callable[[str], str], value: str) -> str:
     try:
         return parse(value)
     except ValueError as exc:
-        raise _Rejected(field, str(exc)) from None
+        raise RowRejected(field, str(exc)) from None
 
 
 def _text(values: dict[str, str], name: str) -> str:
     value = values.get(name, "").strip()
     if "\r" in value or "\n" in value:
-        raise _Rejected(name, "contains a line break (it could inject mail headers)")
+        raise RowRejected(name, "contains a line break (it could inject mail headers)")
     if len(value) > _TEXT_LIMIT:
-        raise _Rejected(name, f"is longer than {_TEXT_LIMIT} characters")
+        raise RowRejected(name, f"is longer than {_TEXT_LIMIT} characters")
     return value
 
 
@@ -256,7 +249,7 @@ def _employees(value: str) -> int | None:
     if not cleaned:
         return None
     if not cleaned.isdigit():
-        raise _Rejected("employees", f"{value!r} is not a whole number")
+        raise RowRejected("employees", f"{value!r} is not a whole number")
     return int(cleaned)
 
 
