@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 from rich import progress as rich_progress
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlmodel import col, select
 
@@ -42,8 +43,11 @@ app = typer.Typer(
 import_app = typer.Typer(help="Import contacts or reps from CSV.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# markup off: CSV cells, names and reasons are printed as they are ("[/b]" must not crash),
+# soft wrap: one message per line, whatever the width, so scripts can grep file:line;
+# the few styled lines pass markup=True and escape() what they interpolate.
+out = Console(highlight=False, markup=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 _ENCODING_OPTION = typer.Option("--encoding", help="Override the detected encoding.")
@@ -346,7 +350,8 @@ def exclude(
             c.db, file, _now(now), campaign, by or _user(), dry_run, strict, encoding, progress
         )
     _print_exclusions(result)
-    _report_rejected(result.file, result.rejected, result.applied or dry_run, errors)
+    outcome = "dry run: nothing was stored" if dry_run else _outcome(result.applied)
+    _report_rejected(result.file, result.rejected, outcome, errors)
 
 
 @exclusions_app.command("list")
@@ -447,7 +452,7 @@ def _print_exclusions(result: exclusions.ExclusionResult) -> None:
         out.print(f"exclusion deadline of {d.campaign!r}: {d.deadline.isoformat()}")
     for d in result.late:
         err.print(
-            f"[yellow]warning:[/yellow] the exclusion deadline of {d.campaign!r} "
+            f"[yellow]warning:[/yellow] the exclusion deadline of {escape(repr(d.campaign))} "
             f"({d.deadline.isoformat()}) has passed; the exclusions still apply to every email "
             "not yet sent",
             markup=True,
@@ -484,20 +489,23 @@ def _print_import(result: imports.ImportResult, what: str, errors: Path | None =
         f"{result.file}: {result.created} {what} created, {result.updated} updated, "
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
-    _report_rejected(result.file, result.rejected, result.applied, errors)
+    _report_rejected(result.file, result.rejected, _outcome(result.applied), errors)
+
+
+def _outcome(applied: bool) -> str:
+    return "valid rows were applied" if applied else "nothing was applied (--strict)"
 
 
 def _report_rejected(
-    file: str, rejected: list[RowError], applied: bool, errors: Path | None
+    file: str, rejected: list[RowError], outcome: str, errors: Path | None
 ) -> None:
     """Every rejected row on stderr (and in --errors FILE); exit 1 when there is any."""
     for problem in rejected:
-        err.print(f"[red]rejected[/red] {problem}", markup=True)
+        err.print(f"[red]rejected[/red] {escape(str(problem))}", markup=True)
     if errors is not None:
         write_errors(errors, rejected)
         err.print(f"rejected rows written to {errors}")
     if rejected:
-        outcome = "valid rows were applied" if applied else "nothing was applied (--strict)"
         raise ImportRejected(f"{len(rejected)} row(s) of {file} rejected ({outcome})")
 
 
@@ -542,7 +550,7 @@ def main() -> None:
     except CampaignEngineError as exc:
         if verbose:
             err.print_exception()
-        err.print(f"[red]error:[/red] {exc}", markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
         cause = exc.__cause__
         while cause is not None:
             err.print(f"  caused by: {cause}")

@@ -160,3 +160,22 @@ def test_header_injection_attempts_never_reach_a_mail_header(
     assert message["Bcc"] is None and message["X-Hdr"] is None
     assert all("evil.example" not in str(value) for value in message.values())
     assert smtp_sink.envelopes[0].rcpt_tos == ["safe@inject.example"]
+
+
+def test_square_brackets_in_cells_are_printed_not_taken_for_markup(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "brackets.csv"
+    path.write_text(
+        "email,first_name,account,employees,reason\n"
+        "[/b]@x.example,A,[red]Co,5,\n"
+        "ok@x.example,[bold]Al,[/red] Co,5,[urgent] call [/b]\n",
+        encoding="utf-8",
+    )
+    result = campaign_cli(settings, "import", "contacts", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{path}:2: email: '[/b]@x.example' is not a valid address" in result.stderr
+    excluded = campaign_cli(settings, "exclude", str(path), "--by", "[ops]")
+    assert excluded.returncode == 1 and "Traceback" not in excluded.stderr
+    listing = campaign_cli(settings, "exclusions", "list")
+    assert "[urgent] call [/b]" in listing.stdout and "[ops]" in listing.stdout
