@@ -378,7 +378,10 @@ def exclusions_list(
             }
             for x in views
         ]
-        dl = [{"campaign": d.campaign, "deadline": d.deadline.isoformat()} for d in deadlines]
+        dl = [
+            {"campaign": d.campaign, "deadline": d.deadline.isoformat(), "passed": d.passed}
+            for d in deadlines
+        ]
         out.print_json(json.dumps({"exclusions": records, "deadlines": dl}))
         return
     for d in deadlines:

@@ -20,6 +20,8 @@ from .imports import CONTACT_ALIASES, chunks, clean_email
 from .models import (
     Campaign,
     Contact,
+    Enrollment,
+    EnrollmentStatus,
     Exclusion,
     ExclusionAudit,
     ExclusionDeadline,
@@ -195,12 +197,19 @@ def exclude_file(
 def deadline_statuses(
     session: Session, now: datetime, campaign_id: int | None = None
 ) -> list[DeadlineStatus]:
-    """Deadlines of one campaign, or of every campaign when None; `passed` as of `now`."""
+    """Deadlines of one campaign, or of every campaign still sending when None; `passed` as of now.
+
+    A finished campaign (no active enrollment left) has nothing a late upload could stop,
+    so a global upload does not warn about it.
+    """
     query = select(ExclusionDeadline, Campaign).join(
         Campaign, col(Campaign.id) == ExclusionDeadline.campaign_id
     )
     if campaign_id is not None:
         query = query.where(ExclusionDeadline.campaign_id == campaign_id)
+    else:
+        sending = select(Enrollment.campaign_id).where(Enrollment.status == EnrollmentStatus.ACTIVE)
+        query = query.where(col(Campaign.id).in_(sending))
     return [
         DeadlineStatus(c.name, d.deadline, is_late(d.deadline, now, c.timezone))
         for d, c in session.exec(query.order_by(col(Campaign.name))).all()

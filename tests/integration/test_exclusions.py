@@ -115,6 +115,8 @@ def test_late_upload_stops_emails_2_and_3_even_queued_ones_and_reports_email_1(
         ("hal@other.example", 2, "excluded"),
         ("hal@other.example", 3, "excluded"),
     ]
+    finished = exclude_file(db, domains, at(6, 1), by="ops-olga")
+    assert finished.deadlines == [], "a finished campaign has nothing left to warn about"
 
 
 def test_an_exclusion_waits_for_a_contact_imported_later(
@@ -212,6 +214,8 @@ def test_dry_run_stores_nothing_and_deadline_warns_only_when_late(
     assert [x.target for x in list_exclusions(db, "P2U")] == ["ada@tiny.example"]
     listing = campaign_cli(settings, "exclusions", "list", "--campaign", "P2U").stdout
     assert "exclusion deadline of 'P2U': 2021-04-23" in listing
+    everywhere = campaign_cli(settings, "exclude", str(path), "--now", "2021-04-24T10:00:00Z")
+    assert "deadline of 'P2U' (2021-04-23) has passed" in everywhere.stderr, "P2U is sending"
 
 
 def test_remove_needs_the_right_scope(campaign: str, db: Database, tmp_path: Path) -> None:
