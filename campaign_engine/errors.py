@@ -5,6 +5,7 @@ CampaignEngineError
  ├── SequenceError        a sequence or template is malformed (refused before anything is queued)
  ├── ImportRejected       a CSV had rejected rows (valid rows were still applied)
  ├── InvalidInput         a form field or argument is malformed or too long
+ ├── UnreadableFile       a CSV cannot be decoded in the chosen encoding
  ├── NotFound             a named campaign, contact, draft... does not exist
  └── TransportError       the mail relay refused or failed
       ├── TransientSendError   4xx or connection trouble: retry later
@@ -23,6 +24,7 @@ __all__ = [
     "SequenceError",
     "TransientSendError",
     "TransportError",
+    "UnreadableFile",
 ]
 
 
@@ -40,6 +42,10 @@ class SequenceError(CampaignEngineError, ValueError):
 
 class ImportRejected(CampaignEngineError):
     """Some CSV rows were rejected; the valid ones were applied."""
+
+
+class UnreadableFile(CampaignEngineError, ValueError):
+    """A CSV does not decode in the chosen encoding; nothing of it was applied past that point."""
 
 
 class NotFound(CampaignEngineError, LookupError):

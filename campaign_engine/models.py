@@ -24,6 +24,8 @@ __all__ = [
     "Event",
     "EventKind",
     "Exclusion",
+    "ExclusionAudit",
+    "ExclusionDeadline",
     "Message",
     "MessageState",
     "OutreachMode",
@@ -335,3 +337,26 @@ class ReminderNotice(SQLModel, table=True):
     step: int  # the step the rep was reminded to send
     created_at: datetime | None = _when()
     sent_at: datetime | None = _when()
+
+
+class ExclusionAudit(SQLModel, table=True):
+    """Append-only log of exclusion changes: who added or removed which one, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    exclusion_id: int = Field(foreign_key="exclusion.id", index=True)
+    action: str  # "add" or "remove"
+    actor: str = ""
+    reason: str = ""
+    source_file: str = ""
+    source_line: int | None = None
+    at: datetime | None = _when()
+
+
+class ExclusionDeadline(SQLModel, table=True):
+    """The day by which reps should have sent their exclusions for one campaign."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", unique=True)
+    deadline: date
+    set_by: str = ""
+    set_at: datetime | None = _when()

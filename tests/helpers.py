@@ -57,6 +57,9 @@ def html_of(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
+CAMPAIGN = str(Path(sys.executable).parent / "campaign")
+
+
 def campaign_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `campaign` command against the test config; wide output, no colours."""
     env = {
@@ -65,5 +68,4 @@ def campaign_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[
         "COLUMNS": "200",
         "NO_COLOR": "1",
     }
-    command = str(Path(sys.executable).parent / "campaign")
-    return subprocess.run([command, *args], env=env, capture_output=True, text=True, check=False)
+    return subprocess.run([CAMPAIGN, *args], env=env, capture_output=True, text=True, check=False)
