@@ -6,7 +6,7 @@ import asyncio
 import mailbox
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -14,11 +14,13 @@ from typing import Protocol
 import aiosmtplib
 
 from .config import Settings, SmtpSettings
+from .dkim_signing import DkimSigner
 
 __all__ = [
     "Delivery",
     "OutboxTransport",
     "Outcome",
+    "SigningTransport",
     "SmtpTransport",
     "Transport",
     "make_transport",
@@ -64,9 +66,34 @@ class Transport(Protocol):
 
 
 def make_transport(settings: Settings) -> Transport:
+    """The transport every sender uses; DKIM-signs every message when [dkim] is configured."""
+    inner: Transport
     if settings.transport == "smtp":
-        return SmtpTransport(settings.smtp)
-    return OutboxTransport(settings.outbox_dir)
+        inner = SmtpTransport(settings.smtp)
+    else:
+        inner = OutboxTransport(settings.outbox_dir)
+    if settings.dkim.enabled:
+        return SigningTransport(inner, DkimSigner.from_settings(settings.dkim))
+    return inner
+
+
+class SigningTransport:
+    """Signs each delivery just before the inner transport takes it (lazily, like rendering)."""
+
+    def __init__(self, inner: Transport, signer: DkimSigner) -> None:
+        self.inner = inner
+        self.signer = signer
+
+    async def __aenter__(self) -> SigningTransport:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.inner.__aexit__(*exc_info)  # type: ignore[arg-type]
+
+    async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+        sign = self.signer.sign
+        return await self.inner.deliver(replace(d, raw=sign(d.raw)) for d in deliveries)
 
 
 class OutboxTransport:
