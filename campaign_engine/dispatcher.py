@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .campaigns import renderer_for, schedule_for, sequence_of
+from .compliance_tables import HashedSuppression, email_hash
 from .config import Settings
 from .db import Database, is_postgres
 from .digests import send_due_digests
@@ -440,10 +441,20 @@ def _settle(
 
 
 def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
+    """Suppressed addresses among `emails`, with the reason; erased people match by hash."""
     rows = session.exec(
         select(Suppression.email, Suppression.reason).where(col(Suppression.email).in_(emails))
     ).all()
-    return dict(rows)
+    reasons = dict(rows)
+    hashes = {email_hash(email): email for email in emails if email not in reasons}
+    if hashes:
+        hashed = session.exec(
+            select(HashedSuppression.email_hash, HashedSuppression.reason).where(
+                col(HashedSuppression.email_hash).in_(list(hashes))
+            )
+        ).all()
+        reasons.update((hashes[digest], reason) for digest, reason in hashed)
+    return reasons
 
 
 def active_exclusions(session: Session) -> list[ExclusionRule]:
