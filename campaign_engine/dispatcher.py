@@ -40,6 +40,7 @@ from .models import (
 )
 from .planner import Candidate, Schedule, plan
 from .render import Recipient, Renderer
+from .suppression import add_suppression
 from .tokens import TokenKind
 from .transport import Delivery, Outcome, Transport
 
@@ -418,7 +419,7 @@ def _settle(
         "next_due_at": None,
     }
     if state == MessageState.BOUNCED:
-        _suppress(session, str(change["recipient"]), "bounce", str(change["error"]), now)
+        add_suppression(session, str(change["recipient"]), "bounce", str(change["error"]), now)
         session.add(
             Event(
                 kind=EventKind.BOUNCE,
@@ -491,9 +492,3 @@ def _enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
         select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
     ).all()
     return {eid: status for eid, status in rows if eid is not None}
-
-
-def _suppress(session: Session, email: str, reason: str, source: str, now: datetime) -> None:
-    exists = session.exec(select(Suppression.id).where(Suppression.email == email)).first()
-    if exists is None:
-        session.add(Suppression(email=email, reason=reason, source=source, created_at=now))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ __all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable"]
 
 DEMO_SECRET = "demo-secret-change-me-0f6c2b1e9a4d"  # the value shipped in config.toml
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+_Add = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class Check:
 def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
     """Every check, in order; no message is sent (SMTP is only connected to, then closed)."""
     checks: list[Check] = []
-    add = lambda level, what, detail: checks.append(Check(level, what, detail))  # noqa: E731
+
+    def add(level: str, what: str, detail: str) -> None:
+        checks.append(Check(level, what, detail))
+
     sender = parseaddr(settings.from_address)[1]
     domain = sender.rsplit("@", 1)[-1].lower() if "@" in sender else ""
     if not domain or not valid_domain(domain):
@@ -92,7 +97,7 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
     return checks
 
 
-def _check_dkim(settings: Settings, from_domain: str, add) -> None:  # type: ignore[no-untyped-def]
+def _check_dkim(settings: Settings, from_domain: str, add: _Add) -> None:
     dkim = settings.dkim
     if not (dkim.selector or dkim.domain or dkim.private_key_path):
         add(

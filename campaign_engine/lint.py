@@ -11,7 +11,6 @@ import html as html_lib
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -119,7 +118,10 @@ def check_email(email: RenderedEmail, settings: Settings, renderer: Renderer) ->
     tracking = renderer.tracker.base_url
     unsubscribe = renderer.tracker.url(TokenKind.UNSUBSCRIBE, _MESSAGE_ID)
     findings: list[Finding] = []
-    add: Callable[[str, str], None] = lambda level, text: findings.append(Finding(level, text))  # noqa: E731
+
+    def add(level: str, text: str) -> None:
+        findings.append(Finding(level, text))
+
     if len(email.subject) > SUBJECT_LIMIT:
         add("error", f"subject is {len(email.subject)} characters (limit {SUBJECT_LIMIT})")
     if not email.subject.strip():
