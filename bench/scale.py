@@ -22,7 +22,6 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import SQLModel
 
 from campaign_engine.campaigns import campaign_by_name, launch, schedule_for, sequence_of
 from campaign_engine.config import load_settings
@@ -46,10 +45,9 @@ def fresh(workdir: Path, port: int, concurrency: int) -> tuple[Path, Database]:
         f'sequences_dir = "{ROOT / "sequences"}"\ntemplates_dir = "{ROOT / "templates"}"\n'
         f"batch_size = 500\nmax_per_tick = 1000000\n[smtp]\nport = {port}\nconcurrency = {concurrency}\n"
     )
-    db = Database(URL)
-    SQLModel.metadata.drop_all(db.engine)
-    SQLModel.metadata.create_all(db.engine)
-    return config, db
+    db = Database(URL, migrate=False)
+    db.drop_everything()
+    return config, Database(URL)
 
 
 def seed(db: Database, contacts: int, offset_days: int = 0) -> None:

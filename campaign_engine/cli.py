@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +19,20 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import col, select
 
-from . import campaigns, digests, imports, privacy, recovery, reports, suppression
+from . import (
+    campaigns,
+    digests,
+    drafts,
+    imports,
+    outreach,
+    privacy,
+    recovery,
+    reminder_mail,
+    reports,
+    repsend,
+    schema,
+    suppression,
+)
 from .config import DkimSettings, Settings, load_settings
 from .db import Database
 from .dispatcher import Dispatcher, TickReport
@@ -29,6 +42,7 @@ from .errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
 from .lint import lint_sequence
 from .models import Account, Campaign, Contact, Message, utc
 from .suppression import SuppressReason
+from .throttle import limiter_for
 from .transport import make_transport
 
 __all__ = ["app", "main"]
@@ -66,6 +80,10 @@ class Context:
     def db(self) -> Database:
         return Database(self.settings.database_url)
 
+    def close(self) -> None:
+        if "db" in self.__dict__:  # only if a command opened it
+            self.db.dispose()
+
 
 def _ctx(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
@@ -91,6 +109,7 @@ def root(
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = Context(config, verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @import_app.command("contacts")
@@ -157,7 +176,9 @@ def tick(
     moment = _now(now)
 
     async def run() -> TickReport:
-        async with make_transport(c.settings) as transport:
+        async with make_transport(
+            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
+        ) as transport:
             return await Dispatcher(c.db, c.settings, transport).tick(moment)
 
     report = asyncio.run(run())
@@ -336,16 +357,60 @@ def _campaign_id(c: Context, name: str | None) -> int | None:
         return campaigns.campaign_by_name(session, name).id
 
 
+db_app = typer.Typer(help="The database schema (alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the schema to the newest revision (also done automatically on first use)."""
+    c = _ctx(ctx)
+    database = Database(c.settings.database_url, migrate=False)
+    changed = schema.upgrade(database.engine)
+    state = "upgraded to" if changed else "already at"
+    out.print(f"{database!r}: {state} revision {schema.current_revision(database.engine)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the schema revision of the database and the newest one this version knows."""
+    c = _ctx(ctx)
+    database = Database(c.settings.database_url, migrate=False)
+    current, head = schema.current_revision(database.engine), schema.head_revision()
+    out.print(f"database: {current or 'empty'}; newest: {head}")
+
+
+@db_app.command("revision", hidden=True)
+def db_revision(
+    ctx: typer.Context, message: Annotated[str, typer.Option("--message", "-m")]
+) -> None:
+    """For contributors: write a migration for what the models add."""
+    c = _ctx(ctx)
+    schema.new_revision(Database(c.settings.database_url, migrate=False).engine, message)
+
+
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Long-running: tick every tick_seconds until Ctrl-C (the batch in flight finishes)."""
+def run(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Tracking endpoints: address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Tracking endpoints: port.")] = 8080,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Serve the tracking endpoints too.")
+    ] = True,
+) -> None:
+    """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C."""
     from .scheduler import run_forever
 
     c = _ctx(ctx)
+    config = _web_config(c, host, port) if web else None
+    serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
-        f"Ticking every {c.settings.tick_seconds:g}s; Ctrl-C stops after the batch in flight."
+        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops after the batch in"
+        " flight."
     )
-    asyncio.run(run_forever(c.settings, c.db))
+    asyncio.run(run_forever(c.settings, c.db, web=config))
     out.print("Stopped.")
 
 
@@ -432,7 +497,9 @@ def digests_send_command(
     moment = _now(now)
 
     async def run() -> digests.DigestReport:
-        async with make_transport(c.settings) as transport:
+        async with make_transport(
+            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
+        ) as transport:
             return await digests.send_due_digests(c.db, c.settings, transport, moment, rep)
 
     report = asyncio.run(run())
@@ -448,6 +515,314 @@ def digests_send_command(
         out.print("No digest due.")
     if report.failed:
         raise typer.Exit(1)
+
+
+# -- tracking endpoints and contact requests (issue 4) -------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the tracking endpoints (open pixel, clicks, contact page, unsubscribe) until Ctrl-C."""
+    import uvicorn
+
+    c = _ctx(ctx)
+    out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
+    uvicorn.Server(_web_config(c, host, port)).run()
+    out.print("Stopped.")
+
+
+@app.command("contact-request")
+def contact_request(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact who asked (replied, called...).")],
+    note: Annotated[str, typer.Option(help="What they said; goes into the rep's alert.")] = "",
+    preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
+) -> None:
+    """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
+    from .alerts import send_pending_alerts
+    from .contact_requests import clean_form, record_contact_request
+
+    c = _ctx(ctx)
+    moment = _now(None)
+    form = clean_form({"message": note, "preferred_time": preferred_time})
+    result = record_contact_request(
+        c.db, c.settings, moment, email=email, form=form, source="manual"
+    )
+
+    async def send() -> int:
+        async with make_transport(c.settings) as transport:
+            return await send_pending_alerts(c.db, c.settings, transport, moment)
+
+    sent = asyncio.run(send())
+    step = f"email {result.step}" if result.step else "no email sent yet"
+    out.print(
+        f"Contact request recorded for {result.contact_email} ({step}): "
+        f"{result.stopped_enrollments} automated enrollment(s) stopped, "
+        f"{result.skipped_messages} queued message(s) skipped, outreach mode now B."
+    )
+    if result.repeated:
+        out.print("The same request was recorded moments ago: no second alert.")
+    elif not result.rep_email:
+        err.print(
+            "[yellow]warning:[/yellow] the account has no rep: nobody was alerted", markup=True
+        )
+    elif sent:
+        out.print(f"Alert sent to {result.rep_name or result.rep_email} <{result.rep_email}>.")
+    else:
+        out.print(f"Alert to {result.rep_email} queued: the next tick retries it.")
+
+
+def _web_config(c: Context, host: str, port: int) -> Any:
+    import uvicorn
+
+    from .tracking import create_app
+
+    return uvicorn.Config(
+        create_app(c.settings, c.db),
+        host=host,
+        port=port,
+        log_level="info" if c.verbose else "warning",
+        proxy_headers=True,
+        lifespan="on",
+    )
+
+
+# -- rep outreach: drafts, reminders, outreach mode -----------------------------------------
+
+drafts_app = typer.Typer(
+    help="Reps' drafts of the sequence: list, read, edit, send.", no_args_is_help=True
+)
+contacts_app = typer.Typer(
+    help="Change contacts; export or erase what is held on one.", no_args_is_help=True
+)
+app.add_typer(drafts_app, name="drafts")
+app.add_typer(contacts_app, name="contacts")
+
+RepOption = Annotated[
+    str | None,
+    typer.Option("--rep", help="Act as this rep: only their contacts' drafts (default: all)."),
+]
+NowOption = Annotated[
+    str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
+]
+
+
+def _emit_json(records: list[dict[str, object]]) -> None:
+    """Plain JSON on stdout (rich's highlighter is slow on thousands of rows)."""
+    sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+
+
+class DraftStatusFilter(StrEnum):
+    draft = "draft"
+    sent = "sent"
+    cancelled = "cancelled"
+    all = "all"
+
+
+class DoneReason(StrEnum):
+    meeting = "meeting"
+    opportunity = "opportunity"
+
+
+class Mode(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+@drafts_app.command("list")
+def drafts_list(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    status: Annotated[
+        DraftStatusFilter, typer.Option(help="draft (open), sent, cancelled or all.")
+    ] = DraftStatusFilter.draft,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """The drafts waiting for a rep (or sent), one row per contact and email."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        drafts.ensure_drafts(session, c.settings, _now(None))
+        if campaign:
+            campaigns.campaign_by_name(session, campaign)
+        views = drafts.list_drafts(
+            session, rep, campaign, None if status is DraftStatusFilter.all else status.value
+        )
+    if format is Format.json:
+        _emit_json([v.to_json(body=False) for v in views])
+        return
+    table = Table(title=f"Drafts ({len(views)})")
+    columns = ["id", "contact", "account", "segment", "step", "subject", "status"]
+    if rep is None:
+        columns.insert(4, "rep")
+    for column in columns:
+        table.add_column(column)
+    for v in views:
+        cells = {
+            "id": str(v.id),
+            "contact": v.contact_email,
+            "account": v.account,
+            "segment": v.segment,
+            "rep": v.rep_email,
+            "step": str(v.step),
+            "subject": v.subject,
+            "status": v.status + (f" ({v.status_note})" if v.status_note else ""),
+        }
+        table.add_row(*(cells[column] for column in columns))
+    out.print(table)
+
+
+@drafts_app.command("show")
+def drafts_show(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+) -> None:
+    """One draft as it will go out (tracking and the footer are added when it is sent)."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        v = drafts.get_draft(session, draft_id, rep)
+    out.print(
+        f"Draft {v.id}: email {v.step} of {v.campaign!r}, {v.status}"
+        + (f" ({v.status_note})" if v.status_note else "")
+    )
+    out.print(f"To: {v.contact_name} <{v.contact_email}> ({v.account}, {v.segment})")
+    out.print(f"From: {v.rep_email or '(no rep)'}")
+    out.print(f"Subject: {v.subject}\n")
+    out.print(v.body_text, markup=False, soft_wrap=True)
+    out.print("[dim]-- footer, added when sent; links are tracked when sent --[/dim]")
+    out.print(v.footer_text, markup=False, style="dim", soft_wrap=True)
+
+
+@drafts_app.command("edit")
+def drafts_edit(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    subject: Annotated[str | None, typer.Option(help="New subject line.")] = None,
+    body_file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="New text body (UTF-8); keep the links as written."
+        ),
+    ] = None,
+    rep: RepOption = None,
+) -> None:
+    """Change a draft's subject and/or text; campaign links stay tracked."""
+    if subject is None and body_file is None:
+        raise typer.BadParameter("give --subject and/or --body-file", param_hint="--subject")
+    c = _ctx(ctx)
+    try:
+        body = body_file.read_text(encoding="utf-8") if body_file else None
+    except UnicodeDecodeError:
+        raise typer.BadParameter(
+            f"{body_file} is not UTF-8 text", param_hint="--body-file"
+        ) from None
+    with c.db.session() as session:
+        v = drafts.edit_draft(session, c.settings, draft_id, rep, _now(None), subject, body)
+    out.print(f"Draft {v.id} saved: email {v.step} to {v.contact_email}, subject {v.subject!r}.")
+
+
+@drafts_app.command("send")
+def drafts_send(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+    now: NowOption = None,
+) -> None:
+    """Send a draft now through the engine, from the rep, with tracked links."""
+    c = _ctx(ctx)
+    moment = _now(now)
+
+    async def send() -> repsend.SentDraft:
+        async with make_transport(c.settings) as transport:
+            return await repsend.send_draft(c.db, c.settings, transport, draft_id, rep, moment)
+
+    sent = asyncio.run(send())
+    out.print(
+        f"Sent email {sent.step} {sent.subject!r} to {sent.recipient} from {sent.sender}"
+        f" (message {sent.message_id})."
+    )
+
+
+@drafts_app.command("done")
+def drafts_done(
+    ctx: typer.Context,
+    contact_email: Annotated[str, typer.Argument(metavar="CONTACT_EMAIL")],
+    reason: Annotated[DoneReason, typer.Option(help="Where the thread went.")],
+    rep: RepOption = None,
+    note: Annotated[str, typer.Option(help="Free text kept with the mark.")] = "",
+) -> None:
+    """Mark a thread as moved to a meeting or an opportunity: no more next-step reminders."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        drafts.mark_done(session, contact_email, rep, reason.value, _now(None), note)
+    out.print(f"{contact_email}: moved to {reason.value}; no more reminders for this contact.")
+
+
+@app.command("reminders")
+def reminders_command(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    now: NowOption = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Next emails due: sent email N at least reminder_days ago, email N+1 not yet."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        lines = reminder_mail.reminder_lines(session, _now(now), c.settings.reminder_days, rep)
+    if format is Format.json:
+        _emit_json([line.to_json() for line in lines])
+        return
+    if not lines:
+        out.print("No reminders due.")
+        return
+    table = Table(title=f"Reminders due ({len(lines)})")
+    for column in ("due since", "rep", "contact", "account", "campaign", "sent", "next", "draft"):
+        table.add_column(column)
+    for line in lines:
+        r = line.reminder
+        table.add_row(
+            f"{r.due_at:%Y-%m-%d %H:%M}",
+            r.rep_email,
+            r.contact_email,
+            line.account,
+            r.campaign,
+            f"email {r.sent_step} on {r.sent_at:%Y-%m-%d}",
+            f"email {r.next_step}",
+            str(line.draft_id or "-"),
+        )
+    out.print(table)
+
+
+@contacts_app.command("set-mode")
+def contacts_set_mode(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL")],
+    mode: Annotated[
+        Mode, typer.Argument(help="A do nothing, B sales direct only, C marketing email.")
+    ],
+    rep: RepOption = None,
+) -> None:
+    """Change a contact's outreach mode; automated sends follow it from the next tick."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        change = outreach.set_outreach_mode(session, c.settings, email, mode.value, _now(None), rep)
+    notes = []
+    if change.handed_to_rep:
+        notes.append(f"{change.handed_to_rep} automated enrollment(s) handed to the rep")
+    if change.drafts_created:
+        notes.append(f"{change.drafts_created} draft(s) created")
+    if change.drafts_cancelled:
+        notes.append(f"{change.drafts_cancelled} open draft(s) cancelled")
+    out.print(
+        f"{change.email}: outreach mode {change.old_mode} -> {change.new_mode}"
+        + (f"; {', '.join(notes)}" if notes else "")
+    )
 
 
 # -- deliverability and compliance: dkim, doctor, lint, suppress, contacts ---------------------
@@ -628,8 +1003,7 @@ def suppress_import_command(
         raise typer.Exit(1)
 
 
-contacts_app = typer.Typer(help="What is held on a person: export and erase.", no_args_is_help=True)
-app.add_typer(contacts_app, name="contacts")
+# `contacts export` and `contacts forget` join the `contacts` group defined above.
 
 
 @contacts_app.command("export")

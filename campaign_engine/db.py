@@ -10,8 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from . import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)
 from . import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
 from . import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .schema import upgrade
 
 __all__ = ["Database", "is_postgres"]
 
@@ -23,12 +25,13 @@ def is_postgres(engine: sa.Engine) -> bool:
 
 
 class Database:
-    """Owns the SQLAlchemy engine; creates the schema on first use."""
+    """Owns the SQLAlchemy engine; migrates the schema to the newest revision on first use."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = _normalise(url)
         self.engine = _create_engine(self.url)
-        SQLModel.metadata.create_all(self.engine)
+        if migrate:
+            upgrade(self.engine)
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -46,6 +49,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def drop_everything(self) -> None:
+        """Drop every table and the migration record (tests and benchmarks start from zero)."""
+        SQLModel.metadata.drop_all(self.engine)
+        with self.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
 
 
 def _normalise(url: str) -> str:

@@ -4,6 +4,7 @@ CampaignEngineError
  ├── ConfigError          config.toml or environment is wrong
  ├── SequenceError        a sequence or template is malformed (refused before anything is queued)
  ├── ImportRejected       a CSV had rejected rows (valid rows were still applied)
+ ├── InvalidInput         a form field or argument is malformed or too long
  ├── NotFound             a named campaign, contact, draft... does not exist
  └── TransportError       the mail relay refused or failed
       ├── TransientSendError   4xx or connection trouble: retry later
@@ -16,6 +17,7 @@ __all__ = [
     "CampaignEngineError",
     "ConfigError",
     "ImportRejected",
+    "InvalidInput",
     "NotFound",
     "PermanentSendError",
     "SequenceError",
@@ -54,3 +56,7 @@ class TransientSendError(TransportError):
 
 class PermanentSendError(TransportError):
     """The relay answered 5xx: the message bounced and the address is suppressed."""
+
+
+class InvalidInput(CampaignEngineError, ValueError):
+    """A form field or argument is malformed or too long; the message names it and the limit."""

@@ -18,6 +18,7 @@ from .dkim_signing import DkimSigner
 
 __all__ = [
     "Delivery",
+    "Limiter",
     "OutboxTransport",
     "Outcome",
     "SigningTransport",
@@ -65,11 +66,18 @@ class Transport(Protocol):
         ...
 
 
-def make_transport(settings: Settings) -> Transport:
-    """The transport every sender uses; DKIM-signs every message when [dkim] is configured."""
+class Limiter(Protocol):
+    async def wait(self) -> None:
+        """Return when one more message may be sent."""
+        ...
+
+
+def make_transport(settings: Settings, limiter: Limiter | None = None) -> Transport:
+    """The transport every sender uses; `limiter` replaces the per-process rate limit (see
+    throttle). DKIM-signs every message when [dkim] is configured."""
     inner: Transport
     if settings.transport == "smtp":
-        inner = SmtpTransport(settings.smtp)
+        inner = SmtpTransport(settings.smtp, limiter)
     else:
         inner = OutboxTransport(settings.outbox_dir)
     if settings.dkim.enabled:
@@ -139,9 +147,9 @@ class _RateLimiter:
 class SmtpTransport:
     """A pool of long-lived SMTP connections shared by every batch of a run."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, limiter: Limiter | None = None) -> None:
         self.settings = settings
-        self._limiter = _RateLimiter(settings.rate_limit)
+        self._limiter = limiter or _RateLimiter(settings.rate_limit)
         self._idle: list[aiosmtplib.SMTP] = []
 
     async def __aenter__(self) -> SmtpTransport:

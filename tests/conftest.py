@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlmodel import SQLModel
 
 from campaign_engine.config import Settings, load_settings
 from campaign_engine.db import Database
@@ -78,8 +77,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not PG_URL:
         pytest.skip("CAMPAIGN_TEST_DATABASE_URL is not set")
-    db = Database(PG_URL)
-    SQLModel.metadata.drop_all(db.engine)
+    db = Database(PG_URL, migrate=False)
+    db.drop_everything()
     db.dispose()
     yield PG_URL
 

@@ -224,3 +224,18 @@ def test_operator_decides_about_uncertain_messages(
     tick(db, settings, at(5, 4, 11))
     assert len(smtp_sink.messages) == 4
     assert accept_uncertain(db, at(5, 4, 12)) == 0
+
+
+def test_personas_sequence_sends_management_and_practitioner_offers(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, target_list: Path
+) -> None:
+    import_contacts(db, target_list, LAUNCH_TIME)
+    launch(db, settings, "premium-to-ultimate-personas", START, LAUNCH_TIME)
+    tick(db, settings, at(4, 27, 9))
+    (engineer,) = smtp_sink.to("ada.lovelace@tiny.example")
+    (ciso,) = smtp_sink.to("grace@tiny.example")
+    assert str(engineer["Subject"]) == "Are you getting the most out of GitLab?"
+    assert "A Developer's Guide to Application Security" in text_of(engineer)
+    assert "CI the new frontier for Security pros" not in text_of(engineer)
+    assert "CI the new frontier for Security pros" in text_of(ciso)
+    assert "A Developer's Guide to Application Security" not in text_of(ciso)

@@ -21,7 +21,7 @@ from campaign_engine.campaigns import launch
 from campaign_engine.config import Settings, load_settings
 from campaign_engine.db import Database
 from campaign_engine.imports import import_contacts
-from campaign_engine.models import Message, MessageState
+from campaign_engine.models import Message, MessageState, SendWindow
 from tests.conftest import SmtpSink
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
@@ -137,3 +137,32 @@ def test_a_worker_killed_mid_send_leaves_no_duplicate_only_uncertain(
     )
     assert all(state in (MessageState.SENT, MessageState.UNCERTAIN) for state in states.values())
     assert uncertain, "the killed batch is reported, not resent"
+
+
+def test_the_rate_limit_holds_across_workers_together(
+    settings: Settings, db: Database, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    count, per_second = 40, 10
+    text = settings.config_path.read_text().replace(
+        "concurrency = 2", f"concurrency = 2\nrate_limit = {per_second}"
+    )
+    settings.config_path.write_text(text)
+    settings = configure(settings, batch_size=10)
+    import_contacts(
+        db, many_contacts(tmp_path / "many.csv", count), datetime(2021, 4, 20, tzinfo=UTC)
+    )
+    launch(db, settings, "premium-to-ultimate", START, datetime(2021, 4, 20, tzinfo=UTC))
+
+    started = time.monotonic()
+    workers = [start_tick(settings) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err
+    elapsed = time.monotonic() - started
+
+    assert len(smtp_sink.envelopes) == count
+    with db.session() as session:
+        windows = session.exec(select(SendWindow.sent)).all()
+    assert sum(windows) == count
+    assert max(windows) <= per_second
+    assert elapsed >= count / per_second - 1
