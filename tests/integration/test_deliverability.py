@@ -18,14 +18,15 @@ import pytest
 from sqlmodel import select
 
 from campaign_engine.campaigns import launch
-from campaign_engine.config import DkimSettings, Settings
+from campaign_engine.config import DkimSettings, Settings, load_settings
 from campaign_engine.db import Database
 from campaign_engine.dkim_signing import DkimSigner, dkim_txt_value, generate_key
+from campaign_engine.drafts import list_drafts
 from campaign_engine.imports import import_contacts, import_reps
 from campaign_engine.mime import build_mime
 from campaign_engine.models import Contact, Event, Message
 from tests.conftest import SmtpSink
-from tests.helpers import html_of, text_of, tick, write_csv
+from tests.helpers import campaign_cli, html_of, text_of, tick, write_csv
 
 DANA = "dana.reyes@gitlab-demo.example"  # Europe/Berlin: her digest goes out 06:00 UTC
 START = date(2021, 4, 27)
@@ -169,3 +170,43 @@ def test_long_and_non_ascii_headers_stay_on_one_line_and_verify(key: tuple[Path,
     assert parsed["List-Unsubscribe"] == unsubscribe
     for word in re.findall(rb"=\?utf-8\?q\?[^?]*\?=", header):
         assert len(word) <= 75, "RFC 2047 encoded words stay short"
+
+
+def test_a_rep_sent_draft_is_signed_from_the_rep_with_the_company_footer(
+    people: None, db: Database, settings: Settings, key: tuple[Path, bytes], smtp_sink: SmtpSink
+) -> None:
+    """Rep mail goes through the same transport: signed for the company domain, From the rep."""
+    config = settings.config_path.with_name("signed.toml")
+    config.write_text(
+        settings.config_path.read_text()
+        + f'\n[dkim]\nselector = "{SELECTOR}"\ndomain = "{DOMAIN}"\nprivate_key_path = "{key[0]}"\n'
+    )
+    signed_cli = load_settings(config, environ={})
+    rows = [["mia@midsize.example", "Mia", "Middle", "CTO", "Midsize", "300", "", DANA, ""]]
+    import_contacts(db, write_csv(config.with_name("mm.csv"), rows), at(4, 20, 12))
+    launch(db, signed_cli, "premium-to-ultimate", START, at(4, 20, 12))
+    with db.session() as session:
+        (draft,) = [
+            d for d in list_drafts(session, DANA, status=None)
+            if d.contact_email == "mia@midsize.example" and d.step == 1
+        ]  # fmt: skip
+    done = campaign_cli(
+        signed_cli,
+        "drafts",
+        "send",
+        str(draft.id),
+        "--rep",
+        DANA,
+        "--now",
+        "2021-04-28T10:00:00+00:00",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (message,) = smtp_sink.messages
+    raw = smtp_sink.envelopes[0].original_content
+    assert raw is not None and verify(raw, key[1])
+    assert {"from", "to", "subject", "list-unsubscribe", "list-unsubscribe-post"} <= signed_headers(
+        raw
+    )
+    assert str(message["From"]) == f"Dana Reyes <{DANA}>"
+    assert "1 Test Street, Testville" in text_of(message)
+    assert "1 Test Street, Testville" in html_of(message)
