@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
 import pytest
 
 from campaign_engine.config import load_settings
-from campaign_engine.dkim_signing import DkimSigner, dns_record, public_key_of, valid_domain
+from campaign_engine.dkim_signing import (
+    _RELAXED,
+    DkimSigner,
+    _relaxed_body,
+    dns_record,
+    public_key_of,
+    valid_domain,
+)
 from campaign_engine.errors import ConfigError
 from campaign_engine.lint import _link_problem
 
@@ -77,3 +85,14 @@ def test_domains() -> None:
 def test_link_problems(href: str, problem: str | None) -> None:
     found = _link_problem(href, TRACK)
     assert (found is None) if problem is None else (found is not None and found.startswith(problem))
+
+
+def test_fast_relaxed_body_matches_dkimpy() -> None:
+    rng = random.Random(7)
+    pieces = [b"a", b"b=", b" ", b"  ", b"\t", b"\r\n", b"\r", b"\n", b"=3D", b"\r\n\r\n"]
+    samples = [b"", b"\r\n", b"\r\n\r\n", b"x", b"x\r\n\r\n\r\n", b"x \r\ny"]
+    samples += [
+        b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(3000)
+    ]
+    for body in samples:
+        assert _relaxed_body(body) == _RELAXED.canonicalize_body(body), body
