@@ -907,7 +907,7 @@ def lint_command(
     for column in ("step", "persona", "subject", "spam score", "errors", "warnings"):
         table.add_column(column)
     for step in report.steps:
-        score = "-" if step.spam_score is None else f"{step.spam_score:.1f}"
+        score = "-" if step.spam_score is None else f"{step.spam_score:.1f}".replace("-0.0", "0.0")
         if step.spam_tests:
             score += f" ({step.spam_tests})"
         levels = [f.level for f in step.findings]
