@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Settings:
     secret: str = field(default="", repr=False)
     company_name: str = "Example Corp"
     postal_address: str = ""
+    unsubscribe_mailto: str = ""  # optional mailto target in List-Unsubscribe (an ops mailbox)
     sequences_dir: Path = Path("sequences")
     templates_dir: Path = Path("templates")
     tick_seconds: float = 60.0  # seconds between scheduler ticks
@@ -96,6 +98,13 @@ class Settings:
             raise ConfigError(
                 f"{self.config_path}: reminder_days must be {MIN_REMINDER_DAYS} to"
                 f" {MAX_REMINDER_DAYS} (the sales play's cadence), not {self.reminder_days}"
+            )
+        if self.unsubscribe_mailto and not re.fullmatch(
+            r"[^@\s<>,]+@[^@\s<>,]+", self.unsubscribe_mailto
+        ):
+            raise ConfigError(
+                f"{self.config_path}: unsubscribe_mailto must be a bare address like"
+                f" unsubscribe@example.com, not {self.unsubscribe_mailto!r}"
             )
         if not self.secret:
             raise ConfigError(

@@ -24,7 +24,7 @@ from .db import Database, is_postgres
 from .digests import send_due_digests
 from .drafts import recipient_of
 from .eligibility import ExclusionRule, SendFacts, skip_reason, stops_enrollment
-from .mime import build_mime, format_address
+from .mime import build_mime, format_address, list_headers
 from .models import (
     Account,
     Campaign,
@@ -326,7 +326,6 @@ class Dispatcher:
     ) -> Iterator[Delivery]:
         sequence = batch.renderer.sequence
         date_header = format_datetime(now)
-        list_id = f"{sequence.key} <{sequence.key}.{self._domain}>"
         for message, recipient in to_send:
             assert message.id is not None
             email = batch.renderer.render(message.step, recipient, message.id)
@@ -340,11 +339,9 @@ class Dispatcher:
                 text=email.text,
                 message_id=header_id,
                 date=date_header,
-                extra_headers=[
-                    ("List-Unsubscribe", f"<{unsubscribe}>"),
-                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                    ("List-Id", list_id),
-                ],
+                extra_headers=list_headers(
+                    unsubscribe, sequence.key, self._domain, self.settings.unsubscribe_mailto
+                ),
             )
             updates[message.id] = {
                 "recipient": recipient.email,

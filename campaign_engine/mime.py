@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from email.header import Header
 from email.utils import formataddr, parseaddr
 
-__all__ = ["build_mime", "check_header_value", "format_address"]
+__all__ = ["build_mime", "check_header_value", "format_address", "list_headers"]
 
 CRLF = "\r\n"
 
@@ -76,6 +76,25 @@ def build_mime(
             "",
         ]
     ).encode("ascii")
+
+
+def list_headers(
+    unsubscribe_url: str, list_key: str, domain: str, mailto: str = ""
+) -> list[tuple[str, str]]:
+    """RFC 2369 / RFC 8058 headers of a marketing email: unsubscribe targets and List-Id.
+
+    The mailto target (when an address is configured) carries the unsubscribe token in its
+    subject, so whoever processes that mailbox can tell which message it answers.
+    """
+    targets = f"<{unsubscribe_url}>"
+    if mailto:
+        token = unsubscribe_url.rsplit("/", 1)[-1]
+        targets += f", <mailto:{mailto}?subject=unsubscribe%20{token}>"
+    return [
+        ("List-Unsubscribe", targets),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("List-Id", f"{list_key} <{list_key}.{domain}>"),
+    ]
 
 
 def _part(content_type: str, body: str) -> list[str]:

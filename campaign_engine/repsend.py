@@ -30,7 +30,7 @@ from .draftlinks import (
 from .drafts import DraftRefused, campaign_links, draft_row, recipient_of
 from .eligibility import SendFacts, skip_reason
 from .errors import PermanentSendError, TransientSendError
-from .mime import build_mime, format_address
+from .mime import build_mime, format_address, list_headers
 from .models import (
     Channel,
     Draft,
@@ -213,9 +213,7 @@ def _prepare(
         extra_headers=[
             ("Reply-To", sender),
             ("Sender", format_address(settings.from_address)),
-            ("List-Unsubscribe", f"<{unsubscribe}>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            ("List-Id", f"{sequence.key} <{sequence.key}.{domain}>"),
+            *list_headers(unsubscribe, sequence.key, domain, settings.unsubscribe_mailto),
         ],
     )
     session.add(message)

@@ -238,3 +238,23 @@ def test_personas_sequence_sends_management_and_practitioner_offers(
     assert "CI the new frontier for Security pros" not in text_of(engineer)
     assert "CI the new frontier for Security pros" in text_of(ciso)
     assert "A Developer's Guide to Application Security" not in text_of(ciso)
+
+
+def test_a_configured_mailbox_is_offered_as_a_second_unsubscribe_target(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, target_list: Path
+) -> None:
+    config = settings.config_path
+    config.write_text(
+        config.read_text().replace(
+            "[smtp]", 'unsubscribe_mailto = "optout@gitlab-demo.example"\n[smtp]'
+        )
+    )
+    settings = load_settings(config, environ={})
+    import_contacts(db, target_list, LAUNCH_TIME)
+    launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME)
+    tick(db, settings, at(4, 27, 9))
+    (message,) = smtp_sink.to("grace@tiny.example")
+    https, mailto = (part.strip() for part in message["List-Unsubscribe"].split(","))
+    token = https.strip("<>").rsplit("/", 1)[-1]
+    assert https.startswith("<https://track.example.test/u/")
+    assert mailto == f"<mailto:optout@gitlab-demo.example?subject=unsubscribe%20{token}>"

@@ -36,3 +36,8 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
     config.write_text('secret = "x"\nsmtp_hots = "typo"\n')
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(config, environ={})
+
+
+def test_unsubscribe_mailto_must_be_a_bare_address() -> None:
+    with pytest.raises(ConfigError, match="unsubscribe_mailto must be a bare address"):
+        load_settings(ROOT / "config.toml", environ={"CAMPAIGN_UNSUBSCRIBE_MAILTO": "Ops <a@b>"})
