@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["CsvRow", "RowError", "detect_encoding", "normalise_header", "read_rows"]
+__all__ = [
+    "CsvRow",
+    "RowError",
+    "csv_safe",
+    "detect_encoding",
+    "normalise_header",
+    "read_rows",
+]
 
 _SAMPLE_BYTES = 64 * 1024
 _CHUNK_BYTES = 1024 * 1024
@@ -34,6 +41,27 @@ class RowError:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
         return f"{where}: {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text: a leading = + - @ tab or CR gets a ' in front.
+
+    Numbers are written as they are (a negative number is data, not a formula).
+
+    >>> csv_safe("=HYPERLINK(\"http://x\")"), csv_safe(-3), csv_safe(None)
+    ('\'=HYPERLINK("http://x")', '-3', '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def detect_encoding(path: Path) -> str:

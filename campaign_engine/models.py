@@ -239,3 +239,16 @@ class SendWindow(SQLModel, table=True):
 
     second: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     sent: int = 0
+
+
+class StageChange(SQLModel, table=True):
+    """A contact's opportunity moved to a sales stage on a day (history: rows are never updated)."""
+
+    __table_args__ = (sa.UniqueConstraint("contact_id", "stage", "changed_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    stage: int  # 0 Pending Acceptance ... 7 Closed Won, 8 Lost (stages.STAGES)
+    changed_on: date
+    source: str = ""  # "cli", or "FILE:LINE" of the CSV row that recorded it
+    recorded_at: datetime | None = _when()
