@@ -144,9 +144,10 @@ def funnel_svg(
     axis_y = top + plot_h
     parts.append(_line(left, top, left, axis_y))
     parts.append(_line(left, axis_y, left + plot_w, axis_y))
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        tx = left + plot_w * fraction
-        value = top_value * fraction
+    ticks = _ticks(top_value)
+    for t in range(ticks + 1):
+        tx = left + plot_w * t / ticks
+        value = top_value * t / ticks
         label = f"{value:g}" if value == int(value) else f"{value:.1f}"
         parts.append(_line(tx, axis_y, tx, axis_y + 4))
         parts.append(
@@ -177,7 +178,7 @@ def _title(title: str, width: int) -> str:
 
 def _y_axis(left: int, top: int, plot_w: int, plot_h: int, top_value: int, label: str) -> list[str]:
     parts = [_line(left, top, left, top + plot_h)]
-    ticks = 4 if top_value >= 4 else top_value
+    ticks = _ticks(top_value)
     for t in range(ticks + 1):
         value = top_value * t / ticks
         ty = top + plot_h - plot_h * t / ticks
@@ -197,6 +198,13 @@ def _y_axis(left: int, top: int, plot_w: int, plot_h: int, top_value: int, label
         f" {FONT}>{escape(label)}</text>"
     )
     return parts
+
+
+def _ticks(top_value: int) -> int:
+    """How many intervals the axis gets so every tick is a whole number (top is 1, 2 or 5 x 10^k)."""
+    if top_value <= 5:
+        return top_value
+    return 5 if top_value % 5 == 0 else 4
 
 
 def _line(x1: float, y1: float, x2: float, y2: float) -> str:

@@ -7,9 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ from campaign_engine.models import (
 from campaign_engine.report_export import to_csv, to_json
 from campaign_engine.reports import load_report
 from campaign_engine.stages import record_stage
-from tests.conftest import SmtpSink
+from tests.conftest import SmtpSink, free_port
 from tests.helpers import tick, write_csv
 
 DANA = "dana.reyes@gitlab-demo.example"
@@ -393,3 +398,107 @@ def test_empty_report(db: Database) -> None:
     assert report == Report(generated_at="2021-05-20T09:00:00+00:00", campaigns=[])
     assert report_to_dict(report) == {"generated_at": "2021-05-20T09:00:00+00:00", "campaigns": []}
     assert "No campaigns yet." in render_dashboard(report)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@contextmanager
+def serve_dashboard(db: Database, now: datetime) -> Iterator[str]:
+    """The dashboard over a real loopback socket: a tiny Starlette app on uvicorn in a thread."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.routing import Route
+
+    def current() -> Report:
+        with db.session() as session:
+            return load_report(session, now)
+
+    async def dashboard(request: Request) -> HTMLResponse:
+        return HTMLResponse(render_dashboard(current()))
+
+    async def as_json(request: Request) -> JSONResponse:
+        return JSONResponse(report_to_dict(current()))
+
+    app = Starlette(routes=[Route("/dashboard", dashboard), Route("/report.json", as_json)])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium is absent: `make test` installs Debian's chromium when run as root",
+)
+def test_dashboard_in_chromium_shows_the_report_figures(simulated: Database) -> None:
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    stages(simulated)
+    with serve_dashboard(simulated, at(5, 20, 9)) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            data = page.goto(f"{base}/report.json")
+            assert data is not None and data.ok
+            expected = data.json()
+            response = page.goto(f"{base}/dashboard")
+            assert response is not None and response.status == 200
+
+            def shown(path: str) -> str:
+                return page.locator(f'[data-path="{path}"]').inner_text()
+
+            assert page.locator("h2").all_inner_texts() == [NAME]
+            assert shown("campaigns.0.totals.sent") == "12"
+            assert shown("campaigns.0.totals.delivered") == "10"
+            assert shown("campaigns.0.totals.opens_unique") == "5"
+            assert shown("campaigns.0.totals.clicks_unique") == "4"
+            assert shown("campaigns.0.totals.ctor") == "80.0%"
+            assert shown("campaigns.0.totals.apple_opens") == "1"
+            assert shown("campaigns.0.sao") == "2"
+            assert shown("campaigns.0.steps.0.figures.ctor") == "75.0%"
+            assert shown("campaigns.0.offers.0.clicks_total") == "3"
+            assert shown("campaigns.0.reps.1.drafts_sent") == "1"
+            assert shown("campaigns.0.stages.1.average_days") == "11.5"
+            on_page = page.eval_on_selector_all(
+                "[data-path]", "els => els.map(e => [e.dataset.path, e.dataset.value])"
+            )
+            assert len(on_page) > 150
+            for path, value in on_page:
+                assert resolve(expected, path) == json.loads(value), path
+            charts = page.locator("svg")
+            assert charts.count() == 2
+            for index in range(2):
+                box = charts.nth(index).bounding_box()
+                assert box is not None and box["width"] > 300 and box["height"] > 150
+            assert page.locator("svg polyline").count() == 3  # opens, clicks, requests
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / "dashboard.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
