@@ -522,7 +522,6 @@ def digests_send_command(
 def _print_report(result: funnel.Report) -> None:
     if not result.campaigns:
         out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
-    columns = [(key, label) for key, label in FIGURE_COLUMNS if key != "enrolled"]
     for item in result.campaigns:
         t = item.totals
         out.print(
@@ -535,11 +534,11 @@ def _print_report(result: funnel.Report) -> None:
         rows += [(f"segment {g.segment}", g.figures) for g in item.segments]
         table = Table(title="Funnel (human engagement)")
         table.add_column("")
-        for _, label in columns:
+        for _, label in FIGURE_COLUMNS:
             table.add_column(label, justify="right")
         for label, figures in rows:
             values = asdict(figures)
-            table.add_row(label, *(show(values[key], key == "ctor") for key, _ in columns))
+            table.add_row(label, *(show(values[key], key == "ctor") for key, _ in FIGURE_COLUMNS))
         out.print(table)
         offers = Table(title="Offers")
         for column in ("email", "offer", "delivered with it", "clicked", "clicks", "click rate"):

@@ -311,7 +311,7 @@ def test_csv_neutralises_formula_injection(
     import_contacts(db, write_csv(tmp_path / "c.csv", evil), at(4, 20, 12))
     with db.session() as session:
         rep = session.exec(select(Rep).where(Rep.email == DANA)).one()
-        rep.name = "@SUM(1+1)"
+        rep.name = "@SUM(1+1)<script>alert(1)</script>"
         session.add(rep)
     launch(db, settings, "premium-to-ultimate", START, at(4, 20, 12), name="=cmd|' /C calc'!A0")
     with db.session() as session:
@@ -321,7 +321,10 @@ def test_csv_neutralises_formula_injection(
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert rows[0]["campaign"] == "'=cmd|' /C calc'!A0"
     rep_row = next(row for row in rows if row["section"] == "rep")
-    assert rep_row["name"] == "'@SUM(1+1)"
+    assert rep_row["name"] == "'@SUM(1+1)<script>alert(1)</script>"
+    page = render_dashboard(report)
+    assert "<script>" not in page and "@SUM(1+1)&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "=cmd|&#39; /C calc&#39;!A0" in page
     assert rows[0]["section"] == "campaign" and rows[0]["enrolled"] == "1"
 
 
