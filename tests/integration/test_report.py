@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -457,8 +456,12 @@ def serve_dashboard(db: Database, now: datetime) -> Iterator[str]:
     not CHROMIUM.exists(),
     reason="/usr/bin/chromium is absent: `make test` installs Debian's chromium when run as root",
 )
-def test_dashboard_in_chromium_shows_the_report_figures(simulated: Database) -> None:
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+def test_dashboard_in_chromium_shows_the_report_figures(
+    simulated: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"
+    )  # Debian's chromium, never a download
     from playwright.sync_api import sync_playwright
 
     stages(simulated)
