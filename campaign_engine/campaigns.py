@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from .config import Settings
 from .db import Database
+from .drafts import create_campaign_drafts
 from .errors import CampaignEngineError, NotFound
 from .models import Account, Campaign, Channel, Contact, Enrollment, OutreachMode
 from .planner import Schedule
@@ -131,4 +132,5 @@ def launch(
             enrolled[(segment, channel)] += 1
         if enrollments:
             session.bulk_insert_mappings(Enrollment, enrollments)  # type: ignore[arg-type]
+        create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
         return LaunchResult(campaign.id, name, enrolled, skipped)

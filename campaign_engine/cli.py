@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich import progress as rich_progress
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlmodel import col, select
 
-from . import campaigns, digests, funnel, imports, recovery, report_export, reports, schema, stages
+from . import (
+    campaigns,
+    digests,
+    drafts,
+    exclusions,
+    funnel,
+    imports,
+    outreach,
+    recovery,
+    reminder_mail,
+    report_export,
+    reports,
+    repsend,
+    schema,
+    stages,
+)
 from .config import Settings, load_settings
+from .csvfile import Progress, RowError, write_errors
 from .dashboard import FIGURE_COLUMNS, render_dashboard, show
 from .db import Database
 from .dispatcher import Dispatcher, TickReport
@@ -39,8 +60,16 @@ app = typer.Typer(
 import_app = typer.Typer(help="Import contacts or reps from CSV.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# markup off: CSV cells, names and reasons are printed as they are ("[/b]" must not crash),
+# soft wrap: one message per line, whatever the width, so scripts can grep file:line;
+# the few styled lines pass markup=True and escape() what they interpolate.
+out = Console(highlight=False, markup=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+_ENCODING_OPTION = typer.Option("--encoding", help="Override the detected encoding.")
+_STRICT_OPTION = typer.Option("--strict", help="Apply nothing when any row is rejected.")
+_ERRORS_OPTION = typer.Option("--errors", help="Also write rejected rows to this CSV.")
 
 
 class Format(StrEnum):
@@ -62,6 +91,10 @@ class Context:
     @cached_property
     def db(self) -> Database:
         return Database(self.settings.database_url)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:  # only if a command opened it
+            self.db.dispose()
 
 
 def _ctx(ctx: typer.Context) -> Context:
@@ -88,6 +121,7 @@ def root(
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = Context(config, verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @import_app.command("contacts")
@@ -96,12 +130,15 @@ def import_contacts_command(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row.")
     ],
-    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
+    encoding: Annotated[str | None, _ENCODING_OPTION] = None,
+    strict: Annotated[bool, _STRICT_OPTION] = False,
+    errors: Annotated[Path | None, _ERRORS_OPTION] = None,
 ) -> None:
     """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1)."""
     c = _ctx(ctx)
-    result = imports.import_contacts(c.db, file, _now(None), encoding)
-    _print_import(result, "contacts")
+    with _progress_bar(f"importing {file.name}") as progress:
+        result = imports.import_contacts(c.db, file, _now(None), encoding, strict, progress)
+    _print_import(result, "contacts", errors)
 
 
 @import_app.command("reps")
@@ -242,7 +279,9 @@ def report(
     with c.db.session() as session:
         if campaign:
             campaigns.campaign_by_name(session, campaign)
-        result = reports.load_report(session, _now(None), campaign)
+        now = _now(None)
+        pending = reports.due_reminder_counts(now, c.settings.reminder_days)
+        result = reports.load_report(session, now, campaign, reminders=pending)
     if format is ReportFormat.table:
         _print_report(result)
         return
@@ -404,15 +443,27 @@ def db_revision(
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Long-running: tick every tick_seconds until Ctrl-C (the batch in flight finishes)."""
+def run(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Tracking endpoints: address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Tracking endpoints: port.")] = 8080,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Serve the tracking endpoints too.")
+    ] = True,
+) -> None:
+    """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C."""
     from .scheduler import run_forever
 
     c = _ctx(ctx)
+    config = _web_config(c, host, port) if web else None
+    serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
-        f"Ticking every {c.settings.tick_seconds:g}s; Ctrl-C stops after the batch in flight."
+        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops after the batch in"
+        " flight."
     )
-    asyncio.run(run_forever(c.settings, c.db))
+    asyncio.run(run_forever(c.settings, c.db, web=config))
     out.print("Stopped.")
 
 
@@ -616,6 +667,478 @@ def stages_import_command(
     _print_import(stages.import_stages(c.db, file, _now(None), encoding), "stage changes")
 
 
+# -- tracking endpoints and contact requests (issue 4) -------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the tracking endpoints (open pixel, clicks, contact page, unsubscribe) until Ctrl-C."""
+    import uvicorn
+
+    c = _ctx(ctx)
+    out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
+    uvicorn.Server(_web_config(c, host, port)).run()
+    out.print("Stopped.")
+
+
+@app.command("contact-request")
+def contact_request(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact who asked (replied, called...).")],
+    note: Annotated[str, typer.Option(help="What they said; goes into the rep's alert.")] = "",
+    preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
+) -> None:
+    """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
+    from .alerts import send_pending_alerts
+    from .contact_requests import clean_form, record_contact_request
+
+    c = _ctx(ctx)
+    moment = _now(None)
+    form = clean_form({"message": note, "preferred_time": preferred_time})
+    result = record_contact_request(
+        c.db, c.settings, moment, email=email, form=form, source="manual"
+    )
+
+    async def send() -> int:
+        async with make_transport(c.settings) as transport:
+            return await send_pending_alerts(c.db, c.settings, transport, moment)
+
+    sent = asyncio.run(send())
+    step = f"email {result.step}" if result.step else "no email sent yet"
+    out.print(
+        f"Contact request recorded for {result.contact_email} ({step}): "
+        f"{result.stopped_enrollments} automated enrollment(s) stopped, "
+        f"{result.skipped_messages} queued message(s) skipped, outreach mode now B."
+    )
+    if result.repeated:
+        out.print("The same request was recorded moments ago: no second alert.")
+    elif not result.rep_email:
+        err.print(
+            "[yellow]warning:[/yellow] the account has no rep: nobody was alerted", markup=True
+        )
+    elif sent:
+        out.print(f"Alert sent to {result.rep_name or result.rep_email} <{result.rep_email}>.")
+    else:
+        out.print(f"Alert to {result.rep_email} queued: the next tick retries it.")
+
+
+def _web_config(c: Context, host: str, port: int) -> Any:
+    import uvicorn
+
+    from .tracking import create_app
+
+    return uvicorn.Config(
+        create_app(c.settings, c.db),
+        host=host,
+        port=port,
+        log_level="info" if c.verbose else "warning",
+        proxy_headers=True,
+        lifespan="on",
+    )
+
+
+# -- rep outreach: drafts, reminders, outreach mode -----------------------------------------
+
+drafts_app = typer.Typer(
+    help="Reps' drafts of the sequence: list, read, edit, send.", no_args_is_help=True
+)
+contacts_app = typer.Typer(help="Change contacts.", no_args_is_help=True)
+app.add_typer(drafts_app, name="drafts")
+app.add_typer(contacts_app, name="contacts")
+
+RepOption = Annotated[
+    str | None,
+    typer.Option("--rep", help="Act as this rep: only their contacts' drafts (default: all)."),
+]
+NowOption = Annotated[
+    str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
+]
+
+
+def _emit_json(records: list[dict[str, object]]) -> None:
+    """Plain JSON on stdout (rich's highlighter is slow on thousands of rows)."""
+    sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+
+
+class DraftStatusFilter(StrEnum):
+    draft = "draft"
+    sent = "sent"
+    cancelled = "cancelled"
+    all = "all"
+
+
+class DoneReason(StrEnum):
+    meeting = "meeting"
+    opportunity = "opportunity"
+
+
+class Mode(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+@drafts_app.command("list")
+def drafts_list(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    status: Annotated[
+        DraftStatusFilter, typer.Option(help="draft (open), sent, cancelled or all.")
+    ] = DraftStatusFilter.draft,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """The drafts waiting for a rep (or sent), one row per contact and email."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        drafts.ensure_drafts(session, c.settings, _now(None))
+        if campaign:
+            campaigns.campaign_by_name(session, campaign)
+        views = drafts.list_drafts(
+            session, rep, campaign, None if status is DraftStatusFilter.all else status.value
+        )
+    if format is Format.json:
+        _emit_json([v.to_json(body=False) for v in views])
+        return
+    table = Table(title=f"Drafts ({len(views)})")
+    columns = ["id", "contact", "account", "segment", "step", "subject", "status"]
+    if rep is None:
+        columns.insert(4, "rep")
+    for column in columns:
+        table.add_column(column)
+    for v in views:
+        cells = {
+            "id": str(v.id),
+            "contact": v.contact_email,
+            "account": v.account,
+            "segment": v.segment,
+            "rep": v.rep_email,
+            "step": str(v.step),
+            "subject": v.subject,
+            "status": v.status + (f" ({v.status_note})" if v.status_note else ""),
+        }
+        table.add_row(*(cells[column] for column in columns))
+    out.print(table)
+
+
+@drafts_app.command("show")
+def drafts_show(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+) -> None:
+    """One draft as it will go out (tracking and the footer are added when it is sent)."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        v = drafts.get_draft(session, draft_id, rep)
+    out.print(
+        f"Draft {v.id}: email {v.step} of {v.campaign!r}, {v.status}"
+        + (f" ({v.status_note})" if v.status_note else "")
+    )
+    out.print(f"To: {v.contact_name} <{v.contact_email}> ({v.account}, {v.segment})")
+    out.print(f"From: {v.rep_email or '(no rep)'}")
+    out.print(f"Subject: {v.subject}\n")
+    out.print(v.body_text, markup=False, soft_wrap=True)
+    out.print("[dim]-- footer, added when sent; links are tracked when sent --[/dim]")
+    out.print(v.footer_text, markup=False, style="dim", soft_wrap=True)
+
+
+@drafts_app.command("edit")
+def drafts_edit(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    subject: Annotated[str | None, typer.Option(help="New subject line.")] = None,
+    body_file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="New text body (UTF-8); keep the links as written."
+        ),
+    ] = None,
+    rep: RepOption = None,
+) -> None:
+    """Change a draft's subject and/or text; campaign links stay tracked."""
+    if subject is None and body_file is None:
+        raise typer.BadParameter("give --subject and/or --body-file", param_hint="--subject")
+    c = _ctx(ctx)
+    try:
+        body = body_file.read_text(encoding="utf-8") if body_file else None
+    except UnicodeDecodeError:
+        raise typer.BadParameter(
+            f"{body_file} is not UTF-8 text", param_hint="--body-file"
+        ) from None
+    with c.db.session() as session:
+        v = drafts.edit_draft(session, c.settings, draft_id, rep, _now(None), subject, body)
+    out.print(f"Draft {v.id} saved: email {v.step} to {v.contact_email}, subject {v.subject!r}.")
+
+
+@drafts_app.command("send")
+def drafts_send(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+    now: NowOption = None,
+) -> None:
+    """Send a draft now through the engine, from the rep, with tracked links."""
+    c = _ctx(ctx)
+    moment = _now(now)
+
+    async def send() -> repsend.SentDraft:
+        async with make_transport(c.settings) as transport:
+            return await repsend.send_draft(c.db, c.settings, transport, draft_id, rep, moment)
+
+    sent = asyncio.run(send())
+    out.print(
+        f"Sent email {sent.step} {sent.subject!r} to {sent.recipient} from {sent.sender}"
+        f" (message {sent.message_id})."
+    )
+
+
+@drafts_app.command("done")
+def drafts_done(
+    ctx: typer.Context,
+    contact_email: Annotated[str, typer.Argument(metavar="CONTACT_EMAIL")],
+    reason: Annotated[DoneReason, typer.Option(help="Where the thread went.")],
+    rep: RepOption = None,
+    note: Annotated[str, typer.Option(help="Free text kept with the mark.")] = "",
+) -> None:
+    """Mark a thread as moved to a meeting or an opportunity: no more next-step reminders."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        drafts.mark_done(session, contact_email, rep, reason.value, _now(None), note)
+    out.print(f"{contact_email}: moved to {reason.value}; no more reminders for this contact.")
+
+
+@app.command("reminders")
+def reminders_command(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    now: NowOption = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Next emails due: sent email N at least reminder_days ago, email N+1 not yet."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        lines = reminder_mail.reminder_lines(session, _now(now), c.settings.reminder_days, rep)
+    if format is Format.json:
+        _emit_json([line.to_json() for line in lines])
+        return
+    if not lines:
+        out.print("No reminders due.")
+        return
+    table = Table(title=f"Reminders due ({len(lines)})")
+    for column in ("due since", "rep", "contact", "account", "campaign", "sent", "next", "draft"):
+        table.add_column(column)
+    for line in lines:
+        r = line.reminder
+        table.add_row(
+            f"{r.due_at:%Y-%m-%d %H:%M}",
+            r.rep_email,
+            r.contact_email,
+            line.account,
+            r.campaign,
+            f"email {r.sent_step} on {r.sent_at:%Y-%m-%d}",
+            f"email {r.next_step}",
+            str(line.draft_id or "-"),
+        )
+    out.print(table)
+
+
+# -- exclusions ----------------------------------------------------------------------------
+
+exclusions_app = typer.Typer(
+    help="List, remove and set deadlines for ops exclusions.", no_args_is_help=True
+)
+app.add_typer(exclusions_app, name="exclusions")
+_NOW_OPTION = typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
+_BY_OPTION = typer.Option("--by", help="Who does this (default: the OS user).")
+
+
+@app.command()
+def exclude(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="Target list (exclude,reason,email...), an email or domain list, "
+            "or one header-less column of addresses.",
+        ),
+    ],
+    campaign: Annotated[
+        str | None, typer.Option(help="Only this campaign (default: every campaign).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; store nothing.")
+    ] = False,
+    strict: Annotated[bool, _STRICT_OPTION] = False,
+    errors: Annotated[Path | None, _ERRORS_OPTION] = None,
+    encoding: Annotated[str | None, _ENCODING_OPTION] = None,
+    by: Annotated[str | None, _BY_OPTION] = None,
+    now: Annotated[str | None, _NOW_OPTION] = None,
+) -> None:
+    """Exclude contacts or whole domains; checked at send time, so late uploads still stop mail."""
+    c = _ctx(ctx)
+    with _progress_bar(f"excluding from {file.name}") as progress:
+        result = exclusions.exclude_file(
+            c.db, file, _now(now), campaign, by or _user(), dry_run, strict, encoding, progress
+        )
+    _print_exclusions(result)
+    outcome = "dry run: nothing was stored" if dry_run else _outcome(result.applied)
+    _report_rejected(result.file, result.rejected, outcome, errors)
+
+
+@exclusions_app.command("list")
+def exclusions_list(
+    ctx: typer.Context,
+    campaign: Annotated[
+        str | None, typer.Option(help="This campaign's exclusions and the global ones.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include removed exclusions.")] = False,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    now: Annotated[str | None, _NOW_OPTION] = None,
+) -> None:
+    """Who excluded whom, when, why, from which file:line (and who removed it)."""
+    c = _ctx(ctx)
+    views = exclusions.list_exclusions(c.db, campaign, all_)
+    with c.db.session() as session:
+        cid = campaigns.campaign_by_name(session, campaign).id if campaign else None
+        deadlines = exclusions.deadline_statuses(session, _now(now), cid)
+    if format is Format.json:
+        records = [
+            {
+                **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(x).items()},
+                "active": x.removed_at is None,
+            }
+            for x in views
+        ]
+        dl = [
+            {"campaign": d.campaign, "deadline": d.deadline.isoformat(), "passed": d.passed}
+            for d in deadlines
+        ]
+        out.print_json(json.dumps({"exclusions": records, "deadlines": dl}))
+        return
+    for d in deadlines:
+        out.print(f"exclusion deadline of {d.campaign!r}: {d.deadline.isoformat()}")
+    table = Table(title=f"Exclusions ({len(views)}{', removed included' if all_ else ''})")
+    columns = ("target", "scope", "reason", "source", "by", "at", "removed")
+    for column in columns:
+        table.add_column(column)
+    for x in views:
+        removed = ""
+        if x.removed_at:
+            removed = f"{_minute(x.removed_at)} by {x.removed_by}"
+            removed += f": {x.removal_reason}" if x.removal_reason else ""
+        table.add_row(
+            x.target, x.scope, x.reason, x.source, x.created_by, _minute(x.created_at), removed
+        )
+    out.print(table)
+
+
+@contacts_app.command("set-mode")
+def contacts_set_mode(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL")],
+    mode: Annotated[
+        Mode, typer.Argument(help="A do nothing, B sales direct only, C marketing email.")
+    ],
+    rep: RepOption = None,
+) -> None:
+    """Change a contact's outreach mode; automated sends follow it from the next tick."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        change = outreach.set_outreach_mode(session, c.settings, email, mode.value, _now(None), rep)
+    notes = []
+    if change.handed_to_rep:
+        notes.append(f"{change.handed_to_rep} automated enrollment(s) handed to the rep")
+    if change.drafts_created:
+        notes.append(f"{change.drafts_created} draft(s) created")
+    if change.drafts_cancelled:
+        notes.append(f"{change.drafts_cancelled} open draft(s) cancelled")
+    out.print(
+        f"{change.email}: outreach mode {change.old_mode} -> {change.new_mode}"
+        + (f"; {', '.join(notes)}" if notes else "")
+    )
+
+
+@exclusions_app.command("remove")
+def exclusions_remove(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(help="EMAIL, or DOMAIN (acme.example or @acme.example).")
+    ],
+    campaign: Annotated[
+        str | None, typer.Option(help="The campaign the exclusion was for (default: global).")
+    ] = None,
+    by: Annotated[str | None, _BY_OPTION] = None,
+    reason: Annotated[str, typer.Option(help="Why it is lifted (kept in the audit log).")] = "",
+    now: Annotated[str | None, _NOW_OPTION] = None,
+) -> None:
+    """Lift an exclusion; it stays listed (with --all) as removed, by whom and why."""
+    c = _ctx(ctx)
+    count = exclusions.remove_exclusion(c.db, target, _now(now), campaign, by or _user(), reason)
+    out.print(
+        f"removed {count} exclusion(s) of {target}; `campaign exclusions list --all` shows it"
+    )
+
+
+@exclusions_app.command("deadline")
+def exclusions_deadline(
+    ctx: typer.Context,
+    campaign: Annotated[str, typer.Argument(help="Campaign name.")],
+    day: Annotated[
+        datetime, typer.Argument(formats=["%Y-%m-%d"], help="Last day for exclusions, YYYY-MM-DD.")
+    ],
+    by: Annotated[str | None, _BY_OPTION] = None,
+    now: Annotated[str | None, _NOW_OPTION] = None,
+) -> None:
+    """Set the campaign's exclusion deadline; later uploads still apply but warn."""
+    c = _ctx(ctx)
+    exclusions.set_deadline(c.db, campaign, day.date(), by or _user(), _now(now))
+    out.print(f"exclusion deadline of {campaign!r}: {day.date().isoformat()}")
+
+
+def _print_exclusions(result: exclusions.ExclusionResult) -> None:
+    scope = f"campaign {result.campaign!r}" if result.campaign else "all campaigns"
+    verb = "would be excluded" if result.dry_run else "excluded"
+    out.print(
+        f"{result.file}: {result.contacts_excluded} contact(s) {verb} ({scope}); "
+        f"{result.added} new exclusion(s), {result.already_active} already active, "
+        f"{result.kept_rows} row(s) marked keep, {len(result.unmatched)} matched no contact "
+        f"(kept: they apply if the contact is imported later), {len(result.rejected)} rejected"
+    )
+    if result.dry_run:
+        out.print("dry run: nothing was stored")
+    elif not result.applied:
+        out.print("nothing was stored (--strict)")
+    for d in result.deadlines:
+        out.print(f"exclusion deadline of {d.campaign!r}: {d.deadline.isoformat()}")
+    for d in result.late:
+        err.print(
+            f"[yellow]warning:[/yellow] the exclusion deadline of {escape(repr(d.campaign))} "
+            f"({d.deadline.isoformat()}) has passed; the exclusions still apply to every email "
+            "not yet sent",
+            markup=True,
+        )
+    for entry in result.unmatched:
+        out.print(f"  no contact (yet): {result.file}:{entry.line}: {entry.target}")
+    if result.already_sent:
+        table = Table(title="Already sent before this exclusion")
+        for column in ("to", "campaign", "step", "subject", "sent_at"):
+            table.add_column(column)
+        for s in result.already_sent:
+            table.add_row(s.email, s.campaign, str(s.step), s.subject, _minute(s.sent_at))
+        out.print(table)
+
+
+def _minute(moment: datetime | None) -> str:
+    return moment.isoformat()[:16] if moment else "-"
+
+
 def _now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
@@ -628,17 +1151,57 @@ def _now(value: str | None) -> datetime:
     return utc(moment)
 
 
-def _print_import(result: imports.ImportResult, what: str) -> None:
+def _print_import(result: imports.ImportResult, what: str, errors: Path | None = None) -> None:
     out.print(
         f"{result.file}: {result.created} {what} created, {result.updated} updated, "
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
-    for problem in result.rejected:
-        err.print(f"[red]rejected[/red] {problem}", markup=True)
-    if result.rejected:
-        raise ImportRejected(
-            f"{len(result.rejected)} row(s) of {result.file} rejected (valid rows were applied)"
-        )
+    _report_rejected(result.file, result.rejected, _outcome(result.applied), errors)
+
+
+def _outcome(applied: bool) -> str:
+    return "valid rows were applied" if applied else "nothing was applied (--strict)"
+
+
+def _report_rejected(
+    file: str, rejected: list[RowError], outcome: str, errors: Path | None
+) -> None:
+    """Every rejected row on stderr (and in --errors FILE); exit 1 when there is any."""
+    for problem in rejected:
+        err.print(f"[red]rejected[/red] {escape(str(problem))}", markup=True)
+    if errors is not None:
+        write_errors(errors, rejected)
+        err.print(f"rejected rows written to {errors}")
+    if rejected:
+        raise ImportRejected(f"{len(rejected)} row(s) of {file} rejected ({outcome})")
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Progress]:
+    """A byte-based progress bar on stderr (shown only on a terminal) fed by read_rows."""
+    columns = (
+        rich_progress.TextColumn("{task.description}"),
+        rich_progress.BarColumn(),
+        rich_progress.DownloadColumn(),
+        rich_progress.TransferSpeedColumn(),
+        rich_progress.TimeRemainingColumn(),
+    )
+    with rich_progress.Progress(
+        *columns, console=err, transient=True, disable=not err.is_terminal
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def main() -> None:
@@ -654,7 +1217,7 @@ def main() -> None:
     except CampaignEngineError as exc:
         if verbose:
             err.print_exception()
-        err.print(f"[red]error:[/red] {exc}", markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
         cause = exc.__cause__
         while cause is not None:
             err.print(f"  caused by: {cause}")

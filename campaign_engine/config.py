@@ -18,6 +18,7 @@ __all__ = ["Settings", "SmtpSettings", "load_settings"]
 
 ENV_PREFIX = "CAMPAIGN_"
 DEFAULT_CONFIG = "config.toml"
+MIN_REMINDER_DAYS, MAX_REMINDER_DAYS = 7, 10  # "send the next email after 7-10 days"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class Settings:
     lease_seconds: float = 300.0  # how long a claimed batch stays ours before it is presumed lost
     retry_base_seconds: float = 300.0  # first back-off after a 4xx; doubles per attempt
     max_attempts: int = 6
+    bot_delay_seconds: float = 10.0  # tracking hits this soon after delivery are machines
+    bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
+    reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
     smtp: SmtpSettings = SmtpSettings()
 
     def __post_init__(self) -> None:
@@ -74,6 +78,11 @@ class Settings:
             ) from exc
         if self.window_start >= self.window_end:
             raise ConfigError(f"{self.config_path}: window_start must be before window_end")
+        if not MIN_REMINDER_DAYS <= self.reminder_days <= MAX_REMINDER_DAYS:
+            raise ConfigError(
+                f"{self.config_path}: reminder_days must be {MIN_REMINDER_DAYS} to"
+                f" {MAX_REMINDER_DAYS} (the sales play's cadence), not {self.reminder_days}"
+            )
         if not self.secret:
             raise ConfigError(
                 f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"

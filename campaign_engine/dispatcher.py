@@ -16,10 +16,12 @@ from email.utils import format_datetime, parseaddr
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from .alerts import send_pending_alerts
 from .campaigns import renderer_for, schedule_for, sequence_of
 from .config import Settings
 from .db import Database, is_postgres
 from .digests import send_due_digests
+from .drafts import recipient_of
 from .eligibility import ExclusionRule, SendFacts, skip_reason, stops_enrollment
 from .mime import build_mime, format_address
 from .models import (
@@ -38,6 +40,7 @@ from .models import (
     Suppression,
 )
 from .planner import Candidate, Schedule, plan
+from .reminder_mail import send_reminder_emails
 from .render import Recipient, Renderer
 from .tokens import TokenKind
 from .transport import Delivery, Outcome, Transport
@@ -124,8 +127,12 @@ class Dispatcher:
                     break
                 budget -= len(batch.messages)
                 await self._send(batch, now, report)
+        report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
         report.counts.update(
             (await send_due_digests(self.db, self.settings, self.transport, now)).counts()
+        )
+        report.add(
+            "reminders", await send_reminder_emails(self.db, self.settings, self.transport, now)
         )
         return report
 
@@ -461,16 +468,7 @@ def _recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Rec
     result = {}
     for contact, account, rep in rows:
         assert contact.id is not None
-        recipient = Recipient(
-            email=contact.email,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            title=contact.title,
-            account=account.name,
-            segment=account.segment,
-            rep_name=rep.name if rep else "",
-            rep_email=rep.email if rep else "",
-        )
+        recipient = recipient_of(contact, account, rep)
         result[contact.id] = (recipient, contact.outreach_mode, contact.unsubscribed_at is not None)
     return result
 

@@ -4,6 +4,8 @@ CampaignEngineError
  ├── ConfigError          config.toml or environment is wrong
  ├── SequenceError        a sequence or template is malformed (refused before anything is queued)
  ├── ImportRejected       a CSV had rejected rows (valid rows were still applied)
+ ├── InvalidInput         a form field or argument is malformed or too long
+ ├── UnreadableFile       a CSV cannot be decoded in the chosen encoding
  ├── NotFound             a named campaign, contact, draft... does not exist
  └── TransportError       the mail relay refused or failed
       ├── TransientSendError   4xx or connection trouble: retry later
@@ -16,11 +18,13 @@ __all__ = [
     "CampaignEngineError",
     "ConfigError",
     "ImportRejected",
+    "InvalidInput",
     "NotFound",
     "PermanentSendError",
     "SequenceError",
     "TransientSendError",
     "TransportError",
+    "UnreadableFile",
 ]
 
 
@@ -40,6 +44,10 @@ class ImportRejected(CampaignEngineError):
     """Some CSV rows were rejected; the valid ones were applied."""
 
 
+class UnreadableFile(CampaignEngineError, ValueError):
+    """A CSV does not decode in the chosen encoding; nothing of it was applied past that point."""
+
+
 class NotFound(CampaignEngineError, LookupError):
     """The named object does not exist."""
 
@@ -54,3 +62,7 @@ class TransientSendError(TransportError):
 
 class PermanentSendError(TransportError):
     """The relay answered 5xx: the message bounced and the address is suppressed."""
+
+
+class InvalidInput(CampaignEngineError, ValueError):
+    """A form field or argument is malformed or too long; the message names it and the limit."""

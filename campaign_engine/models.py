@@ -12,19 +12,27 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "Account",
+    "Alert",
+    "AlertState",
     "Campaign",
     "Channel",
     "Contact",
+    "Draft",
+    "DraftStatus",
     "Enrollment",
     "EnrollmentStatus",
     "Event",
     "EventKind",
     "Exclusion",
+    "ExclusionAudit",
+    "ExclusionDeadline",
     "Message",
     "MessageState",
     "OutreachMode",
+    "ReminderNotice",
     "Rep",
     "Suppression",
+    "ThreadOutcome",
     "UTCDateTime",
     "utc",
 ]
@@ -239,6 +247,119 @@ class SendWindow(SQLModel, table=True):
 
     second: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     sent: int = 0
+
+
+class AlertState(StrEnum):
+    QUEUED = "queued"  # waiting for (another) attempt
+    SENDING = "sending"  # claimed by a sender until claimed_until
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (5xx, no rep) or out of attempts
+
+
+class Alert(SQLModel, table=True):
+    """A mail to a rep (contact request...), rendered when raised; retried until sent."""
+
+    __table_args__ = (sa.Index("ix_alert_pending", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    recipient: str = ""
+    reply_to: str = ""
+    subject: str = ""
+    text: str = Field(default="", sa_type=sa.Text)
+    html: str = Field(default="", sa_type=sa.Text)
+    state: str = AlertState.QUEUED
+    attempts: int = 0
+    error: str | None = None
+    created_at: datetime | None = _when()
+    next_attempt_at: datetime | None = _when()
+    claimed_until: datetime | None = _when()
+    sent_at: datetime | None = _when()
+
+
+class DraftStatus(StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Draft(SQLModel, table=True):
+    """One personalised email of the sequence that a rep reviews, edits and sends.
+
+    `body_text` is what the rep edits: offer links as their original URLs, the call to action as
+    `{{contact_url}}`; tracking, the open pixel and the footer are added when it is sent.
+    `body_html` is the template's HTML until the rep edits the text, then empty (built from it).
+    """
+
+    __table_args__ = (sa.UniqueConstraint("enrollment_id", "step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    enrollment_id: int = Field(foreign_key="enrollment.id")
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    step: int
+    subject: str = ""
+    body_text: str = ""
+    body_html: str = ""
+    footer_text: str = ""
+    footer_html: str = ""
+    status: str = Field(default=DraftStatus.DRAFT, index=True)
+    status_note: str | None = None
+    created_at: datetime | None = _when()
+    edited_at: datetime | None = _when()
+    sent_at: datetime | None = _when()
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+
+
+class ThreadOutcome(SQLModel, table=True):
+    """A rep moved the conversation with a contact on (meeting or opportunity): no more reminders."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    reason: str
+    note: str = ""
+    created_at: datetime | None = _when()
+
+
+class ReminderNotice(SQLModel, table=True):
+    """A next-step reminder that was emailed to the rep (each one goes out once)."""
+
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "contact_id", "step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    rep_id: int = Field(foreign_key="rep.id")
+    step: int  # the step the rep was reminded to send
+    created_at: datetime | None = _when()
+    sent_at: datetime | None = _when()
+
+
+class ExclusionAudit(SQLModel, table=True):
+    """Append-only log of exclusion changes: who added or removed which one, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    exclusion_id: int = Field(foreign_key="exclusion.id", index=True)
+    action: str  # "add" or "remove"
+    actor: str = ""
+    reason: str = ""
+    source_file: str = ""
+    source_line: int | None = None
+    at: datetime | None = _when()
+
+
+class ExclusionDeadline(SQLModel, table=True):
+    """The day by which reps should have sent their exclusions for one campaign."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", unique=True)
+    deadline: date
+    set_by: str = ""
+    set_at: datetime | None = _when()
 
 
 class StageChange(SQLModel, table=True):

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from . import funnel
+from . import funnel, reminder_mail
 from .campaigns import sequence_of
 from .eligibility import ExclusionRule
 from .models import (
@@ -38,19 +38,34 @@ __all__ = [
     "ReminderCounts",
     "StepStatus",
     "campaign_statuses",
+    "due_reminder_counts",
     "load_report",
     "no_reminders",
     "to_jsonable",
 ]
 
 # Where "reminders pending" per rep come from: (session, campaign ids) -> {(campaign id, rep id): n}.
-# Rep drafts and their reminders are another feature; until it plugs its own count in here,
-# every rep has 0 pending.
+# `campaign report` plugs in `due_reminder_counts` (the rep-draft reminders due now); a source
+# that has none to offer passes `no_reminders`.
 ReminderCounts = Callable[[Session, list[int]], Mapping[tuple[int, int], int]]
 
 
 def no_reminders(session: Session, campaign_ids: list[int]) -> Mapping[tuple[int, int], int]:
     return {}
+
+
+def due_reminder_counts(now: datetime, reminder_days: int) -> ReminderCounts:
+    """Pending = next-step reminders due at `now` for the emails reps sent, per campaign and rep."""
+
+    def count(session: Session, campaign_ids: list[int]) -> Mapping[tuple[int, int], int]:
+        wanted = set(campaign_ids)
+        return Counter(
+            (line.reminder.campaign_id, line.rep_id)
+            for line in reminder_mail.reminder_lines(session, now, reminder_days)
+            if line.reminder.campaign_id in wanted
+        )
+
+    return count
 
 
 @dataclass

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
+import subprocess
+import sys
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -52,3 +55,17 @@ def html_of(message: EmailMessage) -> str:
     part = message.get_body(("html",))
     assert part is not None
     return str(part.get_content())
+
+
+CAMPAIGN = str(Path(sys.executable).parent / "campaign")
+
+
+def campaign_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `campaign` command against the test config; wide output, no colours."""
+    env = {
+        **os.environ,
+        "CAMPAIGN_CONFIG": str(settings.config_path),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run([CAMPAIGN, *args], env=env, capture_output=True, text=True, check=False)

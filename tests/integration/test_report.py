@@ -4,6 +4,7 @@ and rep; the CSV, JSON and HTML exports of the same numbers."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -30,7 +31,7 @@ from campaign_engine.imports import import_contacts, import_reps
 from campaign_engine.models import (
     Campaign,
     Contact,
-    Enrollment,
+    Draft,
     Event,
     Exclusion,
     Message,
@@ -38,8 +39,10 @@ from campaign_engine.models import (
     StageChange,
 )
 from campaign_engine.report_export import to_csv, to_json
-from campaign_engine.reports import load_report
+from campaign_engine.reports import due_reminder_counts, load_report
+from campaign_engine.repsend import send_draft
 from campaign_engine.stages import record_stage
+from campaign_engine.transport import make_transport
 from tests.conftest import SmtpSink, free_port
 from tests.helpers import tick, write_csv
 
@@ -96,7 +99,7 @@ def link_index(db: Database, step: int, offer_name: str) -> int:
 
 @pytest.fixture
 def simulated(db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path) -> Database:
-    """Seven SMB contacts get emails 1 and 2 over SMTP; an MM contact gets a rep's draft."""
+    """Seven SMB contacts get emails 1 and 2 over SMTP; two MM contacts get their rep's draft."""
     people = [
         ["ada@tiny.example", "Ada", "L", "Software Engineer", "Tiny Co", "12", "", DANA, ""],
         ["grace@tiny.example", "Grace", "H", "CISO", "Tiny Co", "12", "", DANA, ""],
@@ -106,6 +109,7 @@ def simulated(db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: P
         ["bob@bounce.example", "Bob", "B", "Developer", "Bounce Co", "20", "", TOMAS, ""],
         ["xena@excl.example", "Xena", "X", "Developer", "Excl Co", "20", "", TOMAS, ""],
         ["mia@mid.example", "Mia", "M", "Architect", "Mid Co", "300", "", TOMAS, ""],
+        ["max@mid.example", "Max", "M", "Developer", "Mid Co", "300", "", TOMAS, ""],
     ]
     reps = [[DANA, "Dana Reyes", "AE", "Europe/Berlin"], [TOMAS, "Tomás Herrera", "AE", "UTC"]]
     import_contacts(db, write_csv(tmp_path / "contacts.csv", people), at(4, 20, 12))
@@ -125,24 +129,28 @@ def simulated(db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: P
         2 * ["ada@tiny.example", "grace@tiny.example", "hal@small.example"]
         + 2 * ["sam@small.example", "ivy@nyc.example"]
     )
-    # Mia's rep sent email 1 as a draft through the engine (origin "rep").
-    with db.session() as session:
-        mia = contact_id(db, "mia@mid.example")
-        enrollment = session.exec(select(Enrollment).where(Enrollment.contact_id == mia)).one()
-        session.add(
-            Message(
-                enrollment_id=enrollment.id or 0,
-                campaign_id=enrollment.campaign_id,
-                contact_id=mia,
-                step=1,
-                origin="rep",
-                state="sent",
-                recipient="mia@mid.example",
-                sent_at=at(5, 1, 9),
-            )
-        )
+    # Tomás sends email 1 to Mia and Max from their drafts, through the engine, over SMTP.
+    for who in ("mia@mid.example", "max@mid.example"):
+        send_rep_draft(db, settings, who, at(5, 1, 9))
+    assert {"mia@mid.example", "max@mid.example"} <= {
+        str(m["To"].addresses[0].addr_spec) for m in smtp_sink.messages
+    }
     engage(db)
     return db
+
+
+def send_rep_draft(db: Database, settings: Settings, who: str, now: datetime) -> None:
+    with db.session() as session:
+        draft_id = session.exec(
+            select(Draft.id).where(Draft.contact_id == contact_id(db, who), Draft.step == 1)
+        ).one()
+    assert draft_id is not None
+
+    async def run() -> None:
+        async with make_transport(settings) as transport:
+            await send_draft(db, settings, transport, draft_id, TOMAS, now)
+
+    asyncio.run(run())
 
 
 def engage(db: Database) -> None:
@@ -184,7 +192,7 @@ def stages(db: Database) -> None:
         ("hal@small.example", 1, date(2021, 4, 29)),
         ("hal@small.example", 8, date(2021, 5, 12)),
         ("grace@tiny.example", 1, date(2021, 4, 1)),  # before the campaign: not its SAO
-        ("mia@mid.example", 0, date(2021, 5, 2)),
+        ("mia@mid.example", 0, date(2021, 5, 2)),  # max: no opportunity
     ]:
         record_stage(db, email, stage, on, at(5, 20, 9))
 
@@ -194,45 +202,46 @@ def figures(**values: Any) -> Figures:
 
 
 def test_report_numbers_are_exact_per_campaign_step_segment_offer_and_rep(
-    simulated: Database,
+    simulated: Database, settings: Settings
 ) -> None:
     db = simulated
     stages(db)
     with db.session() as session:
-        tomas = session.exec(select(Rep.id).where(Rep.email == TOMAS)).one()
         campaign_id = session.exec(select(Campaign.id).where(Campaign.name == NAME)).one()
         report = load_report(
             session,
             at(5, 20, 9),
-            reminders=lambda s, ids: {(ids[0], tomas): 3},  # the drafts feature plugs in here
+            # Max got email 1 from Tomás on May 1 and did nothing: email 2 is due (Mia asked
+            # to be contacted, so no reminder for her).
+            reminders=due_reminder_counts(at(5, 20, 9), settings.reminder_days),
         )
     assert campaign_id is not None
     (c,) = report.campaigns
     assert c.totals == figures(
-        enrolled=8, sent=12, delivered=10, bounced=2, opens_unique=5, opens_total=6,
+        enrolled=9, sent=13, delivered=11, bounced=2, opens_unique=5, opens_total=6,
         apple_opens=1, clicks_unique=4, clicks_total=5, ctor=0.8, contact_page_visits=2,
         contact_requests=2, unsubscribes=1, excluded=1, scanner_opens=1, scanner_clicks=1,
     )  # fmt: skip
     step1, step2, step3 = (s.figures for s in c.steps)
     assert step1 == figures(
-        enrolled=8, sent=7, delivered=6, bounced=1, opens_unique=4, opens_total=4,
+        enrolled=9, sent=8, delivered=7, bounced=1, opens_unique=4, opens_total=4,
         apple_opens=1, clicks_unique=3, clicks_total=4, ctor=0.75, contact_page_visits=2,
         contact_requests=2, unsubscribes=0, excluded=1, scanner_opens=1, scanner_clicks=1,
     )  # fmt: skip
     assert step2 == figures(
-        enrolled=8, sent=5, delivered=4, bounced=1, opens_unique=2, opens_total=2,
+        enrolled=9, sent=5, delivered=4, bounced=1, opens_unique=2, opens_total=2,
         apple_opens=0, clicks_unique=1, clicks_total=1, ctor=0.5, contact_page_visits=0,
         contact_requests=0, unsubscribes=1, excluded=1, scanner_opens=0, scanner_clicks=0,
     )  # fmt: skip
-    assert step3 == figures(enrolled=8, ctor=None)
+    assert step3 == figures(enrolled=9, ctor=None)
     assert [(s.segment, s.figures.enrolled, s.figures.sent, s.figures.opens_unique,
              s.figures.contact_requests, s.figures.excluded) for s in c.segments] == [
         ("SMB", 7, 11, 4, 1, 1),
-        ("MM", 1, 1, 1, 1, 0),
+        ("MM", 2, 2, 1, 1, 0),
     ]  # fmt: skip
     assert [(o.step, o.name, o.persona, o.offered, o.clicks_unique, o.clicks_total, o.click_rate)
             for o in c.offers] == [
-        (1, DEV_GUIDE, "practitioner", 4, 2, 3, 0.5),
+        (1, DEV_GUIDE, "practitioner", 5, 2, 3, 0.4),
         (1, CI_FRONTIER, "management", 2, 1, 1, 0.5),
         (2, DEVSECOPS, "practitioner", 2, 0, 0, 0.0),
         (2, COMPLIANCE, "management", 2, 1, 1, 0.5),
@@ -244,7 +253,7 @@ def test_report_numbers_are_exact_per_campaign_step_segment_offer_and_rep(
     assert [(r.rep, r.contacts, r.drafts_sent, r.reminders_pending, r.requests_received, r.sao)
             for r in c.reps] == [
         (DANA, 4, 0, 0, 1, 2),
-        (TOMAS, 4, 1, 3, 1, 0),
+        (TOMAS, 5, 2, 1, 1, 0),
     ]  # fmt: skip
     assert [(d.day, d.opens, d.clicks, d.requests) for d in c.daily] == [
         ("2021-04-27", 3, 3, 1),
@@ -256,7 +265,7 @@ def test_report_numbers_are_exact_per_campaign_step_segment_offer_and_rep(
         ("2021-05-03", 0, 0, 0),
         ("2021-05-04", 2, 1, 0),
     ]
-    assert (c.touched, c.sao) == (6, 2)
+    assert (c.touched, c.sao) == (7, 2)
     assert [(s.stage, s.name, s.reached, s.current, s.average_days) for s in c.stages] == [
         (0, "Pending Acceptance", 2, 1, 5.0),
         (1, "Discovery", 3, 1, 11.5),
@@ -372,18 +381,19 @@ def test_report_and_stages_commands(
     as_json = run_cli(settings, "report", "--campaign", NAME, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     (c,) = json.loads(as_json.stdout)["campaigns"]
-    assert (c["totals"]["sent"], c["totals"]["ctor"], c["sao"]) == (12, 0.8, 2)
+    assert (c["totals"]["sent"], c["totals"]["ctor"], c["sao"]) == (13, 0.8, 2)
+    assert [r["reminders_pending"] for r in c["reps"]] == [0, 1]  # from the real reminders
 
     table = run_cli(settings, "report")
     assert table.returncode == 0, table.stderr
-    assert "8 enrolled, 6 emailed, SAO 2" in table.stdout
+    assert "9 enrolled, 7 emailed, SAO 2" in table.stdout
     assert "1 Apple privacy opens, 1 scanner opens, 1 scanner clicks" in table.stdout
     assert DEV_GUIDE in table.stdout and "80.0%" in table.stdout
 
     page = tmp_path / "dashboard.html"
     written = run_cli(settings, "report", "--format", "html", "--out", str(page))
     assert written.returncode == 0, written.stderr
-    assert page_numbers(page.read_text(encoding="utf-8"))["campaigns.0.totals.sent"] == 12
+    assert page_numbers(page.read_text(encoding="utf-8"))["campaigns.0.totals.sent"] == 13
     exported = tmp_path / "report.csv"
     assert run_cli(settings, "report", "--format", "csv", "--out", str(exported)).returncode == 0
     assert exported.read_text(encoding="utf-8").startswith("campaign,section,item,enrolled,")
@@ -479,8 +489,8 @@ def test_dashboard_in_chromium_shows_the_report_figures(
                 return page.locator(f'[data-path="{path}"]').inner_text()
 
             assert page.locator("h2").all_inner_texts() == [NAME]
-            assert shown("campaigns.0.totals.sent") == "12"
-            assert shown("campaigns.0.totals.delivered") == "10"
+            assert shown("campaigns.0.totals.sent") == "13"
+            assert shown("campaigns.0.totals.delivered") == "11"
             assert shown("campaigns.0.totals.opens_unique") == "5"
             assert shown("campaigns.0.totals.clicks_unique") == "4"
             assert shown("campaigns.0.totals.ctor") == "80.0%"
@@ -488,7 +498,7 @@ def test_dashboard_in_chromium_shows_the_report_figures(
             assert shown("campaigns.0.sao") == "2"
             assert shown("campaigns.0.steps.0.figures.ctor") == "75.0%"
             assert shown("campaigns.0.offers.0.clicks_total") == "3"
-            assert shown("campaigns.0.reps.1.drafts_sent") == "1"
+            assert shown("campaigns.0.reps.1.drafts_sent") == "2"
             assert shown("campaigns.0.stages.1.average_days") == "11.5"
             on_page = page.eval_on_selector_all(
                 "[data-path]", "els => els.map(e => [e.dataset.path, e.dataset.value])"

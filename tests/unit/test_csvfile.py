@@ -1,0 +1,93 @@
+"""csvfile: formula-safe cells, the errors CSV, delimiter sniffing, line numbers, header-less files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from campaign_engine.csvfile import (
+    RowError,
+    SeenRows,
+    csv_safe,
+    read_rows,
+    sniff_delimiter,
+    write_errors,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("ada@tiny.example", "ada@tiny.example"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (12, "12"),
+        (None, ""),
+    ],
+)
+def test_csv_safe_neutralises_formula_cells(value: object, safe: str) -> None:
+    assert csv_safe(value) == safe
+
+
+def test_errors_csv_has_the_columns_and_no_live_formula(tmp_path: Path) -> None:
+    path = tmp_path / "errors.csv"
+    errors = [
+        RowError("in.csv", 3, "email", "=cmd|' /C calc'!A0 is not valid"),
+        RowError("in.csv", 7, "first_name", "contains a line break"),
+    ]
+    assert write_errors(path, errors) == 2
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [
+        ["file", "line", "field", "reason"],
+        ["in.csv", "3", "email", "'=cmd|' /C calc'!A0 is not valid"],
+        ["in.csv", "7", "first_name", "contains a line break"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first_line", "delimiter"),
+    [
+        ("email,name", ","),
+        ("email;name;account", ";"),
+        ("email\tname", "\t"),
+        ("email|name", "|"),
+        ('"a;b",c,d', ","),
+        ("ada@tiny.example", ","),
+    ],
+)
+def test_sniff_delimiter_counts_outside_quotes(first_line: str, delimiter: str) -> None:
+    assert sniff_delimiter(f"\n\n{first_line}\nmore;;;;;;\n") == delimiter
+
+
+def test_line_numbers_survive_multi_line_fields_and_empty_lines(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b'email,note\r\na@x.example,"one\r\ntwo, three"\r\n\r\nb@x.example,""\r\n')
+    rows = list(read_rows(path, {}))
+    assert [(r.line, r.values["email"]) for r in rows] == [(2, "a@x.example"), (5, "b@x.example")]
+    assert rows[0].values["note"] == "one\r\ntwo, three"
+
+
+def test_header_predicate_decides_whether_the_first_row_is_data(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("ada@x.example\nbob@x.example\n", encoding="utf-8")
+    rows = list(read_rows(path, {}, header=lambda record: "@" not in record[0]))
+    assert [(r.line, r.values) for r in rows] == [
+        (1, {"value": "ada@x.example"}),
+        (2, {"value": "bob@x.example"}),
+    ]
+
+
+def test_seen_rows_remembers_the_first_line_of_each_key() -> None:
+    with SeenRows() as seen:
+        assert seen.first("a@x.example", 2, 11) is None
+        assert seen.first("b@x.example", 3, -5) is None
+        assert seen.first("a@x.example", 9, 12) == (2, 11)
