@@ -28,7 +28,6 @@ from . import (
     digests,
     drafts,
     exclusions,
-    funnel,
     imports,
     outreach,
     recovery,
@@ -46,6 +45,7 @@ from .db import Database
 from .dispatcher import Dispatcher, TickReport
 from .errors import CampaignEngineError, ImportRejected
 from .models import Account, Campaign, Contact, Message, utc
+from .report_model import Report
 from .throttle import limiter_for
 from .transport import make_transport
 
@@ -570,7 +570,7 @@ def digests_send_command(
         raise typer.Exit(1)
 
 
-def _print_report(result: funnel.Report) -> None:
+def _print_report(result: Report) -> None:
     if not result.campaigns:
         out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
     for item in result.campaigns:

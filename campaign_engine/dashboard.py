@@ -15,7 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .charts import Bar, Series, funnel_svg, time_series_svg
-from .funnel import Report, report_to_dict
+from .report_model import Report, report_to_dict
 
 __all__ = ["FIGURE_COLUMNS", "TEMPLATE", "render_dashboard", "show"]
 

@@ -35,9 +35,7 @@ from .models import EventKind, MessageState
 from .report_model import (
     CampaignReport,
     CampaignRow,
-    ContactRow,
     DayCount,
-    EnrollmentRow,
     EventRow,
     Figures,
     MessageRow,
@@ -45,37 +43,14 @@ from .report_model import (
     RepFigures,
     Report,
     ReportData,
-    RepRow,
     SegmentReport,
     StageFigures,
     StageRow,
     StepReport,
-    report_to_dict,
 )
 from .stages import LOST_STAGE, SAO_STAGE, STAGES
 
-__all__ = [
-    "APPLE_PRIVACY",
-    "CampaignReport",
-    "CampaignRow",
-    "ContactRow",
-    "DayCount",
-    "EnrollmentRow",
-    "EventRow",
-    "Figures",
-    "MessageRow",
-    "OfferFigures",
-    "RepFigures",
-    "RepRow",
-    "Report",
-    "ReportData",
-    "SegmentReport",
-    "StageFigures",
-    "StageRow",
-    "StepReport",
-    "compute_report",
-    "report_to_dict",
-]
+__all__ = ["APPLE_PRIVACY", "compute_report"]
 
 APPLE_PRIVACY = "apple_privacy"  # Event.bot_reason of Apple Mail Privacy Protection pixel loads
 SEGMENTS = ("SMB", "MM", "ENT")

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from .csvfile import csv_safe
-from .funnel import Report, report_to_dict
+from .report_model import Report, report_to_dict
 
 __all__ = ["csv_rows", "to_csv", "to_json"]
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from . import funnel, reminder_mail
+from . import report_model as model
 from .campaigns import sequence_of
 from .eligibility import ExclusionRule
 from .models import (
@@ -147,13 +148,13 @@ def load_report(
     now: datetime,
     campaign_name: str | None = None,
     reminders: ReminderCounts = no_reminders,
-) -> funnel.Report:
+) -> model.Report:
     """The funnel report of every campaign (or one), computed from the rows as they are now."""
     query = select(Campaign).order_by(col(Campaign.id))
     if campaign_name:
         query = query.where(Campaign.name == campaign_name)
     campaigns = [
-        funnel.CampaignRow(
+        model.CampaignRow(
             id=c.id or 0,
             name=c.name,
             sequence=sequence_of(c),
@@ -165,7 +166,7 @@ def load_report(
     ]
     ids = [c.id for c in campaigns]
     enrollments = tuple(
-        funnel.EnrollmentRow(campaign_id, contact_id, channel)
+        model.EnrollmentRow(campaign_id, contact_id, channel)
         for campaign_id, contact_id, channel in session.exec(
             select(Enrollment.campaign_id, Enrollment.contact_id, Enrollment.channel).where(
                 col(Enrollment.campaign_id).in_(ids)
@@ -173,7 +174,7 @@ def load_report(
         )
     )
     messages = tuple(
-        funnel.MessageRow(*row)
+        model.MessageRow(*row)
         for row in session.exec(
             select(
                 Message.id,
@@ -188,7 +189,7 @@ def load_report(
         )
     )
     events = tuple(
-        funnel.EventRow(
+        model.EventRow(
             id=e.id or 0,
             kind=e.kind,
             message_id=e.message_id,
@@ -206,7 +207,7 @@ def load_report(
     )
     enrolled_ids = select(Enrollment.contact_id).where(col(Enrollment.campaign_id).in_(ids))
     contacts = tuple(
-        funnel.ContactRow(contact_id, email, segment, persona_for(title), rep_id)
+        model.ContactRow(contact_id, email, segment, persona_for(title), rep_id)
         for contact_id, email, title, segment, rep_id in session.exec(
             select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)
             .join(Account, col(Account.id) == Contact.account_id)
@@ -218,7 +219,7 @@ def load_report(
         for x in session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None)))
     )
     stages = tuple(
-        funnel.StageRow(contact_id, stage, changed_on)
+        model.StageRow(contact_id, stage, changed_on)
         for contact_id, stage, changed_on in session.exec(
             select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(
                 col(StageChange.contact_id).in_(enrolled_ids)
@@ -226,10 +227,10 @@ def load_report(
         )
     )
     reps = tuple(
-        funnel.RepRow(rep_id or 0, email, name)
+        model.RepRow(rep_id or 0, email, name)
         for rep_id, email, name in session.exec(select(Rep.id, Rep.email, Rep.name))
     )
-    data = funnel.ReportData(
+    data = model.ReportData(
         campaigns=tuple(campaigns),
         contacts=contacts,
         enrollments=enrollments,

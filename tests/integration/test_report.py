@@ -26,7 +26,6 @@ from campaign_engine.campaigns import launch, sequence_of
 from campaign_engine.config import Settings
 from campaign_engine.dashboard import render_dashboard
 from campaign_engine.db import Database
-from campaign_engine.funnel import Figures, Report, report_to_dict
 from campaign_engine.imports import import_contacts, import_reps
 from campaign_engine.models import (
     Campaign,
@@ -39,6 +38,7 @@ from campaign_engine.models import (
     StageChange,
 )
 from campaign_engine.report_export import to_csv, to_json
+from campaign_engine.report_model import Figures, Report, report_to_dict
 from campaign_engine.reports import due_reminder_counts, load_report
 from campaign_engine.repsend import send_draft
 from campaign_engine.stages import record_stage

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 from campaign_engine.csvfile import csv_safe
 from campaign_engine.eligibility import ExclusionRule
-from campaign_engine.funnel import (
+from campaign_engine.funnel import compute_report
+from campaign_engine.report_model import (
     CampaignRow,
     ContactRow,
     EnrollmentRow,
@@ -14,7 +15,6 @@ from campaign_engine.funnel import (
     MessageRow,
     ReportData,
     StageRow,
-    compute_report,
 )
 from campaign_engine.sequences import Offer, Sequence, Step
 
