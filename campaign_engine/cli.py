@@ -7,7 +7,7 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,6 +21,7 @@ from rich import progress as rich_progress
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
 
 from . import (
@@ -379,9 +380,7 @@ def messages_retry(
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
 ) -> None:
     """Queue uncertain messages again (some recipients may then get them twice)."""
-    _require_uncertain(uncertain)
-    c = _ctx(ctx)
-    count = recovery.retry_uncertain(c.db, _now(None), _campaign_id(c, campaign))
+    count = _on_uncertain(ctx, uncertain, campaign, recovery.retry_uncertain)
     out.print(f"{count} uncertain message(s) queued again; the next tick sends them.")
 
 
@@ -392,15 +391,20 @@ def messages_mark_sent(
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
 ) -> None:
     """Count uncertain messages as delivered and move their contacts on to the next step."""
-    _require_uncertain(uncertain)
-    c = _ctx(ctx)
-    count = recovery.accept_uncertain(c.db, _now(None), _campaign_id(c, campaign))
+    count = _on_uncertain(ctx, uncertain, campaign, recovery.accept_uncertain)
     out.print(f"{count} uncertain message(s) counted as sent.")
 
 
-def _require_uncertain(uncertain: bool) -> None:
+def _on_uncertain(
+    ctx: typer.Context,
+    uncertain: bool,
+    campaign: str | None,
+    action: Callable[[Database, datetime, int | None], int],
+) -> int:
     if not uncertain:
         raise typer.BadParameter("say --uncertain: only uncertain messages can be acted on here")
+    c = _ctx(ctx)
+    return action(c.db, _now(None), _campaign_id(c, campaign))
 
 
 def _campaign_id(c: Context, name: str | None) -> int | None:
@@ -1222,6 +1226,13 @@ def main() -> None:
         while cause is not None:
             err.print(f"  caused by: {cause}")
             cause = cause.__cause__
+        sys.exit(1)
+    except sa_exc.SQLAlchemyError as exc:  # the database refused or is unreachable
+        if verbose:
+            err.print_exception()
+        detail = getattr(exc, "orig", None) or exc
+        err.print(f"error: database: {str(detail).splitlines()[0]}")
+        err.print("  (run with --verbose for the full traceback)")
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors carry their own message and exit code
         show = getattr(exc, "show", None)

@@ -2,6 +2,7 @@
 
 CampaignEngineError
  ├── ConfigError          config.toml or environment is wrong
+ ├── SchemaError          the database cannot be brought to this version's schema
  ├── SequenceError        a sequence or template is malformed (refused before anything is queued)
  ├── ImportRejected       a CSV had rejected rows (valid rows were still applied)
  ├── InvalidInput         a form field or argument is malformed or too long
@@ -21,6 +22,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PermanentSendError",
+    "SchemaError",
     "SequenceError",
     "TransientSendError",
     "TransportError",
@@ -34,6 +36,10 @@ class CampaignEngineError(Exception):
 
 class ConfigError(CampaignEngineError, ValueError):
     """The configuration is invalid; the message names the file and the setting."""
+
+
+class SchemaError(CampaignEngineError):
+    """The database schema cannot be migrated; the message says what to do."""
 
 
 class SequenceError(CampaignEngineError, ValueError):

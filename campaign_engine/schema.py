@@ -11,6 +11,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from .errors import SchemaError
+
 __all__ = ["current_revision", "head_revision", "new_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -43,8 +45,15 @@ def upgrade(engine: sa.Engine) -> bool:
             # Workers that start together wait here; the first one migrates, the rest find
             # the schema current.
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
-        if MigrationContext.configure(connection).get_current_revision() == head_revision():
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head_revision():
             return False
+        if current is None and sa.inspect(connection).get_table_names():
+            raise SchemaError(
+                f"{engine.url.render_as_string(hide_password=True)} has tables but no migration"
+                " record: it was not created by campaign-engine's migrations. Point"
+                " database_url at an empty database (or remove this file) and run again."
+            )
         command.upgrade(_config(connection), "head")
     return True
 

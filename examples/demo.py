@@ -77,6 +77,8 @@ def main() -> None:
     console.rule("campaign-engine demo: Upsell Premium to Ultimate")
     campaign("import", "reps", str(ROOT / "examples" / "reps.csv"))
     campaign("import", "contacts", str(ROOT / "examples" / "target-list.csv"))
+    # Reps marked a few contacts "exclude" in the target list (columns A and B of the play).
+    campaign("exclude", str(ROOT / "examples" / "target-list.csv"))
     campaign(
         "launch",
         "premium-to-ultimate",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from campaign_engine.db import Database
+from campaign_engine.errors import SchemaError
 from campaign_engine.schema import current_revision, head_revision, upgrade
 
 
@@ -21,3 +26,13 @@ def test_migrations_match_the_models_and_upgrade_is_idempotent(database_url: str
     )
     assert upgrade(db.engine) is False
     db.dispose()
+
+
+def test_a_database_not_made_by_our_migrations_is_refused_with_advice(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'foreign.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE campaign (id INTEGER PRIMARY KEY)"))
+    engine.dispose()
+    with pytest.raises(SchemaError, match="has tables but no migration record"):
+        Database(url)

@@ -167,16 +167,20 @@ def test_4xx_is_retried_with_backoff_and_5xx_bounces_and_suppresses(
     assert len(smtp_sink.to("ada.lovelace@tiny.example")) == 2
 
 
+def strand_claimed_batch(db: Database, settings: Settings, name: str, now: datetime) -> None:
+    """What a worker leaves behind when it is killed after claiming, before recording outcomes."""
+    dispatcher = Dispatcher(db, settings, make_transport(settings))
+    with db.session() as session:
+        campaign = campaign_by_name(session, name)
+    schedule = schedule_for(campaign, sequence_of(campaign))
+    dispatcher._queue_due(campaign, schedule, now, 100)
+    assert dispatcher._claim(campaign, schedule, now, 100) is not None
+
+
 def test_a_crash_mid_send_marks_uncertain_and_never_resends(
     launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
-    dispatcher = Dispatcher(db, settings, make_transport(settings))
-    with db.session() as session:
-        campaign = campaign_by_name(session, launched)
-    schedule = schedule_for(campaign, sequence_of(campaign))
-    # A worker queues and claims the batch, then is killed before it records any outcome.
-    dispatcher._queue_due(campaign, schedule, at(4, 27, 9), 100)
-    assert dispatcher._claim(campaign, schedule, at(4, 27, 9), 100) is not None
+    strand_claimed_batch(db, settings, launched, at(4, 27, 9))
     # ...the worker dies here, SMTP outcome unknown. Later ticks, after the lease:
     report = tick(db, settings, at(4, 27, 10))
     assert report.counts["uncertain"] == 2
@@ -207,12 +211,7 @@ def test_broken_template_is_refused_at_launch_with_file_and_line(
 def test_operator_decides_about_uncertain_messages(
     launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
-    dispatcher = Dispatcher(db, settings, make_transport(settings))
-    with db.session() as session:
-        campaign = campaign_by_name(session, launched)
-    schedule = schedule_for(campaign, sequence_of(campaign))
-    dispatcher._queue_due(campaign, schedule, at(4, 27, 9), 100)
-    dispatcher._claim(campaign, schedule, at(4, 27, 9), 100)
+    strand_claimed_batch(db, settings, launched, at(4, 27, 9))
     tick(db, settings, at(4, 27, 10))  # both are uncertain now
 
     assert retry_uncertain(db, at(4, 27, 11)) == 2
