@@ -4,13 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean browser
+.PHONY: demo test lint format clean spamassassin browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# `campaign lint` scores mail with SpamAssassin (Debian package; default rules, run offline).
+# Installed when missing and we are root; optional otherwise (lint then skips the score).
+spamassassin:
+	@command -v spamassassin >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin >/dev/null) \
+	      || echo "could not install spamassassin: campaign lint will run without spam scores" >&2; \
+	  else echo "spamassassin not installed (not root): campaign lint will run without spam scores" >&2; fi; }
 
 # The dashboard test drives Debian's Chromium (playwright never downloads a browser of its own).
 # Installed when missing and we are root (CI is); otherwise that one test is skipped with a reason.
@@ -25,11 +34,11 @@ browser:
 	  fi; \
 	fi
 
-demo: $(STAMP)
+demo: $(STAMP) spamassassin
 	$(BIN)/python examples/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure, there must be tests.
-test: $(STAMP) browser
+test: $(STAMP) spamassassin browser
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests" >&2; exit 1; fi; exit $$status
 

@@ -31,6 +31,7 @@ from . import (
     exclusions,
     imports,
     outreach,
+    privacy,
     recovery,
     reminder_mail,
     report_export,
@@ -38,15 +39,20 @@ from . import (
     repsend,
     schema,
     stages,
+    suppression,
 )
-from .config import Settings, load_settings
+from .config import DkimSettings, Settings, load_settings
 from .csvfile import Progress, RowError, write_errors
 from .dashboard import FIGURE_COLUMNS, render_dashboard, show
 from .db import Database
 from .dispatcher import Dispatcher, TickReport
-from .errors import CampaignEngineError, ImportRejected
+from .dkim_signing import dns_record, generate_key, valid_domain, valid_selector
+from .doctor import diagnose
+from .errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
+from .lint import lint_sequence
 from .models import Account, Campaign, Contact, Message, utc
 from .report_model import Report
+from .suppression import SuppressReason
 from .throttle import limiter_for
 from .transport import make_transport
 
@@ -750,7 +756,9 @@ def _web_config(c: Context, host: str, port: int) -> Any:
 drafts_app = typer.Typer(
     help="Reps' drafts of the sequence: list, read, edit, send.", no_args_is_help=True
 )
-contacts_app = typer.Typer(help="Change contacts.", no_args_is_help=True)
+contacts_app = typer.Typer(
+    help="Change contacts; export or erase what is held on one.", no_args_is_help=True
+)
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(contacts_app, name="contacts")
 
@@ -1143,6 +1151,220 @@ def _minute(moment: datetime | None) -> str:
     return moment.isoformat()[:16] if moment else "-"
 
 
+# -- deliverability and compliance: dkim, doctor, lint, suppress, contacts ---------------------
+
+dkim_app = typer.Typer(help="DKIM keys for signing outgoing mail.", no_args_is_help=True)
+app.add_typer(dkim_app, name="dkim")
+
+
+@dkim_app.command("keygen")
+def dkim_keygen_command(
+    ctx: typer.Context,
+    selector: Annotated[
+        str | None, typer.Option(help="DKIM selector (default: [dkim] selector or 'mail').")
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="Signing domain (default: [dkim] domain or the From domain).")
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Private key file to write (default: [dkim] private_key_path)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing key file.")] = False,
+) -> None:
+    """Write a 2048-bit RSA key and print the DNS TXT record to publish."""
+    try:
+        dkim_settings, from_address = _ctx(ctx).settings.dkim, _ctx(ctx).settings.from_address
+    except ConfigError:
+        dkim_settings, from_address = DkimSettings(), ""
+    selector = selector or dkim_settings.selector or "mail"
+    domain = domain or dkim_settings.domain or from_address.rsplit("@", 1)[-1].strip("> ")
+    if not valid_domain(domain) or not valid_selector(selector):
+        raise ConfigError(
+            f"selector {selector!r} / domain {domain!r}: give --selector and --domain"
+        )
+    path = out_file or dkim_settings.private_key_path
+    if path is None:
+        raise ConfigError("no key file: give --out FILE (or set [dkim] private_key_path)")
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; --force replaces it (and the published DNS key!)")
+    pair = generate_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(pair.private_pem)
+    out.print(f"wrote {path} (2048-bit RSA, keep it private)")
+    out.print(
+        "Publish this TXT record in DNS, then set [dkim] selector, domain, private_key_path:",
+        markup=False,
+    )
+    out.print(dns_record(selector, domain, pair.public_b64), soft_wrap=True)
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    smtp: Annotated[bool, typer.Option(help="Try a TCP connect to the SMTP relay.")] = True,
+) -> None:
+    """Check the config for deliverability and compliance; exit 1 when something must be fixed."""
+    checks = diagnose(_ctx(ctx).settings, probe_smtp=smtp)
+    colours = {"ok": "green", "warning": "yellow", "error": "red"}
+    for check in checks:
+        out.print(
+            f"[{colours[check.level]}]{check.level:7}[/] {check.what}: {escape(check.detail)}",
+            markup=True,
+            soft_wrap=True,
+        )
+    errors = sum(1 for c in checks if c.level == "error")
+    if errors:
+        out.print(f"{errors} thing(s) to fix before sending for real.")
+        raise typer.Exit(1)
+    out.print("Ready to send.")
+
+
+@app.command("lint")
+def lint_command(
+    ctx: typer.Context,
+    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
+    spam: Annotated[bool, typer.Option(help="Score with SpamAssassin when installed.")] = True,
+) -> None:
+    """Render every step for each persona and check it; exit 1 on any error."""
+    report = lint_sequence(_ctx(ctx).settings, sequence, spam=spam)
+    table = Table(title=f"lint {sequence}")
+    for column in ("step", "persona", "subject", "spam score", "errors", "warnings"):
+        table.add_column(column)
+    for step in report.steps:
+        score = "-" if step.spam_score is None else f"{step.spam_score:.1f}".replace("-0.0", "0.0")
+        if step.spam_tests:
+            score += f" ({step.spam_tests})"
+        levels = [f.level for f in step.findings]
+        table.add_row(
+            str(step.step),
+            step.persona,
+            step.subject,
+            score,
+            str(levels.count("error")),
+            str(levels.count("warning")),
+        )
+    out.print(table)
+    for step in report.steps:
+        for finding in step.findings:
+            colour = "red" if finding.level == "error" else "yellow"
+            out.print(
+                f"step {step.step} {step.persona}: [{colour}]{finding.level}[/] "
+                f"{escape(finding.message)}",
+                markup=True,
+                soft_wrap=True,
+            )
+    if not report.spamassassin and spam:
+        out.print("SpamAssassin is not installed: no spam scores (apt-get install spamassassin).")
+    if report.errors:
+        out.print(f"{report.errors} error(s).")
+        raise typer.Exit(1)
+
+
+suppress_app = typer.Typer(
+    help="Global, permanent suppression (unsubscribes, bounces, complaints).", no_args_is_help=True
+)
+app.add_typer(suppress_app, name="suppress")
+
+
+@suppress_app.command("list")
+def suppress_list_command(
+    ctx: typer.Context,
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+) -> None:
+    """Every suppressed address: when, why and from what source."""
+    rows = suppression.list_suppressions(_ctx(ctx).db, reason)
+    table = Table(title=f"{len(rows)} suppressed address(es)")
+    for column in ("email", "reason", "since", "source"):
+        table.add_column(column)
+    for row in rows:
+        since = row.created_at.isoformat(timespec="minutes") if row.created_at else ""
+        table.add_row(row.email, row.reason, since, row.source)
+    out.print(table)
+
+
+@suppress_app.command("add")
+def suppress_add_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Address to suppress.")],
+    reason: Annotated[SuppressReason, typer.Option(help="Why.")] = SuppressReason.MANUAL,
+) -> None:
+    """Never send marketing mail to EMAIL again, in any campaign."""
+    address = _clean(email)
+    with _ctx(ctx).db.session() as session:
+        added = suppression.add_suppression(session, address, reason, "cli", _now(None))
+    out.print(f"{address} suppressed ({reason})" if added else f"{address} was already suppressed")
+
+
+@suppress_app.command("remove")
+def suppress_remove_command(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to mail again.")]
+) -> None:
+    """Lift a suppression (only when the person asked to be mailed again)."""
+    address = _clean(email)
+    if not suppression.remove_suppression(_ctx(ctx).db, address):
+        raise NotFound(f"{address} is not suppressed")
+    out.print(f"{address} is no longer suppressed")
+
+
+@suppress_app.command("import")
+def suppress_import_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="CSV with an email/recipient column."),
+    ],
+    reason: Annotated[SuppressReason, typer.Option(help="Why.")] = SuppressReason.COMPLAINT,
+) -> None:
+    """Suppress every address of a feedback-loop, bounce or unsubscribe report."""
+    result = suppression.import_suppressions(_ctx(ctx).db, file, reason, _now(None))
+    out.print(
+        f"{result.file}: {result.added} suppressed ({reason}), {result.already} already, "
+        f"{len(result.rejected)} rejected"
+    )
+    for problem in result.rejected:
+        err.print(f"[red]rejected[/red] {problem}", markup=True)
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+# `contacts export` and `contacts forget` join the `contacts` group defined above.
+
+
+@contacts_app.command("export")
+def contacts_export_command(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="The person's address.")]
+) -> None:
+    """Print all data held on EMAIL as JSON (for a data subject access request)."""
+    data = privacy.export_person(_ctx(ctx).db, email)
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@contacts_app.command("forget")
+def contacts_forget_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The person's address.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase EMAIL's personal data; keep only a hashed suppression so it is never mailed again."""
+    if not yes and not typer.confirm(f"Erase everything held on {email}? This cannot be undone"):
+        raise typer.Abort()
+    report = privacy.forget_person(_ctx(ctx).db, email, _now(None))
+    out.print(
+        f"{report.email}: contact {'erased' if report.contact_erased else 'not found'}, "
+        f"{report.messages} message(s) and {report.events} event(s) cleared, "
+        f"{report.consent_records} consent record(s) deleted; hashed suppression kept"
+    )
+
+
+def _clean(email: str) -> str:
+    try:
+        return imports.clean_email(email)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{email!r}: {exc}", param_hint="EMAIL") from None
+
+
 def _now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
@@ -1212,7 +1434,7 @@ def main() -> None:
     """Entry point: one place turns errors into a message and a non-zero exit."""
     verbose = "--verbose" in sys.argv or "-v" in sys.argv
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         err.print("Aborted.")
         sys.exit(130)
@@ -1240,3 +1462,5 @@ def main() -> None:
             raise
         show()
         sys.exit(getattr(exc, "exit_code", 2))
+    if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
+        sys.exit(code)

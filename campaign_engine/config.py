@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "SmtpSettings", "load_settings"]
+__all__ = ["DkimSettings", "Settings", "SmtpSettings", "load_settings"]
 
 ENV_PREFIX = "CAMPAIGN_"
 DEFAULT_CONFIG = "config.toml"
@@ -34,6 +34,19 @@ class SmtpSettings:
     timeout: float = 30.0  # seconds
     concurrency: int = 4  # parallel SMTP connections
     rate_limit: float = 0.0  # messages per second, all workers together; 0 = unlimited
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    """DKIM signing of every outgoing message; off while selector, domain or key is unset."""
+
+    selector: str = ""
+    domain: str = ""
+    private_key_path: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.selector and self.domain and self.private_key_path)
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class Settings:
     bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
     reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
     smtp: SmtpSettings = SmtpSettings()
+    dkim: DkimSettings = DkimSettings()
 
     def __post_init__(self) -> None:
         if self.transport not in ("smtp", "outbox"):
@@ -110,15 +124,25 @@ def load_settings(
 def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Settings:
     base = config_path.parent
     smtp_raw = dict(raw.pop("smtp", {}) or {})
+    dkim_raw = dict(raw.pop("dkim", {}) or {})
     top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
-    values = _apply(Settings, top, env, prefix="", skip={"config_path", "smtp"}, source=config_path)
+    values = _apply(
+        Settings, top, env, prefix="", skip={"config_path", "smtp", "dkim"}, source=config_path
+    )
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
+    dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
+    if dkim.get("private_key_path"):
+        dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
+    else:
+        dkim["private_key_path"] = None
     for key in ("outbox_dir", "sequences_dir", "templates_dir"):
         values[key] = (base / Path(values.get(key, getattr(Settings, key)))).resolve()
     values["database_url"] = _resolve_sqlite(
         values.get("database_url", Settings.database_url), base
     )
-    return Settings(config_path=config_path, smtp=SmtpSettings(**smtp), **values)
+    return Settings(
+        config_path=config_path, smtp=SmtpSettings(**smtp), dkim=DkimSettings(**dkim), **values
+    )
 
 
 def _apply(

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from . import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)
 from . import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
 from . import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from .schema import upgrade

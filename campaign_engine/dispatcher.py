@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from .alerts import send_pending_alerts
 from .campaigns import renderer_for, schedule_for, sequence_of
+from .compliance_tables import HashedSuppression, email_hash
 from .config import Settings
 from .db import Database, is_postgres
 from .digests import send_due_digests
@@ -42,6 +43,7 @@ from .models import (
 from .planner import Candidate, Schedule, plan
 from .reminder_mail import send_reminder_emails
 from .render import Recipient, Renderer
+from .suppression import add_suppression
 from .tokens import TokenKind
 from .transport import Delivery, Outcome, Transport
 
@@ -424,7 +426,7 @@ def _settle(
         "next_due_at": None,
     }
     if state == MessageState.BOUNCED:
-        _suppress(session, str(change["recipient"]), "bounce", str(change["error"]), now)
+        add_suppression(session, str(change["recipient"]), "bounce", str(change["error"]), now)
         session.add(
             Event(
                 kind=EventKind.BOUNCE,
@@ -447,10 +449,20 @@ def _settle(
 
 
 def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
+    """Suppressed addresses among `emails`, with the reason; erased people match by hash."""
     rows = session.exec(
         select(Suppression.email, Suppression.reason).where(col(Suppression.email).in_(emails))
     ).all()
-    return dict(rows)
+    reasons = dict(rows)
+    hashes = {email_hash(email): email for email in emails if email not in reasons}
+    if hashes:
+        hashed = session.exec(
+            select(HashedSuppression.email_hash, HashedSuppression.reason).where(
+                col(HashedSuppression.email_hash).in_(list(hashes))
+            )
+        ).all()
+        reasons.update((hashes[digest], reason) for digest, reason in hashed)
+    return reasons
 
 
 def active_exclusions(session: Session) -> list[ExclusionRule]:
@@ -478,9 +490,3 @@ def _enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
         select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
     ).all()
     return {eid: status for eid, status in rows if eid is not None}
-
-
-def _suppress(session: Session, email: str, reason: str, source: str, now: datetime) -> None:
-    exists = session.exec(select(Suppression.id).where(Suppression.email == email)).first()
-    if exists is None:
-        session.add(Suppression(email=email, reason=reason, source=source, created_at=now))

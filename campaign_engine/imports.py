@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
+from .consent import parse_consent, record_consent
 from .csvfile import CsvRow, Progress, RowError, RowRejected, SeenRows, read_rows
 from .db import Database
 from .models import Account, Contact, Rep
@@ -60,6 +61,8 @@ CONTACT_ALIASES = {
     "owner_e_mail": "owner_email",
     "mode": "outreach_mode",
     "outreach": "outreach_mode",
+    "lawful_basis": "consent",
+    "consent_source": "consent",
 }
 _TEXT_LIMIT = 200  # characters in a name, title or account
 _CHUNK_ROWS = 250  # contacts applied (and committed) per transaction
@@ -82,6 +85,7 @@ class ContactRow:
     segment: str
     owner_email: str | None
     outreach_mode: str
+    consent: str = ""  # lawful basis / consent source (customer, opt-in, ...); optional column
 
 
 @dataclass
@@ -139,6 +143,7 @@ def import_contacts(
     for chunk in chunks(rows, _CHUNK_ROWS):
         with db.session() as session:
             _apply_contacts(session, chunk, now, result)
+            record_consent(session, [(r.email, r.consent) for r in chunk], path.name, now)
     return result
 
 
@@ -224,6 +229,7 @@ def _parse_contact(row: CsvRow) -> ContactRow:
         segment=segment,
         owner_email=_check("owner_email", clean_email, owner) if owner else None,
         outreach_mode=_check("outreach_mode", parse_outreach_mode, values.get("outreach_mode", "")),
+        consent=_check("consent", parse_consent, values.get("consent", "")),
         **text,
     )
 

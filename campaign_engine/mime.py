@@ -47,6 +47,9 @@ def build_mime(
 ) -> bytes:
     """A complete RFC 5322 message (CRLF line ends) with a text and an HTML part.
 
+    Every header is on one line (never folded), so a DKIM signature over it cannot be broken
+    by a refold between here and the relay.
+
     `from_header` and `to_header` are formatted addresses (see `format_address`).
     """
     boundary = "=_" + secrets.token_hex(12)
@@ -89,4 +92,6 @@ def _encode(value: str) -> str:
     check_header_value("Subject", value)
     if value.isascii():
         return value
-    return Header(value, "utf-8").encode()
+    # Encoded words of at most 75 characters, but on ONE line: separated by a space rather
+    # than folded, so the header is signed and checked exactly as it is sent.
+    return Header(value, "utf-8", maxlinelen=75).encode(linesep="\n").replace("\n ", " ")

@@ -6,7 +6,7 @@ import asyncio
 import mailbox
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -14,12 +14,14 @@ from typing import Protocol
 import aiosmtplib
 
 from .config import Settings, SmtpSettings
+from .dkim_signing import DkimSigner
 
 __all__ = [
     "Delivery",
     "Limiter",
     "OutboxTransport",
     "Outcome",
+    "SigningTransport",
     "SmtpTransport",
     "Transport",
     "make_transport",
@@ -71,10 +73,35 @@ class Limiter(Protocol):
 
 
 def make_transport(settings: Settings, limiter: Limiter | None = None) -> Transport:
-    """The configured transport; `limiter` replaces the per-process rate limit (see throttle)."""
+    """The transport every sender uses; `limiter` replaces the per-process rate limit (see
+    throttle). DKIM-signs every message when [dkim] is configured."""
+    inner: Transport
     if settings.transport == "smtp":
-        return SmtpTransport(settings.smtp, limiter)
-    return OutboxTransport(settings.outbox_dir)
+        inner = SmtpTransport(settings.smtp, limiter)
+    else:
+        inner = OutboxTransport(settings.outbox_dir)
+    if settings.dkim.enabled:
+        return SigningTransport(inner, DkimSigner.from_settings(settings.dkim))
+    return inner
+
+
+class SigningTransport:
+    """Signs each delivery just before the inner transport takes it (lazily, like rendering)."""
+
+    def __init__(self, inner: Transport, signer: DkimSigner) -> None:
+        self.inner = inner
+        self.signer = signer
+
+    async def __aenter__(self) -> SigningTransport:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.inner.__aexit__(*exc_info)  # type: ignore[arg-type]
+
+    async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+        sign = self.signer.sign
+        return await self.inner.deliver(replace(d, raw=sign(d.raw)) for d in deliveries)
 
 
 class OutboxTransport:

@@ -35,6 +35,10 @@ def campaign(*args: str, quiet: bool = False) -> str:
         "CAMPAIGN_DATABASE_URL": f"sqlite:///{RUN_DIR / 'campaign.db'}",
         "CAMPAIGN_OUTBOX_DIR": str(RUN_DIR / "outbox"),
         "CAMPAIGN_TRANSPORT": "outbox",
+        # Every message is DKIM-signed with the key `dkim keygen` writes at the start.
+        "CAMPAIGN_DKIM_SELECTOR": "demo",
+        "CAMPAIGN_DKIM_DOMAIN": "gitlab-demo.example",
+        "CAMPAIGN_DKIM_PRIVATE_KEY_PATH": str(RUN_DIR / "dkim.pem"),
         "COLUMNS": os.environ.get("COLUMNS", "160"),
     }
     binary = Path(sys.executable).parent / "campaign"
@@ -75,6 +79,8 @@ def main() -> None:
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
     console.rule("campaign-engine demo: Upsell Premium to Ultimate")
+    campaign("dkim", "keygen", "--out", str(RUN_DIR / "dkim.pem"))
+    campaign("lint", "premium-to-ultimate")
     campaign("import", "reps", str(ROOT / "examples" / "reps.csv"))
     campaign("import", "contacts", str(ROOT / "examples" / "target-list.csv"))
     # Reps marked a few contacts "exclude" in the target list (columns A and B of the play).
@@ -104,6 +110,8 @@ def main() -> None:
     )
     outbox = RUN_DIR / "outbox" / "new"
     count = len(list(outbox.iterdir())) if outbox.exists() else 0
+    signed = sum(1 for f in outbox.iterdir() if f.read_bytes().startswith(b"DKIM-Signature:"))
+    console.print(f"{signed} of {count} messages carry a DKIM signature (d=gitlab-demo.example)")
     console.print(
         f"\n[bold green]{count} messages delivered[/bold green] into the Maildir {RUN_DIR / 'outbox'}"
         f"\nOpen one: [cyan]less {next(outbox.iterdir()) if count else outbox}[/cyan]"
