@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from .config import Settings
 from .db import Database
@@ -22,6 +22,7 @@ from .tokens import TokenSigner
 __all__ = [
     "LaunchResult",
     "campaign_by_name",
+    "campaign_names",
     "launch",
     "renderer_for",
     "schedule_for",
@@ -69,6 +70,11 @@ def campaign_by_name(session: Session, name: str) -> Campaign:
         known = ", ".join(session.exec(select(Campaign.name)).all()) or "none yet"
         raise NotFound(f"no campaign named {name!r} (known: {known})")
     return campaign
+
+
+def campaign_names(session: Session) -> list[str]:
+    """Every campaign's name, alphabetically (for choosing one)."""
+    return list(session.exec(select(Campaign.name).order_by(col(Campaign.name))).all())
 
 
 def launch(

@@ -166,14 +166,19 @@ def exclude_file(
     strict: bool = False,
     encoding: str | None = None,
     progress: Progress | None = None,
+    name: str | None = None,
 ) -> ExclusionResult:
-    """Record the file's exclusions (one campaign or all); re-uploading adds nothing twice."""
-    result = ExclusionResult(file=str(path), campaign=campaign, dry_run=dry_run)
+    """Record the file's exclusions (one campaign or all); re-uploading adds nothing twice.
+
+    `name` is what reports and the audit trail call the file (default: its path), e.g. the
+    name of a web upload stored under a temporary path.
+    """
+    result = ExclusionResult(file=name or str(path), campaign=campaign, dry_run=dry_run)
     with Session(db.engine, expire_on_commit=False) as session:
         target = campaign_by_name(session, campaign) if campaign else None
         result.deadlines = deadline_statuses(session, now, target.id if target else None)
     if strict:  # validate the whole file first; a scratch result takes the counts
-        probe = ExclusionResult(file=str(path), campaign=campaign)
+        probe = ExclusionResult(file=result.file, campaign=campaign)
         for _ in _entries(path, encoding, probe, None):
             pass
         if probe.rejected:
@@ -322,7 +327,7 @@ def _entries(
         try:
             entry = _parse(row)
         except RowRejected as exc:
-            result.rejected.append(RowError(str(path), row.line, exc.field, exc.reason))
+            result.rejected.append(RowError(result.file, row.line, exc.field, exc.reason))
             continue
         if entry is None:
             result.kept_rows += 1

@@ -26,6 +26,7 @@ __all__ = [
     "Exclusion",
     "ExclusionAudit",
     "ExclusionDeadline",
+    "LoginFailure",
     "Message",
     "MessageState",
     "OutreachMode",
@@ -34,6 +35,8 @@ __all__ = [
     "Suppression",
     "ThreadOutcome",
     "UTCDateTime",
+    "User",
+    "UserRole",
     "utc",
 ]
 
@@ -360,6 +363,34 @@ class ExclusionDeadline(SQLModel, table=True):
     deadline: date
     set_by: str = ""
     set_at: datetime | None = _when()
+
+
+class UserRole(StrEnum):
+    OPS = "ops"  # sees and does everything in the web app
+    REP = "rep"  # sees the contacts of the accounts whose rep has the same email
+
+
+class User(SQLModel, table=True):
+    """Someone who logs in to the web app; the password is stored as an argon2 hash only."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    role: str = UserRole.REP
+    password_hash: str = Field(repr=False)
+    created_at: datetime | None = _when()
+    disabled: bool = False
+    disabled_at: datetime | None = _when()
+
+
+class LoginFailure(SQLModel, table=True):
+    """A refused web-app login; too many for one email in a while and logins wait (429)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True)
+    ip_prefix: str | None = None
+    at: datetime | None = _when(index=True)
 
 
 class StageChange(SQLModel, table=True):

@@ -13,7 +13,7 @@ from .errors import CampaignEngineError, NotFound
 from .models import Account, Channel, Contact, Enrollment, EnrollmentStatus, OutreachMode
 from .segments import parse_outreach_mode
 
-__all__ = ["InvalidMode", "ModeChange", "set_outreach_mode"]
+__all__ = ["InvalidMode", "ModeChange", "find_contact", "set_outreach_mode"]
 
 
 class InvalidMode(CampaignEngineError, ValueError):
@@ -30,6 +30,35 @@ class ModeChange:
     handed_to_rep: int  # automated enrollments moved to the rep channel
     drafts_created: int
     drafts_cancelled: int
+
+    def summary(self) -> str:
+        """One line: the change and what it did."""
+        notes = []
+        if self.handed_to_rep:
+            notes.append(f"{self.handed_to_rep} automated enrollment(s) handed to the rep")
+        if self.drafts_created:
+            notes.append(f"{self.drafts_created} draft(s) created")
+        if self.drafts_cancelled:
+            notes.append(f"{self.drafts_cancelled} open draft(s) cancelled")
+        change = f"{self.email}: outreach mode {self.old_mode} -> {self.new_mode}"
+        return change + (f"; {', '.join(notes)}" if notes else "")
+
+
+def find_contact(
+    session: Session, email: str, rep_email: str | None = None
+) -> tuple[Contact, Account]:
+    """The contact and its account; with `rep_email`, only among that rep's accounts."""
+    query = (
+        select(Contact, Account)
+        .join(Account, col(Account.id) == Contact.account_id)
+        .where(Contact.email == email.strip().lower())
+    )
+    if rep_email is not None:
+        query = query.where(Account.rep_id == rep_by_email(session, rep_email).id)
+    row = session.exec(query).first()
+    if row is None:
+        raise NotFound(f"no contact {email!r}; import it first with `campaign import contacts`")
+    return row[0], row[1]
 
 
 def set_outreach_mode(
@@ -49,16 +78,7 @@ def set_outreach_mode(
         new_mode = parse_outreach_mode(mode)
     except ValueError as exc:
         raise InvalidMode(str(exc)) from None
-    query = (
-        select(Contact)
-        .join(Account, col(Account.id) == Contact.account_id)
-        .where(Contact.email == email.strip().lower())
-    )
-    if rep_email is not None:
-        query = query.where(Account.rep_id == rep_by_email(session, rep_email).id)
-    contact = session.exec(query).first()
-    if contact is None:
-        raise NotFound(f"no contact {email!r}; import it first with `campaign import contacts`")
+    contact, _ = find_contact(session, email, rep_email)
     assert contact.id is not None
     old_mode = contact.outreach_mode
     contact.outreach_mode = new_mode

@@ -8,6 +8,7 @@
 | `POST /c/{token}` | the contact request; a thank-you page naming the rep |
 | `GET /u/{token}` | the unsubscribe confirm page (records `unsubscribe_page`) |
 | `POST /u/{token}` | unsubscribe (RFC 8058 one-click, or the confirm page's form); 200 |
+| `/app/...` | the ops/rep web app (`webapp`), mounted here with its own sessions and limits |
 
 Only this module knows Starlette: bot rules live in `bots`, storing in `recorder`, effects in
 `contact_requests` and `unsubscribes`. Time is read from `clock` once per request.
@@ -31,7 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .alerts import send_pending_alerts
@@ -47,6 +48,7 @@ from .recorder import UNSUBSCRIBE_PAGE, EventRecorder, PendingHit
 from .tokens import TokenKind, TokenPayload, TokenSigner
 from .transport import Transport, make_transport
 from .unsubscribes import unsubscribe
+from .webapp import MAX_UPLOAD_BYTES, MOUNT, create_webapp
 
 __all__ = ["MAX_BODY_BYTES", "PIXEL_GIF", "create_app"]
 
@@ -91,14 +93,23 @@ def create_app(
         finally:
             await edge.recorder.stop()
 
+    webapp = create_webapp(settings, db, clock=edge.clock, transport_factory=transport_factory)
     app = Starlette(
         routes=[
             Route("/o/{token}.gif", edge.pixel, methods=["GET", "HEAD"]),
             Route("/t/{token}", edge.click, methods=["GET", "HEAD"]),
             Route("/c/{token}", edge.contact, methods=["GET", "HEAD", "POST"]),
             Route("/u/{token}", edge.unsubscribe, methods=["GET", "HEAD", "POST"]),
+            Mount(MOUNT, app=webapp),  # the ops/rep web app
         ],
-        middleware=[Middleware(_BodyLimit, limit=MAX_BODY_BYTES, page=edge.error_page)],
+        middleware=[
+            Middleware(
+                _BodyLimit,
+                limit=MAX_BODY_BYTES,
+                page=edge.error_page,
+                larger={MOUNT + "/": MAX_UPLOAD_BYTES},  # the web app takes file uploads
+            )
+        ],
         exception_handlers={HTTPException: edge.http_error, Exception: edge.crash},
         lifespan=lifespan,
     )
@@ -337,17 +348,26 @@ class _BodyTooLarge(HTTPException):
 class _BodyLimit:
     """Refuses request bodies over `limit` bytes (413), by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, limit: int, page: Callable[[int], Response]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        page: Callable[[int], Response],
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.page = page
+        self.larger = dict(larger or {})  # path prefix -> its own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        limit = next((n for p, n in self.larger.items() if path.startswith(p)), self.limit)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.limit:
+        if not declared.isdigit() or int(declared) > limit:
             status = 413 if declared.isdigit() else 400
             log.warning("%s %s refused: body %s", scope["method"], scope["path"][:200], status)
             await self.page(status)(scope, receive, send)
@@ -358,7 +378,7 @@ class _BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 raise _BodyTooLarge()
             return message
 

@@ -1,7 +1,7 @@
 """sales stages
 
 Revision ID: 20ea55885874
-Revises: 505a422e5744
+Revises: 27b228f64204
 Create Date: 2026-11-26 04:31:11.818322
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import campaign_engine.models
 
 revision = "20ea55885874"
-down_revision = "505a422e5744"
+down_revision = "27b228f64204"
 branch_labels = None
 depends_on = None
 
