@@ -11,8 +11,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -43,8 +41,9 @@ from campaign_engine.reports import due_reminder_counts, load_report
 from campaign_engine.repsend import send_draft
 from campaign_engine.stages import record_stage
 from campaign_engine.transport import make_transport
-from tests.conftest import SmtpSink, free_port
+from tests.conftest import SmtpSink
 from tests.helpers import tick, write_csv
+from tests.web import CHROMIUM, CHROMIUM_ARGS, serving
 
 DANA = "dana.reyes@gitlab-demo.example"
 TOMAS = "tomas.herrera@gitlab-demo.example"
@@ -412,23 +411,12 @@ def test_empty_report(db: Database) -> None:
     assert "No campaigns yet." in render_dashboard(report)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @contextmanager
 def serve_dashboard(db: Database, now: datetime) -> Iterator[str]:
     """The dashboard over a real loopback socket: a tiny Starlette app on uvicorn in a thread."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse
@@ -444,22 +432,10 @@ def serve_dashboard(db: Database, now: datetime) -> Iterator[str]:
     async def as_json(request: Request) -> JSONResponse:
         return JSONResponse(report_to_dict(current()))
 
-    app = Starlette(routes=[Route("/dashboard", dashboard), Route("/report.json", as_json)])
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(
+        Starlette(routes=[Route("/dashboard", dashboard), Route("/report.json", as_json)])
+    ) as url:
+        yield url
 
 
 @pytest.mark.skipif(
