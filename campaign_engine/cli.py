@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -34,13 +34,16 @@ from . import (
     privacy,
     recovery,
     reminder_mail,
+    report_export,
     reports,
     repsend,
     schema,
+    stages,
     suppression,
 )
 from .config import DkimSettings, Settings, load_settings
 from .csvfile import Progress, RowError, write_errors
+from .dashboard import FIGURE_COLUMNS, render_dashboard, show
 from .db import Database
 from .dispatcher import Dispatcher, TickReport
 from .dkim_signing import dns_record, generate_key, valid_domain, valid_selector
@@ -48,6 +51,7 @@ from .doctor import diagnose
 from .errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
 from .lint import lint_sequence
 from .models import Account, Campaign, Contact, Message, utc
+from .report_model import Report
 from .suppression import SuppressReason
 from .throttle import limiter_for
 from .transport import make_transport
@@ -259,7 +263,45 @@ def status(
         out.print(table)
 
 
-app.command("report", help="Same numbers as status; --format json for scripts.")(status)
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="table, json, csv or html (the dashboard).")
+    ] = ReportFormat.table,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", dir_okay=False, help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Funnel per campaign, email, segment, offer and rep; human engagement only; SAO and stages."""
+    c = _ctx(ctx)
+    with c.db.session() as session:
+        if campaign:
+            campaigns.campaign_by_name(session, campaign)
+        now = _now(None)
+        pending = reports.due_reminder_counts(now, c.settings.reminder_days)
+        result = reports.load_report(session, now, campaign, reminders=pending)
+    if format is ReportFormat.table:
+        _print_report(result)
+        return
+    text = {
+        ReportFormat.json: report_export.to_json,
+        ReportFormat.csv: report_export.to_csv,
+        ReportFormat.html: lambda r: render_dashboard(r, c.settings.templates_dir),
+    }[format](result)
+    if out_file is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    out_file.write_text(text, encoding="utf-8", newline="")
+    out.print(f"{format.value} report written to {out_file}")
 
 
 messages_app = typer.Typer(
@@ -536,6 +578,103 @@ def digests_send_command(
         out.print("No digest due.")
     if report.failed:
         raise typer.Exit(1)
+
+
+def _print_report(result: Report) -> None:
+    if not result.campaigns:
+        out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
+    for item in result.campaigns:
+        t = item.totals
+        out.print(
+            f"[bold]{item.name}[/bold] ({item.sequence}, from {item.start_date}): "
+            f"{t.enrolled} enrolled, {item.touched} emailed, SAO {item.sao}; not counted: "
+            f"{t.apple_opens} Apple privacy opens, {t.scanner_opens} scanner opens, "
+            f"{t.scanner_clicks} scanner clicks"
+        )
+        rows = [("all", t)] + [(f"email {s.step}", s.figures) for s in item.steps]
+        rows += [(f"segment {g.segment}", g.figures) for g in item.segments]
+        table = Table(title="Funnel (human engagement)")
+        table.add_column("")
+        for _, label in FIGURE_COLUMNS:
+            table.add_column(label, justify="right")
+        for label, figures in rows:
+            values = asdict(figures)
+            table.add_row(label, *(show(values[key], key == "ctor") for key, _ in FIGURE_COLUMNS))
+        out.print(table)
+        offers = Table(title="Offers")
+        for column in ("email", "offer", "delivered with it", "clicked", "clicks", "click rate"):
+            offers.add_column(column, justify="left" if column == "offer" else "right")
+        for o in item.offers:
+            offers.add_row(
+                str(o.step),
+                o.name,
+                str(o.offered),
+                str(o.clicks_unique),
+                str(o.clicks_total),
+                show(o.click_rate, True),
+            )
+        out.print(offers)
+        reps = Table(title="Reps")
+        for column in ("rep", "contacts", "drafts sent", "reminders pending", "requests", "SAO"):
+            reps.add_column(column, justify="left" if column == "rep" else "right")
+        for r in item.reps:
+            reps.add_row(
+                r.rep or r.name,
+                str(r.contacts),
+                str(r.drafts_sent),
+                str(r.reminders_pending),
+                str(r.requests_received),
+                str(r.sao),
+            )
+        out.print(reps)
+        stage_table = Table(title="Sales stages of the contacts emailed")
+        for column in ("stage", "reached", "now in it", "average days"):
+            stage_table.add_column(column, justify="left" if column == "stage" else "right")
+        for st in item.stages:
+            stage_table.add_row(
+                f"{st.stage} - {st.name}", str(st.reached), str(st.current), show(st.average_days)
+            )
+        out.print(stage_table)
+
+
+stages_app = typer.Typer(
+    help="Opportunity sales stages of contacts (0 Pending Acceptance ... 7 Closed Won, 8 Lost).",
+    no_args_is_help=True,
+)
+app.add_typer(stages_app, name="stages")
+
+
+@stages_app.command("set")
+def stages_set_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact's email.")],
+    stage: Annotated[str, typer.Argument(help="Number or name: 1, '1 - Discovery', discovery...")],
+    at: Annotated[
+        datetime | None,
+        typer.Option("--at", formats=["%Y-%m-%d"], help="Day it happened (default: today, UTC)."),
+    ] = None,
+) -> None:
+    """Record that a contact's opportunity reached a sales stage (kept as history)."""
+    c = _ctx(ctx)
+    try:
+        number = stages.parse_stage(stage)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="STAGE") from None
+    now = _now(None)
+    out.print(str(stages.record_stage(c.db, email, number, at.date() if at else now.date(), now)))
+
+
+@stages_app.command("import")
+def stages_import_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: email,stage,date.")
+    ],
+    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
+) -> None:
+    """Record stages from CSV; rejected rows are listed with file:line and reason (exit 1)."""
+    c = _ctx(ctx)
+    _print_import(stages.import_stages(c.db, file, _now(None), encoding), "stage changes")
 
 
 # -- tracking endpoints and contact requests (issue 4) -------------------------------------

@@ -391,3 +391,16 @@ class LoginFailure(SQLModel, table=True):
     email: str = Field(index=True)
     ip_prefix: str | None = None
     at: datetime | None = _when(index=True)
+
+
+class StageChange(SQLModel, table=True):
+    """A contact's opportunity moved to a sales stage on a day (history: rows are never updated)."""
+
+    __table_args__ = (sa.UniqueConstraint("contact_id", "stage", "changed_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    stage: int  # 0 Pending Acceptance ... 7 Closed Won, 8 Lost (stages.STAGES)
+    changed_on: date
+    source: str = ""  # "cli", or "FILE:LINE" of the CSV row that recorded it
+    recorded_at: datetime | None = _when()

@@ -1,8 +1,14 @@
-"""Per-campaign, per-step delivery numbers, read from the message and enrollment tables."""
+"""Report numbers read from the database: delivery status per step, and the full funnel report.
+
+`campaign_statuses` is what `campaign status` prints; `load_report` loads the plain rows the pure
+`funnel.compute_report` needs (and the dashboard renders).
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,10 +16,57 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from . import funnel, reminder_mail
+from . import report_model as model
 from .campaigns import sequence_of
-from .models import Campaign, Enrollment, Message, MessageState
+from .eligibility import ExclusionRule
+from .models import (
+    Account,
+    Campaign,
+    Contact,
+    Enrollment,
+    Event,
+    Exclusion,
+    Message,
+    MessageState,
+    Rep,
+    StageChange,
+)
+from .segments import persona_for
 
-__all__ = ["CampaignStatus", "StepStatus", "campaign_statuses", "to_jsonable"]
+__all__ = [
+    "CampaignStatus",
+    "ReminderCounts",
+    "StepStatus",
+    "campaign_statuses",
+    "due_reminder_counts",
+    "load_report",
+    "no_reminders",
+    "to_jsonable",
+]
+
+# Where "reminders pending" per rep come from: (session, campaign ids) -> {(campaign id, rep id): n}.
+# `campaign report` plugs in `due_reminder_counts` (the rep-draft reminders due now); a source
+# that has none to offer passes `no_reminders`.
+ReminderCounts = Callable[[Session, list[int]], Mapping[tuple[int, int], int]]
+
+
+def no_reminders(session: Session, campaign_ids: list[int]) -> Mapping[tuple[int, int], int]:
+    return {}
+
+
+def due_reminder_counts(now: datetime, reminder_days: int) -> ReminderCounts:
+    """Pending = next-step reminders due at `now` for the emails reps sent, per campaign and rep."""
+
+    def count(session: Session, campaign_ids: list[int]) -> Mapping[tuple[int, int], int]:
+        wanted = set(campaign_ids)
+        return Counter(
+            (line.reminder.campaign_id, line.rep_id)
+            for line in reminder_mail.reminder_lines(session, now, reminder_days)
+            if line.reminder.campaign_id in wanted
+        )
+
+    return count
 
 
 @dataclass
@@ -88,3 +141,104 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
 
 def to_jsonable(statuses: list[CampaignStatus]) -> list[dict[str, Any]]:
     return [asdict(status) for status in statuses]
+
+
+def load_report(
+    session: Session,
+    now: datetime,
+    campaign_name: str | None = None,
+    reminders: ReminderCounts = no_reminders,
+) -> model.Report:
+    """The funnel report of every campaign (or one), computed from the rows as they are now."""
+    query = select(Campaign).order_by(col(Campaign.id))
+    if campaign_name:
+        query = query.where(Campaign.name == campaign_name)
+    campaigns = [
+        model.CampaignRow(
+            id=c.id or 0,
+            name=c.name,
+            sequence=sequence_of(c),
+            links={int(k): v for k, v in json.loads(c.links_json).items()},
+            start_date=c.start_date,
+            timezone=c.timezone,
+        )
+        for c in session.exec(query)
+    ]
+    ids = [c.id for c in campaigns]
+    enrollments = tuple(
+        model.EnrollmentRow(campaign_id, contact_id, channel)
+        for campaign_id, contact_id, channel in session.exec(
+            select(Enrollment.campaign_id, Enrollment.contact_id, Enrollment.channel).where(
+                col(Enrollment.campaign_id).in_(ids)
+            )
+        )
+    )
+    messages = tuple(
+        model.MessageRow(*row)
+        for row in session.exec(
+            select(
+                Message.id,
+                Message.campaign_id,
+                Message.contact_id,
+                Message.step,
+                Message.origin,
+                Message.state,
+                Message.sent_at,
+                Message.skip_reason,
+            ).where(col(Message.campaign_id).in_(ids))
+        )
+    )
+    events = tuple(
+        model.EventRow(
+            id=e.id or 0,
+            kind=e.kind,
+            message_id=e.message_id,
+            occurred_at=e.occurred_at or now,
+            is_human=e.is_human,
+            bot_reason=e.bot_reason,
+            link_index=e.link_index,
+            url=e.url,
+        )
+        for e in session.exec(
+            select(Event)
+            .join(Message, col(Message.id) == Event.message_id)
+            .where(col(Message.campaign_id).in_(ids))
+        )
+    )
+    enrolled_ids = select(Enrollment.contact_id).where(col(Enrollment.campaign_id).in_(ids))
+    contacts = tuple(
+        model.ContactRow(contact_id, email, segment, persona_for(title), rep_id)
+        for contact_id, email, title, segment, rep_id in session.exec(
+            select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)
+            .join(Account, col(Account.id) == Contact.account_id)
+            .where(col(Contact.id).in_(enrolled_ids))
+        )
+    )
+    exclusions = tuple(
+        ExclusionRule(x.email, x.domain, x.campaign_id, x.reason)
+        for x in session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None)))
+    )
+    stages = tuple(
+        model.StageRow(contact_id, stage, changed_on)
+        for contact_id, stage, changed_on in session.exec(
+            select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(
+                col(StageChange.contact_id).in_(enrolled_ids)
+            )
+        )
+    )
+    reps = tuple(
+        model.RepRow(rep_id or 0, email, name)
+        for rep_id, email, name in session.exec(select(Rep.id, Rep.email, Rep.name))
+    )
+    data = model.ReportData(
+        campaigns=tuple(campaigns),
+        contacts=contacts,
+        enrollments=enrollments,
+        messages=messages,
+        events=events,
+        exclusions=exclusions,
+        stages=stages,
+        reps=reps,
+        reminders=reminders(session, ids),
+    )
+    return funnel.compute_report(data, now)

@@ -8,6 +8,7 @@ outreach modes.
 | `GET /exclusions`, `POST /exclusions/upload`, `POST /exclusions/remove` | ops | list, upload a file (per-row report), lift one |
 | `GET /drafts`, `GET /drafts/{id}`, `POST /drafts/{id}/edit`, `POST /drafts/{id}/send` | ops: all; reps: their own | list, read, edit, send |
 | `GET /contacts?email=`, `GET/POST /contacts/{email}/mode` | ops: all; reps: their own | outreach mode A/B/C |
+| `GET /dashboard[?campaign=NAME]` | ops | the campaign report: figures and SVG charts (`dashboard.render_dashboard`) |
 
 Every page needs a session (else a redirect to the login page); every POST needs the session's
 CSRF token (else 403). The work is done by the services (`exclusions`, `drafts`, `repsend`,
@@ -36,8 +37,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from . import campaigns, drafts, exclusions, outreach, repsend
+from . import campaigns, drafts, exclusions, outreach, reports, repsend
 from .config import Settings
+from .dashboard import render_dashboard
 from .db import Database
 from .errors import CampaignEngineError, NotFound, TransportError
 from .hits import ip_prefix
@@ -111,6 +113,7 @@ def create_webapp(
             Route("/drafts/{draft_id:int}/send", web.send_draft, methods=["POST"]),
             Route("/contacts", web.find_contact),
             Route("/contacts/{email}/mode", web.mode, methods=["GET", "POST"], name="mode"),
+            Route("/dashboard", web.dashboard, name="dashboard"),
         ],
         middleware=[session_middleware(settings)],
         exception_handlers={
@@ -178,6 +181,21 @@ class _Web:
     async def home(self, request: Request) -> Response:
         user = await self._require(request)
         return self.page(request, "home.html.j2", user=user)
+
+    # -- dashboard (ops) ---------------------------------------------------------------------
+
+    async def dashboard(self, request: Request) -> Response:
+        await self._require(request, ops=True)
+        now, name = self.clock(), request.query_params.get("campaign") or None
+
+        def load() -> str:
+            pending = reports.due_reminder_counts(now, self.settings.reminder_days)
+            with self.db.session() as session:
+                report = reports.load_report(session, now, name, reminders=pending)
+            return render_dashboard(report, self.settings.templates_dir)
+
+        html = await anyio.to_thread.run_sync(load)
+        return HTMLResponse(html, headers=_PAGE_HEADERS)
 
     # -- exclusions (ops) --------------------------------------------------------------------
 

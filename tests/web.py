@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -22,6 +23,19 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+# Debian's chromium, driven by playwright (which never downloads a browser of its own).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @contextmanager

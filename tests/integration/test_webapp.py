@@ -344,3 +344,19 @@ def test_an_upload_over_the_tracking_limit_is_fine_under_app(web: WebApp) -> Non
     with httpx.Client(base_url=web.url) as client:
         big = client.post("/u/whatever", content=b"x" * (17 * 1024))
         assert big.status_code == 413  # tracking keeps its own small limit
+
+
+def test_ops_see_the_report_dashboard_and_reps_do_not(web: WebApp) -> None:
+    with web.client() as anonymous:
+        assert anonymous.get("/app/dashboard").headers["location"].startswith("/app/login")
+    with web.login(DANA) as dana:
+        assert dana.get("/app/dashboard").status_code == 403
+    with web.login(OPS) as ops:
+        page = ops.get("/app/dashboard")
+        assert page.status_code == 200
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert "<h2>P2U</h2>" in page.text and page.text.count("<svg") == 1  # the funnel
+        assert "No human opens, clicks or contact requests yet." in page.text
+        assert 'data-path="campaigns.0.totals.enrolled" data-value="4">4<' in page.text
+        other = ops.get("/app/dashboard", params={"campaign": "nope"})
+        assert other.status_code == 200 and "No campaigns yet." in other.text

@@ -4,11 +4,11 @@ messy exclusion file, read the per-row report on the page; a screenshot goes to 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.web import CHROMIUM, CHROMIUM_ARGS
 from tests.webapp_fixtures import (
     OPS,
     PASSWORD,
@@ -18,16 +18,6 @@ from tests.webapp_fixtures import (
     web_settings_fixture,  # noqa: F401  (fixture)
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MESSY = ROOT / "tests" / "data" / "messy" / "exclude-target-list-bom-semicolon.csv"
 ARTIFACTS = ROOT / "test-artifacts"
 
