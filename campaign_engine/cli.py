@@ -222,6 +222,10 @@ def status(
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
         return
+    _print_statuses(statuses)
+
+
+def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
     if not statuses:
         out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
     for item in statuses:
@@ -289,11 +293,13 @@ def report(
         now = _now(None)
         pending = reports.due_reminder_counts(now, c.settings.reminder_days)
         result = reports.load_report(session, now, campaign, reminders=pending)
+        statuses = reports.campaign_statuses(session, campaign)
     if format is ReportFormat.table:
+        _print_statuses(statuses)
         _print_report(result)
         return
     text = {
-        ReportFormat.json: report_export.to_json,
+        ReportFormat.json: lambda r: report_export.to_json(r, reports.to_jsonable(statuses)),
         ReportFormat.csv: report_export.to_csv,
         ReportFormat.html: lambda r: render_dashboard(r, c.settings.templates_dir),
     }[format](result)
@@ -586,7 +592,7 @@ def _print_report(result: Report) -> None:
     for item in result.campaigns:
         t = item.totals
         out.print(
-            f"[bold]{item.name}[/bold] ({item.sequence}, from {item.start_date}): "
+            f"{item.name} ({item.sequence}, from {item.start_date}): "
             f"{t.enrolled} enrolled, {item.touched} emailed, SAO {item.sao}; not counted: "
             f"{t.apple_opens} Apple privacy opens, {t.scanner_opens} scanner opens, "
             f"{t.scanner_clicks} scanner clicks"

@@ -13,8 +13,15 @@ from .report_model import Report, report_to_dict
 __all__ = ["csv_rows", "to_csv", "to_json"]
 
 
-def to_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
+def to_json(report: Report, delivery: list[dict[str, Any]] | None = None) -> str:
+    """The report as JSON; with `delivery` (reports.campaign_statuses as dicts), each campaign
+    also carries its per-step message states and skip reasons under "delivery"."""
+    data = report_to_dict(report)
+    by_name = {status["name"]: status for status in delivery or []}
+    for campaign in data["campaigns"]:
+        if campaign["name"] in by_name:
+            campaign["delivery"] = by_name[campaign["name"]]
+    return json.dumps(data, indent=2, ensure_ascii=False)
 
 
 def csv_rows(report: Report) -> list[dict[str, Any]]:

@@ -382,6 +382,11 @@ def test_report_and_stages_commands(
     (c,) = json.loads(as_json.stdout)["campaigns"]
     assert (c["totals"]["sent"], c["totals"]["ctor"], c["sao"]) == (13, 0.8, 2)
     assert [r["reminders_pending"] for r in c["reps"]] == [0, 1]  # from the real reminders
+    # The message states (queued/sent/failed/skipped and why) ride along, per step.
+    delivery = {step["step"]: step["states"] for step in c["delivery"]["steps"]}
+    for step in c["steps"]:
+        states = delivery[step["step"]]
+        assert states["sent"] + states["bounced"] == step["figures"]["sent"]
 
     table = run_cli(settings, "report")
     assert table.returncode == 0, table.stderr
