@@ -525,13 +525,34 @@ def digests_preview_command(
 ) -> None:
     """Print what the rep's next digest would contain; nothing is claimed or sent."""
     c = _ctx(ctx)
-    preview = digests.preview_digest(c.db, rep, _now(now))
+    preview = digests.preview_digest(c.db, rep, _now(now), c.settings.reminder_days)
     schedule = digests.describe(preview.preference, preview.rep.timezone)
     due = "due now" if preview.due else "not due yet"
     out.print(f"{preview.rep.email}: digests {schedule}; {due}")
-    if not preview.entries:
+    if not preview.entries and not preview.reminders:
         out.print("Nothing new: no digest would be sent.")
         return
+    if preview.entries:
+        _print_preview_entries(preview)
+    if preview.reminders:
+        reminders = Table(title=f"Next emails due ({len(preview.reminders)})")
+        for column in ("contact", "account", "campaign", "last sent", "next", "draft"):
+            reminders.add_column(column)
+        for line in preview.reminders:
+            r = line.reminder
+            draft = reminder_mail.draft_command(line.draft_id) if line.draft_id else "no open draft"
+            reminders.add_row(
+                r.contact_email,
+                line.account,
+                r.campaign,
+                f"email {r.sent_step} on {r.sent_at:%Y-%m-%d}",
+                f"email {r.next_step}",
+                draft,
+            )
+        out.print(reminders)
+
+
+def _print_preview_entries(preview: digests.DigestPreview) -> None:
     count = digests.contacts(len(preview.entries))
     table = Table(title=f"Next digest for {preview.rep.email} ({count})")
     for column in ("contact", "account", "activity", "email", "when", "next step"):

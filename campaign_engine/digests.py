@@ -3,6 +3,12 @@
 An event is claimed by inserting a DigestItem (event_id is unique) in the same transaction as its
 Digest row, so two runs at once, or a run after a crash, can never put it in a second digest. The
 Digest stays `queued` until the relay accepts it: a crash or a 4xx leaves it for the next run.
+
+Next-step reminders due and not noticed yet ride along ("Next emails due", after the engagement):
+their ReminderNotice rows are written in that same transaction, with the Digest's created_at, which
+ties them to the digest, so a retry re-sends them. A digest that fails for good deletes its notices,
+so the reminders are offered again to the next digest. A digest goes out when it has engagement or
+reminders; reps with digests off get reminders by separate email (reminder_mail.py).
 """
 
 from __future__ import annotations
@@ -39,7 +45,25 @@ from .digest_schedule import (
 from .digest_tables import Digest, DigestItem, DigestPreference, DigestState
 from .errors import NotFound
 from .mime import build_mime, format_address
-from .models import Account, Campaign, Contact, Event, EventKind, Message, Rep, utc
+from .models import (
+    Account,
+    Campaign,
+    Contact,
+    Event,
+    EventKind,
+    Message,
+    ReminderNotice,
+    Rep,
+    utc,
+)
+from .reminder_mail import (
+    ReminderLine,
+    draft_command,
+    draft_path,
+    reminder_key,
+    reminder_lines,
+    unnoticed,
+)
 from .sequences import Sequence
 from .transport import Delivery, Outcome, Transport
 
@@ -51,6 +75,7 @@ __all__ = [
     "contacts",
     "local_time",
     "pending_entries",
+    "pending_reminders",
     "preview_digest",
     "render_digest",
     "send_due_digests",
@@ -61,6 +86,7 @@ log = logging.getLogger(__name__)
 
 _DIGESTS: sa.Table = Digest.__table__  # type: ignore[attr-defined]
 _ITEMS: sa.Table = DigestItem.__table__  # type: ignore[attr-defined]
+_NOTICES: sa.Table = ReminderNotice.__table__  # type: ignore[attr-defined]
 _CLAIM_CHUNK = 500  # events per INSERT statement
 
 
@@ -90,6 +116,7 @@ class DigestPreview:
     due: bool
     last_run_at: datetime | None
     entries: list[DigestEntry]
+    reminders: list[ReminderLine] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -149,16 +176,18 @@ def describe(pref: Preference, timezone: str) -> str:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def preview_digest(db: Database, rep_email: str, now: datetime) -> DigestPreview:
+def preview_digest(
+    db: Database, rep_email: str, now: datetime, reminder_days: int = 7
+) -> DigestPreview:
     with db.session() as session:
         rep = rep_by_email(session, rep_email)
         assert rep.id is not None
         pref = _preferences(session, [rep.id]).get(rep.id, DEFAULT_PREFERENCE)
         last = _last_runs(session, [rep.id]).get(rep.id)
         entries = pending_entries(session, rep.id, now)
-    return DigestPreview(
-        rep, pref, digest_due(pref, rep_zone(rep.timezone), last, now), last, entries
-    )
+        reminders = pending_reminders(session, rep, pref, now, reminder_days)
+    due = digest_due(pref, rep_zone(rep.timezone), last, now)
+    return DigestPreview(rep, pref, due, last, entries, reminders)
 
 
 def pending_entries(session: Session, rep_id: int, now: datetime) -> list[DigestEntry]:
@@ -166,13 +195,28 @@ def pending_entries(session: Session, rep_id: int, now: datetime) -> list[Digest
     return build_entries(facts, _campaign_infos(session, facts))
 
 
+def pending_reminders(
+    session: Session, rep: Rep, pref: Preference, now: datetime, reminder_days: int
+) -> list[ReminderLine]:
+    """Reminders due for the rep and not noticed yet; none when the rep's digests are off."""
+    if pref.mode == DigestMode.OFF:
+        return []
+    return unnoticed(session, reminder_lines(session, now, reminder_days, rep.email))
+
+
 # -- claiming ---------------------------------------------------------------------------------
 
 
 def claim_events(
-    db: Database, rep_id: int, event_ids: Iterable[int], now: datetime, record_empty: bool = False
+    db: Database,
+    rep_id: int,
+    event_ids: Iterable[int],
+    now: datetime,
+    record_empty: bool = False,
+    reminders: Iterable[ReminderLine] = (),
 ) -> int | None:
-    """Create a queued Digest owning every given event nobody claimed yet; its id, or None.
+    """Create a queued Digest owning every given event and reminder nobody claimed yet; its id,
+    or None when there was neither.
 
     The Digest row is written first (so SQLite takes its write lock at once), then the items with
     ON CONFLICT DO NOTHING in ascending event order (so concurrent PostgreSQL claims cannot
@@ -208,7 +252,7 @@ def claim_events(
                 .returning(_ITEMS.c.event_id)
             )
             claimed += connection.execute(statement).scalars().all()
-        if claimed:
+        if _claim_reminders(db, connection, rep_id, list(reminders), now) or claimed:
             return int(digest_id)
         if record_empty:  # remember that this slot ran, so a later click waits for the next one
             connection.execute(
@@ -219,6 +263,31 @@ def claim_events(
         else:
             connection.execute(sa.delete(_DIGESTS).where(_DIGESTS.c.id == digest_id))
         return None
+
+
+def _claim_reminders(
+    db: Database, connection: Any, rep_id: int, lines: list[ReminderLine], now: datetime
+) -> bool:
+    """Notice the reminders nobody noticed yet, stamped with the digest's created_at (`now`)."""
+    if not lines:
+        return False
+    rows = [
+        {
+            "campaign_id": line.reminder.campaign_id,
+            "contact_id": line.reminder.contact_id,
+            "rep_id": rep_id,
+            "step": line.reminder.next_step,
+            "created_at": now,
+        }
+        for line in sorted(lines, key=lambda line: reminder_key(line.reminder))
+    ]  # in key order, like the events, so concurrent PostgreSQL claims cannot deadlock
+    statement = (
+        _insert_ignoring_duplicates(db)(_NOTICES)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "contact_id", "step"])
+        .returning(_NOTICES.c.id)
+    )
+    return bool(connection.execute(statement).scalars().all())
 
 
 # -- sending ----------------------------------------------------------------------------------
@@ -252,8 +321,9 @@ async def send_due_digests(
             continue
         with db.session() as session:
             event_ids = [f.event_id for f in _facts(session, *_pending(rep.id, now))]
+            reminders = pending_reminders(session, rep, pref, now, settings.reminder_days)
         scheduled = pref.mode == DigestMode.SCHEDULED and not forced
-        if claim_events(db, rep.id, event_ids, now, record_empty=scheduled) is None:
+        if claim_events(db, rep.id, event_ids, now, scheduled, reminders) is None:
             report.nothing_new.append(rep.email)
     deliveries, digests = _prepare(db, settings, by_id, now, forced)
     outcomes = await transport.deliver(deliveries) if deliveries else []
@@ -262,9 +332,15 @@ async def send_due_digests(
 
 
 def render_digest(
-    templates_dir: Path, rep: Rep, entries: list[DigestEntry], now: datetime
+    templates_dir: Path,
+    rep: Rep,
+    entries: list[DigestEntry],
+    now: datetime,
+    reminders: list[ReminderLine] | None = None,
+    base_url: str = "",
 ) -> RenderedDigest:
-    """Subject, HTML and text of a digest (sandboxed Jinja2, HTML autoescaped)."""
+    """Subject, HTML and text of a digest (sandboxed Jinja2, HTML autoescaped); `reminders`
+    fill the "Next emails due" section, with draft links under `base_url`."""
     zone = rep_zone(rep.timezone)
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(templates_dir),
@@ -274,12 +350,17 @@ def render_digest(
     )
     env.filters["local"] = lambda moment: _local(moment, zone)
     requests = sum(1 for e in entries if e.top.kind == EventKind.CONTACT_REQUEST)
-    subject = f"Engagement digest: {contacts(len(entries))}"
+    reminders = reminders or []
+    parts = [contacts(len(entries))] if entries or not reminders else []
     if requests:
-        subject += f", {requests} asked to be contacted"
+        parts.append(f"{requests} asked to be contacted")
+    if reminders:
+        parts.append(f"{len(reminders)} next email{'' if len(reminders) == 1 else 's'} due")
+    subject = f"Engagement digest: {', '.join(parts)}"
     context: dict[str, Any] = {
         "rep": {"name": " ".join(rep.name.split()) or rep.email, "email": rep.email},
         "entries": entries,
+        "reminders": [_reminder_view(line, base_url) for line in reminders],
         "subject": subject,
         "generated": _local(now, zone),
     }
@@ -289,6 +370,36 @@ def render_digest(
 
 
 # -- internals --------------------------------------------------------------------------------
+
+
+def _reminder_view(line: ReminderLine, base_url: str) -> dict[str, object]:
+    draft = line.draft_id
+    return {
+        **line.to_json(),
+        "sent_on": f"{line.reminder.sent_at:%Y-%m-%d}",
+        "command": draft_command(draft) if draft else "",
+        "url": f"{base_url.rstrip('/')}{draft_path(draft)}" if draft else "",
+    }
+
+
+def _reminders_of(
+    session: Session, digest: Digest, rep: Rep, now: datetime, reminder_days: int
+) -> list[ReminderLine]:
+    """The reminders this digest noticed (same rep, same created_at) that are still due."""
+    keys = set(
+        session.exec(
+            select(
+                ReminderNotice.campaign_id, ReminderNotice.contact_id, ReminderNotice.step
+            ).where(
+                ReminderNotice.rep_id == digest.rep_id,
+                ReminderNotice.created_at == digest.created_at,
+            )
+        ).all()
+    )
+    if not keys:
+        return []
+    lines = reminder_lines(session, now, reminder_days, rep.email)
+    return [line for line in lines if reminder_key(line.reminder) in keys]
 
 
 @dataclass
@@ -329,7 +440,10 @@ def _prepare(
             rep = reps[digest.rep_id]
             facts = _facts(session, col(Event.id).in_(_items_of(digest.id)))
             entries = build_entries(facts, _campaign_infos(session, facts))
-            rendered = render_digest(settings.templates_dir, rep, entries, now)
+            reminders = _reminders_of(session, digest, rep, now, settings.reminder_days)
+            rendered = render_digest(
+                settings.templates_dir, rep, entries, now, reminders, settings.tracking_base_url
+            )
             header_id = f"<digest-{digest.id}.{secrets.token_hex(8)}@{domain}>"
             digest.subject, digest.message_id_header = rendered.subject, header_id
             session.add(digest)
@@ -376,6 +490,16 @@ def _record(
             session.connection().execute(
                 sa.update(_DIGESTS).where(_DIGESTS.c.id == outcome.key).values(**values)
             )
+            notices = _NOTICES.c.rep_id == claimed.rep.id
+            notices &= _NOTICES.c.created_at == claimed.digest.created_at
+            if values["state"] == DigestState.SENT:
+                session.connection().execute(
+                    sa.update(_NOTICES)
+                    .where(notices, _NOTICES.c.sent_at.is_(None))
+                    .values(sent_at=now)
+                )
+            elif values["state"] == DigestState.FAILED:  # offer them again to the next digest
+                session.connection().execute(sa.delete(_NOTICES).where(notices))
             log.info(
                 "digest %s to %s: %s",
                 outcome.key,

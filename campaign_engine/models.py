@@ -329,7 +329,7 @@ class ThreadOutcome(SQLModel, table=True):
 
 
 class ReminderNotice(SQLModel, table=True):
-    """A next-step reminder that was emailed to the rep (each one goes out once)."""
+    """A next-step reminder the rep was told about, in a digest or by email (each one once)."""
 
     __table_args__ = (sa.UniqueConstraint("campaign_id", "contact_id", "step"),)
 

@@ -1,4 +1,8 @@
-"""Next-step reminders from the database, and one summary email per rep (each reminder once)."""
+"""Next-step reminders from the database, and one summary email per rep (each reminder once).
+
+Reps who get engagement digests read their reminders in the digest (digests.py claims them); the
+separate summary email here goes only to reps whose digests are off.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from sqlmodel import Session, col, select
 
 from .config import Settings
 from .db import Database
+from .digest_schedule import DigestMode
+from .digest_tables import DigestPreference
 from .drafts import rep_by_email
 from .mime import build_mime, format_address
 from .models import (
@@ -36,7 +42,15 @@ from .reminders import STOPPING_KINDS, ContactEvent, Reminder, SentStep, due_rem
 from .sequences import Sequence
 from .transport import Delivery, Transport
 
-__all__ = ["ReminderLine", "reminder_lines", "send_reminder_emails"]
+__all__ = [
+    "ReminderLine",
+    "draft_command",
+    "draft_path",
+    "reminder_key",
+    "reminder_lines",
+    "send_reminder_emails",
+    "unnoticed",
+]
 
 _NOTICES: sa.Table = ReminderNotice.__table__  # type: ignore[attr-defined]
 
@@ -66,11 +80,20 @@ class ReminderLine:
 
     def sentence(self) -> str:
         r = self.reminder
-        send = f"`campaign drafts send {self.draft_id}`" if self.draft_id else "no open draft"
+        send = f"`{draft_command(self.draft_id)}`" if self.draft_id else "no open draft"
         return (
             f"{r.contact_email} ({self.account}, {r.campaign}): you sent email {r.sent_step} on"
             f" {r.sent_at:%Y-%m-%d}; time for email {r.next_step}: {send}"
         )
+
+
+def draft_command(draft_id: int) -> str:
+    return f"campaign drafts send {draft_id}"
+
+
+def draft_path(draft_id: int) -> str:
+    """Where the rep edits and sends the draft in the web app (under tracking_base_url)."""
+    return f"/app/drafts/{draft_id}"
 
 
 def reminder_lines(
@@ -139,15 +162,20 @@ def reminder_lines(
 async def send_reminder_emails(
     db: Database, settings: Settings, transport: Transport, now: datetime
 ) -> int:
-    """Email each rep one summary of the reminders not emailed yet; returns the emails sent.
+    """Email each rep whose digests are off one summary of the reminders not noticed yet (reps
+    with digests read them in their digest); returns the emails sent.
 
     Notices are written before SMTP (unique per campaign, contact and step, so two workers never
     both send one); a refused email frees its notices for the next tick.
     """
     with db.session() as session:
-        lines = reminder_lines(session, now, settings.reminder_days)
-        noticed = _noticed(session, [line.reminder.contact_id for line in lines])
-        lines = [line for line in lines if _key(line.reminder) not in noticed]
+        lines = unnoticed(session, reminder_lines(session, now, settings.reminder_days))
+        off = set(
+            session.exec(
+                select(DigestPreference.rep_id).where(DigestPreference.mode == DigestMode.OFF)
+            ).all()
+        )
+        lines = [line for line in lines if line.rep_id in off]
         reps = {
             rep.id: rep
             for rep in session.exec(
@@ -199,8 +227,15 @@ async def send_reminder_emails(
     return sum(1 for outcome in outcomes if outcome.ok)
 
 
-def _key(reminder: Reminder) -> tuple[int, int, int]:
+def reminder_key(reminder: Reminder) -> tuple[int, int, int]:
+    """What a ReminderNotice is unique on: campaign, contact and the step to send."""
     return reminder.campaign_id, reminder.contact_id, reminder.next_step
+
+
+def unnoticed(session: Session, lines: list[ReminderLine]) -> list[ReminderLine]:
+    """The lines no ReminderNotice covers yet (not emailed, not in any digest)."""
+    noticed = _noticed(session, [line.reminder.contact_id for line in lines])
+    return [line for line in lines if reminder_key(line.reminder) not in noticed]
 
 
 def _noticed(session: Session, contact_ids: list[int]) -> set[tuple[int, int, int]]:

@@ -3,8 +3,10 @@ next-step reminders, per-contact outreach mode; through the real `campaign` comm
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from sqlmodel import select
 from campaign_engine.campaigns import launch
 from campaign_engine.config import Settings
 from campaign_engine.db import Database
+from campaign_engine.digests import send_due_digests
 from campaign_engine.drafts import create_drafts_for_contact, list_drafts
 from campaign_engine.imports import import_contacts
 from campaign_engine.models import (
@@ -25,8 +28,10 @@ from campaign_engine.models import (
     Exclusion,
     Message,
     MessageState,
+    ReminderNotice,
 )
 from campaign_engine.tokens import TokenKind, TokenSigner
+from campaign_engine.transport import make_transport
 from tests.conftest import SmtpSink
 from tests.helpers import campaign_cli, html_of, text_of, tick, write_csv
 
@@ -217,7 +222,7 @@ def test_an_edited_draft_keeps_campaign_links_tracked_and_refuses_lookalikes(
     assert "1 Test Street, Testville" in text + html, "the company footer is always added"
 
 
-def test_reminders_appear_on_day_7_and_not_before_and_are_emailed_once(
+def test_reminders_come_in_the_first_digest_after_day_7_and_never_twice(
     launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     mia_2 = draft_id(db, DANA, "mia@midsize.example", 2)
@@ -232,21 +237,111 @@ def test_reminders_appear_on_day_7_and_not_before_and_are_emailed_once(
     due = reminders(at(5, 5, 10))
     assert "mia@midsize.example" in due and "email 2" in due and str(mia_2) in due
 
-    tick(db, settings, at(5, 5, 9, 59))
+    tick(db, settings, at(5, 5, 9, 59))  # Wednesday's 08:00 digest slot: nothing due yet
+    tick(db, settings, at(5, 5, 10))  # due now, but the slot ran: no separate reminder email
+    tick(db, settings, at(5, 6, 7, 59))
     assert smtp_sink.to(DANA) == []
-    tick(db, settings, at(5, 5, 10))
-    (reminder,) = smtp_sink.to(DANA)
-    assert str(reminder["Subject"]) == "Time for the next email: 1 contact"
-    assert f"campaign drafts send {mia_2}" in text_of(reminder)
-    assert "mia@midsize.example" in text_of(reminder)
-    tick(db, settings, at(5, 6, 10))
-    assert len(smtp_sink.to(DANA)) == 1, "each reminder is emailed once"
+    preview = campaign_cli(
+        settings, "digests", "preview", "--rep", DANA, "--now", at(5, 6, 7, 59).isoformat()
+    )
+    assert preview.returncode == 0, preview.stderr
+    assert "Next emails due (1)" in preview.stdout and "mia@midsize.example" in preview.stdout
+    assert f"campaign drafts send {mia_2}" in preview.stdout
+
+    tick(db, settings, at(5, 6, 8))  # Thursday's slot: a digest with no engagement, the reminder
+    (digest,) = smtp_sink.to(DANA)
+    assert str(digest["Subject"]) == "Engagement digest: 1 next email due"
+    text = " ".join(text_of(digest).split())
+    assert "Next emails due - mia@midsize.example (Midsize, premium-to-ultimate" in text
+    assert "You sent email 1 on 2021-04-28; time for email 2." in text
+    assert f"Draft #{mia_2}: run `campaign drafts send {mia_2}`" in text
+    assert f'href="https://track.example.test/app/drafts/{mia_2}"' in html_of(digest)
+    tick(db, settings, at(5, 7, 8))
+    tick(db, settings, at(5, 10, 8))
+    assert len(smtp_sink.to(DANA)) == 1, "each reminder is in one digest only"
 
     done = campaign_cli(
         settings, "drafts", "done", "mia@midsize.example", "--reason", "meeting", "--rep", DANA
     )
     assert done.returncode == 0, done.stderr
     assert "No reminders due." in reminders(at(5, 6, 10))
+
+
+def test_a_rep_with_digests_off_gets_reminders_by_separate_email_once(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    off = campaign_cli(settings, "digests", "set", "--rep", TOMAS, "--mode", "off")
+    assert off.returncode == 0, off.stderr
+    eve_2 = draft_id(db, TOMAS, "eve@bigcorp.example", 2)
+    assert (
+        send(settings, draft_id(db, TOMAS, "eve@bigcorp.example", 1), TOMAS, at(4, 28, 10))[0] == 0
+    )
+    tick(db, settings, at(5, 5, 9, 59))
+    assert smtp_sink.to(TOMAS) == []
+    tick(db, settings, at(5, 5, 10))
+    (reminder,) = smtp_sink.to(TOMAS)
+    assert str(reminder["Subject"]) == "Time for the next email: 1 contact"
+    assert f"campaign drafts send {eve_2}" in text_of(reminder)
+    assert "eve@bigcorp.example" in text_of(reminder)
+    tick(db, settings, at(5, 6, 8))
+    tick(db, settings, at(5, 6, 10))
+    assert len(smtp_sink.to(TOMAS)) == 1, "each reminder is emailed once, and no digest"
+
+
+def test_engagement_and_the_reminder_share_one_digest_even_with_two_workers(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    assert send(settings, draft_id(db, DANA, "mia@midsize.example", 1), DANA, at(4, 28, 10))[0] == 0
+    with db.session() as session:
+        (message,) = session.exec(select(Message).where(Message.recipient == "mia@midsize.example"))
+        session.add(
+            Event(
+                kind=EventKind.OPEN,
+                message_id=message.id,
+                contact_id=message.contact_id,
+                occurred_at=at(5, 5, 12),
+            )
+        )
+
+    async def digests() -> None:
+        async with make_transport(settings) as transport:
+            await send_due_digests(db, settings, transport, at(5, 6, 8))
+
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        barrier.wait()
+        asyncio.run(digests())
+
+    workers = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    asyncio.run(digests())
+    (digest,) = smtp_sink.to(DANA)
+    assert str(digest["Subject"]) == "Engagement digest: 1 contact, 1 next email due"
+    text = text_of(digest).replace("\r\n", "\n")
+    assert text.index("Mia Middle") < text.index("Next emails due\n\n- mia@midsize.example")
+    with db.session() as session:
+        notices = session.exec(select(ReminderNotice)).all()
+    assert [(n.step, n.sent_at) for n in notices] == [(2, at(5, 6, 8))]
+
+
+def test_a_digest_that_fails_for_good_offers_its_reminders_to_the_next_digest(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    mia_2 = draft_id(db, DANA, "mia@midsize.example", 2)
+    assert send(settings, draft_id(db, DANA, "mia@midsize.example", 1), DANA, at(4, 28, 10))[0] == 0
+    smtp_sink.replies[DANA] = "550 5.2.1 mailbox disabled"
+    tick(db, settings, at(5, 6, 8))
+    assert smtp_sink.to(DANA) == []
+    del smtp_sink.replies[DANA]
+    tick(db, settings, at(5, 6, 10))
+    assert smtp_sink.to(DANA) == [], "no separate reminder email for a rep with digests"
+    tick(db, settings, at(5, 7, 8))
+    (digest,) = smtp_sink.to(DANA)
+    assert f"campaign drafts send {mia_2}" in text_of(digest)
 
 
 def test_a_contact_request_after_the_send_ends_the_reminders(
