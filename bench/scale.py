@@ -11,6 +11,7 @@ The reference in the same run is raw aiosmtplib into the same sink with the same
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -30,7 +31,8 @@ from campaign_engine.dispatcher import Dispatcher
 from campaign_engine.transport import make_transport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from send import free_port, raw_rate
+from send import raw_rate
+from sink import running_sink
 
 ROOT = Path(__file__).resolve().parent.parent
 URL = os.environ.get("CAMPAIGN_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -153,25 +155,13 @@ def main() -> None:
     parser.add_argument("--idle-enrollments", type=int, default=1_000_000)
     parser.add_argument("--concurrency", type=int, default=4, help="SMTP connections per worker")
     args = parser.parse_args()
-    port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("sink.py")), str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
-        import asyncio
-
+    with running_sink() as port:
         raw = asyncio.run(raw_rate(port, min(args.messages, 20_000), args.concurrency))
         rows = [
             (workers, send_rate(workers, args.messages, port, args.concurrency))
             for workers in (1, 2, 4)
         ]
         idle_ms, plan = idle_tick_ms(args.idle_enrollments, port)
-    finally:
-        sink.terminate()
-        sink.wait()
     table = Table(
         title=f"PostgreSQL, {args.messages:,} messages, {args.concurrency} SMTP connections per worker"
     )

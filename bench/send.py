@@ -16,7 +16,6 @@ import cProfile
 import csv
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,16 +34,11 @@ from campaign_engine.dkim_signing import generate_key
 from campaign_engine.imports import import_contacts
 from campaign_engine.transport import make_transport
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sink import running_sink
+
 ROOT = Path(__file__).resolve().parent.parent
 START = date(2021, 4, 27)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_contacts(path: Path, count: int) -> None:
@@ -141,24 +135,11 @@ def main() -> None:
     )
     parser.add_argument("--dkim", action="store_true", help="DKIM-sign every engine message")
     args = parser.parse_args()
-    port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("sink.py")), str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
-        with tempfile.TemporaryDirectory() as tmp:
-            engine, sent = asyncio.run(
-                engine_rate(
-                    Path(tmp), port, args.contacts, args.concurrency, args.profile, args.dkim
-                )
-            )
+    with running_sink() as port, tempfile.TemporaryDirectory() as tmp:
+        engine, sent = asyncio.run(
+            engine_rate(Path(tmp), port, args.contacts, args.concurrency, args.profile, args.dkim)
+        )
         raw = asyncio.run(raw_rate(port, args.contacts, args.concurrency))
-    finally:
-        sink.terminate()
-        sink.wait()
     table = Table(
         title=f"{args.contacts:,} messages, {args.concurrency} SMTP connections, sink in its own process"
     )
