@@ -79,6 +79,9 @@ _STRICT_OPTION = typer.Option("--strict", help="Apply nothing when any row is re
 _ERRORS_OPTION = typer.Option("--errors", help="Also write rejected rows to this CSV.")
 
 
+CampaignOption = Annotated[str | None, typer.Option(help="Only this campaign.")]
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -210,7 +213,7 @@ def tick(
 @app.command()
 def status(
     ctx: typer.Context,
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    campaign: CampaignOption = None,
     format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
 ) -> None:
     """Per campaign and step: queued, sent, failed, skipped (and why)."""
@@ -277,7 +280,7 @@ class ReportFormat(StrEnum):
 @app.command()
 def report(
     ctx: typer.Context,
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    campaign: CampaignOption = None,
     format: Annotated[
         ReportFormat, typer.Option("--format", help="table, json, csv or html (the dashboard).")
     ] = ReportFormat.table,
@@ -320,7 +323,7 @@ app.add_typer(messages_app, name="messages")
 @messages_app.callback()
 def messages(
     ctx: typer.Context,
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    campaign: CampaignOption = None,
     state: Annotated[
         str | None, typer.Option(help="Only messages in this state (sent, skipped...).")
     ] = None,
@@ -389,7 +392,7 @@ UncertainOption = Annotated[
 def messages_retry(
     ctx: typer.Context,
     uncertain: UncertainOption = False,
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    campaign: CampaignOption = None,
 ) -> None:
     """Queue uncertain messages again (some recipients may then get them twice)."""
     count = _on_uncertain(ctx, uncertain, campaign, recovery.retry_uncertain)
@@ -400,7 +403,7 @@ def messages_retry(
 def messages_mark_sent(
     ctx: typer.Context,
     uncertain: UncertainOption = False,
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    campaign: CampaignOption = None,
 ) -> None:
     """Count uncertain messages as delivered and move their contacts on to the next step."""
     count = _on_uncertain(ctx, uncertain, campaign, recovery.accept_uncertain)
@@ -825,7 +828,7 @@ class Mode(StrEnum):
 def drafts_list(
     ctx: typer.Context,
     rep: RepOption = None,
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    campaign: CampaignOption = None,
     status: Annotated[
         DraftStatusFilter, typer.Option(help="draft (open), sent, cancelled or all.")
     ] = DraftStatusFilter.draft,
