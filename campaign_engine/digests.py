@@ -13,7 +13,6 @@ reminders; reps with digests off get reminders by separate email (reminder_mail.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Iterable
@@ -575,7 +574,7 @@ def _campaign_infos(session: Session, facts: list[EngagementFact]) -> dict[int, 
         c.id: CampaignInfo(
             name=c.name,
             sequence=Sequence.from_json(c.sequence_json),
-            links={int(k): v for k, v in json.loads(c.links_json).items()},
+            links=c.link_registry(),
         )
         for c in campaigns
         if c.id is not None

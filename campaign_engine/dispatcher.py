@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -264,8 +263,9 @@ class Dispatcher:
     def _renderer(self, campaign: Campaign) -> Renderer:
         assert campaign.id is not None
         if campaign.id not in self._renderers:
-            links = {int(k): v for k, v in json.loads(campaign.links_json).items()}
-            self._renderers[campaign.id] = renderer_for(self.settings, sequence_of(campaign), links)
+            self._renderers[campaign.id] = renderer_for(
+                self.settings, sequence_of(campaign), campaign.link_registry()
+            )
         return self._renderers[campaign.id]
 
     # -- sending --------------------------------------------------------------------------

@@ -7,7 +7,6 @@ Sending lives in `repsend`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,7 +40,6 @@ __all__ = [
     "DONE_REASONS",
     "DraftRefused",
     "DraftView",
-    "campaign_links",
     "cancel_open_drafts",
     "create_campaign_drafts",
     "create_drafts_for_contact",
@@ -98,11 +96,6 @@ def rep_by_email(session: Session, email: str) -> Rep:
     if rep is None:
         raise NotFound(f"no rep with email {email!r}; import reps or contacts with owner_email")
     return rep
-
-
-def campaign_links(campaign: Campaign) -> dict[int, list[str]]:
-    """Step number -> the URLs its emails may link to (tracked by index)."""
-    return {int(k): list(v) for k, v in json.loads(campaign.links_json).items()}
 
 
 def recipient_of(contact: Contact, account: Account, rep: Rep | None) -> Recipient:
@@ -226,7 +219,7 @@ class _DraftRenderer(Renderer):
             Sequence.from_json(campaign.sequence_json),
             Company(settings.company_name, settings.postal_address),
             LinkTracker(TokenSigner(settings.secret), settings.tracking_base_url),
-            link_registry=campaign_links(campaign),
+            link_registry=campaign.link_registry(),
         )
 
     def _context(self, step: Step, recipient: Recipient, message_id: int) -> dict[str, object]:
@@ -323,7 +316,7 @@ def edit_draft(
             text = text.rstrip()[: -len(draft.footer_text.rstrip())]
         if not text.strip():
             raise DraftRefused("the body must not be empty")
-        check_links(text, draft.step, campaign_links(campaign), settings.tracking_base_url)
+        check_links(text, draft.step, campaign.link_registry(), settings.tracking_base_url)
         draft.body_text = text.rstrip() + "\n"
         draft.body_html = ""  # built from the edited text when sent
     draft.edited_at = now

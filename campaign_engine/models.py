@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -150,6 +151,10 @@ class Campaign(SQLModel, table=True):
     window_start: str = "09:00"
     window_end: str = "17:00"
     created_at: datetime | None = _when()
+
+    def link_registry(self) -> dict[int, list[str]]:
+        """Step number -> the URLs its emails may link to (a click token holds the index)."""
+        return {int(k): list(v) for k, v in json.loads(self.links_json).items()}
 
 
 class Enrollment(SQLModel, table=True):

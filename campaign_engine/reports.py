@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -158,7 +157,7 @@ def load_report(
             id=c.id or 0,
             name=c.name,
             sequence=sequence_of(c),
-            links={int(k): v for k, v in json.loads(c.links_json).items()},
+            links=c.link_registry(),
             start_date=c.start_date,
             timezone=c.timezone,
         )

@@ -27,7 +27,7 @@ from .draftlinks import (
     text_to_html,
     track_links,
 )
-from .drafts import DraftRefused, campaign_links, draft_row, recipient_of
+from .drafts import DraftRefused, draft_row, recipient_of
 from .eligibility import SendFacts, skip_reason
 from .errors import PermanentSendError, TransientSendError
 from .mime import build_mime, format_address, list_headers
@@ -163,7 +163,7 @@ def _prepare(
     reason = skip_reason(facts, active_exclusions(session), automated=False)
     if reason is not None:
         raise DraftRefused(f"{label} can't be sent: {reason}")
-    registry = campaign_links(campaign)
+    registry = campaign.link_registry()
     for part in (draft.body_text, draft.body_html):
         check_links(part, draft.step, registry, settings.tracking_base_url)
 
