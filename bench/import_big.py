@@ -70,8 +70,8 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    from campaign_engine.db import Database
-    from campaign_engine.imports import import_contacts
+    from campaign_engine.audience.imports import import_contacts
+    from campaign_engine.store.db import Database
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=50.0, help="file size in MB (default 50)")

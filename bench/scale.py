@@ -24,11 +24,13 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from campaign_engine.campaigns import campaign_by_name, launch, schedule_for, sequence_of
-from campaign_engine.config import load_settings
-from campaign_engine.db import Database
-from campaign_engine.dispatcher import Dispatcher
-from campaign_engine.transport import make_transport
+from campaign_engine.core.config import load_settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.engine.tick import Ticker
+from campaign_engine.sending.campaigns import schedule_for, sequence_of
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
+from campaign_engine.store.queries import campaign_by_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from send import raw_rate
@@ -132,11 +134,11 @@ def idle_tick_ms(enrollments: int, port: int) -> tuple[float, str]:
 
         async def one_tick() -> float:
             async with make_transport(settings) as transport:
-                dispatcher = Dispatcher(db, settings, transport)
-                await dispatcher.tick(datetime(2021, 4, 28, 9, tzinfo=UTC))  # warm
+                ticker = Ticker(db, settings, transport)
+                await ticker.tick(datetime(2021, 4, 28, 9, tzinfo=UTC))  # warm
                 started = time.perf_counter()
                 for _ in range(20):
-                    await dispatcher.tick(datetime(2021, 4, 28, 9, tzinfo=UTC))
+                    await ticker.tick(datetime(2021, 4, 28, 9, tzinfo=UTC))
                 return (time.perf_counter() - started) / 20 * 1000
 
         ms = asyncio.run(one_tick())

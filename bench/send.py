@@ -26,13 +26,13 @@ import aiosmtplib
 from rich.console import Console
 from rich.table import Table
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import load_settings
-from campaign_engine.db import Database
-from campaign_engine.dispatcher import Dispatcher
-from campaign_engine.dkim_signing import generate_key
-from campaign_engine.imports import import_contacts
-from campaign_engine.transport import make_transport
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import load_settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.engine.tick import Ticker
+from campaign_engine.sending.dkim import generate_key
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sink import running_sink
@@ -85,12 +85,12 @@ async def engine_rate(
     import_contacts(db, contacts, now)
     launch(db, settings, "premium-to-ultimate", START, now)
     async with make_transport(settings) as transport:
-        dispatcher = Dispatcher(db, settings, transport)
+        ticker = Ticker(db, settings, transport)
         profiler = cProfile.Profile() if profile else None
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        report = await dispatcher.tick(now)
+        report = await ticker.tick(now)
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - started

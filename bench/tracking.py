@@ -90,12 +90,12 @@ def main() -> None:
 
 def _setup(tmp: Path) -> Path:
     """A config, a campaign and 200 delivered emails; returns the config path."""
-    from campaign_engine.campaigns import launch
-    from campaign_engine.config import load_settings
-    from campaign_engine.db import Database
-    from campaign_engine.dispatcher import Dispatcher
-    from campaign_engine.imports import import_contacts
-    from campaign_engine.transport import make_transport
+    from campaign_engine.audience.imports import import_contacts
+    from campaign_engine.core.config import load_settings
+    from campaign_engine.engine.launch import launch
+    from campaign_engine.engine.tick import Ticker
+    from campaign_engine.sending.transport import make_transport
+    from campaign_engine.store.db import Database
 
     config = tmp / "config.toml"
     config.write_text(
@@ -119,7 +119,7 @@ def _setup(tmp: Path) -> Path:
 
     async def send() -> None:
         async with make_transport(settings) as transport:
-            await Dispatcher(db, settings, transport).tick(datetime(2021, 4, 27, 9, tzinfo=UTC))
+            await Ticker(db, settings, transport).tick(datetime(2021, 4, 27, 9, tzinfo=UTC))
 
     asyncio.run(send())
     db.dispose()
@@ -129,10 +129,10 @@ def _setup(tmp: Path) -> Path:
 def _paths(config: Path) -> dict[str, list[str]]:
     from sqlmodel import select
 
-    from campaign_engine.config import load_settings
-    from campaign_engine.db import Database
-    from campaign_engine.models import Message
-    from campaign_engine.tokens import TokenKind, TokenSigner
+    from campaign_engine.core.config import load_settings
+    from campaign_engine.core.tokens import TokenKind, TokenSigner
+    from campaign_engine.store.db import Database
+    from campaign_engine.store.models import Message
 
     settings = load_settings(config, environ={})
     db = Database(settings.database_url)
@@ -149,9 +149,9 @@ def _paths(config: Path) -> dict[str, list[str]]:
 def _count_events(config: Path) -> int:
     from sqlmodel import func, select
 
-    from campaign_engine.config import load_settings
-    from campaign_engine.db import Database
-    from campaign_engine.models import Event
+    from campaign_engine.core.config import load_settings
+    from campaign_engine.store.db import Database
+    from campaign_engine.store.models import Event
 
     db = Database(load_settings(config, environ={}).database_url)
     with db.session() as session:
@@ -164,9 +164,9 @@ def _count_events(config: Path) -> int:
 
 
 def _serve(app_name: str, config: Path, port: int) -> None:
-    from campaign_engine.config import load_settings
-    from campaign_engine.db import Database
-    from campaign_engine.tracking import create_app
+    from campaign_engine.core.config import load_settings
+    from campaign_engine.store.db import Database
+    from campaign_engine.web.app import create_app
 
     if app_name == "ours":
         settings = load_settings(config, environ={})
@@ -178,7 +178,7 @@ def _serve(app_name: str, config: Path, port: int) -> None:
 
 def _reference_app() -> Starlette:
     """Only answers: the same redirect and the same GIF, no token, no database."""
-    from campaign_engine.tracking import NO_CACHE, PIXEL_GIF
+    from campaign_engine.tracking.routes import NO_CACHE, PIXEL_GIF
 
     target = "https://about.gitlab.com/webcast/automate-security-ci/?utm_medium=email"
 

@@ -24,37 +24,26 @@ from rich.table import Table
 from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
 
-from . import (
-    campaigns,
-    digests,
-    drafts,
-    exclusions,
-    imports,
-    outreach,
-    privacy,
-    recovery,
-    reminder_mail,
-    report_export,
-    reports,
-    repsend,
-    schema,
-    stages,
-    suppression,
-)
-from .config import DkimSettings, Settings, load_settings
-from .csvfile import Progress, RowError, write_errors
-from .dashboard import FIGURE_COLUMNS, render_dashboard, show
-from .db import Database
-from .dispatcher import Dispatcher, TickReport
-from .dkim_signing import dns_record, generate_key, valid_domain, valid_selector
-from .doctor import diagnose
-from .errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
-from .lint import lint_sequence
-from .models import Account, Campaign, Contact, Message, utc
-from .report_model import Report
-from .suppression import SuppressReason
-from .throttle import limiter_for
-from .transport import make_transport
+from campaign_engine.audience import exclusions, imports, privacy, suppression
+from campaign_engine.audience.csvfile import Progress, RowError, write_errors
+from campaign_engine.audience.suppression import SuppressReason
+from campaign_engine.core.config import DkimSettings, Settings, load_settings
+from campaign_engine.core.errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
+from campaign_engine.engine import launch as launching
+from campaign_engine.engine.doctor import diagnose
+from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.reporting import report_export, reports, stages
+from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
+from campaign_engine.reporting.report_model import Report
+from campaign_engine.reps import digests, drafts, outreach, reminder_mail, repsend
+from campaign_engine.sending import recovery
+from campaign_engine.sending.dkim import dns_record, generate_key, valid_domain, valid_selector
+from campaign_engine.sending.lint import lint_sequence
+from campaign_engine.sending.throttle import limiter_for
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store import queries, schema
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Account, Campaign, Contact, Message, utc
 
 __all__ = ["app", "main"]
 
@@ -179,7 +168,7 @@ def launch(
 ) -> None:
     """Create a campaign from a sequence and enrol every eligible contact."""
     c = _ctx(ctx)
-    result = campaigns.launch(c.db, c.settings, sequence, start.date(), _now(None), name, timezone)
+    result = launching.launch(c.db, c.settings, sequence, start.date(), _now(None), name, timezone)
     table = Table(title=f"Launched {result.name!r}")
     for column in ("segment", "channel", "contacts"):
         table.add_column(column)
@@ -204,7 +193,7 @@ def tick(
         async with make_transport(
             c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
         ) as transport:
-            return await Dispatcher(c.db, c.settings, transport).tick(moment)
+            return await Ticker(c.db, c.settings, transport).tick(moment)
 
     report = asyncio.run(run())
     out.print(f"tick {moment.isoformat()}: {report}")
@@ -220,7 +209,7 @@ def status(
     c = _ctx(ctx)
     with c.db.session() as session:
         if campaign:
-            campaigns.campaign_by_name(session, campaign)
+            queries.campaign_by_name(session, campaign)
         statuses = reports.campaign_statuses(session, campaign)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
@@ -292,7 +281,7 @@ def report(
     c = _ctx(ctx)
     with c.db.session() as session:
         if campaign:
-            campaigns.campaign_by_name(session, campaign)
+            queries.campaign_by_name(session, campaign)
         now = _now(None)
         pending = reports.due_reminder_counts(now, c.settings.reminder_days)
         result = reports.load_report(session, now, campaign, reminders=pending)
@@ -343,7 +332,7 @@ def messages(
             .order_by(col(Message.sent_at), col(Message.id))
         )
         if campaign:
-            query = query.where(Campaign.id == campaigns.campaign_by_name(session, campaign).id)
+            query = query.where(Campaign.id == queries.campaign_by_name(session, campaign).id)
         if state:
             query = query.where(Message.state == state)
         if limit:
@@ -426,7 +415,7 @@ def _campaign_id(c: Context, name: str | None) -> int | None:
     if name is None:
         return None
     with c.db.session() as session:
-        return campaigns.campaign_by_name(session, name).id
+        return queries.campaign_by_name(session, name).id
 
 
 db_app = typer.Typer(help="The database schema (alembic migrations).", no_args_is_help=True)
@@ -473,7 +462,7 @@ def run(
     ] = True,
 ) -> None:
     """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C."""
-    from .scheduler import run_forever
+    from campaign_engine.engine.scheduler import run_forever
 
     c = _ctx(ctx)
     config = _web_config(c, host, port) if web else None
@@ -733,8 +722,8 @@ def contact_request(
     preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
 ) -> None:
     """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
-    from .alerts import send_pending_alerts
-    from .contact_requests import clean_form, record_contact_request
+    from campaign_engine.reps.alerts import send_pending_alerts
+    from campaign_engine.reps.contact_requests import clean_form, record_contact_request
 
     c = _ctx(ctx)
     moment = _now(None)
@@ -769,7 +758,7 @@ def contact_request(
 def _web_config(c: Context, host: str, port: int) -> Any:
     import uvicorn
 
-    from .tracking import create_app
+    from campaign_engine.web.app import create_app
 
     return uvicorn.Config(
         create_app(c.settings, c.db),
@@ -839,7 +828,7 @@ def drafts_list(
     with c.db.session() as session:
         drafts.ensure_drafts(session, c.settings, _now(None))
         if campaign:
-            campaigns.campaign_by_name(session, campaign)
+            queries.campaign_by_name(session, campaign)
         views = drafts.list_drafts(
             session, rep, campaign, None if status is DraftStatusFilter.all else status.value
         )
@@ -1048,7 +1037,7 @@ def exclusions_list(
     c = _ctx(ctx)
     views = exclusions.list_exclusions(c.db, campaign, all_)
     with c.db.session() as session:
-        cid = campaigns.campaign_by_name(session, campaign).id if campaign else None
+        cid = queries.campaign_by_name(session, campaign).id if campaign else None
         deadlines = exclusions.deadline_statuses(session, _now(now), cid)
     if format is Format.json:
         records = [
@@ -1160,7 +1149,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a web-app user (the password is stored as an argon2 hash)."""
-    from . import users
+    from campaign_engine.web import users
 
     c = _ctx(ctx)
     if password_stdin:
@@ -1182,7 +1171,7 @@ def users_list(
     format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
 ) -> None:
     """Every web-app user, removed ones too."""
-    from . import users
+    from campaign_engine.web import users
 
     views = users.list_users(_ctx(ctx).db)
     if format is Format.json:
@@ -1214,7 +1203,7 @@ def users_remove(
     ctx: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL")]
 ) -> None:
     """Remove a user: they can't log in any more and their sessions end (the record stays)."""
-    from . import users
+    from campaign_engine.web import users
 
     users.remove_user(_ctx(ctx).db, email, _now(None))
     out.print(f"user {email} removed: they can no longer log in")

@@ -16,8 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from campaign_engine.config import Settings, load_settings
-from campaign_engine.db import Database
+from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CAMPAIGN_TEST_DATABASE_URL")

@@ -11,10 +11,10 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.dispatcher import Dispatcher, TickReport
-from campaign_engine.transport import make_transport
+from campaign_engine.core.config import Settings
+from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
 
 HEADER = [
     "email",
@@ -40,7 +40,7 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 def tick(db: Database, settings: Settings, now: datetime) -> TickReport:
     async def run() -> TickReport:
         async with make_transport(settings) as transport:
-            return await Dispatcher(db, settings, transport).tick(now)
+            return await Ticker(db, settings, transport).tick(now)
 
     return asyncio.run(run())
 

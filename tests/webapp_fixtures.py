@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.drafts import list_drafts
-from campaign_engine.imports import import_contacts
-from campaign_engine.tracking import create_app
-from campaign_engine.users import add_user
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import Settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.reps.drafts import list_drafts
+from campaign_engine.store.db import Database
+from campaign_engine.web.app import create_app
+from campaign_engine.web.users import add_user
 from tests.helpers import write_csv
 from tests.web import Clock, serving
 

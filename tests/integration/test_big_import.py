@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlmodel import func, select
 
 from bench.import_big import write_big_csv
-from campaign_engine.db import Database
-from campaign_engine.imports import import_contacts
-from campaign_engine.models import Contact
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Contact
 
 NOW = datetime(2021, 4, 20, tzinfo=UTC)
 

@@ -17,14 +17,14 @@ import dkim
 import pytest
 from sqlmodel import select
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import DkimSettings, Settings, load_settings
-from campaign_engine.db import Database
-from campaign_engine.dkim_signing import DkimSigner, dkim_txt_value, generate_key
-from campaign_engine.drafts import list_drafts
-from campaign_engine.imports import import_contacts, import_reps
-from campaign_engine.mime import build_mime
-from campaign_engine.models import Contact, Event, Message
+from campaign_engine.audience.imports import import_contacts, import_reps
+from campaign_engine.core.config import DkimSettings, Settings, load_settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.reps.drafts import list_drafts
+from campaign_engine.sending.dkim import DkimSigner, dkim_txt_value, generate_key
+from campaign_engine.sending.mime import build_mime
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Contact, Event, Message
 from tests.conftest import SmtpSink
 from tests.helpers import campaign_cli, html_of, text_of, tick, write_csv
 

@@ -15,14 +15,19 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.digest_tables import Digest, DigestItem, DigestState
-from campaign_engine.digests import DigestReport, claim_events, send_due_digests, set_preference
-from campaign_engine.imports import import_contacts, import_reps
-from campaign_engine.models import Contact, Event, Message, Rep
-from campaign_engine.transport import make_transport
+from campaign_engine.audience.imports import import_contacts, import_reps
+from campaign_engine.core.config import Settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.reps.digests import (
+    DigestReport,
+    claim_events,
+    send_due_digests,
+    set_preference,
+)
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
+from campaign_engine.store.digest_tables import Digest, DigestItem, DigestState
+from campaign_engine.store.models import Contact, Event, Message, Rep
 from tests.conftest import SmtpSink
 from tests.helpers import html_of, tick, write_csv
 from tests.helpers import text_of as raw_text_of

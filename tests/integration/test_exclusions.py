@@ -9,15 +9,17 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from campaign_engine.campaigns import campaign_by_name, launch, schedule_for, sequence_of
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.dispatcher import Dispatcher
-from campaign_engine.errors import NotFound
-from campaign_engine.exclusions import exclude_file, list_exclusions, remove_exclusion
-from campaign_engine.imports import import_contacts
-from campaign_engine.models import Exclusion, ExclusionAudit, Message, MessageState
-from campaign_engine.transport import make_transport
+from campaign_engine.audience.exclusions import exclude_file, list_exclusions, remove_exclusion
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import Settings
+from campaign_engine.core.errors import NotFound
+from campaign_engine.engine.launch import launch
+from campaign_engine.sending.campaigns import schedule_for, sequence_of
+from campaign_engine.sending.dispatcher import Dispatcher
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Exclusion, ExclusionAudit, Message, MessageState
+from campaign_engine.store.queries import campaign_by_name
 from tests.conftest import SmtpSink
 from tests.helpers import campaign_cli, tick, write_csv
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.models import Account, Contact
+from campaign_engine.core.config import Settings
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Account, Contact
 from tests.helpers import write_csv
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")

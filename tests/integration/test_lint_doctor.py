@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.config import Settings
-from campaign_engine.dkim_signing import DkimSigner
-from campaign_engine.lint import lint_sequence, spamassassin_available
+from campaign_engine.core.config import Settings
+from campaign_engine.sending.dkim import DkimSigner
+from campaign_engine.sending.lint import lint_sequence, spamassassin_available
 from tests.conftest import ROOT
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")

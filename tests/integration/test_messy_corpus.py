@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.imports import import_contacts
-from campaign_engine.models import Account, Contact, Exclusion
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import Settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Account, Contact, Exclusion
 from tests.conftest import ROOT, SmtpSink
 from tests.helpers import campaign_cli, tick
 

@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.digests import send_due_digests
-from campaign_engine.drafts import create_drafts_for_contact, list_drafts
-from campaign_engine.imports import import_contacts
-from campaign_engine.models import (
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import Settings
+from campaign_engine.core.tokens import TokenKind, TokenSigner
+from campaign_engine.engine.launch import launch
+from campaign_engine.reps.digests import send_due_digests
+from campaign_engine.reps.drafts import create_drafts_for_contact, list_drafts
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import (
     Channel,
     Contact,
     Enrollment,
@@ -30,8 +32,6 @@ from campaign_engine.models import (
     MessageState,
     ReminderNotice,
 )
-from campaign_engine.tokens import TokenKind, TokenSigner
-from campaign_engine.transport import make_transport
 from tests.conftest import SmtpSink
 from tests.helpers import campaign_cli, html_of, text_of, tick, write_csv
 

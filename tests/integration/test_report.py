@@ -20,12 +20,19 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from campaign_engine.campaigns import launch, sequence_of
-from campaign_engine.config import Settings
-from campaign_engine.dashboard import render_dashboard
-from campaign_engine.db import Database
-from campaign_engine.imports import import_contacts, import_reps
-from campaign_engine.models import (
+from campaign_engine.audience.imports import import_contacts, import_reps
+from campaign_engine.core.config import Settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.reporting.dashboard import render_dashboard
+from campaign_engine.reporting.report_export import to_csv, to_json
+from campaign_engine.reporting.report_model import Figures, Report, report_to_dict
+from campaign_engine.reporting.reports import due_reminder_counts, load_report
+from campaign_engine.reporting.stages import record_stage
+from campaign_engine.reps.repsend import send_draft
+from campaign_engine.sending.campaigns import sequence_of
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import (
     Campaign,
     Contact,
     Draft,
@@ -35,12 +42,6 @@ from campaign_engine.models import (
     Rep,
     StageChange,
 )
-from campaign_engine.report_export import to_csv, to_json
-from campaign_engine.report_model import Figures, Report, report_to_dict
-from campaign_engine.reports import due_reminder_counts, load_report
-from campaign_engine.repsend import send_draft
-from campaign_engine.stages import record_stage
-from campaign_engine.transport import make_transport
 from tests.conftest import SmtpSink
 from tests.helpers import tick, write_csv
 from tests.web import CHROMIUM, CHROMIUM_ARGS, serving

@@ -14,12 +14,13 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import Settings, load_settings
-from campaign_engine.db import Database
-from campaign_engine.imports import import_contacts
-from campaign_engine.scheduler import run_forever
-from campaign_engine.tracking import PIXEL_GIF, create_app
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.engine.scheduler import run_forever
+from campaign_engine.store.db import Database
+from campaign_engine.tracking.routes import PIXEL_GIF
+from campaign_engine.web.app import create_app
 from tests.conftest import SmtpSink, free_port
 from tests.helpers import write_csv
 

@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from campaign_engine.db import Database
-from campaign_engine.errors import SchemaError
-from campaign_engine.schema import current_revision, head_revision, upgrade
+from campaign_engine.core.errors import SchemaError
+from campaign_engine.store.db import Database
+from campaign_engine.store.schema import current_revision, head_revision, upgrade
 
 
 def test_migrations_match_the_models_and_upgrade_is_idempotent(database_url: str) -> None:

@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from campaign_engine.campaigns import campaign_by_name, launch, schedule_for, sequence_of
-from campaign_engine.config import Settings, load_settings
-from campaign_engine.db import Database
-from campaign_engine.dispatcher import Dispatcher
-from campaign_engine.errors import SequenceError
-from campaign_engine.imports import import_contacts
-from campaign_engine.models import Message, MessageState, Suppression
-from campaign_engine.recovery import accept_uncertain, retry_uncertain
-from campaign_engine.tokens import TokenKind, TokenSigner
-from campaign_engine.transport import make_transport
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.core.errors import SequenceError
+from campaign_engine.core.tokens import TokenKind, TokenSigner
+from campaign_engine.engine.launch import launch
+from campaign_engine.sending.campaigns import schedule_for, sequence_of
+from campaign_engine.sending.dispatcher import Dispatcher
+from campaign_engine.sending.recovery import accept_uncertain, retry_uncertain
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Message, MessageState, Suppression
+from campaign_engine.store.queries import campaign_by_name
 from tests.conftest import SmtpSink
 from tests.helpers import html_of, text_of, tick, write_csv
 

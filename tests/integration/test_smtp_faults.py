@@ -12,11 +12,11 @@ from pathlib import Path
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlmodel import select
 
-from campaign_engine.campaigns import launch
-from campaign_engine.config import Settings, load_settings
-from campaign_engine.db import Database
-from campaign_engine.imports import import_contacts
-from campaign_engine.models import Message, MessageState, Suppression
+from campaign_engine.audience.imports import import_contacts
+from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Message, MessageState, Suppression
 from tests.conftest import SmtpSink
 from tests.helpers import tick
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 from sqlmodel import select
 
-from campaign_engine.config import Settings
-from campaign_engine.db import Database
-from campaign_engine.exclusions import list_exclusions
-from campaign_engine.models import Contact, Draft, Exclusion, LoginFailure
-from campaign_engine.tracking import create_app
-from campaign_engine.users import list_users
+from campaign_engine.audience.exclusions import list_exclusions
+from campaign_engine.core.config import Settings
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Contact, Draft, Exclusion, LoginFailure
+from campaign_engine.web.app import create_app
+from campaign_engine.web.users import list_users
 from tests.conftest import SmtpSink
 from tests.helpers import CAMPAIGN, tick
 from tests.web import Clock, serving

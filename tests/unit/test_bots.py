@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_engine.bots import BotRules, Hit, Verdict, classify, proxy_note, scanner_name
+from campaign_engine.tracking.bots import BotRules, Hit, Verdict, classify, proxy_note, scanner_name
 
 RULES = BotRules(delay_seconds=10, burst_seconds=2)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

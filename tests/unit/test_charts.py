@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from campaign_engine.charts import Bar, Series, funnel_svg, nice_ceiling, time_series_svg
+from campaign_engine.reporting.charts import Bar, Series, funnel_svg, nice_ceiling, time_series_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

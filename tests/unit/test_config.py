@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.config import load_settings
-from campaign_engine.errors import ConfigError
+from campaign_engine.core.config import load_settings
+from campaign_engine.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

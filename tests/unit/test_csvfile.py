@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.csvfile import (
+from campaign_engine.audience.csvfile import (
     RowError,
     SeenRows,
     csv_safe,

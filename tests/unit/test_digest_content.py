@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from campaign_engine.digest_content import (
+from campaign_engine.reps.digest_content import (
     CampaignInfo,
     EngagementFact,
     build_entries,
     offer_for_click,
     plain_url,
 )
-from campaign_engine.sequences import load_sequence
+from campaign_engine.sending.sequences import load_sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 SEQUENCE = load_sequence(ROOT / "sequences", "premium-to-ultimate")

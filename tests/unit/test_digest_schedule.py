@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaign_engine.digest_schedule import (
+from campaign_engine.reps.digest_schedule import (
     DEFAULT_PREFERENCE,
     DigestMode,
     Preference,

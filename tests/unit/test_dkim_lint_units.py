@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.config import load_settings
-from campaign_engine.dkim_signing import (
+from campaign_engine.core.config import load_settings
+from campaign_engine.core.errors import ConfigError
+from campaign_engine.sending.dkim import (
     _RELAXED,
     DkimSigner,
     _relaxed_body,
@@ -17,8 +18,7 @@ from campaign_engine.dkim_signing import (
     public_key_of,
     valid_domain,
 )
-from campaign_engine.errors import ConfigError
-from campaign_engine.lint import _link_problem
+from campaign_engine.sending.lint import _link_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACK = "https://track.example.com"

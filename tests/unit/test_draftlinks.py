@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_engine.draftlinks import DraftLinkError, check_links, text_to_html, track_links
+from campaign_engine.reps.draftlinks import DraftLinkError, check_links, text_to_html, track_links
 
 OFFER = "https://about.gitlab.com/webcast/x/?utm_source=gmail&utm_content=x"
 OTHER = "https://learn.gitlab.com/c/chorus?x=1"

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from campaign_engine.exclusions import is_late, parse_target
+from campaign_engine.audience.exclusions import is_late, parse_target
 
 
 @pytest.mark.parametrize(

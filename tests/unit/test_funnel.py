@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from campaign_engine.csvfile import csv_safe
-from campaign_engine.eligibility import ExclusionRule
-from campaign_engine.funnel import compute_report
-from campaign_engine.report_model import (
+from campaign_engine.audience.csvfile import csv_safe
+from campaign_engine.reporting.funnel import compute_report
+from campaign_engine.reporting.report_model import (
     CampaignRow,
     ContactRow,
     EnrollmentRow,
@@ -16,7 +15,8 @@ from campaign_engine.report_model import (
     ReportData,
     StageRow,
 )
-from campaign_engine.sequences import Offer, Sequence, Step
+from campaign_engine.sending.eligibility import ExclusionRule
+from campaign_engine.sending.sequences import Offer, Sequence, Step
 
 NOW = datetime(2021, 6, 1, tzinfo=UTC)
 SEQUENCE = Sequence(

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from campaign_engine.contact_requests import RequestForm, clean_form
-from campaign_engine.errors import InvalidInput
-from campaign_engine.hits import RecentLinks, clean_user_agent, ip_prefix
+from campaign_engine.core.errors import InvalidInput
+from campaign_engine.reps.contact_requests import RequestForm, clean_form
+from campaign_engine.tracking.hits import RecentLinks, clean_user_agent, ip_prefix
 
 T0 = datetime(2021, 4, 27, 9, tzinfo=UTC)
 

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from campaign_engine.planner import Candidate, Schedule, plan
+from campaign_engine.sending.planner import Candidate, Schedule, plan
 
 SCHEDULE = Schedule(date(2021, 4, 27), "Europe/Berlin", time(9), time(17), (0, 7, 14))
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.config import load_settings
-from campaign_engine.errors import ConfigError
-from campaign_engine.reminders import ContactEvent, SentStep, due_reminders
+from campaign_engine.core.config import load_settings
+from campaign_engine.core.errors import ConfigError
+from campaign_engine.reps.reminders import ContactEvent, SentStep, due_reminders
 
 SENT = datetime(2021, 5, 4, 10, tzinfo=UTC)
 

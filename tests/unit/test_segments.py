@@ -1,6 +1,11 @@
 import pytest
 
-from campaign_engine.segments import parse_outreach_mode, parse_segment, persona_for, segment_for
+from campaign_engine.audience.segments import (
+    parse_outreach_mode,
+    parse_segment,
+    persona_for,
+    segment_for,
+)
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.errors import SequenceError
-from campaign_engine.sequences import Sequence, load_sequence, with_utm
+from campaign_engine.core.errors import SequenceError
+from campaign_engine.sending.sequences import Sequence, load_sequence, with_utm
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_engine.stages import STAGES, parse_stage, stage_label
+from campaign_engine.reporting.stages import STAGES, parse_stage, stage_label
 
 
 @pytest.mark.parametrize(

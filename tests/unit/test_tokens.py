@@ -1,4 +1,4 @@
-from campaign_engine.tokens import TokenKind, TokenPayload, TokenSigner
+from campaign_engine.core.tokens import TokenKind, TokenPayload, TokenSigner
 
 signer = TokenSigner("secret-one")
 

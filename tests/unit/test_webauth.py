@@ -6,10 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from campaign_engine.errors import InvalidInput
-from campaign_engine.passwords import hash_password, verify_password
-from campaign_engine.webapp import _safe_next, _upload_name
-from campaign_engine.webauth import (
+from campaign_engine.core.errors import InvalidInput
+from campaign_engine.web.auth import (
     SESSION_LIFETIME,
     csrf_ok,
     csrf_token,
@@ -17,6 +15,8 @@ from campaign_engine.webauth import (
     session_user_id,
     start_session,
 )
+from campaign_engine.web.pages import _safe_next, _upload_name
+from campaign_engine.web.passwords import hash_password, verify_password
 
 NOW = datetime(2021, 5, 3, 16, tzinfo=UTC)
 

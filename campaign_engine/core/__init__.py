@@ -1,0 +1,1 @@
+"""Foundations every other package uses: settings, the exception tree, every enum, signed tokens."""

@@ -1,0 +1,204 @@
+"""config.toml plus CAMPAIGN_* environment overrides, read into one frozen Settings object."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from campaign_engine.core.errors import ConfigError
+
+__all__ = ["DkimSettings", "Settings", "SmtpSettings", "load_settings"]
+
+ENV_PREFIX = "CAMPAIGN_"
+DEFAULT_CONFIG = "config.toml"
+MIN_REMINDER_DAYS, MAX_REMINDER_DAYS = 7, 10  # "send the next email after 7-10 days"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP relay, and how hard to push it."""
+
+    host: str = "127.0.0.1"
+    port: int = 1025
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    use_tls: bool = False
+    timeout: float = 30.0  # seconds
+    concurrency: int = 4  # parallel SMTP connections
+    rate_limit: float = 0.0  # messages per second, all workers together; 0 = unlimited
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    """DKIM signing of every outgoing message; off while selector, domain or key is unset."""
+
+    selector: str = ""
+    domain: str = ""
+    private_key_path: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.selector and self.domain and self.private_key_path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the engine; paths are absolute (resolved against the config file)."""
+
+    config_path: Path
+    database_url: str = "sqlite:///var/campaign.db"
+    transport: str = "outbox"
+    outbox_dir: Path = Path("var/outbox")
+    from_address: str = "Campaigns <campaigns@example.com>"
+    timezone: str = "UTC"
+    tracking_base_url: str = "http://127.0.0.1:8080"
+    secret: str = field(default="", repr=False)
+    company_name: str = "Example Corp"
+    postal_address: str = ""
+    unsubscribe_mailto: str = ""  # optional mailto target in List-Unsubscribe (an ops mailbox)
+    sequences_dir: Path = Path("sequences")
+    templates_dir: Path = Path("templates")
+    tick_seconds: float = 60.0  # seconds between scheduler ticks
+    window_start: time = time(9, 0)
+    window_end: time = time(17, 0)
+    batch_size: int = 500  # messages claimed per batch
+    max_per_tick: int = 20000  # cap so a catch-up after downtime does not burst the backlog
+    lease_seconds: float = 300.0  # how long a claimed batch stays ours before it is presumed lost
+    retry_base_seconds: float = 300.0  # first back-off after a 4xx; doubles per attempt
+    max_attempts: int = 6
+    bot_delay_seconds: float = 10.0  # tracking hits this soon after delivery are machines
+    bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
+    reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
+    smtp: SmtpSettings = SmtpSettings()
+    dkim: DkimSettings = DkimSettings()
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("smtp", "outbox"):
+            raise ConfigError(
+                f"{self.config_path}: transport must be 'smtp' or 'outbox', not {self.transport!r}"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"{self.config_path}: timezone {self.timezone!r} is not an IANA time zone"
+            ) from exc
+        if self.window_start >= self.window_end:
+            raise ConfigError(f"{self.config_path}: window_start must be before window_end")
+        if not MIN_REMINDER_DAYS <= self.reminder_days <= MAX_REMINDER_DAYS:
+            raise ConfigError(
+                f"{self.config_path}: reminder_days must be {MIN_REMINDER_DAYS} to"
+                f" {MAX_REMINDER_DAYS} (the sales play's cadence), not {self.reminder_days}"
+            )
+        if self.unsubscribe_mailto and not re.fullmatch(
+            r"[^@\s<>,]+@[^@\s<>,]+", self.unsubscribe_mailto
+        ):
+            raise ConfigError(
+                f"{self.config_path}: unsubscribe_mailto must be a bare address like"
+                f" unsubscribe@example.com, not {self.unsubscribe_mailto!r}"
+            )
+        if not self.secret:
+            raise ConfigError(
+                f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"
+                " string: it signs every tracking link"
+            )
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the config file (default ./config.toml or $CAMPAIGN_CONFIG), then apply env overrides."""
+    env = os.environ if environ is None else environ
+    config_path = Path(path or env.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG).resolve()
+    raw: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path}: {exc}") from exc
+    elif path is not None or ENV_PREFIX + "CONFIG" in env:
+        raise ConfigError(f"{config_path}: config file not found")
+    return _build(config_path, raw, env)
+
+
+def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Settings:
+    base = config_path.parent
+    smtp_raw = dict(raw.pop("smtp", {}) or {})
+    dkim_raw = dict(raw.pop("dkim", {}) or {})
+    top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
+    values = _apply(
+        Settings, top, env, prefix="", skip={"config_path", "smtp", "dkim"}, source=config_path
+    )
+    smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
+    dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
+    if dkim.get("private_key_path"):
+        dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
+    else:
+        dkim["private_key_path"] = None
+    for key in ("outbox_dir", "sequences_dir", "templates_dir"):
+        values[key] = (base / Path(values.get(key, getattr(Settings, key)))).resolve()
+    values["database_url"] = _resolve_sqlite(
+        values.get("database_url", Settings.database_url), base
+    )
+    return Settings(
+        config_path=config_path, smtp=SmtpSettings(**smtp), dkim=DkimSettings(**dkim), **values
+    )
+
+
+def _apply(
+    cls: type,
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    prefix: str,
+    skip: set[str],
+    source: Path,
+) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, fld in fields.items():
+        env_name = ENV_PREFIX + prefix + ("FROM" if name == "from_address" else name.upper())
+        if env_name in env:
+            values[name] = _convert(fld.default, env[env_name], env_name)
+        elif name in raw:
+            values[name] = _convert(fld.default, raw[name], f"{source}: {name}")
+    return values
+
+
+def _convert(default: Any, value: Any, where: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"expected true or false, got {value!r}")
+        if isinstance(default, time):
+            return value if isinstance(value, time) else time.fromisoformat(str(value))
+        if isinstance(default, int | float | str):
+            return type(default)(value)
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """Make a relative SQLite path relative to the config file, not to the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url

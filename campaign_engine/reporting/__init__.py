@@ -1,0 +1,1 @@
+"""What happened: the pure funnel, the report model, exports, the dashboard and its charts, sales stages."""

@@ -1,0 +1,244 @@
+"""Report numbers read from the database: delivery status per step, and the full funnel report.
+
+`campaign_statuses` is what `campaign status` prints; `load_report` loads the plain rows the pure
+`funnel.compute_report` needs (and the dashboard renders).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from campaign_engine.audience.segments import persona_for
+from campaign_engine.reporting import funnel
+from campaign_engine.reporting import report_model as model
+from campaign_engine.reps import reminder_mail
+from campaign_engine.sending.campaigns import sequence_of
+from campaign_engine.sending.eligibility import ExclusionRule
+from campaign_engine.store.models import (
+    Account,
+    Campaign,
+    Contact,
+    Enrollment,
+    Event,
+    Exclusion,
+    Message,
+    MessageState,
+    Rep,
+    StageChange,
+)
+
+__all__ = [
+    "CampaignStatus",
+    "ReminderCounts",
+    "StepStatus",
+    "campaign_statuses",
+    "due_reminder_counts",
+    "load_report",
+    "no_reminders",
+    "to_jsonable",
+]
+
+# Where "reminders pending" per rep come from: (session, campaign ids) -> {(campaign id, rep id): n}.
+# `campaign report` plugs in `due_reminder_counts` (the rep-draft reminders due now); a source
+# that has none to offer passes `no_reminders`.
+ReminderCounts = Callable[[Session, list[int]], Mapping[tuple[int, int], int]]
+
+
+def no_reminders(session: Session, campaign_ids: list[int]) -> Mapping[tuple[int, int], int]:
+    return {}
+
+
+def due_reminder_counts(now: datetime, reminder_days: int) -> ReminderCounts:
+    """Pending = next-step reminders due at `now` for the emails reps sent, per campaign and rep."""
+
+    def count(session: Session, campaign_ids: list[int]) -> Mapping[tuple[int, int], int]:
+        wanted = set(campaign_ids)
+        return Counter(
+            (line.reminder.campaign_id, line.rep_id)
+            for line in reminder_mail.reminder_lines(session, now, reminder_days)
+            if line.reminder.campaign_id in wanted
+        )
+
+    return count
+
+
+@dataclass
+class StepStatus:
+    step: int
+    subject: str
+    day: int
+    states: dict[str, int] = field(default_factory=dict)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class CampaignStatus:
+    name: str
+    sequence: str
+    start_date: str
+    timezone: str
+    window: str
+    enrolled: dict[str, int] = field(default_factory=dict)  # "automated/active" -> n
+    steps: list[StepStatus] = field(default_factory=list)
+    next_due_at: str | None = None
+
+
+def campaign_statuses(session: Session, campaign_name: str | None = None) -> list[CampaignStatus]:
+    query = select(Campaign).order_by(col(Campaign.id))
+    if campaign_name:
+        query = query.where(Campaign.name == campaign_name)
+    result = []
+    for campaign in session.exec(query):
+        sequence = sequence_of(campaign)
+        status = CampaignStatus(
+            name=campaign.name,
+            sequence=campaign.sequence_key,
+            start_date=campaign.start_date.isoformat(),
+            timezone=campaign.timezone,
+            window=f"{campaign.window_start}-{campaign.window_end}",
+        )
+        enrolled = session.exec(
+            select(Enrollment.channel, Enrollment.status, sa.func.count())
+            .where(Enrollment.campaign_id == campaign.id)
+            .group_by(col(Enrollment.channel), col(Enrollment.status))
+        ).all()
+        status.enrolled = {f"{channel}/{state}": n for channel, state, n in enrolled}
+        states: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
+        reasons: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
+        rows = session.exec(
+            select(Message.step, Message.state, Message.skip_reason, sa.func.count())
+            .where(Message.campaign_id == campaign.id)
+            .group_by(col(Message.step), col(Message.state), col(Message.skip_reason))
+        ).all()
+        for step, state, reason, count in rows:
+            states[step][state] += count
+            if state == MessageState.SKIPPED:
+                reasons[step][reason or "unknown"] += count
+        status.steps = [
+            StepStatus(
+                step=step.number,
+                subject=step.subject,
+                day=step.day,
+                states={s.value: states[step.number][s.value] for s in MessageState},
+                skipped_reasons=dict(reasons[step.number]),
+            )
+            for step in sequence.steps
+        ]
+        next_due: datetime | None = session.exec(
+            select(sa.func.min(Enrollment.next_due_at)).where(Enrollment.campaign_id == campaign.id)
+        ).one()
+        status.next_due_at = next_due.isoformat() if next_due else None
+        result.append(status)
+    return result
+
+
+def to_jsonable(statuses: list[CampaignStatus]) -> list[dict[str, Any]]:
+    return [asdict(status) for status in statuses]
+
+
+def load_report(
+    session: Session,
+    now: datetime,
+    campaign_name: str | None = None,
+    reminders: ReminderCounts = no_reminders,
+) -> model.Report:
+    """The funnel report of every campaign (or one), computed from the rows as they are now."""
+    query = select(Campaign).order_by(col(Campaign.id))
+    if campaign_name:
+        query = query.where(Campaign.name == campaign_name)
+    campaigns = [
+        model.CampaignRow(
+            id=c.id or 0,
+            name=c.name,
+            sequence=sequence_of(c),
+            links=c.link_registry(),
+            start_date=c.start_date,
+            timezone=c.timezone,
+        )
+        for c in session.exec(query)
+    ]
+    ids = [c.id for c in campaigns]
+    enrollments = tuple(
+        model.EnrollmentRow(campaign_id, contact_id, channel)
+        for campaign_id, contact_id, channel in session.exec(
+            select(Enrollment.campaign_id, Enrollment.contact_id, Enrollment.channel).where(
+                col(Enrollment.campaign_id).in_(ids)
+            )
+        )
+    )
+    messages = tuple(
+        model.MessageRow(*row)
+        for row in session.exec(
+            select(
+                Message.id,
+                Message.campaign_id,
+                Message.contact_id,
+                Message.step,
+                Message.origin,
+                Message.state,
+                Message.sent_at,
+                Message.skip_reason,
+            ).where(col(Message.campaign_id).in_(ids))
+        )
+    )
+    events = tuple(
+        model.EventRow(
+            id=e.id or 0,
+            kind=e.kind,
+            message_id=e.message_id,
+            occurred_at=e.occurred_at or now,
+            is_human=e.is_human,
+            bot_reason=e.bot_reason,
+            link_index=e.link_index,
+            url=e.url,
+        )
+        for e in session.exec(
+            select(Event)
+            .join(Message, col(Message.id) == Event.message_id)
+            .where(col(Message.campaign_id).in_(ids))
+        )
+    )
+    enrolled_ids = select(Enrollment.contact_id).where(col(Enrollment.campaign_id).in_(ids))
+    contacts = tuple(
+        model.ContactRow(contact_id, email, segment, persona_for(title), rep_id)
+        for contact_id, email, title, segment, rep_id in session.exec(
+            select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)
+            .join(Account, col(Account.id) == Contact.account_id)
+            .where(col(Contact.id).in_(enrolled_ids))
+        )
+    )
+    exclusions = tuple(
+        ExclusionRule(x.email, x.domain, x.campaign_id, x.reason)
+        for x in session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None)))
+    )
+    stages = tuple(
+        model.StageRow(contact_id, stage, changed_on)
+        for contact_id, stage, changed_on in session.exec(
+            select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(
+                col(StageChange.contact_id).in_(enrolled_ids)
+            )
+        )
+    )
+    reps = tuple(
+        model.RepRow(rep_id or 0, email, name)
+        for rep_id, email, name in session.exec(select(Rep.id, Rep.email, Rep.name))
+    )
+    data = model.ReportData(
+        campaigns=tuple(campaigns),
+        contacts=contacts,
+        enrollments=enrollments,
+        messages=messages,
+        events=events,
+        exclusions=exclusions,
+        stages=stages,
+        reps=reps,
+        reminders=reminders(session, ids),
+    )
+    return funnel.compute_report(data, now)

@@ -1,0 +1,71 @@
+"""PURE send-time checks: may this contact get this marketing email right now?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from campaign_engine.store.models import EnrollmentStatus, OutreachMode
+
+__all__ = ["ExclusionRule", "SendFacts", "skip_reason", "stops_enrollment"]
+
+# Skip reasons that end the enrollment rather than just this one step.
+_FINAL_PREFIXES = ("unsubscribed", "suppressed", "outreach mode", "segment", "enrollment")
+
+
+@dataclass(frozen=True)
+class ExclusionRule:
+    """An active exclusion: an address or a whole domain, in one campaign or all (None)."""
+
+    email: str | None
+    domain: str | None
+    campaign_id: int | None
+    reason: str
+
+    def matches(self, email: str, campaign_id: int) -> bool:
+        if self.campaign_id is not None and self.campaign_id != campaign_id:
+            return False
+        if self.email is not None:
+            return self.email == email
+        return self.domain is not None and email.rsplit("@", 1)[-1] == self.domain
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """What the database says about a recipient at the moment of sending."""
+
+    email: str
+    campaign_id: int
+    enrollment_status: str
+    outreach_mode: str
+    segment: str
+    automated_segments: tuple[str, ...]
+    unsubscribed: bool
+    suppression_reason: str | None
+
+
+def skip_reason(
+    facts: SendFacts, exclusions: list[ExclusionRule], automated: bool = True
+) -> str | None:
+    """Why this message must not go out, or None when it may."""
+    if facts.enrollment_status != EnrollmentStatus.ACTIVE:
+        return f"enrollment {facts.enrollment_status}"
+    if facts.unsubscribed:
+        return "unsubscribed"
+    if facts.suppression_reason is not None:
+        return f"suppressed: {facts.suppression_reason}"
+    for rule in exclusions:
+        if rule.matches(facts.email, facts.campaign_id):
+            return f"excluded: {rule.reason}" if rule.reason else "excluded"
+    if automated:
+        if facts.outreach_mode != OutreachMode.MARKETING:
+            return f"outreach mode {facts.outreach_mode}"
+        if facts.segment not in facts.automated_segments:
+            return f"segment {facts.segment} is not automated"
+    elif facts.outreach_mode == OutreachMode.DO_NOTHING:
+        return "outreach mode A"
+    return None
+
+
+def stops_enrollment(reason: str) -> bool:
+    """True when the skip is for good (the contact left), not just for this step (an exclusion)."""
+    return reason.startswith(_FINAL_PREFIXES)

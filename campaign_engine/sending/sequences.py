@@ -1,0 +1,186 @@
+"""Load and validate sequences/*.toml into plain frozen dataclasses."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from campaign_engine.core.errors import SequenceError
+
+__all__ = ["PERSONAS", "Offer", "Sequence", "Step", "load_sequence", "with_utm"]
+
+PERSONAS = ("practitioner", "management")
+ANY_PERSONA = "any"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An asset a step promotes; url already carries the sequence's UTM parameters."""
+
+    name: str
+    url: str
+    persona: str = ANY_PERSONA
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One email of the sequence, sent `day` days after the campaign start."""
+
+    number: int
+    day: int
+    subject: str
+    template: str
+    cta: str = ""
+    meeting: str = ""
+    offers: tuple[Offer, ...] = ()
+
+    def offer_for(self, persona: str) -> Offer | None:
+        """The offer for this persona, else the one meant for anybody, else None."""
+        for wanted in (persona, ANY_PERSONA):
+            for offer in self.offers:
+                if offer.persona == wanted:
+                    return offer
+        return self.offers[0] if self.offers else None
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """A named series of steps; `automated_segments` get it on schedule, others via their rep."""
+
+    key: str
+    name: str
+    templates: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    automated_segments: tuple[str, ...] = ("SMB",)
+    utm: dict[str, str] = field(default_factory=dict)
+
+    def step(self, number: int) -> Step:
+        return self.steps[number - 1]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Sequence:
+        data = json.loads(text)
+        steps = tuple(
+            Step(**{**step, "offers": tuple(Offer(**offer) for offer in step["offers"])})
+            for step in data.pop("steps")
+        )
+        data["automated_segments"] = tuple(data["automated_segments"])
+        return cls(steps=steps, **data)
+
+
+def with_utm(url: str, utm: dict[str, str]) -> str:
+    """Add UTM parameters the URL does not already carry; its own values win."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {key for key, _ in query}
+    query += [(key, value) for key, value in utm.items() if key not in present]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def load_sequence(sequences_dir: Path, key: str) -> Sequence:
+    """Read sequences/KEY.toml; any problem raises SequenceError naming the file and field."""
+    path = sequences_dir / f"{key}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in sequences_dir.glob("*.toml"))) or "none"
+        raise SequenceError(f"{path}: no such sequence (known: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SequenceError(f"{path}: {exc}") from exc
+    return _parse(path, key, data)
+
+
+def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
+    reader = _Reader(path)
+    utm = reader.table(data, "utm", required=False)
+    utm = {str(k): reader.text(utm, k, where="utm") for k in utm}
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise SequenceError(f"{path}: 'steps' must be a non-empty array of [[steps]] tables")
+    steps = tuple(_parse_step(reader, number, raw, utm) for number, raw in enumerate(raw_steps, 1))
+    days = [step.day for step in steps]
+    if days != sorted(days):
+        raise SequenceError(f"{path}: steps must be in day order, got days {days}")
+    segments = data.get("automated_segments", ["SMB"])
+    if not isinstance(segments, list) or not all(s in ("SMB", "MM", "ENT") for s in segments):
+        raise SequenceError(f"{path}: automated_segments must list SMB, MM or ENT")
+    return Sequence(
+        key=key,
+        name=reader.text(data, "name"),
+        description=reader.text(data, "description", required=False),
+        templates=reader.text(data, "templates", required=False) or key,
+        automated_segments=tuple(segments),
+        utm=utm,
+        steps=steps,
+    )
+
+
+def _parse_step(reader: _Reader, number: int, raw: Any, utm: dict[str, str]) -> Step:
+    where = f"steps[{number}]"
+    if not isinstance(raw, dict):
+        raise SequenceError(f"{reader.path}: {where} must be a table")
+    offers = []
+    for index, offer in enumerate(raw.get("offers", []), 1):
+        owhere = f"{where}.offers[{index}]"
+        persona = reader.text(offer, "persona", where=owhere, required=False) or ANY_PERSONA
+        if persona not in (*PERSONAS, ANY_PERSONA):
+            raise SequenceError(
+                f"{reader.path}: {owhere}.persona must be practitioner, management or any"
+            )
+        url = reader.text(offer, "url", where=owhere)
+        if not url.startswith(("https://", "http://")):
+            raise SequenceError(f"{reader.path}: {owhere}.url must be an http(s) URL, got {url!r}")
+        content = reader.text(offer, "utm_content", where=owhere, required=False)
+        offers.append(
+            Offer(
+                name=reader.text(offer, "name", where=owhere),
+                url=with_utm(url, {**utm, **({"utm_content": content} if content else {})}),
+                persona=persona,
+                description=reader.text(offer, "description", where=owhere, required=False),
+            )
+        )
+    day = raw.get("day")
+    if not isinstance(day, int) or isinstance(day, bool) or day < 0:
+        raise SequenceError(f"{reader.path}: {where}.day must be a whole number of days >= 0")
+    return Step(
+        number=number,
+        day=day,
+        subject=reader.text(raw, "subject", where=where),
+        template=reader.text(raw, "template", where=where, required=False) or f"email{number}",
+        cta=reader.text(raw, "cta", where=where, required=False),
+        meeting=reader.text(raw, "meeting", where=where, required=False),
+        offers=tuple(offers),
+    )
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def text(self, data: dict[str, Any], key: str, where: str = "", required: bool = True) -> str:
+        value = data.get(key)
+        name = f"{where}.{key}" if where else key
+        if value is None:
+            if required:
+                raise SequenceError(f"{self.path}: {name} is missing")
+            return ""
+        if not isinstance(value, str):
+            raise SequenceError(f"{self.path}: {name} must be a string")
+        if "\r" in value or ("\n" in value and key == "subject"):
+            raise SequenceError(f"{self.path}: {name} must be a single line")
+        return value
+
+    def table(self, data: dict[str, Any], key: str, required: bool = True) -> dict[str, Any]:
+        value = data.get(key, None if required else {})
+        if not isinstance(value, dict):
+            raise SequenceError(f"{self.path}: {key} must be a table")
+        return value

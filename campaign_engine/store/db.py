@@ -1,0 +1,99 @@
+"""Database engine and sessions: SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from campaign_engine.store import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)
+from campaign_engine.store import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
+from campaign_engine.store import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from campaign_engine.store.schema import upgrade
+
+__all__ = ["Database", "is_postgres"]
+
+SQLITE_BUSY_TIMEOUT = 30_000  # milliseconds a writer waits for the lock before failing
+
+
+def is_postgres(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+class Database:
+    """Owns the SQLAlchemy engine; migrates the schema to the newest revision on first use."""
+
+    def __init__(self, url: str, migrate: bool = True) -> None:
+        self.url = _normalise(url)
+        self.engine = _create_engine(self.url)
+        if migrate:
+            upgrade(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def drop_everything(self) -> None:
+        """Drop every table and the migration record (tests and benchmarks start from zero)."""
+        SQLModel.metadata.drop_all(self.engine)
+        with self.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def _normalise(url: str) -> str:
+    # Plain postgresql:// URLs mean psycopg 3 here (SQLAlchemy would otherwise pick psycopg2).
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _create_engine(url: str) -> sa.Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT}")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: sa.Connection) -> None:
+    """Take the write lock when a transaction starts, not at its first write.
+
+    In WAL mode a transaction that read, and then writes after another process committed,
+    fails at once with "database is locked" (busy_timeout does not apply to that case).
+    Starting every transaction IMMEDIATE makes writers queue instead, so several processes
+    (`campaign run`, `campaign serve`, cron ticks) can share one SQLite file.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,1 @@
+"""Opens, clicks, contact pages and unsubscribes: hit recording, bot rules and the tracking routes."""

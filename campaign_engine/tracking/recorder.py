@@ -1,0 +1,217 @@
+"""Records tracking hits as events: a single writer task classifies them and stores them in batches.
+
+The endpoints answer at once and hand each hit to `EventRecorder.submit`; the writer drains
+whatever has arrived, classifies it in arrival order (the "every link at once" rule needs that
+order), and inserts the batch in one transaction. Under load batches grow, so the database
+sees few commits; at rest a hit is stored within milliseconds. `stop()` (server shutdown)
+writes everything still queued. A database error is retried; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio
+import sqlalchemy as sa
+
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Event, EventKind
+from campaign_engine.tracking.bots import BotRules, Hit, Verdict, classify, proxy_note
+from campaign_engine.tracking.hits import RecentLinks, Target
+from campaign_engine.tracking.lookups import MessageInfo, message_info
+
+__all__ = ["UNSUBSCRIBE_PAGE", "EventRecorder", "PendingHit"]
+
+log = logging.getLogger(__name__)
+
+UNSUBSCRIBE_PAGE = "unsubscribe_page"  # event kind: the footer link's confirm page was shown
+MAX_BATCH = 2000  # events per transaction
+CACHE_SIZE = 100_000  # sent messages whose links are kept in memory
+WRITE_ATTEMPTS = 5
+_EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
+_LINK_KINDS = (EventKind.CLICK, EventKind.CONTACT_PAGE, UNSUBSCRIBE_PAGE)
+
+
+@dataclass(frozen=True)
+class PendingHit:
+    """A hit the edge accepted (its token verified), waiting to be classified and stored."""
+
+    kind: str  # open, click, contact_page, unsubscribe_page
+    message_id: int
+    method: str
+    user_agent: str
+    ip_prefix: str | None
+    at: datetime
+    link_index: int | None = None
+    url: str | None = None
+
+    @property
+    def target(self) -> Target:
+        return (self.kind, self.link_index)
+
+
+class EventRecorder:
+    """Owns the message cache and the event writer of one server process."""
+
+    def __init__(self, db: Database, rules: BotRules) -> None:
+        self.db = db
+        self.rules = rules
+        self._cache: OrderedDict[int, MessageInfo] = OrderedDict()
+        self._recent = RecentLinks(timedelta(seconds=rules.burst_seconds))
+        self._queue: asyncio.Queue[PendingHit] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self.stored = 0
+        self.dropped = 0
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_forever(), name="event-writer")
+
+    async def stop(self) -> None:
+        """Store everything still queued, then stop the writer."""
+        if self._queue is None or self._writer is None:
+            return
+        await self.flush()
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        self._writer = None
+
+    async def flush(self) -> None:
+        """Wait until every hit submitted so far is stored."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    def submit(self, hit: PendingHit) -> None:
+        if self._queue is None:
+            raise RuntimeError("EventRecorder.start() was not awaited (is lifespan on?)")
+        self._queue.put_nowait(hit)
+
+    async def info(self, message_id: int) -> MessageInfo | None:
+        """The message's links and delivery time, from memory when it was sent already."""
+        cached = self._cache.get(message_id)
+        if cached is not None:
+            return cached
+        return await anyio.to_thread.run_sync(self._load, message_id)
+
+    def _load(self, message_id: int) -> MessageInfo | None:
+        with self.db.session() as session:
+            info = message_info(session, message_id)
+        if info is not None and info.sent_at is not None:  # immutable from now on: cache it
+            self._cache[message_id] = info
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return info
+
+    # -- the writer ---------------------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._write_batch(batch)
+            except Exception:  # never let one bad batch stop the writer
+                log.exception("could not record %d tracking events", len(batch))
+                self.dropped += len(batch)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _write_batch(self, batch: list[PendingHit]) -> None:
+        unknown = {hit.message_id for hit in batch if hit.message_id not in self._cache}
+        infos: dict[int, MessageInfo] = {}
+        if unknown:  # loaded ones land in the cache; unsent ones only in `infos`
+            infos = await anyio.to_thread.run_sync(self._load_many, unknown)
+        rows: list[dict[str, object]] = []
+        retro: list[tuple[int, datetime, datetime]] = []  # message, window start, end
+        for hit in batch:
+            info = infos.get(hit.message_id) or self._cache.get(hit.message_id)
+            if info is None:
+                log.warning("tracking hit for unknown message %d ignored", hit.message_id)
+                self.dropped += 1
+                continue
+            verdict = self._classify(hit, info)
+            if verdict.reason == "all_links":
+                start = self._recent.window_start(hit.message_id, hit.at)
+                retro.append((hit.message_id, start, hit.at))
+            rows.append(_row(hit, info, verdict))
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                await anyio.to_thread.run_sync(self._insert, rows, retro)
+                break
+            except sa.exc.OperationalError:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                log.warning("event insert failed (attempt %d); retrying", attempt, exc_info=True)
+                await asyncio.sleep(0.05 * 2**attempt)
+        self.stored += len(rows)
+
+    def _classify(self, hit: PendingHit, info: MessageInfo) -> Verdict:
+        links_hit = 1
+        if hit.kind != EventKind.OPEN:
+            links_hit = self._recent.add(hit.message_id, hit.target, hit.at)
+        since = (hit.at - info.sent_at).total_seconds() if info.sent_at else None
+        return classify(
+            Hit(
+                is_open=hit.kind == EventKind.OPEN,
+                method=hit.method,
+                user_agent=hit.user_agent,
+                seconds_since_delivery=since,
+                links_hit=links_hit,
+                links_total=info.links_total,
+            ),
+            self.rules,
+        )
+
+    def _load_many(self, ids: set[int]) -> dict[int, MessageInfo]:
+        found = {}
+        for message_id in ids:
+            info = self._load(message_id)
+            if info is not None:
+                found[message_id] = info
+        return found
+
+    def _insert(
+        self, rows: list[dict[str, object]], retro: list[tuple[int, datetime, datetime]]
+    ) -> None:
+        with self.db.session() as session:
+            connection = session.connection()
+            if rows:
+                connection.execute(sa.insert(_EVENTS), rows)
+            for message_id, start, end in retro:
+                connection.execute(
+                    sa.update(_EVENTS)
+                    .where(
+                        _EVENTS.c.message_id == message_id,
+                        _EVENTS.c.kind.in_(_LINK_KINDS),
+                        _EVENTS.c.occurred_at >= start,
+                        _EVENTS.c.occurred_at <= end,
+                        _EVENTS.c.is_human.is_(True),
+                    )
+                    .values(is_human=False, bot_reason="all_links")
+                )
+
+
+def _row(hit: PendingHit, info: MessageInfo, verdict: Verdict) -> dict[str, object]:
+    return {
+        "kind": hit.kind,
+        "message_id": hit.message_id,
+        "contact_id": info.contact_id,
+        "link_index": hit.link_index,
+        "url": hit.url,
+        "is_human": verdict.is_human,
+        "bot_reason": verdict.reason,
+        "user_agent": hit.user_agent or None,
+        "ip_prefix": hit.ip_prefix,
+        "note": proxy_note(hit.user_agent) if verdict.is_human else None,
+        "occurred_at": hit.at,
+    }

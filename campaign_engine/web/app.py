@@ -1,0 +1,59 @@
+"""The one ASGI app `campaign serve` and `run` serve: the tracking routes and the web app (/app)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+
+from campaign_engine.core.config import Settings
+from campaign_engine.sending.transport import Transport
+from campaign_engine.store.db import Database
+from campaign_engine.tracking.routes import Clock, TrackingEdge
+from campaign_engine.web.body_limit import BodyLimit
+from campaign_engine.web.pages import MAX_UPLOAD_BYTES, MOUNT, create_webapp
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+MAX_BODY_BYTES = 16 * 1024  # request bodies above this are refused with 413
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Clock | None = None,
+    transport_factory: Callable[[], Transport] | None = None,
+) -> Starlette:
+    """Tracking routes and the web app in one ASGI app; `clock` (default: the real UTC clock) stamps every hit."""
+    edge = TrackingEdge(settings, db, clock or (lambda: datetime.now(UTC)), transport_factory)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await edge.recorder.start()
+        try:
+            yield
+        finally:
+            await edge.recorder.stop()
+
+    webapp = create_webapp(settings, db, clock=edge.clock, transport_factory=transport_factory)
+    app = Starlette(
+        routes=[*edge.routes(), Mount(MOUNT, app=webapp)],
+        middleware=[
+            Middleware(
+                BodyLimit,
+                limit=MAX_BODY_BYTES,
+                page=edge.error_page,
+                larger={MOUNT + "/": MAX_UPLOAD_BYTES},  # the web app takes file uploads
+            )
+        ],
+        exception_handlers={HTTPException: edge.http_error, Exception: edge.crash},
+        lifespan=lifespan,
+    )
+    app.state.recorder = edge.recorder
+    return app
