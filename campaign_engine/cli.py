@@ -26,9 +26,9 @@ from sqlmodel import col, select
 
 from campaign_engine.audience import exclusions, imports, privacy, suppression
 from campaign_engine.audience.csvfile import Progress, RowError, write_errors
-from campaign_engine.audience.suppression import SuppressReason
 from campaign_engine.core.config import DkimSettings, Settings, load_settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
+from campaign_engine.core.kinds import SuppressReason
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.doctor import diagnose
 from campaign_engine.engine.tick import Ticker, TickReport

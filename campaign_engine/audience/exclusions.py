@@ -15,17 +15,16 @@ from sqlmodel import Session, col, select
 from campaign_engine.audience.csvfile import CsvRow, Progress, RowError, RowRejected, read_rows
 from campaign_engine.audience.imports import CONTACT_ALIASES, chunks, clean_email
 from campaign_engine.core.errors import NotFound
+from campaign_engine.core.kinds import EnrollmentStatus, MessageState
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import (
     Campaign,
     Contact,
     Enrollment,
-    EnrollmentStatus,
     Exclusion,
     ExclusionAudit,
     ExclusionDeadline,
     Message,
-    MessageState,
 )
 from campaign_engine.store.queries import campaign_by_name
 

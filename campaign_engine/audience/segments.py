@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from campaign_engine.store.models import OutreachMode
+from campaign_engine.core.kinds import OutreachMode
 
 __all__ = ["SEGMENTS", "parse_outreach_mode", "parse_segment", "persona_for", "segment_for"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -20,7 +19,6 @@ from campaign_engine.store.db import Database
 from campaign_engine.store.models import Suppression
 
 __all__ = [
-    "SuppressReason",
     "SuppressionImport",
     "add_suppression",
     "import_suppressions",
@@ -40,13 +38,6 @@ _ALIASES = {
     "email_address": "email",
     "e_mail": "email",
 }
-
-
-class SuppressReason(StrEnum):
-    UNSUBSCRIBE = "unsubscribe"
-    BOUNCE = "bounce"
-    COMPLAINT = "complaint"
-    MANUAL = "manual"
 
 
 @dataclass

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from campaign_engine.core.errors import NotFound
+from campaign_engine.core.kinds import EventKind
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Contact, Event, EventKind, Message, Suppression
+from campaign_engine.store.models import Contact, Event, Message, Suppression
 
 __all__ = ["UnsubscribeResult", "unsubscribe"]
 

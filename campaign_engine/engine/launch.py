@@ -11,18 +11,12 @@ from sqlmodel import select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError
+from campaign_engine.core.kinds import Channel, OutreachMode
 from campaign_engine.reps.drafts import create_campaign_drafts
 from campaign_engine.sending.campaigns import renderer_for, schedule_for
 from campaign_engine.sending.sequences import load_sequence
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import (
-    Account,
-    Campaign,
-    Channel,
-    Contact,
-    Enrollment,
-    OutreachMode,
-)
+from campaign_engine.store.models import Account, Campaign, Contact, Enrollment
 
 __all__ = ["LaunchResult", "launch"]
 

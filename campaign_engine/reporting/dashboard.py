@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from campaign_engine.reporting.charts import Bar, Series, funnel_svg, time_series_svg
 from campaign_engine.reporting.report_model import Report, report_to_dict
+from campaign_engine.sending.templating import template_environment
 
 __all__ = ["FIGURE_COLUMNS", "TEMPLATE", "render_dashboard", "show"]
 
@@ -47,13 +46,7 @@ MACHINE_COLUMNS: tuple[tuple[str, str], ...] = (
 
 def render_dashboard(report: Report, templates_dir: Path | None = None) -> str:
     """The dashboard page for this report (sandboxed Jinja2, HTML autoescaped)."""
-    env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(templates_dir or DEFAULT_TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment(templates_dir or DEFAULT_TEMPLATES, pages=True, trim=True)
     env.filters["show"] = show
     data = report_to_dict(report)
     charts = [_charts(campaign) for campaign in data["campaigns"]]

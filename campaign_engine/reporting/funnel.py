@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from campaign_engine.core.kinds import EventKind, MessageState
 from campaign_engine.reporting.report_model import (
     CampaignReport,
     CampaignRow,
@@ -48,7 +49,6 @@ from campaign_engine.reporting.report_model import (
 )
 from campaign_engine.reporting.stages import LOST_STAGE, SAO_STAGE, STAGES
 from campaign_engine.reps.digest_content import offer_for_click, plain_url
-from campaign_engine.store.models import EventKind, MessageState
 
 __all__ = ["APPLE_PRIVACY", "compute_report"]
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaign_engine.audience.segments import persona_for
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.reporting import funnel
 from campaign_engine.reporting import report_model as model
 from campaign_engine.reps import reminder_mail
@@ -29,7 +30,6 @@ from campaign_engine.store.models import (
     Event,
     Exclusion,
     Message,
-    MessageState,
     Rep,
     StageChange,
 )

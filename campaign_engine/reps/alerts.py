@@ -14,16 +14,17 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
-import jinja2
 import sqlalchemy as sa
 from jinja2.sandbox import SandboxedEnvironment
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import AlertState
 from campaign_engine.sending.mime import build_mime, format_address
+from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Alert, AlertState
+from campaign_engine.store.models import Alert
 
 __all__ = [
     "CONTACT_REQUEST",
@@ -221,12 +222,7 @@ def _record(
 
 
 def _environment(templates_dir: Path) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=jinja2.select_autoescape(["html.j2", "html"]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    return template_environment(templates_dir)
 
 
 def _one_line(value: str) -> str:

@@ -19,6 +19,13 @@ from sqlmodel import Session, col, select
 from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import InvalidInput, NotFound
+from campaign_engine.core.kinds import (
+    Channel,
+    EnrollmentStatus,
+    EventKind,
+    MessageState,
+    OutreachMode,
+)
 from campaign_engine.reps.alerts import (
     CONTACT_REQUEST,
     ContactRequestAlert,
@@ -28,20 +35,7 @@ from campaign_engine.reps.alerts import (
 from campaign_engine.reps.drafts import create_drafts_for_contact
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import (
-    Account,
-    Campaign,
-    Channel,
-    Contact,
-    Enrollment,
-    EnrollmentStatus,
-    Event,
-    EventKind,
-    Message,
-    MessageState,
-    OutreachMode,
-    Rep,
-)
+from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Event, Message, Rep
 
 __all__ = [
     "MAX_MESSAGE",

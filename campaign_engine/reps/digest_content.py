@@ -13,8 +13,8 @@ from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_engine.audience.segments import persona_for
+from campaign_engine.core.kinds import EventKind
 from campaign_engine.sending.sequences import Offer, Sequence, Step
-from campaign_engine.store.models import EventKind
 
 __all__ = [
     "RANK",

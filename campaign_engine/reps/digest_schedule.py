@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign_engine.core.errors import CampaignEngineError
+from campaign_engine.core.kinds import DigestMode
 
 __all__ = [
     "DEFAULT_PREFERENCE",
     "WEEKDAYS",
-    "DigestMode",
     "Preference",
     "ScheduleError",
     "digest_due",
@@ -27,12 +26,6 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday
 
 class ScheduleError(CampaignEngineError, ValueError):
     """A digest schedule setting is invalid; the message names it and the accepted values."""
-
-
-class DigestMode(StrEnum):
-    SCHEDULED = "scheduled"  # one digest at `hour` on each of `weekdays`, in the rep's time zone
-    IMMEDIATE = "immediate"  # one digest per tick that has new engagement
-    OFF = "off"  # no digests (engagement stays unclaimed until the rep turns them back on)
 
 
 @dataclass(frozen=True)

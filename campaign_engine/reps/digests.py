@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jinja2
 import sqlalchemy as sa
-from jinja2.sandbox import SandboxedEnvironment
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import NotFound
+from campaign_engine.core.kinds import DigestMode, DigestState, EventKind
 from campaign_engine.reps.digest_content import (
     RANK,
     CampaignInfo,
@@ -40,7 +39,6 @@ from campaign_engine.reps.digest_content import (
 from campaign_engine.reps.digest_schedule import (
     DEFAULT_PREFERENCE,
     WEEKDAYS,
-    DigestMode,
     Preference,
     digest_due,
     format_weekdays,
@@ -57,15 +55,15 @@ from campaign_engine.reps.reminder_mail import (
 )
 from campaign_engine.sending.mime import build_mime, format_address
 from campaign_engine.sending.sequences import Sequence
+from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
 from campaign_engine.store.db import Database, is_postgres
-from campaign_engine.store.digest_tables import Digest, DigestItem, DigestPreference, DigestState
+from campaign_engine.store.digest_tables import Digest, DigestItem, DigestPreference
 from campaign_engine.store.models import (
     Account,
     Campaign,
     Contact,
     Event,
-    EventKind,
     Message,
     ReminderNotice,
     Rep,
@@ -347,12 +345,7 @@ def render_digest(
     """Subject, HTML and text of a digest (sandboxed Jinja2, HTML autoescaped); `reminders`
     fill the "Next emails due" section, with draft links under `base_url`."""
     zone = rep_zone(rep.timezone)
-    env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=jinja2.select_autoescape(["html.j2", "html"]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    env = template_environment(templates_dir)
     env.filters["local"] = lambda moment: _local(moment, zone)
     requests = sum(1 for e in entries if e.top.kind == EventKind.CONTACT_REQUEST)
     reminders = reminders or []

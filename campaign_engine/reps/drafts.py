@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError, NotFound
+from campaign_engine.core.kinds import Channel, DraftStatus, MessageState, OutreachMode, ThreadMark
 from campaign_engine.core.tokens import TokenSigner
 from campaign_engine.reps.draftlinks import (
     CONTACT_PLACEHOLDER,
@@ -28,14 +29,10 @@ from campaign_engine.sending.sequences import Sequence, Step
 from campaign_engine.store.models import (
     Account,
     Campaign,
-    Channel,
     Contact,
     Draft,
-    DraftStatus,
     Enrollment,
     Message,
-    MessageState,
-    OutreachMode,
     Rep,
     ThreadOutcome,
 )
@@ -56,7 +53,7 @@ __all__ = [
     "rep_by_email",
 ]
 
-DONE_REASONS = ("meeting", "opportunity")
+DONE_REASONS = tuple(ThreadMark)
 _SENT_STATES = (MessageState.SENT, MessageState.UNCERTAIN)
 
 

@@ -10,15 +10,9 @@ from sqlmodel import Session, col, select
 from campaign_engine.audience.segments import parse_outreach_mode
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError, NotFound
+from campaign_engine.core.kinds import Channel, EnrollmentStatus, OutreachMode
 from campaign_engine.reps.drafts import cancel_open_drafts, create_drafts_for_contact, rep_by_email
-from campaign_engine.store.models import (
-    Account,
-    Channel,
-    Contact,
-    Enrollment,
-    EnrollmentStatus,
-    OutreachMode,
-)
+from campaign_engine.store.models import Account, Contact, Enrollment
 
 __all__ = ["InvalidMode", "ModeChange", "find_contact", "set_outreach_mode"]
 

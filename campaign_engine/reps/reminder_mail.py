@@ -18,7 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
-from campaign_engine.reps.digest_schedule import DigestMode
+from campaign_engine.core.kinds import (
+    DigestMode,
+    DraftStatus,
+    EventKind,
+    MessageState,
+    OutreachMode,
+)
 from campaign_engine.reps.drafts import rep_by_email
 from campaign_engine.reps.reminders import (
     STOPPING_KINDS,
@@ -37,11 +43,8 @@ from campaign_engine.store.models import (
     Campaign,
     Contact,
     Draft,
-    DraftStatus,
     Event,
     Message,
-    MessageState,
-    OutreachMode,
     ReminderNotice,
     Rep,
     Suppression,
@@ -288,9 +291,11 @@ def _events(
         if cid is None:
             continue
         if contact.unsubscribed_at is not None:
-            events.append(ContactEvent(cid, "unsubscribe", contact.unsubscribed_at))
+            events.append(ContactEvent(cid, EventKind.UNSUBSCRIBE, contact.unsubscribed_at))
         if contact.email in suppressed:
-            events.append(ContactEvent(cid, "bounce", _EPOCH))  # counts whenever it happened
+            events.append(
+                ContactEvent(cid, EventKind.BOUNCE, _EPOCH)
+            )  # counts whenever it happened
     return events
 
 

@@ -10,12 +10,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from campaign_engine.core.kinds import EventKind, ThreadMark
+
 __all__ = ["STOPPING_KINDS", "ContactEvent", "Reminder", "SentStep", "due_reminders"]
 
 # Event kinds that end the reminders: a contact request or a rep's mark after the send,
 # an unsubscribe or a bounce whenever it happened.
-STOPPING_KINDS = ("contact_request", "meeting", "opportunity", "unsubscribe", "bounce")
-_ANY_TIME = ("unsubscribe", "bounce")
+STOPPING_KINDS: tuple[str, ...] = (
+    EventKind.CONTACT_REQUEST,
+    *ThreadMark,
+    EventKind.UNSUBSCRIBE,
+    EventKind.BOUNCE,
+)
+_ANY_TIME = (EventKind.UNSUBSCRIBE, EventKind.BOUNCE)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ from sqlmodel import Session, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import PermanentSendError, TransientSendError
+from campaign_engine.core.kinds import (
+    Channel,
+    DraftStatus,
+    EnrollmentStatus,
+    EventKind,
+    MessageState,
+)
 from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.reps.draftlinks import (
     CONTACT_PLACEHOLDER,
@@ -35,17 +42,7 @@ from campaign_engine.sending.render import LinkTracker, recipient_of
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.sending.transport import Delivery, Transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import (
-    Channel,
-    Draft,
-    DraftStatus,
-    EnrollmentStatus,
-    Event,
-    EventKind,
-    Message,
-    MessageState,
-    Suppression,
-)
+from campaign_engine.store.models import Draft, Event, Message, Suppression
 
 __all__ = ["SentDraft", "send_draft"]
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import Channel, EnrollmentStatus, EventKind, MessageState
 from campaign_engine.core.tokens import TokenKind
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.eligibility import (
@@ -34,15 +35,11 @@ from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import (
     Account,
     Campaign,
-    Channel,
     Contact,
     Enrollment,
-    EnrollmentStatus,
     Event,
-    EventKind,
     Exclusion,
     Message,
-    MessageState,
     Rep,
     Suppression,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from campaign_engine.store.models import EnrollmentStatus, OutreachMode
+from campaign_engine.core.kinds import EnrollmentStatus, OutreachMode
 
 __all__ = ["ExclusionRule", "SendFacts", "skip_reason", "stops_enrollment"]
 

@@ -7,15 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from campaign_engine.core.kinds import EnrollmentStatus, MessageState
 from campaign_engine.sending.campaigns import schedule_for, sequence_of
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import (
-    Campaign,
-    Enrollment,
-    EnrollmentStatus,
-    Message,
-    MessageState,
-)
+from campaign_engine.store.models import Campaign, Enrollment, Message
 
 __all__ = ["accept_uncertain", "retry_uncertain"]
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.errors import SequenceError
 from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.sending.sequences import PERSONAS, Sequence, Step
+from campaign_engine.sending.templating import template_environment
 from campaign_engine.store.models import Account, Contact, Rep
 
 __all__ = [
@@ -97,12 +97,7 @@ class Renderer:
         self.sequence = sequence
         self.company = company
         self.tracker = tracker
-        self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(templates_dir),
-            autoescape=jinja2.select_autoescape(["html.j2", "html"]),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-        )
+        self.env = template_environment(templates_dir)
         self._templates = {step.number: self._compile(step) for step in sequence.steps}
         self.link_registry = link_registry or self._discover_links()
         self._link_index = {

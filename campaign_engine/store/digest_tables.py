@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
+from campaign_engine.core.kinds import DigestState
 from campaign_engine.store.models import UTCDateTime
 
-__all__ = ["Digest", "DigestItem", "DigestPreference", "DigestState"]
-
-
-class DigestState(StrEnum):
-    QUEUED = "queued"  # events claimed; not delivered yet (new, or retrying after a 4xx)
-    SENDING = "sending"  # a worker is handing it to the relay (claimed_until is its lease)
-    SENT = "sent"
-    FAILED = "failed"  # 5xx, or gave up after max_attempts
-    EMPTY = "empty"  # a scheduled run found nothing to report; nothing was sent
+__all__ = ["Digest", "DigestItem", "DigestPreference"]
 
 
 class DigestPreference(SQLModel, table=True):

@@ -4,40 +4,41 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from campaign_engine.core.kinds import (
+    AlertState,
+    Channel,
+    DraftStatus,
+    EnrollmentStatus,
+    MessageState,
+    OutreachMode,
+    UserRole,
+)
+
 __all__ = [
     "Account",
     "Alert",
-    "AlertState",
     "Campaign",
-    "Channel",
     "Contact",
     "Draft",
-    "DraftStatus",
     "Enrollment",
-    "EnrollmentStatus",
     "Event",
-    "EventKind",
     "Exclusion",
     "ExclusionAudit",
     "ExclusionDeadline",
     "LoginFailure",
     "Message",
-    "MessageState",
-    "OutreachMode",
     "ReminderNotice",
     "Rep",
     "Suppression",
     "ThreadOutcome",
     "UTCDateTime",
     "User",
-    "UserRole",
     "utc",
 ]
 
@@ -64,43 +65,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _when(index: bool = False, nullable: bool = True) -> Any:
     return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
-
-
-class OutreachMode(StrEnum):
-    DO_NOTHING = "A"
-    SALES_ONLY = "B"
-    MARKETING = "C"
-
-
-class Channel(StrEnum):
-    AUTOMATED = "automated"  # the engine sends on schedule (SMB, mode C)
-    REP = "rep"  # the account's rep sends drafts through the engine (MM/ENT, mode B)
-
-
-class EnrollmentStatus(StrEnum):
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-
-
-class MessageState(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"  # claimed by a worker; SMTP may be in progress
-    SENT = "sent"
-    RETRY = "retry"  # 4xx or connection trouble; next_attempt_at says when
-    FAILED = "failed"  # gave up after max_attempts
-    BOUNCED = "bounced"  # 5xx; the address is suppressed
-    SKIPPED = "skipped"  # not sent on purpose; skip_reason says why
-    UNCERTAIN = "uncertain"  # the worker died mid-send: SMTP may or may not have accepted it
-
-
-class EventKind(StrEnum):
-    OPEN = "open"
-    CLICK = "click"
-    CONTACT_PAGE = "contact_page"
-    CONTACT_REQUEST = "contact_request"
-    UNSUBSCRIBE = "unsubscribe"
-    BOUNCE = "bounce"
 
 
 class Rep(SQLModel, table=True):
@@ -257,13 +221,6 @@ class SendWindow(SQLModel, table=True):
     sent: int = 0
 
 
-class AlertState(StrEnum):
-    QUEUED = "queued"  # waiting for (another) attempt
-    SENDING = "sending"  # claimed by a sender until claimed_until
-    SENT = "sent"
-    FAILED = "failed"  # refused for good (5xx, no rep) or out of attempts
-
-
 class Alert(SQLModel, table=True):
     """A mail to a rep (contact request...), rendered when raised; retried until sent."""
 
@@ -285,12 +242,6 @@ class Alert(SQLModel, table=True):
     next_attempt_at: datetime | None = _when()
     claimed_until: datetime | None = _when()
     sent_at: datetime | None = _when()
-
-
-class DraftStatus(StrEnum):
-    DRAFT = "draft"
-    SENT = "sent"
-    CANCELLED = "cancelled"
 
 
 class Draft(SQLModel, table=True):
@@ -368,11 +319,6 @@ class ExclusionDeadline(SQLModel, table=True):
     deadline: date
     set_by: str = ""
     set_at: datetime | None = _when()
-
-
-class UserRole(StrEnum):
-    OPS = "ops"  # sees and does everything in the web app
-    REP = "rep"  # sees the contacts of the accounts whose rep has the same email
 
 
 class User(SQLModel, table=True):

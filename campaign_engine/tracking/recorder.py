@@ -19,22 +19,22 @@ from datetime import datetime, timedelta
 import anyio
 import sqlalchemy as sa
 
+from campaign_engine.core.kinds import EventKind
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Event, EventKind
+from campaign_engine.store.models import Event
 from campaign_engine.tracking.bots import BotRules, Hit, Verdict, classify, proxy_note
 from campaign_engine.tracking.hits import RecentLinks, Target
 from campaign_engine.tracking.lookups import MessageInfo, message_info
 
-__all__ = ["UNSUBSCRIBE_PAGE", "EventRecorder", "PendingHit"]
+__all__ = ["EventRecorder", "PendingHit"]
 
 log = logging.getLogger(__name__)
 
-UNSUBSCRIBE_PAGE = "unsubscribe_page"  # event kind: the footer link's confirm page was shown
 MAX_BATCH = 2000  # events per transaction
 CACHE_SIZE = 100_000  # sent messages whose links are kept in memory
 WRITE_ATTEMPTS = 5
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
-_LINK_KINDS = (EventKind.CLICK, EventKind.CONTACT_PAGE, UNSUBSCRIBE_PAGE)
+_LINK_KINDS = (EventKind.CLICK, EventKind.CONTACT_PAGE, EventKind.UNSUBSCRIBE_PAGE)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import anyio
-import jinja2
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -33,6 +32,7 @@ from starlette.routing import Route
 from campaign_engine.audience.unsubscribes import unsubscribe
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import InvalidInput
+from campaign_engine.core.kinds import EventKind
 from campaign_engine.core.tokens import TokenKind, TokenPayload, TokenSigner
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.contact_requests import (
@@ -41,13 +41,13 @@ from campaign_engine.reps.contact_requests import (
     clean_form,
     record_contact_request,
 )
+from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Transport, make_transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import EventKind
 from campaign_engine.tracking.bots import BotRules, Hit, classify
 from campaign_engine.tracking.hits import clean_user_agent, ip_prefix
 from campaign_engine.tracking.lookups import PageView, page_view
-from campaign_engine.tracking.recorder import UNSUBSCRIBE_PAGE, EventRecorder, PendingHit
+from campaign_engine.tracking.recorder import EventRecorder, PendingHit
 
 __all__ = ["NO_CACHE", "PIXEL_GIF", "Clock", "TrackingEdge"]
 
@@ -90,11 +90,7 @@ class TrackingEdge:
         self.rules = BotRules(settings.bot_delay_seconds, settings.bot_burst_seconds)
         self.recorder = EventRecorder(db, self.rules)
         self.transport_factory = transport_factory or (lambda: make_transport(settings))
-        self.pages = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(settings.templates_dir / "web"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-        )
+        self.pages = template_environment(settings.templates_dir / "web", pages=True)
 
     def routes(self) -> list[Route]:
         return [
@@ -165,7 +161,7 @@ class TrackingEdge:
     async def unsubscribe(self, request: Request) -> Response:
         payload = self._verify(request, TokenKind.UNSUBSCRIBE)
         view = await self._view(request, payload)
-        hit = self._hit(request, UNSUBSCRIBE_PAGE, payload.message_id)
+        hit = self._hit(request, EventKind.UNSUBSCRIBE_PAGE, payload.message_id)
         if request.method != "POST":
             self.recorder.submit(hit)
             action = request.url.path

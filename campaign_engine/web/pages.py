@@ -28,8 +28,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import anyio
-from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -40,13 +38,15 @@ from starlette.routing import Route
 from campaign_engine.audience import exclusions
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError, NotFound, TransportError
+from campaign_engine.core.kinds import DraftStatus, OutreachMode, UserRole
 from campaign_engine.reporting import reports
 from campaign_engine.reporting.dashboard import render_dashboard
 from campaign_engine.reps import drafts, outreach, repsend
+from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Transport, make_transport
 from campaign_engine.store import queries
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import DraftStatus, OutreachMode, User, UserRole
+from campaign_engine.store.models import User
 from campaign_engine.tracking.hits import ip_prefix
 from campaign_engine.web.auth import (
     CSRF_FIELD,
@@ -139,11 +139,7 @@ class _Web:
         self.db = db
         self.clock = clock
         self.transport_factory = transport_factory
-        self.pages = SandboxedEnvironment(
-            loader=FileSystemLoader(settings.templates_dir / "web" / "app"),
-            autoescape=True,
-            undefined=StrictUndefined,
-        )
+        self.pages = template_environment(settings.templates_dir / "web" / "app", pages=True)
 
     # -- session ---------------------------------------------------------------------------
 

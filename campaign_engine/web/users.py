@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.audience.imports import clean_email
 from campaign_engine.core.errors import CampaignEngineError, InvalidInput, NotFound
+from campaign_engine.core.kinds import UserRole
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import LoginFailure, Rep, User, UserRole
+from campaign_engine.store.models import LoginFailure, Rep, User
 from campaign_engine.web.passwords import hash_password, verify_password
 
 __all__ = [

@@ -14,10 +14,11 @@ from sqlmodel import col, select
 
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.launch import launch
 from campaign_engine.store.compliance_tables import ConsentRecord, HashedSuppression, email_hash
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Contact, Event, Message, MessageState, Suppression
+from campaign_engine.store.models import Contact, Event, Message, Suppression
 from tests.conftest import SmtpSink
 from tests.helpers import HEADER, tick, write_csv
 

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from campaign_engine.audience.imports import import_contacts, import_reps
 from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import DigestState
 from campaign_engine.engine.launch import launch
 from campaign_engine.reps.digests import (
     DigestReport,
@@ -26,7 +27,7 @@ from campaign_engine.reps.digests import (
 )
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.digest_tables import Digest, DigestItem, DigestState
+from campaign_engine.store.digest_tables import Digest, DigestItem
 from campaign_engine.store.models import Contact, Event, Message, Rep
 from tests.conftest import SmtpSink
 from tests.helpers import html_of, tick, write_csv

@@ -13,12 +13,13 @@ from campaign_engine.audience.exclusions import exclude_file, list_exclusions, r
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import NotFound
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.launch import launch
 from campaign_engine.sending.campaigns import schedule_for, sequence_of
 from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Exclusion, ExclusionAudit, Message, MessageState
+from campaign_engine.store.models import Exclusion, ExclusionAudit, Message
 from campaign_engine.store.queries import campaign_by_name
 from tests.conftest import SmtpSink
 from tests.helpers import campaign_cli, tick, write_csv

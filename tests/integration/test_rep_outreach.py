@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import Channel, EventKind, MessageState
 from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.engine.launch import launch
 from campaign_engine.reps.digests import send_due_digests
@@ -22,14 +23,11 @@ from campaign_engine.reps.drafts import create_drafts_for_contact, list_drafts
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import (
-    Channel,
     Contact,
     Enrollment,
     Event,
-    EventKind,
     Exclusion,
     Message,
-    MessageState,
     ReminderNotice,
 )
 from tests.conftest import SmtpSink

@@ -13,6 +13,7 @@ from sqlmodel import select
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.errors import SequenceError
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.engine.launch import launch
 from campaign_engine.sending.campaigns import schedule_for, sequence_of
@@ -20,7 +21,7 @@ from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.recovery import accept_uncertain, retry_uncertain
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Message, MessageState, Suppression
+from campaign_engine.store.models import Message, Suppression
 from campaign_engine.store.queries import campaign_by_name
 from tests.conftest import SmtpSink
 from tests.helpers import html_of, text_of, tick, write_csv

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from campaign_engine.audience.imports import import_contacts, import_reps
 from campaign_engine.cli import app as cli_app
 from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import AlertState, MessageState
 from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.engine.launch import launch
 from campaign_engine.reps.contact_requests import record_contact_request
@@ -28,13 +29,11 @@ from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import (
     Alert,
-    AlertState,
     Contact,
     Draft,
     Enrollment,
     Event,
     Message,
-    MessageState,
     Suppression,
 )
 from campaign_engine.store.queries import campaign_by_name

@@ -19,9 +19,10 @@ from sqlmodel import select
 
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.launch import launch
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Message, MessageState, SendWindow
+from campaign_engine.store.models import Message, SendWindow
 from tests.conftest import SmtpSink
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from campaign_engine.core.kinds import DigestMode
 from campaign_engine.reps.digest_schedule import (
     DEFAULT_PREFERENCE,
-    DigestMode,
     Preference,
     digest_due,
     format_weekdays,

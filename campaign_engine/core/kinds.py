@@ -1,0 +1,104 @@
+"""Every enum of the engine in one place: states, kinds, channels, roles and modes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AlertState",
+    "Channel",
+    "DigestMode",
+    "DigestState",
+    "DraftStatus",
+    "EnrollmentStatus",
+    "EventKind",
+    "MessageState",
+    "OutreachMode",
+    "SuppressReason",
+    "ThreadMark",
+    "UserRole",
+]
+
+
+class OutreachMode(StrEnum):
+    DO_NOTHING = "A"
+    SALES_ONLY = "B"
+    MARKETING = "C"
+
+
+class Channel(StrEnum):
+    AUTOMATED = "automated"  # the engine sends on schedule (SMB, mode C)
+    REP = "rep"  # the account's rep sends drafts through the engine (MM/ENT, mode B)
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+class MessageState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker; SMTP may be in progress
+    SENT = "sent"
+    RETRY = "retry"  # 4xx or connection trouble; next_attempt_at says when
+    FAILED = "failed"  # gave up after max_attempts
+    BOUNCED = "bounced"  # 5xx; the address is suppressed
+    SKIPPED = "skipped"  # not sent on purpose; skip_reason says why
+    UNCERTAIN = "uncertain"  # the worker died mid-send: SMTP may or may not have accepted it
+
+
+class EventKind(StrEnum):
+    OPEN = "open"
+    CLICK = "click"
+    CONTACT_PAGE = "contact_page"
+    CONTACT_REQUEST = "contact_request"
+    UNSUBSCRIBE_PAGE = "unsubscribe_page"  # the footer link's confirm page was shown
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+
+
+class AlertState(StrEnum):
+    QUEUED = "queued"  # waiting for (another) attempt
+    SENDING = "sending"  # claimed by a sender until claimed_until
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (5xx, no rep) or out of attempts
+
+
+class DraftStatus(StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class UserRole(StrEnum):
+    OPS = "ops"  # sees and does everything in the web app
+    REP = "rep"  # sees the contacts of the accounts whose rep has the same email
+
+
+class DigestState(StrEnum):
+    QUEUED = "queued"  # events claimed; not delivered yet (new, or retrying after a 4xx)
+    SENDING = "sending"  # a worker is handing it to the relay (claimed_until is its lease)
+    SENT = "sent"
+    FAILED = "failed"  # 5xx, or gave up after max_attempts
+    EMPTY = "empty"  # a scheduled run found nothing to report; nothing was sent
+
+
+class SuppressReason(StrEnum):
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+
+
+class DigestMode(StrEnum):
+    SCHEDULED = "scheduled"  # one digest at `hour` on each of `weekdays`, in the rep's time zone
+    IMMEDIATE = "immediate"  # one digest per tick that has new engagement
+    OFF = "off"  # no digests (engagement stays unclaimed until the rep turns them back on)
+
+
+class ThreadMark(StrEnum):
+    """Where a rep says a contact's thread went; either ends next-step reminders."""
+
+    MEETING = "meeting"
+    OPPORTUNITY = "opportunity"
