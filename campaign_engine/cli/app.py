@@ -24,7 +24,7 @@ from rich.table import Table
 from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
 
-from . import (
+from .. import (
     campaigns,
     digests,
     drafts,
@@ -41,20 +41,20 @@ from . import (
     stages,
     suppression,
 )
-from .config import DkimSettings, Settings, load_settings
-from .csvfile import Progress, RowError, write_errors
-from .dashboard import FIGURE_COLUMNS, render_dashboard, show
-from .db import Database
-from .dispatcher import Dispatcher, TickReport
-from .dkim_signing import dns_record, generate_key, valid_domain, valid_selector
-from .doctor import diagnose
-from .errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
-from .lint import lint_sequence
-from .models import Account, Campaign, Contact, Message, utc
-from .report_model import Report
-from .suppression import SuppressReason
-from .throttle import limiter_for
-from .transport import make_transport
+from ..config import DkimSettings, Settings, load_settings
+from ..csvfile import Progress, RowError, write_errors
+from ..dashboard import FIGURE_COLUMNS, render_dashboard, show
+from ..db import Database
+from ..dispatcher import Dispatcher, TickReport
+from ..dkim_signing import dns_record, generate_key, valid_domain, valid_selector
+from ..doctor import diagnose
+from ..errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
+from ..lint import lint_sequence
+from ..models import Account, Campaign, Contact, Message, utc
+from ..report_model import Report
+from ..suppression import SuppressReason
+from ..throttle import limiter_for
+from ..transport import make_transport
 
 __all__ = ["app", "main"]
 
@@ -473,7 +473,7 @@ def run(
     ] = True,
 ) -> None:
     """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C."""
-    from .scheduler import run_forever
+    from ..scheduler import run_forever
 
     c = _ctx(ctx)
     config = _web_config(c, host, port) if web else None
@@ -733,8 +733,8 @@ def contact_request(
     preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
 ) -> None:
     """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
-    from .alerts import send_pending_alerts
-    from .contact_requests import clean_form, record_contact_request
+    from ..alerts import send_pending_alerts
+    from ..contact_requests import clean_form, record_contact_request
 
     c = _ctx(ctx)
     moment = _now(None)
@@ -769,7 +769,7 @@ def contact_request(
 def _web_config(c: Context, host: str, port: int) -> Any:
     import uvicorn
 
-    from .tracking import create_app
+    from ..tracking import create_app
 
     return uvicorn.Config(
         create_app(c.settings, c.db),
@@ -1160,7 +1160,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a web-app user (the password is stored as an argon2 hash)."""
-    from . import users
+    from .. import users
 
     c = _ctx(ctx)
     if password_stdin:
@@ -1182,7 +1182,7 @@ def users_list(
     format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
 ) -> None:
     """Every web-app user, removed ones too."""
-    from . import users
+    from .. import users
 
     views = users.list_users(_ctx(ctx).db)
     if format is Format.json:
@@ -1214,7 +1214,7 @@ def users_remove(
     ctx: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL")]
 ) -> None:
     """Remove a user: they can't log in any more and their sessions end (the record stays)."""
-    from . import users
+    from .. import users
 
     users.remove_user(_ctx(ctx).db, email, _now(None))
     out.print(f"user {email} removed: they can no longer log in")
