@@ -22,7 +22,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import exc as sa_exc
-from sqlmodel import col, select
 
 from .. import (
     campaigns,
@@ -50,7 +49,7 @@ from ..dkim_signing import dns_record, generate_key, valid_domain, valid_selecto
 from ..doctor import diagnose
 from ..errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
 from ..lint import lint_sequence
-from ..models import Account, Campaign, Contact, Message, utc
+from ..models import utc
 from ..report_model import Report
 from ..suppression import SuppressReason
 from ..throttle import limiter_for
@@ -335,50 +334,16 @@ def messages(
         return
     c = _ctx(ctx)
     with c.db.session() as session:
-        query = (
-            select(Message, Contact, Account, Campaign)
-            .join(Contact, col(Contact.id) == Message.contact_id)
-            .join(Account, col(Account.id) == Contact.account_id)
-            .join(Campaign, col(Campaign.id) == Message.campaign_id)
-            .order_by(col(Message.sent_at), col(Message.id))
-        )
-        if campaign:
-            query = query.where(Campaign.id == campaigns.campaign_by_name(session, campaign).id)
-        if state:
-            query = query.where(Message.state == state)
-        if limit:
-            query = query.limit(limit)
-        rows = session.exec(query).all()
-    records = [
-        {
-            "campaign": camp.name,
-            "step": message.step,
-            "to": contact.email,
-            "account": account.name,
-            "segment": account.segment,
-            "subject": message.subject,
-            "state": message.state,
-            "sent_at": message.sent_at.isoformat() if message.sent_at else None,
-            "note": message.skip_reason or message.error or "",
-        }
-        for message, contact, account, camp in rows
-    ]
+        lines = reports.list_messages(session, campaign, state, limit)
     if format is Format.json:
-        out.print_json(json.dumps(records))
+        out.print_json(json.dumps([line.to_json() for line in lines]))
         return
-    table = Table(title=f"Messages ({len(records)} shown)")
+    table = Table(title=f"Messages ({len(lines)} shown)")
     for column in ("sent_at", "step", "to", "account", "segment", "subject", "state", "note"):
         table.add_column(column)
-    for r in records:
+    for m in lines:
         table.add_row(
-            (r["sent_at"] or "-")[:16],
-            str(r["step"]),
-            r["to"],
-            r["account"],
-            r["segment"],
-            r["subject"],
-            r["state"],
-            r["note"],
+            _minute(m.sent_at), str(m.step), m.to, m.account, m.segment, m.subject, m.state, m.note
         )
     out.print(table)
 
