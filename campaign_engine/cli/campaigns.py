@@ -20,7 +20,16 @@ from ..dispatcher import Dispatcher, TickReport
 from ..report_model import Report
 from ..throttle import limiter_for
 from ..transport import make_transport
-from .app import CampaignOption, Context, Format, context_of, out, parse_now
+from .app import (
+    CampaignOption,
+    Context,
+    Format,
+    FormatOption,
+    NowOption,
+    context_of,
+    out,
+    parse_now,
+)
 
 
 def launch(
@@ -52,9 +61,7 @@ def launch(
 
 def tick(
     ctx: typer.Context,
-    now: Annotated[
-        str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
-    ] = None,
+    now: NowOption = None,
 ) -> None:
     """Do all work due at this moment once, then exit (cron-friendly)."""
     c = context_of(ctx)
@@ -111,7 +118,7 @@ def serve(
 def status(
     ctx: typer.Context,
     campaign: CampaignOption = None,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """Per campaign and step: queued, sent, failed, skipped (and why)."""
     c = context_of(ctx)

@@ -14,7 +14,7 @@ import typer
 from .. import imports, outreach, privacy
 from ..transport import make_transport
 from .app import RepOption, context_of, err, out, parse_now
-from .csv_input import ENCODING_OPTION, ERRORS_OPTION, STRICT_OPTION, print_import, progress_bar
+from .csv_input import EncodingOption, ErrorsOption, StrictOption, print_import, progress_bar
 
 import_app = typer.Typer(help="Import contacts or reps from CSV.", no_args_is_help=True)
 contacts_app = typer.Typer(
@@ -34,9 +34,9 @@ def import_contacts_command(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row.")
     ],
-    encoding: Annotated[str | None, ENCODING_OPTION] = None,
-    strict: Annotated[bool, STRICT_OPTION] = False,
-    errors: Annotated[Path | None, ERRORS_OPTION] = None,
+    encoding: EncodingOption = None,
+    strict: StrictOption = False,
+    errors: ErrorsOption = None,
 ) -> None:
     """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1)."""
     c = context_of(ctx)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .. import campaigns, recovery, reports
 from ..db import Database
-from .app import CampaignOption, Context, Format, context_of, minute, out, parse_now
+from .app import CampaignOption, Context, Format, FormatOption, context_of, minute, out, parse_now
 
 messages_app = typer.Typer(
     help="What went (or will go) to whom, and when; decide about uncertain sends.",
@@ -28,7 +28,7 @@ def messages(
         str | None, typer.Option(help="Only messages in this state (sent, skipped...).")
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """What went (or will go) to whom, and when."""
     if ctx.invoked_subcommand is not None:

@@ -10,7 +10,7 @@ import typer
 
 from .. import stages
 from .app import context_of, out, parse_now
-from .csv_input import print_import
+from .csv_input import EncodingOption, print_import
 
 stages_app = typer.Typer(
     help="Opportunity sales stages of contacts (0 Pending Acceptance ... 7 Closed Won, 8 Lost).",
@@ -44,7 +44,7 @@ def stages_import_command(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV: email,stage,date.")
     ],
-    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Record stages from CSV; rejected rows are listed with file:line and reason (exit 1)."""
     c = context_of(ctx)
