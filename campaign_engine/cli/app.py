@@ -32,6 +32,7 @@ __all__ = [
     "CampaignOption",
     "Context",
     "Format",
+    "FormatOption",
     "NowOption",
     "RepOption",
     "app",
@@ -74,6 +75,9 @@ NowOption = Annotated[
 class Format(StrEnum):
     table = "table"
     json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
 
 
 @dataclass

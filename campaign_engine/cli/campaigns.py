@@ -14,7 +14,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from campaign_engine.cli.app import CampaignOption, Context, Format, context_of, out, parse_now
+from campaign_engine.cli.app import (
+    CampaignOption,
+    Context,
+    Format,
+    FormatOption,
+    NowOption,
+    context_of,
+    out,
+    parse_now,
+)
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.tick import Ticker, TickReport
 from campaign_engine.reporting import report_export, reports
@@ -54,9 +63,7 @@ def launch(
 
 def tick(
     ctx: typer.Context,
-    now: Annotated[
-        str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
-    ] = None,
+    now: NowOption = None,
 ) -> None:
     """Do all work due at this moment once, then exit (cron-friendly)."""
     c = context_of(ctx)
@@ -113,7 +120,7 @@ def serve(
 def status(
     ctx: typer.Context,
     campaign: CampaignOption = None,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """Per campaign and step: queued, sent, failed, skipped (and why)."""
     c = context_of(ctx)

@@ -14,9 +14,9 @@ import typer
 from campaign_engine.audience import imports, privacy
 from campaign_engine.cli.app import RepOption, context_of, err, out, parse_now
 from campaign_engine.cli.csv_input import (
-    ENCODING_OPTION,
-    ERRORS_OPTION,
-    STRICT_OPTION,
+    EncodingOption,
+    ErrorsOption,
+    StrictOption,
     print_import,
     progress_bar,
 )
@@ -41,9 +41,9 @@ def import_contacts_command(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row.")
     ],
-    encoding: Annotated[str | None, ENCODING_OPTION] = None,
-    strict: Annotated[bool, STRICT_OPTION] = False,
-    errors: Annotated[Path | None, ERRORS_OPTION] = None,
+    encoding: EncodingOption = None,
+    strict: StrictOption = False,
+    errors: ErrorsOption = None,
 ) -> None:
     """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1)."""
     c = context_of(ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich import progress as rich_progress
@@ -19,9 +20,15 @@ from campaign_engine.audience.csvfile import Progress, RowError, write_errors
 from campaign_engine.cli.app import err, out
 from campaign_engine.core.errors import ImportRejected
 
-ENCODING_OPTION = typer.Option("--encoding", help="Override the detected encoding.")
-STRICT_OPTION = typer.Option("--strict", help="Apply nothing when any row is rejected.")
-ERRORS_OPTION = typer.Option("--errors", help="Also write rejected rows to this CSV.")
+EncodingOption = Annotated[
+    str | None, typer.Option("--encoding", help="Override the detected encoding.")
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Apply nothing when any row is rejected.")
+]
+ErrorsOption = Annotated[
+    Path | None, typer.Option("--errors", help="Also write rejected rows to this CSV.")
+]
 
 
 def print_import(result: imports.ImportResult, what: str, errors: Path | None = None) -> None:

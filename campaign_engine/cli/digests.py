@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaign_engine.cli.app import context_of, out, parse_now
+from campaign_engine.cli.app import NowOption, context_of, out, parse_now
 from campaign_engine.reps import digests, reminder_mail
 from campaign_engine.sending.throttle import limiter_for
 from campaign_engine.sending.transport import make_transport
@@ -49,9 +49,7 @@ def digests_set_command(
 def digests_preview_command(
     ctx: typer.Context,
     rep: Annotated[str, typer.Option("--rep", help="The rep's email.")],
-    now: Annotated[
-        str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
-    ] = None,
+    now: NowOption = None,
 ) -> None:
     """Print what the rep's next digest would contain; nothing is claimed or sent."""
     c = context_of(ctx)
@@ -108,9 +106,7 @@ def digests_send_command(
     rep: Annotated[
         str | None, typer.Option("--rep", help="Only this rep, whatever the schedule.")
     ] = None,
-    now: Annotated[
-        str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
-    ] = None,
+    now: NowOption = None,
 ) -> None:
     """Send the digests due now (with --rep: that rep's, regardless of schedule)."""
     c = context_of(ctx)

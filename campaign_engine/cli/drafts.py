@@ -13,6 +13,7 @@ from rich.table import Table
 from campaign_engine.cli.app import (
     CampaignOption,
     Format,
+    FormatOption,
     NowOption,
     RepOption,
     context_of,
@@ -49,7 +50,7 @@ def drafts_list(
     status: Annotated[
         DraftStatusFilter, typer.Option(help="draft (open), sent, cancelled or all.")
     ] = DraftStatusFilter.draft,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """The drafts waiting for a rep (or sent), one row per contact and email."""
     c = context_of(ctx)
@@ -175,7 +176,7 @@ def reminders_command(
     ctx: typer.Context,
     rep: RepOption = None,
     now: NowOption = None,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """Next emails due: sent email N at least reminder_days ago, email N+1 not yet."""
     c = context_of(ctx)

@@ -13,11 +13,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from campaign_engine.audience import exclusions
-from campaign_engine.cli.app import Format, context_of, err, minute, out, parse_now
+from campaign_engine.cli.app import Format, FormatOption, context_of, err, minute, out, parse_now
 from campaign_engine.cli.csv_input import (
-    ENCODING_OPTION,
-    ERRORS_OPTION,
-    STRICT_OPTION,
+    EncodingOption,
+    ErrorsOption,
+    StrictOption,
     applied_outcome,
     progress_bar,
     report_rejected,
@@ -28,8 +28,10 @@ exclusions_app = typer.Typer(
     help="List, remove and set deadlines for ops exclusions.", no_args_is_help=True
 )
 
-_NOW_OPTION = typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
-_BY_OPTION = typer.Option("--by", help="Who does this (default: the OS user).")
+HiddenNowOption = Annotated[
+    str | None, typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
+]
+ByOption = Annotated[str | None, typer.Option("--by", help="Who does this (default: the OS user).")]
 
 
 def exclude(
@@ -49,11 +51,11 @@ def exclude(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would happen; store nothing.")
     ] = False,
-    strict: Annotated[bool, STRICT_OPTION] = False,
-    errors: Annotated[Path | None, ERRORS_OPTION] = None,
-    encoding: Annotated[str | None, ENCODING_OPTION] = None,
-    by: Annotated[str | None, _BY_OPTION] = None,
-    now: Annotated[str | None, _NOW_OPTION] = None,
+    strict: StrictOption = False,
+    errors: ErrorsOption = None,
+    encoding: EncodingOption = None,
+    by: ByOption = None,
+    now: HiddenNowOption = None,
 ) -> None:
     """Exclude contacts or whole domains; checked at send time, so late uploads still stop mail."""
     c = context_of(ctx)
@@ -73,8 +75,8 @@ def exclusions_list(
         str | None, typer.Option(help="This campaign's exclusions and the global ones.")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed exclusions.")] = False,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
-    now: Annotated[str | None, _NOW_OPTION] = None,
+    format: FormatOption = Format.table,
+    now: HiddenNowOption = None,
 ) -> None:
     """Who excluded whom, when, why, from which file:line (and who removed it)."""
     c = context_of(ctx)
@@ -122,9 +124,9 @@ def exclusions_remove(
     campaign: Annotated[
         str | None, typer.Option(help="The campaign the exclusion was for (default: global).")
     ] = None,
-    by: Annotated[str | None, _BY_OPTION] = None,
+    by: ByOption = None,
     reason: Annotated[str, typer.Option(help="Why it is lifted (kept in the audit log).")] = "",
-    now: Annotated[str | None, _NOW_OPTION] = None,
+    now: HiddenNowOption = None,
 ) -> None:
     """Lift an exclusion; it stays listed (with --all) as removed, by whom and why."""
     c = context_of(ctx)
@@ -143,8 +145,8 @@ def exclusions_deadline(
     day: Annotated[
         datetime, typer.Argument(formats=["%Y-%m-%d"], help="Last day for exclusions, YYYY-MM-DD.")
     ],
-    by: Annotated[str | None, _BY_OPTION] = None,
-    now: Annotated[str | None, _NOW_OPTION] = None,
+    by: ByOption = None,
+    now: HiddenNowOption = None,
 ) -> None:
     """Set the campaign's exclusion deadline; later uploads still apply but warn."""
     c = context_of(ctx)

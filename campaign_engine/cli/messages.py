@@ -14,6 +14,7 @@ from campaign_engine.cli.app import (
     CampaignOption,
     Context,
     Format,
+    FormatOption,
     context_of,
     minute,
     out,
@@ -38,7 +39,7 @@ def messages(
         str | None, typer.Option(help="Only messages in this state (sent, skipped...).")
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """What went (or will go) to whom, and when."""
     if ctx.invoked_subcommand is not None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from campaign_engine.cli.app import context_of, out, parse_now
-from campaign_engine.cli.csv_input import print_import
+from campaign_engine.cli.csv_input import EncodingOption, print_import
 from campaign_engine.reporting import stages
 
 stages_app = typer.Typer(
@@ -44,7 +44,7 @@ def stages_import_command(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CSV: email,stage,date.")
     ],
-    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Record stages from CSV; rejected rows are listed with file:line and reason (exit 1)."""
     c = context_of(ctx)

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaign_engine.cli.app import Format, context_of, emit_json, err, minute, out, parse_now
+from campaign_engine.cli.app import (
+    Format,
+    FormatOption,
+    context_of,
+    emit_json,
+    err,
+    minute,
+    out,
+    parse_now,
+)
 
 users_app = typer.Typer(help="Who may log in to the web app (/app).", no_args_is_help=True)
 
@@ -53,7 +62,7 @@ def users_add(
 @users_app.command("list")
 def users_list(
     ctx: typer.Context,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """Every web-app user, removed ones too."""
     from campaign_engine.web import users
