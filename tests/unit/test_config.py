@@ -41,3 +41,25 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
 def test_unsubscribe_mailto_must_be_a_bare_address() -> None:
     with pytest.raises(ConfigError, match="unsubscribe_mailto must be a bare address"):
         load_settings(ROOT / "config.toml", environ={"CAMPAIGN_UNSUBSCRIBE_MAILTO": "Ops <a@b>"})
+
+
+def test_reply_and_bounce_addresses_are_bare_addresses_without_a_tag(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('secret = "s"\nreply_to = "replies+x@example.com"\n')
+    with pytest.raises(ConfigError, match="reply_to must be a bare address"):
+        load_settings(config, environ={})
+    config.write_text('secret = "s"\nbounce_address = "Bounces <b@example.com>"\n')
+    with pytest.raises(ConfigError, match="bounce_address must be a bare address"):
+        load_settings(config, environ={})
+
+
+def test_the_inbox_table_and_its_environment_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('secret = "s"\n[inbox]\nhost = "imap.example.com"\nport = 143\n')
+    settings = load_settings(
+        config, environ={"CAMPAIGN_INBOX_PASSWORD": "pw", "CAMPAIGN_INBOX_POLL_SECONDS": "30"}
+    )
+    assert settings.inbox.enabled and settings.inbox.port == 143
+    assert settings.inbox.password == "pw" and "pw" not in repr(settings.inbox)
+    assert settings.inbox_poll_seconds == 30.0
+    assert settings.inbox.processed_folder == "Processed"
