@@ -26,6 +26,7 @@ from sqlmodel import col, select
 
 from campaign_engine.audience import exclusions, imports, privacy, suppression
 from campaign_engine.audience.csvfile import Progress, RowError, write_errors
+from campaign_engine.cli_inbox import inbox_app
 from campaign_engine.core.config import DkimSettings, Settings, load_settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
 from campaign_engine.core.kinds import SuppressReason
@@ -417,6 +418,8 @@ def _campaign_id(c: Context, name: str | None) -> int | None:
     with c.db.session() as session:
         return queries.campaign_by_name(session, name).id
 
+
+app.add_typer(inbox_app, name="inbox")
 
 db_app = typer.Typer(help="The database schema (alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
