@@ -9,10 +9,11 @@ fails is left where it is and tried again at the next poll; it never stops the o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from imap_tools import AND, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxLoginError
@@ -26,7 +27,7 @@ from campaign_engine.inbound.pipeline import process_mail
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboxCursor
 
-__all__ = ["PollReport", "check_login", "poll_inbox"]
+__all__ = ["PollReport", "check_login", "poll_in_background", "poll_inbox"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,17 @@ def poll_inbox(db: Database, settings: Settings, now: datetime) -> PollReport:
             if contiguous:
                 _advance(db, key, validity, uid, now)
     return report
+
+
+async def poll_in_background(db: Database, settings: Settings) -> None:
+    """One poll for `campaign run`, off the event loop; a failure is logged, never raised (the
+    next poll tries again)."""
+    try:
+        report = await asyncio.to_thread(poll_inbox, db, settings, datetime.now(UTC))
+    except Exception as exc:
+        log.error("inbox poll failed: %s; trying again in %ss", exc, settings.inbox_poll_seconds)
+        return
+    log.info("inbox: %s", report)
 
 
 def check_login(inbox: InboxSettings) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
+from email.message import EmailMessage
 
 import pytest
 
@@ -10,9 +15,13 @@ from campaign_engine.core.config import Settings
 from campaign_engine.store.db import Database
 from tests.conftest import SmtpSink, free_port
 from tests.dovecot import DOVECOT, PASSWORD, USER, Dovecot, running_dovecot
-from tests.helpers import campaign_cli, tick
+from tests.helpers import CAMPAIGN, campaign_cli, tick
 from tests.inbound_expect import CORPUS, EMAIL_1, READ_AT, assert_engine_acted, kinds_recorded
-from tests.inbound_fixtures import inbound_config, launched_fixture  # noqa: F401  (fixture)
+from tests.inbound_fixtures import (
+    DANA,
+    inbound_config,
+    launched_fixture,  # noqa: F401  (fixture)
+)
 from tests.inbound_mail import fill
 
 pytestmark = pytest.mark.skipif(
@@ -91,3 +100,38 @@ def test_a_wrong_password_is_one_clear_line_and_nothing_is_read(
     assert "CAMPAIGN_INBOX_PASSWORD" in result.stderr
     assert dovecot.subjects("INBOX") == ["hello"]
     assert kinds_recorded(db) == {}
+
+
+def test_campaign_run_polls_the_inbox_and_the_rep_is_alerted(
+    launched: str,
+    db: Database,
+    inbound_settings: Settings,
+    smtp_sink: SmtpSink,
+    dovecot: Dovecot,
+) -> None:
+    tick(db, inbound_settings, EMAIL_1)
+    config = inbound_settings.config_path
+    config.write_text(
+        config.read_text().replace("[smtp]", "tick_seconds = 0.3\ninbox_poll_seconds = 0.3\n[smtp]")
+    )
+    dovecot.append(fill(db, "gmail-reply-en.eml"))
+    env = {**os.environ, "CAMPAIGN_CONFIG": str(config)}
+    process = subprocess.Popen(
+        [CAMPAIGN, "run", "--no-web"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _alerts(smtp_sink) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+    (alert,) = _alerts(smtp_sink)
+    assert alert["Reply-To"].addresses[0].addr_spec == "ada@tiny.example"
+    assert dovecot.subjects("Processed") == ["Re: Are you getting the most out of GitLab?"]
+    assert kinds_recorded(db) == {"reply": 1}
+
+
+def _alerts(sink: SmtpSink) -> list[EmailMessage]:
+    return [m for m in sink.to(DANA) if m["X-Campaign-Alert"] == "contact_request"]
