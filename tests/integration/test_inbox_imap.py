@@ -91,9 +91,17 @@ def test_a_poll_handles_every_message_once_and_files_it_away(
 def test_a_wrong_password_is_one_clear_line_and_nothing_is_read(
     launched: str, db: Database, inbound_settings: Settings, dovecot: Dovecot
 ) -> None:
+    dovecot.append(b"From: a@b.example\r\nSubject: hello\r\nMessage-ID: <1@b>\r\n\r\nhi\r\n")
+    doctor = " ".join(campaign_cli(inbound_settings, "doctor").stdout.split())
+    assert f"ok inbox: replies@127.0.0.1:{dovecot.port} logs in; INBOX holds 1 message(s)" in doctor
+    assert "ok reply_to: marketing mail replies to replies@gitlab-demo.example with a signed" in (
+        doctor
+    )
+    assert "ok bounce_address: Return-Path bounces@gitlab-demo.example" in doctor
     config = inbound_settings.config_path
     config.write_text(config.read_text().replace(f'"{PASSWORD}"', '"not-the-password"'))
-    dovecot.append(b"From: a@b.example\r\nSubject: hello\r\nMessage-ID: <1@b>\r\n\r\nhi\r\n")
+    doctor = " ".join(campaign_cli(inbound_settings, "doctor").stdout.split())
+    assert "error inbox: inbox: 127.0.0.1 refused the login of 'replies'" in doctor
     result = campaign_cli(inbound_settings, "inbox", "poll")
     assert result.returncode == 1
     assert "refused the login of 'replies'" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mailbox
 from pathlib import Path
 
@@ -50,6 +51,13 @@ def test_the_corpus_from_eml_and_mbox_files_is_classified_matched_and_acted_on_o
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("already handled") == len(CORPUS)
     assert_engine_acted(db, inbound_settings, smtp_sink)
+
+    report = campaign_cli(inbound_settings, "report", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    (email_1, *_) = json.loads(report.stdout)["campaigns"][0]["steps"]
+    figures = email_1["figures"]
+    assert (figures["replies"], figures["auto_replies"], figures["complaints"]) == (4, 2, 2)
+    assert (figures["bounced"], figures["contact_requests"], figures["unsubscribes"]) == (3, 4, 1)
 
 
 def test_a_missing_file_is_refused_before_anything_is_read(
