@@ -6,13 +6,13 @@ feedback report of a complaint, and the headers of the original message that bot
 
 from __future__ import annotations
 
-import contextlib
+import codecs
 import hashlib
 import html
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes
-from email.header import decode_header, make_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
@@ -208,11 +208,27 @@ def _html_to_text(markup: str) -> str:
 
 
 def _text(value: object) -> str:
-    """A header value as text, RFC 2047 words decoded, on one line."""
-    raw = str(value)
-    with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
-        raw = str(make_header(decode_header(raw)))
+    """A header value as text, RFC 2047 words decoded (raw 8-bit bytes read as UTF-8), on one
+    line."""
+    try:
+        parts = decode_header(value if isinstance(value, Header) else str(value))
+        raw = "".join(
+            text.decode(_charset(charset), "replace") if isinstance(text, bytes) else text
+            for text, charset in parts
+        )
+    except (ValueError, LookupError):
+        raw = str(value)
     return " ".join(raw.split())
+
+
+def _charset(name: str | None) -> str:
+    if not name or name == "unknown-8bit":
+        return "utf-8"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "utf-8"
+    return name
 
 
 def _fields(msg: Message) -> dict[str, str]:
