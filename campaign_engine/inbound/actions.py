@@ -50,6 +50,15 @@ _ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
+class _About:
+    """The message and contact an incoming mail was matched to."""
+
+    message_id: int | None
+    contact_id: int | None
+    email: str
+
+
+@dataclass(frozen=True)
 class Handled:
     """What became of one incoming mail."""
 
@@ -96,7 +105,7 @@ def handle(
     else:
         with db.session() as session:
             act = _ACTIONS[verdict.kind]
-            result = act(session, mail, verdict, message_id, contact.id, email, now)
+            result = act(session, verdict, _About(message_id, contact.id, email), now)
     result = Handled(
         result.kind,
         result.matched_by or (match.matched_by if result.kind != InboundKind.UNMATCHED else ""),
@@ -148,54 +157,30 @@ def _reply(
     )
 
 
-def _auto_reply(
-    session: Session,
-    mail: Inbound,
-    verdict: Verdict,
-    message_id: int | None,
-    contact_id: int | None,
-    email: str,
-    now: datetime,
-) -> Handled:
+def _auto_reply(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
     back = f"back on {verdict.returns_on}" if verdict.returns_on else "no return date stated"
-    _event(session, EventKind.AUTO_REPLY, message_id, contact_id, back, now)
+    _event(session, EventKind.AUTO_REPLY, about.message_id, about.contact_id, back, now)
     return Handled(InboundKind.AUTO_REPLY, detail=f"{back} ({verdict.status}); stays in automation")
 
 
-def _bounce(
-    session: Session,
-    mail: Inbound,
-    verdict: Verdict,
-    message_id: int | None,
-    contact_id: int | None,
-    email: str,
-    now: datetime,
-) -> Handled:
+def _bounce(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
     source = f"bounce report {verdict.status}".strip()
-    add_suppression(session, email, SuppressReason.BOUNCE, source[:250], now)
-    _event(session, EventKind.BOUNCE, message_id, contact_id, verdict.status, now)
-    stopped = _stop(session, contact_id, "bounced", now, automated_only=True)
+    add_suppression(session, about.email, SuppressReason.BOUNCE, source[:250], now)
+    _event(session, EventKind.BOUNCE, about.message_id, about.contact_id, verdict.status, now)
+    stopped = _stop(session, about.contact_id, "bounced", now, automated_only=True)
     return Handled(
         InboundKind.BOUNCE, detail=f"{verdict.status}: suppressed, {stopped} enrollment(s) stopped"
     )
 
 
-def _soft_bounce(
-    session: Session,
-    mail: Inbound,
-    verdict: Verdict,
-    message_id: int | None,
-    contact_id: int | None,
-    email: str,
-    now: datetime,
-) -> Handled:
+def _soft_bounce(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
     since = now - timedelta(days=SOFT_BOUNCE_DAYS)
     earlier = session.exec(
         select(func.count())
         .select_from(InboundMail)
         .where(
             InboundMail.kind == InboundKind.SOFT_BOUNCE,
-            InboundMail.address == email,
+            InboundMail.address == about.email,
             col(InboundMail.received_at) >= since,
         )
     ).one()
@@ -207,26 +192,18 @@ def _soft_bounce(
             f" {SOFT_BOUNCE_DAYS} days; not suppressed",
         )
     source = f"{count} transient failures in {SOFT_BOUNCE_DAYS} days, last {verdict.status}"
-    add_suppression(session, email, SuppressReason.BOUNCE, source[:250], now)
-    _event(session, EventKind.BOUNCE, message_id, contact_id, source, now)
-    _stop(session, contact_id, "bounced", now, automated_only=True)
+    add_suppression(session, about.email, SuppressReason.BOUNCE, source[:250], now)
+    _event(session, EventKind.BOUNCE, about.message_id, about.contact_id, source, now)
+    _stop(session, about.contact_id, "bounced", now, automated_only=True)
     return Handled(InboundKind.SOFT_BOUNCE, detail=f"{source}: suppressed")
 
 
-def _complaint(
-    session: Session,
-    mail: Inbound,
-    verdict: Verdict,
-    message_id: int | None,
-    contact_id: int | None,
-    email: str,
-    now: datetime,
-) -> Handled:
+def _complaint(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
     add_suppression(
-        session, email, SuppressReason.COMPLAINT, f"feedback loop: {verdict.status}", now
+        session, about.email, SuppressReason.COMPLAINT, f"feedback loop: {verdict.status}", now
     )
-    _event(session, EventKind.COMPLAINT, message_id, contact_id, verdict.status, now)
-    stopped = _stop(session, contact_id, "complaint", now, automated_only=False)
+    _event(session, EventKind.COMPLAINT, about.message_id, about.contact_id, verdict.status, now)
+    stopped = _stop(session, about.contact_id, "complaint", now, automated_only=False)
     return Handled(
         InboundKind.COMPLAINT,
         detail=f"spam complaint ({verdict.status}): suppressed, every enrollment stopped ({stopped})",

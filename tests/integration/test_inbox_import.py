@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import mailbox
+from datetime import timedelta
 from pathlib import Path
 
+from sqlmodel import select
+
 from campaign_engine.core.config import Settings
+from campaign_engine.inbound.pipeline import process_mail
 from campaign_engine.store.db import Database
+from campaign_engine.store.models import Suppression
 from tests.conftest import SmtpSink
 from tests.helpers import campaign_cli, tick
 from tests.inbound_expect import CORPUS, EMAIL_1, READ_AT, assert_engine_acted, kinds_recorded
@@ -69,3 +74,21 @@ def test_a_missing_file_is_refused_before_anything_is_read(
     assert result.returncode == 1
     assert "no.eml: no such file" in result.stderr
     assert kinds_recorded(db) == {}
+
+
+def test_three_transient_failures_within_30_days_suppress_the_address(
+    launched: str, db: Database, inbound_settings: Settings
+) -> None:
+    tick(db, inbound_settings, EMAIL_1)
+    raw = fill(db, "gmail-dsn-soft.eml")
+    outcomes = []
+    for day in (1, 2, 3):
+        again = raw.replace(b"delay.0001@", f"delay.{day:04}@".encode())  # a new report each day
+        when = READ_AT + timedelta(days=day)
+        outcomes.append(process_mail(db, inbound_settings, again, f"dsn {day}", when))
+    assert [o.kind for o in outcomes] == ["soft_bounce"] * 3
+    assert "transient failure 2 of 3" in outcomes[1].detail
+    assert "3 transient failures in 30 days" in outcomes[2].detail
+    with db.session() as session:
+        (row,) = session.exec(select(Suppression)).all()
+    assert (row.email, row.reason) == ("full@mailbox.example", "bounce")
