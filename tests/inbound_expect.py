@@ -33,6 +33,7 @@ CORPUS = {
     "microsoft-arf-complaint.eml": "complaint",
     "mailto-unsubscribe.eml": "unsubscribe",
     "forged-tag.eml": "unmatched",
+    "rep-reply-all.eml": "notice",  # the rep answering on the thread, our address in copy
 }
 REPLIED = ["ada@tiny.example", "hans@klein.example", "claire@petit.example", "pat@team.example"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +41,7 @@ from campaign_engine.reps.contact_requests import (
 )
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboundMail
-from campaign_engine.store.models import Contact, Enrollment, Event, Message
+from campaign_engine.store.models import Contact, Enrollment, Event, Message, Rep
 
 __all__ = ["SOFT_BOUNCE_DAYS", "SOFT_BOUNCE_LIMIT", "Handled", "handle"]
 
@@ -100,6 +101,9 @@ def handle(
             InboundKind.UNMATCHED,
             detail=f"{verdict.kind} that names nothing we sent: left for a person",
         )
+    elif verdict.kind == InboundKind.REPLY and _is_ours(db, settings, mail.from_address):
+        # A rep (or the engine) writing on the thread with the reply address in copy.
+        result = Handled(InboundKind.NOTICE, detail=f"written by {mail.from_address}, one of ours")
     elif verdict.kind == InboundKind.REPLY:
         result = _reply(db, settings, mail, message_id, email, now)
     else:
@@ -115,6 +119,14 @@ def handle(
     )
     _remember(db, mail, result, message_id, contact.id if contact else None, source, now)
     return result
+
+
+def _is_ours(db: Database, settings: Settings, address: str) -> bool:
+    own = {parseaddr(settings.from_address)[1].lower(), settings.reply_to, settings.bounce_address}
+    if address in own:
+        return True
+    with db.session() as session:
+        return session.exec(select(Rep.id).where(Rep.email == address)).first() is not None
 
 
 def _reply(
