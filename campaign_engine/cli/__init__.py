@@ -16,6 +16,7 @@ from campaign_engine.cli import (
     digests,
     drafts,
     exclusions,
+    inbox,
     messages,
     stages,
     suppress,
@@ -35,6 +36,7 @@ app.command("status")(campaigns.status)
 app.command("report")(campaigns.report)
 app.add_typer(messages.messages_app, name="messages")
 app.command("contact-request")(contacts.contact_request)
+app.add_typer(inbox.inbox_app, name="inbox")
 app.add_typer(contacts.contacts_app, name="contacts")
 app.add_typer(drafts.drafts_app, name="drafts")
 app.command("reminders")(drafts.reminders_command)

@@ -67,7 +67,9 @@ def dkim_keygen_command(
 
 def doctor(
     ctx: typer.Context,
-    smtp: Annotated[bool, typer.Option(help="Try a TCP connect to the SMTP relay.")] = True,
+    smtp: Annotated[
+        bool, typer.Option(help="Try a TCP connect to the SMTP relay and log in to [inbox].")
+    ] = True,
 ) -> None:
     """Check the config for deliverability and compliance; exit 1 when something must be fixed."""
     checks = diagnose(context_of(ctx).settings, probe_smtp=smtp)

@@ -15,11 +15,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign_engine.core.errors import ConfigError
 
-__all__ = ["DkimSettings", "Settings", "SmtpSettings", "load_settings"]
+__all__ = ["DkimSettings", "InboxSettings", "Settings", "SmtpSettings", "load_settings"]
 
 ENV_PREFIX = "CAMPAIGN_"
 DEFAULT_CONFIG = "config.toml"
 MIN_REMINDER_DAYS, MAX_REMINDER_DAYS = 7, 10  # "send the next email after 7-10 days"
+_ADDRESS_KEYS = {
+    "unsubscribe_mailto": "unsubscribe@example.com",
+    "reply_to": "replies@example.com",
+    "bounce_address": "bounces@example.com",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,26 @@ class DkimSettings:
 
 
 @dataclass(frozen=True)
+class InboxSettings:
+    """The IMAP mailbox that receives replies, bounces and complaints; off while host is unset."""
+
+    host: str = ""
+    port: int = 993
+    use_tls: bool = True  # implicit TLS (port 993)
+    starttls: bool = False  # plain connection upgraded with STARTTLS (port 143)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    unmatched_folder: str = "Unmatched"
+    timeout: float = 30.0  # seconds
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the engine; paths are absolute (resolved against the config file)."""
 
@@ -65,6 +90,10 @@ class Settings:
     company_name: str = "Example Corp"
     postal_address: str = ""
     unsubscribe_mailto: str = ""  # optional mailto target in List-Unsubscribe (an ops mailbox)
+    reply_to: str = ""  # Reply-To of marketing mail (the inbox mailbox); "" = the owning rep
+    reply_subaddress: bool = False  # Reply-To replies+TAG@...: a signed tag per message
+    bounce_address: str = ""  # VERP envelope sender bounces+TAG@...; "" = the From address
+    inbox_poll_seconds: float = 300.0  # `campaign run`: seconds between inbox polls
     sequences_dir: Path = Path("sequences")
     templates_dir: Path = Path("templates")
     tick_seconds: float = 60.0  # seconds between scheduler ticks
@@ -80,6 +109,7 @@ class Settings:
     reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
     smtp: SmtpSettings = SmtpSettings()
     dkim: DkimSettings = DkimSettings()
+    inbox: InboxSettings = InboxSettings()
 
     def __repr__(self) -> str:
         """Every setting but secrets: the database URL's password is masked, the HMAC secret and
@@ -110,13 +140,13 @@ class Settings:
                 f"{self.config_path}: reminder_days must be {MIN_REMINDER_DAYS} to"
                 f" {MAX_REMINDER_DAYS} (the sales play's cadence), not {self.reminder_days}"
             )
-        if self.unsubscribe_mailto and not re.fullmatch(
-            r"[^@\s<>,]+@[^@\s<>,]+", self.unsubscribe_mailto
-        ):
-            raise ConfigError(
-                f"{self.config_path}: unsubscribe_mailto must be a bare address like"
-                f" unsubscribe@example.com, not {self.unsubscribe_mailto!r}"
-            )
+        for key, example in _ADDRESS_KEYS.items():
+            value = getattr(self, key)
+            if value and not re.fullmatch(r"[^@\s<>,+]+@[^@\s<>,]+", value):
+                raise ConfigError(
+                    f"{self.config_path}: {key} must be a bare address like {example}"
+                    f" (no display name, no +tag), not {value!r}"
+                )
         if not self.secret:
             raise ConfigError(
                 f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"
@@ -145,12 +175,19 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     base = config_path.parent
     smtp_raw = dict(raw.pop("smtp", {}) or {})
     dkim_raw = dict(raw.pop("dkim", {}) or {})
+    inbox_raw = dict(raw.pop("inbox", {}) or {})
     top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
     values = _apply(
-        Settings, top, env, prefix="", skip={"config_path", "smtp", "dkim"}, source=config_path
+        Settings,
+        top,
+        env,
+        prefix="",
+        skip={"config_path", "smtp", "dkim", "inbox"},
+        source=config_path,
     )
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
     dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
+    inbox = _apply(InboxSettings, inbox_raw, env, prefix="INBOX_", skip=set(), source=config_path)
     if dkim.get("private_key_path"):
         dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
     else:
@@ -161,7 +198,11 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         values.get("database_url", Settings.database_url), base
     )
     return Settings(
-        config_path=config_path, smtp=SmtpSettings(**smtp), dkim=DkimSettings(**dkim), **values
+        config_path=config_path,
+        smtp=SmtpSettings(**smtp),
+        dkim=DkimSettings(**dkim),
+        inbox=InboxSettings(**inbox),
+        **values,
     )
 
 

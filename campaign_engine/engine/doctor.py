@@ -9,7 +9,8 @@ from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from campaign_engine.core.config import Settings
-from campaign_engine.core.errors import ConfigError
+from campaign_engine.core.errors import CampaignEngineError, ConfigError
+from campaign_engine.inbound.imap import check_login
 from campaign_engine.sending.dkim import (
     DkimSigner,
     dns_record,
@@ -51,6 +52,7 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
     else:
         add("ok", "from", f"sending as {sender}")
     _check_dkim(settings, domain, add)
+    _check_replies(settings, probe_smtp, add)
     url = urlsplit(settings.tracking_base_url)
     if url.scheme == "https" and url.hostname:
         add("ok", "tracking_base_url", settings.tracking_base_url)
@@ -138,6 +140,45 @@ def _check_dkim(settings: Settings, from_domain: str, add: _Add) -> None:
         return
     record = dns_record(dkim.selector, dkim.domain, public_key_of(pem))
     add("ok", "dkim", f"key {dkim.private_key_path} signs; publish: {record}")
+
+
+def _check_replies(settings: Settings, probe: bool, add: _Add) -> None:
+    """Reply-To and Return-Path set, and the mailbox behind them readable."""
+    if settings.reply_to:
+        how = " with a signed +TAG per message" if settings.reply_subaddress else ""
+        add("ok", "reply_to", f"marketing mail replies to {settings.reply_to}{how}")
+    else:
+        add(
+            "warning",
+            "reply_to",
+            "not set: replies go to the owning rep's own mailbox and never become contact"
+            " requests (the contact keeps getting emails 2 and 3); set reply_to and [inbox]",
+        )
+    if settings.bounce_address:
+        add("ok", "bounce_address", f"Return-Path {settings.bounce_address} with a VERP +TAG")
+    else:
+        add(
+            "warning",
+            "bounce_address",
+            "not set: the Return-Path is the From address, so later bounces are not matched"
+            " to what we sent; set bounce_address (delivered to the [inbox] mailbox)",
+        )
+    if not settings.inbox.enabled:
+        if settings.reply_to or settings.bounce_address:
+            add(
+                "warning",
+                "inbox",
+                "[inbox] host is not set: nobody reads the reply and bounce mailbox;"
+                " configure [inbox] so `campaign run` polls it",
+            )
+        return
+    if not probe:
+        add("ok", "inbox", f"{settings.inbox.host} (login not checked)")
+        return
+    try:
+        add("ok", "inbox", check_login(settings.inbox))
+    except CampaignEngineError as exc:
+        add("error", "inbox", str(exc))
 
 
 def smtp_reachable(host: str, port: int, timeout: float = 3.0) -> tuple[bool, str]:

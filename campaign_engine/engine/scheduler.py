@@ -1,5 +1,6 @@
 """`campaign run`: APScheduler calls the same tick as `campaign tick`, every tick_seconds,
-optionally with the tracking web app served by uvicorn in the same event loop."""
+polls the reply mailbox every inbox_poll_seconds (when [inbox] is set), optionally with the
+tracking web app served by uvicorn in the same event loop."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.tick import Ticker
+from campaign_engine.inbound.imap import poll_in_background
 from campaign_engine.sending.throttle import limiter_for
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
@@ -72,6 +74,16 @@ async def run_forever(
             max_instances=1,
             coalesce=True,
         )
+        if settings.inbox.enabled:  # replies, bounces and complaints from the reply mailbox
+            scheduler.add_job(
+                poll_in_background,
+                "interval",
+                args=(db, settings),
+                seconds=settings.inbox_poll_seconds,
+                next_run_time=datetime.now(UTC),
+                max_instances=1,
+                coalesce=True,
+            )
         serving = asyncio.create_task(server.serve()) if server is not None else None
         scheduler.start()
         try:

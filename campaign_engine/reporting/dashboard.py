@@ -34,7 +34,10 @@ FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ctor", "Click-to-open"),
     ("contact_page_visits", "Contact page visits"),
     ("contact_requests", "Contact requests"),
+    ("replies", "Replies"),
+    ("auto_replies", "Auto-replies"),
     ("unsubscribes", "Unsubscribes"),
+    ("complaints", "Complaints"),
     ("excluded", "Excluded"),
 )
 MACHINE_COLUMNS: tuple[tuple[str, str], ...] = (

@@ -58,8 +58,9 @@ class ContactRequestAlert:
     meeting: str  # the play's recommended next step for that email
     preferred_time: str
     message: str
-    source: str  # "web" (the contact's form) or "manual" (recorded by rep or ops)
+    source: str  # "web" (the contact's form), "reply" (they answered) or "manual" (by hand)
     received_at: str
+    replied_by: str = ""  # a colleague of the contact who answered on the thread
 
 
 def render_contact_request(templates_dir: Path, alert: ContactRequestAlert) -> tuple[str, str, str]:

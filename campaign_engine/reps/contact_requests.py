@@ -1,7 +1,7 @@
 """A contact request: the contact leaves every automated campaign and the owning rep is alerted.
 
-Comes from the hosted contact page (a POST: a GET alone is only a click) or by hand
-(`campaign contact-request EMAIL`). One transaction does all of it, so the dispatcher's
+Comes from the hosted contact page (a POST: a GET alone is only a click), from a reply read
+from the reply mailbox (source `reply`), or by hand (`campaign contact-request EMAIL`). One transaction does all of it, so the dispatcher's
 send-time check (enrollment no longer active) refuses any step not yet handed to SMTP.
 """
 
@@ -105,11 +105,13 @@ def record_contact_request(
     source: str = "web",
     user_agent: str | None = None,
     ip_prefix: str | None = None,
+    replied_by: str = "",
 ) -> ContactRequestResult:
     """Stop automation for the contact, move them to sales direct, record it, queue the alert.
 
     Identify the contact by the message they answered (`message_id`, from the page) or by
     `email` (by hand: the latest email sent to them is named in the alert, if any).
+    `replied_by`: who wrote the reply when it was not the contact (a colleague on the thread).
     """
     with db.session() as session:
         contact, message = _find(session, message_id, email)
@@ -149,8 +151,9 @@ def record_contact_request(
         session.add(contact)
         # The rep takes it from here, with drafts of the emails the contact has not had yet.
         create_drafts_for_contact(session, contact.id, now, settings)
-        note = _note(form, source)
+        note = _note(form, source, replied_by)
         content = _alert_content(session, contact, account, rep, message, form, source, now)
+        content = replace(content, replied_by=replied_by)
         result = ContactRequestResult(
             contact_email=contact.email,
             contact_name=content.contact_name,
@@ -264,8 +267,10 @@ def _alert_content(
     )
 
 
-def _note(form: RequestForm, source: str) -> str:
+def _note(form: RequestForm, source: str, replied_by: str = "") -> str:
     lines = [f"source: {source}"]
+    if replied_by:
+        lines.append(f"replied by: {replied_by}")
     if form.preferred_time:
         lines.append(f"preferred time: {form.preferred_time}")
     if form.message:

@@ -29,6 +29,7 @@ from campaign_engine.sending.eligibility import (
 from campaign_engine.sending.mime import build_mime, format_address, list_headers
 from campaign_engine.sending.planner import Candidate, Schedule, plan
 from campaign_engine.sending.render import Recipient, Renderer, recipient_of
+from campaign_engine.sending.reply_addresses import envelope_sender, reply_to_header
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
 from campaign_engine.store.compliance_tables import HashedSuppression, email_hash
 from campaign_engine.store.db import Database, is_postgres
@@ -307,6 +308,10 @@ class Dispatcher:
             email = batch.renderer.render(message.step, recipient, message.id)
             header_id = f"<{message.id}.{secrets.token_hex(8)}@{self._domain}>"
             unsubscribe = batch.renderer.tracker.url(TokenKind.UNSUBSCRIBE, message.id)
+            signer = batch.renderer.tracker.signer
+            reply_to = reply_to_header(
+                self.settings, signer, message.id, recipient.rep_name, recipient.rep_email
+            )
             raw = build_mime(
                 from_header=self._from_header,
                 to_header=format_address(recipient.email, recipient.full_name),
@@ -315,16 +320,20 @@ class Dispatcher:
                 text=email.text,
                 message_id=header_id,
                 date=date_header,
-                extra_headers=list_headers(
-                    unsubscribe, sequence.key, self._domain, self.settings.unsubscribe_mailto
-                ),
+                extra_headers=[
+                    *([("Reply-To", reply_to)] if reply_to else []),
+                    *list_headers(
+                        unsubscribe, sequence.key, self._domain, self.settings.unsubscribe_mailto
+                    ),
+                ],
             )
             updates[message.id] = {
                 "recipient": recipient.email,
                 "subject": email.subject,
                 "message_id_header": header_id,
             }
-            yield Delivery(message.id, self._sender, recipient.email, raw)
+            sender = envelope_sender(self.settings, signer, message.id)
+            yield Delivery(message.id, sender, recipient.email, raw)
 
     def _record(
         self,

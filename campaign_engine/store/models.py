@@ -165,7 +165,7 @@ class Message(SQLModel, table=True):
     state: str = MessageState.QUEUED
     recipient: str = ""
     subject: str = ""
-    message_id_header: str = ""
+    message_id_header: str = Field(default="", index=True)  # replies name it (In-Reply-To)
     attempts: int = 0
     skip_reason: str | None = None
     error: str | None = None
