@@ -32,7 +32,7 @@ BASE = "https://t.example"
 )
 def test_allowed_links(body: str, sent: str) -> None:
     """Accepted as written; when sent, the offer is tracked and everything else left alone."""
-    assert check_links(body, 1, REGISTRY, BASE) is None
+    check_links(body, 1, REGISTRY, BASE)  # accepted: a refusal raises DraftLinkError
     filled = fill_placeholders(body, {CONTACT_PLACEHOLDER: f"{BASE}/c/page"})
     assert track_links(filled, REGISTRY[1], lambda index: f"{BASE}/t/{index}") == sent
 
