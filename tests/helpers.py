@@ -13,8 +13,11 @@ from pathlib import Path
 
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.sending.campaigns import schedule_for, sequence_of
+from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
+from campaign_engine.store.queries import campaign_by_name
 
 HEADER = [
     "email",
@@ -43,6 +46,28 @@ def tick(db: Database, settings: Settings, now: datetime) -> TickReport:
             return await Ticker(db, settings, transport).tick(now)
 
     return asyncio.run(run())
+
+
+def queue_due(db: Database, settings: Settings, name: str, now: datetime) -> int:
+    """Write the messages due at `now` (state queued) without sending them, as the first half of
+    a tick does; returns how many."""
+    return _plan(db, settings, name, now, claim=False)
+
+
+def strand_claimed_batch(db: Database, settings: Settings, name: str, now: datetime) -> None:
+    """What a worker leaves behind when it is killed after claiming, before recording outcomes."""
+    _plan(db, settings, name, now, claim=True)
+
+
+def _plan(db: Database, settings: Settings, name: str, now: datetime, claim: bool) -> int:
+    dispatcher = Dispatcher(db, settings, make_transport(settings))
+    with db.session() as session:
+        campaign = campaign_by_name(session, name)
+    schedule = schedule_for(campaign, sequence_of(campaign))
+    queued = dispatcher._queue_due(campaign, schedule, now, 100)
+    if claim:
+        assert dispatcher._claim(campaign, schedule, now, 100) is not None
+    return queued
 
 
 def text_of(message: EmailMessage) -> str:

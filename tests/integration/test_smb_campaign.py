@@ -16,15 +16,11 @@ from campaign_engine.core.errors import SequenceError
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.engine.launch import launch
-from campaign_engine.sending.campaigns import schedule_for, sequence_of
-from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.recovery import accept_uncertain, retry_uncertain
-from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Message, Suppression
-from campaign_engine.store.queries import campaign_by_name
 from tests.conftest import SmtpSink
-from tests.helpers import html_of, text_of, tick, write_csv
+from tests.helpers import html_of, strand_claimed_batch, text_of, tick, write_csv
 
 REP = "dana.reyes@gitlab-demo.example"
 START = date(2021, 4, 27)
@@ -168,16 +164,6 @@ def test_4xx_is_retried_with_backoff_and_5xx_bounces_and_suppresses(
     tick(db, settings, at(5, 4, 10))
     assert smtp_sink.to("grace@tiny.example") == [], "a bounced address gets nothing more"
     assert len(smtp_sink.to("ada.lovelace@tiny.example")) == 2
-
-
-def strand_claimed_batch(db: Database, settings: Settings, name: str, now: datetime) -> None:
-    """What a worker leaves behind when it is killed after claiming, before recording outcomes."""
-    dispatcher = Dispatcher(db, settings, make_transport(settings))
-    with db.session() as session:
-        campaign = campaign_by_name(session, name)
-    schedule = schedule_for(campaign, sequence_of(campaign))
-    dispatcher._queue_due(campaign, schedule, now, 100)
-    assert dispatcher._claim(campaign, schedule, now, 100) is not None
 
 
 def test_a_crash_mid_send_marks_uncertain_and_never_resends(
