@@ -282,11 +282,9 @@ class _Web:
         status = request.query_params.get("status", "draft")
         status = status if status in _STATUSES else "draft"
         campaign = request.query_params.get("campaign", "") or None
-        now = self.clock()
 
         def load() -> tuple[list[drafts.DraftView], list[str], str]:
             with self.db.session() as session:
-                drafts.ensure_drafts(session, self.settings, now)
                 names = queries.campaign_names(session)
                 try:
                     views = drafts.list_drafts(

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from campaign_engine.audience.imports import import_contacts
@@ -24,6 +25,7 @@ from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import (
     Contact,
+    Draft,
     Enrollment,
     Event,
     Exclusion,
@@ -448,15 +450,19 @@ def test_a_refused_rep_email_bounces_or_can_be_sent_again_later(
     assert states == [("eve@bigcorp.example", "sent"), ("ned@bigcorp.example", "bounced")]
 
 
-def test_a_contact_handed_to_the_rep_without_settings_gets_drafts_at_the_next_list(
+def test_a_contact_handed_to_the_rep_gets_drafts_at_once_and_listing_writes_nothing(
     launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     tick(db, settings, at(4, 27))
     with db.session() as session:  # what the contact-request handler does
         ada = session.exec(select(Contact).where(Contact.email == "ada@tiny.example")).one()
         assert ada.id is not None
-        assert create_drafts_for_contact(session, ada.id, at(4, 28)) == 0
+        assert create_drafts_for_contact(session, ada.id, at(4, 28), settings) == 2
     tick(db, settings, at(5, 4, 10))
     assert len(smtp_sink.to("ada@tiny.example")) == 1, "no automated email 2 after the hand-over"
+    with db.session() as session:
+        before = session.exec(select(sa.func.count()).select_from(Draft)).one()
     ada_drafts = [d for d in drafts_of(settings, "--rep", DANA) if d["contact_email"] == ada.email]
     assert [d["step"] for d in ada_drafts] == [2, 3]
+    with db.session() as session:
+        assert session.exec(select(sa.func.count()).select_from(Draft)).one() == before
