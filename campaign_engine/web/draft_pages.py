@@ -1,0 +1,130 @@
+"""Drafts (ops: all, reps: their own): the list, one draft, edit it, send it."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from campaign_engine.core.errors import CampaignEngineError, NotFound, TransportError
+from campaign_engine.core.kinds import DraftStatus
+from campaign_engine.reps import drafts as draft_service
+from campaign_engine.reps import repsend
+from campaign_engine.store import queries
+from campaign_engine.store.models import User
+from campaign_engine.web.base import WebBase, rep_of
+
+__all__ = ["DraftPages"]
+
+log = logging.getLogger(__name__)
+
+_STATUSES = ("draft", "sent", "cancelled", "all")
+
+
+class DraftPages(WebBase):
+    def draft_routes(self) -> list[Route]:
+        return [
+            Route("/drafts", self.drafts, name="drafts"),
+            Route("/drafts/{draft_id:int}", self.draft, name="draft"),
+            Route("/drafts/{draft_id:int}/edit", self.edit_draft, methods=["POST"]),
+            Route("/drafts/{draft_id:int}/send", self.send_draft, methods=["POST"]),
+        ]
+
+    async def drafts(self, request: Request) -> Response:
+        user = await self._require(request)
+        status = request.query_params.get("status", "draft")
+        status = status if status in _STATUSES else "draft"
+        campaign = request.query_params.get("campaign", "") or None
+        now = self.clock()
+
+        def load() -> tuple[list[draft_service.DraftView], list[str], str]:
+            with self.db.session() as session:
+                draft_service.ensure_drafts(session, self.settings, now)
+                names = queries.campaign_names(session)
+                try:
+                    views = draft_service.list_drafts(
+                        session, rep_of(user), campaign, None if status == "all" else status
+                    )
+                except NotFound as exc:  # a rep user with no Rep record owns nothing
+                    return [], names, str(exc)
+            return views, names, ""
+
+        views, names, note = await anyio.to_thread.run_sync(load)
+        return self.page(request, "drafts.html.j2", user=user, drafts=views, campaigns=names,
+                         campaign=campaign or "", shown=status, statuses=_STATUSES,
+                         note=note)  # fmt: skip
+
+    async def draft(self, request: Request) -> Response:
+        user = await self._require(request)
+        return await self._draft_page(request, user)
+
+    async def _draft_page(
+        self,
+        request: Request,
+        user: User,
+        status: int = 200,
+        error: str = "",
+        subject: str | None = None,
+        body: str | None = None,
+    ) -> Response:
+        draft_id = int(request.path_params["draft_id"])
+        view = await anyio.to_thread.run_sync(lambda: self._get_draft(draft_id, user))
+        return self.page(request, "draft.html.j2", status=status, user=user, draft=view,
+                         error=error, editable=view.status == DraftStatus.DRAFT,
+                         subject=view.subject if subject is None else subject,
+                         body=view.body_text if body is None else body)  # fmt: skip
+
+    async def edit_draft(self, request: Request) -> Response:
+        user = await self._require(request)
+        form = await self._form(request)
+        draft_id = int(request.path_params["draft_id"])
+        subject, body = str(form.get("subject", "")), str(form.get("body", ""))
+        now = self.clock()
+
+        def edit() -> None:
+            self._get_draft(draft_id, user)  # another rep's draft is not found (404)
+            with self.db.session() as session:
+                draft_service.edit_draft(
+                    session, self.settings, draft_id, rep_of(user), now, subject, body
+                )
+
+        try:
+            await anyio.to_thread.run_sync(edit)
+        except CampaignEngineError as exc:
+            return await self._draft_page(request, user, 400, str(exc), subject, body)
+        request.session["flash"] = "Draft saved."
+        return self._redirect(request, f"/drafts/{draft_id}")
+
+    async def send_draft(self, request: Request) -> Response:
+        user = await self._require(request)
+        await self._form(request)
+        draft_id = int(request.path_params["draft_id"])
+        await anyio.to_thread.run_sync(lambda: self._get_draft(draft_id, user))
+        now = self.clock()
+        try:
+            async with self.transport_factory() as transport:
+                sent = await repsend.send_draft(
+                    self.db, self.settings, transport, draft_id, rep_of(user), now
+                )
+        except NotFound:
+            raise HTTPException(404) from None
+        except draft_service.DraftRefused as exc:
+            return await self._draft_page(request, user, 409, str(exc))
+        except TransportError as exc:
+            return await self._draft_page(request, user, 502, str(exc))
+        log.info("web: %s sent draft %d (message %d)", user.email, draft_id, sent.message_id)
+        request.session["flash"] = (
+            f"Sent email {sent.step} {sent.subject!r} to {sent.recipient} from {sent.sender}."
+        )
+        return self._redirect(request, f"/drafts/{draft_id}")
+
+    def _get_draft(self, draft_id: int, user: User) -> draft_service.DraftView:
+        with self.db.session() as session:
+            try:
+                return draft_service.get_draft(session, draft_id, rep_of(user))
+            except NotFound:
+                raise HTTPException(404) from None
