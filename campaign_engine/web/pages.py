@@ -25,6 +25,7 @@ from campaign_engine.sending.transport import Transport, make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.web.auth import session_middleware
 from campaign_engine.web.base import Clock, LoginNeeded
+from campaign_engine.web.campaign_pages import CampaignPages
 from campaign_engine.web.contact_pages import ContactPages
 from campaign_engine.web.dashboard_page import DashboardPage
 from campaign_engine.web.draft_pages import DraftPages
@@ -37,7 +38,7 @@ MOUNT = "/app"  # where create_app mounts this app
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # request bodies under MOUNT (exclusion files) up to this
 
 
-class _Web(SessionPages, DashboardPage, ExclusionPages, DraftPages, ContactPages):
+class _Web(SessionPages, CampaignPages, DashboardPage, ExclusionPages, DraftPages, ContactPages):
     """Every area of the app on one shared `WebBase`."""
 
 
@@ -52,6 +53,7 @@ def create_webapp(
     return Starlette(
         routes=[
             *web.session_routes(),
+            *web.campaign_routes(),
             *web.exclusion_routes(),
             *web.draft_routes(),
             *web.contact_routes(),

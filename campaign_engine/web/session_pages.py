@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from campaign_engine.core.kinds import UserRole
 from campaign_engine.tracking.hits import ip_prefix
 from campaign_engine.web.auth import start_session
 from campaign_engine.web.base import WebBase, safe_next
@@ -63,4 +64,6 @@ class SessionPages(WebBase):
 
     async def home(self, request: Request) -> Response:
         user = await self._require(request)
+        if user.role == UserRole.OPS:
+            return self._redirect(request, "/campaigns")
         return self.page(request, "home.html.j2", user=user)
