@@ -28,6 +28,7 @@ from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import User
 from campaign_engine.web.auth import CSRF_FIELD, csrf_ok, csrf_token, session_user_id
+from campaign_engine.web.upload_results import UploadResults
 from campaign_engine.web.users import active_user
 
 __all__ = [
@@ -81,6 +82,7 @@ class WebBase:
         self.db = db
         self.clock = clock
         self.transport_factory = transport_factory
+        self.upload_results = UploadResults()  # exclusion uploads' results, to page through
         self.pages: SandboxedEnvironment = template_environment(
             settings.templates_dir / "web" / "app", pages=True
         )

@@ -6,23 +6,33 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any
 
 import anyio
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from campaign_engine.audience import exclusions
 from campaign_engine.core.errors import CampaignEngineError
+from campaign_engine.reporting.exclusion_lists import search_exclusions
 from campaign_engine.store import queries
 from campaign_engine.store.models import User
-from campaign_engine.web.base import WebBase, upload_name
+from campaign_engine.web.base import PAGE_HEADERS, WebBase, upload_name
+from campaign_engine.web.paging import Paging
+from campaign_engine.web.upload_results import LISTS, list_csv, list_rows
 
 __all__ = ["ExclusionPages"]
 
 log = logging.getLogger(__name__)
+
+_GONE = (
+    "That upload result is no longer kept (the server keeps the last uploads until it restarts);"
+    " the exclusions themselves are in the list."
+)
 
 
 class ExclusionPages(WebBase):
@@ -31,6 +41,8 @@ class ExclusionPages(WebBase):
             Route("/exclusions", self.exclusions, name="exclusions"),
             Route("/exclusions/upload", self.upload, methods=["POST"]),
             Route("/exclusions/remove", self.remove_exclusion, methods=["POST"]),
+            Route("/exclusions/uploads/{key}", self.upload_result, name="upload_result"),
+            Route("/exclusions/uploads/{key}/{list}.csv", self.upload_csv),
         ]
 
     async def exclusions(self, request: Request) -> Response:
@@ -41,22 +53,25 @@ class ExclusionPages(WebBase):
         self, request: Request, user: User, status: int = 200, error: str = ""
     ) -> Response:
         now = self.clock()
+        text = request.query_params.get("q", "")[:200]
+        removed = request.query_params.get("show") == "removed"
+        paging = Paging.of(request)
 
         def load() -> dict[str, Any]:
-            views = exclusions.list_exclusions(self.db, include_removed=True)
             with self.db.session() as session:
+                views, total = search_exclusions(session, text, removed, paging.offset, paging.size)
                 deadlines = exclusions.deadline_statuses(session, now)
                 names = queries.campaign_names(session)
             return {
-                "active": [v for v in views if v.removed_at is None],
-                "removed": [v for v in views if v.removed_at is not None],
+                "rows": views,
+                "pager": paging.links(request, total),
                 "deadlines": deadlines,
                 "campaigns": names,
             }
 
         data = await anyio.to_thread.run_sync(load)
         return self.page(request, "exclusions.html.j2", status=status, user=user, error=error,
-                         **data)  # fmt: skip
+                         q=text, removed=removed, **data)  # fmt: skip
 
     async def upload(self, request: Request) -> Response:
         user = await self._require(request, ops=True)
@@ -89,8 +104,40 @@ class ExclusionPages(WebBase):
             except CampaignEngineError as exc:
                 return await self._exclusions_page(request, user, 400, f"{name}: {exc}")
         log.info("web exclusion upload %s by %s: %d added", name, user.email, result.added)
+        return self._result_page(request, user, self.upload_results.keep(result), result)
+
+    async def upload_result(self, request: Request) -> Response:
+        """One upload's result again, its lists a page at a time (`?rejected=2`...)."""
+        user = await self._require(request, ops=True)
+        key = request.path_params["key"]
+        result = self.upload_results.get(key)
+        if result is None:
+            raise HTTPException(404, _GONE)
+        return self._result_page(request, user, key, result)
+
+    async def upload_csv(self, request: Request) -> Response:
+        await self._require(request, ops=True)
+        result = self.upload_results.get(request.path_params["key"])
+        name = request.path_params["list"]
+        if result is None or name not in LISTS:
+            raise HTTPException(404, _GONE)
+        filename = f"{Path(result.file).stem}-{name}.csv"
+        return Response(list_csv(result, name), media_type="text/csv; charset=utf-8",
+                        headers={**PAGE_HEADERS,
+                                 "Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+    def _result_page(
+        self, request: Request, user: User, key: str, result: exclusions.ExclusionResult
+    ) -> Response:
+        lists, here = [], request.scope.get("root_path", "") + f"/exclusions/uploads/{key}"
+        for name, spec in LISTS.items():
+            rows = list_rows(result, name)
+            paging = Paging.of(request, name=name)
+            lists.append({"name": name, "title": spec.title, "columns": spec.columns,
+                          "rows": rows[paging.offset : paging.offset + paging.size],
+                          "pager": paging.links(request, len(rows), name, here)})  # fmt: skip
         return self.page(request, "exclusion_result.html.j2", user=user, result=result,
-                         strict=strict)  # fmt: skip
+                         key=key, lists=lists)  # fmt: skip
 
     async def remove_exclusion(self, request: Request) -> Response:
         user = await self._require(request, ops=True)
@@ -108,4 +155,4 @@ class ExclusionPages(WebBase):
         except CampaignEngineError as exc:
             return await self._exclusions_page(request, user, 404, str(exc))
         request.session["flash"] = f"Removed {count} exclusion(s) of {target}."
-        return self._redirect(request, "/exclusions")
+        return self._redirect(request, "/exclusions?" + urlencode({"show": "removed", "q": target}))

@@ -41,12 +41,13 @@ class Paging:
     def offset(self) -> int:
         return (self.page - 1) * self.size
 
-    def links(self, request: Request, total: int, name: str = "page") -> Pager:
+    def links(self, request: Request, total: int, name: str = "page", path: str = "") -> Pager:
+        """Links to the pages before and after (at `path`, default: this page's own URL)."""
         pages = max(1, -(-total // self.size))
         params = dict(request.query_params)
 
         def link(page: int) -> str:
-            return "?" + urlencode({**params, name: str(page)})
+            return path + "?" + urlencode({**params, name: str(page)})
 
         return Pager(
             first=min(self.offset + 1, total),
