@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio
+import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -23,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import UserRole
+from campaign_engine.reporting.dashboard import show
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
@@ -83,9 +85,10 @@ class WebBase:
         self.clock = clock
         self.transport_factory = transport_factory
         self.upload_results = UploadResults()  # exclusion uploads' results, to page through
-        self.pages: SandboxedEnvironment = template_environment(
-            settings.templates_dir / "web" / "app", pages=True
-        )
+        web = settings.templates_dir / "web"
+        self.pages: SandboxedEnvironment = template_environment(web / "app", pages=True)
+        self.pages.loader = jinja2.FileSystemLoader([web / "app", web])  # + the dashboard body
+        self.pages.filters["show"] = show
 
     # -- errors -----------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 from starlette.datastructures import FormData, UploadFile
@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from campaign_engine.audience import exclusions
+from campaign_engine.audience.exclusions import ExclusionResult
 from campaign_engine.core.errors import CampaignEngineError
 from campaign_engine.reporting.exclusion_lists import search_exclusions
 from campaign_engine.store import queries
@@ -127,7 +128,7 @@ class ExclusionPages(WebBase):
                                  "Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
     def _result_page(
-        self, request: Request, user: User, key: str, result: exclusions.ExclusionResult
+        self, request: Request, user: User, key: str, result: ExclusionResult
     ) -> Response:
         lists, here = [], request.scope.get("root_path", "") + f"/exclusions/uploads/{key}"
         for name, spec in LISTS.items():

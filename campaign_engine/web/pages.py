@@ -31,6 +31,7 @@ from campaign_engine.web.dashboard_page import DashboardPage
 from campaign_engine.web.draft_pages import DraftPages
 from campaign_engine.web.exclusion_pages import ExclusionPages
 from campaign_engine.web.session_pages import SessionPages
+from campaign_engine.web.user_pages import UserPages
 
 __all__ = ["MAX_UPLOAD_BYTES", "MOUNT", "create_webapp"]
 
@@ -38,7 +39,9 @@ MOUNT = "/app"  # where create_app mounts this app
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # request bodies under MOUNT (exclusion files) up to this
 
 
-class _Web(SessionPages, CampaignPages, DashboardPage, ExclusionPages, DraftPages, ContactPages):
+class _Web(
+    SessionPages, CampaignPages, DashboardPage, ExclusionPages, DraftPages, ContactPages, UserPages
+):
     """Every area of the app on one shared `WebBase`."""
 
 
@@ -58,6 +61,7 @@ def create_webapp(
             *web.draft_routes(),
             *web.contact_routes(),
             *web.dashboard_routes(),
+            *web.user_routes(),
         ],
         middleware=[session_middleware(settings)],
         exception_handlers={

@@ -52,3 +52,34 @@ def test_ops_console_pages_at_both_widths(web: WebApp) -> None:
                 assert page.inner_text("#current-mode").startswith("C: marketing email")
                 assert "P2U" in page.inner_text("#enrollments")
                 shoot(page, "contact", width)
+
+
+def test_ops_dashboard_exclusions_and_users_at_both_widths(web: WebApp) -> None:
+    with chromium() as browser:
+        for width in WIDTHS:
+            with logged_in(browser, web.url, OPS, width) as page:
+                page.click("header nav >> text=Dashboard")
+                page.wait_for_url("**/app/dashboard")
+                assert menu(page) == OPS_MENU
+                assert page.locator("section.campaign").get_attribute("data-campaign") == "P2U"
+                assert "contacts (log scale)" in (
+                    page.locator("section.campaign svg").last.text_content() or ""
+                )
+                shoot(page, "dashboard", width)
+                with page.expect_download() as download:
+                    page.click("#csv")
+                assert download.value.suggested_filename == "report-all.csv"
+
+                page.goto(f"{web.url}/app/dashboard?campaign=nope")
+                assert page.inner_text("main p") == "no campaign named nope"
+
+                page.click("header nav >> text=Exclusions")
+                page.wait_for_url("**/app/exclusions")
+                assert page.inner_text("h2 >> nth=1") == "Active exclusions (0)"
+                shoot(page, "exclusions", width)
+
+                page.click("header nav >> text=Users")
+                page.wait_for_url("**/app/users")
+                users = page.locator("#users tbody td:first-child").all_inner_texts()
+                assert OPS in users and DANA in users
+                shoot(page, "users", width)
