@@ -30,6 +30,7 @@ from campaign_engine.web.contact_pages import ContactPages
 from campaign_engine.web.dashboard_page import DashboardPage
 from campaign_engine.web.draft_pages import DraftPages
 from campaign_engine.web.exclusion_pages import ExclusionPages
+from campaign_engine.web.rep_day_page import RepDayPage
 from campaign_engine.web.session_pages import SessionPages
 from campaign_engine.web.user_pages import UserPages
 
@@ -40,7 +41,14 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # request bodies under MOUNT (exclusion fil
 
 
 class _Web(
-    SessionPages, CampaignPages, DashboardPage, ExclusionPages, DraftPages, ContactPages, UserPages
+    SessionPages,
+    RepDayPage,
+    CampaignPages,
+    DashboardPage,
+    ExclusionPages,
+    DraftPages,
+    ContactPages,
+    UserPages,
 ):
     """Every area of the app on one shared `WebBase`."""
 
@@ -56,6 +64,7 @@ def create_webapp(
     return Starlette(
         routes=[
             *web.session_routes(),
+            *web.rep_day_routes(),
             *web.campaign_routes(),
             *web.exclusion_routes(),
             *web.draft_routes(),

@@ -1,4 +1,4 @@
-"""Signing in and out, and the home page."""
+"""Signing in and out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from campaign_engine.core.kinds import UserRole
 from campaign_engine.tracking.hits import ip_prefix
 from campaign_engine.web.auth import start_session
 from campaign_engine.web.base import WebBase, safe_next
@@ -23,7 +22,6 @@ log = logging.getLogger(__name__)
 class SessionPages(WebBase):
     def session_routes(self) -> list[Route]:
         return [
-            Route("/", self.home, name="home"),
             Route("/login", self.login, methods=["GET", "POST"], name="login"),
             Route("/logout", self.logout, methods=["POST"], name="logout"),
         ]
@@ -61,9 +59,3 @@ class SessionPages(WebBase):
         await self._form(request)
         request.session.clear()
         return self._redirect(request, "/login")
-
-    async def home(self, request: Request) -> Response:
-        user = await self._require(request)
-        if user.role == UserRole.OPS:
-            return self._redirect(request, "/campaigns")
-        return self.page(request, "home.html.j2", user=user)
