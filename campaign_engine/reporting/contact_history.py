@@ -13,6 +13,7 @@ from sqlmodel import Session, col, or_, select
 
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import EventKind
+from campaign_engine.reporting.search import count_of, every_word_in
 from campaign_engine.reps.drafts import rep_by_email
 from campaign_engine.store.compliance_tables import ConsentRecord, HashedSuppression, email_hash
 from campaign_engine.store.models import (
@@ -87,18 +88,10 @@ def search_contacts(
         .join(Rep, col(Rep.id) == Account.rep_id, isouter=True)
         .where(_visible(session, rep_email))
     )
-    words = text.strip().lower().split()
-    for word in words[:5]:
-        like = f"%{word.replace('%', '').replace('_', '')}%"
-        query = query.where(
-            or_(
-                col(Contact.email).like(like),
-                sa.func.lower(Contact.first_name).like(like),
-                sa.func.lower(Contact.last_name).like(like),
-                sa.func.lower(Account.name).like(like),
-            )
-        )
-    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    query = every_word_in(
+        query, text, Contact.email, Contact.first_name, Contact.last_name, Account.name
+    )
+    total = count_of(session, query)
     rows = session.exec(query.order_by(col(Contact.email)).offset(offset).limit(limit)).all()
     return [
         ContactRow(
@@ -141,9 +134,7 @@ def contact_history(session: Session, contact_id: int, rep_email: str | None) ->
         steps[message.id or 0] = label
         history.messages.append({"label": label, "row": message})
     events = select(Event).where(Event.contact_id == contact_id)
-    history.events_total = session.exec(
-        select(sa.func.count()).select_from(events.subquery())
-    ).one()
+    history.events_total = count_of(session, events)
     for event in session.exec(events.order_by(col(Event.id).desc()).limit(EVENT_LIMIT)):
         entry = {"message": steps.get(event.message_id or 0, ""), "row": event}
         history.events.append(entry)

@@ -3,10 +3,10 @@ of `exclusions.list_exclusions` is for the CLI)."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
-from campaign_engine.audience.exclusions import ExclusionView
+from campaign_engine.audience.exclusions import ExclusionView, exclusion_view
+from campaign_engine.reporting.search import count_of, every_word_in
 from campaign_engine.store.models import Campaign, Exclusion, ExclusionAudit
 
 __all__ = ["search_exclusions"]
@@ -22,18 +22,11 @@ def search_exclusions(
     )
     removed_at = col(Exclusion.removed_at)
     query = query.where(removed_at.is_not(None) if removed else removed_at.is_(None))
-    for word in text.strip().lower().split()[:5]:
-        like = f"%{word.lstrip('@').replace('%', '').replace('_', '')}%"
-        query = query.where(
-            or_(
-                col(Exclusion.email).like(like),
-                col(Exclusion.domain).like(like),
-                sa.func.lower(Exclusion.reason).like(like),
-                sa.func.lower(Exclusion.source_file).like(like),
-                sa.func.lower(Exclusion.created_by).like(like),
-            )
-        )
-    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    query = every_word_in(
+        query, text, Exclusion.email, Exclusion.domain, Exclusion.reason, Exclusion.source_file,
+        Exclusion.created_by,
+    )  # fmt: skip
+    total = count_of(session, query)
     rows = session.exec(query.order_by(col(Exclusion.id).desc()).offset(offset).limit(limit)).all()
     ids = [e.id for e, _ in rows if e.removed_at is not None]
     removal = (
@@ -48,17 +41,5 @@ def search_exclusions(
         else {}
     )
     return [
-        ExclusionView(
-            id=e.id or 0,
-            target=e.email or f"@{e.domain}",
-            scope=c.name if c else "all campaigns",
-            reason=e.reason,
-            source=f"{e.source_file}:{e.source_line}" if e.source_line else e.source_file,
-            created_by=e.created_by,
-            created_at=e.created_at,
-            removed_at=e.removed_at,
-            removed_by=e.removed_by,
-            removal_reason=removal.get(e.id or 0) if e.removed_at else None,
-        )
-        for e, c in rows
+        exclusion_view(e, c, removal.get(e.id or 0) if e.removed_at else None) for e, c in rows
     ], total

@@ -13,9 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import EventKind, MessageState
+from campaign_engine.reporting.search import count_of, every_word_in
 from campaign_engine.reps.drafts import rep_by_email
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.store.models import Account, Campaign, Contact, Draft, Event, Message, Rep
@@ -134,18 +135,11 @@ def draft_rows(
         query = query.where(Campaign.name == campaign)
     if status:
         query = query.where(Draft.status == status)
-    for word in text.strip().lower().split()[:5]:
-        like = f"%{word.replace('%', '').replace('_', '')}%"
-        query = query.where(
-            or_(
-                col(Contact.email).like(like),
-                sa.func.lower(Contact.first_name).like(like),
-                sa.func.lower(Contact.last_name).like(like),
-                sa.func.lower(Account.name).like(like),
-                sa.func.lower(Draft.subject).like(like),
-            )
-        )
-    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    query = every_word_in(
+        query, text, Contact.email, Contact.first_name, Contact.last_name, Account.name,
+        Draft.subject,
+    )  # fmt: skip
+    total = count_of(session, query)
     waiting = sa.and_(col(Draft.step) > 1, col(previous.id).is_(None))
     ordered = query.order_by(
         sa.case((waiting, 1), else_=0),
