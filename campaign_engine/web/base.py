@@ -87,7 +87,7 @@ class WebBase:
         self.upload_results = UploadResults()  # exclusion uploads' results, to page through
         web = settings.templates_dir / "web"
         self.pages: SandboxedEnvironment = template_environment(web / "app", pages=True)
-        self.pages.loader = jinja2.FileSystemLoader([web / "app", web])  # + the dashboard body
+        self.pages.loader = jinja2.FileSystemLoader([web / "app", settings.templates_dir])
         self.pages.filters["show"] = show
 
     # -- errors -----------------------------------------------------------------------------
