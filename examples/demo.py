@@ -28,12 +28,13 @@ START = date(2021, 4, 27)
 console = Console() if sys.stdout.isatty() else Console(width=150)
 
 
-def campaign(*args: str, quiet: bool = False) -> str:
-    """Run one `campaign` command as an operator would; quiet ones print only when they did work."""
-    if not quiet:
-        console.print(f"\n[bold cyan]$ campaign {' '.join(args)}[/bold cyan]")
-    env = {
-        **os.environ,
+DEMO_PASSWORD = "demo-console-password"  # the demo's console logins (local only)
+DEMO_OPS = "ops@gitlab-demo.example"
+DEMO_REP = "grace.kim@gitlab-demo.example"  # owns accounts in the example target list
+
+
+def environment() -> dict[str, str]:
+    return {
         "CAMPAIGN_CONFIG": str(ROOT / "config.toml"),
         "CAMPAIGN_DATABASE_URL": f"sqlite:///{RUN_DIR / 'campaign.db'}",
         "CAMPAIGN_OUTBOX_DIR": str(RUN_DIR / "outbox"),
@@ -46,11 +47,17 @@ def campaign(*args: str, quiet: bool = False) -> str:
         "CAMPAIGN_REPLY_TO": "replies@gitlab-demo.example",
         "CAMPAIGN_REPLY_SUBADDRESS": "true",
         "CAMPAIGN_BOUNCE_ADDRESS": "bounces@gitlab-demo.example",
-        "COLUMNS": os.environ.get("COLUMNS", "160"),
     }
+
+
+def campaign(*args: str, quiet: bool = False, stdin: str | None = None) -> str:
+    """Run one `campaign` command as an operator would; quiet ones print only when they did work."""
+    if not quiet:
+        console.print(f"\n[bold cyan]$ campaign {' '.join(args)}[/bold cyan]")
+    env = {**os.environ, **environment(), "COLUMNS": os.environ.get("COLUMNS", "160")}
     binary = Path(sys.executable).parent / "campaign"
     result = subprocess.run(
-        [str(binary), *args], env=env, check=False, capture_output=True, text=True
+        [str(binary), *args], env=env, check=False, capture_output=True, text=True, input=stdin
     )
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
@@ -216,6 +223,22 @@ def main() -> None:
         f"\nOpen one: [cyan]less {next(outbox.iterdir()) if count else outbox}[/cyan]"
         f"  or the whole folder: [cyan]mutt -f {RUN_DIR / 'outbox'}[/cyan]"
         "\nAll messages: [cyan]campaign messages --limit 0[/cyan] (with the same CAMPAIGN_* settings)"
+    )
+    open_console()
+
+
+def open_console() -> None:
+    """Demo logins for the web console, and how to open it."""
+    for login, role in ((DEMO_OPS, "ops"), (DEMO_REP, "rep")):
+        campaign("users", "add", login, "--role", role, "--password-stdin", "--replace",
+                 quiet=True, stdin=DEMO_PASSWORD + "\n")  # fmt: skip
+    exports = " ".join(f"{k}={v}" for k, v in environment().items())
+    console.rule("The web console")
+    console.print(
+        f"Start it:   [cyan]{exports} .venv/bin/campaign serve[/cyan]"
+        "\nThen open:  [cyan]http://127.0.0.1:8080/app/[/cyan]"
+        f"\nOps login:  [cyan]{DEMO_OPS}[/cyan]  password [cyan]{DEMO_PASSWORD}[/cyan]"
+        f"\nRep login:  [cyan]{DEMO_REP}[/cyan]  (same password): My day, drafts, preview"
     )
 
 

@@ -72,7 +72,7 @@ def login(client: httpx.Client, email: str, password: str) -> httpx.Response:
 
 
 def csrf(client: httpx.Client, path: str = "/app/") -> str:
-    page = client.get(path)
+    page = client.get(path, follow_redirects=True)  # ops' home is the campaigns page
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
 

@@ -38,6 +38,7 @@ __all__ = [
     "ExclusionView",
     "deadline_statuses",
     "exclude_file",
+    "exclusion_view",
     "is_late",
     "list_exclusions",
     "parse_target",
@@ -257,21 +258,25 @@ def list_exclusions(
                 .order_by(col(ExclusionAudit.id))
             ).all()
         )
-    return [
-        ExclusionView(
-            id=e.id or 0,
-            target=e.email or f"@{e.domain}",
-            scope=c.name if c else "all campaigns",
-            reason=e.reason,
-            source=f"{e.source_file}:{e.source_line}" if e.source_line else e.source_file,
-            created_by=e.created_by,
-            created_at=e.created_at,
-            removed_at=e.removed_at,
-            removed_by=e.removed_by,
-            removal_reason=removal.get(e.id or 0) if e.removed_at else None,
-        )
-        for e, c in rows
-    ]
+    return [exclusion_view(e, c, removal.get(e.id or 0) if e.removed_at else None) for e, c in rows]
+
+
+def exclusion_view(
+    e: Exclusion, campaign: Campaign | None, removal_reason: str | None
+) -> ExclusionView:
+    """One exclusion as the CLI and the console show it (`campaign`: its scope, None = all)."""
+    return ExclusionView(
+        id=e.id or 0,
+        target=e.email or f"@{e.domain}",
+        scope=campaign.name if campaign else "all campaigns",
+        reason=e.reason,
+        source=f"{e.source_file}:{e.source_line}" if e.source_line else e.source_file,
+        created_by=e.created_by,
+        created_at=e.created_at,
+        removed_at=e.removed_at,
+        removed_by=e.removed_by,
+        removal_reason=removal_reason,
+    )
 
 
 def remove_exclusion(

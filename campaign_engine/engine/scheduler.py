@@ -63,7 +63,11 @@ async def run_forever(
                 return
             async with in_flight:
                 report = await ticker.tick(datetime.now(UTC))
-                log.info("tick: %s", report, extra={"counts": dict(report.counts)})
+                log.info(
+                    "tick: %s",
+                    report,
+                    extra={"counts": dict(report.counts), "seconds": report.seconds},
+                )
 
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(

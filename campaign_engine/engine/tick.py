@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from campaign_engine.core.config import Settings
+from campaign_engine.engine.tick_stats import TICK_STATS
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
@@ -22,6 +24,11 @@ class TickReport:
     """What one tick did, by outcome."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)  # phase -> duration
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
 
     def add(self, key: str, amount: int = 1) -> None:
         self.counts[key] += amount
@@ -29,7 +36,11 @@ class TickReport:
     def __str__(self) -> str:
         keys = ("queued", "sent", "retry", "failed", "bounced", "skipped", "uncertain")
         extra = [k for k in sorted(self.counts) if k.startswith("digests") and self.counts[k]]
-        return ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
+        counts = ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
+        if not self.seconds:
+            return counts
+        phases = " ".join(f"{name} {took:.2f}s" for name, took in self.seconds.items())
+        return f"{counts}, {self.counts['alerts']} alerts; {self.total_seconds:.2f}s ({phases})"
 
 
 class Ticker:
@@ -46,12 +57,23 @@ class Ticker:
         self.dispatcher.stop_requested = True
 
     async def tick(self, now: datetime) -> TickReport:
+        started = clock = time.monotonic()
         report = TickReport(await self.dispatcher.send_due(now))
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            report.seconds[phase], clock = time.monotonic() - clock, time.monotonic()
+
+        lap("messages")
         report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
+        lap("alerts")
         report.counts.update(
             (await send_due_digests(self.db, self.settings, self.transport, now)).counts()
         )
+        lap("digests")
         report.add(
             "reminders", await send_reminder_emails(self.db, self.settings, self.transport, now)
         )
+        lap("reminders")
+        TICK_STATS.record(now, time.monotonic() - started, str(report))
         return report

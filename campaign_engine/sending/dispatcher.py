@@ -95,6 +95,8 @@ class Dispatcher:
             campaigns = session.exec(select(Campaign).order_by(col(Campaign.id))).all()
         budget = self.settings.max_per_tick
         for campaign in campaigns:
+            if campaign.paused:
+                continue  # paused by ops: nothing of it is queued or sent until resumed
             sequence = sequence_of(campaign)
             schedule = schedule_for(campaign, sequence)
             if not schedule.is_open(now):

@@ -116,6 +116,9 @@ class Campaign(SQLModel, table=True):
     window_start: str = "09:00"
     window_end: str = "17:00"
     created_at: datetime | None = _when()
+    paused: bool = False  # ops paused it in the console: the dispatcher plans and sends nothing
+    paused_at: datetime | None = _when()
+    paused_by: str | None = None
 
     def link_registry(self) -> dict[int, list[str]]:
         """Step number -> the URLs its emails may link to (a click token holds the index)."""
@@ -154,6 +157,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("enrollment_id", "step"),
         sa.Index("ix_message_claim", "state", "next_attempt_at"),
+        # the console: a campaign's status table and its sends per day, from the index alone
+        sa.Index("ix_message_campaign_status", "campaign_id", "step", "state", "skip_reason"),
+        sa.Index("ix_message_campaign_sent", "campaign_id", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -16,6 +16,7 @@ from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
 from campaign_engine.tracking.routes import Clock, TrackingEdge
 from campaign_engine.web.body_limit import BodyLimit
+from campaign_engine.web.health import health_routes
 from campaign_engine.web.pages import MAX_UPLOAD_BYTES, MOUNT, create_webapp
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -43,7 +44,7 @@ def create_app(
 
     webapp = create_webapp(settings, db, clock=edge.clock, transport_factory=transport_factory)
     app = Starlette(
-        routes=[*edge.routes(), Mount(MOUNT, app=webapp)],
+        routes=[*edge.routes(), *health_routes(db), Mount(MOUNT, app=webapp)],
         middleware=[
             Middleware(
                 BodyLimit,

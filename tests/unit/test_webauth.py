@@ -15,7 +15,8 @@ from campaign_engine.web.auth import (
     session_user_id,
     start_session,
 )
-from campaign_engine.web.pages import _safe_next, _upload_name
+from campaign_engine.web.base import safe_next as _safe_next
+from campaign_engine.web.base import upload_name as _upload_name
 from campaign_engine.web.passwords import hash_password, verify_password
 
 NOW = datetime(2021, 5, 3, 16, tzinfo=UTC)
