@@ -7,7 +7,7 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -30,13 +30,13 @@ from campaign_engine.core.config import DkimSettings, Settings, load_settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
 from campaign_engine.core.kinds import SuppressReason
 from campaign_engine.engine import launch as launching
-from campaign_engine.engine.doctor import diagnose
-from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.engine.doctor import Check, diagnose
+from campaign_engine.engine.scheduler import tick_once
 from campaign_engine.reporting import report_export, reports, stages
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
 from campaign_engine.reporting.report_model import Report
 from campaign_engine.reps import digests, drafts, outreach, reminder_mail, repsend
-from campaign_engine.sending import recovery
+from campaign_engine.sending import recovery, relay_state
 from campaign_engine.sending.dkim import dns_record, generate_key, valid_domain, valid_selector
 from campaign_engine.sending.lint import lint_sequence
 from campaign_engine.sending.throttle import limiter_for
@@ -189,14 +189,8 @@ def tick(
     c = _ctx(ctx)
     moment = _now(now)
 
-    async def run() -> TickReport:
-        async with make_transport(
-            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
-        ) as transport:
-            return await Ticker(c.db, c.settings, transport).tick(moment)
-
-    report = asyncio.run(run())
-    out.print(f"tick {moment.isoformat()}: {report}")
+    report, stopped = asyncio.run(tick_once(c.settings, c.db, moment))
+    out.print(str(stopped) if stopped.signalled else f"tick {moment.isoformat()}: {report}")
 
 
 @app.command()
@@ -211,9 +205,12 @@ def status(
         if campaign:
             queries.campaign_by_name(session, campaign)
         statuses = reports.campaign_statuses(session, campaign)
+    pause = relay_state.current_pause(c.db)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
         return
+    if pause is not None:
+        out.print(relay_state.describe_pause(pause, c.settings.timezone, _now(None)))
     _print_statuses(statuses)
 
 
@@ -244,6 +241,8 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
             s = step.states
             reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
             skipped = f"{s['skipped']}" + (f" ({reasons})" if reasons else "")
+            why = "; ".join(f"{n} {r}" for r, n in sorted(step.failed_reasons.items()))
+            failed = f"{s['failed']}" + (f" ({why})" if why else "")
             table.add_row(
                 str(step.step),
                 str(step.day),
@@ -251,7 +250,7 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
                 str(s["queued"] + s["sending"]),
                 str(s["sent"]),
                 str(s["retry"]),
-                str(s["failed"]),
+                failed,
                 str(s["bounced"]),
                 skipped,
                 str(s["uncertain"]),
@@ -375,17 +374,48 @@ def messages(
 UncertainOption = Annotated[
     bool, typer.Option("--uncertain", help="Act on messages whose send outcome is unknown.")
 ]
+FailedOption = Annotated[
+    bool, typer.Option("--failed", help="Act on failed messages (refused, or given up).")
+]
+StepOption = Annotated[int | None, typer.Option(help="Only this step (email number).")]
 
 
 @messages_app.command("retry")
 def messages_retry(
     ctx: typer.Context,
     uncertain: UncertainOption = False,
+    failed: FailedOption = False,
     campaign: CampaignOption = None,
+    step: StepOption = None,
+    now: NowOption = None,
 ) -> None:
-    """Queue uncertain messages again (some recipients may then get them twice)."""
-    count = _on_uncertain(ctx, uncertain, campaign, recovery.retry_uncertain)
+    """Queue uncertain (some may then arrive twice) or failed messages again."""
+    c = _ctx(ctx)
+    if failed == uncertain:
+        raise typer.BadParameter("say --failed or --uncertain (one of them)")
+    moment, campaign_id = _now(now), _campaign_id(c, campaign)
+    if failed:
+        count = recovery.retry_failed(c.db, moment, campaign_id, step)
+        out.print(f"{count} failed message(s) queued again; the next tick sends them.")
+        return
+    count = recovery.retry_uncertain(c.db, moment, campaign_id)
     out.print(f"{count} uncertain message(s) queued again; the next tick sends them.")
+
+
+@messages_app.command("skip")
+def messages_skip(
+    ctx: typer.Context,
+    failed: FailedOption = False,
+    campaign: CampaignOption = None,
+    step: StepOption = None,
+    now: NowOption = None,
+) -> None:
+    """Give up on failed messages: their contacts move on to the next step."""
+    if not failed:
+        raise typer.BadParameter("say --failed: only failed messages can be skipped")
+    c = _ctx(ctx)
+    count = recovery.skip_failed(c.db, _now(now), _campaign_id(c, campaign), step)
+    out.print(f"{count} failed message(s) skipped; their contacts continue with the next step.")
 
 
 @messages_app.command("mark-sent")
@@ -393,22 +423,41 @@ def messages_mark_sent(
     ctx: typer.Context,
     uncertain: UncertainOption = False,
     campaign: CampaignOption = None,
+    now: NowOption = None,
 ) -> None:
     """Count uncertain messages as delivered and move their contacts on to the next step."""
-    count = _on_uncertain(ctx, uncertain, campaign, recovery.accept_uncertain)
-    out.print(f"{count} uncertain message(s) counted as sent.")
-
-
-def _on_uncertain(
-    ctx: typer.Context,
-    uncertain: bool,
-    campaign: str | None,
-    action: Callable[[Database, datetime, int | None], int],
-) -> int:
     if not uncertain:
         raise typer.BadParameter("say --uncertain: only uncertain messages can be acted on here")
     c = _ctx(ctx)
-    return action(c.db, _now(None), _campaign_id(c, campaign))
+    count = recovery.accept_uncertain(c.db, _now(now), _campaign_id(c, campaign))
+    out.print(f"{count} uncertain message(s) counted as sent.")
+
+
+relay_app = typer.Typer(
+    help="The SMTP relay: is sending paused, and resume it.", no_args_is_help=True
+)
+app.add_typer(relay_app, name="relay")
+
+
+@relay_app.command("status")
+def relay_status(ctx: typer.Context, now: NowOption = None) -> None:
+    """Say whether sending is paused because of the relay, since when and why."""
+    c = _ctx(ctx)
+    out.print(
+        relay_state.describe_pause(relay_state.current_pause(c.db), c.settings.timezone, _now(now))
+    )
+
+
+@relay_app.command("resume")
+def relay_resume(ctx: typer.Context, now: NowOption = None) -> None:
+    """End a pause (once the relay or the password is fixed): the next tick sends again."""
+    c = _ctx(ctx)
+    pause = relay_state.current_pause(c.db)
+    if not relay_state.clear_pause(c.db):
+        out.print("sending was not paused.")
+        return
+    line = relay_state.describe_pause(pause, c.settings.timezone, _now(now))
+    out.print(f"resumed: {line.split('; ')[0]}; the next tick tries the relay again.")
 
 
 def _campaign_id(c: Context, name: str | None) -> int | None:
@@ -468,11 +517,10 @@ def run(
     config = _web_config(c, host, port) if web else None
     serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
-        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops after the batch in"
-        " flight."
+        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops: sends in flight"
+        " finish, the rest goes back to the queue."
     )
-    asyncio.run(run_forever(c.settings, c.db, web=config))
-    out.print("Stopped.")
+    out.print(str(asyncio.run(run_forever(c.settings, c.db, web=config))))
 
 
 digests_app = typer.Typer(
@@ -720,13 +768,14 @@ def contact_request(
     email: Annotated[str, typer.Argument(help="The contact who asked (replied, called...).")],
     note: Annotated[str, typer.Option(help="What they said; goes into the rep's alert.")] = "",
     preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
+    now: NowOption = None,
 ) -> None:
     """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
     from campaign_engine.reps.alerts import send_pending_alerts
     from campaign_engine.reps.contact_requests import clean_form, record_contact_request
 
     c = _ctx(ctx)
-    moment = _now(None)
+    moment = _now(now)
     form = clean_form({"message": note, "preferred_time": preferred_time})
     result = record_contact_request(
         c.db, c.settings, moment, email=email, form=form, source="manual"
@@ -1070,6 +1119,21 @@ def exclusions_list(
     out.print(table)
 
 
+@contacts_app.command("resume")
+def contacts_resume(
+    ctx: typer.Context,
+    emails: Annotated[list[str], typer.Argument(help="Contacts stopped by a bounce.")],
+    campaign: CampaignOption = None,
+    now: NowOption = None,
+) -> None:
+    """Put contacts stopped by a bounce back in their campaign, at the step that bounced
+    (after `campaign suppress remove EMAIL`)."""
+    c = _ctx(ctx)
+    results = recovery.resume_contacts(c.db, emails, _now(now), _campaign_id(c, campaign))
+    for email, what in results.items():
+        out.print(f"{email}: {what}")
+
+
 @contacts_app.command("set-mode")
 def contacts_set_mode(
     ctx: typer.Context,
@@ -1301,7 +1365,12 @@ def doctor(
     smtp: Annotated[bool, typer.Option(help="Try a TCP connect to the SMTP relay.")] = True,
 ) -> None:
     """Check the config for deliverability and compliance; exit 1 when something must be fixed."""
-    checks = diagnose(_ctx(ctx).settings, probe_smtp=smtp)
+    c = _ctx(ctx)
+    checks = diagnose(c.settings, probe_smtp=smtp)
+    pause = relay_state.current_pause(c.db) if c.settings.transport == "smtp" else None
+    if pause is not None:
+        line = relay_state.describe_pause(pause, c.settings.timezone, _now(None))
+        checks.append(Check("error", "relay", line))
     colours = {"ok": "green", "warning": "yellow", "error": "red"}
     for check in checks:
         out.print(

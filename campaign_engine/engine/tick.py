@@ -28,7 +28,11 @@ class TickReport:
 
     def __str__(self) -> str:
         keys = ("queued", "sent", "retry", "failed", "bounced", "skipped", "uncertain")
-        extra = [k for k in sorted(self.counts) if k.startswith("digests") and self.counts[k]]
+        extra = [
+            k
+            for k in sorted(self.counts)
+            if (k.startswith("digests") or k in ("released", "paused")) and self.counts[k]
+        ]
         return ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
 
 
@@ -42,11 +46,16 @@ class Ticker:
         self.dispatcher = Dispatcher(db, settings, transport)
 
     def request_stop(self) -> None:
-        """No new batch is claimed; the one in flight finishes."""
+        """Nothing more is claimed or handed to the transport; what is in flight finishes."""
         self.dispatcher.stop_requested = True
 
     async def tick(self, now: datetime) -> TickReport:
         report = TickReport(await self.dispatcher.send_due(now))
+        if self.dispatcher.stop_requested:
+            return report
+        if self.dispatcher.paused:  # alerts and digests wait for the relay too
+            report.add("paused")
+            return report
         report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
         report.counts.update(
             (await send_due_digests(self.db, self.settings, self.transport, now)).counts()
