@@ -221,3 +221,14 @@ def test_without_smtputf8_only_the_non_ascii_mailbox_fails(
         jose = state_of(db, "josé@smb.example")
         assert (jose.state, jose.error) == (MessageState.FAILED, "relay does not support SMTPUTF8")
         assert suppressed(db) == set()
+
+
+def test_pooled_connections_are_recycled_after_max_messages(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay() as relay:
+        settings = point_at(settings, relay.port, concurrency=1, max_messages_per_connection=2)
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        assert sorted(relay.arrived()) == sorted(EMAILS)
+        assert relay.connections == len(EMAILS) // 2 + 1  # the +1: the controller's own probe
