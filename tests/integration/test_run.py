@@ -61,7 +61,8 @@ def test_run_sends_due_mail_once_and_stops_on_ctrl_c(
     finally:
         process.kill()
     assert process.returncode == 0, stderr
-    assert "Stopped." in stdout
+    assert stdout.splitlines()[-1] == "stopped: 0 messages released back to the queue"
+    assert "Traceback" not in stderr
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages) == [
         "a@tiny.example",
         "b@tiny.example",
