@@ -99,7 +99,7 @@ tracking_base_url = "https://track.example.test"
 sequences_dir = "{ROOT / "sequences"}"
 templates_dir = "{ROOT / "templates"}"
 retry_base_seconds = 600
-max_attempts = 3
+give_up_after_hours = 1
 
 [smtp]
 host = "127.0.0.1"

@@ -18,6 +18,7 @@ from campaign_engine.cli import (
     exclusions,
     inbox,
     messages,
+    relay,
     stages,
     suppress,
     users,
@@ -35,6 +36,7 @@ app.command("serve")(campaigns.serve)
 app.command("status")(campaigns.status)
 app.command("report")(campaigns.report)
 app.add_typer(messages.messages_app, name="messages")
+app.add_typer(relay.relay_app, name="relay")
 app.command("contact-request")(contacts.contact_request)
 app.add_typer(inbox.inbox_app, name="inbox")
 app.add_typer(contacts.contacts_app, name="contacts")

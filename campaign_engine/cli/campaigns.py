@@ -25,12 +25,10 @@ from campaign_engine.cli.app import (
     parse_now,
 )
 from campaign_engine.engine import launch as launching
-from campaign_engine.engine.tick import Ticker, TickReport
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
 from campaign_engine.reporting.report_model import Report
-from campaign_engine.sending.throttle import limiter_for
-from campaign_engine.sending.transport import make_transport
+from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
 
 
@@ -66,17 +64,12 @@ def tick(
     now: NowOption = None,
 ) -> None:
     """Do all work due at this moment once, then exit (cron-friendly)."""
+    from campaign_engine.engine.scheduler import tick_once
+
     c = context_of(ctx)
     moment = parse_now(now)
-
-    async def run() -> TickReport:
-        async with make_transport(
-            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
-        ) as transport:
-            return await Ticker(c.db, c.settings, transport).tick(moment)
-
-    report = asyncio.run(run())
-    out.print(f"tick {moment.isoformat()}: {report}")
+    report, stopped = asyncio.run(tick_once(c.settings, c.db, moment))
+    out.print(str(stopped) if stopped.signalled else f"tick {moment.isoformat()}: {report}")
 
 
 def run(
@@ -96,11 +89,10 @@ def run(
     config = _web_config(c, host, port) if web else None
     serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
-        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops after the batch in"
-        " flight."
+        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops: sends in flight"
+        " finish, the rest goes back to the queue."
     )
-    asyncio.run(run_forever(c.settings, c.db, web=config))
-    out.print("Stopped.")
+    out.print(str(asyncio.run(run_forever(c.settings, c.db, web=config))))
 
 
 def serve(
@@ -128,9 +120,12 @@ def status(
         if campaign:
             queries.campaign_by_name(session, campaign)
         statuses = reports.campaign_statuses(session, campaign)
+    pause = relay_state.current_pause(c.db)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
         return
+    if pause is not None:
+        out.print(relay_state.describe_pause(pause, c.settings.timezone, parse_now(None)))
     _print_statuses(statuses)
 
 
@@ -203,6 +198,8 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
             s = step.states
             reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
             skipped = f"{s['skipped']}" + (f" ({reasons})" if reasons else "")
+            why = "; ".join(f"{n} {r}" for r, n in sorted(step.failed_reasons.items()))
+            failed = f"{s['failed']}" + (f" ({why})" if why else "")
             table.add_row(
                 str(step.step),
                 str(step.day),
@@ -210,7 +207,7 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
                 str(s["queued"] + s["sending"]),
                 str(s["sent"]),
                 str(s["retry"]),
-                str(s["failed"]),
+                failed,
                 str(s["bounced"]),
                 skipped,
                 str(s["uncertain"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import tomllib
@@ -40,6 +41,17 @@ class SmtpSettings:
     timeout: float = 30.0  # seconds
     concurrency: int = 4  # parallel SMTP connections
     rate_limit: float = 0.0  # messages per second, all workers together; 0 = unlimited
+    tls_verify: bool = True  # check the relay's certificate (name and chain)
+    ca_file: str = ""  # PEM file of the CA that signed the relay's certificate (private CA)
+    ehlo_name: str = ""  # name we give at EHLO; "" = this host's FQDN, else the From domain
+    max_messages_per_connection: int = 100  # then the connection is closed and a new one opened
+    max_connection_age_seconds: float = 300.0  # a pooled connection older than this is replaced
+
+    def fingerprint(self) -> str:
+        """A digest of every setting that decides how we talk to the relay: a pause for a
+        permanent-looking fault (a wrong password) lifts itself when this changes."""
+        text = repr(sorted((f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,12 @@ class Settings:
     max_per_tick: int = 20000  # cap so a catch-up after downtime does not burst the backlog
     lease_seconds: float = 300.0  # how long a claimed batch stays ours before it is presumed lost
     retry_base_seconds: float = 300.0  # first back-off after a 4xx; doubles per attempt
-    max_attempts: int = 6
+    retry_max_seconds: float = 3600.0  # the back-off stops growing here
+    give_up_after_hours: float = (
+        72.0  # a message still refused (4xx) this long after its first try fails
+    )
+    max_pause_seconds: float = 900.0  # longest wait between two tries of a relay that is down
+    stop_grace_seconds: float = 20.0  # on SIGINT/SIGTERM, how long SMTP in flight may finish
     bot_delay_seconds: float = 10.0  # tracking hits this soon after delivery are machines
     bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
     reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
@@ -147,6 +164,11 @@ class Settings:
                     f"{self.config_path}: {key} must be a bare address like {example}"
                     f" (no display name, no +tag), not {value!r}"
                 )
+        if self.retry_base_seconds <= 0 or self.retry_max_seconds < self.retry_base_seconds:
+            raise ConfigError(
+                f"{self.config_path}: retry_base_seconds must be positive and at most"
+                f" retry_max_seconds ({self.retry_base_seconds} > {self.retry_max_seconds})"
+            )
         if not self.secret:
             raise ConfigError(
                 f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"
@@ -188,6 +210,8 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
     dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
     inbox = _apply(InboxSettings, inbox_raw, env, prefix="INBOX_", skip=set(), source=config_path)
+    if smtp.get("ca_file"):
+        smtp["ca_file"] = str((base / Path(smtp["ca_file"])).resolve())
     if dkim.get("private_key_path"):
         dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
     else:
@@ -216,6 +240,11 @@ def _apply(
 ) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
     unknown = set(raw) - set(fields)
+    if "max_attempts" in unknown:
+        raise ConfigError(
+            f"{source}: max_attempts is gone: retries now give up after give_up_after_hours"
+            " (default 72); remove max_attempts"
+        )
     if unknown:
         raise ConfigError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}

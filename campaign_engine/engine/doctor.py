@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from campaign_engine.sending.dkim import (
     valid_domain,
     valid_selector,
 )
+from campaign_engine.sending.smtp_client import SessionFault, default_ehlo_name, open_session
 
-__all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable"]
+__all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable", "smtp_session"]
 
 DEMO_SECRET = "demo-secret-change-me-0f6c2b1e9a4d"  # the value shipped in config.toml
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -93,8 +95,7 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
     else:
         add("ok", "secret", "set")
     if settings.transport == "smtp" and probe_smtp:
-        reachable, detail = smtp_reachable(settings.smtp.host, settings.smtp.port)
-        add("ok" if reachable else "warning", "smtp", detail)
+        checks.extend(asyncio.run(smtp_session(settings, domain)))
     elif settings.transport != "smtp":
         add(
             "warning",
@@ -179,6 +180,36 @@ def _check_replies(settings: Settings, probe: bool, add: _Add) -> None:
         add("ok", "inbox", check_login(settings.inbox))
     except CampaignEngineError as exc:
         add("error", "inbox", str(exc))
+
+
+async def smtp_session(settings: Settings, from_domain: str) -> list[Check]:
+    """A real session with the relay, as the sender opens it: connect, EHLO, STARTTLS, AUTH;
+    no MAIL FROM, so nothing is sent. One check per step, and the failing step says why."""
+    steps: list[str] = []
+    smtp = settings.smtp
+    try:
+        client = await open_session(smtp, smtp.ehlo_name or default_ehlo_name(from_domain), steps)
+    except SessionFault as exc:
+        checks = [Check("ok", "smtp", step) for step in steps]
+        fault = exc.verdict.fault
+        hint = _HINTS.get(fault.stage, "") if fault else ""
+        checks.append(
+            Check("error", "smtp", f"{fault.stage}: {fault}{hint}" if fault else str(exc))
+        )
+        return checks
+    await client.quit()
+    checks = [Check("ok", "smtp", step) for step in steps]
+    if not smtp.starttls and not smtp.use_tls and smtp.host not in _LOCAL_HOSTS:
+        checks.append(Check("warning", "smtp", "no TLS to a remote relay: set starttls = true"))
+    return checks
+
+
+_HINTS = {
+    "connect": "; check [smtp] host and port",
+    "tls": "; for a private CA set [smtp] ca_file, or tls_verify = false on a trusted network",
+    "ehlo": "; set [smtp] ehlo_name to this host's public name (a FQDN)",
+    "auth": "; check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)",
+}
 
 
 def smtp_reachable(host: str, port: int, timeout: float = 3.0) -> tuple[bool, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,7 +36,11 @@ class TickReport:
 
     def __str__(self) -> str:
         keys = ("queued", "sent", "retry", "failed", "bounced", "skipped", "uncertain")
-        extra = [k for k in sorted(self.counts) if k.startswith("digests") and self.counts[k]]
+        extra = [
+            k
+            for k in sorted(self.counts)
+            if (k.startswith("digests") or k in ("released", "paused")) and self.counts[k]
+        ]
         counts = ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
         if not self.seconds:
             return counts
@@ -53,7 +58,7 @@ class Ticker:
         self.dispatcher = Dispatcher(db, settings, transport)
 
     def request_stop(self) -> None:
-        """No new batch is claimed; the one in flight finishes."""
+        """Nothing more is claimed or handed to the transport; what is in flight finishes."""
         self.dispatcher.stop_requested = True
 
     async def tick(self, now: datetime) -> TickReport:
@@ -65,6 +70,17 @@ class Ticker:
             report.seconds[phase], clock = time.monotonic() - clock, time.monotonic()
 
         lap("messages")
+        if self.dispatcher.paused:  # alerts and digests wait for the relay too
+            report.add("paused")
+        elif not self.dispatcher.stop_requested:
+            await self._rep_mail(report, now, lap)
+        TICK_STATS.record(now, time.monotonic() - started, str(report))
+        return report
+
+    async def _rep_mail(
+        self, report: TickReport, now: datetime, lap: Callable[[str], None]
+    ) -> None:
+        """Alerts, digests and reminder mail to reps, each phase timed."""
         report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
         lap("alerts")
         report.counts.update(
@@ -75,5 +91,3 @@ class Ticker:
             "reminders", await send_reminder_emails(self.db, self.settings, self.transport, now)
         )
         lap("reminders")
-        TICK_STATS.record(now, time.monotonic() - started, str(report))
-        return report

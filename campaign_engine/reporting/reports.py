@@ -22,6 +22,7 @@ from campaign_engine.reporting import funnel
 from campaign_engine.reporting import report_model as model
 from campaign_engine.reps import reminder_mail
 from campaign_engine.sending.campaigns import sequence_of
+from campaign_engine.sending.delivery_record import failure_reason
 from campaign_engine.sending.eligibility import ExclusionRule
 from campaign_engine.store.models import (
     Account,
@@ -80,6 +81,7 @@ class StepStatus:
     day: int
     states: dict[str, int] = field(default_factory=dict)
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    failed_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,6 +127,13 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
             states[step][state] += count
             if state == MessageState.SKIPPED:
                 reasons[step][reason or "unknown"] += count
+        failures: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
+        for step, error in session.exec(
+            select(Message.step, Message.error).where(
+                Message.campaign_id == campaign.id, Message.state == MessageState.FAILED
+            )
+        ).all():
+            failures[step][failure_reason(error)] += 1
         status.steps = [
             StepStatus(
                 step=step.number,
@@ -132,6 +141,7 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
                 day=step.day,
                 states={s.value: states[step.number][s.value] for s in MessageState},
                 skipped_reasons=dict(reasons[step.number]),
+                failed_reasons=dict(failures[step.number]),
             )
             for step in sequence.steps
         ]

@@ -45,6 +45,7 @@ from campaign_engine.reps.digest_schedule import (
     parse_weekdays,
     rep_zone,
 )
+from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused, released, rep_mail_fate
 from campaign_engine.reps.reminder_mail import (
     ReminderLine,
     draft_command,
@@ -53,7 +54,8 @@ from campaign_engine.reps.reminder_mail import (
     reminder_lines,
     unnoticed,
 )
-from campaign_engine.sending.mime import build_mime, format_address
+from campaign_engine.sending.mime import build_mime, format_address, wire_address
+from campaign_engine.sending.retry import RetryPolicy, expired_claims
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
@@ -328,9 +330,12 @@ async def send_due_digests(
         scheduled = pref.mode == DigestMode.SCHEDULED and not forced
         if claim_events(db, rep.id, event_ids, now, scheduled, reminders) is None:
             report.nothing_new.append(rep.email)
+    if relay_paused(db, settings, now):  # claimed digests wait, queued, for the relay
+        return report
     deliveries, digests = _prepare(db, settings, by_id, now, forced)
     outcomes = await transport.deliver(deliveries) if deliveries else []
     _record(db, settings, digests, outcomes, now, report)
+    note_relay_fault(db, settings, outcomes, now)
     return report
 
 
@@ -426,7 +431,6 @@ def _prepare(
                 .where(_DIGESTS.c.id == digest_id, _DIGESTS.c.state == DigestState.QUEUED)
                 .values(
                     state=DigestState.SENDING,
-                    attempts=_DIGESTS.c.attempts + 1,
                     claimed_until=now + timedelta(seconds=settings.lease_seconds),
                 )
             )
@@ -455,7 +459,8 @@ def _prepare(
                 date=format_datetime(now),
                 extra_headers=[("Auto-Submitted", "auto-generated")],
             )
-            deliveries.append(Delivery(digest.id, sender, rep.email, raw))
+            wire = wire_address(rep.email)
+            deliveries.append(Delivery(digest.id, sender, wire.address, raw, wire.smtputf8))
             taken[digest.id] = _Claimed(digest, rep)
     return deliveries, taken
 
@@ -468,42 +473,48 @@ def _record(
     now: datetime,
     report: DigestReport,
 ) -> None:
+    """Every claimed digest leaves `sending`: by its outcome, or back to the queue untried. One
+    that failed for good lets go of its events and reminders, so the next digest has them."""
+    policy = RetryPolicy.from_settings(settings)
+    answered = {o.key: o for o in outcomes}
     with db.session() as session:
-        for outcome in outcomes:
-            claimed = digests[outcome.key]
-            attempts = claimed.digest.attempts
-            values: dict[str, object] = {"claimed_until": None, "error": outcome.detail}
-            if outcome.ok:
-                values.update(state=DigestState.SENT, sent_at=now, error=None)
-                report.sent.append(claimed.rep.email)
-            elif outcome.permanent or attempts >= settings.max_attempts:
-                values.update(state=DigestState.FAILED)
-                report.failed.append(claimed.rep.email)
-            else:
-                backoff = settings.retry_base_seconds * 2 ** (attempts - 1)
-                values.update(
-                    state=DigestState.QUEUED, next_attempt_at=now + timedelta(seconds=backoff)
+        for key, claimed in digests.items():
+            outcome = answered.get(key)
+            digest = claimed.digest
+            values = (
+                released(now, digest.error or "")
+                if outcome is None
+                else rep_mail_fate(
+                    outcome,
+                    attempts=digest.attempts,
+                    first_attempt_at=digest.first_attempt_at,
+                    policy=policy,
+                    now=now,
                 )
-                report.retry.append(claimed.rep.email)
-            session.connection().execute(
-                sa.update(_DIGESTS).where(_DIGESTS.c.id == outcome.key).values(**values)
             )
+            session.connection().execute(
+                sa.update(_DIGESTS).where(_DIGESTS.c.id == key).values(**values)
+            )
+            state = values["state"]
+            outcomes_of = {DigestState.SENT: report.sent, DigestState.FAILED: report.failed}
+            outcomes_of.get(DigestState(str(state)), report.retry).append(claimed.rep.email)
             notices = _NOTICES.c.rep_id == claimed.rep.id
-            notices &= _NOTICES.c.created_at == claimed.digest.created_at
-            if values["state"] == DigestState.SENT:
+            notices &= _NOTICES.c.created_at == digest.created_at
+            if state == DigestState.SENT:
                 session.connection().execute(
                     sa.update(_NOTICES)
                     .where(notices, _NOTICES.c.sent_at.is_(None))
                     .values(sent_at=now)
                 )
-            elif values["state"] == DigestState.FAILED:  # offer them again to the next digest
+            elif state == DigestState.FAILED:  # offer them again to the next digest
                 session.connection().execute(sa.delete(_NOTICES).where(notices))
+                session.connection().execute(sa.delete(_ITEMS).where(_ITEMS.c.digest_id == key))
             log.info(
                 "digest %s to %s: %s",
-                outcome.key,
+                key,
                 claimed.rep.email,
-                values["state"],
-                extra={"digest_id": outcome.key, "detail": outcome.detail},
+                state,
+                extra={"digest_id": key, "detail": outcome.detail if outcome else "not tried"},
             )
 
 
@@ -512,7 +523,7 @@ def _requeue_expired(session: Session, now: datetime) -> None:
     better than a lead the rep never hears about."""
     session.connection().execute(
         sa.update(_DIGESTS)
-        .where(_DIGESTS.c.state == DigestState.SENDING, _DIGESTS.c.claimed_until < now)
+        .where(expired_claims(_DIGESTS, now))
         .values(state=DigestState.QUEUED, claimed_until=None, error="sender lease expired")
     )
 

@@ -40,6 +40,7 @@ from campaign_engine.sending.eligibility import SendFacts, skip_reason
 from campaign_engine.sending.mime import build_mime, format_address, list_headers
 from campaign_engine.sending.render import LinkTracker, recipient_of
 from campaign_engine.sending.reply_addresses import envelope_sender, reply_to_header
+from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.sending.transport import Delivery, Transport
 from campaign_engine.store.db import Database
@@ -114,7 +115,7 @@ async def send_draft(
             message.state, message.sent_at = MessageState.SENT, now
             draft.status, draft.sent_at, draft.message_id = DraftStatus.SENT, now, message.id
             draft.status_note = None
-        elif outcome.permanent:
+        elif outcome.result == AttemptResult.ADDRESS_GONE:
             message.state = MessageState.BOUNCED
             draft.status_note = f"bounced: {outcome.detail}"
             _record_bounce(session, message, outcome.detail, now)
@@ -123,7 +124,7 @@ async def send_draft(
             draft.status_note = f"not sent: {outcome.detail}"
         session.add(message)
         session.add(draft)
-    if outcome.permanent:
+    if outcome.result == AttemptResult.ADDRESS_GONE:
         raise PermanentSendError(
             f"the relay refused {prepared.sent.recipient}: {outcome.detail}; the address is now"
             " suppressed"

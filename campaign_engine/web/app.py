@@ -44,7 +44,7 @@ def create_app(
 
     webapp = create_webapp(settings, db, clock=edge.clock, transport_factory=transport_factory)
     app = Starlette(
-        routes=[*edge.routes(), *health_routes(db), Mount(MOUNT, app=webapp)],
+        routes=[*edge.routes(), *health_routes(db, settings), Mount(MOUNT, app=webapp)],
         middleware=[
             Middleware(
                 BodyLimit,

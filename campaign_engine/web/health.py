@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.tick_stats import TICK_STATS
 from campaign_engine.store.db import Database
@@ -38,8 +40,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class _DatabaseCollector(Collector):
     """Counts read from the database at scrape time (any process's work shows)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
+        self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
         with self.db.session() as session:
@@ -76,16 +79,16 @@ class _DatabaseCollector(Collector):
         for kind, human, count in hits:
             tracking.add_metric([kind, "true" if human else "false"], count)
         yield tracking
-        paused = relay_pause(self.db)
+        paused = relay_pause(self.db, self.settings, datetime.now(UTC))
         yield GaugeMetricFamily(
             "campaign_relay_paused", "1 while sending is paused by a relay fault.",
             value=1 if paused else 0,
         )  # fmt: skip
 
 
-def health_routes(db: Database) -> list[Route]:
+def health_routes(db: Database, settings: Settings) -> list[Route]:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_DatabaseCollector(db))
+    registry.register(_DatabaseCollector(db, settings))
 
     async def healthz(request: Request) -> Response:
         def check() -> dict[str, Any]:
@@ -97,9 +100,9 @@ def health_routes(db: Database) -> list[Route]:
                 log.error("healthz: the database does not answer: %s", exc)
                 body["database"] = f"unreachable: {type(exc).__name__}"
                 return body
-            paused = relay_pause(db)
+            paused = relay_pause(db, settings, datetime.now(UTC))
             if paused is not None:
-                body["relay"] = f"paused since {paused.since.isoformat()}: {paused.reason}"
+                body["relay"] = paused.reason
             return body
 
         body = await anyio.to_thread.run_sync(check)

@@ -120,7 +120,8 @@ def test_status_prints_each_steps_numbers(
         ("3", "14", SUBJECTS[2]),
     ]
     skipped = "2 (1 excluded: asked by rep; 1 excluded: competitor)"
-    assert numbers(rows[1]) == row(sent=4, retry=1, failed=2, bounced=3, skipped=skipped)
+    failed = "2 (2 refused 4.3.0)"  # a rep's send refused with a 4xx fails at once, with why
+    assert numbers(rows[1]) == row(sent=4, retry=1, failed=failed, bounced=3, skipped=skipped)
     assert numbers(rows[2]) == row(queued=6)  # the four who got email 1 and the two excluded
     assert numbers(rows[3]) == row()
     assert "enrolled: automated/active 7, automated/stopped 3, rep/active 2" in output

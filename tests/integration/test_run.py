@@ -124,7 +124,8 @@ def test_run_sends_due_mail_once_and_stops_on_ctrl_c(
         process.wait(timeout=10)
         output.close()
     assert process.returncode == 0, output.text()
-    assert "Stopped." in output.text()
+    assert "stopped: 0 messages released back to the queue" in output.text().splitlines()
+    assert "Traceback" not in output.text()
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages) == [
         "a@tiny.example",
         "b@tiny.example",
