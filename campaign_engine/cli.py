@@ -25,7 +25,7 @@ from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
 
 from campaign_engine.audience import exclusions, imports, privacy, suppression
-from campaign_engine.audience.csvfile import Progress, RowError, write_errors
+from campaign_engine.audience.csvfile import FileReport, Progress, write_errors
 from campaign_engine.core.config import DkimSettings, Settings, load_settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
 from campaign_engine.core.kinds import SuppressReason
@@ -1020,7 +1020,7 @@ def exclude(
         )
     _print_exclusions(result)
     outcome = "dry run: nothing was stored" if dry_run else _outcome(result.applied)
-    _report_rejected(result.file, result.rejected, outcome, errors)
+    _report_rejected(result, outcome, errors)
 
 
 @exclusions_app.command("list")
@@ -1217,6 +1217,11 @@ def _print_exclusions(result: exclusions.ExclusionResult) -> None:
         f"{result.added} new exclusion(s), {result.already_active} already active, "
         f"{result.kept_rows} row(s) marked keep, {len(result.unmatched)} matched no contact "
         f"(kept: they apply if the contact is imported later), {len(result.rejected)} rejected"
+    )
+    out.print(
+        f"{result.file}: {result.rows} row(s): {result.added} new, {result.already_active} "
+        f"already active, {result.kept_rows} keep, {result.duplicate_rows} duplicate, "
+        f"{len(result.rejected)} rejected"
     )
     if result.dry_run:
         out.print("dry run: nothing was stored")
@@ -1415,13 +1420,10 @@ def suppress_import_command(
     """Suppress every address of a feedback-loop, bounce or unsubscribe report."""
     result = suppression.import_suppressions(_ctx(ctx).db, file, reason, _now(None))
     out.print(
-        f"{result.file}: {result.added} suppressed ({reason}), {result.already} already, "
-        f"{len(result.rejected)} rejected"
+        f"{result.file}: {result.rows} row(s): {result.added} suppressed ({reason}), "
+        f"{result.already} already, {len(result.rejected)} rejected"
     )
-    for problem in result.rejected:
-        err.print(f"[red]rejected[/red] {problem}", markup=True)
-    if result.rejected:
-        raise typer.Exit(1)
+    _report_rejected(result, "valid rows were applied", None)
 
 
 # `contacts export` and `contacts forget` join the `contacts` group defined above.
@@ -1474,20 +1476,24 @@ def _now(value: str | None) -> datetime:
 
 def _print_import(result: imports.ImportResult, what: str, errors: Path | None = None) -> None:
     out.print(
-        f"{result.file}: {result.created} {what} created, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+        f"{result.file}: {result.rows} row(s): {result.created} {what} created, "
+        f"{result.updated} updated, {result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
-    _report_rejected(result.file, result.rejected, _outcome(result.applied), errors)
+    _report_rejected(result, _outcome(result.applied), errors)
 
 
 def _outcome(applied: bool) -> str:
     return "valid rows were applied" if applied else "nothing was applied (--strict)"
 
 
-def _report_rejected(
-    file: str, rejected: list[RowError], outcome: str, errors: Path | None
-) -> None:
-    """Every rejected row on stderr (and in --errors FILE); exit 1 when there is any."""
+def _report_rejected(report: FileReport, outcome: str, errors: Path | None) -> None:
+    """Notes, then every warning and rejected row on stderr (rejected also in --errors FILE);
+    exit 1 when a row was rejected."""
+    file, rejected = report.file, report.rejected
+    for note in report.notes:
+        out.print(f"note: {note}")
+    for warning in report.warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(str(warning))}", markup=True)
     for problem in rejected:
         err.print(f"[red]rejected[/red] {escape(str(problem))}", markup=True)
     if errors is not None:

@@ -94,6 +94,9 @@ class _LoginNeeded(Exception):
         self.next_path = next_path
 
 
+_MAX_ID = 2**31 - 1  # ids are INTEGER columns (PostgreSQL: 32 bits)
+
+
 def create_webapp(
     settings: Settings,
     db: Database,
@@ -252,7 +255,7 @@ class _Web:
             try:
                 result = await anyio.to_thread.run_sync(run)
             except CampaignEngineError as exc:
-                return await self._exclusions_page(request, user, 400, f"{name}: {exc}")
+                return await self._exclusions_page(request, user, 400, str(exc))
         log.info("web exclusion upload %s by %s: %d added", name, user.email, result.added)
         return self.page(request, "exclusion_result.html.j2", user=user, result=result,
                          strict=strict)  # fmt: skip
@@ -314,7 +317,7 @@ class _Web:
         subject: str | None = None,
         body: str | None = None,
     ) -> Response:
-        draft_id = int(request.path_params["draft_id"])
+        draft_id = _path_id(request, "draft_id")
         view = await anyio.to_thread.run_sync(lambda: self._get_draft(draft_id, user))
         return self.page(request, "draft.html.j2", status=status, user=user, draft=view,
                          error=error, editable=view.status == DraftStatus.DRAFT,
@@ -324,7 +327,7 @@ class _Web:
     async def edit_draft(self, request: Request) -> Response:
         user = await self._require(request)
         form = await self._form(request)
-        draft_id = int(request.path_params["draft_id"])
+        draft_id = _path_id(request, "draft_id")
         subject, body = str(form.get("subject", "")), str(form.get("body", ""))
         now = self.clock()
 
@@ -343,7 +346,7 @@ class _Web:
     async def send_draft(self, request: Request) -> Response:
         user = await self._require(request)
         await self._form(request)
-        draft_id = int(request.path_params["draft_id"])
+        draft_id = _path_id(request, "draft_id")
         await anyio.to_thread.run_sync(lambda: self._get_draft(draft_id, user))
         now = self.clock()
         try:
@@ -508,6 +511,14 @@ def _safe_next(path: str) -> str:
     if not path.startswith("/") or path.startswith("//") or "\\" in path or len(path) > 500:
         return ""
     return path
+
+
+def _path_id(request: Request, name: str) -> int:
+    """A database id from the URL; 404 when it cannot be one (0, or past 64 bits)."""
+    value = request.path_params[name]
+    if not isinstance(value, int) or not 0 < value <= _MAX_ID:
+        raise HTTPException(404)
+    return value
 
 
 def _upload_name(filename: str) -> str:

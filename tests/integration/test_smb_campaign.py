@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.errors import SequenceError
 from campaign_engine.core.kinds import MessageState
@@ -24,7 +23,7 @@ from campaign_engine.store.db import Database
 from campaign_engine.store.models import Message, Suppression
 from campaign_engine.store.queries import campaign_by_name
 from tests.conftest import SmtpSink
-from tests.helpers import html_of, text_of, tick, write_csv
+from tests.helpers import html_of, import_with_reps, text_of, tick, write_csv
 
 REP = "dana.reyes@gitlab-demo.example"
 START = date(2021, 4, 27)
@@ -62,7 +61,7 @@ def target_list(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def launched(db: Database, settings: Settings, target_list: Path) -> str:
-    result = import_contacts(db, target_list, LAUNCH_TIME)
+    result = import_with_reps(db, target_list, LAUNCH_TIME)
     assert result.rejected == []
     return launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME).name
 
@@ -204,7 +203,7 @@ def test_broken_template_is_refused_at_launch_with_file_and_line(
     config = settings.config_path.read_text().replace(str(settings.templates_dir), str(templates))
     settings.config_path.write_text(config)
     patched = load_settings(settings.config_path, environ={})
-    import_contacts(db, target_list, LAUNCH_TIME)
+    import_with_reps(db, target_list, LAUNCH_TIME)
     with pytest.raises(SequenceError, match=r"email2\.html\.j2:\d+"):
         launch(db, patched, "premium-to-ultimate", START, LAUNCH_TIME)
     with db.session() as session:
@@ -231,7 +230,7 @@ def test_operator_decides_about_uncertain_messages(
 def test_personas_sequence_sends_management_and_practitioner_offers(
     db: Database, settings: Settings, smtp_sink: SmtpSink, target_list: Path
 ) -> None:
-    import_contacts(db, target_list, LAUNCH_TIME)
+    import_with_reps(db, target_list, LAUNCH_TIME)
     launch(db, settings, "premium-to-ultimate-personas", START, LAUNCH_TIME)
     tick(db, settings, at(4, 27, 9))
     (engineer,) = smtp_sink.to("ada.lovelace@tiny.example")
@@ -253,7 +252,7 @@ def test_a_configured_mailbox_is_offered_as_a_second_unsubscribe_target(
         )
     )
     settings = load_settings(config, environ={})
-    import_contacts(db, target_list, LAUNCH_TIME)
+    import_with_reps(db, target_list, LAUNCH_TIME)
     launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME)
     tick(db, settings, at(4, 27, 9))
     (message,) = smtp_sink.to("grace@tiny.example")

@@ -9,12 +9,12 @@ import pytest
 
 from campaign_engine.audience.csvfile import (
     RowError,
-    SeenRows,
     csv_safe,
     read_rows,
     sniff_delimiter,
     write_errors,
 )
+from campaign_engine.audience.seenrows import SeenRows
 
 
 @pytest.mark.parametrize(
