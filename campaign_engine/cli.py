@@ -29,6 +29,7 @@ from campaign_engine.audience.csvfile import FileReport, Progress, write_errors
 from campaign_engine.core.config import DkimSettings, Settings, load_settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
 from campaign_engine.core.kinds import SuppressReason
+from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.doctor import diagnose
 from campaign_engine.engine.tick import Ticker, TickReport
@@ -187,6 +188,7 @@ def tick(
 ) -> None:
     """Do all work due at this moment once, then exit (cron-friendly)."""
     c = _ctx(ctx)
+    require_strong_secret(c.settings)
     moment = _now(now)
 
     async def run() -> TickReport:
@@ -465,6 +467,7 @@ def run(
     from campaign_engine.engine.scheduler import run_forever
 
     c = _ctx(ctx)
+    require_strong_secret(c.settings)
     config = _web_config(c, host, port) if web else None
     serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
@@ -709,6 +712,7 @@ def serve(
     import uvicorn
 
     c = _ctx(ctx)
+    require_strong_secret(c.settings)
     out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
     uvicorn.Server(_web_config(c, host, port)).run()
     out.print("Stopped.")

@@ -56,7 +56,13 @@ from campaign_engine.web.auth import (
     session_user_id,
     start_session,
 )
-from campaign_engine.web.users import LoginRefused, TooManyFailures, active_user, authenticate
+from campaign_engine.web.users import (
+    LoginRefused,
+    TooManyFailures,
+    active_user,
+    authenticate,
+    end_sessions,
+)
 
 __all__ = ["MAX_UPLOAD_BYTES", "MOUNT", "create_webapp"]
 
@@ -171,12 +177,16 @@ class _Web:
             return self.page(request, "login.html.j2", status=400, user=None, email=email,
                              next=next_path, error=str(exc))  # fmt: skip
         assert user.id is not None
-        start_session(request.session, user.id, now)
+        start_session(request.session, user.id, user.session_version, now)
         log.info("web login: %s (%s)", user.email, user.role)
         return self._redirect(request, next_path or "/")
 
     async def logout(self, request: Request) -> Response:
         await self._form(request)
+        user = await self._user(request)
+        if user is not None and user.id is not None:  # server-side: saved cookies stop working
+            uid = user.id
+            await anyio.to_thread.run_sync(lambda: end_sessions(self.db, uid))
         request.session.clear()
         return self._redirect(request, "/login")
 
@@ -463,13 +473,13 @@ class _Web:
         return RedirectResponse(request.scope.get("root_path", "") + path, status_code=303)
 
     async def _user(self, request: Request) -> User | None:
-        uid = session_user_id(request.session, self.clock())
-        if uid is None:
+        login = session_user_id(request.session, self.clock())
+        if login is None:
             return None
 
         def load() -> User | None:
             with self.db.session() as session:
-                return active_user(session, uid)
+                return active_user(session, *login)
 
         user = await anyio.to_thread.run_sync(load)
         if user is None:

@@ -87,7 +87,7 @@ def send(settings: Settings, draft: int, rep: str, now: datetime) -> tuple[int, 
 
 
 def tokens(body: str) -> list[tuple[TokenKind, int, int]]:
-    signer = TokenSigner("test-secret")
+    signer = TokenSigner("test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a")
     found = []
     for _, token in TRACKED.findall(body):
         payload = signer.verify(token)
