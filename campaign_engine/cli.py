@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +27,13 @@ from sqlmodel import col, select
 from campaign_engine.audience import exclusions, imports, privacy, suppression
 from campaign_engine.audience.csvfile import FileReport, Progress, write_errors
 from campaign_engine.core.config import DkimSettings, Settings, load_settings
-from campaign_engine.core.errors import CampaignEngineError, ConfigError, ImportRejected, NotFound
+from campaign_engine.core.errors import (
+    CampaignEngineError,
+    ConfigError,
+    ImportRejected,
+    InvalidInput,
+    NotFound,
+)
 from campaign_engine.core.kinds import SuppressReason
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.engine import launch as launching
@@ -67,6 +73,7 @@ err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 _ENCODING_OPTION = typer.Option("--encoding", help="Override the detected encoding.")
 _STRICT_OPTION = typer.Option("--strict", help="Apply nothing when any row is rejected.")
 _ERRORS_OPTION = typer.Option("--errors", help="Also write rejected rows to this CSV.")
+_NOW_OPTION = typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
 
 
 CampaignOption = Annotated[str | None, typer.Option(help="Only this campaign.")]
@@ -157,26 +164,86 @@ def import_reps_command(
 def launch(
     ctx: typer.Context,
     sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
-    start: Annotated[
-        datetime, typer.Option(formats=["%Y-%m-%d"], help="First send day, YYYY-MM-DD.")
-    ],
+    start: Annotated[str, typer.Option(help="First send day, YYYY-MM-DD.")],
     name: Annotated[
         str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
     ] = None,
     timezone: Annotated[
         str | None, typer.Option(help="IANA time zone (default: config timezone).")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who would get which email when; write nothing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="No confirmation (scripts); needed for a past start.")
+    ] = False,
+    allow_overlap: Annotated[
+        bool,
+        typer.Option("--allow-overlap", help="Also enrol contacts active in another campaign."),
+    ] = False,
+    now: Annotated[str | None, _NOW_OPTION] = None,
 ) -> None:
     """Create a campaign from a sequence and enrol every eligible contact."""
     c = _ctx(ctx)
-    result = launching.launch(c.db, c.settings, sequence, start.date(), _now(None), name, timezone)
+    moment = _now(now)
+    plan = launching.plan_launch(
+        c.db, c.settings, sequence, _day(start, "--start"), moment, name, timezone, allow_overlap
+    )
+    if dry_run or (err.is_terminal and not yes):
+        _print_plan(plan)
+    if dry_run:
+        out.print("dry run: nothing was written")
+        if not plan.enrollments:
+            raise CampaignEngineError(f"nothing to launch: {plan.why_nobody()}")
+        return
+    if plan.enrollments and plan.starts_in_the_past:
+        warning = (
+            f"the start {plan.campaign.start_date.isoformat()} is in the past: "
+            f"{plan.due_at_once} email(s) go out at the next tick"
+        )
+        if not yes:
+            raise CampaignEngineError(f"{warning}; pass --yes to launch anyway")
+        err.print(f"warning: {warning}")
+    confirm = plan.enrollments and err.is_terminal and not yes
+    if confirm and not typer.confirm(f"Launch {plan.campaign.name!r}?"):
+        raise typer.Abort()
+    result = launching.launch(c.db, c.settings, sequence, plan.campaign.start_date, moment,
+                              plan=plan)  # fmt: skip
     table = Table(title=f"Launched {result.name!r}")
     for column in ("segment", "channel", "contacts"):
         table.add_column(column)
     for (segment, channel), count in sorted(result.enrolled.items()):
         table.add_row(segment, channel, str(count))
     table.add_row("any", "none (mode A)", str(result.not_enrolled))
+    if result.overlapping:
+        table.add_row("any", "none (in another running campaign)", str(result.overlapping))
     out.print(table)
+
+
+def _print_plan(plan: launching.LaunchPlan) -> None:
+    """Who would get which email when: automated emails per day and segment, then reps."""
+    zone = plan.campaign.timezone
+    table = Table(title=f"{plan.campaign.name!r}: automated emails (days in {zone})")
+    for column in ("day", "email", "subject", "segment", "contacts"):
+        table.add_column(column)
+    for send in plan.sends:
+        day = send.day.isoformat()
+        table.add_row(day, str(send.step), send.subject, send.segment, str(send.contacts))
+    out.print(table)
+    reps = sorted((s, n) for (s, channel), n in plan.enrolled.items() if channel == "rep")
+    for segment, count in reps:
+        out.print(f"rep channel: {count} {segment} contact(s) get drafts for their rep")
+    out.print(
+        f"not enrolled: {plan.not_enrolled} in mode A, {plan.overlapping} active in another "
+        "running campaign"
+    )
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not a date: expected YYYY-MM-DD") from None
 
 
 @app.command()
@@ -988,7 +1055,6 @@ exclusions_app = typer.Typer(
     help="List, remove and set deadlines for ops exclusions.", no_args_is_help=True
 )
 app.add_typer(exclusions_app, name="exclusions")
-_NOW_OPTION = typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
 _BY_OPTION = typer.Option("--by", help="Who does this (default: the OS user).")
 
 
