@@ -7,7 +7,7 @@ problem (see csvfile) raises before anything is applied.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -63,6 +63,7 @@ class ImportResult(FileReport):
     updated: int = 0
     unchanged: int = 0
     applied: bool = True  # False when --strict refused the file
+    unknown_owners: set[str] = field(default_factory=set)  # warned about once each
 
 
 def import_contacts(
@@ -248,10 +249,12 @@ def _reps(session: Session, rows: list[ContactRow], result: ImportResult) -> dic
     emails = {r.owner_email for r in rows if r.owner_email}
     reps = {r.email: r for r in session.exec(select(Rep).where(col(Rep.email).in_(emails)))}
     for row in rows:
-        if row.owner_email and row.owner_email not in reps:
+        owner = row.owner_email
+        if owner and owner not in reps and owner not in result.unknown_owners:
+            result.unknown_owners.add(owner)  # one warning per owner, at its first line
             reason = (
-                f"no rep {row.owner_email} yet: the account gets this rep when "
-                "`campaign import reps` lists the address"
+                f"no rep {owner} yet (this row and every later one naming it): the account "
+                "gets this rep when `campaign import reps` lists the address"
             )
             result.warnings.append(RowError(result.file, row.line, "owner_email", reason))
     return reps
