@@ -7,7 +7,7 @@ Revises: 20ea55885874
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0010_input_safety"
