@@ -73,7 +73,15 @@ def test_suppression_is_global_permanent_and_survives_reimport(
     assert done.returncode == 0 and "hal@tiny.example suppressed (bounce)" in done.stdout
 
     launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="plain")
-    launch(db, settings, "premium-to-ultimate-personas", START, at(4, 20), name="personas")
+    launch(
+        db,
+        settings,
+        "premium-to-ultimate-personas",
+        START,
+        at(4, 20),
+        name="personas",
+        allow_overlap=True,
+    )
     tick(db, settings, at(4, 27))
     assert recipients(smtp_sink) == ["ada@tiny.example", "ada@tiny.example"]
 
@@ -105,7 +113,15 @@ def test_suppression_is_global_permanent_and_survives_reimport(
     assert "fbl.csv" in listed.stdout, "where the opt-out came from is recorded"
 
     # A new campaign launched after the re-import does not mail them either.
-    launch(db, settings, "premium-to-ultimate", date(2021, 5, 4), at(5, 1), name="later")
+    launch(
+        db,
+        settings,
+        "premium-to-ultimate",
+        date(2021, 5, 4),
+        at(5, 1),
+        name="later",
+        allow_overlap=True,
+    )
     tick(db, settings, at(5, 4))
     assert "grace@tiny.example" not in recipients(smtp_sink)
     assert "hal@tiny.example" not in recipients(smtp_sink)
@@ -190,7 +206,15 @@ def test_export_then_forget_erases_the_person_and_never_mails_them_again(
 
     # Imported again from an old list, she is still never mailed.
     import_with_reps(db, people(tmp_path), at(5, 1))
-    launch(db, settings, "premium-to-ultimate-personas", date(2021, 5, 4), at(5, 1), name="next")
+    launch(
+        db,
+        settings,
+        "premium-to-ultimate-personas",
+        date(2021, 5, 4),
+        at(5, 1),
+        name="next",
+        allow_overlap=True,
+    )
     tick(db, settings, at(5, 4))
     assert recipients(smtp_sink).count("ada@tiny.example") == 1, "only the mail before forget"
     with db.session() as session:

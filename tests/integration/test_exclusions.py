@@ -129,7 +129,7 @@ def test_an_exclusion_waits_for_a_contact_imported_later(
     assert exclude_file(db, exclusions, at(4, 21)).unmatched[0].email == "late@tiny.example"
     later = write_csv(tmp_path / "later.csv", [smb("late@tiny.example", "Lee", "Tiny Co")])
     import_with_reps(db, later, at(4, 22))
-    launch(db, settings, "premium-to-ultimate", START, at(4, 22), name="second")
+    launch(db, settings, "premium-to-ultimate", START, at(4, 22), name="second", allow_overlap=True)
     tick(db, settings, at(4, 27))
     assert smtp_sink.to("late@tiny.example") == []
     assert len(smtp_sink.to("ada@tiny.example")) == 2  # one email per campaign
@@ -138,7 +138,7 @@ def test_an_exclusion_waits_for_a_contact_imported_later(
 def test_a_campaign_exclusion_leaves_other_campaigns_alone(
     campaign: str, db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="other")
+    launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="other", allow_overlap=True)
     path = tmp_path / "x.csv"
     path.write_text("kim@keep.example\n", encoding="utf-8")
     exclude_file(db, path, at(4, 21), campaign="P2U")
