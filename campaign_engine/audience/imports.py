@@ -47,6 +47,8 @@ __all__ = [
     "import_reps",
 ]
 
+# the marketing target list also carries `exclude` and `reason` (read by `campaign exclude`)
+_TARGET_LIST_COLUMNS = CONTACT_COLUMNS | {"exclude", "reason"}
 _REP_ALIASES = {"rep_email": "email", "time_zone": "timezone"}
 _REP_COLUMNS = frozenset({"email", "name", "title", "timezone"})
 _CHUNK_ROWS = 250  # contacts applied (and committed) per transaction
@@ -82,7 +84,7 @@ def import_contacts(
     An owner_email that is no known rep is a warning: the account waits for that rep (no rep
     is invented) and gets it when `import reps` brings the address.
     """
-    csv_file = open_csv(path, CONTACT_ALIASES, CONTACT_COLUMNS, encoding, name=name)
+    csv_file = open_csv(path, CONTACT_ALIASES, _TARGET_LIST_COLUMNS, encoding, name=name)
     result = ImportResult(file=csv_file.name)
     csv_file.fill(result)
     if strict:
