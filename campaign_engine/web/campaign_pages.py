@@ -34,7 +34,8 @@ class CampaignPages(WebBase):
 
         def load() -> tuple[list[CampaignOverview], RelayPause | None]:
             with self.db.session() as session:
-                return campaign_overviews(session, now), relay_pause(self.db, self.settings, now)
+                overviews = campaign_overviews(session, now)
+            return overviews, relay_pause(self.db, self.settings, now)
 
         overviews, relay = await self.run(load)
         return self.page(request, "campaigns.html.j2", user=user, campaigns=overviews,
