@@ -195,6 +195,9 @@ def main() -> None:
         START.isoformat(),
         "--name",
         "Premium to Ultimate",
+        "--yes",  # 2021 is in the past: the engine asks before mailing a backlog at once
+        "--now",
+        f"{START - timedelta(days=1)}T12:00:00+00:00",  # the demo's clock: the day before
     )
     console.rule("Three weeks, `campaign tick` at 08:00, 09:00 and 13:00 UTC each day")
     for offset in range(0, 15):

@@ -92,7 +92,7 @@ def settings(tmp_path: Path, database_url: str, smtp_sink: SmtpSink) -> Settings
 database_url = "{database_url}"
 transport = "smtp"
 from = "Marketing <marketing@gitlab-demo.example>"
-secret = "test-secret"
+secret = "test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a"
 company_name = "GitLab Demo Inc."
 postal_address = "1 Test Street, Testville"
 tracking_base_url = "https://track.example.test"

@@ -10,7 +10,9 @@ import sys
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+from campaign_engine.audience.imports import ImportResult, import_contacts, import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.tick import Ticker, TickReport
 from campaign_engine.sending.campaigns import schedule_for, sequence_of
@@ -94,3 +96,15 @@ def campaign_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[
         "NO_COLOR": "1",
     }
     return subprocess.run([CAMPAIGN, *args], env=env, capture_output=True, text=True, check=False)
+
+
+def import_with_reps(db: Database, path: Path, now: datetime, **options: Any) -> ImportResult:
+    """Import the reps a contacts file names (imports never invent a rep), then the contacts."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        owners = {(row.get("owner_email") or "").strip().lower() for row in csv.DictReader(handle)}
+    owners.discard("")
+    if owners:
+        reps = write_csv(path.with_name(f"{path.stem}-reps.csv"), [[o] for o in sorted(owners)],
+                         ["email"])  # fmt: skip
+        assert import_reps(db, reps).rejected == []
+    return import_contacts(db, path, now, **options)

@@ -17,6 +17,7 @@ from campaign_engine.cli import (
     drafts,
     exclusions,
     inbox,
+    launch,
     messages,
     relay,
     stages,
@@ -29,7 +30,7 @@ __all__ = ["app", "main"]
 
 app.add_typer(database.db_app, name="db")
 app.add_typer(contacts.import_app, name="import")
-app.command("launch")(campaigns.launch)
+app.command("launch")(launch.launch)
 app.command("tick")(campaigns.tick)
 app.command("run")(campaigns.run)
 app.command("serve")(campaigns.serve)

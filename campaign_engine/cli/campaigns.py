@@ -6,7 +6,6 @@ import asyncio
 import json
 import sys
 from dataclasses import asdict
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,39 +23,12 @@ from campaign_engine.cli.app import (
     out,
     parse_now,
 )
-from campaign_engine.engine import launch as launching
+from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
 from campaign_engine.reporting.report_model import Report
 from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
-
-
-def launch(
-    ctx: typer.Context,
-    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
-    start: Annotated[
-        datetime, typer.Option(formats=["%Y-%m-%d"], help="First send day, YYYY-MM-DD.")
-    ],
-    name: Annotated[
-        str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
-    ] = None,
-    timezone: Annotated[
-        str | None, typer.Option(help="IANA time zone (default: config timezone).")
-    ] = None,
-) -> None:
-    """Create a campaign from a sequence and enrol every eligible contact."""
-    c = context_of(ctx)
-    result = launching.launch(
-        c.db, c.settings, sequence, start.date(), parse_now(None), name, timezone
-    )
-    table = Table(title=f"Launched {result.name!r}")
-    for column in ("segment", "channel", "contacts"):
-        table.add_column(column)
-    for (segment, channel), count in sorted(result.enrolled.items()):
-        table.add_row(segment, channel, str(count))
-    table.add_row("any", "none (mode A)", str(result.not_enrolled))
-    out.print(table)
 
 
 def tick(
@@ -67,6 +39,7 @@ def tick(
     from campaign_engine.engine.scheduler import tick_once
 
     c = context_of(ctx)
+    require_strong_secret(c.settings)
     moment = parse_now(now)
     report, stopped = asyncio.run(tick_once(c.settings, c.db, moment))
     out.print(str(stopped) if stopped.signalled else f"tick {moment.isoformat()}: {report}")
@@ -86,6 +59,7 @@ def run(
     from campaign_engine.engine.scheduler import run_forever
 
     c = context_of(ctx)
+    require_strong_secret(c.settings)
     config = _web_config(c, host, port) if web else None
     serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
@@ -104,6 +78,7 @@ def serve(
     import uvicorn
 
     c = context_of(ctx)
+    require_strong_secret(c.settings)
     out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
     uvicorn.Server(_web_config(c, host, port)).run()
     out.print("Stopped.")

@@ -69,6 +69,8 @@ class TokenSigner:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             return None
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != token:
+            return None  # one spelling only: '+', '/', stray bits are another token, not this
         return self._open(raw)
 
     def sign_tag(self, kind: TokenKind, message_id: int) -> str:

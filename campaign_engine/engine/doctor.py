@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError
+from campaign_engine.core.secretcheck import DEMO_SECRET, is_loopback, weak_secret
 from campaign_engine.inbound.imap import check_login
 from campaign_engine.sending.dkim import (
     DkimSigner,
@@ -23,7 +24,6 @@ from campaign_engine.sending.smtp_client import SessionFault, default_ehlo_name,
 
 __all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable", "smtp_session"]
 
-DEMO_SECRET = "demo-secret-change-me-0f6c2b1e9a4d"  # the value shipped in config.toml
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _Add = Callable[[str, str, str], None]
 
@@ -83,17 +83,18 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
             "is empty: CAN-SPAM requires a valid postal address in "
             "every marketing email; set `postal_address`",
         )
-    if settings.secret == DEMO_SECRET:
+    weakness = weak_secret(settings.secret)
+    if weakness is None:
+        add("ok", "secret", "set")
+    elif is_loopback(settings.tracking_base_url):
+        add("warning", "secret", f"{weakness}; fine for a local demo only")
+    else:
         add(
             "error",
             "secret",
-            "is the demo value shipped in config.toml: anyone could forge "
-            "tracking and unsubscribe links; set CAMPAIGN_SECRET to a long random string",
+            f"{weakness}: serve, run and tick refuse to start with it; set CAMPAIGN_SECRET to "
+            "a long random string, e.g. $(openssl rand -hex 32)",
         )
-    elif len(settings.secret) < 16:
-        add("warning", "secret", "is shorter than 16 characters: use a long random string")
-    else:
-        add("ok", "secret", "set")
     if settings.transport == "smtp" and probe_smtp:
         checks.extend(asyncio.run(smtp_session(settings, domain)))
     elif settings.transport != "smtp":

@@ -86,6 +86,8 @@ class Account(SQLModel, table=True):
     employees: int | None = None
     segment: str = "SMB"
     rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    # the owner_email of the last import: linked to rep_id once a rep has that address
+    owner_email: str | None = Field(default=None, index=True)
 
 
 class Contact(SQLModel, table=True):
@@ -347,6 +349,8 @@ class User(SQLModel, table=True):
     created_at: datetime | None = _when()
     disabled: bool = False
     disabled_at: datetime | None = _when()
+    # in every session cookie; logout, removal and a password change bump it, ending them all
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class LoginFailure(SQLModel, table=True):

@@ -38,6 +38,7 @@ __all__ = [
     "Clock",
     "LoginNeeded",
     "WebBase",
+    "path_id",
     "rep_of",
     "safe_next",
     "upload_name",
@@ -142,13 +143,13 @@ class WebBase:
         return await anyio.to_thread.run_sync(work)
 
     async def _user(self, request: Request) -> User | None:
-        uid = session_user_id(request.session, self.clock())
-        if uid is None:
+        login = session_user_id(request.session, self.clock())
+        if login is None:
             return None
 
         def load() -> User | None:
             with self.db.session() as session:
-                return active_user(session, uid)
+                return active_user(session, *login)
 
         user = await anyio.to_thread.run_sync(load)
         if user is None:
@@ -205,3 +206,14 @@ _ERRORS = {
     405: ("Not allowed", "That method is not allowed here."),
     413: ("Too large", "That upload is too large."),
 }
+
+
+_MAX_ID = 2**31 - 1  # ids are INTEGER columns (PostgreSQL: 32 bits)
+
+
+def path_id(request: Request, name: str) -> int:
+    """A database id from the URL; 404 when it cannot be one (0, or past 32 bits)."""
+    value = request.path_params[name]
+    if not isinstance(value, int) or not 0 < value <= _MAX_ID:
+        raise HTTPException(404)
+    return value

@@ -17,7 +17,7 @@ from campaign_engine.reporting.contact_history import (
 )
 from campaign_engine.reps import outreach
 from campaign_engine.store.models import User
-from campaign_engine.web.base import WebBase, rep_of
+from campaign_engine.web.base import WebBase, path_id, rep_of
 from campaign_engine.web.paging import Paging
 
 __all__ = ["MODES", "ContactPages"]
@@ -63,7 +63,7 @@ class ContactPages(WebBase):
 
     async def contact(self, request: Request) -> Response:
         user = await self._require(request)
-        return await self._contact_page(request, user, int(request.path_params["contact_id"]))
+        return await self._contact_page(request, user, path_id(request, "contact_id"))
 
     async def _contact_page(
         self, request: Request, user: User, contact_id: int, status: int = 200, error: str = ""

@@ -19,7 +19,7 @@ from campaign_engine.reps.draft_preview import build_test_copy, preview_html, se
 from campaign_engine.sending.transport import Delivery
 from campaign_engine.store import queries
 from campaign_engine.store.models import User
-from campaign_engine.web.base import WebBase, rep_of
+from campaign_engine.web.base import WebBase, path_id, rep_of
 from campaign_engine.web.paging import Paging
 
 __all__ = ["DraftPages"]
@@ -79,7 +79,7 @@ class DraftPages(WebBase):
         subject: str | None = None,
         body: str | None = None,
     ) -> Response:
-        draft_id = int(request.path_params["draft_id"])
+        draft_id = path_id(request, "draft_id")
         view = await anyio.to_thread.run_sync(lambda: self._get_draft(draft_id, user))
         html = await self.run(lambda: self._preview(draft_id, user))
         return self.page(request, "draft.html.j2", status=status, user=user, draft=view,
@@ -90,7 +90,7 @@ class DraftPages(WebBase):
     async def edit_draft(self, request: Request) -> Response:
         user = await self._require(request)
         form = await self._form(request)
-        draft_id = int(request.path_params["draft_id"])
+        draft_id = path_id(request, "draft_id")
         subject, body = str(form.get("subject", "")), str(form.get("body", ""))
         now = self.clock()
 
@@ -111,7 +111,7 @@ class DraftPages(WebBase):
     async def send_draft(self, request: Request) -> Response:
         """GET: "send this email to ... from ...?" with the button; POST: send it now."""
         user = await self._require(request)
-        draft_id = int(request.path_params["draft_id"])
+        draft_id = path_id(request, "draft_id")
         if request.method != "POST":
             view = await self.run(lambda: self._get_draft(draft_id, user))
             return self.page(request, "draft_send.html.j2", user=user, draft=view)
@@ -139,7 +139,7 @@ class DraftPages(WebBase):
         """Mail a test copy of the draft to the logged-in user (not a campaign send)."""
         user = await self._require(request)
         await self._form(request)
-        draft_id = int(request.path_params["draft_id"])
+        draft_id = path_id(request, "draft_id")
         now = self.clock()
 
         def build() -> Delivery:

@@ -103,7 +103,7 @@ class ExclusionPages(WebBase):
             try:
                 result = await anyio.to_thread.run_sync(run)
             except CampaignEngineError as exc:
-                return await self._exclusions_page(request, user, 400, f"{name}: {exc}")
+                return await self._exclusions_page(request, user, 400, str(exc))
         log.info("web exclusion upload %s by %s: %d added", name, user.email, result.added)
         return self._result_page(request, user, self.upload_results.keep(result), result)
 

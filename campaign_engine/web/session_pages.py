@@ -12,7 +12,7 @@ from starlette.routing import Route
 from campaign_engine.tracking.hits import ip_prefix
 from campaign_engine.web.auth import start_session
 from campaign_engine.web.base import WebBase, safe_next
-from campaign_engine.web.users import LoginRefused, TooManyFailures, authenticate
+from campaign_engine.web.users import LoginRefused, TooManyFailures, authenticate, end_sessions
 
 __all__ = ["SessionPages"]
 
@@ -51,11 +51,15 @@ class SessionPages(WebBase):
             return self.page(request, "login.html.j2", status=400, user=None, email=email,
                              next=next_path, error=str(exc))  # fmt: skip
         assert user.id is not None
-        start_session(request.session, user.id, now)
+        start_session(request.session, user.id, user.session_version, now)
         log.info("web login: %s (%s)", user.email, user.role)
         return self._redirect(request, next_path or "/")
 
     async def logout(self, request: Request) -> Response:
         await self._form(request)
+        user = await self._user(request)
+        if user is not None and user.id is not None:  # server-side: saved cookies stop working
+            uid = user.id
+            await self.run(lambda: end_sessions(self.db, uid))
         request.session.clear()
         return self._redirect(request, "/login")

@@ -124,7 +124,7 @@ def test_keygen_then_doctor(settings: Settings, tmp_path: Path) -> None:
         "CAMPAIGN_DKIM_SELECTOR": "s2026",
         "CAMPAIGN_DKIM_DOMAIN": "gitlab-demo.example",
         "CAMPAIGN_DKIM_PRIVATE_KEY_PATH": str(key),
-        "CAMPAIGN_SECRET": "a-long-random-production-secret",
+        "CAMPAIGN_SECRET": "a-long-random-production-secret-4b8e1d7c93a0f5e2",
     }
     done = campaign(settings.config_path, "doctor", **dkim)
     assert done.returncode == 0, done.stdout

@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, EventKind, MessageState
 from campaign_engine.core.tokens import TokenKind, TokenSigner
@@ -33,7 +32,7 @@ from campaign_engine.store.models import (
     ReminderNotice,
 )
 from tests.conftest import SmtpSink
-from tests.helpers import campaign_cli, html_of, text_of, tick, write_csv
+from tests.helpers import campaign_cli, html_of, import_with_reps, text_of, tick, write_csv
 
 DANA = "dana.reyes@gitlab-demo.example"
 TOMAS = "tomas.herrera@gitlab-demo.example"
@@ -61,7 +60,7 @@ def launched(db: Database, settings: Settings, tmp_path: Path) -> str:
         ["eve@bigcorp.example", "Eve", "Large", "CISO", "BigCorp", "", "Strategic", TOMAS, ""],
         ["ned@bigcorp.example", "Ned", "Stark", "Engineer", "BigCorp", "", "Strategic", TOMAS, ""],
     ]
-    result = import_contacts(db, write_csv(tmp_path / "targets.csv", rows), LAUNCH_TIME)
+    result = import_with_reps(db, write_csv(tmp_path / "targets.csv", rows), LAUNCH_TIME)
     assert result.rejected == []
     return launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME).name
 
@@ -90,7 +89,7 @@ def send(settings: Settings, draft: int, rep: str, now: datetime) -> tuple[int, 
 
 
 def tokens(body: str) -> list[tuple[TokenKind, int, int]]:
-    signer = TokenSigner("test-secret")
+    signer = TokenSigner("test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a")
     found = []
     for _, token in TRACKED.findall(body):
         payload = signer.verify(token)

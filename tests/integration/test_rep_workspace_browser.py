@@ -43,7 +43,8 @@ def busy_fixture(web: WebApp, db: Database, web_settings: Settings, tmp_path: Pa
         for i in range(20)
     ]  # fmt: skip
     assert import_contacts(db, write_csv(tmp_path / "mm.csv", rows), at(4, 21)).rejected == []
-    launch(db, web_settings, "premium-to-ultimate", START, at(4, 21), name="Q2 mid-market")
+    launch(db, web_settings, "premium-to-ultimate", START, at(4, 21), name="Q2 mid-market",
+           allow_overlap=True)  # fmt: skip
     return web
 
 
