@@ -24,6 +24,7 @@ from campaign_engine.audience.csvfile import (
     read_rows,
 )
 from campaign_engine.audience.segments import parse_outreach_mode, parse_segment, segment_for
+from campaign_engine.audience.timezones import country_code, parse_timezone, zone_for
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Contact, Rep
 
@@ -70,6 +71,13 @@ CONTACT_ALIASES = {
     "outreach": "outreach_mode",
     "lawful_basis": "consent",
     "consent_source": "consent",
+    "time_zone": "timezone",
+    "tz": "timezone",
+    "country_code": "country",
+    "country_name": "country",
+    "state": "region",
+    "province": "region",
+    "state_province": "region",
 }
 _TEXT_LIMIT = 200  # characters in a name, title or account
 _CHUNK_ROWS = 250  # contacts applied (and committed) per transaction
@@ -93,6 +101,7 @@ class ContactRow:
     owner_email: str | None
     outreach_mode: str
     consent: str = ""  # lawful basis / consent source (customer, opt-in, ...); optional column
+    timezone: str = ""  # IANA zone: the `timezone` column, else derived from country (+ region)
 
 
 @dataclass
@@ -237,8 +246,18 @@ def _parse_contact(row: CsvRow) -> ContactRow:
         owner_email=_check("owner_email", clean_email, owner) if owner else None,
         outreach_mode=_check("outreach_mode", parse_outreach_mode, values.get("outreach_mode", "")),
         consent=_check("consent", parse_consent, values.get("consent", "")),
+        timezone=_timezone(values),
         **text,
     )
+
+
+def _timezone(values: dict[str, str]) -> str:
+    """The `timezone` cell, else the zone of `country` (+ `region` where a country has several)."""
+    given = values.get("timezone", "")
+    if given.strip():
+        return _check("timezone", parse_timezone, given)
+    country = _check("country", country_code, values.get("country", ""))
+    return zone_for(country, values.get("region", "")) if country else ""
 
 
 def _check(field: str, parse: Callable[[str], str], value: str) -> str:
@@ -305,9 +324,13 @@ def _apply_contacts(
             "account_id": account.id,
             "outreach_mode": row.outreach_mode,
         }
+        if row.timezone:  # a file without zone data keeps the zone a contact has
+            wanted["timezone"] = row.timezone
         contact = existing.get(row.email)
         if contact is None:
-            new.append({"email": row.email, "created_at": now, "updated_at": now, **wanted})
+            new.append(
+                {"email": row.email, "timezone": "", "created_at": now, "updated_at": now, **wanted}
+            )
         elif _assign(contact, wanted):
             contact.updated_at = now
             result.updated += 1

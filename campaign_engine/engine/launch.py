@@ -5,20 +5,29 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError
-from campaign_engine.core.kinds import Channel, OutreachMode
-from campaign_engine.reps.drafts import create_campaign_drafts
+from campaign_engine.engine.enrolment import enrol_contacts
 from campaign_engine.sending.campaigns import renderer_for, schedule_for
+from campaign_engine.sending.planner import parse_send_days
 from campaign_engine.sending.sequences import load_sequence
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Account, Campaign, Contact, Enrollment
+from campaign_engine.store.models import Campaign
 
-__all__ = ["LaunchResult", "launch"]
+__all__ = ["LateJoiners", "LaunchResult", "launch"]
+
+
+@dataclass(frozen=True)
+class LateJoiners:
+    """Launch options for contacts who become eligible after launch."""
+
+    enabled: bool = True
+    until: date | None = None  # last local day one may start; None: the day of the last step
+    send_days: str | None = None  # "mon-fri"...; None: the sequence's own (every day if none)
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class LaunchResult:
     name: str
     enrolled: Counter[tuple[str, str]] = field(default_factory=Counter)  # (segment, channel)
     not_enrolled: int = 0  # outreach mode A
+    first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
 
 
 def launch(
@@ -37,11 +47,18 @@ def launch(
     now: datetime,
     name: str | None = None,
     timezone: str | None = None,
+    late: LateJoiners | None = None,
 ) -> LaunchResult:
     """Create the campaign and enrol every contact not in mode A; all or nothing."""
+    late = late or LateJoiners()
     sequence = load_sequence(settings.sequences_dir, sequence_key)
     renderer = renderer_for(settings, sequence)  # refuses broken templates before any write
     name = name or f"{sequence_key} {start.isoformat()}"
+    send_days = sequence.send_days if late.send_days is None else late.send_days
+    try:
+        parse_send_days(send_days)
+    except ValueError as exc:
+        raise CampaignEngineError(str(exc)) from None
     campaign = Campaign(
         name=name,
         sequence_key=sequence_key,
@@ -55,40 +72,19 @@ def launch(
         window_end=settings.window_end.isoformat(
             "minutes" if not settings.window_end.second else "seconds"
         ),
+        send_days=send_days,
+        late_joiners=late.enabled,
+        enroll_until=late.until or start + timedelta(days=sequence.steps[-1].day),
         created_at=now,
     )
-    schedule = schedule_for(campaign, sequence)  # validates the time zone and window
+    schedule_for(campaign, sequence)  # validates the time zone and window
     with db.session() as session:
         if session.exec(select(Campaign.id).where(Campaign.name == name)).first() is not None:
             raise CampaignEngineError(f"a campaign named {name!r} exists already; pick --name")
         session.add(campaign)
         session.flush()
         assert campaign.id is not None
-        enrolled: Counter[tuple[str, str]] = Counter()
-        skipped = 0
-        rows = session.exec(
-            select(Contact.id, Contact.outreach_mode, Account.segment).join(Account)
+        enrolled = enrol_contacts(session, settings, campaign, now)
+        return LaunchResult(
+            campaign.id, name, enrolled.counts, enrolled.not_enrolled, enrolled.first_sends
         )
-        enrollments = []
-        for contact_id, mode, segment in rows:
-            if mode == OutreachMode.DO_NOTHING:
-                skipped += 1
-                continue
-            automated = mode == OutreachMode.MARKETING and segment in sequence.automated_segments
-            channel = Channel.AUTOMATED if automated else Channel.REP
-            enrollments.append(
-                {
-                    "campaign_id": campaign.id,
-                    "contact_id": contact_id,
-                    "channel": channel,
-                    "status": "active",
-                    "next_step": 1,
-                    "next_due_at": schedule.scheduled_at(1) if automated else None,
-                    "enrolled_at": now,
-                }
-            )
-            enrolled[(segment, channel)] += 1
-        if enrollments:
-            session.bulk_insert_mappings(Enrollment, enrollments)
-        create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
-        return LaunchResult(campaign.id, name, enrolled, skipped)

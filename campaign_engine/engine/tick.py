@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from campaign_engine.core.config import Settings
+from campaign_engine.engine.enrolment import enrol_late_joiners
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
@@ -46,7 +47,9 @@ class Ticker:
         self.dispatcher.stop_requested = True
 
     async def tick(self, now: datetime) -> TickReport:
+        joined = enrol_late_joiners(self.db, self.settings, now)
         report = TickReport(await self.dispatcher.send_due(now))
+        report.add("late joiners", joined)
         report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
         report.counts.update(
             (await send_due_digests(self.db, self.settings, self.transport, now)).counts()

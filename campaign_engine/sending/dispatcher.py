@@ -9,7 +9,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import format_datetime, parseaddr
 
 import sqlalchemy as sa
@@ -95,9 +95,7 @@ class Dispatcher:
         budget = self.settings.max_per_tick
         for campaign in campaigns:
             sequence = sequence_of(campaign)
-            schedule = schedule_for(campaign, sequence)
-            if not schedule.is_open(now):
-                continue
+            schedule = schedule_for(campaign, sequence)  # windows are each contact's own
             # Plan and send in batch-sized slices: several workers then share both the
             # planning and the sending, and a crash strands at most one slice.
             while budget > 0 and not self.stop_requested:
@@ -116,10 +114,28 @@ class Dispatcher:
     # -- planning -------------------------------------------------------------------------
 
     def _queue_due(self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int) -> int:
-        """Write a queued message for each due step before anything touches SMTP."""
+        """Write a queued message for each due step before anything touches SMTP.
+
+        Cheap with contacts in hundreds of zones: the index on the precomputed UTC
+        `next_due_at` finds the due rows; only those are checked against their local window.
+        """
+        while True:
+            queued, deferred = self._queue_slice(campaign, schedule, now, limit)
+            if queued or not deferred:
+                return queued
+
+    def _queue_slice(
+        self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int
+    ) -> tuple[int, int]:
+        """(steps queued, overdue steps moved to their next local window) for one slice."""
         with self.db.session() as session:
             query = (
-                select(Enrollment.id, Enrollment.next_step, Enrollment.next_due_at)
+                select(
+                    Enrollment.id,
+                    Enrollment.next_step,
+                    Enrollment.next_due_at,
+                    Enrollment.timezone,
+                )
                 .where(
                     Enrollment.campaign_id == campaign.id,
                     Enrollment.channel == Channel.AUTOMATED,
@@ -132,10 +148,23 @@ class Dispatcher:
             if is_postgres(self.db.engine):
                 query = query.with_for_update(skip_locked=True)
             rows = session.exec(query).all()
-            candidates = [Candidate(eid, step, due) for eid, step, due in rows if eid and due]
-            due = {d.enrollment_id: d for d in plan(candidates, schedule, now, limit)}
+            candidates = [
+                Candidate(eid, step, due, tz or None) for eid, step, due, tz in rows if eid and due
+            ]
+            planned = plan(candidates, schedule, now, limit)
+            if planned.deferred:  # window closed in their zone: wait for its next opening
+                session.connection().execute(
+                    sa.update(_ENROLLMENTS)
+                    .where(
+                        _ENROLLMENTS.c.id == sa.bindparam("eid"),
+                        _ENROLLMENTS.c.next_due_at <= now,
+                    )
+                    .values(next_due_at=sa.bindparam("due")),
+                    [{"eid": eid, "due": due} for eid, due in planned.deferred.items()],
+                )
+            due = {d.enrollment_id: d for d in planned.due}
             if not due:
-                return 0
+                return 0, len(planned.deferred)
             # Take the step only if no other worker took it meanwhile: the conditions are
             # re-checked at write time, so two workers never queue the same (enrollment, step).
             taken = (
@@ -155,7 +184,7 @@ class Dispatcher:
                 .all()
             )
             if not taken:
-                return 0
+                return 0, len(planned.deferred)
             session.connection().execute(
                 sa.insert(_MESSAGES),
                 [
@@ -177,7 +206,7 @@ class Dispatcher:
                     for eid, contact_id, next_step in taken
                 ],
             )
-            return len(taken)
+            return len(taken), len(planned.deferred)
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -368,11 +397,14 @@ class Dispatcher:
                 rows,
             )
             settled = []
+            places = _planning_places(session, [m.enrollment_id for m in batch.messages])
             for message_id, change in updates.items():
                 state = change["state"]
                 counts[str(state)] += 1
                 if state != MessageState.RETRY:
-                    settled.append(_settle(session, batch.schedule, by_id[message_id], change, now))
+                    settled.append(
+                        _settle(session, batch.schedule, by_id[message_id], change, now, places)
+                    )
             if settled:
                 session.connection().execute(
                     sa.update(_ENROLLMENTS)
@@ -386,7 +418,12 @@ class Dispatcher:
 
 
 def _settle(
-    session: Session, schedule: Schedule, message: Message, change: dict[str, object], now: datetime
+    session: Session,
+    schedule: Schedule,
+    message: Message,
+    change: dict[str, object],
+    now: datetime,
+    places: dict[int, tuple[str | None, date | None]],
 ) -> dict[str, object]:
     """The enrollment's next state: next step's due time, completion, or a stop for good."""
     state = change["state"]
@@ -415,10 +452,23 @@ def _settle(
             status=EnrollmentStatus.STOPPED, stop_reason=change["skip_reason"], stopped_at=now
         )
     else:
-        values["next_due_at"] = schedule.next_due_at(message.step + 1, now)
+        tz, first_day = places.get(message.enrollment_id, (None, None))
+        values["next_due_at"] = schedule.next_due_at(message.step + 1, now, tz, first_day)
         if values["next_due_at"] is None:
             values["status"] = EnrollmentStatus.COMPLETED
     return values
+
+
+def _planning_places(
+    session: Session, enrollment_ids: list[int]
+) -> dict[int, tuple[str | None, date | None]]:
+    """Enrollment id -> (its zone, its local first day): what its next step is planned from."""
+    rows = session.exec(
+        select(col(Enrollment.id), col(Enrollment.timezone), col(Enrollment.first_day)).where(
+            col(Enrollment.id).in_(enrollment_ids)
+        )
+    ).all()
+    return {eid: (tz or None, first) for eid, tz, first in rows if eid is not None}
 
 
 def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_engine.core.errors import SequenceError
+from campaign_engine.sending.planner import parse_send_days
 
 __all__ = ["PERSONAS", "SNAPSHOT_FORMAT", "Offer", "Sequence", "Step", "load_sequence", "with_utm"]
 
@@ -63,6 +64,7 @@ class Sequence:
     description: str = ""
     automated_segments: tuple[str, ...] = ("SMB",)
     utm: dict[str, str] = field(default_factory=dict)
+    send_days: str = ""  # weekdays steps may go out on ("mon-fri"); "" = every day
 
     def step(self, number: int) -> Step:
         return self.steps[number - 1]
@@ -123,8 +125,14 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
     segments = data.get("automated_segments", ["SMB"])
     if not isinstance(segments, list) or not all(s in ("SMB", "MM", "ENT") for s in segments):
         raise SequenceError(f"{path}: automated_segments must list SMB, MM or ENT")
+    send_days = reader.text(data, "send_days", required=False)
+    try:
+        parse_send_days(send_days)
+    except ValueError as exc:
+        raise SequenceError(f"{path}: {exc}") from None
     return Sequence(
         key=key,
+        send_days=send_days,
         name=reader.text(data, "name"),
         description=reader.text(data, "description", required=False),
         templates=reader.text(data, "templates", required=False) or key,
