@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -188,7 +188,7 @@ def import_reps(db: Database, path: Path, encoding: str | None = None) -> Import
             }
             rep = session.exec(select(Rep).where(Rep.email == email)).first()
             if rep is None:
-                session.add(Rep(email=email, **wanted))
+                session.add(Rep.model_validate({"email": email, **wanted}))
                 result.created += 1
             elif _assign(rep, wanted):
                 result.updated += 1
@@ -372,7 +372,7 @@ def _accounts(session: Session, rows: list[ContactRow], reps: dict[str, Rep]) ->
     return accounts
 
 
-def _assign(obj: object, values: dict[str, object]) -> bool:
+def _assign(obj: object, values: Mapping[str, object]) -> bool:
     changed = False
     for name, value in values.items():
         if getattr(obj, name) != value:
