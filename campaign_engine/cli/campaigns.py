@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from campaign_engine.cli.app import CampaignOption, Context, Format, context_of, out, parse_now
+from campaign_engine.cli.local_time import first_sends_table, print_local_days
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.tick import Ticker, TickReport
 from campaign_engine.reporting import report_export, reports
@@ -35,13 +36,26 @@ def launch(
         str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
     ] = None,
     timezone: Annotated[
-        str | None, typer.Option(help="IANA time zone (default: config timezone).")
+        str | None, typer.Option(help="IANA time zone of contacts without one (default: config).")
+    ] = None,
+    late_joiners: Annotated[
+        bool, typer.Option(help="Enrol contacts who become eligible after launch, at each tick.")
+    ] = True,
+    enroll_until: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last local day a late joiner may start."),
+    ] = None,
+    send_days: Annotated[
+        str | None, typer.Option(help="Weekdays to send on, e.g. mon-fri (default: sequence's).")
     ] = None,
 ) -> None:
     """Create a campaign from a sequence and enrol every eligible contact."""
     c = context_of(ctx)
+    late = launching.LateJoiners(
+        late_joiners, enroll_until.date() if enroll_until else None, send_days
+    )
     result = launching.launch(
-        c.db, c.settings, sequence, start.date(), parse_now(None), name, timezone
+        c.db, c.settings, sequence, start.date(), parse_now(None), name, timezone, late
     )
     table = Table(title=f"Launched {result.name!r}")
     for column in ("segment", "channel", "contacts"):
@@ -50,6 +64,7 @@ def launch(
         table.add_row(segment, channel, str(count))
     table.add_row("any", "none (mode A)", str(result.not_enrolled))
     out.print(table)
+    out.print(first_sends_table(result.first_sends))
 
 
 def tick(
@@ -209,6 +224,7 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
                 str(s["uncertain"]),
             )
         out.print(table)
+        print_local_days(item)
 
 
 def _print_report(result: Report) -> None:

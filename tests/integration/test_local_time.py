@@ -17,7 +17,7 @@ from campaign_engine.engine.launch import LateJoiners, launch
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Contact, Enrollment
 from tests.conftest import SmtpSink
-from tests.helpers import HEADER, tick, write_csv
+from tests.helpers import HEADER, campaign_cli, tick, write_csv
 
 REP = "dana.reyes@gitlab-demo.example"
 # Steps on local days 0, 7, 14, 21, 28 from Tuesday 2021-03-09: the US springs forward on
@@ -184,3 +184,63 @@ def test_late_joiners_can_be_turned_off_and_have_a_last_day(
     assert smtp_sink.messages == []
     with db.session() as session:
         assert session.exec(select(Enrollment)).all() == []
+
+
+def test_launch_prints_each_zone_first_send_and_status_counts_local_days(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    import_contacts(db, _targets(tmp_path / "a.csv", PEOPLE), datetime(2021, 4, 20, tzinfo=UTC))
+    launched = campaign_cli(
+        settings,
+        "launch",
+        "premium-to-ultimate",
+        "--start",
+        "2021-05-01",
+        "--send-days",
+        "mon-fri",
+        "--enroll-until",
+        "2021-05-10",
+    )
+    assert launched.returncode == 0, launched.stderr
+    assert "First email per time zone" in launched.stdout
+    # 2021-05-01 is a Saturday: with mon-fri, everyone's first email is Monday 09:00 local.
+    assert re.search(
+        r"Pacific/Auckland +│ Mon 2021-05-03 09:00 │ 2021-05-02 21:00", launched.stdout
+    )
+    assert re.search(
+        r"America/Los_Angeles │ Mon 2021-05-03 09:00 │ 2021-05-03 16:00", launched.stdout
+    )
+    now = datetime(2021, 5, 2, 20, tzinfo=UTC)
+    while now < datetime(2021, 5, 4, tzinfo=UTC):
+        tick(db, settings, now)
+        now += timedelta(minutes=30)
+    assert len(smtp_sink.messages) == len(PEOPLE)
+    status = campaign_cli(settings, "status")
+    assert "sent per local day: 2021-05-03 6; late joiners: 0" in status.stdout
+    bad = campaign_cli(
+        settings,
+        "launch",
+        "premium-to-ultimate",
+        "--start",
+        "2021-05-01",
+        "--name",
+        "other",
+        "--send-days",
+        "weekdays",
+    )
+    assert bad.returncode == 1 and "send_days 'weekdays'" in bad.stdout + bad.stderr
+
+
+def test_an_unknown_time_zone_or_country_is_rejected_with_file_and_line(
+    db: Database, tmp_path: Path
+) -> None:
+    bad = {
+        "ok@tiny.example": ("", "Japan", "", ""),
+        "mars@tiny.example": ("", "", "", "Mars/Olympus"),
+        "narnia@tiny.example": ("", "Narnia", "", ""),
+    }
+    path = _targets(tmp_path / "bad.csv", bad)
+    result = import_contacts(db, path, datetime(2021, 4, 20, tzinfo=UTC))
+    assert [(e.line, e.field) for e in result.rejected] == [(3, "timezone"), (4, "country")]
+    assert "unknown time zone 'Mars/Olympus'" in result.rejected[0].reason
+    assert result.created == 1
