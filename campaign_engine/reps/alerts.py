@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import AlertState
+from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.sending.mime import build_mime, format_address
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
@@ -59,7 +60,9 @@ class ContactRequestAlert:
     preferred_time: str
     message: str
     source: str  # "web" (the contact's form) or "manual" (recorded by rep or ops)
-    received_at: str
+    received_at: str  # in the rep's time zone
+    guide: MeetingGuide | None = None  # the play's guide for the meeting this email leads to
+    contact_url: str = ""  # the contact in the web app
 
 
 def render_contact_request(templates_dir: Path, alert: ContactRequestAlert) -> tuple[str, str, str]:
