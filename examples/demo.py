@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -113,7 +114,7 @@ def close_the_loop() -> dict[str, str]:
             f"From: {to.display_name} <{to.addr_spec}>\r\nTo: {message['Reply-To']}\r\n"
             f"Subject: Re: {message['Subject']}\r\nIn-Reply-To: {message['Message-ID']}\r\n"
             f"References: {message['Message-ID']}\r\n{headers}"
-            "Date: Tue, 27 Apr 2021 14:02:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Date: Tue, 27 Apr 2021 17:02:00 +0000\r\nMIME-Version: 1.0\r\n"
             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
         ).encode()
 
@@ -150,8 +151,8 @@ def close_the_loop() -> dict[str, str]:
         ).encode()
     )
     files = [str(inbox / n) for n in ("reply.eml", "out-of-office.eml", "bounce.eml")]
-    campaign("inbox", "import", *files, "--now", f"{START.isoformat()}T14:05:00+00:00")
-    campaign("tick", "--now", f"{START.isoformat()}T14:06:00+00:00", quiet=True)  # alerts
+    campaign("inbox", "import", *files, "--now", f"{START.isoformat()}T17:05:00+00:00")
+    campaign("tick", "--now", f"{START.isoformat()}T17:06:00+00:00", quiet=True)  # alerts
     (alert,) = [m for m in outbox_mail() if m["X-Campaign-Alert"] == "contact_request"]
     console.print(
         f"\n[bold]The rep's alert[/bold] (To: {alert['To']}, Reply-To: {alert['Reply-To']})"
@@ -178,6 +179,34 @@ def show_email_2(loop: dict[str, str], records: list[dict[str, object]]) -> None
     console.print(table)
 
 
+def tick_through_every_zone(after_day_one: Callable[[], None]) -> None:
+    """Each contact gets mail at 09:00 in their own zone (the launch table above shows each zone's
+    first send), so the demo ticks at the moments those mornings begin, in UTC; `after_day_one`
+    runs once email 1 went out everywhere."""
+    mornings = {
+        "00:00": "Tokyo",
+        "03:30": "Kolkata",
+        "07:00": "Berlin",
+        "08:00": "London",
+        "13:00": "New York",
+        "14:00": "Chicago",
+        "16:00": "Los Angeles",
+    }
+    console.rule(
+        "Three weeks of `campaign tick` at 09:00 local in each zone: "
+        + ", ".join(mornings.values())
+    )
+    for offset in range(0, 15):
+        day = START + timedelta(days=offset)
+        # Send days (every 7th) tick at each zone's morning; the others only for reps' mail.
+        for hour in mornings if offset % 7 == 0 else ("08:00", "13:00"):
+            output = campaign("tick", "--now", f"{day.isoformat()}T{hour}:00+00:00", quiet=True)
+            if not output.split(": ", 1)[-1].startswith("0 queued, 0 sent"):
+                console.print(output.strip())
+        if offset == 0:
+            after_day_one()
+
+
 def main() -> None:
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
@@ -199,15 +228,8 @@ def main() -> None:
         "--now",
         f"{START - timedelta(days=1)}T12:00:00+00:00",  # the demo's clock: the day before
     )
-    console.rule("Three weeks, `campaign tick` at 08:00, 09:00 and 13:00 UTC each day")
-    for offset in range(0, 15):
-        day = START + timedelta(days=offset)
-        for hour in ("08:00", "09:00", "13:00"):
-            output = campaign("tick", "--now", f"{day.isoformat()}T{hour}:00+00:00", quiet=True)
-            if not output.split(": ", 1)[-1].startswith("0 queued, 0 sent"):
-                console.print(output.strip())
-        if offset == 0:
-            loop = close_the_loop()
+    loop: dict[str, str] = {}
+    tick_through_every_zone(lambda: loop.update(close_the_loop()))
     console.rule("Result")
     campaign("status")
     records = json.loads(campaign("messages", "--limit", "0", "--format", "json", quiet=True))

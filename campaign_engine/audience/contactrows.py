@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from campaign_engine.audience.consent import parse_consent
 from campaign_engine.audience.csvfile import RowError, RowRejected, fold_text
 from campaign_engine.audience.segments import parse_outreach_mode, parse_segment, segment_for
+from campaign_engine.audience.timezones import country_code, parse_timezone, zone_for
 
 __all__ = [
     "CONTACT_ALIASES",
@@ -40,6 +41,9 @@ CONTACT_COLUMNS = frozenset(
         "owner_email",
         "outreach_mode",
         "consent",
+        "timezone",
+        "country",
+        "region",
     }
 )
 CONTACT_ALIASES = {
@@ -74,6 +78,13 @@ CONTACT_ALIASES = {
     "outreach": "outreach_mode",
     "lawful_basis": "consent",
     "consent_source": "consent",
+    "time_zone": "timezone",
+    "tz": "timezone",
+    "country_code": "country",
+    "country_name": "country",
+    "state": "region",
+    "province": "region",
+    "state_province": "region",
 }
 _TEXT_FIELDS = ("first_name", "last_name", "title", "account")
 _TEXT_LIMIT = 200  # characters in a name, title or account
@@ -95,6 +106,7 @@ class ContactRow:
     owner_email: str | None
     outreach_mode: str
     consent: str = ""  # lawful basis / consent source (customer, opt-in, ...); optional column
+    timezone: str = ""  # IANA zone: the `timezone` column, else derived from country (+ region)
 
 
 @dataclass
@@ -172,8 +184,18 @@ def _parse(
         owner_email=_check("owner_email", clean_email, owner) if owner else None,
         outreach_mode=_check("outreach_mode", parse_outreach_mode, values.get("outreach_mode", "")),
         consent=_check("consent", parse_consent, values.get("consent", "")),
+        timezone=_timezone(values),
         **text,
     )
+
+
+def _timezone(values: Mapping[str, str]) -> str:
+    """The `timezone` cell, else the zone of `country` (+ `region` where a country has several)."""
+    given = values.get("timezone", "")
+    if given.strip():
+        return _check("timezone", parse_timezone, given)
+    country = _check("country", country_code, values.get("country", ""))
+    return zone_for(country, values.get("region", "")) if country else ""
 
 
 def _check(name: str, parse: Callable[[str], str], value: str) -> str:

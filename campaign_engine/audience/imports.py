@@ -232,9 +232,13 @@ def _apply_contacts(
             "account_id": account.id,
             "outreach_mode": row.outreach_mode,
         }
+        if row.timezone:  # a file without zone data keeps the zone a contact has
+            wanted["timezone"] = row.timezone
         contact = existing.get(row.email)
         if contact is None:
-            new.append({"email": row.email, "created_at": now, "updated_at": now, **wanted})
+            new.append(
+                {"email": row.email, "timezone": "", "created_at": now, "updated_at": now, **wanted}
+            )
         elif _assign(contact, wanted):
             contact.updated_at = now
             result.updated += 1

@@ -23,6 +23,7 @@ from campaign_engine.cli.app import (
     out,
     parse_now,
 )
+from campaign_engine.cli.local_time import print_local_days
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
@@ -188,6 +189,7 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
                 str(s["uncertain"]),
             )
         out.print(table)
+        print_local_days(item)
 
 
 def _print_report(result: Report) -> None:

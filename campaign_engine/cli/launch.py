@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from campaign_engine.cli.app import context_of, err, out, parse_now
+from campaign_engine.cli.local_time import first_sends_table
 from campaign_engine.core.errors import CampaignEngineError, InvalidInput
 from campaign_engine.engine import launch as launching
 
@@ -25,7 +26,16 @@ def launch(
         str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
     ] = None,
     timezone: Annotated[
-        str | None, typer.Option(help="IANA time zone (default: config timezone).")
+        str | None, typer.Option(help="IANA time zone of contacts without one (default: config).")
+    ] = None,
+    late_joiners: Annotated[
+        bool, typer.Option(help="Enrol contacts who become eligible after launch, at each tick.")
+    ] = True,
+    enroll_until: Annotated[
+        str | None, typer.Option(help="Last local day a late joiner may start, YYYY-MM-DD.")
+    ] = None,
+    send_days: Annotated[
+        str | None, typer.Option(help="Weekdays to send on, e.g. mon-fri (default: sequence's).")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show who would get which email when; write nothing.")
@@ -42,8 +52,18 @@ def launch(
     """Create a campaign from a sequence and enrol every eligible contact."""
     c = context_of(ctx)
     moment = parse_now(now)
+    until = _day(enroll_until, "--enroll-until") if enroll_until else None
+    late = launching.LateJoiners(late_joiners, until, send_days)
     plan = launching.plan_launch(
-        c.db, c.settings, sequence, _day(start, "--start"), moment, name, timezone, allow_overlap
+        c.db,
+        c.settings,
+        sequence,
+        _day(start, "--start"),
+        moment,
+        name,
+        timezone,
+        allow_overlap,
+        late,
     )
     if dry_run or (err.is_terminal and not yes):
         _print_plan(plan)
@@ -74,6 +94,7 @@ def launch(
     if result.overlapping:
         table.add_row("any", "none (in another running campaign)", str(result.overlapping))
     out.print(table)
+    out.print(first_sends_table(result.first_sends))
 
 
 def _print_plan(plan: launching.LaunchPlan) -> None:
@@ -86,6 +107,7 @@ def _print_plan(plan: launching.LaunchPlan) -> None:
         day = send.day.isoformat()
         table.add_row(day, str(send.step), send.subject, send.segment, str(send.contacts))
     out.print(table)
+    out.print(first_sends_table(plan.first_sends))
     reps = sorted((s, n) for (s, channel), n in plan.enrolled.items() if channel == "rep")
     for segment, count in reps:
         out.print(f"rep channel: {count} {segment} contact(s) get drafts for their rep")

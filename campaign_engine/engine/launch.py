@@ -10,22 +10,40 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError, InvalidInput
-from campaign_engine.core.kinds import Channel, EnrollmentStatus, OutreachMode
+from campaign_engine.core.kinds import Channel, EnrollmentStatus
+from campaign_engine.engine.enrolment import plan_enrollments
 from campaign_engine.reps.drafts import create_campaign_drafts
 from campaign_engine.sending.campaigns import renderer_for, schedule_for
-from campaign_engine.sending.planner import Schedule
+from campaign_engine.sending.planner import Schedule, parse_send_days
 from campaign_engine.sending.sequences import load_sequence
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Account, Campaign, Contact, Enrollment
+from campaign_engine.store.models import Campaign, Contact, Enrollment
 
-__all__ = ["LaunchPlan", "LaunchResult", "PlannedSend", "check_timezone", "launch", "plan_launch"]
+__all__ = [
+    "LateJoiners",
+    "LaunchPlan",
+    "LaunchResult",
+    "PlannedSend",
+    "check_timezone",
+    "launch",
+    "plan_launch",
+]
+
+
+@dataclass(frozen=True)
+class LateJoiners:
+    """Launch options for contacts who become eligible after launch."""
+
+    enabled: bool = True
+    until: date | None = None  # last local day one may start; None: the day of the last step
+    send_days: str | None = None  # "mon-fri"...; None: the sequence's own (every day if none)
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,7 @@ class LaunchPlan:
     contacts: int = 0  # every contact in the database
     sends: list[PlannedSend] = field(default_factory=list)
     due_at_once: int = 0  # automated emails already due at `now` (a start in the past)
+    first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
 
     @property
     def starts_in_the_past(self) -> bool:
@@ -76,6 +95,7 @@ class LaunchResult:
     enrolled: Counter[tuple[str, str]] = field(default_factory=Counter)  # (segment, channel)
     not_enrolled: int = 0  # outreach mode A
     overlapping: int = 0
+    first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
 
 
 def check_timezone(timezone: str) -> str:
@@ -99,10 +119,17 @@ def plan_launch(
     name: str | None = None,
     timezone: str | None = None,
     allow_overlap: bool = False,
+    late: LateJoiners | None = None,
 ) -> LaunchPlan:
     """Everything `launch` checks and decides, without writing anything."""
+    late = late or LateJoiners()
     sequence = load_sequence(settings.sequences_dir, sequence_key)
     renderer = renderer_for(settings, sequence)  # refuses broken templates before any write
+    send_days = sequence.send_days if late.send_days is None else late.send_days
+    try:
+        parse_send_days(send_days)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
     campaign = Campaign(
         name=name or f"{sequence_key} {start.isoformat()}",
         sequence_key=sequence_key,
@@ -112,6 +139,9 @@ def plan_launch(
         timezone=check_timezone(timezone or settings.timezone),
         window_start=_clock(settings.window_start.isoformat("seconds")),
         window_end=_clock(settings.window_end.isoformat("seconds")),
+        send_days=send_days,
+        late_joiners=late.enabled,
+        enroll_until=late.until or start + timedelta(days=sequence.steps[-1].day),
         created_at=now,
     )
     plan = LaunchPlan(campaign, schedule_for(campaign, sequence))
@@ -121,39 +151,29 @@ def plan_launch(
                 f"a campaign named {campaign.name!r} exists already; pick another --name"
             )
         busy = set() if allow_overlap else _in_running_campaigns(session)
-        rows = session.exec(
-            select(Contact.id, Contact.outreach_mode, Account.segment).join(Account)
-        ).all()
+        plan.contacts = len(session.exec(select(Contact.id)).all())
+        rows, enrolled = plan_enrollments(session, campaign, now, skip=busy.__contains__)
+    plan.enrollments = [{k: v for k, v in row.items() if k != "campaign_id"} for row in rows]
+    plan.enrolled, plan.not_enrolled, plan.overlapping = (
+        enrolled.counts,
+        enrolled.not_enrolled,
+        enrolled.skipped,
+    )
+    plan.first_sends = enrolled.first_sends
     automated_by_segment: Counter[str] = Counter()
-    for contact_id, mode, segment in rows:
-        plan.contacts += 1
-        if mode == OutreachMode.DO_NOTHING:
-            plan.not_enrolled += 1
-            continue
-        if contact_id in busy:
-            plan.overlapping += 1
-            continue
-        automated = mode == OutreachMode.MARKETING and segment in sequence.automated_segments
-        channel = Channel.AUTOMATED if automated else Channel.REP
-        plan.enrollments.append(
-            {
-                "contact_id": contact_id,
-                "channel": channel,
-                "status": EnrollmentStatus.ACTIVE,
-                "next_step": 1,
-                "next_due_at": plan.schedule.scheduled_at(1) if automated else None,
-                "enrolled_at": now,
-            }
-        )
-        plan.enrolled[(segment, channel)] += 1
-        automated_by_segment[segment] += automated
+    for (segment, channel), count in enrolled.counts.items():
+        if channel == Channel.AUTOMATED:
+            automated_by_segment[segment] += count
     for step_number, step in enumerate(sequence.steps, start=1):
         day = plan.schedule.scheduled_at(step_number).date()
         for segment, count in sorted(automated_by_segment.items()):
             if count:
                 plan.sends.append(PlannedSend(day, step_number, step.subject, segment, count))
-    if plan.schedule.scheduled_at(1) <= now:
-        plan.due_at_once = sum(automated_by_segment.values())
+    plan.due_at_once = sum(
+        1
+        for row in plan.enrollments
+        if isinstance(due := row["next_due_at"], datetime) and due <= now
+    )
     return plan
 
 
@@ -167,13 +187,14 @@ def launch(
     timezone: str | None = None,
     allow_overlap: bool = False,
     plan: LaunchPlan | None = None,
+    late: LateJoiners | None = None,
 ) -> LaunchResult:
     """Create the campaign and enrol the planned contacts; all or nothing.
 
     Refuses (CampaignEngineError saying why) a launch that would enrol nobody.
     """
     plan = plan or plan_launch(
-        db, settings, sequence_key, start, now, name, timezone, allow_overlap
+        db, settings, sequence_key, start, now, name, timezone, allow_overlap, late
     )
     if not plan.enrollments:
         raise CampaignEngineError(f"nothing launched: {plan.why_nobody()}")
@@ -186,7 +207,12 @@ def launch(
         session.bulk_insert_mappings(Enrollment, rows)
         create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
         return LaunchResult(
-            campaign.id, campaign.name, plan.enrolled, plan.not_enrolled, plan.overlapping
+            campaign.id,
+            campaign.name,
+            plan.enrolled,
+            plan.not_enrolled,
+            plan.overlapping,
+            plan.first_sends,
         )
 
 

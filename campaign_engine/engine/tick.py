@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from campaign_engine.core.config import Settings
+from campaign_engine.engine.enrolment import enrol_late_joiners
 from campaign_engine.engine.tick_stats import TICK_STATS
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digests import send_due_digests
@@ -63,7 +64,9 @@ class Ticker:
 
     async def tick(self, now: datetime) -> TickReport:
         started = clock = time.monotonic()
+        joined = enrol_late_joiners(self.db, self.settings, now)
         report = TickReport(await self.dispatcher.send_due(now))
+        report.add("late joiners", joined)
 
         def lap(phase: str) -> None:
             nonlocal clock

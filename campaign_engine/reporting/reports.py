@@ -20,6 +20,7 @@ from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.reporting import funnel
 from campaign_engine.reporting import report_model as model
+from campaign_engine.reporting.local_days import late_joiner_count, sends_per_local_day
 from campaign_engine.reps import reminder_mail
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.sending.delivery_record import failure_reason
@@ -94,6 +95,8 @@ class CampaignStatus:
     enrolled: dict[str, int] = field(default_factory=dict)  # "automated/active" -> n
     steps: list[StepStatus] = field(default_factory=list)
     next_due_at: str | None = None
+    late_joiners: int = 0  # enrolled by a tick after launch
+    sent_per_local_day: dict[str, int] = field(default_factory=dict)  # each contact's calendar
 
 
 def campaign_statuses(session: Session, campaign_name: str | None = None) -> list[CampaignStatus]:
@@ -149,6 +152,9 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
             select(sa.func.min(Enrollment.next_due_at)).where(Enrollment.campaign_id == campaign.id)
         ).one()
         status.next_due_at = next_due.isoformat() if next_due else None
+        assert campaign.id is not None
+        status.late_joiners = late_joiner_count(session, campaign.id)
+        status.sent_per_local_day = sends_per_local_day(session, campaign.id, campaign.timezone)
         result.append(status)
     return result
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import AlertState
 from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused, released, rep_mail_fate
+from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.sending.mime import build_mime, format_address, wire_address
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, expired_claims
 from campaign_engine.sending.templating import template_environment
@@ -70,8 +71,10 @@ class ContactRequestAlert:
     preferred_time: str
     message: str
     source: str  # "web" (the contact's form), "reply" (they answered) or "manual" (by hand)
-    received_at: str
+    received_at: str  # in the rep's time zone
     replied_by: str = ""  # a colleague of the contact who answered on the thread
+    guide: MeetingGuide | None = None  # the play's guide for the meeting this email leads to
+    contact_url: str = ""  # the contact in the web app
 
 
 def render_contact_request(templates_dir: Path, alert: ContactRequestAlert) -> tuple[str, str, str]:

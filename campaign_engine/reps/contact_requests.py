@@ -33,6 +33,7 @@ from campaign_engine.reps.alerts import (
     render_contact_request,
 )
 from campaign_engine.reps.drafts import create_drafts_for_contact
+from campaign_engine.reps.rep_view import contact_url, local_time
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Event, Message, Rep
@@ -152,7 +153,9 @@ def record_contact_request(
         # The rep takes it from here, with drafts of the emails the contact has not had yet.
         create_drafts_for_contact(session, contact.id, now, settings)
         note = _note(form, source, replied_by)
-        content = _alert_content(session, contact, account, rep, message, form, source, now)
+        content = _alert_content(
+            session, contact, account, rep, message, form, source, now, settings.tracking_base_url
+        )
         content = replace(content, replied_by=replied_by)
         result = ContactRequestResult(
             contact_email=contact.email,
@@ -238,16 +241,19 @@ def _alert_content(
     form: RequestForm,
     source: str,
     now: datetime,
+    base_url: str,
 ) -> ContactRequestAlert:
     name = " ".join(f"{contact.first_name} {contact.last_name}".split())
     campaign = session.get(Campaign, message.campaign_id) if message else None
     step_subject = offer_name = meeting = ""
+    guide = None
     if message is not None and campaign is not None:
         step = sequence_of(campaign).step(message.step)
         offer = step.offer_for(persona_for(contact.title))
         step_subject = message.subject or step.subject
         offer_name = offer.name if offer else ""
         meeting = step.meeting
+        guide = step.guide
     return ContactRequestAlert(
         contact_name=name,
         contact_title=" ".join(contact.title.split()),
@@ -263,7 +269,9 @@ def _alert_content(
         preferred_time=form.preferred_time,
         message=form.message,
         source=source,
-        received_at=now.strftime("%Y-%m-%d %H:%M UTC"),
+        received_at=local_time(now, rep.timezone if rep else "UTC"),
+        guide=guide,
+        contact_url=contact_url(base_url, contact.id),
     )
 
 

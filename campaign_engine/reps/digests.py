@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -54,6 +53,7 @@ from campaign_engine.reps.reminder_mail import (
     reminder_lines,
     unnoticed,
 )
+from campaign_engine.reps.rep_view import contact_url, local_time, on_wall_clock
 from campaign_engine.sending.mime import build_mime, format_address, wire_address
 from campaign_engine.sending.retry import RetryPolicy, expired_claims
 from campaign_engine.sending.sequences import Sequence
@@ -351,7 +351,7 @@ def render_digest(
     fill the "Next emails due" section, with draft links under `base_url`."""
     zone = rep_zone(rep.timezone)
     env = template_environment(templates_dir)
-    env.filters["local"] = lambda moment: _local(moment, zone)
+    env.filters["local"] = lambda moment: on_wall_clock(moment, zone)
     requests = sum(1 for e in entries if e.top.kind == EventKind.CONTACT_REQUEST)
     reminders = reminders or []
     parts = [contacts(len(entries))] if entries or not reminders else []
@@ -359,13 +359,14 @@ def render_digest(
         parts.append(f"{requests} asked to be contacted")
     if reminders:
         parts.append(f"{len(reminders)} next email{'' if len(reminders) == 1 else 's'} due")
-    subject = f"Engagement digest: {', '.join(parts)}"
+    subject = f"Email offer engagement: {', '.join(parts)}"
     context: dict[str, Any] = {
         "rep": {"name": " ".join(rep.name.split()) or rep.email, "email": rep.email},
         "entries": entries,
         "reminders": [_reminder_view(line, base_url) for line in reminders],
         "subject": subject,
-        "generated": _local(now, zone),
+        "generated": on_wall_clock(now, zone),
+        "contact_urls": {e.email: contact_url(base_url, e.contact_id) for e in entries},
     }
     html = env.get_template("digests/digest.html.j2").render(context)
     text = env.get_template("digests/digest.txt.j2").render(context)
@@ -570,6 +571,7 @@ def _facts(session: Session, *conditions: Any) -> list[EngagementFact]:
             link_index=event.link_index,
             url=event.url,
             note=event.note,
+            contact_id=contact.id,
         )
         for event, contact, account, campaign_id, step, origin in rows
     ]
@@ -629,13 +631,3 @@ def _insert_ignoring_duplicates(db: Database) -> Any:
 
 def contacts(count: int) -> str:
     return f"{count} contact{'' if count == 1 else 's'}"
-
-
-def local_time(moment: datetime, timezone: str) -> str:
-    """'Tue 27 Apr 14:05 CEST': a moment on the rep's wall clock."""
-    return _local(moment, rep_zone(timezone))
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    """'Tue 27 Apr 14:05 CEST' in the rep's time zone."""
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M %Z")

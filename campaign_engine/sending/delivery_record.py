@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.kinds import EnrollmentStatus, EventKind, MessageState
@@ -111,6 +111,7 @@ def record_batch(
     answered = {o.key: o for o in block_runs(outcomes)}
     result = BatchResult()
     rows, settled = [], []
+    places = _planning_places(session, [m.enrollment_id for m in by_id.values()])
     for mid, message in by_id.items():
         change = _fate(
             message,
@@ -125,7 +126,7 @@ def record_batch(
         released = bool(result.released) and result.released[-1] == mid
         counts["released" if released else str(change["state"])] += 1
         if change["state"] in _ADVANCING:
-            settled.append(_settle(session, schedule, message, change, now))
+            settled.append(_settle(session, schedule, message, change, now, places))
     session.connection().execute(
         sa.update(_MESSAGES)
         .where(_MESSAGES.c.id == sa.bindparam("mid"))
@@ -192,7 +193,12 @@ def _fate(
 
 
 def _settle(
-    session: Session, schedule: Schedule, message: Message, change: dict[str, object], now: datetime
+    session: Session,
+    schedule: Schedule,
+    message: Message,
+    change: dict[str, object],
+    now: datetime,
+    places: dict[int, tuple[str | None, date | None]],
 ) -> dict[str, object]:
     """The enrollment's next state: next step's due time, completion, or a stop for good."""
     state = change["state"]
@@ -221,7 +227,20 @@ def _settle(
             status=EnrollmentStatus.STOPPED, stop_reason=change["skip_reason"], stopped_at=now
         )
     else:
-        values["next_due_at"] = schedule.next_due_at(message.step + 1, now)
+        tz, first_day = places.get(message.enrollment_id, (None, None))
+        values["next_due_at"] = schedule.next_due_at(message.step + 1, now, tz, first_day)
         if values["next_due_at"] is None:
             values["status"] = EnrollmentStatus.COMPLETED
     return values
+
+
+def _planning_places(
+    session: Session, enrollment_ids: list[int]
+) -> dict[int, tuple[str | None, date | None]]:
+    """Enrollment id -> (its zone, its local first day): what its next step is planned from."""
+    rows = session.exec(
+        select(col(Enrollment.id), col(Enrollment.timezone), col(Enrollment.first_day)).where(
+            col(Enrollment.id).in_(enrollment_ids)
+        )
+    ).all()
+    return {eid: (tz or None, first) for eid, tz, first in rows if eid is not None}

@@ -97,9 +97,7 @@ class Dispatcher:
             if campaign.paused:
                 continue  # paused by ops: nothing of it is queued or sent until resumed
             sequence = sequence_of(campaign)
-            schedule = schedule_for(campaign, sequence)
-            if not schedule.is_open(now):
-                continue
+            schedule = schedule_for(campaign, sequence)  # windows are each contact's own
             # Plan and send in batch-sized slices: several workers then share both the
             # planning and the sending, and a crash strands at most one slice.
             while budget > 0 and not self.stop_requested and not self.paused:
@@ -118,10 +116,28 @@ class Dispatcher:
     # -- planning -------------------------------------------------------------------------
 
     def _queue_due(self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int) -> int:
-        """Write a queued message for each due step before anything touches SMTP."""
+        """Write a queued message for each due step before anything touches SMTP.
+
+        Cheap with contacts in hundreds of zones: the index on the precomputed UTC
+        `next_due_at` finds the due rows; only those are checked against their local window.
+        """
+        while True:
+            queued, deferred = self._queue_slice(campaign, schedule, now, limit)
+            if queued or not deferred:
+                return queued
+
+    def _queue_slice(
+        self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int
+    ) -> tuple[int, int]:
+        """(steps queued, overdue steps moved to their next local window) for one slice."""
         with self.db.session() as session:
             query = (
-                select(Enrollment.id, Enrollment.next_step, Enrollment.next_due_at)
+                select(
+                    Enrollment.id,
+                    Enrollment.next_step,
+                    Enrollment.next_due_at,
+                    Enrollment.timezone,
+                )
                 .where(
                     Enrollment.campaign_id == campaign.id,
                     Enrollment.channel == Channel.AUTOMATED,
@@ -134,10 +150,23 @@ class Dispatcher:
             if is_postgres(self.db.engine):
                 query = query.with_for_update(skip_locked=True)
             rows = session.exec(query).all()
-            candidates = [Candidate(eid, step, due) for eid, step, due in rows if eid and due]
-            due = {d.enrollment_id: d for d in plan(candidates, schedule, now, limit)}
+            candidates = [
+                Candidate(eid, step, due, tz or None) for eid, step, due, tz in rows if eid and due
+            ]
+            planned = plan(candidates, schedule, now, limit)
+            if planned.deferred:  # window closed in their zone: wait for its next opening
+                session.connection().execute(
+                    sa.update(_ENROLLMENTS)
+                    .where(
+                        _ENROLLMENTS.c.id == sa.bindparam("eid"),
+                        _ENROLLMENTS.c.next_due_at <= now,
+                    )
+                    .values(next_due_at=sa.bindparam("due")),
+                    [{"eid": eid, "due": due} for eid, due in planned.deferred.items()],
+                )
+            due = {d.enrollment_id: d for d in planned.due}
             if not due:
-                return 0
+                return 0, len(planned.deferred)
             # Take the step only if no other worker took it meanwhile: the conditions are
             # re-checked at write time, so two workers never queue the same (enrollment, step).
             taken = (
@@ -157,7 +186,7 @@ class Dispatcher:
                 .all()
             )
             if not taken:
-                return 0
+                return 0, len(planned.deferred)
             session.connection().execute(
                 sa.insert(_MESSAGES),
                 [
@@ -179,7 +208,7 @@ class Dispatcher:
                     for eid, contact_id, next_step in taken
                 ],
             )
-            return len(taken)
+            return len(taken), len(planned.deferred)
 
     # -- claiming -------------------------------------------------------------------------
 

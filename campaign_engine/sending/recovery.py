@@ -65,7 +65,9 @@ def _advance(session: Session, message: Message, campaign: Campaign, sent_at: da
     enrollment = session.get(Enrollment, message.enrollment_id)
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return
-    next_due = schedule_for(campaign, sequence_of(campaign)).next_due_at(message.step + 1, sent_at)
+    next_due = schedule_for(campaign, sequence_of(campaign)).next_due_at(
+        message.step + 1, sent_at, enrollment.timezone or None, enrollment.first_day
+    )
     enrollment.last_step_at = sent_at
     enrollment.next_due_at = next_due
     if next_due is None:

@@ -100,6 +100,7 @@ class Contact(SQLModel, table=True):
     title: str = ""
     account_id: int = Field(foreign_key="account.id", index=True)
     outreach_mode: str = OutreachMode.MARKETING
+    timezone: str = ""  # IANA zone from the CSV or derived from country/region; "" = unknown
     unsubscribed_at: datetime | None = _when()
     created_at: datetime | None = _when()
     updated_at: datetime | None = _when()
@@ -117,6 +118,9 @@ class Campaign(SQLModel, table=True):
     timezone: str = "UTC"
     window_start: str = "09:00"
     window_end: str = "17:00"
+    send_days: str = ""  # "mon-fri", ...; "" = every day
+    late_joiners: bool = True  # enrol contacts that become eligible after launch
+    enroll_until: date | None = None  # last local day a late joiner may start (None: no limit)
     created_at: datetime | None = _when()
     paused: bool = False  # ops paused it in the console: the dispatcher plans and sends nothing
     paused_at: datetime | None = _when()
@@ -147,6 +151,9 @@ class Enrollment(SQLModel, table=True):
     status: str = EnrollmentStatus.ACTIVE
     stop_reason: str | None = None
     next_step: int = 1
+    timezone: str = ""  # the zone its steps are planned in (contact's, account's or campaign's)
+    first_day: date | None = None  # local day of step 1 (the campaign start, or a late joiner's)
+    late_joiner: bool = False  # enrolled by a tick after launch
     last_step_at: datetime | None = _when()  # when the previous step was sent or settled
     next_due_at: datetime | None = _when()  # None while a step is in flight or when finished
     enrolled_at: datetime | None = _when()

@@ -249,7 +249,7 @@ def test_reminders_come_in_the_first_digest_after_day_7_and_never_twice(
 
     tick(db, settings, at(5, 6, 8))  # Thursday's slot: a digest with no engagement, the reminder
     (digest,) = smtp_sink.to(DANA)
-    assert str(digest["Subject"]) == "Engagement digest: 1 next email due"
+    assert str(digest["Subject"]) == "Email offer engagement: 1 next email due"
     text = " ".join(text_of(digest).split())
     assert "Next emails due - mia@midsize.example (Midsize, premium-to-ultimate" in text
     assert "You sent email 1 on 2021-04-28; time for email 2." in text
@@ -319,7 +319,7 @@ def test_engagement_and_the_reminder_share_one_digest_even_with_two_workers(
         thread.join()
     asyncio.run(digests())
     (digest,) = smtp_sink.to(DANA)
-    assert str(digest["Subject"]) == "Engagement digest: 1 contact, 1 next email due"
+    assert str(digest["Subject"]) == "Email offer engagement: 1 contact, 1 next email due"
     text = text_of(digest).replace("\r\n", "\n")
     assert text.index("Mia Middle") < text.index("Next emails due\n\n- mia@midsize.example")
     with db.session() as session:

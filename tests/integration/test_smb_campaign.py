@@ -202,15 +202,17 @@ def test_operator_decides_about_uncertain_messages(
     strand_claimed_batch(db, settings, launched, at(4, 27, 9))
     tick(db, settings, at(4, 27, 10))  # both are uncertain now
 
-    assert retry_uncertain(db, at(4, 27, 11)) == 2
-    tick(db, settings, at(4, 27, 11))
+    assert retry_uncertain(db, at(4, 29, 11)) == 2
+    tick(db, settings, at(4, 29, 11))
     assert len(smtp_sink.messages) == 2
-    # Sent after a retry, step 2 still waits the full spacing.
+    # Sent two days late after a retry, step 2 still waits the full spacing (7 local days).
     tick(db, settings, at(5, 4, 9, 30))
     assert len(smtp_sink.messages) == 2
-    tick(db, settings, at(5, 4, 11))
+    tick(db, settings, at(5, 6, 8, 59))
+    assert len(smtp_sink.messages) == 2
+    tick(db, settings, at(5, 6, 9))
     assert len(smtp_sink.messages) == 4
-    assert accept_uncertain(db, at(5, 4, 12)) == 0
+    assert accept_uncertain(db, at(5, 6, 12)) == 0
 
 
 def test_personas_sequence_sends_management_and_practitioner_offers(
