@@ -47,6 +47,10 @@ from campaign_engine.store.models import Account, Campaign, Contact, Message, ut
 
 __all__ = ["app", "main"]
 
+# Command groups already living in campaign_engine/cli/ (where this module is moving): let
+# `campaign_engine.cli.tokens` resolve until cli.py becomes that package.
+__path__ = [str(Path(__file__).with_name("cli"))]
+
 app = typer.Typer(
     help="Run B2B email campaigns: import contacts, launch sequences, send on schedule.",
     no_args_is_help=True,
@@ -193,7 +197,10 @@ def tick(
         async with make_transport(
             c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
         ) as transport:
-            return await Ticker(c.db, c.settings, transport).tick(moment)
+            ticker = Ticker(c.db, c.settings, transport)
+            report = await ticker.tick(moment)
+            await ticker.webhooks.drain()  # one-shot: deliver the webhooks due before exiting
+            return report
 
     report = asyncio.run(run())
     out.print(f"tick {moment.isoformat()}: {report}")
@@ -1121,6 +1128,13 @@ def exclusions_deadline(
     c = _ctx(ctx)
     exclusions.set_deadline(c.db, campaign, day.date(), by or _user(), _now(now))
     out.print(f"exclusion deadline of {campaign!r}: {day.date().isoformat()}")
+
+
+from campaign_engine.cli.tokens import tokens_app  # noqa: E402
+from campaign_engine.cli.webhooks import webhooks_app  # noqa: E402
+
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 # -- web-app users -------------------------------------------------------------------------

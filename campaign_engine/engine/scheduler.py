@@ -88,5 +88,6 @@ async def run_forever(
                 await serving
             async with in_flight:  # let the running tick record what it sent
                 pass
+            ticker.webhooks.stop()  # a POST cut short is retried later with the same webhook-id
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from campaign_engine.core.config import Settings
+from campaign_engine.engine.webhook_sender import WebhookPump
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
@@ -40,6 +41,7 @@ class Ticker:
         self.settings = settings
         self.transport = transport
         self.dispatcher = Dispatcher(db, settings, transport)
+        self.webhooks = WebhookPump(db)  # its own task: a slow receiver never holds up a tick
 
     def request_stop(self) -> None:
         """No new batch is claimed; the one in flight finishes."""
@@ -54,4 +56,5 @@ class Ticker:
         report.add(
             "reminders", await send_reminder_emails(self.db, self.settings, self.transport, now)
         )
+        self.webhooks.kick(now)
         return report

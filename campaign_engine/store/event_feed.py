@@ -33,16 +33,15 @@ _guard = threading.Lock()
 def event_horizon(session: Session) -> int:
     """The highest event id such that every event with an id at or below it is committed.
 
-    Runs in its own short transaction on a separate connection, so the lock is held for an
-    instant whatever the caller's session does next.
+    On PostgreSQL it runs in its own short transaction on a separate connection, so the lock
+    is held for an instant whatever the caller's session does next.
     """
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, sa.Connection) else bind
     key = engine.url.render_as_string(hide_password=True)
     highest = sa.select(sa.func.coalesce(sa.func.max(col(Event.id)), 0))
-    if engine.dialect.name != "postgresql":
-        with engine.connect() as connection:
-            return int(connection.execute(highest).scalar_one() or 0)
+    if engine.dialect.name != "postgresql":  # (in the caller's transaction: one writer at a time)
+        return int(session.connection().execute(highest).scalar_one() or 0)
     try:
         with engine.begin() as connection:
             connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
