@@ -26,7 +26,7 @@ __all__ = ["LOCK_WAIT", "event_horizon", "events_after"]
 log = logging.getLogger(__name__)
 
 LOCK_WAIT = "500ms"  # longest wait for in-flight event writers (they queue behind the lock)
-_known: dict[str, int] = {}  # database URL -> the last horizon found (never moves back)
+_known: dict[str, int] = {}  # database URL -> the last horizon found
 _guard = threading.Lock()
 
 
@@ -52,8 +52,8 @@ def event_horizon(session: Session) -> int:
         with _guard:
             return _known.get(key, 0)
     with _guard:
-        _known[key] = max(found, _known.get(key, 0))
-        return _known[key]
+        _known[key] = found
+    return found
 
 
 def events_after(
