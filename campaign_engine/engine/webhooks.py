@@ -177,6 +177,10 @@ def produce_deliveries(db: Database, now: datetime) -> int:
             cursor = _cursor(session)
             horizon = event_horizon(session)
             hooks = list(session.exec(select(Webhook).where(col(Webhook.removed_at).is_(None))))
+            if not hooks:  # nobody to tell: nothing to read either
+                cursor.event_id = max(cursor.event_id, horizon)
+                session.add(cursor)
+                return queued
             rows = session.exec(
                 _people(select(Event, Contact, Account, Rep))
                 .where(col(Event.id) > cursor.event_id, col(Event.id) <= horizon)

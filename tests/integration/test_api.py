@@ -106,6 +106,14 @@ def test_roles_limit_what_a_token_may_do(api: Clients) -> None:
         (("POST", "/contacts/eve@bigcorp.example/stages", {"stage": "1", "on": "2021-05-01"}), {
             "ops": 200, "integration": 200, "rep": 404,
         }),
+        (("POST", "/exclusions", {"target": "@x.example"}), {"ops": 201, "integration": 201, "rep": 403}),
+        (("DELETE", "/exclusions/@x.example", None), {"rep": 403, "ops": 200, "integration": 404}),
+        (("POST", "/suppressions", {"email": "z@x.example"}), {"rep": 403, "ops": 201, "integration": 409}),
+        (("DELETE", "/suppressions/z@x.example", None), {"rep": 403, "integration": 200, "ops": 404}),
+        (("PUT", "/contacts/mia@midsize.example/mode", {"mode": "B"}), {"ops": 200, "integration": 200, "rep": 200}),
+        (("POST", "/contact-requests", {"email": "mia@midsize.example"}), {"ops": 201, "integration": 201, "rep": 201}),
+        (("GET", "/events", None), {"ops": 200, "integration": 200, "rep": 200}),
+        (("DELETE", "/contacts/eve@bigcorp.example", None), {"integration": 403, "rep": 403, "ops": 200}),
     ]  # fmt: skip
     for (method, path, body), by_role in expectations:
         for role, status in by_role.items():

@@ -1,4 +1,4 @@
-"""api tokens and webhooks
+"""API tokens and webhooks: api_token, webhook, webhook_delivery, webhook_cursor (issue 22)
 
 Revision ID: 0014_api_webhooks
 Revises: 20ea55885874
@@ -48,12 +48,14 @@ def upgrade() -> None:
         sa.Column("removed_at", campaign_engine.store.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_table(
+    cursor = op.create_table(
         "webhook_cursor",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    # The producer's one cursor row exists from the start, so two workers never both create it.
+    op.bulk_insert(cursor, [{"id": 1, "event_id": 0}])
     op.create_table(
         "webhook_delivery",
         sa.Column("id", sa.Integer(), nullable=False),
