@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from openapi_spec_validator import validate
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from campaign_engine.api.app import MAX_BODY_BYTES
 from campaign_engine.api.tokens import create_token, list_tokens, revoke_token
@@ -434,3 +434,22 @@ def test_tokens_cli_shows_the_token_once_and_stores_a_hash(api: Clients) -> None
         base_url=api.web.url + API, headers={"Authorization": f"Bearer {token}"}
     ) as c:
         assert c.get("/events").status_code == 401
+
+
+def test_an_event_committed_late_is_not_skipped_on_postgres(api: Clients) -> None:
+    db = api.web.db
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: ids commit in order")
+    with api("integration") as client:
+        start = client.get("/events", params={"limit": 1000}).json()["next_after"]
+        slow = Session(db.engine)  # a writer that takes its time: id N, not committed yet
+        slow.add(Event(kind=EventKind.OPEN, occurred_at=datetime.now(UTC)))
+        slow.flush()
+        with db.session() as session:  # id N+1, committed at once
+            session.add(Event(kind=EventKind.CLICK, occurred_at=datetime.now(UTC)))
+        early = client.get("/events", params={"after": start}).json()
+        assert early["events"] == [] and early["next_after"] == start  # N+1 waits for N
+        slow.commit()
+        slow.close()
+        late = client.get("/events", params={"after": early["next_after"]}).json()
+    assert [e["kind"] for e in late["events"]] == ["open", "click"]
