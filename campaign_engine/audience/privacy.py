@@ -70,7 +70,7 @@ def export_person(db: Database, email: str) -> dict[str, Any]:
                 ("events", Event),
             ):
                 rows = session.exec(
-                    select(model).where(model.contact_id == contact.id).order_by(col(model.id))  # type: ignore[attr-defined]
+                    select(model).where(model.contact_id == contact.id).order_by(col(model.id))
                 ).all()
                 data[name] = [_plain(r) for r in rows]
         return data

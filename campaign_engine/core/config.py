@@ -81,6 +81,17 @@ class Settings:
     smtp: SmtpSettings = SmtpSettings()
     dkim: DkimSettings = DkimSettings()
 
+    def __repr__(self) -> str:
+        """Every setting but secrets: the database URL's password is masked, the HMAC secret and
+        the SMTP password are left out (logs and tracebacks print this)."""
+
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            return _redact_url(value) if name == "database_url" else repr(value)
+
+        fields = (f"{f.name}={shown(f.name)}" for f in dataclasses.fields(self) if f.repr)
+        return f"Settings({', '.join(fields)})"
+
     def __post_init__(self) -> None:
         if self.transport not in ("smtp", "outbox"):
             raise ConfigError(
@@ -202,3 +213,8 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((base / url[len(prefix) :]).resolve())
     return url
+
+
+def _redact_url(url: str) -> str:
+    """`postgresql://user:secret@host/db` -> `'postgresql://user:***@host/db'`."""
+    return repr(re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url))

@@ -89,6 +89,6 @@ def launch(
             )
             enrolled[(segment, channel)] += 1
         if enrollments:
-            session.bulk_insert_mappings(Enrollment, enrollments)  # type: ignore[arg-type]
+            session.bulk_insert_mappings(Enrollment, enrollments)
         create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
         return LaunchResult(campaign.id, name, enrolled, skipped)

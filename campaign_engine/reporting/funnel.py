@@ -244,11 +244,11 @@ def _reps(
     drafts: Counter[int | None] = Counter()
     requesters: dict[int | None, set[int]] = defaultdict(set)
     for message in messages:
-        rep = rep_of(message.contact_id)
-        drafts[rep] += message.origin == "rep" and message.state in _SENT
+        rep_id = rep_of(message.contact_id)
+        drafts[rep_id] += message.origin == "rep" and message.state in _SENT
         for event in index.events.get(message.id, []):
             if event.kind == EventKind.CONTACT_REQUEST and event.is_human:
-                requesters[rep].add(message.contact_id)
+                requesters[rep_id].add(message.contact_id)
     sao: Counter[int | None] = Counter(rep_of(c) for c in sao_contacts)
     rows = []
     for rep_id in sorted(contacts, key=lambda r: (r is None, _rep_email(index, r))):

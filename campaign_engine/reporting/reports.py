@@ -1,7 +1,8 @@
 """Report numbers read from the database: delivery status per step, and the full funnel report.
 
-`campaign_statuses` is what `campaign status` prints; `load_report` loads the plain rows the pure
-`funnel.compute_report` needs (and the dashboard renders).
+`campaign_statuses` is what `campaign status` prints; `list_messages` what `campaign messages`
+lists; `load_report` loads the plain rows the pure `funnel.compute_report` needs (and the
+dashboard renders).
 """
 
 from __future__ import annotations
@@ -33,13 +34,16 @@ from campaign_engine.store.models import (
     Rep,
     StageChange,
 )
+from campaign_engine.store.queries import campaign_by_name
 
 __all__ = [
     "CampaignStatus",
+    "MessageLine",
     "ReminderCounts",
     "StepStatus",
     "campaign_statuses",
     "due_reminder_counts",
+    "list_messages",
     "load_report",
     "no_reminders",
     "to_jsonable",
@@ -242,3 +246,60 @@ def load_report(
         reminders=reminders(session, ids),
     )
     return funnel.compute_report(data, now)
+
+
+@dataclass(frozen=True)
+class MessageLine:
+    """One message as `campaign messages` lists it: to whom, in which state, and why."""
+
+    campaign: str
+    step: int
+    to: str
+    account: str
+    segment: str
+    subject: str
+    state: str
+    sent_at: datetime | None
+    note: str  # why it was skipped, or its last error ("" when neither)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "sent_at": self.sent_at.isoformat() if self.sent_at else None}
+
+
+def list_messages(
+    session: Session,
+    campaign_name: str | None = None,
+    state: str | None = None,
+    limit: int = 0,
+) -> list[MessageLine]:
+    """Messages by send time (then id), of one campaign and/or state, at most `limit` (0: all).
+
+    An unknown campaign name raises NotFound.
+    """
+    query = (
+        select(Message, Contact, Account, Campaign)
+        .join(Contact, col(Contact.id) == Message.contact_id)
+        .join(Account, col(Account.id) == Contact.account_id)
+        .join(Campaign, col(Campaign.id) == Message.campaign_id)
+        .order_by(col(Message.sent_at), col(Message.id))
+    )
+    if campaign_name:
+        query = query.where(Campaign.id == campaign_by_name(session, campaign_name).id)
+    if state:
+        query = query.where(Message.state == state)
+    if limit:
+        query = query.limit(limit)
+    return [
+        MessageLine(
+            campaign=campaign.name,
+            step=message.step,
+            to=contact.email,
+            account=account.name,
+            segment=account.segment,
+            subject=message.subject,
+            state=message.state,
+            sent_at=message.sent_at,
+            note=message.skip_reason or message.error or "",
+        )
+        for message, contact, account, campaign in session.exec(query).all()
+    ]

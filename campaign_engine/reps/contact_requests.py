@@ -197,7 +197,12 @@ def _just_recorded(session: Session, contact_id: int, note: str, now: datetime) 
         .where(Event.contact_id == contact_id, Event.kind == EventKind.CONTACT_REQUEST)
         .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
     ).first()
-    return last is not None and last[0] == note and now - last[1] <= RESUBMIT_WINDOW
+    return (
+        last is not None
+        and last[0] == note
+        and last[1] is not None
+        and now - last[1] <= RESUBMIT_WINDOW
+    )
 
 
 def _find(

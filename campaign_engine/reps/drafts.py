@@ -268,7 +268,7 @@ def draft_row(
     row = session.exec(_views(session, rep_email).where(Draft.id == draft_id)).first()
     if row is None:
         raise NotFound(f"no draft {draft_id}: list yours with `campaign drafts list`")
-    return tuple(row)  # type: ignore[return-value]
+    return tuple(row)
 
 
 def edit_draft(

@@ -116,7 +116,8 @@ def _relaxed_body(body: bytes) -> bytes:
     C-speed scans instead of dkimpy's regular expressions); anything else goes through dkimpy."""
     bare = body.replace(b"\r\n", b"")
     if b"\t" in body or b"  " in body or b" \r\n" in body or b"\r" in bare or b"\n" in bare:
-        return _RELAXED.canonicalize_body(body)
+        canonical: bytes = _RELAXED.canonicalize_body(body)
+        return canonical
     trimmed = body.rstrip(b"\r\n")
     return trimmed + b"\r\n" if trimmed else b""
 

@@ -11,7 +11,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_engine.core.errors import SequenceError
 
-__all__ = ["PERSONAS", "Offer", "Sequence", "Step", "load_sequence", "with_utm"]
+__all__ = ["PERSONAS", "SNAPSHOT_FORMAT", "Offer", "Sequence", "Step", "load_sequence", "with_utm"]
+
+# The shape of the sequence snapshot frozen into each campaign (Campaign.sequence_json); bump it
+# (and teach from_json the old shape) when the dataclasses below change.
+SNAPSHOT_FORMAT = 1
 
 PERSONAS = ("practitioner", "management")
 ANY_PERSONA = "any"
@@ -64,11 +68,17 @@ class Sequence:
         return self.steps[number - 1]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps({"format": SNAPSHOT_FORMAT, **asdict(self)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Sequence:
         data = json.loads(text)
+        version = data.pop("format", 1)  # snapshots written before versioning are format 1
+        if version != SNAPSHOT_FORMAT:
+            raise SequenceError(
+                f"this campaign's sequence snapshot is format {version}; this version of the"
+                f" engine reads format {SNAPSHOT_FORMAT}: upgrade campaign-engine"
+            )
         steps = tuple(
             Step(**{**step, "offers": tuple(Offer(**offer) for offer in step["offers"])})
             for step in data.pop("steps")

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import SendWindow
@@ -41,9 +42,9 @@ class SharedRateLimit:
     def _reserve(self, second: int) -> bool:
         with self.db.engine.begin() as connection:
             insert = (
-                sa.dialects.postgresql.insert(_WINDOWS)
+                postgresql.insert(_WINDOWS)
                 if is_postgres(self.db.engine)
-                else sa.dialects.sqlite.insert(_WINDOWS)
+                else sqlite.insert(_WINDOWS)
             )
             connection.execute(
                 insert.values(second=second, sent=0).on_conflict_do_nothing(

@@ -39,6 +39,7 @@ __all__ = [
     "ThreadOutcome",
     "UTCDateTime",
     "User",
+    "parse_link_registry",
     "utc",
 ]
 
@@ -118,7 +119,12 @@ class Campaign(SQLModel, table=True):
 
     def link_registry(self) -> dict[int, list[str]]:
         """Step number -> the URLs its emails may link to (a click token holds the index)."""
-        return {int(k): list(v) for k, v in json.loads(self.links_json).items()}
+        return parse_link_registry(self.links_json)
+
+
+def parse_link_registry(links_json: str) -> dict[int, list[str]]:
+    """A campaign's `links_json` as step number -> URLs (the one reader of that column)."""
+    return {int(k): list(v) for k, v in json.loads(links_json or "{}").items()}
 
 
 class Enrollment(SQLModel, table=True):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from campaign_engine.store.models import Account, Campaign, Contact, Message, Rep
+from campaign_engine.store.models import (
+    Account,
+    Campaign,
+    Contact,
+    Message,
+    Rep,
+    parse_link_registry,
+)
 
 __all__ = ["MessageInfo", "PageView", "message_info", "page_view"]
 
@@ -56,7 +62,7 @@ def message_info(session: Session, message_id: int) -> MessageInfo | None:
         return None
     message, links_json = row
     assert message.id is not None
-    links = json.loads(links_json or "{}").get(str(message.step), [])
+    links = parse_link_registry(links_json).get(message.step, [])
     return MessageInfo(
         message_id=message.id,
         contact_id=message.contact_id,

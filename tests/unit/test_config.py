@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.core.config import load_settings
+from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,3 +41,14 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
 def test_unsubscribe_mailto_must_be_a_bare_address() -> None:
     with pytest.raises(ConfigError, match="unsubscribe_mailto must be a bare address"):
         load_settings(ROOT / "config.toml", environ={"CAMPAIGN_UNSUBSCRIBE_MAILTO": "Ops <a@b>"})
+
+
+def test_settings_never_print_a_password_or_the_secret(tmp_path: Path) -> None:
+    settings = Settings(
+        tmp_path / "config.toml",
+        database_url="postgresql://mailer:hunter2@db.example/campaigns",
+        secret="s3cr3t-that-signs-every-link",
+    )
+    shown = repr(settings)
+    assert "postgresql://mailer:***@db.example/campaigns" in shown
+    assert "hunter2" not in shown and "s3cr3t" not in shown

@@ -1,9 +1,10 @@
+import json
 from pathlib import Path
 
 import pytest
 
 from campaign_engine.core.errors import SequenceError
-from campaign_engine.sending.sequences import Sequence, load_sequence, with_utm
+from campaign_engine.sending.sequences import SNAPSHOT_FORMAT, Sequence, load_sequence, with_utm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +67,14 @@ def test_unknown_sequence_lists_the_known_ones() -> None:
         SequenceError, match="known: premium-to-ultimate, premium-to-ultimate-personas"
     ):
         load_sequence(ROOT / "sequences", "nope")
+
+
+def test_a_campaign_snapshot_says_its_format_and_an_unknown_one_is_refused() -> None:
+    sequence = load_sequence(ROOT / "sequences", "premium-to-ultimate")
+    snapshot = json.loads(sequence.to_json())
+    assert snapshot["format"] == SNAPSHOT_FORMAT
+    assert Sequence.from_json(sequence.to_json()) == sequence
+    legacy = {k: v for k, v in snapshot.items() if k != "format"}
+    assert Sequence.from_json(json.dumps(legacy)) == sequence
+    with pytest.raises(SequenceError, match="format 99"):
+        Sequence.from_json(json.dumps({**snapshot, "format": 99}))

@@ -1,0 +1,183 @@
+"""The root of the `campaign` command and what its command groups share.
+
+The root typer app and its options (--config, --verbose), the `Context` every command reads its
+settings and database from, the consoles, shared option aliases and output helpers, and `main()`:
+the one place that turns errors into a message and a non-zero exit. The command groups live in
+the sibling modules; `campaign_engine.cli` registers them on `app`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy import exc as sa_exc
+
+from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.core.errors import CampaignEngineError
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import utc
+
+__all__ = [
+    "CampaignOption",
+    "Context",
+    "Format",
+    "NowOption",
+    "RepOption",
+    "app",
+    "context_of",
+    "emit_json",
+    "err",
+    "main",
+    "minute",
+    "out",
+    "parse_now",
+]
+
+
+app = typer.Typer(
+    help="Run B2B email campaigns: import contacts, launch sequences, send on schedule.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+# markup off: CSV cells, names and reasons are printed as they are ("[/b]" must not crash),
+# soft wrap: one message per line, whatever the width, so scripts can grep file:line;
+# the few styled lines pass markup=True and escape() what they interpolate.
+out = Console(highlight=False, markup=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+# Options more than one group takes.
+CampaignOption = Annotated[str | None, typer.Option(help="Only this campaign.")]
+RepOption = Annotated[
+    str | None,
+    typer.Option("--rep", help="Act as this rep: only their contacts' drafts (default: all)."),
+]
+NowOption = Annotated[
+    str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
+]
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@dataclass
+class Context:
+    """What every command needs: settings and the database, opened on first use."""
+
+    config: Path | None
+    verbose: bool
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:  # only if a command opened it
+            self.db.dispose()
+
+
+def context_of(ctx: typer.Context) -> Context:
+    """The `Context` the root callback put on the command line's context."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Config file (default: ./config.toml or $CAMPAIGN_CONFIG)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log details and tracebacks.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Context(config, verbose)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def parse_now(value: str | None) -> datetime:
+    """The moment a --now option names (ISO-8601, as UTC), or the current time when not given."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO-8601 date-time", param_hint="--now"
+        ) from None
+    return utc(moment)
+
+
+def emit_json(records: list[dict[str, object]]) -> None:
+    """Plain JSON on stdout (rich's highlighter is slow on thousands of rows)."""
+    sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+
+
+def minute(moment: datetime | None) -> str:
+    """A moment to the minute ("2021-04-27T09:00"), or "-" when there is none."""
+    return moment.isoformat()[:16] if moment else "-"
+
+
+def main() -> None:
+    """Entry point: one place turns errors into a message and a non-zero exit."""
+    verbose = "--verbose" in sys.argv or "-v" in sys.argv
+    try:
+        code = app(standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("Aborted.")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except CampaignEngineError as exc:
+        if verbose:
+            err.print_exception()
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
+        cause = exc.__cause__
+        while cause is not None:
+            err.print(f"  caused by: {cause}")
+            cause = cause.__cause__
+        sys.exit(1)
+    except sa_exc.SQLAlchemyError as exc:  # the database refused or is unreachable
+        if verbose:
+            err.print_exception()
+        detail = getattr(exc, "orig", None) or exc
+        err.print(f"error: database: {str(detail).splitlines()[0]}")
+        err.print("  (run with --verbose for the full traceback)")
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage errors carry their own message and exit code
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(getattr(exc, "exit_code", 2))
+    if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
+        sys.exit(code)

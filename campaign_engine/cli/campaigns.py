@@ -1,0 +1,286 @@
+"""Running campaigns: `campaign launch`, `tick`, `run`, `serve`, `status` and `report`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from campaign_engine.cli.app import CampaignOption, Context, Format, context_of, out, parse_now
+from campaign_engine.engine import launch as launching
+from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.reporting import report_export, reports
+from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
+from campaign_engine.reporting.report_model import Report
+from campaign_engine.sending.throttle import limiter_for
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store import queries
+
+
+def launch(
+    ctx: typer.Context,
+    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
+    start: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="First send day, YYYY-MM-DD.")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone (default: config timezone).")
+    ] = None,
+) -> None:
+    """Create a campaign from a sequence and enrol every eligible contact."""
+    c = context_of(ctx)
+    result = launching.launch(
+        c.db, c.settings, sequence, start.date(), parse_now(None), name, timezone
+    )
+    table = Table(title=f"Launched {result.name!r}")
+    for column in ("segment", "channel", "contacts"):
+        table.add_column(column)
+    for (segment, channel), count in sorted(result.enrolled.items()):
+        table.add_row(segment, channel, str(count))
+    table.add_row("any", "none (mode A)", str(result.not_enrolled))
+    out.print(table)
+
+
+def tick(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
+    ] = None,
+) -> None:
+    """Do all work due at this moment once, then exit (cron-friendly)."""
+    c = context_of(ctx)
+    moment = parse_now(now)
+
+    async def run() -> TickReport:
+        async with make_transport(
+            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
+        ) as transport:
+            ticker = Ticker(c.db, c.settings, transport)
+            report = await ticker.tick(moment)
+            await ticker.webhooks.drain()  # one-shot: deliver the webhooks due before exiting
+            return report
+
+    report = asyncio.run(run())
+    out.print(f"tick {moment.isoformat()}: {report}")
+
+
+def run(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Tracking endpoints: address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Tracking endpoints: port.")] = 8080,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Serve the tracking endpoints too.")
+    ] = True,
+) -> None:
+    """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C."""
+    from campaign_engine.engine.scheduler import run_forever
+
+    c = context_of(ctx)
+    config = _web_config(c, host, port) if web else None
+    serving = f" and serving tracking on http://{host}:{port}" if web else ""
+    out.print(
+        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops after the batch in"
+        " flight."
+    )
+    asyncio.run(run_forever(c.settings, c.db, web=config))
+    out.print("Stopped.")
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the tracking endpoints (open pixel, clicks, contact page, unsubscribe) until Ctrl-C."""
+    import uvicorn
+
+    c = context_of(ctx)
+    out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
+    uvicorn.Server(_web_config(c, host, port)).run()
+    out.print("Stopped.")
+
+
+def status(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Per campaign and step: queued, sent, failed, skipped (and why)."""
+    c = context_of(ctx)
+    with c.db.session() as session:
+        if campaign:
+            queries.campaign_by_name(session, campaign)
+        statuses = reports.campaign_statuses(session, campaign)
+    if format is Format.json:
+        out.print_json(json.dumps(reports.to_jsonable(statuses)))
+        return
+    _print_statuses(statuses)
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+def report(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="table, json, csv or html (the dashboard).")
+    ] = ReportFormat.table,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", dir_okay=False, help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Funnel per campaign, email, segment, offer and rep; human engagement only; SAO and stages."""
+    c = context_of(ctx)
+    with c.db.session() as session:
+        if campaign:
+            queries.campaign_by_name(session, campaign)
+        now = parse_now(None)
+        pending = reports.due_reminder_counts(now, c.settings.reminder_days)
+        result = reports.load_report(session, now, campaign, reminders=pending)
+        statuses = reports.campaign_statuses(session, campaign)
+    if format is ReportFormat.table:
+        _print_statuses(statuses)
+        _print_report(result)
+        return
+    text = {
+        ReportFormat.json: lambda r: report_export.to_json(r, reports.to_jsonable(statuses)),
+        ReportFormat.csv: report_export.to_csv,
+        ReportFormat.html: lambda r: render_dashboard(r, c.settings.templates_dir),
+    }[format](result)
+    if out_file is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    out_file.write_text(text, encoding="utf-8", newline="")
+    out.print(f"{format.value} report written to {out_file}")
+
+
+def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
+    if not statuses:
+        out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
+    for item in statuses:
+        enrolled = ", ".join(f"{k} {v}" for k, v in sorted(item.enrolled.items()))
+        table = Table(
+            title=f"{item.name}  ({item.sequence}, from {item.start_date}, {item.window} {item.timezone})",
+            caption=f"enrolled: {enrolled or 'none'}; next due: {item.next_due_at or '-'}",
+        )
+        columns = (
+            "step",
+            "day",
+            "subject",
+            "queued",
+            "sent",
+            "retry",
+            "failed",
+            "bounced",
+            "skipped",
+            "uncertain",
+        )
+        for column in columns:
+            table.add_column(column, justify="right" if column not in ("subject",) else "left")
+        for step in item.steps:
+            s = step.states
+            reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
+            skipped = f"{s['skipped']}" + (f" ({reasons})" if reasons else "")
+            table.add_row(
+                str(step.step),
+                str(step.day),
+                step.subject,
+                str(s["queued"] + s["sending"]),
+                str(s["sent"]),
+                str(s["retry"]),
+                str(s["failed"]),
+                str(s["bounced"]),
+                skipped,
+                str(s["uncertain"]),
+            )
+        out.print(table)
+
+
+def _print_report(result: Report) -> None:
+    if not result.campaigns:
+        out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
+    for item in result.campaigns:
+        t = item.totals
+        out.print(
+            f"{item.name} ({item.sequence}, from {item.start_date}): "
+            f"{t.enrolled} enrolled, {item.touched} emailed, SAO {item.sao}; not counted: "
+            f"{t.apple_opens} Apple privacy opens, {t.scanner_opens} scanner opens, "
+            f"{t.scanner_clicks} scanner clicks"
+        )
+        rows = [("all", t)] + [(f"email {s.step}", s.figures) for s in item.steps]
+        rows += [(f"segment {g.segment}", g.figures) for g in item.segments]
+        table = Table(title="Funnel (human engagement)")
+        table.add_column("")
+        for _, label in FIGURE_COLUMNS:
+            table.add_column(label, justify="right")
+        for label, figures in rows:
+            values = asdict(figures)
+            table.add_row(label, *(show(values[key], key == "ctor") for key, _ in FIGURE_COLUMNS))
+        out.print(table)
+        offers = Table(title="Offers")
+        for column in ("email", "offer", "delivered with it", "clicked", "clicks", "click rate"):
+            offers.add_column(column, justify="left" if column == "offer" else "right")
+        for o in item.offers:
+            offers.add_row(
+                str(o.step),
+                o.name,
+                str(o.offered),
+                str(o.clicks_unique),
+                str(o.clicks_total),
+                show(o.click_rate, True),
+            )
+        out.print(offers)
+        reps = Table(title="Reps")
+        for column in ("rep", "contacts", "drafts sent", "reminders pending", "requests", "SAO"):
+            reps.add_column(column, justify="left" if column == "rep" else "right")
+        for r in item.reps:
+            reps.add_row(
+                r.rep or r.name,
+                str(r.contacts),
+                str(r.drafts_sent),
+                str(r.reminders_pending),
+                str(r.requests_received),
+                str(r.sao),
+            )
+        out.print(reps)
+        stage_table = Table(title="Sales stages of the contacts emailed")
+        for column in ("stage", "reached", "now in it", "average days"):
+            stage_table.add_column(column, justify="left" if column == "stage" else "right")
+        for st in item.stages:
+            stage_table.add_row(
+                f"{st.stage} - {st.name}", str(st.reached), str(st.current), show(st.average_days)
+            )
+        out.print(stage_table)
+
+
+def _web_config(c: Context, host: str, port: int) -> Any:
+    import uvicorn
+
+    from campaign_engine.web.app import create_app
+
+    return uvicorn.Config(
+        create_app(c.settings, c.db),
+        host=host,
+        port=port,
+        log_level="info" if c.verbose else "warning",
+        proxy_headers=True,
+        lifespan="on",
+    )

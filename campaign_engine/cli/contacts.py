@@ -1,0 +1,148 @@
+"""Contacts: `campaign import contacts|reps`, `campaign contacts set-mode|export|forget` and
+`campaign contact-request`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from campaign_engine.audience import imports, privacy
+from campaign_engine.cli.app import RepOption, context_of, err, out, parse_now
+from campaign_engine.cli.csv_input import (
+    ENCODING_OPTION,
+    ERRORS_OPTION,
+    STRICT_OPTION,
+    print_import,
+    progress_bar,
+)
+from campaign_engine.reps import outreach
+from campaign_engine.sending.transport import make_transport
+
+import_app = typer.Typer(help="Import contacts or reps from CSV.", no_args_is_help=True)
+contacts_app = typer.Typer(
+    help="Change contacts; export or erase what is held on one.", no_args_is_help=True
+)
+
+
+class Mode(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+@import_app.command("contacts")
+def import_contacts_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a header row.")
+    ],
+    encoding: Annotated[str | None, ENCODING_OPTION] = None,
+    strict: Annotated[bool, STRICT_OPTION] = False,
+    errors: Annotated[Path | None, ERRORS_OPTION] = None,
+) -> None:
+    """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1)."""
+    c = context_of(ctx)
+    with progress_bar(f"importing {file.name}") as progress:
+        result = imports.import_contacts(c.db, file, parse_now(None), encoding, strict, progress)
+    print_import(result, "contacts", errors)
+
+
+@import_app.command("reps")
+def import_reps_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: email,name,title,timezone.")
+    ],
+) -> None:
+    """Upsert sales reps (name, title, time zone) by email."""
+    c = context_of(ctx)
+    print_import(imports.import_reps(c.db, file), "reps")
+
+
+@contacts_app.command("set-mode")
+def contacts_set_mode(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL")],
+    mode: Annotated[
+        Mode, typer.Argument(help="A do nothing, B sales direct only, C marketing email.")
+    ],
+    rep: RepOption = None,
+) -> None:
+    """Change a contact's outreach mode; automated sends follow it from the next tick."""
+    c = context_of(ctx)
+    with c.db.session() as session:
+        change = outreach.set_outreach_mode(
+            session, c.settings, email, mode.value, parse_now(None), rep
+        )
+    out.print(change.summary())
+
+
+@contacts_app.command("export")
+def contacts_export_command(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="The person's address.")]
+) -> None:
+    """Print all data held on EMAIL as JSON (for a data subject access request)."""
+    data = privacy.export_person(context_of(ctx).db, email)
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@contacts_app.command("forget")
+def contacts_forget_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The person's address.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase EMAIL's personal data; keep only a hashed suppression so it is never mailed again."""
+    if not yes and not typer.confirm(f"Erase everything held on {email}? This cannot be undone"):
+        raise typer.Abort()
+    report = privacy.forget_person(context_of(ctx).db, email, parse_now(None))
+    out.print(
+        f"{report.email}: contact {'erased' if report.contact_erased else 'not found'}, "
+        f"{report.messages} message(s) and {report.events} event(s) cleared, "
+        f"{report.consent_records} consent record(s) deleted; hashed suppression kept"
+    )
+
+
+def contact_request(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact who asked (replied, called...).")],
+    note: Annotated[str, typer.Option(help="What they said; goes into the rep's alert.")] = "",
+    preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
+) -> None:
+    """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
+    from campaign_engine.reps.alerts import send_pending_alerts
+    from campaign_engine.reps.contact_requests import clean_form, record_contact_request
+
+    c = context_of(ctx)
+    moment = parse_now(None)
+    form = clean_form({"message": note, "preferred_time": preferred_time})
+    result = record_contact_request(
+        c.db, c.settings, moment, email=email, form=form, source="manual"
+    )
+
+    async def send() -> int:
+        async with make_transport(c.settings) as transport:
+            return await send_pending_alerts(c.db, c.settings, transport, moment)
+
+    sent = asyncio.run(send())
+    step = f"email {result.step}" if result.step else "no email sent yet"
+    out.print(
+        f"Contact request recorded for {result.contact_email} ({step}): "
+        f"{result.stopped_enrollments} automated enrollment(s) stopped, "
+        f"{result.skipped_messages} queued message(s) skipped, outreach mode now B."
+    )
+    if result.repeated:
+        out.print("The same request was recorded moments ago: no second alert.")
+    elif not result.rep_email:
+        err.print(
+            "[yellow]warning:[/yellow] the account has no rep: nobody was alerted", markup=True
+        )
+    elif sent:
+        out.print(f"Alert sent to {result.rep_name or result.rep_email} <{result.rep_email}>.")
+    else:
+        out.print(f"Alert to {result.rep_email} queued: the next tick retries it.")

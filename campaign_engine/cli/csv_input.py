@@ -1,0 +1,68 @@
+"""What the commands reading a CSV share (import, exclude, stages import).
+
+Their options, a progress bar while reading, and the report of rejected rows: listed on stderr
+with file:line and reason, optionally written to a CSV, and exit 1 when there is any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich import progress as rich_progress
+from rich.markup import escape
+
+from campaign_engine.audience import imports
+from campaign_engine.audience.csvfile import Progress, RowError, write_errors
+from campaign_engine.cli.app import err, out
+from campaign_engine.core.errors import ImportRejected
+
+ENCODING_OPTION = typer.Option("--encoding", help="Override the detected encoding.")
+STRICT_OPTION = typer.Option("--strict", help="Apply nothing when any row is rejected.")
+ERRORS_OPTION = typer.Option("--errors", help="Also write rejected rows to this CSV.")
+
+
+def print_import(result: imports.ImportResult, what: str, errors: Path | None = None) -> None:
+    out.print(
+        f"{result.file}: {result.created} {what} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+    )
+    report_rejected(result.file, result.rejected, applied_outcome(result.applied), errors)
+
+
+def applied_outcome(applied: bool) -> str:
+    return "valid rows were applied" if applied else "nothing was applied (--strict)"
+
+
+def report_rejected(file: str, rejected: list[RowError], outcome: str, errors: Path | None) -> None:
+    """Every rejected row on stderr (and in --errors FILE); exit 1 when there is any."""
+    for problem in rejected:
+        err.print(f"[red]rejected[/red] {escape(str(problem))}", markup=True)
+    if errors is not None:
+        write_errors(errors, rejected)
+        err.print(f"rejected rows written to {errors}")
+    if rejected:
+        raise ImportRejected(f"{len(rejected)} row(s) of {file} rejected ({outcome})")
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    """A byte-based progress bar on stderr (shown only on a terminal) fed by read_rows."""
+    columns = (
+        rich_progress.TextColumn("{task.description}"),
+        rich_progress.BarColumn(),
+        rich_progress.DownloadColumn(),
+        rich_progress.TransferSpeedColumn(),
+        rich_progress.TimeRemainingColumn(),
+    )
+    with rich_progress.Progress(
+        *columns, console=err, transient=True, disable=not err.is_terminal
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

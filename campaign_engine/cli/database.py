@@ -1,0 +1,41 @@
+"""`campaign db`: the database schema (upgrade, current, revision)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from campaign_engine.cli.app import context_of, out
+from campaign_engine.store import schema
+from campaign_engine.store.db import Database
+
+db_app = typer.Typer(help="The database schema (alembic migrations).", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the schema to the newest revision (also done automatically on first use)."""
+    c = context_of(ctx)
+    database = Database(c.settings.database_url, migrate=False)
+    changed = schema.upgrade(database.engine)
+    state = "upgraded to" if changed else "already at"
+    out.print(f"{database!r}: {state} revision {schema.current_revision(database.engine)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the schema revision of the database and the newest one this version knows."""
+    c = context_of(ctx)
+    database = Database(c.settings.database_url, migrate=False)
+    current, head = schema.current_revision(database.engine), schema.head_revision()
+    out.print(f"database: {current or 'empty'}; newest: {head}")
+
+
+@db_app.command("revision", hidden=True)
+def db_revision(
+    ctx: typer.Context, message: Annotated[str, typer.Option("--message", "-m")]
+) -> None:
+    """For contributors: write a migration for what the models add."""
+    c = context_of(ctx)
+    schema.new_revision(Database(c.settings.database_url, migrate=False).engine, message)

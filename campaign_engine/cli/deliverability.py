@@ -1,0 +1,125 @@
+"""Deliverability checks: `campaign dkim keygen`, `campaign doctor` and `campaign lint`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from campaign_engine.cli.app import context_of, out
+from campaign_engine.core.config import DkimSettings
+from campaign_engine.core.errors import ConfigError
+from campaign_engine.engine.doctor import diagnose
+from campaign_engine.sending.dkim import dns_record, generate_key, valid_domain, valid_selector
+from campaign_engine.sending.lint import lint_sequence
+
+dkim_app = typer.Typer(help="DKIM keys for signing outgoing mail.", no_args_is_help=True)
+
+
+@dkim_app.command("keygen")
+def dkim_keygen_command(
+    ctx: typer.Context,
+    selector: Annotated[
+        str | None, typer.Option(help="DKIM selector (default: [dkim] selector or 'mail').")
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="Signing domain (default: [dkim] domain or the From domain).")
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Private key file to write (default: [dkim] private_key_path)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing key file.")] = False,
+) -> None:
+    """Write a 2048-bit RSA key and print the DNS TXT record to publish."""
+    try:
+        dkim_settings, from_address = (
+            context_of(ctx).settings.dkim,
+            context_of(ctx).settings.from_address,
+        )
+    except ConfigError:
+        dkim_settings, from_address = DkimSettings(), ""
+    selector = selector or dkim_settings.selector or "mail"
+    domain = domain or dkim_settings.domain or from_address.rsplit("@", 1)[-1].strip("> ")
+    if not valid_domain(domain) or not valid_selector(selector):
+        raise ConfigError(
+            f"selector {selector!r} / domain {domain!r}: give --selector and --domain"
+        )
+    path = out_file or dkim_settings.private_key_path
+    if path is None:
+        raise ConfigError("no key file: give --out FILE (or set [dkim] private_key_path)")
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; --force replaces it (and the published DNS key!)")
+    pair = generate_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(pair.private_pem)
+    out.print(f"wrote {path} (2048-bit RSA, keep it private)")
+    out.print(
+        "Publish this TXT record in DNS, then set [dkim] selector, domain, private_key_path:",
+        markup=False,
+    )
+    out.print(dns_record(selector, domain, pair.public_b64), soft_wrap=True)
+
+
+def doctor(
+    ctx: typer.Context,
+    smtp: Annotated[bool, typer.Option(help="Try a TCP connect to the SMTP relay.")] = True,
+) -> None:
+    """Check the config for deliverability and compliance; exit 1 when something must be fixed."""
+    checks = diagnose(context_of(ctx).settings, probe_smtp=smtp)
+    colours = {"ok": "green", "warning": "yellow", "error": "red"}
+    for check in checks:
+        out.print(
+            f"[{colours[check.level]}]{check.level:7}[/] {check.what}: {escape(check.detail)}",
+            markup=True,
+            soft_wrap=True,
+        )
+    errors = sum(1 for c in checks if c.level == "error")
+    if errors:
+        out.print(f"{errors} thing(s) to fix before sending for real.")
+        raise typer.Exit(1)
+    out.print("Ready to send.")
+
+
+def lint_command(
+    ctx: typer.Context,
+    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
+    spam: Annotated[bool, typer.Option(help="Score with SpamAssassin when installed.")] = True,
+) -> None:
+    """Render every step for each persona and check it; exit 1 on any error."""
+    report = lint_sequence(context_of(ctx).settings, sequence, spam=spam)
+    table = Table(title=f"lint {sequence}")
+    for column in ("step", "persona", "subject", "spam score", "errors", "warnings"):
+        table.add_column(column)
+    for step in report.steps:
+        score = "-" if step.spam_score is None else f"{step.spam_score:.1f}".replace("-0.0", "0.0")
+        if step.spam_tests:
+            score += f" ({step.spam_tests})"
+        levels = [f.level for f in step.findings]
+        table.add_row(
+            str(step.step),
+            step.persona,
+            step.subject,
+            score,
+            str(levels.count("error")),
+            str(levels.count("warning")),
+        )
+    out.print(table)
+    for step in report.steps:
+        for finding in step.findings:
+            colour = "red" if finding.level == "error" else "yellow"
+            out.print(
+                f"step {step.step} {step.persona}: [{colour}]{finding.level}[/] "
+                f"{escape(finding.message)}",
+                markup=True,
+                soft_wrap=True,
+            )
+    if not report.spamassassin and spam:
+        out.print("SpamAssassin is not installed: no spam scores (apt-get install spamassassin).")
+    if report.errors:
+        out.print(f"{report.errors} error(s).")
+        raise typer.Exit(1)

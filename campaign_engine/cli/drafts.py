@@ -1,0 +1,205 @@
+"""Rep outreach: `campaign drafts list|show|edit|send|done` and `campaign reminders`."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaign_engine.cli.app import (
+    CampaignOption,
+    Format,
+    NowOption,
+    RepOption,
+    context_of,
+    emit_json,
+    out,
+    parse_now,
+)
+from campaign_engine.reps import drafts, reminder_mail, repsend
+from campaign_engine.sending.transport import make_transport
+from campaign_engine.store import queries
+
+drafts_app = typer.Typer(
+    help="Reps' drafts of the sequence: list, read, edit, send.", no_args_is_help=True
+)
+
+
+class DraftStatusFilter(StrEnum):
+    draft = "draft"
+    sent = "sent"
+    cancelled = "cancelled"
+    all = "all"
+
+
+class DoneReason(StrEnum):
+    meeting = "meeting"
+    opportunity = "opportunity"
+
+
+@drafts_app.command("list")
+def drafts_list(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    campaign: CampaignOption = None,
+    status: Annotated[
+        DraftStatusFilter, typer.Option(help="draft (open), sent, cancelled or all.")
+    ] = DraftStatusFilter.draft,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """The drafts waiting for a rep (or sent), one row per contact and email."""
+    c = context_of(ctx)
+    with c.db.session() as session:
+        drafts.ensure_drafts(session, c.settings, parse_now(None))
+        if campaign:
+            queries.campaign_by_name(session, campaign)
+        views = drafts.list_drafts(
+            session, rep, campaign, None if status is DraftStatusFilter.all else status.value
+        )
+    if format is Format.json:
+        emit_json([v.to_json(body=False) for v in views])
+        return
+    table = Table(title=f"Drafts ({len(views)})")
+    columns = ["id", "contact", "account", "segment", "step", "subject", "status"]
+    if rep is None:
+        columns.insert(4, "rep")
+    for column in columns:
+        table.add_column(column)
+    for v in views:
+        cells = {
+            "id": str(v.id),
+            "contact": v.contact_email,
+            "account": v.account,
+            "segment": v.segment,
+            "rep": v.rep_email,
+            "step": str(v.step),
+            "subject": v.subject,
+            "status": v.status + (f" ({v.status_note})" if v.status_note else ""),
+        }
+        table.add_row(*(cells[column] for column in columns))
+    out.print(table)
+
+
+@drafts_app.command("show")
+def drafts_show(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+) -> None:
+    """One draft as it will go out (tracking and the footer are added when it is sent)."""
+    c = context_of(ctx)
+    with c.db.session() as session:
+        v = drafts.get_draft(session, draft_id, rep)
+    out.print(
+        f"Draft {v.id}: email {v.step} of {v.campaign!r}, {v.status}"
+        + (f" ({v.status_note})" if v.status_note else "")
+    )
+    out.print(f"To: {v.contact_name} <{v.contact_email}> ({v.account}, {v.segment})")
+    out.print(f"From: {v.rep_email or '(no rep)'}")
+    out.print(f"Subject: {v.subject}\n")
+    out.print(v.body_text, markup=False, soft_wrap=True)
+    out.print("[dim]-- footer, added when sent; links are tracked when sent --[/dim]")
+    out.print(v.footer_text, markup=False, style="dim", soft_wrap=True)
+
+
+@drafts_app.command("edit")
+def drafts_edit(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    subject: Annotated[str | None, typer.Option(help="New subject line.")] = None,
+    body_file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="New text body (UTF-8); keep the links as written."
+        ),
+    ] = None,
+    rep: RepOption = None,
+) -> None:
+    """Change a draft's subject and/or text; campaign links stay tracked."""
+    if subject is None and body_file is None:
+        raise typer.BadParameter("give --subject and/or --body-file", param_hint="--subject")
+    c = context_of(ctx)
+    try:
+        body = body_file.read_text(encoding="utf-8") if body_file else None
+    except UnicodeDecodeError:
+        raise typer.BadParameter(
+            f"{body_file} is not UTF-8 text", param_hint="--body-file"
+        ) from None
+    with c.db.session() as session:
+        v = drafts.edit_draft(session, c.settings, draft_id, rep, parse_now(None), subject, body)
+    out.print(f"Draft {v.id} saved: email {v.step} to {v.contact_email}, subject {v.subject!r}.")
+
+
+@drafts_app.command("send")
+def drafts_send(
+    ctx: typer.Context,
+    draft_id: Annotated[int, typer.Argument(metavar="ID")],
+    rep: RepOption = None,
+    now: NowOption = None,
+) -> None:
+    """Send a draft now through the engine, from the rep, with tracked links."""
+    c = context_of(ctx)
+    moment = parse_now(now)
+
+    async def send() -> repsend.SentDraft:
+        async with make_transport(c.settings) as transport:
+            return await repsend.send_draft(c.db, c.settings, transport, draft_id, rep, moment)
+
+    sent = asyncio.run(send())
+    out.print(
+        f"Sent email {sent.step} {sent.subject!r} to {sent.recipient} from {sent.sender}"
+        f" (message {sent.message_id})."
+    )
+
+
+@drafts_app.command("done")
+def drafts_done(
+    ctx: typer.Context,
+    contact_email: Annotated[str, typer.Argument(metavar="CONTACT_EMAIL")],
+    reason: Annotated[DoneReason, typer.Option(help="Where the thread went.")],
+    rep: RepOption = None,
+    note: Annotated[str, typer.Option(help="Free text kept with the mark.")] = "",
+) -> None:
+    """Mark a thread as moved to a meeting or an opportunity: no more next-step reminders."""
+    c = context_of(ctx)
+    with c.db.session() as session:
+        drafts.mark_done(session, contact_email, rep, reason.value, parse_now(None), note)
+    out.print(f"{contact_email}: moved to {reason.value}; no more reminders for this contact.")
+
+
+def reminders_command(
+    ctx: typer.Context,
+    rep: RepOption = None,
+    now: NowOption = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Next emails due: sent email N at least reminder_days ago, email N+1 not yet."""
+    c = context_of(ctx)
+    with c.db.session() as session:
+        lines = reminder_mail.reminder_lines(session, parse_now(now), c.settings.reminder_days, rep)
+    if format is Format.json:
+        emit_json([line.to_json() for line in lines])
+        return
+    if not lines:
+        out.print("No reminders due.")
+        return
+    table = Table(title=f"Reminders due ({len(lines)})")
+    for column in ("due since", "rep", "contact", "account", "campaign", "sent", "next", "draft"):
+        table.add_column(column)
+    for line in lines:
+        r = line.reminder
+        table.add_row(
+            f"{r.due_at:%Y-%m-%d %H:%M}",
+            r.rep_email,
+            r.contact_email,
+            line.account,
+            r.campaign,
+            f"email {r.sent_step} on {r.sent_at:%Y-%m-%d}",
+            f"email {r.next_step}",
+            str(line.draft_id or "-"),
+        )
+    out.print(table)

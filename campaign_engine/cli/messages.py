@@ -1,0 +1,105 @@
+"""`campaign messages`: what went (or will go) to whom; retry or accept uncertain sends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaign_engine.cli.app import (
+    CampaignOption,
+    Context,
+    Format,
+    context_of,
+    minute,
+    out,
+    parse_now,
+)
+from campaign_engine.reporting import reports
+from campaign_engine.sending import recovery
+from campaign_engine.store import queries
+from campaign_engine.store.db import Database
+
+messages_app = typer.Typer(
+    help="What went (or will go) to whom, and when; decide about uncertain sends.",
+    invoke_without_command=True,
+)
+
+
+@messages_app.callback()
+def messages(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only messages in this state (sent, skipped...).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """What went (or will go) to whom, and when."""
+    if ctx.invoked_subcommand is not None:
+        return
+    c = context_of(ctx)
+    with c.db.session() as session:
+        lines = reports.list_messages(session, campaign, state, limit)
+    if format is Format.json:
+        out.print_json(json.dumps([line.to_json() for line in lines]))
+        return
+    table = Table(title=f"Messages ({len(lines)} shown)")
+    for column in ("sent_at", "step", "to", "account", "segment", "subject", "state", "note"):
+        table.add_column(column)
+    for m in lines:
+        table.add_row(
+            minute(m.sent_at), str(m.step), m.to, m.account, m.segment, m.subject, m.state, m.note
+        )
+    out.print(table)
+
+
+UncertainOption = Annotated[
+    bool, typer.Option("--uncertain", help="Act on messages whose send outcome is unknown.")
+]
+
+
+@messages_app.command("retry")
+def messages_retry(
+    ctx: typer.Context,
+    uncertain: UncertainOption = False,
+    campaign: CampaignOption = None,
+) -> None:
+    """Queue uncertain messages again (some recipients may then get them twice)."""
+    count = _on_uncertain(ctx, uncertain, campaign, recovery.retry_uncertain)
+    out.print(f"{count} uncertain message(s) queued again; the next tick sends them.")
+
+
+@messages_app.command("mark-sent")
+def messages_mark_sent(
+    ctx: typer.Context,
+    uncertain: UncertainOption = False,
+    campaign: CampaignOption = None,
+) -> None:
+    """Count uncertain messages as delivered and move their contacts on to the next step."""
+    count = _on_uncertain(ctx, uncertain, campaign, recovery.accept_uncertain)
+    out.print(f"{count} uncertain message(s) counted as sent.")
+
+
+def _on_uncertain(
+    ctx: typer.Context,
+    uncertain: bool,
+    campaign: str | None,
+    action: Callable[[Database, datetime, int | None], int],
+) -> int:
+    if not uncertain:
+        raise typer.BadParameter("say --uncertain: only uncertain messages can be acted on here")
+    c = context_of(ctx)
+    return action(c.db, parse_now(None), _campaign_id(c, campaign))
+
+
+def _campaign_id(c: Context, name: str | None) -> int | None:
+    if name is None:
+        return None
+    with c.db.session() as session:
+        return queries.campaign_by_name(session, name).id

@@ -1,0 +1,86 @@
+"""`campaign suppress list|add|remove|import`: global, permanent suppression."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaign_engine.audience import imports, suppression
+from campaign_engine.cli.app import context_of, err, out, parse_now
+from campaign_engine.core.errors import NotFound
+from campaign_engine.core.kinds import SuppressReason
+
+suppress_app = typer.Typer(
+    help="Global, permanent suppression (unsubscribes, bounces, complaints).", no_args_is_help=True
+)
+
+
+@suppress_app.command("list")
+def suppress_list_command(
+    ctx: typer.Context,
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+) -> None:
+    """Every suppressed address: when, why and from what source."""
+    rows = suppression.list_suppressions(context_of(ctx).db, reason)
+    table = Table(title=f"{len(rows)} suppressed address(es)")
+    for column in ("email", "reason", "since", "source"):
+        table.add_column(column)
+    for row in rows:
+        since = row.created_at.isoformat(timespec="minutes") if row.created_at else ""
+        table.add_row(row.email, row.reason, since, row.source)
+    out.print(table)
+
+
+@suppress_app.command("add")
+def suppress_add_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Address to suppress.")],
+    reason: Annotated[SuppressReason, typer.Option(help="Why.")] = SuppressReason.MANUAL,
+) -> None:
+    """Never send marketing mail to EMAIL again, in any campaign."""
+    address = _clean(email)
+    with context_of(ctx).db.session() as session:
+        added = suppression.add_suppression(session, address, reason, "cli", parse_now(None))
+    out.print(f"{address} suppressed ({reason})" if added else f"{address} was already suppressed")
+
+
+@suppress_app.command("remove")
+def suppress_remove_command(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to mail again.")]
+) -> None:
+    """Lift a suppression (only when the person asked to be mailed again)."""
+    address = _clean(email)
+    if not suppression.remove_suppression(context_of(ctx).db, address):
+        raise NotFound(f"{address} is not suppressed")
+    out.print(f"{address} is no longer suppressed")
+
+
+@suppress_app.command("import")
+def suppress_import_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="CSV with an email/recipient column."),
+    ],
+    reason: Annotated[SuppressReason, typer.Option(help="Why.")] = SuppressReason.COMPLAINT,
+) -> None:
+    """Suppress every address of a feedback-loop, bounce or unsubscribe report."""
+    result = suppression.import_suppressions(context_of(ctx).db, file, reason, parse_now(None))
+    out.print(
+        f"{result.file}: {result.added} suppressed ({reason}), {result.already} already, "
+        f"{len(result.rejected)} rejected"
+    )
+    for problem in result.rejected:
+        err.print(f"[red]rejected[/red] {problem}", markup=True)
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+def _clean(email: str) -> str:
+    try:
+        return imports.clean_email(email)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{email!r}: {exc}", param_hint="EMAIL") from None

@@ -1,0 +1,94 @@
+"""`campaign users add|list|remove`: who may log in to the web app."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaign_engine.cli.app import Format, context_of, emit_json, err, minute, out, parse_now
+
+users_app = typer.Typer(help="Who may log in to the web app (/app).", no_args_is_help=True)
+
+
+class Role(StrEnum):
+    ops = "ops"
+    rep = "rep"
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL")],
+    role: Annotated[
+        Role, typer.Option(help="ops: everything; rep: the contacts of their own accounts.")
+    ],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="The user exists: set this role and password.")
+    ] = False,
+) -> None:
+    """Add a web-app user (the password is stored as an argon2 hash)."""
+    from campaign_engine.web import users
+
+    c = context_of(ctx)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    view = users.add_user(c.db, email, role.value, password, parse_now(None), replace)
+    out.print(f"user {view.email} ({view.role}) can log in at {c.settings.tracking_base_url}/app/")
+    if view.role == Role.rep and not view.rep_known:
+        err.print(
+            f"warning: no rep with email {view.email} yet: they will see no contacts until"
+            " accounts name them as owner (import contacts with owner_email)"
+        )
+
+
+@users_app.command("list")
+def users_list(
+    ctx: typer.Context,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Every web-app user, removed ones too."""
+    from campaign_engine.web import users
+
+    views = users.list_users(context_of(ctx).db)
+    if format is Format.json:
+        emit_json(
+            [
+                {
+                    "email": v.email,
+                    "role": v.role,
+                    "created_at": v.created_at.isoformat() if v.created_at else None,
+                    "active": not v.disabled,
+                }
+                for v in views
+            ]
+        )
+        return
+    table = Table(title=f"Web-app users ({len(views)})")
+    for column in ("email", "role", "created", "status"):
+        table.add_column(column)
+    for v in views:
+        status = "removed" if v.disabled else "active"
+        if v.role == Role.rep and not v.rep_known:
+            status += " (no such rep: sees no contacts)"
+        table.add_row(v.email, v.role, minute(v.created_at), status)
+    out.print(table)
+
+
+@users_app.command("remove")
+def users_remove(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL")]
+) -> None:
+    """Remove a user: they can't log in any more and their sessions end (the record stays)."""
+    from campaign_engine.web import users
+
+    users.remove_user(context_of(ctx).db, email, parse_now(None))
+    out.print(f"user {email} removed: they can no longer log in")
