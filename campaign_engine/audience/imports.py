@@ -41,6 +41,7 @@ __all__ = [
     "CONTACT_ALIASES",
     "ContactRow",
     "ImportResult",
+    "apply_contacts",
     "chunks",
     "clean_email",
     "import_contacts",
@@ -96,7 +97,7 @@ def import_contacts(
             return result
     for chunk in chunks(_validated(csv_file, progress, result), _CHUNK_ROWS):
         with db.session() as session:
-            _apply_contacts(session, chunk, now, result)
+            apply_contacts(session, chunk, now, result)
             record_consent(session, [(r.email, r.consent) for r in chunk], path.name, now)
     return result
 
@@ -211,7 +212,7 @@ def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _apply_contacts(
+def apply_contacts(
     session: Session, rows: list[ContactRow], now: datetime, result: ImportResult
 ) -> None:
     reps = _reps(session, rows, result)

@@ -22,7 +22,9 @@ from campaign_engine.cli import (
     relay,
     stages,
     suppress,
+    tokens,
     users,
+    webhooks,
 )
 from campaign_engine.cli.app import app, main
 
@@ -49,6 +51,8 @@ app.add_typer(exclusions.exclusions_app, name="exclusions")
 app.add_typer(suppress.suppress_app, name="suppress")
 app.add_typer(stages.stages_app, name="stages")
 app.add_typer(users.users_app, name="users")
+app.add_typer(tokens.tokens_app, name="tokens")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(deliverability.dkim_app, name="dkim")
 app.command("doctor")(deliverability.doctor)
 app.command("lint")(deliverability.lint_command)

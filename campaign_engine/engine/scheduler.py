@@ -68,6 +68,9 @@ async def tick_once(
         task = asyncio.ensure_future(ticker.tick(now))
         with _on_signals(lambda: _request_stop(ticker, stopped)):
             report = await _finish(task, stopped, settings.stop_grace_seconds)
+            if not stopped.signalled:  # one-shot: deliver the webhooks due before exiting
+                await ticker.webhooks.drain()
+            ticker.webhooks.stop()
         stopped.released = ticker.dispatcher.released_on_stop
     return report or TickReport(), stopped
 
@@ -146,6 +149,7 @@ async def run_forever(
                     await serving
                 for task in list(running):  # let the running tick record what it sent
                     await _finish(task, stopped, settings.stop_grace_seconds)
+                ticker.webhooks.stop()  # a POST cut short is retried later, same webhook-id
         stopped.released = ticker.dispatcher.released_on_stop
     return stopped
 

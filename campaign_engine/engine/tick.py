@@ -11,6 +11,7 @@ from datetime import datetime
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.enrolment import enrol_late_joiners
 from campaign_engine.engine.tick_stats import TICK_STATS
+from campaign_engine.engine.webhook_sender import WebhookPump
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
@@ -57,6 +58,7 @@ class Ticker:
         self.settings = settings
         self.transport = transport
         self.dispatcher = Dispatcher(db, settings, transport)
+        self.webhooks = WebhookPump(db)  # its own task: a slow receiver never holds up a tick
 
     def request_stop(self) -> None:
         """Nothing more is claimed or handed to the transport; what is in flight finishes."""
@@ -77,6 +79,7 @@ class Ticker:
             report.add("paused")
         elif not self.dispatcher.stop_requested:
             await self._rep_mail(report, now, lap)
+        self.webhooks.kick(now)  # webhooks are not mail: they go out even while the relay is paused
         TICK_STATS.record(now, time.monotonic() - started, str(report))
         return report
 
