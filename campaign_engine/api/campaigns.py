@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from campaign_engine.api.contact_view import EventOut, event_out
 from campaign_engine.api.problems import ApiProblem, invalid
 from campaign_engine.api.tokens import ApiRole
 from campaign_engine.core.errors import InvalidInput
-from campaign_engine.engine.launch import launch
+from campaign_engine.engine.launch import launch, plan_launch
 from campaign_engine.reporting.reports import CampaignStatus, campaign_statuses
 from campaign_engine.reps.contact_requests import (
     MAX_MESSAGE,
@@ -45,6 +46,8 @@ class LaunchIn(BaseModel):
     start: date
     name: str | None = Field(None, min_length=1, max_length=200)
     timezone: str | None = Field(None, max_length=64)
+    dry_run: bool = False  # plan only: who would get which email when; nothing is written
+    allow_overlap: bool = False  # also enrol contacts active in another running campaign
 
 
 class Enrolled(BaseModel):
@@ -53,11 +56,21 @@ class Enrolled(BaseModel):
     contacts: int
 
 
+class PlannedSendOut(BaseModel):
+    day: date  # in the campaign's time zone
+    step: int
+    subject: str
+    segment: str
+    contacts: int
+
+
 class LaunchOut(BaseModel):
-    campaign_id: int
+    campaign_id: int | None  # None for a dry run
     name: str
     enrolled: list[Enrolled]
     not_enrolled: int  # outreach mode A
+    overlapping: int = 0  # active in another running campaign, left out
+    sends: list[PlannedSendOut] = []  # a dry run's automated emails per day and segment
 
 
 class ContactRequestIn(BaseModel):
@@ -98,19 +111,21 @@ def launch_campaign(body: LaunchIn, caller: Ops, api: Ctx) -> LaunchOut:
     with api.db.session() as session:
         if session.exec(select(Campaign.id).where(Campaign.name == name)).first() is not None:
             raise ApiProblem(409, f"a campaign named {name!r} exists already; pick another name")
-    result = launch(
-        api.db, api.settings, body.sequence, body.start, api.clock(), name, body.timezone
-    )
+    now = api.clock()
+    plan = plan_launch(api.db, api.settings, body.sequence, body.start, now, name,
+                       body.timezone, body.allow_overlap)  # fmt: skip
+    enrolled = [
+        Enrolled(segment=segment, channel=channel, contacts=n)
+        for (segment, channel), n in sorted(plan.enrolled.items())
+    ]
+    if body.dry_run:
+        sends = [PlannedSendOut(**asdict(send)) for send in plan.sends]
+        return LaunchOut(campaign_id=None, name=name, enrolled=enrolled, sends=sends,
+                         not_enrolled=plan.not_enrolled, overlapping=plan.overlapping)  # fmt: skip
+    result = launch(api.db, api.settings, body.sequence, body.start, now, plan=plan)
     log.info("API %s launched %r", caller.name, result.name)
-    return LaunchOut(
-        campaign_id=result.campaign_id,
-        name=result.name,
-        enrolled=[
-            Enrolled(segment=segment, channel=channel, contacts=n)
-            for (segment, channel), n in sorted(result.enrolled.items())
-        ],
-        not_enrolled=result.not_enrolled,
-    )
+    return LaunchOut(campaign_id=result.campaign_id, name=result.name, enrolled=enrolled,
+                     not_enrolled=result.not_enrolled, overlapping=result.overlapping)  # fmt: skip
 
 
 @router.post(

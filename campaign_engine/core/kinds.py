@@ -43,7 +43,7 @@ class MessageState(StrEnum):
     SENDING = "sending"  # claimed by a worker; SMTP may be in progress
     SENT = "sent"
     RETRY = "retry"  # 4xx or connection trouble; next_attempt_at says when
-    FAILED = "failed"  # gave up after max_attempts
+    FAILED = "failed"  # refused for good, or gave up after give_up_after_hours
     BOUNCED = "bounced"  # 5xx; the address is suppressed
     SKIPPED = "skipped"  # not sent on purpose; skip_reason says why
     UNCERTAIN = "uncertain"  # the worker died mid-send: SMTP may or may not have accepted it

@@ -126,5 +126,6 @@ def expired_claims(table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:
 def _span(span: timedelta) -> str:
     hours = span.total_seconds() / 3600
     if hours >= 24 and hours % 24 == 0:
-        return f"{int(hours // 24)} days"
-    return f"{hours:g} hours"
+        days = int(hours // 24)
+        return "1 day" if days == 1 else f"{days} days"
+    return "1 hour" if hours == 1 else f"{hours:g} hours"

@@ -151,7 +151,7 @@ def test_a_4xx_is_retried_for_days_then_given_up_and_the_contact_waits(
             moment += timedelta(minutes=30)
             tick(db, settings, moment)
         message = state_of(db, EMAILS[0])
-        assert (message.error or "").startswith("gave up after 1 hours: 451 4.3.0")
+        assert (message.error or "").startswith("gave up after 1 hour: 451 4.3.0")
         assert message.attempts >= 3
         relay.rcpt_reply_all = ""
         tick(db, settings, moment + timedelta(days=14))  # step 2 is due by now, but not planned

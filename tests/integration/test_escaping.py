@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.launch import launch
 from campaign_engine.reps.contact_requests import record_contact_request
@@ -20,7 +19,7 @@ from campaign_engine.reps.drafts import list_drafts
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Event, Message
 from tests.conftest import SmtpSink
-from tests.helpers import campaign_cli, html_of, text_of, tick, write_csv
+from tests.helpers import campaign_cli, html_of, import_with_reps, text_of, tick, write_csv
 
 DANA = "dana.reyes@gitlab-demo.example"
 ADA = "ada@ab.example"  # SMB: automated mail
@@ -45,7 +44,7 @@ def launched(db: Database, settings: Settings, tmp_path: Path) -> str:
         [ADA, ADA_FIRST, "Lovelace", "Software Engineer", ADA_ACCOUNT, "12", "", DANA, ""],
         [MIA, MIA_FIRST, "Middle", "CTO", MIA_ACCOUNT, "300", "", DANA, ""],
     ]
-    result = import_contacts(db, write_csv(tmp_path / "targets.csv", rows), at(4, 20, 12))
+    result = import_with_reps(db, write_csv(tmp_path / "targets.csv", rows), at(4, 20, 12))
     assert result.rejected == []
     return launch(db, settings, "premium-to-ultimate", date(2021, 4, 27), at(4, 20, 12)).name
 

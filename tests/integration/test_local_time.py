@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings, load_settings
@@ -161,6 +161,9 @@ def _arrivals_by_subject(sink: SmtpSink, settings: Settings) -> list[tuple[int, 
 def test_late_joiners_can_be_turned_off_and_have_a_last_day(
     db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
+    # A launch must enrol someone (an empty one is refused): one contact is there from the start.
+    seed = {"seed@tiny.example": ("Europe/Berlin", "Germany", "", "")}
+    import_contacts(db, _targets(tmp_path / "seed.csv", seed), datetime(2021, 4, 20, tzinfo=UTC))
     launch(
         db,
         settings,
@@ -177,13 +180,17 @@ def test_late_joiners_can_be_turned_off_and_have_a_last_day(
         date(2021, 4, 27),
         datetime(2021, 4, 20, tzinfo=UTC),
         name="until",
+        allow_overlap=True,
         late=LateJoiners(until=date(2021, 4, 30)),
     )
     import_contacts(db, _targets(tmp_path / "a.csv", PEOPLE), datetime(2021, 5, 1, tzinfo=UTC))
     tick(db, settings, datetime(2021, 5, 1, 12, tzinfo=UTC))  # 2021-05-02 in Auckland
-    assert smtp_sink.messages == []
+    assert {m["To"].addresses[0].addr_spec for m in smtp_sink.messages} <= {"seed@tiny.example"}
     with db.session() as session:
-        assert session.exec(select(Enrollment)).all() == []
+        enrolled = session.exec(
+            select(Contact.email).join(Enrollment, col(Enrollment.contact_id) == Contact.id)
+        ).all()
+    assert set(enrolled) == {"seed@tiny.example"}, "no late joiner in either campaign"
 
 
 def test_launch_prints_each_zone_first_send_and_status_counts_local_days(
@@ -200,6 +207,8 @@ def test_launch_prints_each_zone_first_send_and_status_counts_local_days(
         "mon-fri",
         "--enroll-until",
         "2021-05-10",
+        "--now",
+        "2021-04-20T12:00:00+00:00",
     )
     assert launched.returncode == 0, launched.stderr
     assert "First email per time zone" in launched.stdout

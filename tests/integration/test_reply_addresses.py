@@ -23,7 +23,6 @@ from tests.inbound_fixtures import (
     CONTACTS,
     DANA,
     LAUNCH_TIME,
-    SECRET,
     START,
     inbound_settings_fixture,  # noqa: F401  (fixture)
     launched_fixture,  # noqa: F401  (fixture)
@@ -50,7 +49,7 @@ def test_automated_mail_replies_to_a_signed_subaddress_and_bounces_to_verp(
     launched: str, db: Database, inbound_settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     tick(db, inbound_settings, EMAIL_1)
-    signer = TokenSigner(SECRET)
+    signer = TokenSigner(inbound_settings.secret)
     (mail,) = smtp_sink.to("ada@tiny.example")
     (reply_to,) = mail["Reply-To"].addresses
     assert reply_to.display_name == "Dana Reyes"  # the rep who signs the email

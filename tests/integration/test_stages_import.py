@@ -43,7 +43,7 @@ def test_stages_import_records_valid_rows_and_lists_bad_ones(
     result = campaign_cli(settings, "stages", "import", str(stages))
     assert result.returncode == 1
     out, err = " ".join(result.stdout.split()), " ".join(result.stderr.split())
-    assert f"{stages}: 2 stage changes created, 0 updated, 0 unchanged, 4 rejected" in out
+    assert f"{stages}: 6 row(s): 2 stage changes created, 0 updated, 0 unchanged, 4 rejected" in out
     for line, field, reason in (
         (3, "stage", "'Qualified' is not a sales stage"),
         (4, "email", "no contact 'nobody@x.example' (import contacts first)"),
