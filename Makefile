@@ -55,9 +55,12 @@ test: $(STAMP) spamassassin browser imap
 	$(BIN)/pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests" >&2; exit 1; fi; exit $$status
 
+# ruff, mypy --strict on the package (config in pyproject.toml), and the layering check.
 lint: $(STAMP)
 	$(BIN)/ruff check campaign_engine tests examples bench
 	$(BIN)/ruff format --check campaign_engine tests examples bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py
 
 format: $(STAMP)
 	$(BIN)/ruff format campaign_engine tests examples bench

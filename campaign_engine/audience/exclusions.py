@@ -260,7 +260,7 @@ def list_exclusions(
         if campaign:
             cid = campaign_by_name(session, campaign).id
             query = query.where(
-                sa.or_(Exclusion.campaign_id == cid, col(Exclusion.campaign_id).is_(None))
+                sa.or_(col(Exclusion.campaign_id) == cid, col(Exclusion.campaign_id).is_(None))
             )
         if not include_removed:
             query = query.where(col(Exclusion.removed_at).is_(None))
@@ -509,7 +509,7 @@ def _sent_to(
     if not ids:
         return []
     query = (
-        select(Contact.email, Campaign.name, Message.step, Message.subject, Message.sent_at)
+        select(Contact.email, Campaign.name, Message.step, Message.subject, Message.sent_at)  # type: ignore[call-overload]
         .join(Contact, col(Contact.id) == Message.contact_id)
         .join(Campaign, col(Campaign.id) == Message.campaign_id)
         .where(col(Message.contact_id).in_(ids), Message.state == MessageState.SENT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
@@ -135,11 +136,12 @@ def report(
         _print_statuses(statuses)
         _print_report(result)
         return
-    text = {
+    renderers: dict[ReportFormat, Callable[[Report], str]] = {
         ReportFormat.json: lambda r: report_export.to_json(r, reports.to_jsonable(statuses)),
         ReportFormat.csv: report_export.to_csv,
         ReportFormat.html: lambda r: render_dashboard(r, c.settings.templates_dir),
-    }[format](result)
+    }
+    text = renderers[format](result)
     if out_file is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return

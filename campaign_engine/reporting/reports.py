@@ -196,7 +196,7 @@ def load_report(
     messages = tuple(
         model.MessageRow(*row)
         for row in session.exec(
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
                 Message.id,
                 Message.campaign_id,
                 Message.contact_id,
@@ -229,7 +229,7 @@ def load_report(
     contacts = tuple(
         model.ContactRow(contact_id, email, segment, persona_for(title), rep_id)
         for contact_id, email, title, segment, rep_id in session.exec(
-            select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)
+            select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)  # type: ignore[call-overload]
             .join(Account, col(Account.id) == Contact.account_id)
             .where(col(Contact.id).in_(enrolled_ids))
         )
@@ -241,7 +241,7 @@ def load_report(
     stages = tuple(
         model.StageRow(contact_id, stage, changed_on)
         for contact_id, stage, changed_on in session.exec(
-            select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(
+            select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
                 col(StageChange.contact_id).in_(enrolled_ids)
             )
         )

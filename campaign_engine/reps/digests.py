@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
@@ -546,7 +547,7 @@ def _items_of(digest_id: int) -> Any:
 def _facts(session: Session, *conditions: Any) -> list[EngagementFact]:
     contact_id = sa.func.coalesce(Event.contact_id, Message.contact_id)
     rows = session.exec(
-        select(Event, Contact, Account, Message.campaign_id, Message.step, Message.origin)
+        select(Event, Contact, Account, Message.campaign_id, Message.step, Message.origin)  # type: ignore[call-overload]
         .select_from(Event)
         .outerjoin(Message, col(Message.id) == Event.message_id)
         .join(Contact, col(Contact.id) == contact_id)
@@ -622,11 +623,7 @@ def _aware(moment: Any) -> datetime:
 
 
 def _insert_ignoring_duplicates(db: Database) -> Any:
-    if is_postgres(db.engine):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return postgresql.insert if is_postgres(db.engine) else sqlite.insert
 
 
 def contacts(count: int) -> str:

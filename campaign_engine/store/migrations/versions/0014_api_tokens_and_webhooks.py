@@ -14,7 +14,7 @@ from alembic import op
 import campaign_engine.store.models
 
 revision = "0014_api_webhooks"
-down_revision = "0012_local_time_and_late_joiners"
+down_revision = "0013_local_time_and_late_joiners"
 branch_labels = None
 depends_on = None
 

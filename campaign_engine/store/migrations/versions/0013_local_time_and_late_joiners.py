@@ -4,7 +4,7 @@ Contacts get their own time zone; an enrollment remembers the zone and the local
 steps are planned from, and whether it joined after launch; a campaign keeps its sending
 weekdays and its late-joiner rule.
 
-Revision ID: 0012_local_time_and_late_joiners
+Revision ID: 0013_local_time_and_late_joiners
 Revises: 20ea55885874
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0012_local_time_and_late_joiners"
-down_revision = "0010_input_safety"
+revision = "0013_local_time_and_late_joiners"
+down_revision = "0012_input_safety"
 branch_labels = None
 depends_on = None
 

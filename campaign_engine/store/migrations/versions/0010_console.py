@@ -1,6 +1,6 @@
 """console: campaign pause flag, indexes for the console's pages
 
-Revision ID: 0013_console
+Revision ID: 0010_console
 Revises: 20ea55885874
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import campaign_engine.store.models
 
-revision = "0013_console"
-down_revision = "0011_inbound_mail"
+revision = "0010_console"
+down_revision = "0009_inbound_mail"
 branch_labels = None
 depends_on = None
 

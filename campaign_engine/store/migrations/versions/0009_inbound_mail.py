@@ -1,6 +1,6 @@
 """inbound mail
 
-Revision ID: 0011_inbound_mail
+Revision ID: 0009_inbound_mail
 Revises: 20ea55885874
 Create Date: 2026-12-01 16:32:09.565541
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import campaign_engine.store.models
 
-revision = "0011_inbound_mail"
+revision = "0009_inbound_mail"
 down_revision = "20ea55885874"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """pending account owners and per-user session versions
 
-Revision ID: 0010_input_safety
+Revision ID: 0012_input_safety
 Revises: 20ea55885874
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0010_input_safety"
-down_revision = "0009_delivery_faults"
+revision = "0012_input_safety"
+down_revision = "0011_delivery_faults"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """delivery faults: the relay's pause, and when each message, alert and digest was first tried
 
-Revision ID: 0009_delivery_faults
+Revision ID: 0011_delivery_faults
 Revises: 20ea55885874
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import campaign_engine.store.models
 
-revision = "0009_delivery_faults"
-down_revision = "0013_console"
+revision = "0011_delivery_faults"
+down_revision = "0010_console"
 branch_labels = None
 depends_on = None
 
