@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from campaign_engine.core.config import Settings
-from campaign_engine.core.kinds import Channel, EnrollmentStatus, MessageState
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.core.tokens import TokenKind
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.delivery_record import record_batch
 from campaign_engine.sending.eligibility import SendFacts, skip_reason
 from campaign_engine.sending.mime import build_mime, format_address, list_headers, wire_address
-from campaign_engine.sending.planner import Candidate, Schedule, plan
+from campaign_engine.sending.planner import Schedule
+from campaign_engine.sending.queueing import queue_due
 from campaign_engine.sending.relay_state import clear_pause, current_pause, is_paused, record_fault
 from campaign_engine.sending.render import Recipient, Renderer
 from campaign_engine.sending.reply_addresses import envelope_sender, reply_to_header
@@ -36,11 +37,7 @@ from campaign_engine.sending.send_facts import (
 )
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
 from campaign_engine.store.db import Database, is_postgres
-from campaign_engine.store.models import (
-    Campaign,
-    Enrollment,
-    Message,
-)
+from campaign_engine.store.models import Campaign, Message
 
 __all__ = ["Dispatcher", "active_exclusions", "suppression_reasons"]  # the last two: send_facts
 
@@ -48,7 +45,6 @@ log = logging.getLogger(__name__)
 
 _CLAIMABLE = (MessageState.QUEUED, MessageState.RETRY)
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
-_ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -116,99 +112,8 @@ class Dispatcher:
     # -- planning -------------------------------------------------------------------------
 
     def _queue_due(self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int) -> int:
-        """Write a queued message for each due step before anything touches SMTP.
-
-        Cheap with contacts in hundreds of zones: the index on the precomputed UTC
-        `next_due_at` finds the due rows; only those are checked against their local window.
-        """
-        while True:
-            queued, deferred = self._queue_slice(campaign, schedule, now, limit)
-            if queued or not deferred:
-                return queued
-
-    def _queue_slice(
-        self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int
-    ) -> tuple[int, int]:
-        """(steps queued, overdue steps moved to their next local window) for one slice."""
-        with self.db.session() as session:
-            query = (
-                select(
-                    Enrollment.id,
-                    Enrollment.next_step,
-                    Enrollment.next_due_at,
-                    Enrollment.timezone,
-                )
-                .where(
-                    Enrollment.campaign_id == campaign.id,
-                    Enrollment.channel == Channel.AUTOMATED,
-                    Enrollment.status == EnrollmentStatus.ACTIVE,
-                    col(Enrollment.next_due_at) <= now,
-                )
-                .order_by(col(Enrollment.next_due_at))
-                .limit(limit)
-            )
-            if is_postgres(self.db.engine):
-                query = query.with_for_update(skip_locked=True)
-            rows = session.exec(query).all()
-            candidates = [
-                Candidate(eid, step, due, tz or None) for eid, step, due, tz in rows if eid and due
-            ]
-            planned = plan(candidates, schedule, now, limit)
-            if planned.deferred:  # window closed in their zone: wait for its next opening
-                session.connection().execute(
-                    sa.update(_ENROLLMENTS)
-                    .where(
-                        _ENROLLMENTS.c.id == sa.bindparam("eid"),
-                        _ENROLLMENTS.c.next_due_at <= now,
-                    )
-                    .values(next_due_at=sa.bindparam("due")),
-                    [{"eid": eid, "due": due} for eid, due in planned.deferred.items()],
-                )
-            due = {d.enrollment_id: d for d in planned.due}
-            if not due:
-                return 0, len(planned.deferred)
-            # Take the step only if no other worker took it meanwhile: the conditions are
-            # re-checked at write time, so two workers never queue the same (enrollment, step).
-            taken = (
-                session.connection()
-                .execute(
-                    sa.update(_ENROLLMENTS)
-                    .where(
-                        _ENROLLMENTS.c.id.in_(list(due)),
-                        _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
-                        _ENROLLMENTS.c.next_due_at <= now,
-                    )
-                    .values(next_step=_ENROLLMENTS.c.next_step + 1, next_due_at=None)
-                    .returning(
-                        _ENROLLMENTS.c.id, _ENROLLMENTS.c.contact_id, _ENROLLMENTS.c.next_step
-                    )
-                )
-                .all()
-            )
-            if not taken:
-                return 0, len(planned.deferred)
-            session.connection().execute(
-                sa.insert(_MESSAGES),
-                [
-                    {
-                        "enrollment_id": eid,
-                        "campaign_id": campaign.id,
-                        "contact_id": contact_id,
-                        "step": next_step - 1,
-                        "origin": Channel.AUTOMATED,
-                        "state": MessageState.QUEUED,
-                        "recipient": "",
-                        "subject": "",
-                        "message_id_header": "",
-                        "attempts": 0,
-                        "due_at": due[eid].due_at,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                    for eid, contact_id, next_step in taken
-                ],
-            )
-            return len(taken), len(planned.deferred)
+        """Write a queued message for each due step before anything touches SMTP (queueing)."""
+        return queue_due(self.db, campaign, schedule, now, limit)
 
     # -- claiming -------------------------------------------------------------------------
 
