@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from campaign_engine.api.auth import Api, OpsOrIntegration, context
 from campaign_engine.api.problems import ApiProblem, invalid
-from campaign_engine.audience import exclusions, suppression
-from campaign_engine.audience.exclusions import _apply  # the upload's own apply step
+from campaign_engine.audience import exclusion_file, exclusions, suppression
+from campaign_engine.audience.exclusion_apply import apply_entries  # the upload's own step
 from campaign_engine.audience.imports import clean_email
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import SuppressReason
@@ -69,16 +69,16 @@ class Removed(BaseModel):
 )
 def add_exclusion(body: ExclusionIn, caller: OpsOrIntegration, api: Ctx) -> ExclusionAdded:
     try:
-        email, domain = exclusions.parse_target(body.target)
+        email, domain = exclusion_file.parse_target(body.target)
     except ValueError as exc:
         raise invalid("target", str(exc)) from None
     reason = " ".join(body.reason.split())
-    result = exclusions.ExclusionResult(file=f"api:{caller.name}", campaign=body.campaign)
-    entry = exclusions.ExclusionEntry(0, email, domain, reason)
+    result = exclusion_file.ExclusionResult(file=f"api:{caller.name}", campaign=body.campaign)
+    entry = exclusion_file.ExclusionEntry(0, email, domain, reason)
     with Session(api.db.engine, expire_on_commit=False) as session:
         campaign_id = campaign_by_name(session, body.campaign).id if body.campaign else None
         contacts: set[int] = set()
-        _apply(session, [entry], campaign_id, caller.name, api.clock(), result, contacts)
+        apply_entries(session, [entry], campaign_id, caller.name, api.clock(), result, contacts)
         session.commit()
     result.contacts_excluded = len(contacts)
     log.info("API %s excluded %s (%s)", caller.name, entry.target, body.campaign or "all")

@@ -12,7 +12,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from campaign_engine.audience import exclusions
+from campaign_engine.audience import exclusion_apply, exclusions
+from campaign_engine.audience.exclusion_file import ExclusionResult
 from campaign_engine.cli.app import Format, FormatOption, context_of, err, minute, out, parse_now
 from campaign_engine.cli.csv_input import (
     EncodingOption,
@@ -60,7 +61,7 @@ def exclude(
     """Exclude contacts or whole domains; checked at send time, so late uploads still stop mail."""
     c = context_of(ctx)
     with progress_bar(f"excluding from {file.name}") as progress:
-        result = exclusions.exclude_file(
+        result = exclusion_apply.exclude_file(
             c.db, file, parse_now(now), campaign, by or _user(), dry_run, strict, encoding, progress
         )
     _print_exclusions(result)
@@ -83,7 +84,7 @@ def exclusions_list(
     views = exclusions.list_exclusions(c.db, campaign, all_)
     with c.db.session() as session:
         cid = queries.campaign_by_name(session, campaign).id if campaign else None
-        deadlines = exclusions.deadline_statuses(session, parse_now(now), cid)
+        deadlines = exclusion_apply.deadline_statuses(session, parse_now(now), cid)
     if format is Format.json:
         records = [
             {
@@ -150,11 +151,11 @@ def exclusions_deadline(
 ) -> None:
     """Set the campaign's exclusion deadline; later uploads still apply but warn."""
     c = context_of(ctx)
-    exclusions.set_deadline(c.db, campaign, day.date(), by or _user(), parse_now(now))
+    exclusion_apply.set_deadline(c.db, campaign, day.date(), by or _user(), parse_now(now))
     out.print(f"exclusion deadline of {campaign!r}: {day.date().isoformat()}")
 
 
-def _print_exclusions(result: exclusions.ExclusionResult) -> None:
+def _print_exclusions(result: ExclusionResult) -> None:
     scope = f"campaign {result.campaign!r}" if result.campaign else "all campaigns"
     verb = "would be excluded" if result.dry_run else "excluded"
     out.print(

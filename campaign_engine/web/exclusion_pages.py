@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from campaign_engine.audience import exclusions
-from campaign_engine.audience.exclusions import ExclusionResult
+from campaign_engine.audience import exclusion_apply, exclusions
+from campaign_engine.audience.exclusion_file import ExclusionResult
 from campaign_engine.core.errors import CampaignEngineError
 from campaign_engine.reporting.exclusion_lists import search_exclusions
 from campaign_engine.store import queries
@@ -61,7 +61,7 @@ class ExclusionPages(WebBase):
         def load() -> dict[str, Any]:
             with self.db.session() as session:
                 views, total = search_exclusions(session, text, removed, paging.offset, paging.size)
-                deadlines = exclusions.deadline_statuses(session, now)
+                deadlines = exclusion_apply.deadline_statuses(session, now)
                 names = queries.campaign_names(session)
             return {
                 "rows": views,
@@ -93,10 +93,10 @@ class ExclusionPages(WebBase):
         with tempfile.TemporaryDirectory(prefix="campaign-upload-") as folder:
             path = Path(folder) / "upload.csv"
 
-            def run() -> exclusions.ExclusionResult:
+            def run() -> ExclusionResult:
                 with path.open("wb") as handle:
                     shutil.copyfileobj(upload.file, handle)
-                return exclusions.exclude_file(
+                return exclusion_apply.exclude_file(
                     self.db, path, now, campaign, user.email, dry_run, strict, name=name
                 )
 

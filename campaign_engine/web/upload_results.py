@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from campaign_engine.audience.csvfile import csv_safe
-from campaign_engine.audience.exclusions import ExclusionResult
+from campaign_engine.audience.exclusion_file import ExclusionResult
 
 __all__ = ["KEEP", "LISTS", "UploadResults", "list_csv", "list_rows"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from campaign_engine.audience.exclusions import exclude_file
+from campaign_engine.audience.exclusion_apply import exclude_file
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import TransientSendError
 from campaign_engine.engine.launch import launch

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from campaign_engine.audience.exclusions import exclude_file, list_exclusions, remove_exclusion
+from campaign_engine.audience.exclusion_apply import exclude_file
+from campaign_engine.audience.exclusions import list_exclusions, remove_exclusion
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import MessageState

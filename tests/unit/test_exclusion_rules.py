@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from campaign_engine.audience.exclusions import is_late, parse_target
+from campaign_engine.audience.exclusion_apply import is_late
+from campaign_engine.audience.exclusion_file import parse_target
 from campaign_engine.sending.eligibility import ExclusionRule
 
 
