@@ -11,6 +11,9 @@ from rich.table import Table
 
 from campaign_engine.cli.app import NowOption, context_of, out, parse_now
 from campaign_engine.reps import digests, reminder_mail
+from campaign_engine.reps.digest_delivery import DigestReport
+from campaign_engine.reps.digest_render import contacts
+from campaign_engine.reps.rep_view import local_time
 from campaign_engine.sending.throttle import limiter_for
 from campaign_engine.sending.transport import make_transport
 
@@ -81,7 +84,7 @@ def digests_preview_command(
 
 
 def _print_preview_entries(preview: digests.DigestPreview) -> None:
-    count = digests.contacts(len(preview.entries))
+    count = contacts(len(preview.entries))
     table = Table(title=f"Next digest for {preview.rep.email} ({count})")
     for column in ("contact", "account", "activity", "email", "when", "next step"):
         table.add_column(column)
@@ -94,7 +97,7 @@ def _print_preview_entries(preview: digests.DigestPreview) -> None:
                 f"{entry.account} ({entry.segment})" if index == 0 else "",
                 what,
                 a.email,
-                digests.local_time(a.last_at, preview.rep.timezone),
+                local_time(a.last_at, preview.rep.timezone),
                 entry.next_step if index == 0 else "",
             )
     out.print(table)
@@ -112,7 +115,7 @@ def digests_send_command(
     c = context_of(ctx)
     moment = parse_now(now)
 
-    async def run() -> digests.DigestReport:
+    async def run() -> DigestReport:
         async with make_transport(
             c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
         ) as transport:

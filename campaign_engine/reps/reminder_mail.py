@@ -1,6 +1,6 @@
 """Next-step reminders from the database, and one summary email per rep (each reminder once).
 
-Reps who get engagement digests read their reminders in the digest (digests.py claims them); the
+Reps who get engagement digests read their reminders in the digest (digest_claims.py claims them); the
 separate summary email here goes only to reps whose digests are off.
 """
 

@@ -19,12 +19,9 @@ from campaign_engine.audience.imports import import_contacts, import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import DigestState
 from campaign_engine.engine.launch import launch
-from campaign_engine.reps.digests import (
-    DigestReport,
-    claim_events,
-    send_due_digests,
-    set_preference,
-)
+from campaign_engine.reps.digest_claims import claim_events
+from campaign_engine.reps.digest_delivery import DigestReport
+from campaign_engine.reps.digests import send_due_digests, set_preference
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.digest_tables import Digest, DigestItem
