@@ -6,7 +6,7 @@ import asyncio
 import mailbox
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -15,6 +15,7 @@ import aiosmtplib
 
 from campaign_engine.core.config import Settings, SmtpSettings
 from campaign_engine.sending.dkim import DkimSigner
+from campaign_engine.sending.signing_pool import SigningPool, deliver_signed
 
 __all__ = [
     "Delivery",
@@ -86,22 +87,24 @@ def make_transport(settings: Settings, limiter: Limiter | None = None) -> Transp
 
 
 class SigningTransport:
-    """Signs each delivery just before the inner transport takes it (lazily, like rendering)."""
+    """Signs deliveries chunk by chunk (in worker processes, see signing_pool) just before the
+    inner transport takes them."""
 
     def __init__(self, inner: Transport, signer: DkimSigner) -> None:
         self.inner = inner
         self.signer = signer
+        self.pool = SigningPool(signer)
 
     async def __aenter__(self) -> SigningTransport:
         await self.inner.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self.pool.close()
         await self.inner.__aexit__(*exc_info)  # type: ignore[arg-type]
 
     async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
-        sign = self.signer.sign
-        return await self.inner.deliver(replace(d, raw=sign(d.raw)) for d in deliveries)
+        return await deliver_signed(self.inner.deliver, self.pool, deliveries)
 
 
 class OutboxTransport:
