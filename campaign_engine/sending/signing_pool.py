@@ -1,31 +1,47 @@
-"""DKIM signing off the event loop: the private-key operations run in worker processes.
+"""DKIM signing off the sending process's core: the RSA operations run in worker processes.
 
 The sending process canonicalises and hashes each message (cheap, see dkim.prepare) and ships
-only the 32-byte digests to a process pool sized to the cores; the RSA operations (most of the
-signing cost) run there in parallel while the event loop keeps the SMTP connections busy with
-the previous chunk. Chunks smaller than `MIN_POOLED` and the time until the pool has started
-are signed in-process, so a small tick never waits for worker processes to start.
+only the 32-byte digests to a process pool sized to the cores, a chunk ahead of the relay
+connections: while chunk k goes out, chunk k+1 is already being signed, so the connections
+never wait for a whole chunk to finish. Chunks smaller than `MIN_POOLED`, the first
+`POOL_AFTER` messages and the time until the pool has started are signed in-process, so a small
+tick never waits for (or pays for) worker processes. A pool that breaks (a worker killed) is
+dropped and signing continues in-process: no message is lost or sent unsigned.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import multiprocessing
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from itertools import islice
 from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from campaign_engine.sending.dkim import DkimSigner, SigningKeys, sign_digests
+from campaign_engine.sending.dkim import DkimSigner, Prepared, SigningKeys, sign_digests
 
-__all__ = ["CHUNK", "MIN_POOLED", "SignedDelivery", "SigningPool", "deliver_signed"]
+__all__ = [
+    "CHUNK",
+    "MIN_POOLED",
+    "POOL_AFTER",
+    "SignedDelivery",
+    "SigningPool",
+    "deliver_signed",
+    "signed_stream",
+]
 
-CHUNK = 64  # messages signed per pool task: amortises the inter-process hop
+log = logging.getLogger(__name__)
+
+CHUNK = 32  # messages per hop to the pool: amortises the inter-process round trip
 MIN_POOLED = 16  # fewer messages than this are signed in-process
+# Workers start once this many messages were signed in-process: starting them costs about a
+# second of CPU (each imports the package), worth it for volume, not for a 20-message tick.
+POOL_AFTER = 256
 
 _worker_keys: tuple[rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey | None] | None = None
 
@@ -52,6 +68,8 @@ class SigningPool:
         self.processes = processes or len(os.sched_getaffinity(0))
         self._executor: ProcessPoolExecutor | None = None
         self._warm: list[Future[bool]] = []
+        self._signed_here = 0
+        self._broken = False
 
     @property
     def ready(self) -> bool:
@@ -60,13 +78,15 @@ class SigningPool:
 
     def start(self) -> None:
         """Start the workers and wait until they are up (else the first deliver starts them)."""
+        self._signed_here = max(self._signed_here, POOL_AFTER)
         if self._pool_ready() or self._executor is None:
             return
         for future in self._warm:
             future.result()
 
     def _pool_ready(self) -> bool:
-        if self.processes < 2:  # one core: a pool only adds the hop
+        # On one core a pool only adds the hop; before POOL_AFTER it is not worth starting.
+        if self.processes < 2 or self._broken or self._signed_here < POOL_AFTER:
             return False
         if self._executor is None:
             # spawn, not fork: the sending process has threads (and a database engine).
@@ -79,25 +99,33 @@ class SigningPool:
             self._warm = [self._executor.submit(_ready) for _ in range(self.processes)]
         return self.ready
 
-    async def sign(self, raws: list[bytes]) -> list[bytes]:
+    def submit(self, raws: list[bytes]) -> Callable[[], list[bytes]]:
+        """Start signing `raws`; the returned function gives the signed messages (waiting for
+        the workers if they are not done yet)."""
         prepared = [self.signer.prepare(raw) for raw in raws]
         if len(raws) < MIN_POOLED or not self._pool_ready():
-            return [self.signer.sign_prepared(p) for p in prepared]
+            self._signed_here += len(raws)
+            signed = [self.signer.sign_prepared(p) for p in prepared]
+            return lambda: signed
         assert self._executor is not None
-        loop = asyncio.get_running_loop()
-        per_task = max(1, -(-len(prepared) // self.processes))
+        per_task = -(-len(prepared) // self.processes)
         parts = [prepared[i : i + per_task] for i in range(0, len(prepared), per_task)]
-        results = await asyncio.gather(
-            *(
-                loop.run_in_executor(self._executor, _sign_chunk, [p.digests for p in part])
-                for part in parts
-            )
-        )
-        return [
-            self.signer.finish(p, sigs)
-            for part, signed in zip(parts, results, strict=True)
-            for p, sigs in zip(part, signed, strict=True)
-        ]
+        futures = [self._executor.submit(_sign_chunk, [p.digests for p in part]) for part in parts]
+        return lambda: self._collect(parts, futures)
+
+    def _collect(
+        self, parts: list[list[Prepared]], futures: list[Future[list[list[bytes]]]]
+    ) -> list[bytes]:
+        try:
+            return [
+                self.signer.finish(p, signatures)
+                for part, future in zip(parts, futures, strict=True)
+                for p, signatures in zip(part, future.result(), strict=True)
+            ]
+        except BrokenProcessPool as exc:
+            log.warning("DKIM signing workers stopped (%s); signing in-process from now on", exc)
+            self._broken = True
+            return [self.signer.sign_prepared(p) for part in parts for p in part]
 
     def close(self) -> None:
         if self._executor is not None:
@@ -114,22 +142,26 @@ D = TypeVar("D", bound=SignedDelivery)
 R = TypeVar("R")
 
 
+def signed_stream(pool: SigningPool, deliveries: Iterable[D]) -> Iterator[D]:
+    """The deliveries, signed, still lazy: when chunk k is taken, chunk k+1 is rendered and
+    handed to the workers, so its signatures are ready by the time the connections want it."""
+    pending = iter(deliveries)
+    chunk = list(islice(pending, CHUNK))  # rendering happens here, lazily
+    result = pool.submit([d.raw for d in chunk])
+    while chunk:
+        following = list(islice(pending, CHUNK))
+        after = pool.submit([d.raw for d in following]) if following else None
+        raws = result()
+        yield from (replace(d, raw=raw) for d, raw in zip(chunk, raws, strict=True))  # type: ignore[type-var]
+        if after is None:
+            return
+        chunk, result = following, after
+
+
 async def deliver_signed(
-    deliver: Callable[[list[D]], Awaitable[list[R]]],
+    deliver: Callable[[Iterable[D]], Awaitable[list[R]]],
     pool: SigningPool,
     deliveries: Iterable[D],
 ) -> list[R]:
-    """Sign and hand over chunk by chunk: chunk k+1 is rendered and signed while chunk k is on
-    the wire, so the relay connections and the signing workers are busy at the same time."""
-    pending = iter(deliveries)
-    outcomes: list[R] = []
-    sending: asyncio.Task[list[R]] | None = None
-    while chunk := list(islice(pending, CHUNK)):  # rendering happens here, lazily
-        raws = await pool.sign([d.raw for d in chunk])
-        signed = [replace(d, raw=raw) for d, raw in zip(chunk, raws, strict=True)]  # type: ignore[type-var]
-        if sending is not None:
-            outcomes += await sending
-        sending = asyncio.ensure_future(deliver(signed))
-    if sending is not None:
-        outcomes += await sending
-    return outcomes
+    """Hand `deliveries` to `deliver` signed, as one lazy stream (see signed_stream)."""
+    return await deliver(signed_stream(pool, deliveries))

@@ -105,7 +105,7 @@ def test_the_signing_pool_signs_in_worker_processes_and_the_signatures_verify() 
         pool.start()
         assert pool.ready
         raws = [message(n) for n in range(MIN_POOLED + 5)]
-        signed = asyncio.run(pool.sign(raws))
+        signed = pool.submit(raws)()
     finally:
         pool.close()
     assert [verified(s) for s in signed] == [[True, True]] * len(raws)
