@@ -110,7 +110,13 @@ class SigningPool:
         assert self._executor is not None
         per_task = -(-len(prepared) // self.processes)
         parts = [prepared[i : i + per_task] for i in range(0, len(prepared), per_task)]
-        futures = [self._executor.submit(_sign_chunk, [p.digests for p in part]) for part in parts]
+        try:
+            futures = [
+                self._executor.submit(_sign_chunk, [p.digests for p in part]) for part in parts
+            ]
+        except BrokenProcessPool as exc:
+            signed = self._fall_back(prepared, exc)
+            return lambda: signed
         return lambda: self._collect(parts, futures)
 
     def _collect(
@@ -123,9 +129,12 @@ class SigningPool:
                 for p, signatures in zip(part, future.result(), strict=True)
             ]
         except BrokenProcessPool as exc:
-            log.warning("DKIM signing workers stopped (%s); signing in-process from now on", exc)
-            self._broken = True
-            return [self.signer.sign_prepared(p) for part in parts for p in part]
+            return self._fall_back([p for part in parts for p in part], exc)
+
+    def _fall_back(self, prepared: list[Prepared], exc: BaseException) -> list[bytes]:
+        log.warning("DKIM signing workers stopped (%s); signing in-process from now on", exc)
+        self._broken = True
+        return [self.signer.sign_prepared(p) for p in prepared]
 
     def close(self) -> None:
         if self._executor is not None:

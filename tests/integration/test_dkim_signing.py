@@ -114,6 +114,25 @@ def test_the_signing_pool_signs_in_worker_processes_and_the_signatures_verify() 
     ]
 
 
+def test_when_a_signing_worker_dies_the_messages_are_signed_in_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = SigningPool(rsa_only(), processes=2)
+    try:
+        pool.start()
+        assert pool._executor is not None
+        workers = list(pool._executor._processes.values())
+        for worker in workers:  # all of them: no task can then succeed by luck
+            worker.kill()
+            worker.join()
+        raws = [message(n) for n in range(MIN_POOLED * 2)]
+        signed = [*pool.submit(raws)(), *pool.submit(raws)()]
+    finally:
+        pool.close()
+    assert [verified(s) for s in signed] == [[True]] * len(raws) * 2
+    assert "signing in-process from now on" in caplog.text
+
+
 def test_every_message_of_a_large_batch_arrives_once_and_signed(
     settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
