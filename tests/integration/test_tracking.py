@@ -235,6 +235,30 @@ def test_every_link_of_a_message_hit_at_once_is_a_scanner(
     assert wait_for_events(db, 4)[-1].is_human
 
 
+def test_the_burst_rule_holds_across_server_processes(
+    settings: Settings, db: Database, sent: SmtpSink, clock: Clock
+) -> None:
+    """Two servers (as with `campaign serve --workers 2`), each with its own recorder and
+    memory: the links of one message hit through both at once are still all flagged."""
+    with (
+        serving(create_app(settings, db, clock=clock)) as first,
+        serving(create_app(settings, db, clock=clock)) as second,
+        httpx.Client(headers={"User-Agent": BROWSER}, timeout=10) as http,
+    ):
+        grace = links(sent.to(GRACE)[0], "")
+        for index, (server, kind) in enumerate(
+            [(first, "click"), (second, "contact"), (second, "unsubscribe")]
+        ):
+            clock.now = at(4, 27, 11, 0, 0) + timedelta(milliseconds=300 * index)
+            assert http.get(server + grace[kind]).status_code in (200, 302)
+            wait_for_events(db, index + 1)
+    assert [(e.kind, e.is_human, e.bot_reason) for e in events(db)] == [
+        ("click", False, "all_links"),
+        ("contact_page", False, "all_links"),
+        ("unsubscribe_page", False, "all_links"),
+    ]
+
+
 def test_contact_page_get_is_a_click_never_a_request(
     base: str, http: httpx.Client, db: Database, sent: SmtpSink
 ) -> None:
