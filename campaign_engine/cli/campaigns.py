@@ -24,6 +24,7 @@ from campaign_engine.cli.app import (
     out,
     parse_now,
 )
+from campaign_engine.cli.serve_workers import run_workers
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.tick import Ticker, TickReport
 from campaign_engine.reporting import report_export, reports
@@ -107,13 +108,20 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes sharing the port (one per core).")
+    ] = 1,
 ) -> None:
     """Serve the tracking endpoints (open pixel, clicks, contact page, unsubscribe) until Ctrl-C."""
     import uvicorn
 
     c = context_of(ctx)
     out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
-    uvicorn.Server(_web_config(c, host, port)).run()
+    if workers > 1:
+        c.db.dispose()  # migrated here, once; each worker opens its own connections
+        run_workers(c.settings, host, port, workers, c.verbose)
+    else:
+        uvicorn.Server(_web_config(c, host, port)).run()
     out.print("Stopped.")
 
 
