@@ -36,7 +36,7 @@ class Load:
         end = os.getloadavg()[0]
         worst = max(self.start, end)
         line = f"load {self.start:.1f} at start, {end:.1f} at end, on {cores()} cores"
-        if worst > cores() * 0.75:
+        if worst > cores():
             return f"machine busy: {line}; absolute figures depressed, ratios unreliable"
         return f"machine quiet: {line}"
 
