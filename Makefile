@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # playwright drives Debian's chromium (/usr/bin/chromium); it must never download a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test lint format clean spamassassin browser bench-deps
+.PHONY: demo test lint format clean spamassassin browser imap bench-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,18 @@ browser:
 	else echo "chromium is missing and we are not root: the browser test will be skipped" \
 	  "(as root: apt-get install chromium)"; fi
 
+# The inbox tests run Debian's Dovecot (dovecot-imapd) as a throwaway, unprivileged IMAP server
+# on a loopback port; the package's own system service is never used. Installed when missing
+# and we are root, else those tests are skipped.
+imap:
+	@if [ -x /usr/sbin/dovecot ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's dovecot-imapd for the inbox tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	else echo "dovecot is missing and we are not root: the IMAP inbox tests will be skipped" \
+	  "(as root: apt-get install dovecot-imapd)"; fi
+
 # Benchmarks only (not CI): Postfix's C smtp-sink / smtp-source, a sink that is not the bottleneck.
 bench-deps: $(STAMP)
 	@if [ -x /usr/sbin/smtp-sink ]; then :; \
@@ -48,13 +60,16 @@ demo: $(STAMP) spamassassin
 	$(BIN)/python examples/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure, there must be tests.
-test: $(STAMP) spamassassin browser
+test: $(STAMP) spamassassin browser imap
 	$(BIN)/pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests" >&2; exit 1; fi; exit $$status
 
+# ruff, mypy --strict on the package (config in pyproject.toml), and the layering check.
 lint: $(STAMP)
 	$(BIN)/ruff check campaign_engine tests examples bench
 	$(BIN)/ruff format --check campaign_engine tests examples bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py
 
 format: $(STAMP)
 	$(BIN)/ruff format campaign_engine tests examples bench

@@ -7,13 +7,17 @@ Everything is real except the clock: the same `campaign` commands an operator wo
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
 
 from rich.console import Console
@@ -25,12 +29,13 @@ START = date(2021, 4, 27)
 console = Console() if sys.stdout.isatty() else Console(width=150)
 
 
-def campaign(*args: str, quiet: bool = False) -> str:
-    """Run one `campaign` command as an operator would; quiet ones print only when they did work."""
-    if not quiet:
-        console.print(f"\n[bold cyan]$ campaign {' '.join(args)}[/bold cyan]")
-    env = {
-        **os.environ,
+DEMO_PASSWORD = "demo-console-password"  # the demo's console logins (local only)
+DEMO_OPS = "ops@gitlab-demo.example"
+DEMO_REP = "grace.kim@gitlab-demo.example"  # owns accounts in the example target list
+
+
+def environment() -> dict[str, str]:
+    return {
         "CAMPAIGN_CONFIG": str(ROOT / "config.toml"),
         "CAMPAIGN_DATABASE_URL": f"sqlite:///{RUN_DIR / 'campaign.db'}",
         "CAMPAIGN_OUTBOX_DIR": str(RUN_DIR / "outbox"),
@@ -39,11 +44,21 @@ def campaign(*args: str, quiet: bool = False) -> str:
         "CAMPAIGN_DKIM_SELECTOR": "demo",
         "CAMPAIGN_DKIM_DOMAIN": "gitlab-demo.example",
         "CAMPAIGN_DKIM_PRIVATE_KEY_PATH": str(RUN_DIR / "dkim.pem"),
-        "COLUMNS": os.environ.get("COLUMNS", "160"),
+        # Replies and bounces come back to the engine's mailbox (see close_the_loop).
+        "CAMPAIGN_REPLY_TO": "replies@gitlab-demo.example",
+        "CAMPAIGN_REPLY_SUBADDRESS": "true",
+        "CAMPAIGN_BOUNCE_ADDRESS": "bounces@gitlab-demo.example",
     }
+
+
+def campaign(*args: str, quiet: bool = False, stdin: str | None = None) -> str:
+    """Run one `campaign` command as an operator would; quiet ones print only when they did work."""
+    if not quiet:
+        console.print(f"\n[bold cyan]$ campaign {' '.join(args)}[/bold cyan]")
+    env = {**os.environ, **environment(), "COLUMNS": os.environ.get("COLUMNS", "160")}
     binary = Path(sys.executable).parent / "campaign"
     result = subprocess.run(
-        [str(binary), *args], env=env, check=False, capture_output=True, text=True
+        [str(binary), *args], env=env, check=False, capture_output=True, text=True, input=stdin
     )
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
@@ -75,6 +90,123 @@ def by_day(records: list[dict[str, str]]) -> Table:
     return table
 
 
+def outbox_mail() -> list[EmailMessage]:
+    folder = RUN_DIR / "outbox" / "new"
+    return [
+        email.message_from_bytes(f.read_bytes(), policy=default_policy)
+        for f in sorted(folder.iterdir())
+    ]
+
+
+def close_the_loop() -> dict[str, str]:
+    """After email 1: one contact replies, one is out of office, one address bounces; the
+    mail comes back as .eml files through `campaign inbox import` (the same pipeline as
+    `campaign inbox poll` on the IMAP mailbox). Returns {email: what happened}."""
+    console.rule("Replies and bounces come back: `campaign inbox import`")
+    sent = [m for m in outbox_mail() if m["List-Unsubscribe"] and "@" in str(m["Reply-To"])]
+    reply, away, bounce = sent[0], sent[1], sent[2]
+    inbox = RUN_DIR / "inbox"
+    inbox.mkdir()
+
+    def answer(message: EmailMessage, headers: str, body: str) -> bytes:
+        to = message["To"].addresses[0]
+        return (
+            f"From: {to.display_name} <{to.addr_spec}>\r\nTo: {message['Reply-To']}\r\n"
+            f"Subject: Re: {message['Subject']}\r\nIn-Reply-To: {message['Message-ID']}\r\n"
+            f"References: {message['Message-ID']}\r\n{headers}"
+            "Date: Tue, 27 Apr 2021 17:02:00 +0000\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+        ).encode()
+
+    first = reply["To"].addresses[0].display_name.split()[0]
+    (inbox / "reply.eml").write_bytes(
+        answer(
+            reply,
+            "Message-ID: <demo-reply-1@customer.example>\r\n",
+            "Hi,\r\n\r\nThis looks useful: can we talk on Thursday about security"
+            f" scanning?\r\n\r\nBest,\r\n{first}\r\n--\r\n{first} | +1 555 0100\r\n\r\n"
+            "On Tue, Apr 27, 2021 at 9:00 AM Marketing wrote:\r\n> the email we sent\r\n",
+        )
+    )
+    (inbox / "out-of-office.eml").write_bytes(
+        answer(
+            away,
+            "Message-ID: <demo-ooo-1@customer.example>\r\nAuto-Submitted: auto-replied\r\n",
+            "I am out of the office and back on May 3, 2021.\r\n",
+        ).replace(b"Subject: Re:", b"Subject: Out of Office: Re:")
+    )
+    gone = bounce["To"].addresses[0].addr_spec
+    (inbox / "bounce.eml").write_bytes(
+        (
+            "From: Mail Delivery System <MAILER-DAEMON@mx.gitlab-demo.example>\r\n"
+            "To: bounces@gitlab-demo.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+            "Message-ID: <demo-dsn-1@mx.gitlab-demo.example>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+            f"--b\r\nContent-Type: text/plain\r\n\r\n<{gone}>: User unknown\r\n"
+            "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.gitlab-demo.example\r\n\r\n"
+            f"Final-Recipient: rfc822; {gone}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"To: {gone}\r\nMessage-ID: {bounce['Message-ID']}\r\n--b--\r\n"
+        ).encode()
+    )
+    files = [str(inbox / n) for n in ("reply.eml", "out-of-office.eml", "bounce.eml")]
+    campaign("inbox", "import", *files, "--now", f"{START.isoformat()}T17:05:00+00:00")
+    campaign("tick", "--now", f"{START.isoformat()}T17:06:00+00:00", quiet=True)  # alerts
+    (alert,) = [m for m in outbox_mail() if m["X-Campaign-Alert"] == "contact_request"]
+    console.print(
+        f"\n[bold]The rep's alert[/bold] (To: {alert['To']}, Reply-To: {alert['Reply-To']})"
+    )
+    console.print(f"Subject: {alert['Subject']}\n", markup=False)
+    body = alert.get_body(("plain",))
+    console.print(str(body.get_content() if body else ""), markup=False)
+    campaign("suppress", "list")
+    return {
+        reply["To"].addresses[0].addr_spec: "replied to email 1",
+        away["To"].addresses[0].addr_spec: "out of office",
+        gone: "bounced",
+    }
+
+
+def show_email_2(loop: dict[str, str], records: list[dict[str, object]]) -> None:
+    """Only the out-of-office contact of the three gets email 2."""
+    table = Table(title="Email 2 for the three contacts whose mail came back")
+    for column in ("contact", "what came back", "email 2"):
+        table.add_column(column)
+    for address, what in loop.items():
+        step_2 = [r for r in records if r["to"] == address and r["step"] == 2]
+        table.add_row(address, what, str(step_2[0]["state"]) if step_2 else "not sent")
+    console.print(table)
+
+
+def tick_through_every_zone(after_day_one: Callable[[], None]) -> None:
+    """Each contact gets mail at 09:00 in their own zone (the launch table above shows each zone's
+    first send), so the demo ticks at the moments those mornings begin, in UTC; `after_day_one`
+    runs once email 1 went out everywhere."""
+    mornings = {
+        "00:00": "Tokyo",
+        "03:30": "Kolkata",
+        "07:00": "Berlin",
+        "08:00": "London",
+        "13:00": "New York",
+        "14:00": "Chicago",
+        "16:00": "Los Angeles",
+    }
+    console.rule(
+        "Three weeks of `campaign tick` at 09:00 local in each zone: "
+        + ", ".join(mornings.values())
+    )
+    for offset in range(0, 15):
+        day = START + timedelta(days=offset)
+        # Send days (every 7th) tick at each zone's morning; the others only for reps' mail.
+        for hour in mornings if offset % 7 == 0 else ("08:00", "13:00"):
+            output = campaign("tick", "--now", f"{day.isoformat()}T{hour}:00+00:00", quiet=True)
+            if not output.split(": ", 1)[-1].startswith("0 queued, 0 sent"):
+                console.print(output.strip())
+        if offset == 0:
+            after_day_one()
+
+
 def main() -> None:
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
@@ -92,14 +224,12 @@ def main() -> None:
         START.isoformat(),
         "--name",
         "Premium to Ultimate",
+        "--yes",  # 2021 is in the past: the engine asks before mailing a backlog at once
+        "--now",
+        f"{START - timedelta(days=1)}T12:00:00+00:00",  # the demo's clock: the day before
     )
-    console.rule("Three weeks, `campaign tick` at 08:00, 09:00 and 13:00 UTC each day")
-    for offset in range(0, 15):
-        day = START + timedelta(days=offset)
-        for hour in ("08:00", "09:00", "13:00"):
-            output = campaign("tick", "--now", f"{day.isoformat()}T{hour}:00+00:00", quiet=True)
-            if not output.split(": ", 1)[-1].startswith("0 queued, 0 sent"):
-                console.print(output.strip())
+    loop: dict[str, str] = {}
+    tick_through_every_zone(lambda: loop.update(close_the_loop()))
     console.rule("Result")
     campaign("status")
     records = json.loads(campaign("messages", "--limit", "0", "--format", "json", quiet=True))
@@ -108,6 +238,7 @@ def main() -> None:
         "MM and ENT contacts (and modes A and B) got nothing automated: "
         f"{sorted({r['segment'] for r in records})} are the only segments mailed."
     )
+    show_email_2(loop, records)
     outbox = RUN_DIR / "outbox" / "new"
     count = len(list(outbox.iterdir())) if outbox.exists() else 0
     signed = sum(1 for f in outbox.iterdir() if f.read_bytes().startswith(b"DKIM-Signature:"))
@@ -117,6 +248,22 @@ def main() -> None:
         f"\nOpen one: [cyan]less {next(outbox.iterdir()) if count else outbox}[/cyan]"
         f"  or the whole folder: [cyan]mutt -f {RUN_DIR / 'outbox'}[/cyan]"
         "\nAll messages: [cyan]campaign messages --limit 0[/cyan] (with the same CAMPAIGN_* settings)"
+    )
+    open_console()
+
+
+def open_console() -> None:
+    """Demo logins for the web console, and how to open it."""
+    for login, role in ((DEMO_OPS, "ops"), (DEMO_REP, "rep")):
+        campaign("users", "add", login, "--role", role, "--password-stdin", "--replace",
+                 quiet=True, stdin=DEMO_PASSWORD + "\n")  # fmt: skip
+    exports = " ".join(f"{k}={v}" for k, v in environment().items())
+    console.rule("The web console")
+    console.print(
+        f"Start it:   [cyan]{exports} .venv/bin/campaign serve[/cyan]"
+        "\nThen open:  [cyan]http://127.0.0.1:8080/app/[/cyan]"
+        f"\nOps login:  [cyan]{DEMO_OPS}[/cyan]  password [cyan]{DEMO_PASSWORD}[/cyan]"
+        f"\nRep login:  [cyan]{DEMO_REP}[/cyan]  (same password): My day, drafts, preview"
     )
 
 

@@ -92,14 +92,14 @@ def settings(tmp_path: Path, database_url: str, smtp_sink: SmtpSink) -> Settings
 database_url = "{database_url}"
 transport = "smtp"
 from = "Marketing <marketing@gitlab-demo.example>"
-secret = "test-secret"
+secret = "test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a"
 company_name = "GitLab Demo Inc."
 postal_address = "1 Test Street, Testville"
 tracking_base_url = "https://track.example.test"
 sequences_dir = "{ROOT / "sequences"}"
 templates_dir = "{ROOT / "templates"}"
 retry_base_seconds = 600
-max_attempts = 3
+give_up_after_hours = 1
 
 [smtp]
 host = "127.0.0.1"

@@ -10,11 +10,16 @@ import sys
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+from campaign_engine.audience.imports import ImportResult, import_contacts, import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.sending.campaigns import schedule_for, sequence_of
+from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
+from campaign_engine.store.queries import campaign_by_name
 
 HEADER = [
     "email",
@@ -45,6 +50,28 @@ def tick(db: Database, settings: Settings, now: datetime) -> TickReport:
     return asyncio.run(run())
 
 
+def queue_due(db: Database, settings: Settings, name: str, now: datetime) -> int:
+    """Write the messages due at `now` (state queued) without sending them, as the first half of
+    a tick does; returns how many."""
+    return _plan(db, settings, name, now, claim=False)
+
+
+def strand_claimed_batch(db: Database, settings: Settings, name: str, now: datetime) -> None:
+    """What a worker leaves behind when it is killed after claiming, before recording outcomes."""
+    _plan(db, settings, name, now, claim=True)
+
+
+def _plan(db: Database, settings: Settings, name: str, now: datetime, claim: bool) -> int:
+    dispatcher = Dispatcher(db, settings, make_transport(settings))
+    with db.session() as session:
+        campaign = campaign_by_name(session, name)
+    schedule = schedule_for(campaign, sequence_of(campaign))
+    queued = dispatcher._queue_due(campaign, schedule, now, 100)
+    if claim:
+        assert dispatcher._claim(campaign, schedule, now, 100) is not None
+    return queued
+
+
 def text_of(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
@@ -69,3 +96,15 @@ def campaign_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[
         "NO_COLOR": "1",
     }
     return subprocess.run([CAMPAIGN, *args], env=env, capture_output=True, text=True, check=False)
+
+
+def import_with_reps(db: Database, path: Path, now: datetime, **options: Any) -> ImportResult:
+    """Import the reps a contacts file names (imports never invent a rep), then the contacts."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        owners = {(row.get("owner_email") or "").strip().lower() for row in csv.DictReader(handle)}
+    owners.discard("")
+    if owners:
+        reps = write_csv(path.with_name(f"{path.stem}-reps.csv"), [[o] for o in sorted(owners)],
+                         ["email"])  # fmt: skip
+        assert import_reps(db, reps).rejected == []
+    return import_contacts(db, path, now, **options)

@@ -12,14 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.launch import launch
 from campaign_engine.reps.drafts import list_drafts
 from campaign_engine.store.db import Database
 from campaign_engine.web.app import create_app
 from campaign_engine.web.users import add_user
-from tests.helpers import write_csv
+from tests.helpers import import_with_reps, write_csv
 from tests.web import Clock, serving
 
 DANA = "dana.reyes@gitlab-demo.example"
@@ -72,7 +71,7 @@ def login(client: httpx.Client, email: str, password: str) -> httpx.Response:
 
 
 def csrf(client: httpx.Client, path: str = "/app/") -> str:
-    page = client.get(path)
+    page = client.get(path, follow_redirects=True)  # ops' home is the campaigns page
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
 
@@ -104,7 +103,7 @@ def launched_fixture(db: Database, web_settings: Settings, tmp_path: Path) -> st
         ["eve@bigcorp.example", "Eve", "Large", "CISO", "BigCorp", "", "Strategic", TOMAS, ""],
     ]
     moment = at(4, 20)
-    assert import_contacts(db, write_csv(tmp_path / "t.csv", rows), moment).rejected == []
+    assert import_with_reps(db, write_csv(tmp_path / "t.csv", rows), moment).rejected == []
     name = launch(db, web_settings, "premium-to-ultimate", START, moment, name="P2U").name
     add_user(db, OPS, "ops", PASSWORD, moment)
     add_user(db, DANA, "rep", PASSWORD, moment)

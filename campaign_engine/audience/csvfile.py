@@ -1,28 +1,36 @@
-"""Reading real-world CSV exports: encoding detected, separator sniffed, headers normalised."""
+"""The one CSV reader: every file is checked whole before a row is applied.
+
+`open_csv` reads the file once to find file-level problems (empty, binary, mixed encodings, a
+quote left open, an oversized field): those raise UnreadableFile naming the line, before any
+row reaches the database. `CsvFile.records()` then streams the rows with their start lines.
+"""
 
 from __future__ import annotations
 
-import codecs
 import csv
-import sqlite3
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO, cast
 
+from campaign_engine.audience.csvsniff import C1_ERRORS, Encoding, choose_encoding, refuse_binary
 from campaign_engine.core.errors import UnreadableFile
 
 __all__ = [
     "ERROR_COLUMNS",
+    "CsvFile",
     "CsvRow",
+    "FileReport",
     "Progress",
     "RowError",
     "RowRejected",
-    "SeenRows",
     "csv_safe",
-    "detect_encoding",
+    "fold_text",
     "normalise_header",
+    "open_csv",
     "read_rows",
     "sniff_delimiter",
     "write_errors",
@@ -35,8 +43,27 @@ _PROGRESS_EVERY = 1000  # records between progress callbacks
 _DELIMITERS = (",", ";", "\t", "|")
 
 _SAMPLE_BYTES = 64 * 1024
-_CHUNK_BYTES = 64 * 1024  # bytes decoded at a time while detecting the encoding
-MAX_FIELD_CHARS = 10_000  # a longer cell is a broken file, not data
+MAX_FIELD_CHARS = 10_000  # cells are cut here; validators reject long values anyway
+_FIELD_LIMIT = csv.field_size_limit()  # a longer field is a broken file (a quote left open?)
+_FOLD = re.compile(r"\s*[\t\n\r\v\f\x85\u2028\u2029]+\s*")
+_HEADER_HINTS = {  # foreign or CRM headers we do not map, but can point at
+    "prénom": "first_name",
+    "prenom": "first_name",
+    "vorname": "first_name",
+    "nombre": "first_name",
+    "nom": "last_name",
+    "nachname": "last_name",
+    "apellido": "last_name",
+    "courriel": "email",
+    "société": "account",
+    "societe": "account",
+    "entreprise": "account",
+    "firma": "account",
+    "empresa": "account",
+    "titre": "title",
+    "poste": "title",
+    "funktion": "title",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +86,18 @@ class RowError:
         return f"{where}: {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
 
 
+@dataclass
+class FileReport:
+    """What reading a file found: data rows, notes (encoding, ignored columns), per-row
+    warnings (a value was cleaned, an owner is unknown) and rejected rows."""
+
+    file: str
+    rows: int = 0
+    notes: list[str] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+    rejected: list[RowError] = field(default_factory=list)
+
+
 class RowRejected(Exception):
     """Raised by a row parser: this field of the row is wrong, and why (becomes a RowError)."""
 
@@ -66,43 +105,6 @@ class RowRejected(Exception):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-class SeenRows:
-    """Which keys (emails) a file already had, on which line and with which values.
-
-    Kept in a throw-away SQLite file, so a file of any size is checked for conflicting
-    duplicates in bounded memory. Use as a context manager; the file is deleted on exit.
-    """
-
-    _CACHE_KIB = 1024  # SQLite page cache
-
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="campaign-seen-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "seen.db")
-        self._db.execute(f"PRAGMA cache_size=-{self._CACHE_KIB}")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER, fingerprint INTEGER)"
-        )
-
-    def __enter__(self) -> SeenRows:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._db.close()
-        self._dir.cleanup()
-
-    def first(self, key: str, line: int, fingerprint: int) -> tuple[int, int] | None:
-        """Remember the key; if it was seen before, return that (line, fingerprint) instead."""
-        row = self._db.execute(
-            "SELECT line, fingerprint FROM seen WHERE key = ?", (key,)
-        ).fetchone()
-        if row is not None:
-            return int(row[0]), int(row[1])
-        self._db.execute("INSERT INTO seen VALUES (?, ?, ?)", (key, line, fingerprint))
-        return None
 
 
 def csv_safe(value: object) -> str:
@@ -125,28 +127,150 @@ def write_errors(path: Path, errors: Iterable[RowError]) -> int:
     return count
 
 
-def detect_encoding(path: Path) -> str:
-    """utf-8-sig when the file starts with a BOM, utf-8 when it all decodes, else cp1252."""
-    with path.open("rb") as handle:
-        head = handle.read(3)
-        if head == codecs.BOM_UTF8:
-            return "utf-8-sig"
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        chunk = head
-        try:
-            while chunk:
-                decoder.decode(chunk)
-                chunk = handle.read(_CHUNK_BYTES)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8"
+def fold_text(value: str) -> tuple[str, bool]:
+    """One line of plain text: line breaks and tabs fold to a space, other control characters
+    (NUL, C0, C1) are removed; the flag says whether any were: "Ada\x00\nB" -> ("Ada B", True)."""
+    if value.isprintable():
+        return value.strip(), False
+    folded = _FOLD.sub(" ", value)
+    cleaned = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cc", "Cs"))
+    return cleaned.strip(), cleaned != folded
 
 
 def normalise_header(name: str, aliases: dict[str, str]) -> str:
     """'E-mail Address ' -> 'email_address' -> the canonical name when it is a known alias."""
-    key = "_".join(name.strip().lower().replace("-", " ").replace("/", " ").split())
+    text, _ = fold_text(name)
+    key = "_".join(text.lower().replace("-", " ").replace("/", " ").split())
     return aliases.get(key, key)
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV file that passed the file-level checks; `records()` streams its rows."""
+
+    path: Path
+    name: str  # what messages call it (never a server path for uploads)
+    encoding: Encoding
+    delimiter: str
+    header: bool | Callable[[list[str]], bool]
+    rows: int = 0  # data rows (non-empty records after the header)
+    ignored: tuple[str, ...] = ()  # header cells that name no known column
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> list[str]:
+        """The encoding note and the ignored columns, for the command's output."""
+        notes = [self.encoding.note] if self.encoding.note else []
+        if self.ignored:
+            note = f"{self.name}: ignored columns: {', '.join(self.ignored)}"
+            if self.suggestions:
+                note += f"; did you mean {', '.join(self.suggestions)}?"
+            notes.append(note)
+        return notes
+
+    def fill(self, report: FileReport) -> None:
+        """Copy the row count and the notes into a command's report."""
+        report.rows, report.notes = self.rows, [*self.notes, *report.notes]
+
+    def records(
+        self, aliases: dict[str, str], progress: Progress | None = None
+    ) -> Iterator[CsvRow]:
+        """Every non-empty data row with canonical column names; streams, memory stays flat."""
+        size = self.path.stat().st_size
+        columns: list[str] | None = None
+        for count, (line, record, _, position) in enumerate(self._records()):
+            if progress is not None and count % _PROGRESS_EVERY == 0:
+                progress(min(position, size), size)
+            if columns is None:
+                columns = self._columns(record, aliases)
+                if columns:
+                    continue
+                columns = ["value"]
+            yield CsvRow(line, _row(columns, record))
+        if progress is not None:
+            progress(size, size)
+
+    def _columns(self, record: list[str], aliases: dict[str, str]) -> list[str]:
+        """Canonical column names when the record is a header row, else []."""
+        is_header = self.header(record) if callable(self.header) else self.header
+        return [normalise_header(cell, aliases) for cell in record] if is_header else []
+
+    def _records(self) -> Iterator[tuple[int, list[str], str, int]]:
+        """(start line, cells, raw text, bytes read) of every non-empty record."""
+        errors = C1_ERRORS if self.encoding.codec == "cp1252" else "strict"
+        with self.path.open("r", encoding=self.encoding.codec, errors=errors, newline="") as handle:
+            raw = cast(BinaryIO, handle.buffer)
+            counter = _LineCounter(handle)
+            reader = csv.reader(counter, _dialect(self.delimiter))
+            while True:
+                start = counter.lines + 1
+                counter.raw = []
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise UnreadableFile(_field_problem(self.name, start, exc)) from None
+                except UnicodeDecodeError as exc:
+                    raise UnreadableFile(
+                        f"{self.name}:{counter.lines + 1}: not valid {self.encoding.codec} "
+                        f"({exc.reason}); nothing was applied; try --encoding cp1252, or leave "
+                        "--encoding out to detect it"
+                    ) from None
+                if any(cell.strip() for cell in record):
+                    yield start, record, "".join(counter.raw), raw.tell()
+
+
+def open_csv(
+    path: Path,
+    aliases: dict[str, str],
+    known: Collection[str] = (),
+    encoding: str | None = None,
+    header: bool | Callable[[list[str]], bool] = True,
+    name: str | None = None,
+) -> CsvFile:
+    """Check the whole file (see the module doc) and return it ready to stream.
+
+    `known` lists the columns the caller uses: other header cells are reported as ignored.
+    `header` may be a predicate given the first record: True when it is a header row, False
+    when it is already data (a header-less file gets the single column name "value").
+    """
+    label = name or str(path)
+    refuse_binary(path, label)
+    chosen = choose_encoding(path, label, encoding)
+    with path.open("r", encoding=chosen.codec, errors="replace", newline="") as handle:
+        delimiter = sniff_delimiter(handle.read(_SAMPLE_BYTES))
+    scanned = CsvFile(path, label, chosen, delimiter, header)
+    rows, head, columns = 0, None, []
+    last: tuple[int, list[str], str, int] | None = None
+    previous: tuple[int, list[str]] | None = None  # checked once the next record is known
+    for last in scanned._records():
+        if head is None:
+            head, columns = last[1], scanned._columns(last[1], aliases)
+            if columns:
+                continue
+        rows += 1
+        if previous is not None:
+            _check_swallowed(label, delimiter, max(len(columns), 1), *previous)
+        previous = last[0], last[1]
+    if last is not None and _ends_inside_quotes(last[2], delimiter):
+        raise UnreadableFile(
+            f"{label}:{last[0]}: a quote opened on this line is never closed (it runs to the end "
+            "of the file); nothing was applied. Close the quote or remove it"
+        )
+    if previous is not None:
+        _check_swallowed(label, delimiter, max(len(columns), 1), *previous)
+    if head is None:
+        raise UnreadableFile(f"{label}: the file is empty (expected a header row, then rows)")
+    if rows == 0:
+        raise UnreadableFile(f"{label}: only a header row, no data rows; nothing to apply")
+    ignored = tuple(
+        fold_text(cell)[0]
+        for cell, key in zip(head, columns, strict=False)
+        if known and key not in known and cell.strip()
+    )
+    suggestions = _suggest(ignored, known, aliases)
+    return CsvFile(path, label, chosen, delimiter, header, rows, ignored, suggestions)
 
 
 def read_rows(
@@ -156,62 +280,67 @@ def read_rows(
     header: bool | Callable[[list[str]], bool] = True,
     progress: Progress | None = None,
 ) -> Iterator[CsvRow]:
-    """Yield each non-empty record with canonical column names; streams, so memory stays flat.
-
-    `header` may be a predicate given the first record: True when it is a header row, False
-    when it is already data (a header-less file gets the single column name "value").
-    """
-    chosen = encoding or detect_encoding(path)
-    try:
-        yield from _read(path, aliases, chosen, header, progress)
-    except UnicodeDecodeError as exc:
-        raise UnreadableFile(
-            f"{path}: not valid {chosen} ({exc.reason}); rows before the bad byte may have "
-            "been applied; try --encoding cp1252 (or leave --encoding out to detect it)"
-        ) from None
-    except csv.Error as exc:
-        raise UnreadableFile(f"{path}: not a readable CSV file: {exc}") from None
-    except LookupError:
-        raise UnreadableFile(
-            f"unknown encoding {chosen!r}; use utf-8, utf-8-sig, cp1252 or latin-1"
-        ) from None
+    """open_csv(...).records(...) in one call, for callers that need no notes."""
+    yield from open_csv(path, aliases, (), encoding, header).records(aliases, progress)
 
 
-def _read(
-    path: Path,
-    aliases: dict[str, str],
-    encoding: str,
-    header: bool | Callable[[list[str]], bool],
-    progress: Progress | None,
-) -> Iterator[CsvRow]:
-    errors = "replace" if encoding == "cp1252" else "strict"
-    size = path.stat().st_size
-    with path.open("r", encoding=encoding, errors=errors, newline="") as handle:
-        sample = handle.read(_SAMPLE_BYTES)
-        handle.seek(0)
-        counter = _LineCounter(handle)
-        reader = csv.reader(counter, _dialect(sample))
-        columns: list[str] | None = None
-        start = 1
-        for count, record in enumerate(reader):
-            if progress is not None and count % _PROGRESS_EVERY == 0:
-                progress(min(handle.buffer.tell(), size), size)
-            line, start = start, counter.lines + 1
-            if not any(cell.strip() for cell in record):
-                continue
-            if columns is None:
-                is_header = header(record) if callable(header) else header
-                if is_header:
-                    columns = [normalise_header(cell, aliases) for cell in record]
-                    continue
-                columns = ["value"]
-            yield CsvRow(line, _row(columns, record))
-        if progress is not None:
-            progress(size, size)
+def _field_problem(name: str, line: int, exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return (
+            f"{name}:{line}: a field starting on this line is longer than {_FIELD_LIMIT:,} "
+            "characters (a quote left open?); nothing was applied"
+        )
+    return f"{name}:{line}: not a readable CSV record ({exc}); nothing was applied"
+
+
+def _check_swallowed(name: str, delimiter: str, width: int, line: int, record: list[str]) -> None:
+    """A quoted field whose later lines look like whole rows swallowed them: refuse the file."""
+    if width < 3:
+        return
+    for cell in record:
+        for offset, part in enumerate(cell.splitlines()[1:], start=1):
+            if part.count(delimiter) >= width - 1:
+                raise UnreadableFile(
+                    f"{name}:{line}: a quote opened on this line runs over {offset} more line(s) "
+                    "that look like rows of their own; nothing was applied. Check the quotes"
+                )
+
+
+def _ends_inside_quotes(raw: str, delimiter: str) -> bool:
+    """Whether the excel-dialect parse of one record's raw text ends inside a quoted field."""
+    quoted, at_start, index = False, True, 0
+    while index < len(raw):
+        char = raw[index]
+        if quoted:
+            if char == '"':
+                if raw[index + 1 : index + 2] == '"':
+                    index += 1
+                else:
+                    quoted = False
+        elif char == '"' and at_start:
+            quoted = True
+        at_start = not quoted and char in (delimiter, "\n", "\r")
+        index += 1
+    return quoted
+
+
+def _suggest(
+    ignored: Iterable[str], known: Collection[str], aliases: dict[str, str]
+) -> tuple[str, ...]:
+    """The known column each ignored header most likely meant (close spelling or a hint)."""
+    names = sorted({*known, *aliases})
+    found: list[str] = []
+    for cell in ignored:
+        key = normalise_header(cell, {})
+        guess = _HEADER_HINTS.get(key) or next(iter(difflib.get_close_matches(key, names, 1)), "")
+        guess = aliases.get(guess, guess)
+        if guess and guess in known and guess not in found:
+            found.append(guess)
+    return tuple(found)
 
 
 def _row(columns: list[str], record: list[str]) -> dict[str, str]:
-    values = {}
+    values: dict[str, str] = {}
     for index, cell in enumerate(record):
         name = columns[index] if index < len(columns) else f"extra_{index + 1}"
         values.setdefault(name, cell[:MAX_FIELD_CHARS])
@@ -236,19 +365,22 @@ def sniff_delimiter(sample: str) -> str:
     return best if counts[best] else ","
 
 
-def _dialect(sample: str) -> type[csv.Dialect]:
+def _dialect(delimiter: str) -> type[csv.Dialect]:
     class Export(csv.excel):
-        delimiter = sniff_delimiter(sample)
+        pass
 
+    Export.delimiter = delimiter
     return Export
 
 
 class _LineCounter:
-    """Wraps a text file for csv.reader and counts physical lines, so records keep file:line."""
+    """Wraps a text file for csv.reader and counts physical lines, so records keep file:line;
+    `raw` holds the lines of the record being read."""
 
     def __init__(self, handle: TextIO) -> None:
         self.handle = handle
         self.lines = 0
+        self.raw: list[str] = []
 
     def __iter__(self) -> _LineCounter:
         return self
@@ -258,4 +390,5 @@ class _LineCounter:
         if not line:
             raise StopIteration
         self.lines += 1
+        self.raw.append(line)
         return line

@@ -12,8 +12,18 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaign_engine.audience.csvfile import CsvRow, Progress, RowError, RowRejected, read_rows
-from campaign_engine.audience.imports import CONTACT_ALIASES, chunks, clean_email
+from campaign_engine.audience.contactrows import CONTACT_ALIASES, CONTACT_COLUMNS, clean_email
+from campaign_engine.audience.csvfile import (
+    CsvFile,
+    CsvRow,
+    FileReport,
+    Progress,
+    RowError,
+    RowRejected,
+    fold_text,
+    open_csv,
+)
+from campaign_engine.audience.imports import chunks
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import EnrollmentStatus, MessageState
 from campaign_engine.store.db import Database
@@ -38,6 +48,7 @@ __all__ = [
     "ExclusionView",
     "deadline_statuses",
     "exclude_file",
+    "exclusion_view",
     "is_late",
     "list_exclusions",
     "parse_target",
@@ -60,6 +71,10 @@ EXCLUSION_ALIASES = {
     "account_domain": "domain",
     "email_domain": "domain",
 }
+_COLUMNS = frozenset({"email", "domain", "exclude", "reason", "value"}) | {
+    c for c in CONTACT_COLUMNS if c != "email"
+}  # a target list carries the contact columns too: not worth a note
+_CLEANED = "control characters removed (line breaks and tabs became spaces)"
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _REASON_LIMIT = 500  # characters
 _CHUNK_ROWS = 500
@@ -98,11 +113,10 @@ class DeadlineStatus:
 
 
 @dataclass
-class ExclusionResult:
+class ExclusionResult(FileReport):
     """What an upload did (or would do, with --dry-run) and every rejected row."""
 
-    file: str
-    campaign: str | None
+    campaign: str | None = None
     dry_run: bool = False
     applied: bool = True  # False when --strict refused the file or --dry-run
     added: int = 0  # new exclusion records
@@ -113,7 +127,6 @@ class ExclusionResult:
     unmatched: list[ExclusionEntry] = field(default_factory=list)  # no contact (yet)
     already_sent: list[AlreadySent] = field(default_factory=list)
     deadlines: list[DeadlineStatus] = field(default_factory=list)
-    rejected: list[RowError] = field(default_factory=list)
 
     @property
     def late(self) -> list[DeadlineStatus]:
@@ -172,13 +185,15 @@ def exclude_file(
     `name` is what reports and the audit trail call the file (default: its path), e.g. the
     name of a web upload stored under a temporary path.
     """
-    result = ExclusionResult(file=name or str(path), campaign=campaign, dry_run=dry_run)
+    csv_file = open_csv(path, EXCLUSION_ALIASES, _COLUMNS, encoding, _is_header, name)
+    result = ExclusionResult(file=csv_file.name, campaign=campaign, dry_run=dry_run)
+    csv_file.fill(result)
     with Session(db.engine, expire_on_commit=False) as session:
         target = campaign_by_name(session, campaign) if campaign else None
         result.deadlines = deadline_statuses(session, now, target.id if target else None)
     if strict:  # validate the whole file first; a scratch result takes the counts
         probe = ExclusionResult(file=result.file, campaign=campaign)
-        for _ in _entries(path, encoding, probe, None):
+        for _ in _entries(csv_file, probe, None):
             pass
         if probe.rejected:
             result.rejected = probe.rejected
@@ -187,7 +202,7 @@ def exclude_file(
     campaign_id = target.id if target else None
     with Session(db.engine, expire_on_commit=False) as session:
         contacts: set[int] = set()
-        for chunk in chunks(_entries(path, encoding, result, progress), _CHUNK_ROWS):
+        for chunk in chunks(_entries(csv_file, result, progress), _CHUNK_ROWS):
             _apply(session, chunk, campaign_id, by, now, result, contacts)
         result.contacts_excluded = len(contacts)
         if dry_run:
@@ -245,7 +260,7 @@ def list_exclusions(
         if campaign:
             cid = campaign_by_name(session, campaign).id
             query = query.where(
-                sa.or_(Exclusion.campaign_id == cid, col(Exclusion.campaign_id).is_(None))
+                sa.or_(col(Exclusion.campaign_id) == cid, col(Exclusion.campaign_id).is_(None))
             )
         if not include_removed:
             query = query.where(col(Exclusion.removed_at).is_(None))
@@ -257,21 +272,25 @@ def list_exclusions(
                 .order_by(col(ExclusionAudit.id))
             ).all()
         )
-    return [
-        ExclusionView(
-            id=e.id or 0,
-            target=e.email or f"@{e.domain}",
-            scope=c.name if c else "all campaigns",
-            reason=e.reason,
-            source=f"{e.source_file}:{e.source_line}" if e.source_line else e.source_file,
-            created_by=e.created_by,
-            created_at=e.created_at,
-            removed_at=e.removed_at,
-            removed_by=e.removed_by,
-            removal_reason=removal.get(e.id or 0) if e.removed_at else None,
-        )
-        for e, c in rows
-    ]
+    return [exclusion_view(e, c, removal.get(e.id or 0) if e.removed_at else None) for e, c in rows]
+
+
+def exclusion_view(
+    e: Exclusion, campaign: Campaign | None, removal_reason: str | None
+) -> ExclusionView:
+    """One exclusion as the CLI and the console show it (`campaign`: its scope, None = all)."""
+    return ExclusionView(
+        id=e.id or 0,
+        target=e.email or f"@{e.domain}",
+        scope=campaign.name if campaign else "all campaigns",
+        reason=e.reason,
+        source=f"{e.source_file}:{e.source_line}" if e.source_line else e.source_file,
+        created_by=e.created_by,
+        created_at=e.created_at,
+        removed_at=e.removed_at,
+        removed_by=e.removed_by,
+        removal_reason=removal_reason,
+    )
 
 
 def remove_exclusion(
@@ -318,13 +337,12 @@ def remove_exclusion(
 
 
 def _entries(
-    path: Path, encoding: str | None, result: ExclusionResult, progress: Progress | None
+    csv_file: CsvFile, result: ExclusionResult, progress: Progress | None
 ) -> Iterator[ExclusionEntry]:
     seen: set[str] = set()
-    rows = read_rows(path, EXCLUSION_ALIASES, encoding, header=_is_header, progress=progress)
-    for row in rows:
+    for row in csv_file.records(EXCLUSION_ALIASES, progress):
         try:
-            entry = _parse(row)
+            entry = _parse(row, result)
         except RowRejected as exc:
             result.rejected.append(RowError(result.file, row.line, exc.field, exc.reason))
             continue
@@ -346,7 +364,7 @@ def _is_header(record: list[str]) -> bool:
     return False
 
 
-def _parse(row: CsvRow) -> ExclusionEntry | None:
+def _parse(row: CsvRow, result: ExclusionResult) -> ExclusionEntry | None:
     values = row.values
     if "exclude" in values:
         flag = values["exclude"].strip().lower()
@@ -356,7 +374,9 @@ def _parse(row: CsvRow) -> ExclusionEntry | None:
             raise RowRejected(
                 "exclude", f"{values['exclude']!r} is not y/yes/x/true/1 (exclude) or blank/n/no"
             )
-    reason = " ".join(values.get("reason", values.get("extra_2", "")).split())
+    reason, stripped = fold_text(values.get("reason", values.get("extra_2", "")))
+    if stripped:
+        result.warnings.append(RowError(result.file, row.line, "reason", _CLEANED))
     if len(reason) > _REASON_LIMIT:
         raise RowRejected("reason", f"is longer than {_REASON_LIMIT} characters")
     for name in ("email", "domain", "value"):
@@ -365,7 +385,7 @@ def _parse(row: CsvRow) -> ExclusionEntry | None:
             continue
         try:
             if name == "email":
-                return ExclusionEntry(row.line, clean_email(value), None, reason)
+                return ExclusionEntry(row.line, _email_cell(value), None, reason)
             email, domain = parse_target(value)
         except ValueError as exc:
             raise RowRejected(name, str(exc)) from None
@@ -376,6 +396,21 @@ def _parse(row: CsvRow) -> ExclusionEntry | None:
         "email",
         "is empty (expected an email or domain column, or a single column of addresses)",
     )
+
+
+def _email_cell(value: str) -> str:
+    """An address from the email column; a domain there gets a hint at the domain column."""
+    if value.startswith("@") or "@" not in value:
+        try:
+            _, domain = parse_target(value)
+        except ValueError:
+            domain = None
+        if domain is not None:
+            raise ValueError(
+                f"{value!r} is a domain, not an address: put domains in a 'domain' column "
+                "(or a file with a single column of addresses and domains)"
+            )
+    return clean_email(value)
 
 
 # -- applying ------------------------------------------------------------------------------
@@ -474,7 +509,7 @@ def _sent_to(
     if not ids:
         return []
     query = (
-        select(Contact.email, Campaign.name, Message.step, Message.subject, Message.sent_at)
+        select(Contact.email, Campaign.name, Message.step, Message.subject, Message.sent_at)  # type: ignore[call-overload]
         .join(Contact, col(Contact.id) == Message.contact_id)
         .join(Campaign, col(Campaign.id) == Message.campaign_id)
         .where(col(Message.contact_id).in_(ids), Message.state == MessageState.SENT)

@@ -1,9 +1,12 @@
-"""Contact and rep imports: validate every row, apply the valid ones, report the rest."""
+"""Contact and rep imports: check the file, validate every row, apply the valid ones.
+
+Every data row is accounted for: created + updated + unchanged + rejected = rows. A file-level
+problem (see csvfile) raises before anything is applied.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,19 +14,26 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
-from campaign_engine.audience.consent import parse_consent, record_consent
+from campaign_engine.audience.consent import record_consent
+from campaign_engine.audience.contactrows import (
+    CONTACT_ALIASES,
+    CONTACT_COLUMNS,
+    ContactRow,
+    check_contact,
+    clean_email,
+    clean_text,
+)
 from campaign_engine.audience.csvfile import (
-    CsvRow,
+    CsvFile,
+    FileReport,
     Progress,
     RowError,
     RowRejected,
-    SeenRows,
-    read_rows,
+    open_csv,
 )
-from campaign_engine.audience.segments import parse_outreach_mode, parse_segment, segment_for
+from campaign_engine.audience.seenrows import SeenRows
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Contact, Rep
 
@@ -31,98 +41,32 @@ __all__ = [
     "CONTACT_ALIASES",
     "ContactRow",
     "ImportResult",
+    "apply_contacts",
     "chunks",
     "clean_email",
     "import_contacts",
     "import_reps",
-    "rep_name_from_email",
 ]
 
-CONTACT_ALIASES = {
-    "e_mail": "email",
-    "email_address": "email",
-    "mail": "email",
-    "first": "first_name",
-    "firstname": "first_name",
-    "given_name": "first_name",
-    "last": "last_name",
-    "lastname": "last_name",
-    "surname": "last_name",
-    "family_name": "last_name",
-    "job_title": "title",
-    "position": "title",
-    "company": "account",
-    "account_name": "account",
-    "organization": "account",
-    "organisation": "account",
-    "employee_count": "employees",
-    "number_of_employees": "employees",
-    "headcount": "employees",
-    "potential_ee_users": "employees",
-    "sales_segment": "segment",
-    "market_segment": "segment",
-    "owner": "owner_email",
-    "account_owner": "owner_email",
-    "rep": "owner_email",
-    "rep_email": "owner_email",
-    "owner_e_mail": "owner_email",
-    "mode": "outreach_mode",
-    "outreach": "outreach_mode",
-    "lawful_basis": "consent",
-    "consent_source": "consent",
-}
-_TEXT_LIMIT = 200  # characters in a name, title or account
+# the marketing target list also carries `exclude` and `reason` (read by `campaign exclude`)
+_TARGET_LIST_COLUMNS = CONTACT_COLUMNS | {"exclude", "reason"}
+_REP_ALIASES = {"rep_email": "email", "time_zone": "timezone"}
+_REP_COLUMNS = frozenset({"email", "name", "title", "timezone"})
 _CHUNK_ROWS = 250  # contacts applied (and committed) per transaction
 _HASH_MASK = (1 << 64) - 1
 _CONTACTS: sa.Table = Contact.__table__  # type: ignore[attr-defined]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ContactRow:
-    """A validated contacts-CSV row."""
-
-    line: int
-    email: str
-    first_name: str
-    last_name: str
-    title: str
-    account: str
-    employees: int | None
-    segment: str
-    owner_email: str | None
-    outreach_mode: str
-    consent: str = ""  # lawful basis / consent source (customer, opt-in, ...); optional column
-
-
 @dataclass
-class ImportResult:
-    """Counts of what an import did, and every rejected row."""
+class ImportResult(FileReport):
+    """Counts of what an import did, every rejected row, warnings and notes."""
 
-    file: str
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: list[RowError] = field(default_factory=list)
     applied: bool = True  # False when --strict refused the file
-
-
-@functools.lru_cache(maxsize=256)  # owner addresses repeat on every row of their accounts
-def clean_email(value: str) -> str:
-    """The lower-cased, validated address, or ValueError saying what is wrong with it."""
-    value = value.strip()
-    if not value:
-        raise ValueError("is empty")
-    try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid address: {exc}") from None
-
-
-def rep_name_from_email(email: str) -> str:
-    """'dana.reyes@x' -> 'Dana Reyes', until a reps import gives the real name."""
-    local = email.split("@", 1)[0]
-    return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part)
+    unknown_owners: set[str] = field(default_factory=set)  # warned about once each
 
 
 def import_contacts(
@@ -132,70 +76,107 @@ def import_contacts(
     encoding: str | None = None,
     strict: bool = False,
     progress: Progress | None = None,
+    name: str | None = None,
 ) -> ImportResult:
-    """Upsert contacts (by lower-cased email), their accounts and reps; idempotent.
+    """Upsert contacts (by lower-cased email) and their accounts; idempotent.
 
     Streams the file and commits every `_CHUNK_ROWS` valid rows, so memory stays bounded.
     With `strict`, the whole file is validated first and nothing is applied if a row fails.
+    An owner_email that is no known rep is a warning: the account waits for that rep (no rep
+    is invented) and gets it when `import reps` brings the address.
     """
-    result = ImportResult(file=str(path))
+    csv_file = open_csv(path, CONTACT_ALIASES, _TARGET_LIST_COLUMNS, encoding, name=name)
+    result = ImportResult(file=csv_file.name)
+    csv_file.fill(result)
     if strict:
-        probe = ImportResult(file=str(path))
-        for _ in _validated(path, read_rows(path, CONTACT_ALIASES, encoding), probe):
+        probe = ImportResult(file=csv_file.name)
+        for _ in _validated(csv_file, None, probe):
             pass
         if probe.rejected:
-            result.rejected, result.applied = probe.rejected, False
+            result.rejected, result.warnings, result.applied = probe.rejected, probe.warnings, False
             return result
-    rows = _validated(path, read_rows(path, CONTACT_ALIASES, encoding, progress=progress), result)
-    for chunk in chunks(rows, _CHUNK_ROWS):
+    for chunk in chunks(_validated(csv_file, progress, result), _CHUNK_ROWS):
         with db.session() as session:
-            _apply_contacts(session, chunk, now, result)
+            apply_contacts(session, chunk, now, result)
             record_consent(session, [(r.email, r.consent) for r in chunk], path.name, now)
     return result
 
 
-def import_reps(db: Database, path: Path, encoding: str | None = None) -> ImportResult:
-    """Upsert reps from `email,name,title,timezone`."""
-    result = ImportResult(file=str(path))
+def import_reps(
+    db: Database, path: Path, encoding: str | None = None, name: str | None = None
+) -> ImportResult:
+    """Upsert reps from `email,name,title,timezone`; accounts waiting for them get them."""
+    csv_file = open_csv(path, _REP_ALIASES, _REP_COLUMNS, encoding, name=name)
+    result = ImportResult(file=csv_file.name)
+    csv_file.fill(result)
     with db.session() as session:
-        for row in read_rows(path, {"rep_email": "email", "time_zone": "timezone"}, encoding):
+        for row in csv_file.records(_REP_ALIASES):
             try:
-                email = clean_email(row.values.get("email", ""))
-            except ValueError as exc:
-                result.rejected.append(RowError(str(path), row.line, "email", str(exc)))
+                email, wanted = _parse_rep(row.values, (result.file, row.line), result.warnings)
+            except RowRejected as exc:
+                result.rejected.append(RowError(result.file, row.line, exc.field, exc.reason))
                 continue
-            timezone = row.values.get("timezone", "").strip() or "UTC"
-            try:
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                result.rejected.append(
-                    RowError(str(path), row.line, "timezone", f"unknown time zone {timezone!r}")
-                )
-                continue
-            wanted = {
-                "name": _one_line(row.values.get("name", "")) or rep_name_from_email(email),
-                "title": _one_line(row.values.get("title", "")),
-                "timezone": timezone,
-            }
             rep = session.exec(select(Rep).where(Rep.email == email)).first()
             if rep is None:
-                session.add(Rep(email=email, **wanted))
+                rep = Rep(email=email, name=wanted["name"], title=wanted["title"])
+                rep.timezone = wanted["timezone"]
+                session.add(rep)
                 result.created += 1
             elif _assign(rep, wanted):
                 result.updated += 1
             else:
                 result.unchanged += 1
+            session.flush()
+            _adopt_accounts(session, rep)
     return result
 
 
-def _validated(path: Path, rows: Iterable[CsvRow], result: ImportResult) -> Iterator[ContactRow]:
+def _parse_rep(
+    values: dict[str, str], where: tuple[str, int], warnings: list[RowError]
+) -> tuple[str, dict[str, str]]:
+    try:
+        email = clean_email(values.get("email", ""))
+    except ValueError as exc:
+        raise RowRejected("email", str(exc)) from None
+    timezone = values.get("timezone", "").strip() or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RowRejected(
+            "timezone", f"unknown time zone {timezone!r} (expected an IANA name like Europe/Paris)"
+        ) from None
+    name = clean_text(values, "name", where, warnings) or _name_from_email(email)
+    title = clean_text(values, "title", where, warnings)
+    return email, {"name": name, "title": title, "timezone": timezone}
+
+
+def _name_from_email(email: str) -> str:
+    """'dana.reyes@x' -> 'Dana Reyes': a rep listed in a reps file without a name."""
+    local = email.split("@", 1)[0]
+    return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part)
+
+
+def _adopt_accounts(session: Session, rep: Rep) -> None:
+    """Accounts whose owner_email named this rep before it existed get it now."""
+    for account in session.exec(
+        select(Account).where(Account.owner_email == rep.email, col(Account.rep_id).is_(None))
+    ):
+        account.rep_id = rep.id
+        session.add(account)
+
+
+def _validated(
+    csv_file: CsvFile, progress: Progress | None, result: ImportResult
+) -> Iterator[ContactRow]:
     with SeenRows() as seen:
-        for row in rows:
-            try:
-                parsed = _parse_contact(row)
-            except RowRejected as exc:
-                result.rejected.append(RowError(str(path), row.line, exc.field, exc.reason))
+        for row in csv_file.records(CONTACT_ALIASES, progress):
+            check = check_contact(row.values, row.line, result.file)
+            result.warnings.extend(check.warnings)
+            if check.row is None:
+                assert check.error is not None
+                result.rejected.append(check.error)
                 continue
+            parsed = check.row
             fingerprint = _fingerprint(parsed)
             earlier = seen.first(parsed.email, row.line, fingerprint)
             if earlier is None:
@@ -203,67 +184,14 @@ def _validated(path: Path, rows: Iterable[CsvRow], result: ImportResult) -> Iter
             elif earlier[1] != fingerprint:
                 result.rejected.append(
                     RowError(
-                        str(path),
+                        result.file,
                         row.line,
                         "email",
                         f"{parsed.email} already appears on line {earlier[0]} with other values",
                     )
                 )
-            # else: an exact duplicate row, harmless
-
-
-def _parse_contact(row: CsvRow) -> ContactRow:
-    values = row.values
-    if "email" not in values:
-        raise RowRejected("email", "no email column (expected a header row naming 'email')")
-    email = _check("email", clean_email, values["email"])
-    text = {name: _text(values, name) for name in ("first_name", "last_name", "title", "account")}
-    if not text["account"]:
-        raise RowRejected("account", "is empty")
-    employees = _employees(values.get("employees", ""))
-    label = values.get("segment", "").strip()
-    if label:
-        segment = _check("segment", parse_segment, label)
-    elif employees is not None:
-        segment = segment_for(employees)
-    else:
-        raise RowRejected("segment", "is blank and employees is blank: cannot tell SMB, MM or ENT")
-    owner = values.get("owner_email", "").strip()
-    return ContactRow(
-        row.line,
-        email,
-        employees=employees,
-        segment=segment,
-        owner_email=_check("owner_email", clean_email, owner) if owner else None,
-        outreach_mode=_check("outreach_mode", parse_outreach_mode, values.get("outreach_mode", "")),
-        consent=_check("consent", parse_consent, values.get("consent", "")),
-        **text,
-    )
-
-
-def _check(field: str, parse: Callable[[str], str], value: str) -> str:
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise RowRejected(field, str(exc)) from None
-
-
-def _text(values: dict[str, str], name: str) -> str:
-    value = values.get(name, "").strip()
-    if "\r" in value or "\n" in value:
-        raise RowRejected(name, "contains a line break (it could inject mail headers)")
-    if len(value) > _TEXT_LIMIT:
-        raise RowRejected(name, f"is longer than {_TEXT_LIMIT} characters")
-    return value
-
-
-def _employees(value: str) -> int | None:
-    cleaned = value.strip().replace(",", "").replace("_", "").replace(" ", "")
-    if not cleaned:
-        return None
-    if not cleaned.isdigit():
-        raise RowRejected("employees", f"{value!r} is not a whole number")
-    return int(cleaned)
+            else:  # an exact duplicate row: harmless, changes nothing
+                result.unchanged += 1
 
 
 def _fingerprint(row: ContactRow) -> int:
@@ -284,10 +212,10 @@ def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _apply_contacts(
+def apply_contacts(
     session: Session, rows: list[ContactRow], now: datetime, result: ImportResult
 ) -> None:
-    reps = _reps(session, {r.owner_email for r in rows if r.owner_email})
+    reps = _reps(session, rows, result)
     accounts = _accounts(session, rows, reps)
     existing = {
         c.email: c
@@ -305,9 +233,13 @@ def _apply_contacts(
             "account_id": account.id,
             "outreach_mode": row.outreach_mode,
         }
+        if row.timezone:  # a file without zone data keeps the zone a contact has
+            wanted["timezone"] = row.timezone
         contact = existing.get(row.email)
         if contact is None:
-            new.append({"email": row.email, "created_at": now, "updated_at": now, **wanted})
+            new.append(
+                {"email": row.email, "timezone": "", "created_at": now, "updated_at": now, **wanted}
+            )
         elif _assign(contact, wanted):
             contact.updated_at = now
             result.updated += 1
@@ -319,12 +251,19 @@ def _apply_contacts(
     session.flush()
 
 
-def _reps(session: Session, emails: set[str]) -> dict[str, Rep]:
+def _reps(session: Session, rows: list[ContactRow], result: ImportResult) -> dict[str, Rep]:
+    """The known reps the rows name; an unknown owner is a warning (no rep is invented)."""
+    emails = {r.owner_email for r in rows if r.owner_email}
     reps = {r.email: r for r in session.exec(select(Rep).where(col(Rep.email).in_(emails)))}
-    for email in emails - set(reps):
-        reps[email] = Rep(email=email, name=rep_name_from_email(email))
-        session.add(reps[email])
-    session.flush()
+    for row in rows:
+        owner = row.owner_email
+        if owner and owner not in reps and owner not in result.unknown_owners:
+            result.unknown_owners.add(owner)  # one warning per owner, at its first line
+            reason = (
+                f"no rep {owner} yet (this row and every later one naming it): the account "
+                "gets this rep when `campaign import reps` lists the address"
+            )
+            result.warnings.append(RowError(result.file, row.line, "owner_email", reason))
     return reps
 
 
@@ -334,29 +273,26 @@ def _accounts(session: Session, rows: list[ContactRow], reps: dict[str, Rep]) ->
         a.name: a for a in session.exec(select(Account).where(col(Account.name).in_(names)))
     }
     for row in rows:  # the last row of an account wins, so a re-import changes nothing
-        wanted = {"segment": row.segment}
+        wanted: dict[str, object] = {"segment": row.segment}
         if row.employees is not None:
-            wanted["employees"] = row.employees  # type: ignore[assignment]
+            wanted["employees"] = row.employees
         if row.owner_email:
-            wanted["rep_id"] = reps[row.owner_email].id  # type: ignore[assignment]
+            rep = reps.get(row.owner_email)
+            wanted["owner_email"] = row.owner_email
+            wanted["rep_id"] = rep.id if rep is not None else None
         account = accounts.get(row.account)
         if account is None:
-            accounts[row.account] = Account(name=row.account, **wanted)  # type: ignore[arg-type]
-            session.add(accounts[row.account])
-        else:
-            _assign(account, wanted)
+            account = accounts[row.account] = Account(name=row.account)
+        _assign(account, wanted)
+        session.add(account)
     session.flush()
     return accounts
 
 
-def _assign(obj: object, values: dict[str, object]) -> bool:
+def _assign(obj: object, values: Mapping[str, object]) -> bool:
     changed = False
     for name, value in values.items():
         if getattr(obj, name) != value:
             setattr(obj, name, value)
             changed = True
     return changed
-
-
-def _one_line(value: str) -> str:
-    return " ".join(value.split())

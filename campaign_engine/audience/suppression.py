@@ -6,13 +6,13 @@ takes effect at the next tick. Contact imports never touch them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from campaign_engine.audience.csvfile import RowError, read_rows
+from campaign_engine.audience.csvfile import FileReport, RowError, open_csv
 from campaign_engine.audience.imports import clean_email
 from campaign_engine.core.errors import ImportRejected
 from campaign_engine.store.db import Database
@@ -41,11 +41,11 @@ _ALIASES = {
 
 
 @dataclass
-class SuppressionImport:
-    file: str
+class SuppressionImport(FileReport):
+    """added + already + rejected = rows."""
+
     added: int = 0
     already: int = 0
-    rejected: list[RowError] = field(default_factory=list)
 
 
 def add_suppression(session: Session, email: str, reason: str, source: str, now: datetime) -> bool:
@@ -79,20 +79,27 @@ def list_suppressions(db: Database, reason: str | None = None) -> list[Suppressi
 
 
 def import_suppressions(
-    db: Database, path: Path, reason: str, now: datetime, encoding: str | None = None
+    db: Database,
+    path: Path,
+    reason: str,
+    now: datetime,
+    encoding: str | None = None,
+    name: str | None = None,
 ) -> SuppressionImport:
     """Suppress every address of a feedback-loop / bounce report: a CSV with an `email` (or
     `recipient`, ARF style) column. Bad rows are reported; the good ones are applied."""
-    result = SuppressionImport(file=str(path))
-    source = f"{reason} report {path.name}"
+    csv_file = open_csv(path, _ALIASES, ("email",), encoding, name=name)
+    result = SuppressionImport(file=csv_file.name)
+    csv_file.fill(result)
+    source = f"{reason} report {Path(csv_file.name).name}"
     with db.session() as session:
-        for row in read_rows(path, _ALIASES, encoding):
+        for row in csv_file.records(_ALIASES):
             if "email" not in row.values:
-                raise _missing(path)
+                raise _missing(csv_file.name)
             try:
                 email = clean_email(_strip_angle(row.values["email"]))
             except ValueError as exc:
-                result.rejected.append(RowError(str(path), row.line, "email", str(exc)))
+                result.rejected.append(RowError(result.file, row.line, "email", str(exc)))
                 continue
             if add_suppression(session, email, reason, source, now):
                 result.added += 1
@@ -101,9 +108,9 @@ def import_suppressions(
     return result
 
 
-def _missing(path: Path) -> ImportRejected:
+def _missing(name: str) -> ImportRejected:
     return ImportRejected(
-        f"{path}: no email column; name it 'email' or 'recipient' (feedback-loop reports)"
+        f"{name}: no email column; name it 'email' or 'recipient' (feedback-loop reports)"
     )
 
 

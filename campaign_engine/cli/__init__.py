@@ -16,10 +16,15 @@ from campaign_engine.cli import (
     digests,
     drafts,
     exclusions,
+    inbox,
+    launch,
     messages,
+    relay,
     stages,
     suppress,
+    tokens,
     users,
+    webhooks,
 )
 from campaign_engine.cli.app import app, main
 
@@ -27,14 +32,16 @@ __all__ = ["app", "main"]
 
 app.add_typer(database.db_app, name="db")
 app.add_typer(contacts.import_app, name="import")
-app.command("launch")(campaigns.launch)
+app.command("launch")(launch.launch)
 app.command("tick")(campaigns.tick)
 app.command("run")(campaigns.run)
 app.command("serve")(campaigns.serve)
 app.command("status")(campaigns.status)
 app.command("report")(campaigns.report)
 app.add_typer(messages.messages_app, name="messages")
+app.add_typer(relay.relay_app, name="relay")
 app.command("contact-request")(contacts.contact_request)
+app.add_typer(inbox.inbox_app, name="inbox")
 app.add_typer(contacts.contacts_app, name="contacts")
 app.add_typer(drafts.drafts_app, name="drafts")
 app.command("reminders")(drafts.reminders_command)
@@ -44,6 +51,8 @@ app.add_typer(exclusions.exclusions_app, name="exclusions")
 app.add_typer(suppress.suppress_app, name="suppress")
 app.add_typer(stages.stages_app, name="stages")
 app.add_typer(users.users_app, name="users")
+app.add_typer(tokens.tokens_app, name="tokens")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(deliverability.dkim_app, name="dkim")
 app.command("doctor")(deliverability.doctor)
 app.command("lint")(deliverability.lint_command)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,42 +24,14 @@ from campaign_engine.cli.app import (
     out,
     parse_now,
 )
+from campaign_engine.cli.local_time import print_local_days
 from campaign_engine.cli.serve_workers import run_workers
-from campaign_engine.engine import launch as launching
-from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
 from campaign_engine.reporting.report_model import Report
-from campaign_engine.sending.throttle import limiter_for
-from campaign_engine.sending.transport import make_transport
+from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
-
-
-def launch(
-    ctx: typer.Context,
-    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
-    start: Annotated[
-        datetime, typer.Option(formats=["%Y-%m-%d"], help="First send day, YYYY-MM-DD.")
-    ],
-    name: Annotated[
-        str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
-    ] = None,
-    timezone: Annotated[
-        str | None, typer.Option(help="IANA time zone (default: config timezone).")
-    ] = None,
-) -> None:
-    """Create a campaign from a sequence and enrol every eligible contact."""
-    c = context_of(ctx)
-    result = launching.launch(
-        c.db, c.settings, sequence, start.date(), parse_now(None), name, timezone
-    )
-    table = Table(title=f"Launched {result.name!r}")
-    for column in ("segment", "channel", "contacts"):
-        table.add_column(column)
-    for (segment, channel), count in sorted(result.enrolled.items()):
-        table.add_row(segment, channel, str(count))
-    table.add_row("any", "none (mode A)", str(result.not_enrolled))
-    out.print(table)
 
 
 def tick(
@@ -67,17 +39,13 @@ def tick(
     now: NowOption = None,
 ) -> None:
     """Do all work due at this moment once, then exit (cron-friendly)."""
+    from campaign_engine.engine.scheduler import tick_once
+
     c = context_of(ctx)
+    require_strong_secret(c.settings)
     moment = parse_now(now)
-
-    async def run() -> TickReport:
-        async with make_transport(
-            c.settings, limiter_for(c.db, c.settings.smtp.rate_limit)
-        ) as transport:
-            return await Ticker(c.db, c.settings, transport).tick(moment)
-
-    report = asyncio.run(run())
-    out.print(f"tick {moment.isoformat()}: {report}")
+    report, stopped = asyncio.run(tick_once(c.settings, c.db, moment))
+    out.print(str(stopped) if stopped.signalled else f"tick {moment.isoformat()}: {report}")
 
 
 def run(
@@ -94,14 +62,14 @@ def run(
     from campaign_engine.engine.scheduler import run_forever
 
     c = context_of(ctx)
+    require_strong_secret(c.settings)
     config = _web_config(c, host, port) if web else None
     serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
-        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops after the batch in"
-        " flight."
+        f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops: sends in flight"
+        " finish, the rest goes back to the queue."
     )
-    asyncio.run(run_forever(c.settings, c.db, web=config))
-    out.print("Stopped.")
+    out.print(str(asyncio.run(run_forever(c.settings, c.db, web=config))))
 
 
 def serve(
@@ -116,6 +84,7 @@ def serve(
     import uvicorn
 
     c = context_of(ctx)
+    require_strong_secret(c.settings)
     out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
     if workers > 1:
         c.db.dispose()  # migrated here, once; each worker opens its own connections
@@ -136,9 +105,12 @@ def status(
         if campaign:
             queries.campaign_by_name(session, campaign)
         statuses = reports.campaign_statuses(session, campaign)
+    pause = relay_state.current_pause(c.db)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
         return
+    if pause is not None:
+        out.print(relay_state.describe_pause(pause, c.settings.timezone, parse_now(None)))
     _print_statuses(statuses)
 
 
@@ -172,11 +144,12 @@ def report(
         _print_statuses(statuses)
         _print_report(result)
         return
-    text = {
+    renderers: dict[ReportFormat, Callable[[Report], str]] = {
         ReportFormat.json: lambda r: report_export.to_json(r, reports.to_jsonable(statuses)),
         ReportFormat.csv: report_export.to_csv,
         ReportFormat.html: lambda r: render_dashboard(r, c.settings.templates_dir),
-    }[format](result)
+    }
+    text = renderers[format](result)
     if out_file is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
@@ -211,6 +184,8 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
             s = step.states
             reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
             skipped = f"{s['skipped']}" + (f" ({reasons})" if reasons else "")
+            why = "; ".join(f"{n} {r}" for r, n in sorted(step.failed_reasons.items()))
+            failed = f"{s['failed']}" + (f" ({why})" if why else "")
             table.add_row(
                 str(step.step),
                 str(step.day),
@@ -218,12 +193,13 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
                 str(s["queued"] + s["sending"]),
                 str(s["sent"]),
                 str(s["retry"]),
-                str(s["failed"]),
+                failed,
                 str(s["bounced"]),
                 skipped,
                 str(s["uncertain"]),
             )
         out.print(table)
+        print_local_days(item)
 
 
 def _print_report(result: Report) -> None:

@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 
 from campaign_engine.audience import imports, privacy
-from campaign_engine.cli.app import RepOption, context_of, err, out, parse_now
+from campaign_engine.cli.app import (
+    CampaignOption,
+    NowOption,
+    RepOption,
+    context_of,
+    err,
+    out,
+    parse_now,
+)
 from campaign_engine.cli.csv_input import (
     EncodingOption,
     ErrorsOption,
@@ -21,7 +29,9 @@ from campaign_engine.cli.csv_input import (
     progress_bar,
 )
 from campaign_engine.reps import outreach
+from campaign_engine.sending import recovery
 from campaign_engine.sending.transport import make_transport
+from campaign_engine.store import queries
 
 import_app = typer.Typer(help="Import contacts or reps from CSV.", no_args_is_help=True)
 contacts_app = typer.Typer(
@@ -113,13 +123,14 @@ def contact_request(
     email: Annotated[str, typer.Argument(help="The contact who asked (replied, called...).")],
     note: Annotated[str, typer.Option(help="What they said; goes into the rep's alert.")] = "",
     preferred_time: Annotated[str, typer.Option(help="When they would like to talk.")] = "",
+    now: NowOption = None,
 ) -> None:
     """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
     from campaign_engine.reps.alerts import send_pending_alerts
     from campaign_engine.reps.contact_requests import clean_form, record_contact_request
 
     c = context_of(ctx)
-    moment = parse_now(None)
+    moment = parse_now(now)
     form = clean_form({"message": note, "preferred_time": preferred_time})
     result = record_contact_request(
         c.db, c.settings, moment, email=email, form=form, source="manual"
@@ -146,3 +157,22 @@ def contact_request(
         out.print(f"Alert sent to {result.rep_name or result.rep_email} <{result.rep_email}>.")
     else:
         out.print(f"Alert to {result.rep_email} queued: the next tick retries it.")
+
+
+@contacts_app.command("resume")
+def contacts_resume(
+    ctx: typer.Context,
+    emails: Annotated[list[str], typer.Argument(help="Contacts stopped by a bounce.")],
+    campaign: CampaignOption = None,
+    now: NowOption = None,
+) -> None:
+    """Put contacts stopped by a bounce back in their campaign, at the step that bounced
+    (after `campaign suppress remove EMAIL`)."""
+    c = context_of(ctx)
+    campaign_id = None
+    if campaign:
+        with c.db.session() as session:
+            campaign_id = queries.campaign_by_name(session, campaign).id
+    results = recovery.resume_contacts(c.db, emails, parse_now(now), campaign_id)
+    for email, what in results.items():
+        out.print(f"{email}: {what}")

@@ -16,7 +16,7 @@ from rich import progress as rich_progress
 from rich.markup import escape
 
 from campaign_engine.audience import imports
-from campaign_engine.audience.csvfile import Progress, RowError, write_errors
+from campaign_engine.audience.csvfile import FileReport, Progress, write_errors
 from campaign_engine.cli.app import err, out
 from campaign_engine.core.errors import ImportRejected
 
@@ -33,18 +33,24 @@ ErrorsOption = Annotated[
 
 def print_import(result: imports.ImportResult, what: str, errors: Path | None = None) -> None:
     out.print(
-        f"{result.file}: {result.created} {what} created, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+        f"{result.file}: {result.rows} row(s): {result.created} {what} created, "
+        f"{result.updated} updated, {result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
-    report_rejected(result.file, result.rejected, applied_outcome(result.applied), errors)
+    report_rejected(result, applied_outcome(result.applied), errors)
 
 
 def applied_outcome(applied: bool) -> str:
     return "valid rows were applied" if applied else "nothing was applied (--strict)"
 
 
-def report_rejected(file: str, rejected: list[RowError], outcome: str, errors: Path | None) -> None:
-    """Every rejected row on stderr (and in --errors FILE); exit 1 when there is any."""
+def report_rejected(report: FileReport, outcome: str, errors: Path | None) -> None:
+    """Notes, then every warning and rejected row on stderr (rejected also in --errors FILE);
+    exit 1 when a row was rejected."""
+    file, rejected = report.file, report.rejected
+    for note in report.notes:
+        out.print(f"note: {note}")
+    for warning in report.warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(str(warning))}", markup=True)
     for problem in rejected:
         err.print(f"[red]rejected[/red] {escape(str(problem))}", markup=True)
     if errors is not None:

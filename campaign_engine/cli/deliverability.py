@@ -9,10 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from campaign_engine.cli.app import context_of, out
+from campaign_engine.cli.app import context_of, out, parse_now
 from campaign_engine.core.config import DkimSettings
 from campaign_engine.core.errors import ConfigError
-from campaign_engine.engine.doctor import diagnose
+from campaign_engine.engine.doctor import Check, diagnose
+from campaign_engine.sending import relay_state
 from campaign_engine.sending.dkim import dns_record, generate_key, valid_domain, valid_selector
 from campaign_engine.sending.lint import lint_sequence
 
@@ -67,10 +68,17 @@ def dkim_keygen_command(
 
 def doctor(
     ctx: typer.Context,
-    smtp: Annotated[bool, typer.Option(help="Try a TCP connect to the SMTP relay.")] = True,
+    smtp: Annotated[
+        bool, typer.Option(help="Try a TCP connect to the SMTP relay and log in to [inbox].")
+    ] = True,
 ) -> None:
     """Check the config for deliverability and compliance; exit 1 when something must be fixed."""
-    checks = diagnose(context_of(ctx).settings, probe_smtp=smtp)
+    c = context_of(ctx)
+    checks = diagnose(c.settings, probe_smtp=smtp)
+    pause = relay_state.current_pause(c.db) if c.settings.transport == "smtp" else None
+    if pause is not None:
+        line = relay_state.describe_pause(pause, c.settings.timezone, parse_now(None))
+        checks.append(Check("error", "relay", line))
     colours = {"ok": "green", "warning": "yellow", "error": "red"}
     for check in checks:
         out.print(

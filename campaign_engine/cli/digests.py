@@ -15,7 +15,7 @@ from campaign_engine.sending.throttle import limiter_for
 from campaign_engine.sending.transport import make_transport
 
 digests_app = typer.Typer(
-    help="Engagement digests to reps: schedule, preview, send.", no_args_is_help=True
+    help="Email offer engagement digests to reps: schedule, preview, send.", no_args_is_help=True
 )
 
 

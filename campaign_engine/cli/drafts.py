@@ -55,7 +55,6 @@ def drafts_list(
     """The drafts waiting for a rep (or sent), one row per contact and email."""
     c = context_of(ctx)
     with c.db.session() as session:
-        drafts.ensure_drafts(session, c.settings, parse_now(None))
         if campaign:
             queries.campaign_by_name(session, campaign)
         views = drafts.list_drafts(

@@ -65,7 +65,7 @@ def exclude(
         )
     _print_exclusions(result)
     outcome = "dry run: nothing was stored" if dry_run else applied_outcome(result.applied)
-    report_rejected(result.file, result.rejected, outcome, errors)
+    report_rejected(result, outcome, errors)
 
 
 @exclusions_app.command("list")
@@ -162,6 +162,11 @@ def _print_exclusions(result: exclusions.ExclusionResult) -> None:
         f"{result.added} new exclusion(s), {result.already_active} already active, "
         f"{result.kept_rows} row(s) marked keep, {len(result.unmatched)} matched no contact "
         f"(kept: they apply if the contact is imported later), {len(result.rejected)} rejected"
+    )
+    out.print(
+        f"{result.file}: {result.rows} row(s): {result.added} new, {result.already_active} "
+        f"already active, {result.kept_rows} keep, {result.duplicate_rows} duplicate, "
+        f"{len(result.rejected)} rejected"
     )
     if result.dry_run:
         out.print("dry run: nothing was stored")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -15,6 +13,7 @@ from campaign_engine.cli.app import (
     Context,
     Format,
     FormatOption,
+    NowOption,
     context_of,
     minute,
     out,
@@ -23,7 +22,6 @@ from campaign_engine.cli.app import (
 from campaign_engine.reporting import reports
 from campaign_engine.sending import recovery
 from campaign_engine.store import queries
-from campaign_engine.store.db import Database
 
 messages_app = typer.Typer(
     help="What went (or will go) to whom, and when; decide about uncertain sends.",
@@ -63,17 +61,48 @@ def messages(
 UncertainOption = Annotated[
     bool, typer.Option("--uncertain", help="Act on messages whose send outcome is unknown.")
 ]
+FailedOption = Annotated[
+    bool, typer.Option("--failed", help="Act on failed messages (refused, or given up).")
+]
+StepOption = Annotated[int | None, typer.Option(help="Only this step (email number).")]
 
 
 @messages_app.command("retry")
 def messages_retry(
     ctx: typer.Context,
     uncertain: UncertainOption = False,
+    failed: FailedOption = False,
     campaign: CampaignOption = None,
+    step: StepOption = None,
+    now: NowOption = None,
 ) -> None:
-    """Queue uncertain messages again (some recipients may then get them twice)."""
-    count = _on_uncertain(ctx, uncertain, campaign, recovery.retry_uncertain)
+    """Queue uncertain (some may then arrive twice) or failed messages again."""
+    c = context_of(ctx)
+    if failed == uncertain:
+        raise typer.BadParameter("say --failed or --uncertain (one of them)")
+    moment, campaign_id = parse_now(now), _campaign_id(c, campaign)
+    if failed:
+        count = recovery.retry_failed(c.db, moment, campaign_id, step)
+        out.print(f"{count} failed message(s) queued again; the next tick sends them.")
+        return
+    count = recovery.retry_uncertain(c.db, moment, campaign_id)
     out.print(f"{count} uncertain message(s) queued again; the next tick sends them.")
+
+
+@messages_app.command("skip")
+def messages_skip(
+    ctx: typer.Context,
+    failed: FailedOption = False,
+    campaign: CampaignOption = None,
+    step: StepOption = None,
+    now: NowOption = None,
+) -> None:
+    """Give up on failed messages: their contacts move on to the next step."""
+    if not failed:
+        raise typer.BadParameter("say --failed: only failed messages can be skipped")
+    c = context_of(ctx)
+    count = recovery.skip_failed(c.db, parse_now(now), _campaign_id(c, campaign), step)
+    out.print(f"{count} failed message(s) skipped; their contacts continue with the next step.")
 
 
 @messages_app.command("mark-sent")
@@ -81,22 +110,14 @@ def messages_mark_sent(
     ctx: typer.Context,
     uncertain: UncertainOption = False,
     campaign: CampaignOption = None,
+    now: NowOption = None,
 ) -> None:
     """Count uncertain messages as delivered and move their contacts on to the next step."""
-    count = _on_uncertain(ctx, uncertain, campaign, recovery.accept_uncertain)
-    out.print(f"{count} uncertain message(s) counted as sent.")
-
-
-def _on_uncertain(
-    ctx: typer.Context,
-    uncertain: bool,
-    campaign: str | None,
-    action: Callable[[Database, datetime, int | None], int],
-) -> int:
     if not uncertain:
         raise typer.BadParameter("say --uncertain: only uncertain messages can be acted on here")
     c = context_of(ctx)
-    return action(c.db, parse_now(None), _campaign_id(c, campaign))
+    count = recovery.accept_uncertain(c.db, parse_now(now), _campaign_id(c, campaign))
+    out.print(f"{count} uncertain message(s) counted as sent.")
 
 
 def _campaign_id(c: Context, name: str | None) -> int | None:

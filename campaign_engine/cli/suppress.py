@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from campaign_engine.audience import imports, suppression
-from campaign_engine.cli.app import context_of, err, out, parse_now
+from campaign_engine.cli.app import context_of, out, parse_now
+from campaign_engine.cli.csv_input import report_rejected
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import SuppressReason
 
@@ -70,13 +71,10 @@ def suppress_import_command(
     """Suppress every address of a feedback-loop, bounce or unsubscribe report."""
     result = suppression.import_suppressions(context_of(ctx).db, file, reason, parse_now(None))
     out.print(
-        f"{result.file}: {result.added} suppressed ({reason}), {result.already} already, "
-        f"{len(result.rejected)} rejected"
+        f"{result.file}: {result.rows} row(s): {result.added} suppressed ({reason}), "
+        f"{result.already} already, {len(result.rejected)} rejected"
     )
-    for problem in result.rejected:
-        err.print(f"[red]rejected[/red] {problem}", markup=True)
-    if result.rejected:
-        raise typer.Exit(1)
+    report_rejected(result, "valid rows were applied", None)
 
 
 def _clean(email: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import tomllib
@@ -15,11 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign_engine.core.errors import ConfigError
 
-__all__ = ["DkimSettings", "Settings", "SmtpSettings", "load_settings"]
+__all__ = ["DkimSettings", "InboxSettings", "Settings", "SmtpSettings", "load_settings"]
 
 ENV_PREFIX = "CAMPAIGN_"
 DEFAULT_CONFIG = "config.toml"
 MIN_REMINDER_DAYS, MAX_REMINDER_DAYS = 7, 10  # "send the next email after 7-10 days"
+_ADDRESS_KEYS = {
+    "unsubscribe_mailto": "unsubscribe@example.com",
+    "reply_to": "replies@example.com",
+    "bounce_address": "bounces@example.com",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,17 @@ class SmtpSettings:
     timeout: float = 30.0  # seconds
     concurrency: int = 4  # parallel SMTP connections
     rate_limit: float = 0.0  # messages per second, all workers together; 0 = unlimited
+    tls_verify: bool = True  # check the relay's certificate (name and chain)
+    ca_file: str = ""  # PEM file of the CA that signed the relay's certificate (private CA)
+    ehlo_name: str = ""  # name we give at EHLO; "" = this host's FQDN, else the From domain
+    max_messages_per_connection: int = 100  # then the connection is closed and a new one opened
+    max_connection_age_seconds: float = 300.0  # a pooled connection older than this is replaced
+
+    def fingerprint(self) -> str:
+        """A digest of every setting that decides how we talk to the relay: a pause for a
+        permanent-looking fault (a wrong password) lifts itself when this changes."""
+        text = repr(sorted((f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,26 @@ class DkimSettings:
 
 
 @dataclass(frozen=True)
+class InboxSettings:
+    """The IMAP mailbox that receives replies, bounces and complaints; off while host is unset."""
+
+    host: str = ""
+    port: int = 993
+    use_tls: bool = True  # implicit TLS (port 993)
+    starttls: bool = False  # plain connection upgraded with STARTTLS (port 143)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    unmatched_folder: str = "Unmatched"
+    timeout: float = 30.0  # seconds
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the engine; paths are absolute (resolved against the config file)."""
 
@@ -68,6 +105,10 @@ class Settings:
     company_name: str = "Example Corp"
     postal_address: str = ""
     unsubscribe_mailto: str = ""  # optional mailto target in List-Unsubscribe (an ops mailbox)
+    reply_to: str = ""  # Reply-To of marketing mail (the inbox mailbox); "" = the owning rep
+    reply_subaddress: bool = False  # Reply-To replies+TAG@...: a signed tag per message
+    bounce_address: str = ""  # VERP envelope sender bounces+TAG@...; "" = the From address
+    inbox_poll_seconds: float = 300.0  # `campaign run`: seconds between inbox polls
     sequences_dir: Path = Path("sequences")
     templates_dir: Path = Path("templates")
     tick_seconds: float = 60.0  # seconds between scheduler ticks
@@ -77,12 +118,18 @@ class Settings:
     max_per_tick: int = 20000  # cap so a catch-up after downtime does not burst the backlog
     lease_seconds: float = 300.0  # how long a claimed batch stays ours before it is presumed lost
     retry_base_seconds: float = 300.0  # first back-off after a 4xx; doubles per attempt
-    max_attempts: int = 6
+    retry_max_seconds: float = 3600.0  # the back-off stops growing here
+    give_up_after_hours: float = (
+        72.0  # a message still refused (4xx) this long after its first try fails
+    )
+    max_pause_seconds: float = 900.0  # longest wait between two tries of a relay that is down
+    stop_grace_seconds: float = 20.0  # on SIGINT/SIGTERM, how long SMTP in flight may finish
     bot_delay_seconds: float = 10.0  # tracking hits this soon after delivery are machines
     bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
     reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
     smtp: SmtpSettings = SmtpSettings()
     dkim: DkimSettings = DkimSettings()
+    inbox: InboxSettings = InboxSettings()
 
     def __repr__(self) -> str:
         """Every setting but secrets: the database URL's password is masked, the HMAC secret and
@@ -113,12 +160,17 @@ class Settings:
                 f"{self.config_path}: reminder_days must be {MIN_REMINDER_DAYS} to"
                 f" {MAX_REMINDER_DAYS} (the sales play's cadence), not {self.reminder_days}"
             )
-        if self.unsubscribe_mailto and not re.fullmatch(
-            r"[^@\s<>,]+@[^@\s<>,]+", self.unsubscribe_mailto
-        ):
+        for key, example in _ADDRESS_KEYS.items():
+            value = getattr(self, key)
+            if value and not re.fullmatch(r"[^@\s<>,+]+@[^@\s<>,]+", value):
+                raise ConfigError(
+                    f"{self.config_path}: {key} must be a bare address like {example}"
+                    f" (no display name, no +tag), not {value!r}"
+                )
+        if self.retry_base_seconds <= 0 or self.retry_max_seconds < self.retry_base_seconds:
             raise ConfigError(
-                f"{self.config_path}: unsubscribe_mailto must be a bare address like"
-                f" unsubscribe@example.com, not {self.unsubscribe_mailto!r}"
+                f"{self.config_path}: retry_base_seconds must be positive and at most"
+                f" retry_max_seconds ({self.retry_base_seconds} > {self.retry_max_seconds})"
             )
         if not self.secret:
             raise ConfigError(
@@ -148,12 +200,21 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     base = config_path.parent
     smtp_raw = dict(raw.pop("smtp", {}) or {})
     dkim_raw = dict(raw.pop("dkim", {}) or {})
+    inbox_raw = dict(raw.pop("inbox", {}) or {})
     top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
     values = _apply(
-        Settings, top, env, prefix="", skip={"config_path", "smtp", "dkim"}, source=config_path
+        Settings,
+        top,
+        env,
+        prefix="",
+        skip={"config_path", "smtp", "dkim", "inbox"},
+        source=config_path,
     )
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
     dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
+    inbox = _apply(InboxSettings, inbox_raw, env, prefix="INBOX_", skip=set(), source=config_path)
+    if smtp.get("ca_file"):
+        smtp["ca_file"] = str((base / Path(smtp["ca_file"])).resolve())
     if dkim.get("private_key_path"):
         dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
     else:
@@ -166,7 +227,11 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         values.get("database_url", Settings.database_url), base
     )
     return Settings(
-        config_path=config_path, smtp=SmtpSettings(**smtp), dkim=DkimSettings(**dkim), **values
+        config_path=config_path,
+        smtp=SmtpSettings(**smtp),
+        dkim=DkimSettings(**dkim),
+        inbox=InboxSettings(**inbox),
+        **values,
     )
 
 
@@ -180,6 +245,11 @@ def _apply(
 ) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
     unknown = set(raw) - set(fields)
+    if "max_attempts" in unknown:
+        raise ConfigError(
+            f"{source}: max_attempts is gone: retries now give up after give_up_after_hours"
+            " (default 72); remove max_attempts"
+        )
     if unknown:
         raise ConfigError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}

@@ -12,6 +12,7 @@ __all__ = [
     "DraftStatus",
     "EnrollmentStatus",
     "EventKind",
+    "InboundKind",
     "MessageState",
     "OutreachMode",
     "SuppressReason",
@@ -42,7 +43,7 @@ class MessageState(StrEnum):
     SENDING = "sending"  # claimed by a worker; SMTP may be in progress
     SENT = "sent"
     RETRY = "retry"  # 4xx or connection trouble; next_attempt_at says when
-    FAILED = "failed"  # gave up after max_attempts
+    FAILED = "failed"  # refused for good, or gave up after give_up_after_hours
     BOUNCED = "bounced"  # 5xx; the address is suppressed
     SKIPPED = "skipped"  # not sent on purpose; skip_reason says why
     UNCERTAIN = "uncertain"  # the worker died mid-send: SMTP may or may not have accepted it
@@ -56,6 +57,22 @@ class EventKind(StrEnum):
     UNSUBSCRIBE_PAGE = "unsubscribe_page"  # the footer link's confirm page was shown
     UNSUBSCRIBE = "unsubscribe"
     BOUNCE = "bounce"
+    REPLY = "reply"  # a person answered (also a contact request)
+    AUTO_REPLY = "auto_reply"  # out-of-office and other automatic answers: not a request
+    COMPLAINT = "complaint"  # a feedback-loop (ARF) spam complaint
+
+
+class InboundKind(StrEnum):
+    """What a message in the reply/bounce mailbox turned out to be."""
+
+    REPLY = "reply"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"  # permanent delivery failure (5.x.x)
+    SOFT_BOUNCE = "soft_bounce"  # transient (4.x.x): suppressed after 3 in 30 days
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    NOTICE = "notice"  # a delivery report that reports no failure: nothing to do
+    UNMATCHED = "unmatched"  # names nothing we sent: left for a person
 
 
 class AlertState(StrEnum):

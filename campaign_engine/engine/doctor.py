@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,7 +10,9 @@ from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from campaign_engine.core.config import Settings
-from campaign_engine.core.errors import ConfigError
+from campaign_engine.core.errors import CampaignEngineError, ConfigError
+from campaign_engine.core.secretcheck import DEMO_SECRET, is_loopback, weak_secret
+from campaign_engine.inbound.imap import check_login
 from campaign_engine.sending.dkim import (
     DkimSigner,
     dns_record,
@@ -17,10 +20,10 @@ from campaign_engine.sending.dkim import (
     valid_domain,
     valid_selector,
 )
+from campaign_engine.sending.smtp_client import SessionFault, default_ehlo_name, open_session
 
-__all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable"]
+__all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable", "smtp_session"]
 
-DEMO_SECRET = "demo-secret-change-me-0f6c2b1e9a4d"  # the value shipped in config.toml
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _Add = Callable[[str, str, str], None]
 
@@ -51,6 +54,7 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
     else:
         add("ok", "from", f"sending as {sender}")
     _check_dkim(settings, domain, add)
+    _check_replies(settings, probe_smtp, add)
     url = urlsplit(settings.tracking_base_url)
     if url.scheme == "https" and url.hostname:
         add("ok", "tracking_base_url", settings.tracking_base_url)
@@ -79,20 +83,20 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
             "is empty: CAN-SPAM requires a valid postal address in "
             "every marketing email; set `postal_address`",
         )
-    if settings.secret == DEMO_SECRET:
+    weakness = weak_secret(settings.secret)
+    if weakness is None:
+        add("ok", "secret", "set")
+    elif is_loopback(settings.tracking_base_url):
+        add("warning", "secret", f"{weakness}; fine for a local demo only")
+    else:
         add(
             "error",
             "secret",
-            "is the demo value shipped in config.toml: anyone could forge "
-            "tracking and unsubscribe links; set CAMPAIGN_SECRET to a long random string",
+            f"{weakness}: serve, run and tick refuse to start with it; set CAMPAIGN_SECRET to "
+            "a long random string, e.g. $(openssl rand -hex 32)",
         )
-    elif len(settings.secret) < 16:
-        add("warning", "secret", "is shorter than 16 characters: use a long random string")
-    else:
-        add("ok", "secret", "set")
     if settings.transport == "smtp" and probe_smtp:
-        reachable, detail = smtp_reachable(settings.smtp.host, settings.smtp.port)
-        add("ok" if reachable else "warning", "smtp", detail)
+        checks.extend(asyncio.run(smtp_session(settings, domain)))
     elif settings.transport != "smtp":
         add(
             "warning",
@@ -138,6 +142,75 @@ def _check_dkim(settings: Settings, from_domain: str, add: _Add) -> None:
         return
     record = dns_record(dkim.selector, dkim.domain, public_key_of(pem))
     add("ok", "dkim", f"key {dkim.private_key_path} signs; publish: {record}")
+
+
+def _check_replies(settings: Settings, probe: bool, add: _Add) -> None:
+    """Reply-To and Return-Path set, and the mailbox behind them readable."""
+    if settings.reply_to:
+        how = " with a signed +TAG per message" if settings.reply_subaddress else ""
+        add("ok", "reply_to", f"marketing mail replies to {settings.reply_to}{how}")
+    else:
+        add(
+            "warning",
+            "reply_to",
+            "not set: replies go to the owning rep's own mailbox and never become contact"
+            " requests (the contact keeps getting emails 2 and 3); set reply_to and [inbox]",
+        )
+    if settings.bounce_address:
+        add("ok", "bounce_address", f"Return-Path {settings.bounce_address} with a VERP +TAG")
+    else:
+        add(
+            "warning",
+            "bounce_address",
+            "not set: the Return-Path is the From address, so later bounces are not matched"
+            " to what we sent; set bounce_address (delivered to the [inbox] mailbox)",
+        )
+    if not settings.inbox.enabled:
+        if settings.reply_to or settings.bounce_address:
+            add(
+                "warning",
+                "inbox",
+                "[inbox] host is not set: nobody reads the reply and bounce mailbox;"
+                " configure [inbox] so `campaign run` polls it",
+            )
+        return
+    if not probe:
+        add("ok", "inbox", f"{settings.inbox.host} (login not checked)")
+        return
+    try:
+        add("ok", "inbox", check_login(settings.inbox))
+    except CampaignEngineError as exc:
+        add("error", "inbox", str(exc))
+
+
+async def smtp_session(settings: Settings, from_domain: str) -> list[Check]:
+    """A real session with the relay, as the sender opens it: connect, EHLO, STARTTLS, AUTH;
+    no MAIL FROM, so nothing is sent. One check per step, and the failing step says why."""
+    steps: list[str] = []
+    smtp = settings.smtp
+    try:
+        client = await open_session(smtp, smtp.ehlo_name or default_ehlo_name(from_domain), steps)
+    except SessionFault as exc:
+        checks = [Check("ok", "smtp", step) for step in steps]
+        fault = exc.verdict.fault
+        hint = _HINTS.get(fault.stage, "") if fault else ""
+        checks.append(
+            Check("error", "smtp", f"{fault.stage}: {fault}{hint}" if fault else str(exc))
+        )
+        return checks
+    await client.quit()
+    checks = [Check("ok", "smtp", step) for step in steps]
+    if not smtp.starttls and not smtp.use_tls and smtp.host not in _LOCAL_HOSTS:
+        checks.append(Check("warning", "smtp", "no TLS to a remote relay: set starttls = true"))
+    return checks
+
+
+_HINTS = {
+    "connect": "; check [smtp] host and port",
+    "tls": "; for a private CA set [smtp] ca_file, or tls_verify = false on a trusted network",
+    "ehlo": "; set [smtp] ehlo_name to this host's public name (a FQDN)",
+    "auth": "; check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)",
+}
 
 
 def smtp_reachable(host: str, port: int, timeout: float = 3.0) -> tuple[bool, str]:

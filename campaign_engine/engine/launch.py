@@ -1,24 +1,91 @@
-"""Launching campaigns: validate the sequence, snapshot it, enrol the eligible contacts."""
+"""Launching campaigns: validate, plan who gets which email when, then enrol (all or nothing).
+
+`plan_launch` reads only: it checks the sequence, templates, time zone and name, picks the
+contacts to enrol (not mode A, not active in another running campaign unless `allow_overlap`)
+and lays out the automated emails per day, step and segment. `launch` writes that plan.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from campaign_engine.core.config import Settings
-from campaign_engine.core.errors import CampaignEngineError
-from campaign_engine.core.kinds import Channel, OutreachMode
+from campaign_engine.core.errors import CampaignEngineError, InvalidInput
+from campaign_engine.core.kinds import Channel, EnrollmentStatus
+from campaign_engine.engine.enrolment import plan_enrollments
 from campaign_engine.reps.drafts import create_campaign_drafts
 from campaign_engine.sending.campaigns import renderer_for, schedule_for
+from campaign_engine.sending.planner import Schedule, parse_send_days
 from campaign_engine.sending.sequences import load_sequence
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Account, Campaign, Contact, Enrollment
+from campaign_engine.store.models import Campaign, Contact, Enrollment
 
-__all__ = ["LaunchResult", "launch"]
+__all__ = [
+    "LateJoiners",
+    "LaunchPlan",
+    "LaunchResult",
+    "PlannedSend",
+    "check_timezone",
+    "launch",
+    "plan_launch",
+]
+
+
+@dataclass(frozen=True)
+class LateJoiners:
+    """Launch options for contacts who become eligible after launch."""
+
+    enabled: bool = True
+    until: date | None = None  # last local day one may start; None: the day of the last step
+    send_days: str | None = None  # "mon-fri"...; None: the sequence's own (every day if none)
+
+
+@dataclass(frozen=True)
+class PlannedSend:
+    """One line of a dry run: on `day` (campaign time zone), email `step` to `contacts` of a
+    segment. More columns (a contact time zone, say) can join the key without changing users."""
+
+    day: date
+    step: int
+    subject: str
+    segment: str
+    contacts: int
+
+
+@dataclass
+class LaunchPlan:
+    """What a launch would do; nothing of it is written until `launch`."""
+
+    campaign: Campaign
+    schedule: Schedule
+    enrollments: list[dict[str, object]] = field(default_factory=list)
+    enrolled: Counter[tuple[str, str]] = field(default_factory=Counter)  # (segment, channel)
+    not_enrolled: int = 0  # outreach mode A
+    overlapping: int = 0  # active in another running campaign (left out)
+    contacts: int = 0  # every contact in the database
+    sends: list[PlannedSend] = field(default_factory=list)
+    due_at_once: int = 0  # automated emails already due at `now` (a start in the past)
+    first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
+
+    @property
+    def starts_in_the_past(self) -> bool:
+        return self.due_at_once > 0
+
+    def why_nobody(self) -> str:
+        """Why no contact would be enrolled, and what to do."""
+        if self.contacts == 0:
+            return "no contacts imported yet: run `campaign import contacts FILE.csv` first"
+        return (
+            f"none of the {self.contacts} contact(s) can be enrolled: {self.not_enrolled} in "
+            f"outreach mode A (do nothing), {self.overlapping} active in another running "
+            "campaign (add --allow-overlap to enrol them anyway)"
+        )
 
 
 @dataclass(frozen=True)
@@ -27,6 +94,87 @@ class LaunchResult:
     name: str
     enrolled: Counter[tuple[str, str]] = field(default_factory=Counter)  # (segment, channel)
     not_enrolled: int = 0  # outreach mode A
+    overlapping: int = 0
+    first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
+
+
+def check_timezone(timezone: str) -> str:
+    """The IANA name, or InvalidInput naming the value and the expected form."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"time zone {timezone!r} is unknown: expected an IANA name such as Europe/Paris "
+            "or America/New_York"
+        ) from None
+    return timezone
+
+
+def plan_launch(
+    db: Database,
+    settings: Settings,
+    sequence_key: str,
+    start: date,
+    now: datetime,
+    name: str | None = None,
+    timezone: str | None = None,
+    allow_overlap: bool = False,
+    late: LateJoiners | None = None,
+) -> LaunchPlan:
+    """Everything `launch` checks and decides, without writing anything."""
+    late = late or LateJoiners()
+    sequence = load_sequence(settings.sequences_dir, sequence_key)
+    renderer = renderer_for(settings, sequence)  # refuses broken templates before any write
+    send_days = sequence.send_days if late.send_days is None else late.send_days
+    try:
+        parse_send_days(send_days)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    campaign = Campaign(
+        name=name or f"{sequence_key} {start.isoformat()}",
+        sequence_key=sequence_key,
+        sequence_json=sequence.to_json(),
+        links_json=json.dumps(renderer.link_registry),
+        start_date=start,
+        timezone=check_timezone(timezone or settings.timezone),
+        window_start=_clock(settings.window_start.isoformat("seconds")),
+        window_end=_clock(settings.window_end.isoformat("seconds")),
+        send_days=send_days,
+        late_joiners=late.enabled,
+        enroll_until=late.until or start + timedelta(days=sequence.steps[-1].day),
+        created_at=now,
+    )
+    plan = LaunchPlan(campaign, schedule_for(campaign, sequence))
+    with db.session() as session:
+        if session.exec(select(Campaign.id).where(Campaign.name == campaign.name)).first():
+            raise CampaignEngineError(
+                f"a campaign named {campaign.name!r} exists already; pick another --name"
+            )
+        busy = set() if allow_overlap else _in_running_campaigns(session)
+        plan.contacts = len(session.exec(select(Contact.id)).all())
+        rows, enrolled = plan_enrollments(session, campaign, now, skip=busy.__contains__)
+    plan.enrollments = [{k: v for k, v in row.items() if k != "campaign_id"} for row in rows]
+    plan.enrolled, plan.not_enrolled, plan.overlapping = (
+        enrolled.counts,
+        enrolled.not_enrolled,
+        enrolled.skipped,
+    )
+    plan.first_sends = enrolled.first_sends
+    automated_by_segment: Counter[str] = Counter()
+    for (segment, channel), count in enrolled.counts.items():
+        if channel == Channel.AUTOMATED:
+            automated_by_segment[segment] += count
+    for step_number, step in enumerate(sequence.steps, start=1):
+        day = plan.schedule.scheduled_at(step_number).date()
+        for segment, count in sorted(automated_by_segment.items()):
+            if count:
+                plan.sends.append(PlannedSend(day, step_number, step.subject, segment, count))
+    plan.due_at_once = sum(
+        1
+        for row in plan.enrollments
+        if isinstance(due := row["next_due_at"], datetime) and due <= now
+    )
+    return plan
 
 
 def launch(
@@ -37,58 +185,43 @@ def launch(
     now: datetime,
     name: str | None = None,
     timezone: str | None = None,
+    allow_overlap: bool = False,
+    plan: LaunchPlan | None = None,
+    late: LateJoiners | None = None,
 ) -> LaunchResult:
-    """Create the campaign and enrol every contact not in mode A; all or nothing."""
-    sequence = load_sequence(settings.sequences_dir, sequence_key)
-    renderer = renderer_for(settings, sequence)  # refuses broken templates before any write
-    name = name or f"{sequence_key} {start.isoformat()}"
-    campaign = Campaign(
-        name=name,
-        sequence_key=sequence_key,
-        sequence_json=sequence.to_json(),
-        links_json=json.dumps(renderer.link_registry),
-        start_date=start,
-        timezone=timezone or settings.timezone,
-        window_start=settings.window_start.isoformat(
-            "minutes" if not settings.window_start.second else "seconds"
-        ),
-        window_end=settings.window_end.isoformat(
-            "minutes" if not settings.window_end.second else "seconds"
-        ),
-        created_at=now,
+    """Create the campaign and enrol the planned contacts; all or nothing.
+
+    Refuses (CampaignEngineError saying why) a launch that would enrol nobody.
+    """
+    plan = plan or plan_launch(
+        db, settings, sequence_key, start, now, name, timezone, allow_overlap, late
     )
-    schedule = schedule_for(campaign, sequence)  # validates the time zone and window
+    if not plan.enrollments:
+        raise CampaignEngineError(f"nothing launched: {plan.why_nobody()}")
+    campaign = plan.campaign
     with db.session() as session:
-        if session.exec(select(Campaign.id).where(Campaign.name == name)).first() is not None:
-            raise CampaignEngineError(f"a campaign named {name!r} exists already; pick --name")
         session.add(campaign)
         session.flush()
         assert campaign.id is not None
-        enrolled: Counter[tuple[str, str]] = Counter()
-        skipped = 0
-        rows = session.exec(
-            select(Contact.id, Contact.outreach_mode, Account.segment).join(Account)
-        )
-        enrollments = []
-        for contact_id, mode, segment in rows:
-            if mode == OutreachMode.DO_NOTHING:
-                skipped += 1
-                continue
-            automated = mode == OutreachMode.MARKETING and segment in sequence.automated_segments
-            channel = Channel.AUTOMATED if automated else Channel.REP
-            enrollments.append(
-                {
-                    "campaign_id": campaign.id,
-                    "contact_id": contact_id,
-                    "channel": channel,
-                    "status": "active",
-                    "next_step": 1,
-                    "next_due_at": schedule.scheduled_at(1) if automated else None,
-                    "enrolled_at": now,
-                }
-            )
-            enrolled[(segment, channel)] += 1
-        if enrollments:
-            session.bulk_insert_mappings(Enrollment, enrollments)
+        rows = [{**row, "campaign_id": campaign.id} for row in plan.enrollments]
+        session.bulk_insert_mappings(Enrollment, rows)
         create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
-        return LaunchResult(campaign.id, name, enrolled, skipped)
+        return LaunchResult(
+            campaign.id,
+            campaign.name,
+            plan.enrolled,
+            plan.not_enrolled,
+            plan.overlapping,
+            plan.first_sends,
+        )
+
+
+def _in_running_campaigns(session: Session) -> set[int]:
+    """Contacts with an active enrollment in any campaign."""
+    query = select(Enrollment.contact_id).where(Enrollment.status == EnrollmentStatus.ACTIVE)
+    return set(session.exec(query.distinct()).all())
+
+
+def _clock(value: str) -> str:
+    """'09:00:00' -> '09:00' (seconds only when they matter), as campaigns store the window."""
+    return value[:5] if value.endswith(":00") else value

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from campaign_engine.core.config import Settings
+from campaign_engine.engine.enrolment import enrol_late_joiners
+from campaign_engine.engine.tick_stats import TICK_STATS
+from campaign_engine.engine.webhook_sender import WebhookPump
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
@@ -22,14 +27,27 @@ class TickReport:
     """What one tick did, by outcome."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)  # phase -> duration
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
 
     def add(self, key: str, amount: int = 1) -> None:
         self.counts[key] += amount
 
     def __str__(self) -> str:
         keys = ("queued", "sent", "retry", "failed", "bounced", "skipped", "uncertain")
-        extra = [k for k in sorted(self.counts) if k.startswith("digests") and self.counts[k]]
-        return ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
+        extra = [
+            k
+            for k in sorted(self.counts)
+            if (k.startswith("digests") or k in ("released", "paused")) and self.counts[k]
+        ]
+        counts = ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
+        if not self.seconds:
+            return counts
+        phases = " ".join(f"{name} {took:.2f}s" for name, took in self.seconds.items())
+        return f"{counts}, {self.counts['alerts']} alerts; {self.total_seconds:.2f}s ({phases})"
 
 
 class Ticker:
@@ -40,18 +58,42 @@ class Ticker:
         self.settings = settings
         self.transport = transport
         self.dispatcher = Dispatcher(db, settings, transport)
+        self.webhooks = WebhookPump(db)  # its own task: a slow receiver never holds up a tick
 
     def request_stop(self) -> None:
-        """No new batch is claimed; the one in flight finishes."""
+        """Nothing more is claimed or handed to the transport; what is in flight finishes."""
         self.dispatcher.stop_requested = True
 
     async def tick(self, now: datetime) -> TickReport:
+        started = clock = time.monotonic()
+        joined = enrol_late_joiners(self.db, self.settings, now)
         report = TickReport(await self.dispatcher.send_due(now))
+        report.add("late joiners", joined)
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            report.seconds[phase], clock = time.monotonic() - clock, time.monotonic()
+
+        lap("messages")
+        if self.dispatcher.paused:  # alerts and digests wait for the relay too
+            report.add("paused")
+        elif not self.dispatcher.stop_requested:
+            await self._rep_mail(report, now, lap)
+        self.webhooks.kick(now)  # webhooks are not mail: they go out even while the relay is paused
+        TICK_STATS.record(now, time.monotonic() - started, str(report))
+        return report
+
+    async def _rep_mail(
+        self, report: TickReport, now: datetime, lap: Callable[[str], None]
+    ) -> None:
+        """Alerts, digests and reminder mail to reps, each phase timed."""
         report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
+        lap("alerts")
         report.counts.update(
             (await send_due_digests(self.db, self.settings, self.transport, now)).counts()
         )
+        lap("digests")
         report.add(
             "reminders", await send_reminder_emails(self.db, self.settings, self.transport, now)
         )
-        return report
+        lap("reminders")

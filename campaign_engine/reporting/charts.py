@@ -110,8 +110,11 @@ def funnel_svg(
     groups: Sequence[tuple[str, Sequence[Bar]]],
     x_label: str = "contacts",
     width: int = 720,
+    log: bool = False,
 ) -> str:
-    """Horizontal bars, one group per step (sent, delivered, opened...), values printed at the end."""
+    """Horizontal bars, one group per step (sent, delivered, opened...), values printed at the end
+    with their share of the group's first bar. `log`: a log10 axis, so 20 clicks stay visible
+    next to 19,623 sent."""
     left, right, top = 150, 56, 36
     bar_h, gap = 16, 14
     rows = sum(len(bars) for _, bars in groups)
@@ -119,13 +122,23 @@ def funnel_svg(
     plot_h = rows * bar_h + len(groups) * (gap + 18)
     height = top + plot_h + 44
     top_value = nice_ceiling(max((b.value for _, bars in groups for b in bars), default=0))
+    if log:
+        top_value = 10 ** max(1, math.ceil(math.log10(top_value)))
+
+    def scaled(value: float) -> float:
+        if log:
+            return plot_w * math.log10(1 + value) / math.log10(1 + top_value)
+        return plot_w * value / top_value
+
     parts = [_open(width, height, title), _title(title, width)]
     y = top
     for name, bars in groups:
         parts.append(f"<text x='8' y='{y + 13}' font-weight='bold' {FONT}>{escape(name)}</text>")
         y += 18
         for k, bar in enumerate(bars):
-            length = plot_w * bar.value / top_value
+            length = scaled(bar.value)
+            first = bars[0].value
+            share = f" ({100 * bar.value / first:.1f}%)" if k and first else ""
             shade = GREYS[k % len(GREYS)]
             parts.append(
                 f"<text x='{left - 6}' y='{y + 12}' text-anchor='end' {FONT}>"
@@ -137,17 +150,17 @@ def funnel_svg(
                 f"{escape(bar.label)}</title></rect>"
             )
             parts.append(
-                f"<text x='{left + length + 4:.1f}' y='{y + 12}' {FONT}>{bar.value}</text>"
+                f"<text x='{left + length + 4:.1f}' y='{y + 12}' {FONT}>{bar.value}{share}</text>"
             )
             y += bar_h
         y += gap
     axis_y = top + plot_h
     parts.append(_line(left, top, left, axis_y))
     parts.append(_line(left, axis_y, left + plot_w, axis_y))
-    ticks = _ticks(top_value)
+    ticks = round(math.log10(top_value)) if log else _ticks(top_value)
     for t in range(ticks + 1):
-        tx = left + plot_w * t / ticks
-        value = top_value * t / ticks
+        value = (10**t if t else 0) if log else top_value * t / ticks
+        tx = left + scaled(value)
         label = f"{value:g}" if value == int(value) else f"{value:.1f}"
         parts.append(_line(tx, axis_y, tx, axis_y + 4))
         parts.append(

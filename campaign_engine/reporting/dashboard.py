@@ -16,7 +16,7 @@ from campaign_engine.reporting.charts import Bar, Series, funnel_svg, time_serie
 from campaign_engine.reporting.report_model import Report, report_to_dict
 from campaign_engine.sending.templating import template_environment
 
-__all__ = ["FIGURE_COLUMNS", "TEMPLATE", "render_dashboard", "show"]
+__all__ = ["FIGURE_COLUMNS", "TEMPLATE", "dashboard_context", "render_dashboard", "show"]
 
 TEMPLATE = "web/dashboard.html.j2"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -34,7 +34,10 @@ FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ctor", "Click-to-open"),
     ("contact_page_visits", "Contact page visits"),
     ("contact_requests", "Contact requests"),
+    ("replies", "Replies"),
+    ("auto_replies", "Auto-replies"),
     ("unsubscribes", "Unsubscribes"),
+    ("complaints", "Complaints"),
     ("excluded", "Excluded"),
 )
 MACHINE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -48,14 +51,19 @@ def render_dashboard(report: Report, templates_dir: Path | None = None) -> str:
     """The dashboard page for this report (sandboxed Jinja2, HTML autoescaped)."""
     env = template_environment(templates_dir or DEFAULT_TEMPLATES, pages=True, trim=True)
     env.filters["show"] = show
+    return env.get_template(TEMPLATE).render(**dashboard_context(report))
+
+
+def dashboard_context(report: Report) -> dict[str, Any]:
+    """What `_dashboard_body.html.j2` shows (the page here, the console inside its menu);
+    its environment needs the `show` filter."""
     data = report_to_dict(report)
-    charts = [_charts(campaign) for campaign in data["campaigns"]]
-    return env.get_template(TEMPLATE).render(
-        report=data,
-        charts=charts,
-        figure_columns=FIGURE_COLUMNS,
-        machine_columns=MACHINE_COLUMNS,
-    )
+    return {
+        "report": data,
+        "charts": [_charts(campaign) for campaign in data["campaigns"]],
+        "figure_columns": FIGURE_COLUMNS,
+        "machine_columns": MACHINE_COLUMNS,
+    }
 
 
 def show(value: Any, rate: bool = False) -> str:
@@ -93,6 +101,8 @@ def _charts(campaign: dict[str, Any]) -> dict[str, Markup]:
         )
         for s in campaign["steps"]
     ]
-    funnel = funnel_svg("Funnel per email (contacts)", groups)
+    funnel = funnel_svg(
+        "Funnel per email (contacts; % of sent)", groups, "contacts (log scale)", log=True
+    )
     # Our own generator escapes every text it writes, so the SVG is safe to inline.
     return {"daily": Markup(daily), "funnel": Markup(funnel)}

@@ -12,7 +12,9 @@ Definitions (the README's "Reports" section says the same for ops):
   blocked); *opens_total*: human pixel loads. *clicks_unique* / *clicks_total* likewise.
   *ctor* (click-to-open rate) = clicks_unique / opens_unique, None when nobody opened.
 - *contact_requests* and *unsubscribes* are contacts; unsubscribes and bounces count whatever
-  `is_human` says (the address is out either way).
+  `is_human` says (the address is out either way). *replies*, *auto_replies* and *complaints*
+  are contacts too, from the reply mailbox (`reply`, `auto_reply`, `complaint` events; a
+  reply is also a contact request).
 - *excluded*: for a campaign or segment, enrolled contacts under an active exclusion; for a step,
   that step's messages skipped because of an exclusion.
 - Events without a message (not tied to an email) are not attributed to any campaign.
@@ -56,6 +58,7 @@ APPLE_PRIVACY = "apple_privacy"  # Event.bot_reason of Apple Mail Privacy Protec
 SEGMENTS = ("SMB", "MM", "ENT")
 MAX_DAYS = 366  # the daily series never spans more than a year
 _SENT = (MessageState.SENT, MessageState.BOUNCED)
+_MAILBOX = (EventKind.REPLY, EventKind.AUTO_REPLY, EventKind.COMPLAINT)  # from the reply mailbox
 
 
 def compute_report(data: ReportData, generated_at: datetime) -> Report:
@@ -154,6 +157,7 @@ def _figures(
     clickers: set[int] = set()
     requesters: set[int] = set()
     unsubscribers: set[int] = set()
+    mailbox: dict[str, set[int]] = {kind: set() for kind in _MAILBOX}
     for message in messages:
         events = index.events.get(message.id, [])
         if message.state in _SENT:
@@ -161,7 +165,9 @@ def _figures(
             f.bounced += _bounced(index, message)
         for event in events:
             kind, who = event.kind, message.contact_id
-            if kind == EventKind.UNSUBSCRIBE:
+            if kind in _MAILBOX:
+                mailbox[kind].add(who)
+            elif kind == EventKind.UNSUBSCRIBE:
                 unsubscribers.add(who)
             elif not event.is_human:
                 apple = event.bot_reason == APPLE_PRIVACY
@@ -183,6 +189,9 @@ def _figures(
     f.opens_unique, f.clicks_unique = len(openers), len(clickers)
     f.ctor = _rate(f.clicks_unique, f.opens_unique)
     f.contact_requests, f.unsubscribes = len(requesters), len(unsubscribers)
+    f.replies = len(mailbox[EventKind.REPLY])
+    f.auto_replies = len(mailbox[EventKind.AUTO_REPLY])
+    f.complaints = len(mailbox[EventKind.COMPLAINT])
     return f
 
 

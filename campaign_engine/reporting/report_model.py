@@ -141,6 +141,9 @@ class Figures:
     contact_requests: int = 0
     unsubscribes: int = 0
     excluded: int = 0
+    replies: int = 0  # contacts who answered by email (from the reply mailbox)
+    auto_replies: int = 0  # contacts whose mailbox answered automatically (out of office...)
+    complaints: int = 0  # contacts who reported the email as spam (feedback loop)
     scanner_opens: int = 0
     scanner_clicks: int = 0
 

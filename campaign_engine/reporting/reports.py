@@ -20,8 +20,10 @@ from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.reporting import funnel
 from campaign_engine.reporting import report_model as model
+from campaign_engine.reporting.local_days import late_joiner_count, sends_per_local_day
 from campaign_engine.reps import reminder_mail
 from campaign_engine.sending.campaigns import sequence_of
+from campaign_engine.sending.delivery_record import failure_reason
 from campaign_engine.sending.eligibility import ExclusionRule
 from campaign_engine.store.models import (
     Account,
@@ -80,6 +82,7 @@ class StepStatus:
     day: int
     states: dict[str, int] = field(default_factory=dict)
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    failed_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +95,8 @@ class CampaignStatus:
     enrolled: dict[str, int] = field(default_factory=dict)  # "automated/active" -> n
     steps: list[StepStatus] = field(default_factory=list)
     next_due_at: str | None = None
+    late_joiners: int = 0  # enrolled by a tick after launch
+    sent_per_local_day: dict[str, int] = field(default_factory=dict)  # each contact's calendar
 
 
 def campaign_statuses(session: Session, campaign_name: str | None = None) -> list[CampaignStatus]:
@@ -125,6 +130,13 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
             states[step][state] += count
             if state == MessageState.SKIPPED:
                 reasons[step][reason or "unknown"] += count
+        failures: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
+        for step, error in session.exec(
+            select(Message.step, Message.error).where(
+                Message.campaign_id == campaign.id, Message.state == MessageState.FAILED
+            )
+        ).all():
+            failures[step][failure_reason(error)] += 1
         status.steps = [
             StepStatus(
                 step=step.number,
@@ -132,6 +144,7 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
                 day=step.day,
                 states={s.value: states[step.number][s.value] for s in MessageState},
                 skipped_reasons=dict(reasons[step.number]),
+                failed_reasons=dict(failures[step.number]),
             )
             for step in sequence.steps
         ]
@@ -139,6 +152,9 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
             select(sa.func.min(Enrollment.next_due_at)).where(Enrollment.campaign_id == campaign.id)
         ).one()
         status.next_due_at = next_due.isoformat() if next_due else None
+        assert campaign.id is not None
+        status.late_joiners = late_joiner_count(session, campaign.id)
+        status.sent_per_local_day = sends_per_local_day(session, campaign.id, campaign.timezone)
         result.append(status)
     return result
 
@@ -180,7 +196,7 @@ def load_report(
     messages = tuple(
         model.MessageRow(*row)
         for row in session.exec(
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
                 Message.id,
                 Message.campaign_id,
                 Message.contact_id,
@@ -213,7 +229,7 @@ def load_report(
     contacts = tuple(
         model.ContactRow(contact_id, email, segment, persona_for(title), rep_id)
         for contact_id, email, title, segment, rep_id in session.exec(
-            select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)
+            select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)  # type: ignore[call-overload]
             .join(Account, col(Account.id) == Contact.account_id)
             .where(col(Contact.id).in_(enrolled_ids))
         )
@@ -225,7 +241,7 @@ def load_report(
     stages = tuple(
         model.StageRow(contact_id, stage, changed_on)
         for contact_id, stage, changed_on in session.exec(
-            select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(
+            select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
                 col(StageChange.contact_id).in_(enrolled_ids)
             )
         )

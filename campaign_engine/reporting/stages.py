@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sqlmodel import Session, select
 
-from campaign_engine.audience.csvfile import RowError, read_rows
+from campaign_engine.audience.csvfile import RowError, open_csv
 from campaign_engine.audience.imports import ImportResult, clean_email
 from campaign_engine.core.errors import CampaignEngineError, NotFound
 from campaign_engine.store.db import Database
@@ -45,6 +45,7 @@ LOST_STAGE = 8
 STAGE_ALIASES = {"sao": 1, "sales accepted opportunity": 1, "won": 7, "closed lost": 8}
 _T = TypeVar("_T")
 _STAGE_ALIASES = {"email_address": "email", "e_mail": "email", "on": "date", "changed_on": "date"}
+_STAGE_COLUMNS = frozenset({"email", "stage", "date"})
 
 
 @dataclass(frozen=True)
@@ -109,25 +110,28 @@ def record_stage(
 
 
 def import_stages(
-    db: Database, path: Path, now: datetime, encoding: str | None = None
+    db: Database, path: Path, now: datetime, encoding: str | None = None, name: str | None = None
 ) -> ImportResult:
-    """Apply `email,stage,date` rows; rejected rows are listed as file:line, the rest applied."""
-    result = ImportResult(file=str(path))
+    """Apply `email,stage,date` rows; rejected rows are listed as file:line, the rest applied.
+    A file-level problem (see csvfile) raises before anything is applied."""
+    csv_file = open_csv(path, _STAGE_ALIASES, _STAGE_COLUMNS, encoding, name=name)
+    result = ImportResult(file=csv_file.name)
+    csv_file.fill(result)
     with db.session() as session:
-        for row in read_rows(path, _STAGE_ALIASES, encoding):
+        for row in csv_file.records(_STAGE_ALIASES):
             try:
                 address = _field(row.values, "email", clean_email)
                 stage = _field(row.values, "stage", parse_stage)
                 on = _field(row.values, "date", parse_stage_date)
             except _Rejected as exc:
-                result.rejected.append(RowError(str(path), row.line, exc.field, exc.reason))
+                result.rejected.append(RowError(result.file, row.line, exc.field, exc.reason))
                 continue
             contact_id = _contact_id(session, address)
             if contact_id is None:
                 reason = f"no contact {address!r} (import contacts first)"
-                result.rejected.append(RowError(str(path), row.line, "email", reason))
+                result.rejected.append(RowError(result.file, row.line, "email", reason))
                 continue
-            source = f"{path.name}:{row.line}"
+            source = f"{Path(result.file).name}:{row.line}"
             if _add(session, contact_id, stage, on, now, source):
                 result.created += 1
             else:

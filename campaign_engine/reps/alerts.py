@@ -20,7 +20,10 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import AlertState
-from campaign_engine.sending.mime import build_mime, format_address
+from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused, released, rep_mail_fate
+from campaign_engine.sending.meeting_guides import MeetingGuide
+from campaign_engine.sending.mime import build_mime, format_address, wire_address
+from campaign_engine.sending.retry import AttemptResult, RetryPolicy, expired_claims
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
 from campaign_engine.store.db import Database
@@ -39,6 +42,15 @@ log = logging.getLogger(__name__)
 CONTACT_REQUEST = "contact_request"
 ALERT_BATCH = 100  # alerts claimed per pass
 _ALERTS: sa.Table = Alert.__table__  # type: ignore[attr-defined]
+_COLUMNS = (
+    "state",
+    "error",
+    "sent_at",
+    "next_attempt_at",
+    "claimed_until",
+    "attempts",
+    "first_attempt_at",
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +70,11 @@ class ContactRequestAlert:
     meeting: str  # the play's recommended next step for that email
     preferred_time: str
     message: str
-    source: str  # "web" (the contact's form) or "manual" (recorded by rep or ops)
-    received_at: str
+    source: str  # "web" (the contact's form), "reply" (they answered) or "manual" (by hand)
+    received_at: str  # in the rep's time zone
+    replied_by: str = ""  # a colleague of the contact who answered on the thread
+    guide: MeetingGuide | None = None  # the play's guide for the meeting this email leads to
+    contact_url: str = ""  # the contact in the web app
 
 
 def render_contact_request(templates_dir: Path, alert: ContactRequestAlert) -> tuple[str, str, str]:
@@ -109,16 +124,19 @@ def queue_alert(
 async def send_pending_alerts(
     db: Database, settings: Settings, transport: Transport, now: datetime
 ) -> int:
-    """Send every queued alert that is due; returns how many the relay accepted."""
+    """Send every queued alert that is due; returns how many the relay accepted. Nothing is
+    tried while sending is paused for a relay fault: the alerts wait, queued."""
     sent = 0
-    while True:
+    while not relay_paused(db, settings, now):
         alerts = _claim(db, settings, now)
         if not alerts:
-            return sent
+            break
         deliveries, refused = _deliveries(settings, alerts, now)
         outcomes = await transport.deliver(deliveries) if deliveries else []
         _record(db, settings, {a.id: a for a in alerts}, [*outcomes, *refused], now)
+        note_relay_fault(db, settings, outcomes, now)
         sent += sum(1 for o in outcomes if o.ok)
+    return sent
 
 
 def _claim(db: Database, settings: Settings, now: datetime) -> list[Alert]:
@@ -126,9 +144,7 @@ def _claim(db: Database, settings: Settings, now: datetime) -> list[Alert]:
         connection = session.connection()
         # A sender that died mid-send: its alerts go out again (a duplicate beats a lost alert).
         connection.execute(
-            sa.update(_ALERTS)
-            .where(_ALERTS.c.state == AlertState.SENDING, _ALERTS.c.claimed_until < now)
-            .values(state=AlertState.QUEUED)
+            sa.update(_ALERTS).where(expired_claims(_ALERTS, now)).values(state=AlertState.QUEUED)
         )
         ids = session.exec(
             select(Alert.id)
@@ -143,7 +159,6 @@ def _claim(db: Database, settings: Settings, now: datetime) -> list[Alert]:
             .where(_ALERTS.c.id.in_(ids), _ALERTS.c.state == AlertState.QUEUED)
             .values(
                 state=AlertState.SENDING,
-                attempts=_ALERTS.c.attempts + 1,
                 claimed_until=now + timedelta(seconds=settings.lease_seconds),
             )
             .returning(_ALERTS.c.id)
@@ -160,9 +175,10 @@ def _deliveries(
     for alert in alerts:
         assert alert.id is not None
         headers = [("Auto-Submitted", "auto-generated"), ("X-Campaign-Alert", alert.kind)]
-        if alert.reply_to:
-            headers.insert(0, ("Reply-To", format_address(alert.reply_to)))
         try:
+            if alert.reply_to:
+                headers.insert(0, ("Reply-To", format_address(alert.reply_to)))
+            wire = wire_address(parseaddr(alert.recipient)[1])
             raw = build_mime(
                 from_header=format_address(settings.from_address),
                 to_header=format_address(alert.recipient),
@@ -174,9 +190,9 @@ def _deliveries(
                 extra_headers=headers,
             )
         except ValueError as exc:  # a header that would break a line: never sent
-            refused.append(Outcome(alert.id, ok=False, permanent=True, detail=str(exc)))
+            refused.append(Outcome(alert.id, AttemptResult.PERMANENT, str(exc)))
             continue
-        deliveries.append(Delivery(alert.id, sender, parseaddr(alert.recipient)[1], raw))
+        deliveries.append(Delivery(alert.id, sender, wire.address, raw, wire.smtputf8))
     return deliveries, refused
 
 
@@ -187,38 +203,48 @@ def _record(
     outcomes: list[Outcome],
     now: datetime,
 ) -> None:
+    """Every claimed alert leaves `sending`: by its outcome, or back to the queue untried."""
+    policy = RetryPolicy.from_settings(settings)
+    answered: dict[int | None, Outcome] = {o.key: o for o in outcomes}
     rows = []
-    for outcome in outcomes:
-        alert = alerts[outcome.key]
-        row: dict[str, object] = {"aid": outcome.key, "claimed_until": None, "sent_at": None}
-        if outcome.ok:
-            row.update(state=AlertState.SENT, sent_at=now, error=None, next_attempt_at=None)
-        elif outcome.permanent or alert.attempts >= settings.max_attempts:
-            row.update(state=AlertState.FAILED, error=outcome.detail, next_attempt_at=None)
-            log.error("alert %s to %s failed: %s", alert.id, alert.recipient, outcome.detail)
+    for key, alert in alerts.items():
+        outcome = answered.get(key)
+        if outcome is None:
+            row = released(now, alert.error or "")
         else:
-            backoff = settings.retry_base_seconds * 2 ** (alert.attempts - 1)
-            row.update(
-                state=AlertState.QUEUED,
-                error=outcome.detail,
-                next_attempt_at=now + timedelta(seconds=backoff),
+            row = rep_mail_fate(
+                outcome,
+                attempts=alert.attempts,
+                first_attempt_at=alert.first_attempt_at,
+                policy=policy,
+                now=now,
             )
-            log.warning("alert %s to %s: %s; retrying", alert.id, alert.recipient, outcome.detail)
-        rows.append(row)
+            _log(alert, str(row["state"]), outcome)
+        rows.append(
+            {
+                "aid": key,
+                "attempts": alert.attempts,
+                "first_attempt_at": alert.first_attempt_at,
+                "sent_at": None,
+                **row,
+            }
+        )
     if not rows:
         return
     with db.session() as session:
         session.connection().execute(
             sa.update(_ALERTS)
             .where(_ALERTS.c.id == sa.bindparam("aid"))
-            .values(
-                **{
-                    key: sa.bindparam(key)
-                    for key in ("state", "error", "sent_at", "next_attempt_at", "claimed_until")
-                }
-            ),
+            .values(**{key: sa.bindparam(key) for key in _COLUMNS}),
             rows,
         )
+
+
+def _log(alert: Alert, state: str, outcome: Outcome) -> None:
+    if state == AlertState.FAILED:
+        log.error("alert %s to %s failed: %s", alert.id, alert.recipient, outcome.detail)
+    elif state == AlertState.QUEUED:
+        log.warning("alert %s to %s: %s; retrying", alert.id, alert.recipient, outcome.detail)
 
 
 def _environment(templates_dir: Path) -> SandboxedEnvironment:

@@ -1,7 +1,7 @@
 """A contact request: the contact leaves every automated campaign and the owning rep is alerted.
 
-Comes from the hosted contact page (a POST: a GET alone is only a click) or by hand
-(`campaign contact-request EMAIL`). One transaction does all of it, so the dispatcher's
+Comes from the hosted contact page (a POST: a GET alone is only a click), from a reply read
+from the reply mailbox (source `reply`), or by hand (`campaign contact-request EMAIL`). One transaction does all of it, so the dispatcher's
 send-time check (enrollment no longer active) refuses any step not yet handed to SMTP.
 """
 
@@ -33,6 +33,7 @@ from campaign_engine.reps.alerts import (
     render_contact_request,
 )
 from campaign_engine.reps.drafts import create_drafts_for_contact
+from campaign_engine.reps.rep_view import contact_url, local_time
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Event, Message, Rep
@@ -105,11 +106,13 @@ def record_contact_request(
     source: str = "web",
     user_agent: str | None = None,
     ip_prefix: str | None = None,
+    replied_by: str = "",
 ) -> ContactRequestResult:
     """Stop automation for the contact, move them to sales direct, record it, queue the alert.
 
     Identify the contact by the message they answered (`message_id`, from the page) or by
     `email` (by hand: the latest email sent to them is named in the alert, if any).
+    `replied_by`: who wrote the reply when it was not the contact (a colleague on the thread).
     """
     with db.session() as session:
         contact, message = _find(session, message_id, email)
@@ -149,8 +152,11 @@ def record_contact_request(
         session.add(contact)
         # The rep takes it from here, with drafts of the emails the contact has not had yet.
         create_drafts_for_contact(session, contact.id, now, settings)
-        note = _note(form, source)
-        content = _alert_content(session, contact, account, rep, message, form, source, now)
+        note = _note(form, source, replied_by)
+        content = _alert_content(
+            session, contact, account, rep, message, form, source, now, settings.tracking_base_url
+        )
+        content = replace(content, replied_by=replied_by)
         result = ContactRequestResult(
             contact_email=contact.email,
             contact_name=content.contact_name,
@@ -235,16 +241,19 @@ def _alert_content(
     form: RequestForm,
     source: str,
     now: datetime,
+    base_url: str,
 ) -> ContactRequestAlert:
     name = " ".join(f"{contact.first_name} {contact.last_name}".split())
     campaign = session.get(Campaign, message.campaign_id) if message else None
     step_subject = offer_name = meeting = ""
+    guide = None
     if message is not None and campaign is not None:
         step = sequence_of(campaign).step(message.step)
         offer = step.offer_for(persona_for(contact.title))
         step_subject = message.subject or step.subject
         offer_name = offer.name if offer else ""
         meeting = step.meeting
+        guide = step.guide
     return ContactRequestAlert(
         contact_name=name,
         contact_title=" ".join(contact.title.split()),
@@ -260,12 +269,16 @@ def _alert_content(
         preferred_time=form.preferred_time,
         message=form.message,
         source=source,
-        received_at=now.strftime("%Y-%m-%d %H:%M UTC"),
+        received_at=local_time(now, rep.timezone if rep else "UTC"),
+        guide=guide,
+        contact_url=contact_url(base_url, contact.id),
     )
 
 
-def _note(form: RequestForm, source: str) -> str:
+def _note(form: RequestForm, source: str, replied_by: str = "") -> str:
     lines = [f"source: {source}"]
+    if replied_by:
+        lines.append(f"replied by: {replied_by}")
     if form.preferred_time:
         lines.append(f"preferred time: {form.preferred_time}")
     if form.message:

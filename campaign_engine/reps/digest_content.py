@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.kinds import EventKind
+from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.sending.sequences import Offer, Sequence, Step
 
 __all__ = [
@@ -75,6 +76,7 @@ class EngagementFact:
     link_index: int | None = None
     url: str | None = None
     note: str | None = None
+    contact_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Activity:
     last_at: datetime
     count: int
     meeting: str = "a first meeting"  # the step's meeting: what to run after this email
+    guide: MeetingGuide | None = None  # the play's guide for that meeting
     next_email: str = ""  # 'email 2 “Subject”' when the sequence has one after this step
     channel: str = ""
 
@@ -113,6 +116,7 @@ class DigestEntry:
     segment: str
     activities: tuple[Activity, ...]
     next_step: str
+    contact_id: int | None = None  # for the link to the contact in the web app
 
     @property
     def top(self) -> Activity:
@@ -213,6 +217,7 @@ def _entry(facts: list[EngagementFact], campaigns: Mapping[int, CampaignInfo]) -
         segment=first.segment,
         activities=tuple(activities),
         next_step=next_step_for(tuple(activities)) if activities else "",
+        contact_id=first.contact_id,
     )
 
 
@@ -239,6 +244,7 @@ def _activity(
         last_at=latest.occurred_at,
         count=len(facts),
         meeting=step.meeting if step and step.meeting else "a first meeting",
+        guide=step.guide if step else None,
         next_email=f"email {following.number} “{following.subject}”" if following else "",
         channel=latest.channel or "",
     )

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
@@ -45,6 +45,7 @@ from campaign_engine.reps.digest_schedule import (
     parse_weekdays,
     rep_zone,
 )
+from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused, released, rep_mail_fate
 from campaign_engine.reps.reminder_mail import (
     ReminderLine,
     draft_command,
@@ -53,7 +54,9 @@ from campaign_engine.reps.reminder_mail import (
     reminder_lines,
     unnoticed,
 )
-from campaign_engine.sending.mime import build_mime, format_address
+from campaign_engine.reps.rep_view import contact_url, local_time, on_wall_clock
+from campaign_engine.sending.mime import build_mime, format_address, wire_address
+from campaign_engine.sending.retry import RetryPolicy, expired_claims
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
@@ -328,9 +331,12 @@ async def send_due_digests(
         scheduled = pref.mode == DigestMode.SCHEDULED and not forced
         if claim_events(db, rep.id, event_ids, now, scheduled, reminders) is None:
             report.nothing_new.append(rep.email)
+    if relay_paused(db, settings, now):  # claimed digests wait, queued, for the relay
+        return report
     deliveries, digests = _prepare(db, settings, by_id, now, forced)
     outcomes = await transport.deliver(deliveries) if deliveries else []
     _record(db, settings, digests, outcomes, now, report)
+    note_relay_fault(db, settings, outcomes, now)
     return report
 
 
@@ -346,7 +352,7 @@ def render_digest(
     fill the "Next emails due" section, with draft links under `base_url`."""
     zone = rep_zone(rep.timezone)
     env = template_environment(templates_dir)
-    env.filters["local"] = lambda moment: _local(moment, zone)
+    env.filters["local"] = lambda moment: on_wall_clock(moment, zone)
     requests = sum(1 for e in entries if e.top.kind == EventKind.CONTACT_REQUEST)
     reminders = reminders or []
     parts = [contacts(len(entries))] if entries or not reminders else []
@@ -354,13 +360,14 @@ def render_digest(
         parts.append(f"{requests} asked to be contacted")
     if reminders:
         parts.append(f"{len(reminders)} next email{'' if len(reminders) == 1 else 's'} due")
-    subject = f"Engagement digest: {', '.join(parts)}"
+    subject = f"Email offer engagement: {', '.join(parts)}"
     context: dict[str, Any] = {
         "rep": {"name": " ".join(rep.name.split()) or rep.email, "email": rep.email},
         "entries": entries,
         "reminders": [_reminder_view(line, base_url) for line in reminders],
         "subject": subject,
-        "generated": _local(now, zone),
+        "generated": on_wall_clock(now, zone),
+        "contact_urls": {e.email: contact_url(base_url, e.contact_id) for e in entries},
     }
     html = env.get_template("digests/digest.html.j2").render(context)
     text = env.get_template("digests/digest.txt.j2").render(context)
@@ -426,7 +433,6 @@ def _prepare(
                 .where(_DIGESTS.c.id == digest_id, _DIGESTS.c.state == DigestState.QUEUED)
                 .values(
                     state=DigestState.SENDING,
-                    attempts=_DIGESTS.c.attempts + 1,
                     claimed_until=now + timedelta(seconds=settings.lease_seconds),
                 )
             )
@@ -455,7 +461,8 @@ def _prepare(
                 date=format_datetime(now),
                 extra_headers=[("Auto-Submitted", "auto-generated")],
             )
-            deliveries.append(Delivery(digest.id, sender, rep.email, raw))
+            wire = wire_address(rep.email)
+            deliveries.append(Delivery(digest.id, sender, wire.address, raw, wire.smtputf8))
             taken[digest.id] = _Claimed(digest, rep)
     return deliveries, taken
 
@@ -468,42 +475,48 @@ def _record(
     now: datetime,
     report: DigestReport,
 ) -> None:
+    """Every claimed digest leaves `sending`: by its outcome, or back to the queue untried. One
+    that failed for good lets go of its events and reminders, so the next digest has them."""
+    policy = RetryPolicy.from_settings(settings)
+    answered = {o.key: o for o in outcomes}
     with db.session() as session:
-        for outcome in outcomes:
-            claimed = digests[outcome.key]
-            attempts = claimed.digest.attempts
-            values: dict[str, object] = {"claimed_until": None, "error": outcome.detail}
-            if outcome.ok:
-                values.update(state=DigestState.SENT, sent_at=now, error=None)
-                report.sent.append(claimed.rep.email)
-            elif outcome.permanent or attempts >= settings.max_attempts:
-                values.update(state=DigestState.FAILED)
-                report.failed.append(claimed.rep.email)
-            else:
-                backoff = settings.retry_base_seconds * 2 ** (attempts - 1)
-                values.update(
-                    state=DigestState.QUEUED, next_attempt_at=now + timedelta(seconds=backoff)
+        for key, claimed in digests.items():
+            outcome = answered.get(key)
+            digest = claimed.digest
+            values = (
+                released(now, digest.error or "")
+                if outcome is None
+                else rep_mail_fate(
+                    outcome,
+                    attempts=digest.attempts,
+                    first_attempt_at=digest.first_attempt_at,
+                    policy=policy,
+                    now=now,
                 )
-                report.retry.append(claimed.rep.email)
-            session.connection().execute(
-                sa.update(_DIGESTS).where(_DIGESTS.c.id == outcome.key).values(**values)
             )
+            session.connection().execute(
+                sa.update(_DIGESTS).where(_DIGESTS.c.id == key).values(**values)
+            )
+            state = values["state"]
+            outcomes_of = {DigestState.SENT: report.sent, DigestState.FAILED: report.failed}
+            outcomes_of.get(DigestState(str(state)), report.retry).append(claimed.rep.email)
             notices = _NOTICES.c.rep_id == claimed.rep.id
-            notices &= _NOTICES.c.created_at == claimed.digest.created_at
-            if values["state"] == DigestState.SENT:
+            notices &= _NOTICES.c.created_at == digest.created_at
+            if state == DigestState.SENT:
                 session.connection().execute(
                     sa.update(_NOTICES)
                     .where(notices, _NOTICES.c.sent_at.is_(None))
                     .values(sent_at=now)
                 )
-            elif values["state"] == DigestState.FAILED:  # offer them again to the next digest
+            elif state == DigestState.FAILED:  # offer them again to the next digest
                 session.connection().execute(sa.delete(_NOTICES).where(notices))
+                session.connection().execute(sa.delete(_ITEMS).where(_ITEMS.c.digest_id == key))
             log.info(
                 "digest %s to %s: %s",
-                outcome.key,
+                key,
                 claimed.rep.email,
-                values["state"],
-                extra={"digest_id": outcome.key, "detail": outcome.detail},
+                state,
+                extra={"digest_id": key, "detail": outcome.detail if outcome else "not tried"},
             )
 
 
@@ -512,7 +525,7 @@ def _requeue_expired(session: Session, now: datetime) -> None:
     better than a lead the rep never hears about."""
     session.connection().execute(
         sa.update(_DIGESTS)
-        .where(_DIGESTS.c.state == DigestState.SENDING, _DIGESTS.c.claimed_until < now)
+        .where(expired_claims(_DIGESTS, now))
         .values(state=DigestState.QUEUED, claimed_until=None, error="sender lease expired")
     )
 
@@ -534,7 +547,7 @@ def _items_of(digest_id: int) -> Any:
 def _facts(session: Session, *conditions: Any) -> list[EngagementFact]:
     contact_id = sa.func.coalesce(Event.contact_id, Message.contact_id)
     rows = session.exec(
-        select(Event, Contact, Account, Message.campaign_id, Message.step, Message.origin)
+        select(Event, Contact, Account, Message.campaign_id, Message.step, Message.origin)  # type: ignore[call-overload]
         .select_from(Event)
         .outerjoin(Message, col(Message.id) == Event.message_id)
         .join(Contact, col(Contact.id) == contact_id)
@@ -559,6 +572,7 @@ def _facts(session: Session, *conditions: Any) -> list[EngagementFact]:
             link_index=event.link_index,
             url=event.url,
             note=event.note,
+            contact_id=contact.id,
         )
         for event, contact, account, campaign_id, step, origin in rows
     ]
@@ -609,22 +623,8 @@ def _aware(moment: Any) -> datetime:
 
 
 def _insert_ignoring_duplicates(db: Database) -> Any:
-    if is_postgres(db.engine):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return postgresql.insert if is_postgres(db.engine) else sqlite.insert
 
 
 def contacts(count: int) -> str:
     return f"{count} contact{'' if count == 1 else 's'}"
-
-
-def local_time(moment: datetime, timezone: str) -> str:
-    """'Tue 27 Apr 14:05 CEST': a moment on the rep's wall clock."""
-    return _local(moment, rep_zone(timezone))
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    """'Tue 27 Apr 14:05 CEST' in the rep's time zone."""
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M %Z")

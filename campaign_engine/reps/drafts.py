@@ -46,7 +46,6 @@ __all__ = [
     "create_drafts_for_contact",
     "draft_row",
     "edit_draft",
-    "ensure_drafts",
     "get_draft",
     "list_drafts",
     "mark_done",
@@ -110,12 +109,12 @@ def create_campaign_drafts(
 
 
 def create_drafts_for_contact(
-    session: Session, contact_id: int, now: datetime, settings: Settings | None = None
+    session: Session, contact_id: int, now: datetime, settings: Settings
 ) -> int:
     """Hand a contact to their rep in every campaign they are in (after a contact request or a
     switch to mode B): their enrollments move to the rep channel, so the dispatcher never queues
-    another automated step, and drafts are written for the steps not sent yet. Without
-    `settings` the drafts are rendered at the next `ensure_drafts` (every `drafts list`)."""
+    another automated step, and drafts are written for the steps not sent yet (at once: list
+    views only read)."""
     enrollments = session.exec(select(Enrollment).where(Enrollment.contact_id == contact_id)).all()
     for enrollment in enrollments:
         if enrollment.channel != Channel.REP:
@@ -123,15 +122,7 @@ def create_drafts_for_contact(
             enrollment.next_due_at = None
             session.add(enrollment)
     session.flush()
-    if settings is None:
-        return 0
     return _create(session, settings, now, Enrollment.contact_id == contact_id)
-
-
-def ensure_drafts(session: Session, settings: Settings, now: datetime) -> int:
-    """Write the drafts still missing (contacts handed to their rep without settings at hand)."""
-    with_drafts = select(Draft.enrollment_id).distinct()
-    return _create(session, settings, now, col(Enrollment.id).not_in(with_drafts))
 
 
 def _create(session: Session, settings: Settings, now: datetime, where: Any) -> int:

@@ -226,14 +226,14 @@ async def send_reminder_emails(
         for rep_id in claimed
     ]
     outcomes = await transport.deliver(deliveries)
+    sent = {outcome.key for outcome in outcomes if outcome.ok}
     with db.session() as session:
-        for outcome in outcomes:
-            ids = claimed[outcome.key]
+        for rep_id, ids in claimed.items():  # not sent (or not tried): offered again next time
             statement = (
-                sa.update(_NOTICES).values(sent_at=now) if outcome.ok else sa.delete(_NOTICES)
+                sa.update(_NOTICES).values(sent_at=now) if rep_id in sent else sa.delete(_NOTICES)
             )
             session.connection().execute(statement.where(_NOTICES.c.id.in_(ids)))
-    return sum(1 for outcome in outcomes if outcome.ok)
+    return len(sent)
 
 
 def reminder_key(reminder: Reminder) -> tuple[int, int, int]:

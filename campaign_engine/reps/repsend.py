@@ -1,8 +1,8 @@
 """A rep sends a draft through the engine: same checks, tracking and unsubscribe as automated mail.
 
 The message row is written (queued) and claimed (sending) before SMTP is touched, unique per
-(enrollment, step) like every message; From and Reply-To are the rep, the envelope sender is
-the engine's address so bounces come back to it.
+(enrollment, step) like every message; From is the rep, Reply-To the reply mailbox in the rep's
+name (or the rep), the envelope sender the engine's bounce address so bounces come back to it.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from campaign_engine.sending.dispatcher import active_exclusions, suppression_re
 from campaign_engine.sending.eligibility import SendFacts, skip_reason
 from campaign_engine.sending.mime import build_mime, format_address, list_headers
 from campaign_engine.sending.render import LinkTracker, recipient_of
+from campaign_engine.sending.reply_addresses import envelope_sender, reply_to_header
+from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.sending.transport import Delivery, Transport
 from campaign_engine.store.db import Database
@@ -77,11 +79,16 @@ async def send_draft(
     draft_id: int,
     rep_email: str | None,
     now: datetime,
+    direct_replies: bool = False,
 ) -> SentDraft:
-    """Send one draft now, or raise DraftRefused saying why it may not go out."""
+    """Send one draft now, or raise DraftRefused saying why it may not go out.
+
+    Replies go to the reply mailbox (`reply_to`) when there is one, unless `direct_replies`:
+    then straight to the rep.
+    """
     try:
         with db.session() as session:
-            prepared = _prepare(session, settings, draft_id, rep_email, now)
+            prepared = _prepare(session, settings, draft_id, rep_email, now, direct_replies)
     except IntegrityError:
         raise DraftRefused(f"draft {draft_id}: this step was just sent by someone else") from None
     with db.session() as session:
@@ -108,7 +115,7 @@ async def send_draft(
             message.state, message.sent_at = MessageState.SENT, now
             draft.status, draft.sent_at, draft.message_id = DraftStatus.SENT, now, message.id
             draft.status_note = None
-        elif outcome.permanent:
+        elif outcome.result == AttemptResult.ADDRESS_GONE:
             message.state = MessageState.BOUNCED
             draft.status_note = f"bounced: {outcome.detail}"
             _record_bounce(session, message, outcome.detail, now)
@@ -117,7 +124,7 @@ async def send_draft(
             draft.status_note = f"not sent: {outcome.detail}"
         session.add(message)
         session.add(draft)
-    if outcome.permanent:
+    if outcome.result == AttemptResult.ADDRESS_GONE:
         raise PermanentSendError(
             f"the relay refused {prepared.sent.recipient}: {outcome.detail}; the address is now"
             " suppressed"
@@ -131,7 +138,12 @@ async def send_draft(
 
 
 def _prepare(
-    session: Session, settings: Settings, draft_id: int, rep_email: str | None, now: datetime
+    session: Session,
+    settings: Settings,
+    draft_id: int,
+    rep_email: str | None,
+    now: datetime,
+    direct_replies: bool,
 ) -> _Prepared:
     draft, campaign, contact, account, rep = draft_row(session, draft_id, rep_email)
     assert campaign.id is not None and contact.id is not None
@@ -199,6 +211,11 @@ def _prepare(
     recipient = recipient_of(contact, account, rep)
     sender = format_address(rep.email, rep.name)
     unsubscribe = tracker.url(TokenKind.UNSUBSCRIBE, message.id)
+    reply_to = sender
+    if not direct_replies:  # the reply mailbox turns the answer into a contact request
+        reply_to = (
+            reply_to_header(settings, tracker.signer, message.id, rep.name, rep.email) or sender
+        )
     raw = build_mime(
         from_header=sender,
         to_header=format_address(contact.email, recipient.full_name),
@@ -208,14 +225,15 @@ def _prepare(
         message_id=message.message_id_header,
         date=format_datetime(now),
         extra_headers=[
-            ("Reply-To", sender),
+            ("Reply-To", reply_to),
             ("Sender", format_address(settings.from_address)),
             *list_headers(unsubscribe, sequence.key, domain, settings.unsubscribe_mailto),
         ],
     )
     session.add(message)
     sent = SentDraft(draft_id, message.id, draft.step, rep.email, contact.email, draft.subject)
-    return _Prepared(message.id, Delivery(message.id, engine_sender, contact.email, raw), sent)
+    bounces = envelope_sender(settings, tracker.signer, message.id)
+    return _Prepared(message.id, Delivery(message.id, bounces, contact.email, raw), sent)
 
 
 def _parts(

@@ -6,7 +6,7 @@ from datetime import time
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.tokens import TokenSigner
-from campaign_engine.sending.planner import Schedule
+from campaign_engine.sending.planner import Schedule, parse_send_days
 from campaign_engine.sending.render import Company, LinkTracker, Renderer
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.store.models import (
@@ -27,6 +27,7 @@ def schedule_for(campaign: Campaign, sequence: Sequence) -> Schedule:
         window_start=time.fromisoformat(campaign.window_start),
         window_end=time.fromisoformat(campaign.window_end),
         step_days=tuple(step.day for step in sequence.steps),
+        send_days=parse_send_days(campaign.send_days),
     )
 
 

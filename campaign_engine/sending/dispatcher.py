@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -13,55 +14,41 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime, parseaddr
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.config import Settings
-from campaign_engine.core.kinds import Channel, EnrollmentStatus, EventKind, MessageState
+from campaign_engine.core.kinds import Channel, EnrollmentStatus, MessageState
 from campaign_engine.core.tokens import TokenKind
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
-from campaign_engine.sending.eligibility import (
-    ExclusionRule,
-    SendFacts,
-    skip_reason,
-    stops_enrollment,
-)
-from campaign_engine.sending.mime import build_mime, format_address, list_headers
+from campaign_engine.sending.delivery_record import record_batch
+from campaign_engine.sending.eligibility import SendFacts, skip_reason
+from campaign_engine.sending.mime import build_mime, format_address, list_headers, wire_address
 from campaign_engine.sending.planner import Candidate, Schedule, plan
-from campaign_engine.sending.render import Recipient, Renderer, recipient_of
+from campaign_engine.sending.relay_state import clear_pause, current_pause, is_paused, record_fault
+from campaign_engine.sending.render import Recipient, Renderer
+from campaign_engine.sending.reply_addresses import envelope_sender, reply_to_header
+from campaign_engine.sending.retry import RetryPolicy, expired_claims
+from campaign_engine.sending.send_facts import (
+    active_exclusions,
+    enrollment_statuses,
+    recipients,
+    suppression_reasons,
+)
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
-from campaign_engine.store.compliance_tables import HashedSuppression, email_hash
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import (
-    Account,
     Campaign,
-    Contact,
     Enrollment,
-    Event,
-    Exclusion,
     Message,
-    Rep,
-    Suppression,
 )
 
-__all__ = ["Dispatcher", "active_exclusions", "suppression_reasons"]
+__all__ = ["Dispatcher", "active_exclusions", "suppression_reasons"]  # the last two: send_facts
 
 log = logging.getLogger(__name__)
 
 _CLAIMABLE = (MessageState.QUEUED, MessageState.RETRY)
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 _ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
-_SETTLED = ("status", "stop_reason", "stopped_at", "last_step_at", "next_due_at")
-_RECORDED = (
-    "state",
-    "skip_reason",
-    "error",
-    "recipient",
-    "subject",
-    "message_id_header",
-    "sent_at",
-    "next_attempt_at",
-)
 
 
 @dataclass
@@ -73,7 +60,11 @@ class _Batch:
 
 
 class Dispatcher:
-    """Sends every message due at `send_due(now)`; holds no state between calls."""
+    """Sends every message due at `send_due(now)`; holds no state between calls.
+
+    `stop_requested` (set from a signal handler) stops it between two messages: nothing more is
+    claimed or handed to the transport, and every claimed message not handed over is released.
+    """
 
     def __init__(self, db: Database, settings: Settings, transport: Transport) -> None:
         self.db = db
@@ -81,6 +72,10 @@ class Dispatcher:
         self.transport = transport
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stop_requested = False
+        self.paused = False  # the relay failed (here or in another worker): no more batches
+        self.released_on_stop = 0  # claimed messages put back in the queue because of a stop
+        self._relay_was_paused = False
+        self._policy = RetryPolicy.from_settings(settings)
         self._renderers: dict[int, Renderer] = {}
         self._sender = parseaddr(settings.from_address)[1]
         self._from_header = format_address(settings.from_address)
@@ -90,17 +85,22 @@ class Dispatcher:
         """Recover stale claims, queue every due step, then send what is claimable."""
         counts: Counter[str] = Counter()
         counts["uncertain"] += self._expire_leases(now)
+        pause = current_pause(self.db)
+        self._relay_was_paused = pause is not None
+        self.paused = is_paused(pause, self.settings, now)
+        if self.paused:
+            return counts
         with self.db.session() as session:
             campaigns = session.exec(select(Campaign).order_by(col(Campaign.id))).all()
         budget = self.settings.max_per_tick
         for campaign in campaigns:
+            if campaign.paused:
+                continue  # paused by ops: nothing of it is queued or sent until resumed
             sequence = sequence_of(campaign)
-            schedule = schedule_for(campaign, sequence)
-            if not schedule.is_open(now):
-                continue
+            schedule = schedule_for(campaign, sequence)  # windows are each contact's own
             # Plan and send in batch-sized slices: several workers then share both the
             # planning and the sending, and a crash strands at most one slice.
-            while budget > 0 and not self.stop_requested:
+            while budget > 0 and not self.stop_requested and not self.paused:
                 size = min(budget, self.settings.batch_size)
                 queued = self._queue_due(campaign, schedule, now, size)
                 counts["queued"] += queued
@@ -116,10 +116,28 @@ class Dispatcher:
     # -- planning -------------------------------------------------------------------------
 
     def _queue_due(self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int) -> int:
-        """Write a queued message for each due step before anything touches SMTP."""
+        """Write a queued message for each due step before anything touches SMTP.
+
+        Cheap with contacts in hundreds of zones: the index on the precomputed UTC
+        `next_due_at` finds the due rows; only those are checked against their local window.
+        """
+        while True:
+            queued, deferred = self._queue_slice(campaign, schedule, now, limit)
+            if queued or not deferred:
+                return queued
+
+    def _queue_slice(
+        self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int
+    ) -> tuple[int, int]:
+        """(steps queued, overdue steps moved to their next local window) for one slice."""
         with self.db.session() as session:
             query = (
-                select(Enrollment.id, Enrollment.next_step, Enrollment.next_due_at)
+                select(
+                    Enrollment.id,
+                    Enrollment.next_step,
+                    Enrollment.next_due_at,
+                    Enrollment.timezone,
+                )
                 .where(
                     Enrollment.campaign_id == campaign.id,
                     Enrollment.channel == Channel.AUTOMATED,
@@ -132,10 +150,23 @@ class Dispatcher:
             if is_postgres(self.db.engine):
                 query = query.with_for_update(skip_locked=True)
             rows = session.exec(query).all()
-            candidates = [Candidate(eid, step, due) for eid, step, due in rows if eid and due]
-            due = {d.enrollment_id: d for d in plan(candidates, schedule, now, limit)}
+            candidates = [
+                Candidate(eid, step, due, tz or None) for eid, step, due, tz in rows if eid and due
+            ]
+            planned = plan(candidates, schedule, now, limit)
+            if planned.deferred:  # window closed in their zone: wait for its next opening
+                session.connection().execute(
+                    sa.update(_ENROLLMENTS)
+                    .where(
+                        _ENROLLMENTS.c.id == sa.bindparam("eid"),
+                        _ENROLLMENTS.c.next_due_at <= now,
+                    )
+                    .values(next_due_at=sa.bindparam("due")),
+                    [{"eid": eid, "due": due} for eid, due in planned.deferred.items()],
+                )
+            due = {d.enrollment_id: d for d in planned.due}
             if not due:
-                return 0
+                return 0, len(planned.deferred)
             # Take the step only if no other worker took it meanwhile: the conditions are
             # re-checked at write time, so two workers never queue the same (enrollment, step).
             taken = (
@@ -155,7 +186,7 @@ class Dispatcher:
                 .all()
             )
             if not taken:
-                return 0
+                return 0, len(planned.deferred)
             session.connection().execute(
                 sa.insert(_MESSAGES),
                 [
@@ -177,7 +208,7 @@ class Dispatcher:
                     for eid, contact_id, next_step in taken
                 ],
             )
-            return len(taken)
+            return len(taken), len(planned.deferred)
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -187,7 +218,7 @@ class Dispatcher:
         with self.db.session() as session:
             result = session.connection().execute(
                 sa.update(_MESSAGES)
-                .where(_MESSAGES.c.state == MessageState.SENDING, _MESSAGES.c.claimed_until < now)
+                .where(expired_claims(_MESSAGES, now))
                 .values(state=MessageState.UNCERTAIN, error="worker lease expired during send")
             )
             return result.rowcount
@@ -222,7 +253,6 @@ class Dispatcher:
                         state=MessageState.SENDING,
                         claimed_by=self.worker_id,
                         claimed_until=now + timedelta(seconds=self.settings.lease_seconds),
-                        attempts=_MESSAGES.c.attempts + 1,
                     )
                     .returning(_MESSAGES.c.id)
                 )
@@ -249,11 +279,23 @@ class Dispatcher:
     async def _send(self, batch: _Batch, now: datetime, counts: Counter[str]) -> None:
         updates: dict[int, dict[str, object]] = {}
         to_send = self._check(batch, updates)
+        handed: set[int] = set()
         # Rendering is lazy: each SMTP connection renders its next message while the others
         # wait on the relay, so rendering overlaps the network instead of preceding it.
-        deliveries = self._render(batch, to_send, updates, now)
-        outcomes = await self.transport.deliver(deliveries) if to_send else []
-        self._record(batch, now, updates, outcomes, counts)
+        deliveries = self._render(batch, to_send, updates, now, handed)
+        outcomes: list[Outcome] = []
+        try:
+            outcomes = await self.transport.deliver(deliveries) if to_send else []
+        except asyncio.CancelledError:
+            # The stop's grace ran out mid-send: what the relay had is unknown.
+            self._record(batch, now, updates, [], counts, cut_short=handed)
+            raise
+        except Exception as exc:  # a transport bug must not strand the batch in `sending`
+            log.exception("transport failed; the batch goes back to the queue")
+            counts["transport errors"] += 1
+            self._record(batch, now, updates, [], counts, cut_short=handed)
+            raise exc
+        self._record(batch, now, updates, outcomes, counts, cut_short=set())
 
     def _check(
         self, batch: _Batch, updates: dict[int, dict[str, object]]
@@ -262,8 +304,8 @@ class Dispatcher:
         campaign = batch.campaign
         assert campaign.id is not None
         with self.db.session() as session:
-            info = _recipients(session, [m.contact_id for m in batch.messages])
-            statuses = _enrollment_statuses(session, [m.enrollment_id for m in batch.messages])
+            info = recipients(session, [m.contact_id for m in batch.messages])
+            statuses = enrollment_statuses(session, [m.enrollment_id for m in batch.messages])
             suppressed = suppression_reasons(session, [r.email for r, _, _ in info.values()])
             exclusions = active_exclusions(session)
         to_send = []
@@ -299,32 +341,70 @@ class Dispatcher:
         to_send: list[tuple[Message, Recipient]],
         updates: dict[int, dict[str, object]],
         now: datetime,
+        handed: set[int],
     ) -> Iterator[Delivery]:
-        sequence = batch.renderer.sequence
+        """Each message built only when the transport asks for it; one that cannot be built
+        fails alone, and nothing more is built once a stop was requested."""
         date_header = format_datetime(now)
         for message, recipient in to_send:
             assert message.id is not None
-            email = batch.renderer.render(message.step, recipient, message.id)
-            header_id = f"<{message.id}.{secrets.token_hex(8)}@{self._domain}>"
-            unsubscribe = batch.renderer.tracker.url(TokenKind.UNSUBSCRIBE, message.id)
-            raw = build_mime(
-                from_header=self._from_header,
-                to_header=format_address(recipient.email, recipient.full_name),
-                subject=email.subject,
-                html=email.html,
-                text=email.text,
-                message_id=header_id,
-                date=date_header,
-                extra_headers=list_headers(
-                    unsubscribe, sequence.key, self._domain, self.settings.unsubscribe_mailto
+            if self.stop_requested:
+                return
+            try:
+                delivery = self._build(batch, message, recipient, updates, date_header)
+            except Exception as exc:  # template, encoding, header: this message only
+                log.warning("message %s to %s not built: %s", message.id, recipient.email, exc)
+                updates[message.id] = {
+                    "state": MessageState.FAILED,
+                    "recipient": recipient.email,
+                    "error": f"could not build the message: {exc}",
+                }
+                continue
+            handed.add(message.id)
+            yield delivery
+
+    def _build(
+        self,
+        batch: _Batch,
+        message: Message,
+        recipient: Recipient,
+        updates: dict[int, dict[str, object]],
+        date_header: str,
+    ) -> Delivery:
+        assert message.id is not None
+        email = batch.renderer.render(message.step, recipient, message.id)
+        header_id = f"<{message.id}.{secrets.token_hex(8)}@{self._domain}>"
+        unsubscribe = batch.renderer.tracker.url(TokenKind.UNSUBSCRIBE, message.id)
+        signer = batch.renderer.tracker.signer
+        reply_to = reply_to_header(
+            self.settings, signer, message.id, recipient.rep_name, recipient.rep_email
+        )
+        wire = wire_address(recipient.email)
+        raw = build_mime(
+            from_header=self._from_header,
+            to_header=format_address(recipient.email, recipient.full_name),
+            subject=email.subject,
+            html=email.html,
+            text=email.text,
+            message_id=header_id,
+            date=date_header,
+            extra_headers=[
+                *([("Reply-To", reply_to)] if reply_to else []),
+                *list_headers(
+                    unsubscribe,
+                    batch.renderer.sequence.key,
+                    self._domain,
+                    self.settings.unsubscribe_mailto,
                 ),
-            )
-            updates[message.id] = {
-                "recipient": recipient.email,
-                "subject": email.subject,
-                "message_id_header": header_id,
-            }
-            yield Delivery(message.id, self._sender, recipient.email, raw)
+            ],
+        )
+        updates[message.id] = {
+            "recipient": recipient.email,
+            "subject": email.subject,
+            "message_id_header": header_id,
+        }
+        sender = envelope_sender(self.settings, signer, message.id)
+        return Delivery(message.id, sender, wire.address, raw, smtputf8=wire.smtputf8)
 
     def _record(
         self,
@@ -333,133 +413,27 @@ class Dispatcher:
         updates: dict[int, dict[str, object]],
         outcomes: list[Outcome],
         counts: Counter[str],
+        cut_short: set[int],
     ) -> None:
-        by_id = {m.id: m for m in batch.messages}
-        for outcome in outcomes:
-            message = by_id[outcome.key]
-            change = updates[outcome.key]
-            if outcome.ok:
-                change.update(state=MessageState.SENT, sent_at=now, error=None)
-            elif outcome.permanent:
-                change.update(state=MessageState.BOUNCED, error=outcome.detail)
-            elif message.attempts >= self.settings.max_attempts:
-                change.update(state=MessageState.FAILED, error=outcome.detail)
-            else:
-                backoff = self.settings.retry_base_seconds * 2 ** (message.attempts - 1)
-                change.update(
-                    state=MessageState.RETRY,
-                    error=outcome.detail,
-                    next_attempt_at=now + timedelta(seconds=backoff),
-                )
-        rows = [
-            {"mid": mid, **{key: change.get(key) for key in _RECORDED}}
-            for mid, change in updates.items()
-        ]
-        for row in rows:  # keep the retry time for messages that are not retried
-            if row["next_attempt_at"] is None:
-                row["next_attempt_at"] = by_id[row["mid"]].next_attempt_at
+        answered = {o.key for o in outcomes}
         with self.db.session() as session:
-            session.connection().execute(
-                sa.update(_MESSAGES)
-                .where(_MESSAGES.c.id == sa.bindparam("mid"))
-                .values(
-                    claimed_by=None, claimed_until=None, **{k: sa.bindparam(k) for k in _RECORDED}
-                ),
-                rows,
+            result = record_batch(
+                session,
+                batch.schedule,
+                batch.messages,
+                updates,
+                outcomes,
+                cut_short - answered,
+                self._policy,
+                now,
+                counts,
             )
-            settled = []
-            for message_id, change in updates.items():
-                state = change["state"]
-                counts[str(state)] += 1
-                if state != MessageState.RETRY:
-                    settled.append(_settle(session, batch.schedule, by_id[message_id], change, now))
-            if settled:
-                session.connection().execute(
-                    sa.update(_ENROLLMENTS)
-                    .where(
-                        _ENROLLMENTS.c.id == sa.bindparam("eid"),
-                        _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
-                    )
-                    .values(**{key: sa.bindparam(key) for key in _SETTLED}),
-                    settled,
-                )
-
-
-def _settle(
-    session: Session, schedule: Schedule, message: Message, change: dict[str, object], now: datetime
-) -> dict[str, object]:
-    """The enrollment's next state: next step's due time, completion, or a stop for good."""
-    state = change["state"]
-    values: dict[str, object] = {
-        "eid": message.enrollment_id,
-        "status": EnrollmentStatus.ACTIVE,
-        "stop_reason": None,
-        "stopped_at": None,
-        "last_step_at": now,
-        "next_due_at": None,
-    }
-    if state == MessageState.BOUNCED:
-        add_suppression(session, str(change["recipient"]), "bounce", str(change["error"]), now)
-        session.add(
-            Event(
-                kind=EventKind.BOUNCE,
-                message_id=message.id,
-                contact_id=message.contact_id,
-                note=str(change["error"]),
-                occurred_at=now,
-            )
-        )
-        values.update(status=EnrollmentStatus.STOPPED, stop_reason="bounced", stopped_at=now)
-    elif state == MessageState.SKIPPED and stops_enrollment(str(change["skip_reason"])):
-        values.update(
-            status=EnrollmentStatus.STOPPED, stop_reason=change["skip_reason"], stopped_at=now
-        )
-    else:
-        values["next_due_at"] = schedule.next_due_at(message.step + 1, now)
-        if values["next_due_at"] is None:
-            values["status"] = EnrollmentStatus.COMPLETED
-    return values
-
-
-def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
-    """Suppressed addresses among `emails`, with the reason; erased people match by hash."""
-    rows = session.exec(
-        select(Suppression.email, Suppression.reason).where(col(Suppression.email).in_(emails))
-    ).all()
-    reasons = dict(rows)
-    hashes = {email_hash(email): email for email in emails if email not in reasons}
-    if hashes:
-        hashed = session.exec(
-            select(HashedSuppression.email_hash, HashedSuppression.reason).where(
-                col(HashedSuppression.email_hash).in_(list(hashes))
-            )
-        ).all()
-        reasons.update((hashes[digest], reason) for digest, reason in hashed)
-    return reasons
-
-
-def active_exclusions(session: Session) -> list[ExclusionRule]:
-    rows = session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None))).all()
-    return [ExclusionRule(r.email, r.domain, r.campaign_id, r.reason) for r in rows]
-
-
-def _recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Recipient, str, bool]]:
-    rows = session.exec(
-        select(Contact, Account, Rep)
-        .join(Account, col(Account.id) == Contact.account_id)
-        .join(Rep, col(Rep.id) == Account.rep_id, isouter=True)
-        .where(col(Contact.id).in_(contact_ids))
-    ).all()
-    result = {}
-    for contact, account, rep in rows:
-        assert contact.id is not None
-        recipient = recipient_of(contact, account, rep)
-        result[contact.id] = (recipient, contact.outreach_mode, contact.unsubscribed_at is not None)
-    return result
-
-
-def _enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
-    rows = session.exec(
-        select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
-    ).all()
-    return {eid: status for eid, status in rows if eid is not None}
+        if self.stop_requested:
+            self.released_on_stop += len(result.released)
+        if result.fault is not None:
+            self.paused = True
+            record_fault(self.db, result.fault, self.settings, now)
+        elif result.delivered and self._relay_was_paused:
+            self._relay_was_paused = False
+            if clear_pause(self.db):
+                log.warning("relay accepts mail again: sending resumed")

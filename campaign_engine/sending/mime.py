@@ -9,10 +9,20 @@ from __future__ import annotations
 import quopri
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from email.header import Header
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr, parseaddr, quote
 
-__all__ = ["build_mime", "check_header_value", "format_address", "list_headers"]
+from email_validator import EmailNotValidError, validate_email
+
+__all__ = [
+    "WireAddress",
+    "build_mime",
+    "check_header_value",
+    "format_address",
+    "list_headers",
+    "wire_address",
+]
 
 CRLF = "\r\n"
 
@@ -24,14 +34,44 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class WireAddress:
+    """An address as it goes on the wire: the domain as A-labels (IDNA), and whether the local
+    part is not ASCII, which only a relay that offers SMTPUTF8 (RFC 6531) can carry."""
+
+    address: str
+    smtputf8: bool = False
+
+
+def wire_address(address: str) -> WireAddress:
+    """'josé@bücher.example' -> WireAddress('josé@xn--bcher-kva.example', smtputf8=True)."""
+    if address.isascii():
+        return WireAddress(address)
+    try:
+        valid = validate_email(address, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"address {address!r} cannot be sent: {exc}") from exc
+    if valid.ascii_email:
+        return WireAddress(valid.ascii_email)
+    return WireAddress(f"{valid.local_part}@{valid.ascii_domain}", smtputf8=True)
+
+
 def format_address(address: str, name: str | None = None) -> str:
     """'Name <addr>' with the display name RFC 2047-encoded when it is not plain ASCII.
 
-    With `name`, `address` is a bare address and is not parsed again (the fast path).
+    With `name`, `address` is a bare address and is not parsed again (the fast path). An IDN
+    domain is written as A-labels; a non-ASCII local part stays UTF-8, and then so does the
+    name (RFC 6532: such a message only travels with SMTPUTF8).
     """
     if name is None:
         name, address = parseaddr(check_header_value("address", address))
-    return formataddr((check_header_value("name", name), address), charset="utf-8")
+    check_header_value("name", name)
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    wire = wire_address(address)
+    if not wire.smtputf8:
+        return formataddr((name, wire.address), charset="utf-8")
+    return f'"{quote(name)}" <{wire.address}>' if name else wire.address
 
 
 def build_mime(
@@ -75,7 +115,7 @@ def build_mime(
             f"--{boundary}--",
             "",
         ]
-    ).encode("ascii")
+    ).encode("utf-8")  # ASCII but for an SMTPUTF8 address (format_address)
 
 
 def list_headers(

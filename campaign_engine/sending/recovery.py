@@ -1,4 +1,6 @@
-"""What the operator decides about `uncertain` messages (a worker died while sending them)."""
+"""What the operator decides about messages the engine will not decide alone: `uncertain` ones
+(a worker died, or the line dropped after the final dot), `failed` ones (refused, or given up
+after days of 4xx), and contacts stopped by a bounce that was later lifted."""
 
 from __future__ import annotations
 
@@ -7,12 +9,21 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaign_engine.core.kinds import EnrollmentStatus, MessageState
+from campaign_engine.core.kinds import Channel, EnrollmentStatus, MessageState
 from campaign_engine.sending.campaigns import schedule_for, sequence_of
+from campaign_engine.sending.send_facts import suppression_reasons
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Campaign, Enrollment, Message
+from campaign_engine.store.models import Campaign, Contact, Enrollment, Message
 
-__all__ = ["accept_uncertain", "retry_uncertain"]
+__all__ = [
+    "accept_uncertain",
+    "resume_contacts",
+    "retry_failed",
+    "retry_uncertain",
+    "skip_failed",
+]
+
+GIVEN_UP = "given up by the operator"
 
 
 def retry_uncertain(db: Database, now: datetime, campaign_id: int | None = None) -> int:
@@ -54,8 +65,114 @@ def _advance(session: Session, message: Message, campaign: Campaign, sent_at: da
     enrollment = session.get(Enrollment, message.enrollment_id)
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return
-    next_due = schedule_for(campaign, sequence_of(campaign)).next_due_at(message.step + 1, sent_at)
+    next_due = schedule_for(campaign, sequence_of(campaign)).next_due_at(
+        message.step + 1, sent_at, enrollment.timezone or None, enrollment.first_day
+    )
     enrollment.last_step_at = sent_at
     enrollment.next_due_at = next_due
     if next_due is None:
         enrollment.status = EnrollmentStatus.COMPLETED
+
+
+def retry_failed(
+    db: Database, now: datetime, campaign_id: int | None = None, step: int | None = None
+) -> int:
+    """Queue failed automated messages again, with a fresh give-up window."""
+    with db.session() as session:
+        query = sa.update(Message).where(
+            col(Message.state) == MessageState.FAILED, col(Message.origin) == Channel.AUTOMATED
+        )
+        query = _only(query, campaign_id, step)
+        result = session.exec(
+            query.values(
+                state=MessageState.QUEUED,
+                next_attempt_at=now,
+                first_attempt_at=None,
+                error="re-queued by the operator after it failed",
+            ).execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)
+
+
+def skip_failed(
+    db: Database, now: datetime, campaign_id: int | None = None, step: int | None = None
+) -> int:
+    """Give up on failed automated messages: skipped, and their contacts move on to the next step."""
+    with db.session() as session:
+        query = select(Message, Campaign).join(Campaign, col(Campaign.id) == Message.campaign_id)
+        query = query.where(
+            Message.state == MessageState.FAILED, Message.origin == Channel.AUTOMATED
+        )
+        if campaign_id is not None:
+            query = query.where(Message.campaign_id == campaign_id)
+        if step is not None:
+            query = query.where(Message.step == step)
+        rows = session.exec(query).all()
+        for message, campaign in rows:
+            message.state, message.skip_reason = MessageState.SKIPPED, GIVEN_UP
+            _advance(session, message, campaign, now)
+        return len(rows)
+
+
+def resume_contacts(
+    db: Database, emails: list[str], now: datetime, campaign_id: int | None = None
+) -> dict[str, str]:
+    """Put contacts stopped by a bounce back in their campaigns, at the step that bounced.
+
+    Returns, per address, what happened ("resumed in N campaign(s)", or why not).
+    """
+    result: dict[str, str] = {}
+    with db.session() as session:
+        suppressed = suppression_reasons(session, [e.lower() for e in emails])
+        for email in emails:
+            address = email.strip().lower()
+            if address in suppressed:
+                result[email] = (
+                    f"still suppressed ({suppressed[address]}): `campaign suppress remove` first"
+                )
+                continue
+            contact = session.exec(select(Contact).where(Contact.email == address)).first()
+            if contact is None:
+                result[email] = "no such contact"
+                continue
+            query = select(Enrollment).where(
+                Enrollment.contact_id == contact.id,
+                Enrollment.status == EnrollmentStatus.STOPPED,
+                Enrollment.stop_reason == "bounced",
+            )
+            if campaign_id is not None:
+                query = query.where(Enrollment.campaign_id == campaign_id)
+            resumed = 0
+            for enrollment in session.exec(query).all():
+                bounced = session.exec(
+                    select(Message)
+                    .where(
+                        Message.enrollment_id == enrollment.id,
+                        Message.state == MessageState.BOUNCED,
+                    )
+                    .order_by(col(Message.step).desc())
+                ).first()
+                if bounced is None:
+                    continue
+                # The bounced step goes out again; the contact then continues as planned.
+                bounced.state, bounced.error, bounced.attempts = MessageState.QUEUED, None, 0
+                bounced.next_attempt_at, bounced.first_attempt_at = now, None
+                enrollment.status, enrollment.stop_reason = EnrollmentStatus.ACTIVE, None
+                enrollment.stopped_at, enrollment.next_due_at = None, None
+                enrollment.next_step = bounced.step + 1
+                session.add_all([bounced, enrollment])
+                resumed += 1
+            result[email] = (
+                f"resumed in {resumed} campaign(s)"
+                if resumed
+                else "no campaign stopped by a bounce"
+            )
+    return result
+
+
+def _only(query: sa.Update, campaign_id: int | None, step: int | None) -> sa.Update:
+    if campaign_id is not None:
+        query = query.where(col(Message.campaign_id) == campaign_id)
+    if step is not None:
+        query = query.where(col(Message.step) == step)
+    return query

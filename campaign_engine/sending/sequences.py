@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_engine.core.errors import SequenceError
+from campaign_engine.sending.meeting_guides import MeetingGuide, guide_from_dict, parse_meetings
+from campaign_engine.sending.planner import parse_send_days
 
 __all__ = ["PERSONAS", "SNAPSHOT_FORMAT", "Offer", "Sequence", "Step", "load_sequence", "with_utm"]
 
 # The shape of the sequence snapshot frozen into each campaign (Campaign.sequence_json); bump it
 # (and teach from_json the old shape) when the dataclasses below change.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: send_days, meeting guides per step (format 1 reads with neither)
 
 PERSONAS = ("practitioner", "management")
 ANY_PERSONA = "any"
@@ -42,6 +44,7 @@ class Step:
     cta: str = ""
     meeting: str = ""
     offers: tuple[Offer, ...] = ()
+    guide: MeetingGuide | None = None  # the play's guide for the meeting this email leads to
 
     def offer_for(self, persona: str) -> Offer | None:
         """The offer for this persona, else the one meant for anybody, else None."""
@@ -63,6 +66,7 @@ class Sequence:
     description: str = ""
     automated_segments: tuple[str, ...] = ("SMB",)
     utm: dict[str, str] = field(default_factory=dict)
+    send_days: str = ""  # weekdays steps may go out on ("mon-fri"); "" = every day
 
     def step(self, number: int) -> Step:
         return self.steps[number - 1]
@@ -74,13 +78,19 @@ class Sequence:
     def from_json(cls, text: str) -> Sequence:
         data = json.loads(text)
         version = data.pop("format", 1)  # snapshots written before versioning are format 1
-        if version != SNAPSHOT_FORMAT:
+        if version not in (1, SNAPSHOT_FORMAT):
             raise SequenceError(
                 f"this campaign's sequence snapshot is format {version}; this version of the"
                 f" engine reads format {SNAPSHOT_FORMAT}: upgrade campaign-engine"
             )
         steps = tuple(
-            Step(**{**step, "offers": tuple(Offer(**offer) for offer in step["offers"])})
+            Step(
+                **{
+                    **step,
+                    "offers": tuple(Offer(**offer) for offer in step["offers"]),
+                    "guide": guide_from_dict(step["guide"]) if step.get("guide") else None,
+                }
+            )
             for step in data.pop("steps")
         )
         data["automated_segments"] = tuple(data["automated_segments"])
@@ -116,15 +126,25 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise SequenceError(f"{path}: 'steps' must be a non-empty array of [[steps]] tables")
-    steps = tuple(_parse_step(reader, number, raw, utm) for number, raw in enumerate(raw_steps, 1))
+    guides = parse_meetings(path, data.get("meetings"))
+    steps = tuple(
+        _parse_step(reader, number, raw, utm, guides[number - 1] if number <= len(guides) else None)
+        for number, raw in enumerate(raw_steps, 1)
+    )
     days = [step.day for step in steps]
     if days != sorted(days):
         raise SequenceError(f"{path}: steps must be in day order, got days {days}")
     segments = data.get("automated_segments", ["SMB"])
     if not isinstance(segments, list) or not all(s in ("SMB", "MM", "ENT") for s in segments):
         raise SequenceError(f"{path}: automated_segments must list SMB, MM or ENT")
+    send_days = reader.text(data, "send_days", required=False)
+    try:
+        parse_send_days(send_days)
+    except ValueError as exc:
+        raise SequenceError(f"{path}: {exc}") from None
     return Sequence(
         key=key,
+        send_days=send_days,
         name=reader.text(data, "name"),
         description=reader.text(data, "description", required=False),
         templates=reader.text(data, "templates", required=False) or key,
@@ -134,7 +154,9 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
     )
 
 
-def _parse_step(reader: _Reader, number: int, raw: Any, utm: dict[str, str]) -> Step:
+def _parse_step(
+    reader: _Reader, number: int, raw: Any, utm: dict[str, str], guide: MeetingGuide | None
+) -> Step:
     where = f"steps[{number}]"
     if not isinstance(raw, dict):
         raise SequenceError(f"{reader.path}: {where} must be a table")
@@ -150,10 +172,14 @@ def _parse_step(reader: _Reader, number: int, raw: Any, utm: dict[str, str]) -> 
         if not url.startswith(("https://", "http://")):
             raise SequenceError(f"{reader.path}: {owhere}.url must be an http(s) URL, got {url!r}")
         content = reader.text(offer, "utm_content", where=owhere, required=False)
+        tagged = offer.get("utm", True)  # false: a third-party URL keeps only the play's params
+        if not isinstance(tagged, bool):
+            raise SequenceError(f"{reader.path}: {owhere}.utm must be true or false")
+        params = {**utm, **({"utm_content": content} if content else {})} if tagged else {}
         offers.append(
             Offer(
                 name=reader.text(offer, "name", where=owhere),
-                url=with_utm(url, {**utm, **({"utm_content": content} if content else {})}),
+                url=with_utm(url, params) if params else url,
                 persona=persona,
                 description=reader.text(offer, "description", where=owhere, required=False),
             )
@@ -169,6 +195,7 @@ def _parse_step(reader: _Reader, number: int, raw: Any, utm: dict[str, str]) -> 
         cta=reader.text(raw, "cta", where=where, required=False),
         meeting=reader.text(raw, "meeting", where=where, required=False),
         offers=tuple(offers),
+        guide=guide,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -31,7 +31,6 @@ __all__ = [
     "POOL_AFTER",
     "SignedDelivery",
     "SigningPool",
-    "deliver_signed",
     "signed_stream",
 ]
 
@@ -99,12 +98,15 @@ class SigningPool:
             self._warm = [self._executor.submit(_ready) for _ in range(self.processes)]
         return self.ready
 
-    def submit(self, raws: list[bytes]) -> Callable[[], list[bytes]]:
-        """Start signing `raws`; the returned function gives the signed messages (waiting for
-        the workers if they are not done yet)."""
-        prepared = [self.signer.prepare(raw) for raw in raws]
-        if len(raws) < MIN_POOLED or not self._pool_ready():
-            self._signed_here += len(raws)
+    def sign(self, raws: list[bytes]) -> list[bytes]:
+        """The messages, signed (in the workers when they are up)."""
+        return self.submit([self.signer.prepare(raw) for raw in raws])()
+
+    def submit(self, prepared: list[Prepared]) -> Callable[[], list[bytes]]:
+        """Start signing; the returned function gives the signed messages (waiting for the
+        workers if they are not done yet)."""
+        if len(prepared) < MIN_POOLED or not self._pool_ready():
+            self._signed_here += len(prepared)
             signed = [self.signer.sign_prepared(p) for p in prepared]
             return lambda: signed
         assert self._executor is not None
@@ -148,29 +150,35 @@ class SignedDelivery(Protocol):
 
 
 D = TypeVar("D", bound=SignedDelivery)
-R = TypeVar("R")
 
 
-def signed_stream(pool: SigningPool, deliveries: Iterable[D]) -> Iterator[D]:
+def signed_stream(
+    pool: SigningPool, deliveries: Iterable[D], refuse: Callable[[D, Exception], None]
+) -> Iterator[D]:
     """The deliveries, signed, still lazy: when chunk k is taken, chunk k+1 is rendered and
-    handed to the workers, so its signatures are ready by the time the connections want it."""
+    handed to the workers, so its signatures are ready by the time the connections want it.
+    A message that cannot be signed goes to `refuse` and is left out; the others go on."""
     pending = iter(deliveries)
-    chunk = list(islice(pending, CHUNK))  # rendering happens here, lazily
-    result = pool.submit([d.raw for d in chunk])
+
+    def next_chunk() -> tuple[list[D], Callable[[], list[bytes]]]:
+        chunk: list[D] = []
+        prepared: list[Prepared] = []
+        while not chunk:  # a chunk of only unsignable messages is not the end of the stream
+            taken = list(islice(pending, CHUNK))  # rendering happens here, lazily
+            if not taken:
+                break
+            for delivery in taken:
+                try:
+                    prepared.append(pool.signer.prepare(delivery.raw))
+                except Exception as exc:
+                    refuse(delivery, exc)
+                    continue
+                chunk.append(delivery)
+        return chunk, pool.submit(prepared)
+
+    chunk, result = next_chunk()
     while chunk:
-        following = list(islice(pending, CHUNK))
-        after = pool.submit([d.raw for d in following]) if following else None
+        following, after = next_chunk()
         raws = result()
         yield from (replace(d, raw=raw) for d, raw in zip(chunk, raws, strict=True))  # type: ignore[type-var]
-        if after is None:
-            return
         chunk, result = following, after
-
-
-async def deliver_signed(
-    deliver: Callable[[Iterable[D]], Awaitable[list[R]]],
-    pool: SigningPool,
-    deliveries: Iterable[D],
-) -> list[R]:
-    """Hand `deliveries` to `deliver` signed, as one lazy stream (see signed_stream)."""
-    return await deliver(signed_stream(pool, deliveries))

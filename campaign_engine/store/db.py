@@ -10,9 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from campaign_engine.store import api_tables as _api_tables  # noqa: F401  (API tokens, webhooks)
 from campaign_engine.store import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)
 from campaign_engine.store import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
+from campaign_engine.store import inbound_tables as _inbound_tables  # noqa: F401  (mailbox reading)
 from campaign_engine.store import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from campaign_engine.store import relay_tables as _relay_tables  # noqa: F401  (the relay's pause)
 from campaign_engine.store.schema import upgrade
 
 __all__ = ["Database", "is_postgres"]

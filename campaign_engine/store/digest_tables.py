@@ -32,6 +32,7 @@ class Digest(SQLModel, table=True):
     attempts: int = 0
     error: str | None = None
     message_id_header: str = ""
+    first_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -86,6 +86,8 @@ class Account(SQLModel, table=True):
     employees: int | None = None
     segment: str = "SMB"
     rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    # the owner_email of the last import: linked to rep_id once a rep has that address
+    owner_email: str | None = Field(default=None, index=True)
 
 
 class Contact(SQLModel, table=True):
@@ -98,6 +100,7 @@ class Contact(SQLModel, table=True):
     title: str = ""
     account_id: int = Field(foreign_key="account.id", index=True)
     outreach_mode: str = OutreachMode.MARKETING
+    timezone: str = ""  # IANA zone from the CSV or derived from country/region; "" = unknown
     unsubscribed_at: datetime | None = _when()
     created_at: datetime | None = _when()
     updated_at: datetime | None = _when()
@@ -115,7 +118,13 @@ class Campaign(SQLModel, table=True):
     timezone: str = "UTC"
     window_start: str = "09:00"
     window_end: str = "17:00"
+    send_days: str = ""  # "mon-fri", ...; "" = every day
+    late_joiners: bool = True  # enrol contacts that become eligible after launch
+    enroll_until: date | None = None  # last local day a late joiner may start (None: no limit)
     created_at: datetime | None = _when()
+    paused: bool = False  # ops paused it in the console: the dispatcher plans and sends nothing
+    paused_at: datetime | None = _when()
+    paused_by: str | None = None
 
     def link_registry(self) -> dict[int, list[str]]:
         """Step number -> the URLs its emails may link to (a click token holds the index)."""
@@ -142,6 +151,9 @@ class Enrollment(SQLModel, table=True):
     status: str = EnrollmentStatus.ACTIVE
     stop_reason: str | None = None
     next_step: int = 1
+    timezone: str = ""  # the zone its steps are planned in (contact's, account's or campaign's)
+    first_day: date | None = None  # local day of step 1 (the campaign start, or a late joiner's)
+    late_joiner: bool = False  # enrolled by a tick after launch
     last_step_at: datetime | None = _when()  # when the previous step was sent or settled
     next_due_at: datetime | None = _when()  # None while a step is in flight or when finished
     enrolled_at: datetime | None = _when()
@@ -154,6 +166,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("enrollment_id", "step"),
         sa.Index("ix_message_claim", "state", "next_attempt_at"),
+        # the console: a campaign's status table and its sends per day, from the index alone
+        sa.Index("ix_message_campaign_status", "campaign_id", "step", "state", "skip_reason"),
+        sa.Index("ix_message_campaign_sent", "campaign_id", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -165,11 +180,12 @@ class Message(SQLModel, table=True):
     state: str = MessageState.QUEUED
     recipient: str = ""
     subject: str = ""
-    message_id_header: str = ""
-    attempts: int = 0
+    message_id_header: str = Field(default="", index=True)  # replies name it (In-Reply-To)
+    attempts: int = 0  # answers from the relay about this message (relay faults do not count)
     skip_reason: str | None = None
     error: str | None = None
     claimed_by: str | None = None
+    first_attempt_at: datetime | None = _when()  # retries give up `give_up_after` from here
     due_at: datetime | None = _when()
     next_attempt_at: datetime | None = _when()
     claimed_until: datetime | None = _when()
@@ -244,6 +260,7 @@ class Alert(SQLModel, table=True):
     state: str = AlertState.QUEUED
     attempts: int = 0
     error: str | None = None
+    first_attempt_at: datetime | None = _when()
     created_at: datetime | None = _when()
     next_attempt_at: datetime | None = _when()
     claimed_until: datetime | None = _when()
@@ -339,6 +356,8 @@ class User(SQLModel, table=True):
     created_at: datetime | None = _when()
     disabled: bool = False
     disabled_at: datetime | None = _when()
+    # in every session cookie; logout, removal and a password change bump it, ending them all
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class LoginFailure(SQLModel, table=True):

@@ -290,9 +290,23 @@ class TrackingEdge:
             log.exception("sending alerts failed; the next tick retries them")
 
 
+def _multipart_complete(content_type: str, body: bytes) -> bool:
+    """False for a multipart body without its closing boundary (a cut-off or forged upload)."""
+    kind, _, options = content_type.partition(";")
+    if kind.strip().lower() != "multipart/form-data":
+        return True
+    for option in options.split(";"):
+        name, _, value = option.strip().partition("=")
+        if name.lower() == "boundary" and value.strip('"'):
+            return b"--" + value.strip('"').encode("latin-1") + b"--" in body
+    return False
+
+
 async def _form(request: Request) -> dict[str, str]:
     """The form fields (url-encoded or multipart, no files); malformed bodies are a 400."""
-    await request.body()  # read it all (through the size limit) whatever the content type
+    body = await request.body()  # read it all (through the size limit) whatever the type
+    if not _multipart_complete(request.headers.get("content-type", ""), body):
+        raise HTTPException(400)
     try:
         form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     except (ValueError, KeyError) as exc:

@@ -1,4 +1,4 @@
-"""The one ASGI app `campaign serve` and `run` serve: the tracking routes and the web app (/app)."""
+"""The one ASGI app `campaign serve` and `run` serve: tracking, the web app (/app), the API (/api/v1)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 
+from campaign_engine.api.app import API_MOUNT, EDGE_BODY_LIMIT, create_api
 from campaign_engine.core.config import Settings
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
 from campaign_engine.tracking.routes import Clock, TrackingEdge
 from campaign_engine.web.body_limit import BodyLimit
+from campaign_engine.web.health import health_routes
 from campaign_engine.web.pages import MAX_UPLOAD_BYTES, MOUNT, create_webapp
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -42,14 +44,20 @@ def create_app(
             await edge.recorder.stop()
 
     webapp = create_webapp(settings, db, clock=edge.clock, transport_factory=transport_factory)
+    api = create_api(settings, db, clock=edge.clock, transport_factory=transport_factory)
     app = Starlette(
-        routes=[*edge.routes(), Mount(MOUNT, app=webapp)],
+        routes=[
+            *edge.routes(),
+            *health_routes(db, settings),
+            Mount(MOUNT, app=webapp),
+            Mount(API_MOUNT, app=api),
+        ],
         middleware=[
             Middleware(
                 BodyLimit,
                 limit=MAX_BODY_BYTES,
                 page=edge.error_page,
-                larger={MOUNT + "/": MAX_UPLOAD_BYTES},  # the web app takes file uploads
+                larger={MOUNT + "/": MAX_UPLOAD_BYTES, API_MOUNT + "/": EDGE_BODY_LIMIT},
             )
         ],
         exception_handlers={HTTPException: edge.http_error, Exception: edge.crash},

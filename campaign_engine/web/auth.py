@@ -70,20 +70,26 @@ def csrf_ok(session: Session, submitted: object) -> bool:
     )
 
 
-def start_session(session: Session, user_id: int, now: datetime) -> None:
-    """A fresh session for a user who just logged in (nothing of the anonymous one is kept)."""
+def start_session(session: Session, user_id: int, version: int, now: datetime) -> None:
+    """A fresh session for a user who just logged in (nothing of the anonymous one is kept).
+
+    `version` is the user's session_version: bumping it in the database (logout, removal, a
+    new password) ends every cookie that carries the old one, wherever it was saved.
+    """
     session.clear()
-    session.update(uid=user_id, login_at=now.timestamp())
+    session.update(uid=user_id, ver=version, login_at=now.timestamp())
     csrf_token(session)
 
 
-def session_user_id(session: Session, now: datetime) -> int | None:
-    """The logged-in user's id, or None (never logged in, or logged in too long ago)."""
-    uid, login_at = session.get("uid"), session.get("login_at")
-    if not isinstance(uid, int) or not isinstance(login_at, int | float):
+def session_user_id(session: Session, now: datetime) -> tuple[int, int] | None:
+    """(user id, session version) of the login, or None (none, or too long ago)."""
+    uid, version, login_at = session.get("uid"), session.get("ver"), session.get("login_at")
+    if not isinstance(uid, int) or not isinstance(version, int):
+        return None
+    if not isinstance(login_at, int | float):
         return None
     age = now.timestamp() - login_at
     if age > SESSION_LIFETIME.total_seconds():
         session.clear()
         return None
-    return uid
+    return uid, version

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.launch import launch
@@ -20,7 +19,7 @@ from campaign_engine.store.compliance_tables import ConsentRecord, HashedSuppres
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Contact, Event, Message, Suppression
 from tests.conftest import SmtpSink
-from tests.helpers import HEADER, tick, write_csv
+from tests.helpers import HEADER, import_with_reps, tick, write_csv
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
 REP = "dana.reyes@gitlab-demo.example"
@@ -57,7 +56,7 @@ def test_suppression_is_global_permanent_and_survives_reimport(
     settings: Settings, db: Database, tmp_path: Path, smtp_sink: SmtpSink
 ) -> None:
     contacts = people(tmp_path)
-    import_contacts(db, contacts, at(4, 20))
+    import_with_reps(db, contacts, at(4, 20))
     report = write_csv(
         tmp_path / "fbl.csv",
         [["<Grace@Tiny.example>", "abuse"], ["not an address", "abuse"]],
@@ -74,13 +73,21 @@ def test_suppression_is_global_permanent_and_survives_reimport(
     assert done.returncode == 0 and "hal@tiny.example suppressed (bounce)" in done.stdout
 
     launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="plain")
-    launch(db, settings, "premium-to-ultimate-personas", START, at(4, 20), name="personas")
+    launch(
+        db,
+        settings,
+        "premium-to-ultimate-personas",
+        START,
+        at(4, 20),
+        name="personas",
+        allow_overlap=True,
+    )
     tick(db, settings, at(4, 27))
     assert recipients(smtp_sink) == ["ada@tiny.example", "ada@tiny.example"]
 
     # A re-import (even one that changes the contact) never lifts a suppression.
     assert (
-        import_contacts(
+        import_with_reps(
             db, people(tmp_path, {"ada": "", "grace": "customer", "hal": ""}), at(5, 1)
         ).updated
         == 0
@@ -106,7 +113,15 @@ def test_suppression_is_global_permanent_and_survives_reimport(
     assert "fbl.csv" in listed.stdout, "where the opt-out came from is recorded"
 
     # A new campaign launched after the re-import does not mail them either.
-    launch(db, settings, "premium-to-ultimate", date(2021, 5, 4), at(5, 1), name="later")
+    launch(
+        db,
+        settings,
+        "premium-to-ultimate",
+        date(2021, 5, 4),
+        at(5, 1),
+        name="later",
+        allow_overlap=True,
+    )
     tick(db, settings, at(5, 4))
     assert "grace@tiny.example" not in recipients(smtp_sink)
     assert "hal@tiny.example" not in recipients(smtp_sink)
@@ -118,9 +133,9 @@ def test_suppression_is_global_permanent_and_survives_reimport(
 def test_consent_basis_is_recorded_per_import_with_history(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
-    import_contacts(db, people(tmp_path), at(4, 20))
-    import_contacts(db, people(tmp_path), at(4, 21))  # same file again: nothing new
-    import_contacts(
+    import_with_reps(db, people(tmp_path), at(4, 20))
+    import_with_reps(db, people(tmp_path), at(4, 21))  # same file again: nothing new
+    import_with_reps(
         db, people(tmp_path, {"ada": "customer", "grace": "customer", "hal": ""}), at(4, 22)
     )
     with db.session() as session:
@@ -136,7 +151,7 @@ def test_consent_basis_is_recorded_per_import_with_history(
 def test_export_then_forget_erases_the_person_and_never_mails_them_again(
     settings: Settings, db: Database, tmp_path: Path, smtp_sink: SmtpSink
 ) -> None:
-    import_contacts(db, people(tmp_path), at(4, 20))
+    import_with_reps(db, people(tmp_path), at(4, 20))
     launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="first")
     tick(db, settings, at(4, 27))
     with db.session() as session:
@@ -190,14 +205,23 @@ def test_export_then_forget_erases_the_person_and_never_mails_them_again(
     assert data["contact"] is None and data["hashed_suppression"]["reason"] == "forgotten"
 
     # Imported again from an old list, she is still never mailed.
-    import_contacts(db, people(tmp_path), at(5, 1))
-    launch(db, settings, "premium-to-ultimate-personas", date(2021, 5, 4), at(5, 1), name="next")
+    import_with_reps(db, people(tmp_path), at(5, 1))
+    launch(
+        db,
+        settings,
+        "premium-to-ultimate-personas",
+        date(2021, 5, 4),
+        at(5, 1),
+        name="next",
+        allow_overlap=True,
+    )
     tick(db, settings, at(5, 4))
     assert recipients(smtp_sink).count("ada@tiny.example") == 1, "only the mail before forget"
     with db.session() as session:
         reasons = session.exec(
             select(Message.skip_reason).where(Message.recipient == "ada@tiny.example")
         ).all()
-    assert reasons == ["suppressed: forgotten"]
+    # Both campaigns tried (she is a late joiner of the first one too); both skipped her.
+    assert reasons == ["suppressed: forgotten"] * 2
 
     assert campaign(settings, "contacts", "export", "nobody@nowhere.example").returncode == 1

@@ -140,7 +140,7 @@ def test_digests_to_reps_are_signed_with_from_date_and_message_id(
     assert raw is not None and verify(raw, key[1])
     assert {"from", "to", "subject", "date", "message-id"} <= signed_headers(raw)
     assert digest["From"] and digest["Date"] and digest["Message-ID"]
-    assert "Engagement digest" in str(digest["Subject"])
+    assert "Email offer engagement" in str(digest["Subject"])
 
 
 def test_long_and_non_ascii_headers_stay_on_one_line_and_verify(key: tuple[Path, bytes]) -> None:

@@ -140,7 +140,7 @@ def test_scheduled_digest_lists_human_engagement_by_value_with_offer_names(
     tick(db, settings, at(4, 28, 6))  # Wednesday 08:00 in Berlin
     (digest,) = smtp_sink.to(DANA)
     assert str(digest["To"]) == "Dana Reyes <dana.reyes@gitlab-demo.example>"
-    assert str(digest["Subject"]) == "Engagement digest: 3 contacts, 1 asked to be contacted"
+    assert str(digest["Subject"]) == "Email offer engagement: 3 contacts, 1 asked to be contacted"
     assert digest["Auto-Submitted"] == "auto-generated"
     text, html = text_of(digest), html_of(digest)
     assert cards(text) == ["Hal Jordan", "Grace Hopper", "Ada Lovelace"]
@@ -150,6 +150,13 @@ def test_scheduled_digest_lists_human_engagement_by_value_with_offer_names(
     assert "Asked to be contacted" in hal and 'Their message: "Call me <Thursday>"' in hal
     assert "Visited the contact page" not in hal, "the visit led to the request"
     assert "Next step: Reply today and run Meeting 1: assess business objectives." in hal
+    # The play's guide for meeting 1, from the sequence file.
+    assert "The play's guide: Meeting 1 - assess business objectives" in hal
+    assert "Ask 4 questions:" in hal and "1. Wanting to shift left?" in hal
+    assert "4. Which desired outcomes do they most relate to" in hal
+    assert "Manage Compliance with GitLab: https://youtu.be/QV2dIocn-hk" in hal
+    assert "Milestones: Identify key value driver, champion, and economic buyer" in hal
+    assert "Sales Accepted Opp" in hal
     assert "Grace Hopper, CISO (management)" in grace
     assert "Visited the contact page without sending the request" in grace
     assert (
@@ -165,7 +172,8 @@ def test_scheduled_digest_lists_human_engagement_by_value_with_offer_names(
         " call while the offer is fresh." in ada
     )
     for part in (text, html):
-        assert "utm_" not in part and "track.example.test" not in part, "no URL blobs"
+        assert "utm_" not in part and "track.example.test/t/" not in part, "no URL blobs"
+        assert "https://track.example.test/app/contacts/" in part, "a link to the contact"
     assert '<a href="https://about.gitlab.com/webcast/automate-security-ci/"' in html
     assert "Call me &lt;Thursday&gt;" in html, "HTML is autoescaped"
     assert "max-width:600px" in html and "<table" not in html, "one column, readable on a phone"
@@ -174,7 +182,7 @@ def test_scheduled_digest_lists_human_engagement_by_value_with_offer_names(
     tick(db, settings, at(4, 28, 12))
     (ivy,) = smtp_sink.to(TOMAS)
     assert cards(text_of(ivy)) == ["Ivy Chen"]
-    assert str(ivy["Subject"]) == "Engagement digest: 1 contact"
+    assert str(ivy["Subject"]) == "Email offer engagement: 1 contact"
     assert smtp_sink.to(RITA) == [], "a rep with only scanner hits gets nothing"
 
 
@@ -194,7 +202,7 @@ def test_nothing_is_duplicated_across_runs(
     second = smtp_sink.to(DANA)[1]
     assert cards(text_of(second)) == ["Ada Lovelace"]
     assert "Opened\n     Email 1" in text_of(second) and "Clicked" not in text_of(second)
-    assert str(second["Subject"]) == "Engagement digest: 1 contact"
+    assert str(second["Subject"]) == "Email offer engagement: 1 contact"
 
     ids = claimed_events(db)
     assert len(ids) == len(set(ids)) == 8  # 7 human events for Dana and Tomas on Tue, 1 on Wed

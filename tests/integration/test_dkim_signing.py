@@ -105,7 +105,7 @@ def test_the_signing_pool_signs_in_worker_processes_and_the_signatures_verify() 
         pool.start()
         assert pool.ready
         raws = [message(n) for n in range(MIN_POOLED + 5)]
-        signed = pool.submit(raws)()
+        signed = pool.sign(raws)
     finally:
         pool.close()
     assert [verified(s) for s in signed] == [[True, True]] * len(raws)
@@ -126,7 +126,7 @@ def test_when_a_signing_worker_dies_the_messages_are_signed_in_process(
             worker.kill()
             worker.join()
         raws = [message(n) for n in range(MIN_POOLED * 2)]
-        signed = [*pool.submit(raws)(), *pool.submit(raws)()]
+        signed = [*pool.sign(raws), *pool.sign(raws)]
     finally:
         pool.close()
     assert [verified(s) for s in signed] == [[True]] * len(raws) * 2

@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import select
 
 from campaign_engine.audience.exclusions import exclude_file, list_exclusions, remove_exclusion
-from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import MessageState
@@ -22,7 +21,7 @@ from campaign_engine.store.db import Database
 from campaign_engine.store.models import Exclusion, ExclusionAudit, Message
 from campaign_engine.store.queries import campaign_by_name
 from tests.conftest import SmtpSink
-from tests.helpers import campaign_cli, tick, write_csv
+from tests.helpers import campaign_cli, import_with_reps, tick, write_csv
 
 REP = "dana.reyes@gitlab-demo.example"
 START = date(2021, 4, 27)
@@ -52,7 +51,7 @@ def campaign(db: Database, settings: Settings, tmp_path: Path) -> str:
             smb("kim@keep.example", "Kim", "Keep Co"),
         ],
     )
-    assert import_contacts(db, contacts, at(4, 20)).rejected == []
+    assert import_with_reps(db, contacts, at(4, 20)).rejected == []
     return launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="P2U").name
 
 
@@ -129,8 +128,8 @@ def test_an_exclusion_waits_for_a_contact_imported_later(
     exclusions.write_text("email\nlate@tiny.example\n", encoding="utf-8")
     assert exclude_file(db, exclusions, at(4, 21)).unmatched[0].email == "late@tiny.example"
     later = write_csv(tmp_path / "later.csv", [smb("late@tiny.example", "Lee", "Tiny Co")])
-    import_contacts(db, later, at(4, 22))
-    launch(db, settings, "premium-to-ultimate", START, at(4, 22), name="second")
+    import_with_reps(db, later, at(4, 22))
+    launch(db, settings, "premium-to-ultimate", START, at(4, 22), name="second", allow_overlap=True)
     tick(db, settings, at(4, 27))
     assert smtp_sink.to("late@tiny.example") == []
     assert len(smtp_sink.to("ada@tiny.example")) == 2  # one email per campaign
@@ -139,7 +138,7 @@ def test_an_exclusion_waits_for_a_contact_imported_later(
 def test_a_campaign_exclusion_leaves_other_campaigns_alone(
     campaign: str, db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
-    launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="other")
+    launch(db, settings, "premium-to-ultimate", START, at(4, 20), name="other", allow_overlap=True)
     path = tmp_path / "x.csv"
     path.write_text("kim@keep.example\n", encoding="utf-8")
     exclude_file(db, path, at(4, 21), campaign="P2U")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ CORPUS = ROOT / "tests" / "data" / "messy"
 EXPECTED: dict[str, dict] = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 CONTACT_FILES = sorted(n for n, e in EXPECTED.items() if e["kind"] == "contacts")
 EXCLUSION_FILES = sorted(n for n, e in EXPECTED.items() if e["kind"] == "exclusions")
+REFUSED_FILES = sorted(n for n, e in EXPECTED.items() if e["kind"] == "refused")
 NOW = datetime(2021, 4, 20, 12, tzinfo=UTC)
 
 
@@ -49,6 +51,22 @@ def _rejections(path: Path, stderr: str, errors: Path, expected: dict) -> None:
         rows = list(csv.DictReader(handle))
     assert {(int(r["line"]), r["field"]) for r in rows} == wanted
     assert {r["file"] for r in rows} <= {str(path)}
+    for line, field in expected.get("warnings", []):
+        assert f"warning {path}:{line}: {field}: " in stderr
+    for hint in expected.get("hints", []):
+        assert hint in stderr
+
+
+def _accounted(stdout: str, path: Path) -> None:
+    """The summary line's counts add up to the rows of the file."""
+    match = re.search(
+        rf"{re.escape(str(path))}: (\d+) row\(s\): (\d+) contacts created, (\d+) updated, "
+        r"(\d+) unchanged, (\d+) rejected",
+        stdout,
+    )
+    assert match is not None, stdout
+    rows, *parts = (int(n) for n in match.groups())
+    assert rows == sum(parts)
 
 
 @pytest.mark.parametrize("name", CONTACT_FILES)
@@ -59,6 +77,9 @@ def test_contacts_file_gives_documented_outcome(
     result = campaign_cli(settings, "import", "contacts", str(path), "--errors", str(errors))
     assert result.returncode == (1 if expected["rejected"] else 0), result.stderr
     assert f"{expected['created']} contacts created" in result.stdout
+    _accounted(result.stdout, path)
+    for note in expected.get("notes", []):
+        assert note in result.stdout
     _rejections(path, result.stderr, errors, expected)
     with db.session() as session:
         contacts = {c.email: c for c in session.exec(select(Contact))}
@@ -84,6 +105,8 @@ def test_exclusion_file_gives_documented_outcome(
     result = campaign_cli(settings, "exclude", str(path), "--errors", str(errors))
     assert result.returncode == (1 if expected["rejected"] else 0), result.stderr
     assert f"{expected['kept']} row(s) marked keep" in result.stdout
+    for note in expected.get("notes", []):
+        assert note in result.stdout
     _rejections(path, result.stderr, errors, expected)
     with db.session() as session:
         stored = session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None))).all()
@@ -94,6 +117,21 @@ def test_exclusion_file_gives_documented_outcome(
         assert targets[target].reason == reason
     for target in expected.get("unmatched", []):
         assert f"no contact (yet): {path}:{targets[target].source_line}: {target}" in result.stdout
+
+
+@pytest.mark.parametrize("name", REFUSED_FILES)
+@pytest.mark.parametrize("command", [("import", "contacts"), ("exclude",)])
+def test_file_level_problem_applies_nothing_and_names_the_line(
+    name: str, command: tuple[str, ...], settings: Settings, db: Database
+) -> None:
+    path = CORPUS / name
+    result = campaign_cli(settings, *command, str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    message = EXPECTED[name]["message"]
+    assert message.replace(name, str(path)) in result.stderr, result.stderr
+    with db.session() as session:
+        assert session.exec(select(Contact)).all() == []
+        assert session.exec(select(Exclusion)).all() == []
 
 
 def test_strict_applies_nothing_when_a_row_is_rejected(
@@ -118,19 +156,19 @@ def test_strict_applies_nothing_when_a_row_is_rejected(
 def test_a_rejected_row_never_changes_what_was_stored(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
-    path = CORPUS / "header-injection.csv"
     before = tmp_path / "before.csv"
     before.write_text(
-        "email,first_name,last_name,title,account,employees\n"
-        "inj1@inject.example,Eve,Original,CTO,Inject Co,10\n",
+        "email,first_name,last_name,title,account,employees,owner_email\n"
+        "ok@bad.example,Eve,Original,CTO,Inject Co,10,\n",
         encoding="utf-8",
     )
     assert campaign_cli(settings, "import", "contacts", str(before)).returncode == 0
+    path = CORPUS / "invalid-addresses.csv"
     result = campaign_cli(settings, "import", "contacts", str(path))
     assert result.returncode == 1
-    assert f"{path}:2: first_name: contains a line break" in result.stderr
+    assert f"{path}:8: owner_email: " in result.stderr
     with db.session() as session:
-        eve = session.exec(select(Contact).where(Contact.email == "inj1@inject.example")).one()
+        eve = session.exec(select(Contact).where(Contact.email == "ok@bad.example")).one()
     assert (eve.first_name, eve.last_name) == ("Eve", "Original")
 
 
@@ -140,7 +178,7 @@ def test_encoding_option_overrides_detection(
     path = CORPUS / "windows-1252.csv"
     wrong = campaign_cli(settings, "import", "contacts", str(path), "--encoding", "utf-8")
     assert wrong.returncode == 1
-    assert f"{path}: not valid utf-8" in wrong.stderr and "--encoding cp1252" in wrong.stderr
+    assert f"{path}:2: not valid utf-8" in wrong.stderr and "--encoding cp1252" in wrong.stderr
     latin = campaign_cli(settings, "import", "contacts", str(path), "--encoding", "latin-1")
     assert latin.returncode == 0
     with db.session() as session:
@@ -151,15 +189,18 @@ def test_encoding_option_overrides_detection(
 def test_header_injection_attempts_never_reach_a_mail_header(
     settings: Settings, db: Database, smtp_sink: SmtpSink
 ) -> None:
-    result = import_contacts(db, CORPUS / "header-injection.csv", NOW)
-    assert [e.field for e in result.rejected] == ["first_name", "last_name", "title", "account"]
+    for name in ("header-injection.csv", "control-characters.csv"):
+        assert import_contacts(db, CORPUS / name, NOW).rejected == []
     launch(db, settings, "premium-to-ultimate", date(2021, 4, 27), NOW)
     tick(db, settings, datetime(2021, 4, 27, 9, tzinfo=UTC))
-    assert [m["To"].addresses[0].addr_spec for m in smtp_sink.messages] == ["safe@inject.example"]
-    (message,) = smtp_sink.messages
-    assert message["Bcc"] is None and message["X-Hdr"] is None
-    assert all("evil.example" not in str(value) for value in message.values())
-    assert smtp_sink.envelopes[0].rcpt_tos == ["safe@inject.example"]
+    recipients = sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages)
+    assert len(recipients) == 9 and "nul@ctl.example" in recipients
+    for message, envelope in zip(smtp_sink.messages, smtp_sink.envelopes, strict=True):
+        assert message["Bcc"] is None and message["X-Hdr"] is None and message["Subject-"] is None
+        assert envelope.rcpt_tos == [message["To"].addresses[0].addr_spec]
+        assert all(
+            "\x00" not in str(value) and "\n" not in str(value) for value in message.values()
+        )
 
 
 def test_square_brackets_in_cells_are_printed_not_taken_for_markup(

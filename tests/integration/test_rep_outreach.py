@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
-from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, EventKind, MessageState
 from campaign_engine.core.tokens import TokenKind, TokenSigner
@@ -24,6 +24,7 @@ from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import (
     Contact,
+    Draft,
     Enrollment,
     Event,
     Exclusion,
@@ -31,7 +32,7 @@ from campaign_engine.store.models import (
     ReminderNotice,
 )
 from tests.conftest import SmtpSink
-from tests.helpers import campaign_cli, html_of, text_of, tick, write_csv
+from tests.helpers import campaign_cli, html_of, import_with_reps, text_of, tick, write_csv
 
 DANA = "dana.reyes@gitlab-demo.example"
 TOMAS = "tomas.herrera@gitlab-demo.example"
@@ -59,7 +60,7 @@ def launched(db: Database, settings: Settings, tmp_path: Path) -> str:
         ["eve@bigcorp.example", "Eve", "Large", "CISO", "BigCorp", "", "Strategic", TOMAS, ""],
         ["ned@bigcorp.example", "Ned", "Stark", "Engineer", "BigCorp", "", "Strategic", TOMAS, ""],
     ]
-    result = import_contacts(db, write_csv(tmp_path / "targets.csv", rows), LAUNCH_TIME)
+    result = import_with_reps(db, write_csv(tmp_path / "targets.csv", rows), LAUNCH_TIME)
     assert result.rejected == []
     return launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME).name
 
@@ -88,7 +89,7 @@ def send(settings: Settings, draft: int, rep: str, now: datetime) -> tuple[int, 
 
 
 def tokens(body: str) -> list[tuple[TokenKind, int, int]]:
-    signer = TokenSigner("test-secret")
+    signer = TokenSigner("test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a")
     found = []
     for _, token in TRACKED.findall(body):
         payload = signer.verify(token)
@@ -248,7 +249,7 @@ def test_reminders_come_in_the_first_digest_after_day_7_and_never_twice(
 
     tick(db, settings, at(5, 6, 8))  # Thursday's slot: a digest with no engagement, the reminder
     (digest,) = smtp_sink.to(DANA)
-    assert str(digest["Subject"]) == "Engagement digest: 1 next email due"
+    assert str(digest["Subject"]) == "Email offer engagement: 1 next email due"
     text = " ".join(text_of(digest).split())
     assert "Next emails due - mia@midsize.example (Midsize, premium-to-ultimate" in text
     assert "You sent email 1 on 2021-04-28; time for email 2." in text
@@ -318,7 +319,7 @@ def test_engagement_and_the_reminder_share_one_digest_even_with_two_workers(
         thread.join()
     asyncio.run(digests())
     (digest,) = smtp_sink.to(DANA)
-    assert str(digest["Subject"]) == "Engagement digest: 1 contact, 1 next email due"
+    assert str(digest["Subject"]) == "Email offer engagement: 1 contact, 1 next email due"
     text = text_of(digest).replace("\r\n", "\n")
     assert text.index("Mia Middle") < text.index("Next emails due\n\n- mia@midsize.example")
     with db.session() as session:
@@ -448,15 +449,19 @@ def test_a_refused_rep_email_bounces_or_can_be_sent_again_later(
     assert states == [("eve@bigcorp.example", "sent"), ("ned@bigcorp.example", "bounced")]
 
 
-def test_a_contact_handed_to_the_rep_without_settings_gets_drafts_at_the_next_list(
+def test_a_contact_handed_to_the_rep_gets_drafts_at_once_and_listing_writes_nothing(
     launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     tick(db, settings, at(4, 27))
     with db.session() as session:  # what the contact-request handler does
         ada = session.exec(select(Contact).where(Contact.email == "ada@tiny.example")).one()
         assert ada.id is not None
-        assert create_drafts_for_contact(session, ada.id, at(4, 28)) == 0
+        assert create_drafts_for_contact(session, ada.id, at(4, 28), settings) == 2
     tick(db, settings, at(5, 4, 10))
     assert len(smtp_sink.to("ada@tiny.example")) == 1, "no automated email 2 after the hand-over"
+    with db.session() as session:
+        before = session.exec(select(sa.func.count()).select_from(Draft)).one()
     ada_drafts = [d for d in drafts_of(settings, "--rep", DANA) if d["contact_email"] == ada.email]
     assert [d["step"] for d in ada_drafts] == [2, 3]
+    with db.session() as session:
+        assert session.exec(select(sa.func.count()).select_from(Draft)).one() == before

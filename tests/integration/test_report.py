@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from campaign_engine.audience.imports import import_contacts, import_reps
+from campaign_engine.audience.imports import import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.launch import launch
 from campaign_engine.reporting.dashboard import render_dashboard
@@ -43,7 +43,7 @@ from campaign_engine.store.models import (
     StageChange,
 )
 from tests.conftest import SmtpSink
-from tests.helpers import tick, write_csv
+from tests.helpers import import_with_reps, tick, write_csv
 from tests.web import CHROMIUM, CHROMIUM_ARGS, serving
 
 DANA = "dana.reyes@gitlab-demo.example"
@@ -112,7 +112,7 @@ def simulated(db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: P
         ["max@mid.example", "Max", "M", "Developer", "Mid Co", "300", "", TOMAS, ""],
     ]
     reps = [[DANA, "Dana Reyes", "AE", "Europe/Berlin"], [TOMAS, "Tomás Herrera", "AE", "UTC"]]
-    import_contacts(db, write_csv(tmp_path / "contacts.csv", people), at(4, 20, 12))
+    import_with_reps(db, write_csv(tmp_path / "contacts.csv", people), at(4, 20, 12))
     import_reps(db, write_csv(tmp_path / "reps.csv", reps, ["email", "name", "title", "timezone"]))
     launch(db, settings, "premium-to-ultimate-personas", START, at(4, 20, 12), name=NAME)
     with db.session() as session:
@@ -316,7 +316,7 @@ def test_csv_neutralises_formula_injection(
     evil = [
         ["eve@evil.example", '=HYPERLINK("http://x")', "", "Dev", "+Evil Co", "10", "", DANA, ""]
     ]
-    import_contacts(db, write_csv(tmp_path / "c.csv", evil), at(4, 20, 12))
+    import_with_reps(db, write_csv(tmp_path / "c.csv", evil), at(4, 20, 12))
     with db.session() as session:
         rep = session.exec(select(Rep).where(Rep.email == DANA)).one()
         rep.name = "@SUM(1+1)<script>alert(1)</script>"

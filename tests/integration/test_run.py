@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import httpx
 import uvicorn
@@ -25,6 +29,57 @@ from tests.conftest import SmtpSink, free_port
 from tests.helpers import write_csv
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
+DEADLINE = 30.0  # seconds; generous for a loaded machine, and a failure says what never came
+
+
+class Output:
+    """The merged stdout/stderr of a process, collected line by line by a reader thread."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self.process = process
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self.reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def ticks(self) -> list[str]:
+        """The scheduler's log line of each finished tick ("... scheduler: tick: 0 queued, ...")."""
+        return [line for line in list(self.lines) if "engine.scheduler: tick: " in line]
+
+    def wait_for(self, predicate: Callable[[], object], what: str) -> None:
+        """Poll until `predicate()` holds; past the deadline, fail saying what and showing output."""
+        deadline = time.monotonic() + DEADLINE
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"waited {DEADLINE:g} s for {what}; exit code {self.process.poll()}; "
+                    f"output so far:\n{self.text()}"
+                )
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.reader.join(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+async def first_answer(client: httpx.AsyncClient, url: str) -> httpx.Response:
+    """The first response from a server that is still starting; fails after the deadline."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            return await client.get(url)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing answered {url} within {DEADLINE:g} s") from None
+            await asyncio.sleep(0.05)
 
 
 def test_run_sends_due_mail_once_and_stops_on_ctrl_c(
@@ -47,25 +102,36 @@ def test_run_sends_due_mail_once_and_stops_on_ctrl_c(
     import_contacts(db, contacts, now)
     launch(db, settings, "premium-to-ultimate", now.date(), now)
 
-    env = {**os.environ, "CAMPAIGN_CONFIG": str(config)}
+    env = {**os.environ, "CAMPAIGN_CONFIG": str(config), "PYTHONUNBUFFERED": "1"}
+    # --verbose logs one "tick: ..." line per tick: the event this test waits for.
     process = subprocess.Popen(
-        [CAMPAIGN, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [CAMPAIGN, "--verbose", "run", "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
+    output = Output(process)
     try:
-        deadline = time.monotonic() + 30
-        while len(smtp_sink.messages) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)  # a few more ticks: nothing may be sent twice
+        output.wait_for(lambda: len(smtp_sink.messages) >= 2, "both emails to arrive")
+        ticks = len(output.ticks())
+        # Three more ticks: at least two whole ticks ran after the one that sent; none may resend.
+        output.wait_for(lambda: len(output.ticks()) >= ticks + 3, "three more ticks")
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
+        output.wait_for(lambda: process.poll() is not None, "`campaign run` to stop on Ctrl-C")
     finally:
         process.kill()
-    assert process.returncode == 0, stderr
-    assert "Stopped." in stdout
+        process.wait(timeout=10)
+        output.close()
+    assert process.returncode == 0, output.text()
+    assert "stopped: 0 messages released back to the queue" in output.text().splitlines()
+    assert "Traceback" not in output.text()
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages) == [
         "a@tiny.example",
         "b@tiny.example",
     ]
+    sent_per_tick = [re.search(r"(\d+) sent", line) for line in output.ticks()]
+    assert sum(int(m.group(1)) for m in sent_per_tick if m) == 2, output.text()
 
 
 def test_run_serves_the_tracking_endpoints_and_stops_cleanly_on_sigint(
@@ -80,12 +146,7 @@ def test_run_serves_the_tracking_endpoints_and_stops_cleanly_on_sigint(
         )
         running = asyncio.create_task(run_forever(settings, db, web=web))
         async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                try:
-                    response = await client.get(url)
-                    break
-                except httpx.ConnectError:
-                    await asyncio.sleep(0.05)
+            response = await first_answer(client, url)
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
             await asyncio.wait_for(running, timeout=10)
             try:

@@ -352,9 +352,20 @@ def test_contact_request_stops_emails_2_and_3_for_that_contact_only_and_alerts_t
         "Recommended next step: Meeting 1: assess business objectives",
         "Preferred time: Thursday 3pm CET",
         "Can we talk about SAST?",
+        # The play's meeting guide for email 1, read from the sequence file.
+        "The play's guide: Meeting 1 - assess business objectives",
+        "Ask 4 questions:",
+        "1. Wanting to shift left? (If no, talk to the Dev or DevOps team instead of security)",
+        "3. Using containers and/or Kubernetes?",
+        "Security and Compliance Overview (focus on the desired outcomes slide)",
+        "Milestones: Identify key value driver, champion, and economic buyer, agree to second meeting",
+        "Metric: Opportunity stage 0 - pending acceptance or stage 1 - Sales Accepted Opp",
+        "Open the contact: https://track.example.test/app/contacts/",
     ):
         assert expected in text, expected
     assert "Meeting 1: assess business objectives" in html_of(alert)
+    assert re.search(r"Received: +\w{3} \d\d \w{3} \d\d:\d\d \w+", text), "rep's wall clock"
+    assert "/app/contacts/" in html_of(alert) and "Ask 4 questions" in html_of(alert)
 
     with db.session() as session:
         contact = session.exec(select(Contact).where(Contact.email == ADA)).one()

@@ -359,4 +359,4 @@ def test_ops_see_the_report_dashboard_and_reps_do_not(web: WebApp) -> None:
         assert "No human opens, clicks or contact requests yet." in page.text
         assert 'data-path="campaigns.0.totals.enrolled" data-value="4">4<' in page.text
         other = ops.get("/app/dashboard", params={"campaign": "nope"})
-        assert other.status_code == 200 and "No campaigns yet." in other.text
+        assert other.status_code == 404 and "no campaign named nope" in other.text

@@ -59,4 +59,19 @@ def test_funnel_bars_are_proportional_and_labelled() -> None:
     root = ET.fromstring(svg)
     widths = [float(r.get("width", 0)) for r in root.iter(f"{SVG}rect")][1:]  # after background
     assert widths[0] == pytest.approx(2 * widths[1]) and widths[2] == 0
-    assert {"Email 1", "Email 2", "sent", "opened", "10", "5", "contacts"} <= set(texts(svg))
+    assert {"Email 1", "Email 2", "sent", "opened", "10", "5 (50.0%)", "contacts"} <= set(
+        texts(svg)
+    )
+
+
+def test_a_log_funnel_keeps_a_few_clicks_visible_next_to_many_sends() -> None:
+    svg = funnel_svg(
+        "Funnel",
+        [("Email 1", [Bar("sent", 19_623), Bar("opened", 64), Bar("clicked", 20)])],
+        x_label="contacts (log scale)",
+        log=True,
+    )
+    root = ET.fromstring(svg)
+    sent, opened, clicked = [float(r.get("width", 0)) for r in root.iter(f"{SVG}rect")][1:]
+    assert clicked > sent / 4 and sent > opened > clicked  # linear: clicked would be 0.1% of sent
+    assert {"19623", "64 (0.3%)", "20 (0.1%)", "0", "10", "100000"} <= set(texts(svg))

@@ -52,3 +52,25 @@ def test_settings_never_print_a_password_or_the_secret(tmp_path: Path) -> None:
     shown = repr(settings)
     assert "postgresql://mailer:***@db.example/campaigns" in shown
     assert "hunter2" not in shown and "s3cr3t" not in shown
+
+
+def test_reply_and_bounce_addresses_are_bare_addresses_without_a_tag(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('secret = "s"\nreply_to = "replies+x@example.com"\n')
+    with pytest.raises(ConfigError, match="reply_to must be a bare address"):
+        load_settings(config, environ={})
+    config.write_text('secret = "s"\nbounce_address = "Bounces <b@example.com>"\n')
+    with pytest.raises(ConfigError, match="bounce_address must be a bare address"):
+        load_settings(config, environ={})
+
+
+def test_the_inbox_table_and_its_environment_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('secret = "s"\n[inbox]\nhost = "imap.example.com"\nport = 143\n')
+    settings = load_settings(
+        config, environ={"CAMPAIGN_INBOX_PASSWORD": "pw", "CAMPAIGN_INBOX_POLL_SECONDS": "30"}
+    )
+    assert settings.inbox.enabled and settings.inbox.port == 143
+    assert settings.inbox.password == "pw" and "pw" not in repr(settings.inbox)
+    assert settings.inbox_poll_seconds == 30.0
+    assert settings.inbox.processed_folder == "Processed"

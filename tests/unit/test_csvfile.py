@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from campaign_engine.audience.contactrows import validate_contacts
 from campaign_engine.audience.csvfile import (
     RowError,
-    SeenRows,
     csv_safe,
+    fold_text,
     read_rows,
     sniff_delimiter,
     write_errors,
 )
+from campaign_engine.audience.seenrows import SeenRows
 
 
 @pytest.mark.parametrize(
@@ -91,3 +93,40 @@ def test_seen_rows_remembers_the_first_line_of_each_key() -> None:
         assert seen.first("a@x.example", 2, 11) is None
         assert seen.first("b@x.example", 3, -5) is None
         assert seen.first("a@x.example", 9, 12) == (2, 11)
+
+
+@pytest.mark.parametrize(
+    ("value", "folded", "stripped"),
+    [
+        ("Director; Security\nand Compliance", "Director; Security and Compliance", False),
+        ("Head\tof  IT", "Head\tof  IT".replace("\t", " "), False),
+        ("  Ada \r\n Lovelace ", "Ada Lovelace", False),
+        ("Ad\x00a", "Ada", True),
+        ("Bel\x07l\x85", "Bell", True),
+        ("José", "José", False),
+    ],
+)
+def test_fold_text_makes_one_clean_line(value: str, folded: str, stripped: bool) -> None:
+    assert fold_text(value) == (folded, stripped)
+
+
+def test_contact_rows_validate_without_a_csv_file() -> None:
+    checks = validate_contacts(
+        [
+            {
+                "email": "Ada@Tiny.example",
+                "first_name": "Ada\x00",
+                "account": "Tiny",
+                "employees": "5",
+            },
+            {"email": "not an address", "account": "Tiny", "employees": "5"},
+            {"email": "bo@tiny.example", "account": "", "segment": "SMB"},
+        ],
+        source="api",
+    )
+    assert checks[0].row is not None and checks[0].row.email == "ada@tiny.example"
+    assert [str(w) for w in checks[0].warnings] == [
+        "api:1: first_name: control characters removed (line breaks and tabs became spaces)"
+    ]
+    assert checks[1].error is not None and str(checks[1].error).startswith("api:2: email: ")
+    assert str(checks[2].error) == "api:3: account: is empty"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_engine.reps.draftlinks import DraftLinkError, check_links, text_to_html, track_links
+from campaign_engine.reps.draftlinks import (
+    CONTACT_PLACEHOLDER,
+    DraftLinkError,
+    check_links,
+    fill_placeholders,
+    text_to_html,
+    track_links,
+)
 
 OFFER = "https://about.gitlab.com/webcast/x/?utm_source=gmail&utm_content=x"
 OTHER = "https://learn.gitlab.com/c/chorus?x=1"
@@ -13,15 +20,21 @@ BASE = "https://t.example"
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "sent"),
     [
-        f"see {OFFER}.",
-        f'<a href="{OFFER.replace("&", "&amp;")}">x</a>',
-        "book https://calendar.example/dana and {{contact_url}}",
+        (f"see {OFFER}.", "see https://t.example/t/0."),
+        (f'<a href="{OFFER.replace("&", "&amp;")}">x</a>', '<a href="https://t.example/t/0">x</a>'),
+        (
+            "book https://calendar.example/dana and {{contact_url}}",
+            "book https://calendar.example/dana and https://t.example/c/page",
+        ),
     ],
 )
-def test_allowed_links(body: str) -> None:
-    check_links(body, 1, REGISTRY, BASE)
+def test_allowed_links(body: str, sent: str) -> None:
+    """Accepted as written; when sent, the offer is tracked and everything else left alone."""
+    check_links(body, 1, REGISTRY, BASE)  # accepted: a refusal raises DraftLinkError
+    filled = fill_placeholders(body, {CONTACT_PLACEHOLDER: f"{BASE}/c/page"})
+    assert track_links(filled, REGISTRY[1], lambda index: f"{BASE}/t/{index}") == sent
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from campaign_engine.web.auth import (
     session_user_id,
     start_session,
 )
-from campaign_engine.web.pages import _safe_next, _upload_name
+from campaign_engine.web.base import safe_next as _safe_next
+from campaign_engine.web.base import upload_name as _upload_name
 from campaign_engine.web.passwords import hash_password, verify_password
 
 NOW = datetime(2021, 5, 3, 16, tzinfo=UTC)
@@ -33,9 +34,11 @@ def test_passwords_are_hashed_with_argon2id_and_verified() -> None:
 
 
 def test_the_cookie_key_is_derived_and_differs_from_the_tracking_secret() -> None:
-    key = session_key("test-secret")
-    assert key == session_key("test-secret") and len(key) == 64
-    assert key != "test-secret" and key != session_key("other-secret")
+    key = session_key("test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a")
+    assert key == session_key("test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a") and len(key) == 64
+    assert key != "test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a" and key != session_key(
+        "other-secret"
+    )
 
 
 def test_csrf_tokens_belong_to_one_session() -> None:
@@ -50,9 +53,9 @@ def test_csrf_tokens_belong_to_one_session() -> None:
 
 def test_a_login_lasts_twelve_hours_and_starts_a_fresh_session() -> None:
     session: dict[str, object] = {"csrf": "anonymous", "next": "/x"}
-    start_session(session, 7, NOW)
+    start_session(session, 7, 3, NOW)
     assert "next" not in session and session["csrf"] != "anonymous"
-    assert session_user_id(session, NOW + SESSION_LIFETIME) == 7
+    assert session_user_id(session, NOW + SESSION_LIFETIME) == (7, 3)
     assert session_user_id(session, NOW + SESSION_LIFETIME + timedelta(seconds=1)) is None
     assert session == {}  # expired: cleared
     assert session_user_id({"uid": "7", "login_at": NOW.timestamp()}, NOW) is None

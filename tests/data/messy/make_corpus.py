@@ -13,7 +13,10 @@ every file against it through the real `campaign` command.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +42,115 @@ def exclusions(
     )
 
 
+def refused(name: str, data: bytes, message: str):  # type: ignore[no-untyped-def]
+    """A file-level problem: exit 1, `message` on stderr, nothing applied."""
+    return name, data, {"kind": "refused", "message": message}
+
+
+def _random_bytes(size: int) -> bytes:
+    out = b""
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(counter.to_bytes(4, "big")).digest()
+        counter += 1
+    return out[:size]
+
+
+def _workbook() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member in ("[Content_Types].xml", "xl/workbook.xml"):
+            info = zipfile.ZipInfo(member, date_time=(2021, 4, 20, 0, 0, 0))
+            archive.writestr(info, "<?xml version='1.0'?><x/>")
+    return buffer.getvalue()
+
+
+_ROWS_300 = [f"r{i}@big.example,R,{i},Developer,Big Co,10,,{REP}," for i in range(300)]
+
 CORPUS = [
+    refused("empty.csv", b"", "empty.csv: the file is empty"),
+    refused("header-only.csv", (HEADER + "\n").encode(), "header-only.csv: only a header row"),
+    refused(
+        "oversized-field.csv",
+        _lines(
+            HEADER,
+            *_ROWS_300,
+            f"huge@big.example,{'x' * 140_000},B,CTO,Big Co,10,,,",
+            "after@big.example,A,B,CTO,Big Co,10,,,",
+        ).encode(),
+        "oversized-field.csv:302: a field starting on this line is longer than 131,072",
+    ),
+    refused(
+        "unterminated-quote.csv",
+        _lines(
+            HEADER,
+            f"m1@new.example,Mo,New,CTO,New Co,10,,{REP},",
+            'm2@new.example,"Unterminated,Co,10',
+            f"m3@new.example,Mi,New,CTO,New Co,10,,{REP},",
+        ).encode(),
+        "unterminated-quote.csv:3: a quote opened on this line is never closed",
+    ),
+    refused(
+        "swallowed-rows.csv",
+        _lines(
+            HEADER,
+            f'q1@new.example,"Quinn,New,CTO,New Co,10,,{REP},',
+            f"q2@new.example,Quin,New,CTO,New Co,10,,{REP},",
+            f'q3@new.example,Q,New,"CTO",New Co,10,,{REP},',
+        ).encode(),
+        "swallowed-rows.csv:2: a quote opened on this line runs over",
+    ),
+    refused(
+        "mixed-encoding.csv",
+        _lines(HEADER, f"zoe@mix.example,Zoë,Müller,CTO,Mix Co,10,,{REP},").encode()
+        + _lines(f"jose@mix.example,José,Nuñez,CTO,Mix Co,10,,{REP},").encode("cp1252"),
+        "mixed-encoding.csv:3: mixes encodings",
+    ),
+    refused("random-bytes.csv", _random_bytes(20_000), "random-bytes.csv: not a CSV file"),
+    refused("contacts.xlsx", _workbook(), "contacts.xlsx: not a CSV file: it looks like XLSX"),
+    refused("report-pdf.csv", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "it looks like a PDF"),
+    contacts(
+        "foreign-headers.csv",
+        _lines(
+            "E-mail;Prénom;Nom;Company;Employees",
+            "marie@fr.example;Marie;Curie;Radium SA;12",
+            "pierre@fr.example;Pierre;Curie;Radium SA;12",
+            sep=";",
+        ).encode("utf-8"),
+        created=2,
+        rejected=[],
+        notes=["ignored columns: Prénom, Nom; did you mean first_name, last_name?"],
+    ),
+    contacts(
+        "control-characters.csv",
+        _lines(
+            HEADER,
+            f"nul@ctl.example,Ad\x00a,Null,CTO,Ctl Co,10,,{REP},",
+            f'excel@ctl.example,Eve,Excel,"Director; Security\nand Compliance",Ctl Co,10,,{REP},',
+            f"tab@ctl.example,Tab,Bed,Head\tof IT,Ctl Co,10,,{REP},",
+            f"bell@ctl.example,Bel\x07l,\x1bEsc,CTO,Ctl\x85 Co,10,,{REP},",
+        ).encode("utf-8"),
+        created=4,
+        rejected=[],
+        warnings=[(2, "first_name"), (6, "first_name"), (6, "last_name")],
+        names={"nul@ctl.example": "Ada Null", "bell@ctl.example": "Bell Esc"},
+        titles={
+            "excel@ctl.example": "Director; Security and Compliance",
+            "tab@ctl.example": "Head of IT",
+        },
+        accounts=["Ctl Co"],
+    ),
+    contacts(
+        "unknown-owner.csv",
+        _lines(
+            HEADER,
+            "own1@own.example,Owen,Known,CTO,Own Co,10,,someone-unknown@gitlab-demo.example,",
+            "own2@own.example,Olga,Known,CTO,Own Co,10,,,",
+        ).encode("utf-8"),
+        created=2,
+        rejected=[],
+        warnings=[(2, "owner_email")],
+    ),
     contacts(
         "utf8-bom.csv",
         b"\xef\xbb\xbf"
@@ -100,8 +211,10 @@ CORPUS = [
             f"ml4@multi.example,Ned,Line,Developer,Multi Co,8,,{REP},,x@,y",
             "also-bad@,Bad,Row,Developer,Multi Co,8,,,,",
         ).encode("utf-8"),
-        created=3,
-        rejected=[(5, "first_name"), (7, "email"), (11, "email")],
+        created=4,
+        # quoted line breaks in names fold to one space (Excel and Salesforce exports have them)
+        rejected=[(7, "email"), (11, "email")],
+        names={"ml2@multi.example": "Max Bcc: victim@evil.example Line"},
     ),
     contacts(
         "crlf.csv",
@@ -179,9 +292,10 @@ CORPUS = [
             f'inj4@inject.example,Eve,Evil,CTO,"Inject Co\nBcc: x@evil.example",10,,{REP},',
             f"safe@inject.example,Sara,Safe,CTO,Inject Co,10,,{REP},",
         ).encode("utf-8"),
-        created=1,
-        # a lone CR ends a line too (old Mac exports use nothing else), so inj4 starts on line 8
-        rejected=[(2, "first_name"), (4, "last_name"), (6, "title"), (8, "account")],
+        created=5,
+        # folded to one line, so nothing can start a header of its own
+        rejected=[],
+        titles={"inj3@inject.example": "CTO X-Hdr: 1"},
     ),
     contacts(
         "invalid-addresses.csv",
@@ -252,6 +366,14 @@ CORPUS = [
         rejected=[(5, "value")],
     ),
     exclusions(
+        "exclude-domain-in-email-column.csv",
+        _lines("email,reason", "@acct5.example,lost deal", "ana@space.example,renewal").encode(),
+        targets=["ana@space.example"],
+        kept=0,
+        rejected=[(2, "email")],
+        hints=["put domains in a 'domain' column"],
+    ),
+    exclusions(
         "exclude-domains-cp1252-tab.tsv",
         _lines(
             "domain,reason",
@@ -264,6 +386,7 @@ CORPUS = [
         targets=["@crlf.example", "@formula.example"],
         kept=0,
         rejected=[(4, "domain"), (5, "domain")],
+        notes=["read as Windows-1252"],
         reasons={
             "@crlf.example": "Geschäftsführer asked",
             "@formula.example": '=HYPERLINK("http://evil.example")',

@@ -1,0 +1,216 @@
+"""Every delivery fault of issue 15 against a 2,000-contact campaign; prints one table.
+
+    .venv/bin/python bench/faults.py [--contacts 2000] [--only NAME]
+
+Each scenario gets a fresh SQLite database and a fault-injecting relay (tests/faultrelay.py),
+misbehaves during the first tick(s), then heals; the engine ticks on until nothing is due. Then:
+delivered (distinct recipients the relay took), duplicates (extra copies), lost (contacts with
+neither an arrival nor an expected bounce/failure nor `uncertain`), wrongly suppressed
+(suppressed but not meant to bounce) and uncertain. Duplicates, lost and wrongly suppressed must
+be 0; uncertain only for the drop-after-dot and SIGKILL rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from campaign_engine.core.config import Settings, load_settings  # noqa: E402
+from campaign_engine.core.kinds import MessageState  # noqa: E402
+from campaign_engine.store.db import Database  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from tests.delivery_setup import DAY1, launch_smb, point_at, states, suppressed  # noqa: E402
+from tests.faultrelay import FaultRelay, fault_relay  # noqa: E402
+from tests.helpers import CAMPAIGN, tick  # noqa: E402
+
+
+@dataclass
+class Scenario:
+    name: str
+    behaviour: dict[str, object]
+    heal: Callable[[FaultRelay], None]
+    bounce: float = 0.0  # share of contacts meant to bounce (5.1.1)
+    refuse: float = 0.0  # share meant to fail for policy (5.7.1), never suppressed
+    smtp: dict[str, object] | None = None
+    crash: signal.Signals | None = None
+
+
+def _clear(relay: FaultRelay) -> None:
+    relay.greeting = relay.mail_reply = relay.rcpt_reply_all = ""
+    relay.rcpt_replies = {k: v for k, v in relay.rcpt_replies.items() if v.startswith("550")}
+    relay.drop_at_data.clear()
+    relay.drop_after_dot.clear()
+    relay.delay = 0.0
+
+
+def scenarios(emails: list[str]) -> list[Scenario]:
+    some = set(emails[::50])  # 2%
+    return [
+        Scenario(
+            "wrong password (535), then fixed",
+            {"username": "ops", "password": "right"},
+            _clear,
+            smtp={"username": "ops", "password": "wrong"},
+        ),
+        Scenario("421 at connect", {"greeting": "421 4.3.2 try later"}, _clear),
+        Scenario("553 at MAIL FROM", {"mail_reply": "553 5.1.8 sender rejected"}, _clear),
+        Scenario(
+            "452 for 2% at RCPT", {"rcpt_replies": dict.fromkeys(some, "452 4.2.2 full")}, _clear
+        ),
+        Scenario(
+            "550 5.1.1 for 2% at RCPT",
+            {"rcpt_replies": dict.fromkeys(some, "550 5.1.1 gone")},
+            _clear,
+            bounce=0.02,
+        ),
+        Scenario(
+            "550 5.7.1 for 2% at RCPT",
+            {"rcpt_replies": dict.fromkeys(some, "550 5.7.1 spam")},
+            _clear,
+            refuse=0.02,
+        ),
+        Scenario("block list (554 5.7.1 for all)", {"rcpt_reply_all": "554 5.7.1 blocked"}, _clear),
+        Scenario("drop mid-DATA for 2%", {"drop_at_data": set(some)}, _clear),
+        Scenario("drop after the dot for 2%", {"drop_after_dot": set(some)}, _clear),
+        Scenario("slow replies (20 ms)", {"delay": 0.02}, _clear),
+        Scenario("SIGTERM mid-tick", {"delay": 0.005}, _clear, crash=signal.SIGTERM),
+        Scenario("SIGKILL mid-tick", {"delay": 0.005}, _clear, crash=signal.SIGKILL),
+    ]
+
+
+def write_config(directory: Path) -> Settings:
+    config = directory / "config.toml"
+    config.write_text(
+        f"""database_url = "sqlite:///{directory / "campaign.db"}"
+transport = "smtp"
+from = "Marketing <marketing@gitlab-demo.example>"
+secret = "bench-secret-0123456789"
+postal_address = "1 Bench Street"
+tracking_base_url = "https://track.example.test"
+sequences_dir = "{ROOT / "sequences"}"
+templates_dir = "{ROOT / "templates"}"
+lease_seconds = 60
+
+[smtp]
+host = "127.0.0.1"
+port = {free_port()}
+concurrency = 4
+timeout = 5
+"""
+    )
+    return load_settings(config, environ={})
+
+
+def run(scenario: Scenario, count: int) -> list[object]:
+    emails = [f"p{i}@smb{i % 40}.example" for i in range(count)]
+    behaviour = {
+        k: (v if not isinstance(v, dict | set) else type(v)(v))  # a fresh copy per run
+        for k, v in scenario.behaviour.items()
+    }
+    with tempfile.TemporaryDirectory() as tmp, fault_relay(**behaviour) as relay:
+        settings = write_config(Path(tmp))
+        settings = point_at(settings, relay.port, **(scenario.smtp or {}))
+        db = Database(settings.database_url)
+        launch_smb(db, settings, emails, Path(tmp))
+        if scenario.crash is not None:
+            _crash(settings, relay, scenario.crash, count)
+        else:
+            tick(db, settings, DAY1)
+        scenario.heal(relay)
+        healed = (
+            point_at(settings, relay.port, username="ops", password="right")
+            if scenario.smtp
+            else settings
+        )
+        moment = DAY1 + timedelta(minutes=2)
+        for _ in range(12):
+            tick(db, healed, moment)
+            open_ = states(db)
+            if not (
+                open_[MessageState.QUEUED]
+                or open_[MessageState.RETRY]
+                or open_[MessageState.SENDING]
+            ):
+                break
+            moment += timedelta(minutes=30)
+        return _row(scenario, db, relay, emails)
+
+
+def _crash(settings: Settings, relay: FaultRelay, sig: signal.Signals, count: int) -> None:
+    process = subprocess.Popen(
+        [CAMPAIGN, "tick", "--now", DAY1.isoformat()],
+        env={**os.environ, "CAMPAIGN_CONFIG": str(settings.config_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while (
+        len(relay.received) < count // 4 and time.monotonic() < deadline and process.poll() is None
+    ):
+        time.sleep(0.02)
+    process.send_signal(sig)
+    process.wait(timeout=120)
+
+
+def _row(scenario: Scenario, db: Database, relay: FaultRelay, emails: list[str]) -> list[object]:
+    arrived = relay.arrived()
+    final = states(db)
+    with db.session() as session:
+        from sqlmodel import select
+
+        from campaign_engine.store.models import Contact, Message
+
+        by_contact = dict(session.exec(select(Contact.email, Message.state).join(Message)).all())
+    expected_bounce = {e for e, r in relay.rcpt_replies.items() if r.startswith("550 5.1")}
+    expected_fail = {e for e, r in relay.rcpt_replies.items() if r.startswith("550 5.7")}
+    settled = {MessageState.UNCERTAIN}
+    lost = [
+        e
+        for e in emails
+        if e not in arrived
+        and e not in expected_bounce | expected_fail
+        and by_contact.get(e) not in settled
+    ]
+    return [
+        scenario.name,
+        len(arrived),
+        sum(n - 1 for n in arrived.values()),
+        len(lost),
+        len(suppressed(db) - expected_bounce),
+        final[MessageState.UNCERTAIN],
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--only", help="run the scenarios whose name contains this")
+    args = parser.parse_args()
+    header = ["scenario", "delivered", "duplicates", "lost", "wrongly suppressed", "uncertain"]
+    rows = []
+    for scenario in scenarios([f"p{i}@smb{i % 40}.example" for i in range(args.contacts)]):
+        if args.only and args.only not in scenario.name:
+            continue
+        rows.append(run(scenario, args.contacts))
+        print(" | ".join(str(c) for c in rows[-1]), flush=True, file=sys.stderr)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for line in [header, ["-" * w for w in widths], *rows]:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)))
+    bad = [r for r in rows if r[2] or r[3] or r[4]]
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Contacts sent as JSON go through the contacts-CSV import's own row rules and upsert.
+
+Each JSON object is handed to the import as a row (same validation: line breaks, lengths,
+segments, modes, consent; unknown owners become reps, as in a CSV), so the API and the CSV
+import can never disagree: rows are checked by the same `check_contact` and applied by the
+same `apply_contacts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from campaign_engine.audience.consent import record_consent
+from campaign_engine.audience.contactrows import ContactRow, check_contact
+from campaign_engine.audience.csvfile import RowRejected
+from campaign_engine.audience.imports import ImportResult, apply_contacts
+from campaign_engine.store.db import Database
+
+__all__ = ["RowRejection", "UpsertOutcome", "upsert_contacts"]
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    index: int  # position in the request's list
+    field: str
+    reason: str
+
+
+@dataclass
+class UpsertOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    applied: bool = True  # False when strict and a row was rejected
+    rejected: list[RowRejection] = field(default_factory=list)
+
+
+def upsert_contacts(
+    db: Database,
+    rows: Sequence[Mapping[str, object]],
+    now: datetime,
+    source: str,
+    strict: bool = False,
+) -> UpsertOutcome:
+    """Validate every row, then upsert the valid ones in one transaction (all or none if strict)."""
+    outcome = UpsertOutcome()
+    valid: list[ContactRow] = []
+    first: dict[str, tuple[int, ContactRow]] = {}
+    for index, values in enumerate(rows):
+        try:
+            row = _parse(index, values)
+        except RowRejected as exc:
+            outcome.rejected.append(RowRejection(index, exc.field, exc.reason))
+            continue
+        earlier = first.get(row.email)
+        if earlier is None:
+            first[row.email] = (index, row)
+            valid.append(row)
+        elif _same(earlier[1], row):
+            continue  # an exact repeat, harmless (as in a CSV)
+        else:
+            reason = f"{row.email} already appears at index {earlier[0]} with other values"
+            outcome.rejected.append(RowRejection(index, "email", reason))
+    if (strict and outcome.rejected) or not valid:
+        outcome.applied = not outcome.rejected
+        return outcome
+    result = ImportResult(file=source)
+    with db.session() as session:
+        apply_contacts(session, valid, now, result)
+        record_consent(session, [(r.email, r.consent) for r in valid], source, now)
+    outcome.created, outcome.updated, outcome.unchanged = (
+        result.created,
+        result.updated,
+        result.unchanged,
+    )
+    return outcome
+
+
+def _parse(index: int, values: Mapping[str, object]) -> ContactRow:
+    text = {key: "" if value is None else str(value) for key, value in values.items()}
+    checked = check_contact(text, index, "api")
+    if checked.row is None:
+        assert checked.error is not None
+        raise RowRejected(checked.error.field, checked.error.reason)
+    return checked.row
+
+
+def _same(a: ContactRow, b: ContactRow) -> bool:
+    return {**a.__dict__, "line": 0} == {**b.__dict__, "line": 0}

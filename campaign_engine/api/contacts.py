@@ -1,0 +1,164 @@
+"""/contacts: upsert, read with history, outreach mode, sales stages, export and forget."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from campaign_engine.api.auth import Api, Caller, Ops, OpsOrIntegration, check_owns, context
+from campaign_engine.api.contact_rows import upsert_contacts
+from campaign_engine.api.contact_view import ContactDetail, contact_detail
+from campaign_engine.api.problems import ApiProblem, FieldProblem, invalid, pointer
+from campaign_engine.audience.privacy import ForgetReport, export_person, forget_person
+from campaign_engine.reporting.stages import StageRecord, parse_stage, record_stage
+from campaign_engine.reps.outreach import ModeChange, set_outreach_mode
+
+__all__ = ["MAX_CONTACTS", "router"]
+
+log = logging.getLogger(__name__)
+
+MAX_CONTACTS = 1000  # rows per upsert request
+_CELL = 10_000  # characters in one field, as in a CSV cell
+router = APIRouter(tags=["contacts"])
+Ctx = Annotated[Api, Depends(context)]
+Email = Annotated[str, Path(max_length=320, description="The contact's address (any case).")]
+
+
+class ContactIn(BaseModel):
+    """One contact, with the columns of the contacts CSV (same rules; see README: Contacts CSV)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=_CELL)
+    first_name: str = Field("", max_length=_CELL)
+    last_name: str = Field("", max_length=_CELL)
+    title: str = Field("", max_length=_CELL)
+    account: str = Field("", max_length=_CELL)
+    employees: int | None = Field(None, ge=0)
+    segment: str = Field(
+        "", max_length=_CELL, description="SMB, MM or ENT; from employees if blank"
+    )
+    owner_email: str = Field("", max_length=_CELL, description="the account's rep (created if new)")
+    outreach_mode: str = Field("", max_length=_CELL, description="A, B or C (default C)")
+    consent: str = Field("", max_length=_CELL, description="lawful basis / consent source")
+
+
+class ContactBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contacts: list[ContactIn] = Field(min_length=1, max_length=MAX_CONTACTS)
+    strict: bool = Field(False, description="apply nothing when any contact is rejected")
+
+
+class RejectedContact(BaseModel):
+    index: int
+    pointer: str
+    field: str
+    reason: str
+
+
+class UpsertResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    applied: bool
+    rejected: list[RejectedContact]
+
+
+class ModeIn(BaseModel):
+    mode: str = Field(description="A do nothing, B sales direct only, C marketing email")
+
+
+class StageIn(BaseModel):
+    stage: str | int = Field(description="'1', '1 - Discovery', 'discovery', 'SAO'...")
+    on: date | None = Field(None, description="the day it happened (default: today, UTC)")
+
+
+@router.post(
+    "/contacts",
+    response_model=UpsertResult,
+    summary="Upsert one or many contacts (by email), row by row like the CSV import",
+    responses={422: {"description": "no contact was applied; `errors` says which and why"}},
+)
+def upsert(batch: ContactBatch, caller: OpsOrIntegration, api: Ctx) -> UpsertResult:
+    rows = [c.model_dump(exclude_none=True) for c in batch.contacts]
+    outcome = upsert_contacts(api.db, rows, api.clock(), f"api:{caller.name}", batch.strict)
+    rejected = [
+        RejectedContact(
+            index=r.index,
+            pointer=pointer("contacts", r.index, r.field),
+            field=r.field,
+            reason=r.reason,
+        )
+        for r in outcome.rejected
+    ]
+    applied_any = outcome.created + outcome.updated + outcome.unchanged > 0
+    if rejected and (not outcome.applied or not applied_any):
+        raise ApiProblem(
+            422,
+            f"{len(rejected)} of {len(rows)} contact(s) rejected; nothing was applied",
+            [FieldProblem(pointer=r.pointer, detail=r.reason) for r in rejected],
+        )
+    return UpsertResult(
+        created=outcome.created,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        applied=True,
+        rejected=rejected,
+    )
+
+
+@router.get("/contacts/{email}", response_model=ContactDetail, summary="A contact and its history")
+def get_contact(email: Email, caller: Caller, api: Ctx) -> ContactDetail:
+    with api.db.session() as session:
+        check_owns(session, caller, email)
+        return contact_detail(session, email)
+
+
+@router.put("/contacts/{email}/mode", response_model=ModeChange, summary="Set the outreach mode")
+def set_mode(email: Email, body: ModeIn, caller: Caller, api: Ctx) -> ModeChange:
+    with api.db.session() as session:
+        check_owns(session, caller, email)
+        change = set_outreach_mode(session, api.settings, email, body.mode, api.clock())
+    log.info("API %s: %s", caller.name, change.summary())
+    return change
+
+
+@router.post(
+    "/contacts/{email}/stages",
+    response_model=StageRecord,
+    summary="Record a sales stage (what `campaign stages set` does)",
+)
+def record_sales_stage(email: Email, body: StageIn, caller: Caller, api: Ctx) -> StageRecord:
+    try:
+        stage = parse_stage(str(body.stage))
+    except ValueError as exc:
+        raise invalid("stage", str(exc)) from None
+    with api.db.session() as session:
+        check_owns(session, caller, email)
+    now = api.clock()
+    return record_stage(api.db, email, stage, body.on or now.date(), now, f"api:{caller.name}")
+
+
+@router.get(
+    "/contacts/{email}/export",
+    summary="Everything held on a person (data-subject access request)",
+    response_model=dict[str, Any],
+)
+def export(email: Email, caller: Ops, api: Ctx) -> dict[str, Any]:
+    return export_person(api.db, email)
+
+
+@router.delete(
+    "/contacts/{email}",
+    response_model=ForgetReport,
+    summary="Forget a person: erase their data, keep a hashed suppression",
+)
+def forget(email: Email, caller: Ops, api: Ctx) -> ForgetReport:
+    report = forget_person(api.db, email, api.clock())
+    log.warning("API %s: forgot a person (contact erased: %s)", caller.name, report.contact_erased)
+    return report

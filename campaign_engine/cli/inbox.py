@@ -1,0 +1,56 @@
+"""`campaign inbox poll|import`: replies, bounces and complaints from the reply mailbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from campaign_engine.cli.app import NowOption, context_of, err, out, parse_now
+from campaign_engine.core.errors import InvalidInput
+from campaign_engine.inbound.imap import poll_inbox
+from campaign_engine.inbound.pipeline import mail_in_files, process_mail
+
+__all__ = ["inbox_app"]
+
+inbox_app = typer.Typer(
+    help="Replies, bounces and complaints: read the reply mailbox (IMAP) or mail files.",
+    no_args_is_help=True,
+)
+
+
+@inbox_app.command("poll")
+def inbox_poll(ctx: typer.Context, now: NowOption = None) -> None:
+    """Handle the new mail in [inbox] folder once; moved to processed_folder or unmatched_folder."""
+    root = context_of(ctx)
+    report = poll_inbox(root.db, root.settings, parse_now(now))
+    for label, handled in report.handled:
+        out.print(f"{label}: {handled}")
+    for label, problem in report.failed:
+        err.print(f"{label}: not handled ({problem}); left in place, tried again at the next poll")
+    out.print(f"inbox: {report}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@inbox_app.command("import")
+def inbox_import(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help=".eml files and mbox files.")],
+    now: NowOption = None,
+) -> None:
+    """Handle mail exported to files exactly as `inbox poll` would (each message once)."""
+    root = context_of(ctx)
+    moment = parse_now(now)
+    failed = 0
+    for label, raw in list(mail_in_files(files)):
+        try:
+            handled = process_mail(root.db, root.settings, raw, label, moment)
+        except InvalidInput as exc:
+            failed += 1
+            err.print(f"{label}: not handled: {exc}")
+            continue
+        out.print(f"{label}: {handled}")
+    if failed:
+        raise typer.Exit(1)

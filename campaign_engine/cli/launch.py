@@ -1,0 +1,124 @@
+"""`campaign launch`: plan, show, confirm, then create the campaign and enrol its contacts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaign_engine.cli.app import context_of, err, out, parse_now
+from campaign_engine.cli.local_time import first_sends_table
+from campaign_engine.core.errors import CampaignEngineError, InvalidInput
+from campaign_engine.engine import launch as launching
+
+__all__ = ["launch"]
+
+_NOW_OPTION = typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
+
+
+def launch(
+    ctx: typer.Context,
+    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
+    start: Annotated[str, typer.Option(help="First send day, YYYY-MM-DD.")],
+    name: Annotated[
+        str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone of contacts without one (default: config).")
+    ] = None,
+    late_joiners: Annotated[
+        bool, typer.Option(help="Enrol contacts who become eligible after launch, at each tick.")
+    ] = True,
+    enroll_until: Annotated[
+        str | None, typer.Option(help="Last local day a late joiner may start, YYYY-MM-DD.")
+    ] = None,
+    send_days: Annotated[
+        str | None, typer.Option(help="Weekdays to send on, e.g. mon-fri (default: sequence's).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who would get which email when; write nothing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="No confirmation (scripts); needed for a past start.")
+    ] = False,
+    allow_overlap: Annotated[
+        bool,
+        typer.Option("--allow-overlap", help="Also enrol contacts active in another campaign."),
+    ] = False,
+    now: Annotated[str | None, _NOW_OPTION] = None,
+) -> None:
+    """Create a campaign from a sequence and enrol every eligible contact."""
+    c = context_of(ctx)
+    moment = parse_now(now)
+    until = _day(enroll_until, "--enroll-until") if enroll_until else None
+    late = launching.LateJoiners(late_joiners, until, send_days)
+    plan = launching.plan_launch(
+        c.db,
+        c.settings,
+        sequence,
+        _day(start, "--start"),
+        moment,
+        name,
+        timezone,
+        allow_overlap,
+        late,
+    )
+    if dry_run or (err.is_terminal and not yes):
+        _print_plan(plan)
+    if dry_run:
+        out.print("dry run: nothing was written")
+        if not plan.enrollments:
+            raise CampaignEngineError(f"nothing to launch: {plan.why_nobody()}")
+        return
+    if plan.enrollments and plan.starts_in_the_past:
+        warning = (
+            f"the start {plan.campaign.start_date.isoformat()} is in the past: "
+            f"{plan.due_at_once} email(s) go out at the next tick"
+        )
+        if not yes:
+            raise CampaignEngineError(f"{warning}; pass --yes to launch anyway")
+        err.print(f"warning: {warning}")
+    confirm = plan.enrollments and err.is_terminal and not yes
+    if confirm and not typer.confirm(f"Launch {plan.campaign.name!r}?"):
+        raise typer.Abort()
+    result = launching.launch(c.db, c.settings, sequence, plan.campaign.start_date, moment,
+                              plan=plan)  # fmt: skip
+    table = Table(title=f"Launched {result.name!r}")
+    for column in ("segment", "channel", "contacts"):
+        table.add_column(column)
+    for (segment, channel), count in sorted(result.enrolled.items()):
+        table.add_row(segment, channel, str(count))
+    table.add_row("any", "none (mode A)", str(result.not_enrolled))
+    if result.overlapping:
+        table.add_row("any", "none (in another running campaign)", str(result.overlapping))
+    out.print(table)
+    out.print(first_sends_table(result.first_sends))
+
+
+def _print_plan(plan: launching.LaunchPlan) -> None:
+    """Who would get which email when: automated emails per day and segment, then reps."""
+    zone = plan.campaign.timezone
+    table = Table(title=f"{plan.campaign.name!r}: automated emails (days in {zone})")
+    for column in ("day", "email", "subject", "segment", "contacts"):
+        table.add_column(column)
+    for send in plan.sends:
+        day = send.day.isoformat()
+        table.add_row(day, str(send.step), send.subject, send.segment, str(send.contacts))
+    out.print(table)
+    out.print(first_sends_table(plan.first_sends))
+    reps = sorted((s, n) for (s, channel), n in plan.enrolled.items() if channel == "rep")
+    for segment, count in reps:
+        out.print(f"rep channel: {count} {segment} contact(s) get drafts for their rep")
+    out.print(
+        f"not enrolled: {plan.not_enrolled} in mode A, {plan.overlapping} active in another "
+        "running campaign"
+    )
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not a date: expected YYYY-MM-DD") from None

@@ -1,0 +1,60 @@
+"""`campaign tokens`: bearer tokens of the HTTP API (/api/v1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaign_engine.api import tokens
+from campaign_engine.api.tokens import ApiRole
+from campaign_engine.cli.app import context_of, err, minute, out
+
+__all__ = ["tokens_app"]
+
+tokens_app = typer.Typer(help="Bearer tokens of the HTTP API (/api/v1).", no_args_is_help=True)
+
+
+@tokens_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Who or what uses it, e.g. crm, warehouse.")],
+    role: Annotated[
+        ApiRole,
+        typer.Option(
+            help="ops: everything; rep: one rep's contacts; integration: no launch/forget."
+        ),
+    ],
+    rep: Annotated[
+        str | None, typer.Option("--rep", help="Role rep: the rep's email (default: NAME).")
+    ] = None,
+) -> None:
+    """Create a token; it is shown once (only its SHA-256 is stored)."""
+    made = tokens.create_token(context_of(ctx).db, name, role.value, datetime.now(UTC), rep)
+    who = f" for {made.view.rep_email}" if made.view.rep_email else ""
+    err.print(f"token {made.view.name!r} ({made.view.role}{who}); shown once, keep it safe:")
+    out.print(made.token)
+
+
+@tokens_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
+) -> None:
+    """Tokens by name: role, created, revoked (never the token itself)."""
+    views = tokens.list_tokens(context_of(ctx).db, include_revoked=all_)
+    table = Table(title=f"API tokens ({len(views)})")
+    for column in ("name", "role", "rep", "created", "revoked"):
+        table.add_column(column)
+    for v in views:
+        table.add_row(v.name, v.role, v.rep_email or "", minute(v.created_at), minute(v.revoked_at))
+    out.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """The token stops working at once (the record stays)."""
+    tokens.revoke_token(context_of(ctx).db, name, datetime.now(UTC))
+    out.print(f"token {name!r} revoked")

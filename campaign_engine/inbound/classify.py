@@ -1,0 +1,148 @@
+"""What an incoming message is: complaint, bounce, unsubscribe, auto-reply or a person (PURE).
+
+Order matters: reports first (a DSN or an ARF report is machine mail whatever it quotes),
+then a mail to the unsubscribe address, then the signs of an automatic answer (RFC 3834 and
+the headers mail systems really send, then out-of-office subjects in four languages). Whatever
+is left was written by a person.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from email import message_from_bytes
+
+from campaign_engine.core.kinds import InboundKind
+from campaign_engine.inbound.parse import Inbound
+from campaign_engine.inbound.return_dates import return_date
+
+__all__ = ["Verdict", "classify"]
+
+_DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (status notification|failure|has failed)|returned mail|"
+    r"mail delivery (failed|system)|failure notice|non remis|unzustellbar|nicht zustellbar",
+    re.IGNORECASE,
+)
+_OUT_OF_OFFICE = re.compile(
+    r"out of (the )?office|automatic reply|auto[- ]?reply|autoreply|away from (the )?office|"
+    r"on vacation|on holiday|on leave|"
+    r"abwesenheit|automatische antwort|nicht im b(ü|ue)ro|au(ß|ss)er haus|urlaub|"
+    r"r(é|e)ponse automatique|absence|absent du bureau|en cong(é|e)|"
+    r"fuera de (la )?oficina|respuesta autom(á|a)tica|ausente|de vacaciones",
+    re.IGNORECASE,
+)
+_AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-auto-response-suppress")
+_UNSUBSCRIBE = re.compile(r"^\s*unsubscribe\b\s*(\S*)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: InboundKind
+    failed: tuple[str, ...] = ()  # addresses a DSN says failed (permanent or transient)
+    status: str = ""  # enhanced status code, or the reason in words
+    token: str = ""  # the unsubscribe token of a mailto unsubscribe
+    returns_on: str = ""  # an auto-reply's return date (YYYY-MM-DD) when it states one
+
+
+def classify(mail: Inbound, unsubscribe_mailto: str = "") -> Verdict:
+    if mail.report_type == "feedback-report" or mail.feedback:
+        kind = mail.feedback.get("feedback-type", "abuse")
+        return Verdict(InboundKind.COMPLAINT, mail.original_recipients[:1], status=kind)
+    if mail.report_type == "delivery-status" or mail.dsn:
+        return _dsn(mail)
+    if _from_daemon(mail):
+        verdict = _non_standard_bounce(mail)
+        if verdict is not None:
+            return verdict
+    if unsubscribe_mailto and unsubscribe_mailto.lower() in mail.recipients:
+        found = _UNSUBSCRIBE.match(mail.subject)
+        if found:
+            return Verdict(InboundKind.UNSUBSCRIBE, token=found.group(1))
+    reason = _automatic(mail)
+    if reason:
+        return Verdict(
+            InboundKind.AUTO_REPLY,
+            status=reason,
+            returns_on=return_date(f"{mail.subject}\n{mail.text}"),
+        )
+    return Verdict(InboundKind.REPLY)
+
+
+def _dsn(mail: Inbound) -> Verdict:
+    hard = [
+        r
+        for r in mail.dsn
+        if r.status.startswith("5") or (r.action == "failed" and not r.status.startswith("4"))
+    ]
+    soft = [
+        r
+        for r in mail.dsn
+        if r not in hard and (r.action in ("failed", "delayed") or r.status.startswith("4"))
+    ]
+    for kind, found in ((InboundKind.BOUNCE, hard), (InboundKind.SOFT_BOUNCE, soft)):
+        if found:
+            status = _status(found[0].status, found[0].diagnostic)
+            return Verdict(kind, tuple(r.address for r in found), status=status)
+    return Verdict(InboundKind.NOTICE, status="delivery report without a failure")
+
+
+def _status(status: str, diagnostic: str) -> str:
+    return f"{status} {diagnostic}".strip()[:500]
+
+
+def _from_daemon(mail: Inbound) -> bool:
+    return (
+        bool(_DAEMONS.match(mail.from_address))
+        or (mail.return_path == "" and bool(_BOUNCE_SUBJECT.search(mail.subject)))
+        or "x-failed-recipients" in mail.headers
+    )
+
+
+def _non_standard_bounce(mail: Inbound) -> Verdict | None:
+    """A bounce that is not RFC 3464 (Exim, qmail, old Exchange...): X-Failed-Recipients or
+    flufl.bounce's detectors."""
+    from flufl.bounce import all_failures
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        temporary, permanent = all_failures(message_from_bytes(mail.raw))
+    listed = tuple(
+        a.strip().lower() for a in mail.headers.get("x-failed-recipients", "").split(",") if a
+    )
+    hard = tuple(dict.fromkeys([*listed, *(_address(a) for a in permanent)]))
+    if hard:
+        code = re.search(r"\b5\.\d{1,3}\.\d{1,3}\b", mail.text)
+        return Verdict(InboundKind.BOUNCE, hard, status=code.group(0) if code else "permanent")
+    if temporary:
+        code = re.search(r"\b4\.\d{1,3}\.\d{1,3}\b", mail.text)
+        soft = tuple(_address(a) for a in temporary)
+        return Verdict(InboundKind.SOFT_BOUNCE, soft, status=code.group(0) if code else "delayed")
+    if _BOUNCE_SUBJECT.search(mail.subject):
+        return Verdict(InboundKind.BOUNCE, (), status="bounce without a recipient")
+    return None
+
+
+def _automatic(mail: Inbound) -> str:
+    """Why this is an automatic answer, or "" when nothing says so."""
+    headers = mail.headers
+    auto = headers.get("auto-submitted", "").split(";")[0].strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    for name in _AUTO_HEADERS:
+        if name in headers:
+            return f"{name}: {headers[name]}"
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence in ("auto_reply", "bulk", "junk"):
+        return f"Precedence: {precedence}"
+    if mail.return_path == "":
+        return "empty Return-Path"
+    if _OUT_OF_OFFICE.search(mail.subject):
+        return f"subject: {mail.subject}"
+    return ""
+
+
+def _address(value: bytes | str) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return text.strip().strip("<>").lower()

@@ -1,0 +1,175 @@
+"""A rep's day in the web app: new contact requests, reminders due, and the drafts in the order
+they are due; the drafts list is searched and paged in SQL.
+
+Due order: a draft whose previous email went out (or the first email) comes first, the oldest
+previous send first; a draft waiting for an earlier email comes last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from campaign_engine.core.kinds import EventKind, MessageState
+from campaign_engine.reporting.search import count_of, every_word_in
+from campaign_engine.reps.drafts import rep_by_email
+from campaign_engine.sending.sequences import Sequence
+from campaign_engine.store.models import Account, Campaign, Contact, Draft, Event, Message, Rep
+
+__all__ = ["REQUEST_DAYS", "DraftRow", "RequestLine", "contact_requests", "draft_rows"]
+
+REQUEST_DAYS = 14  # how far back "new contact requests" reach
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    contact_id: int
+    email: str
+    name: str
+    account: str
+    campaign: str
+    step: int | None
+    meeting: str
+    note: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class DraftRow:
+    id: int
+    campaign: str
+    contact_id: int
+    contact_email: str
+    contact_name: str
+    account: str
+    segment: str
+    rep_email: str
+    step: int
+    subject: str
+    status: str
+    status_note: str
+    previous_sent_at: datetime | None  # when the email before this one went out
+    due_at: datetime | None  # previous send + reminder days (None: first email, or waiting)
+    waiting: bool  # the previous email has not gone out yet
+
+
+def _owned(session: Session, rep_email: str | None) -> Any:
+    if rep_email is None:
+        return sa.true()
+    return col(Account.rep_id) == rep_by_email(session, rep_email).id
+
+
+def contact_requests(session: Session, rep_email: str | None, now: datetime) -> list[RequestLine]:
+    """Contact requests of the last REQUEST_DAYS, newest first, with the meeting to run."""
+    rows = session.exec(
+        select(Event, Contact, Account, Message.step, Campaign)  # type: ignore[call-overload]
+        .join(Contact, col(Contact.id) == Event.contact_id)
+        .join(Account, col(Account.id) == Contact.account_id)
+        .join(Message, col(Message.id) == Event.message_id, isouter=True)
+        .join(Campaign, col(Campaign.id) == Message.campaign_id, isouter=True)
+        .where(
+            Event.kind == EventKind.CONTACT_REQUEST,
+            col(Event.occurred_at) >= now - timedelta(days=REQUEST_DAYS),
+            _owned(session, rep_email),
+        )
+        .order_by(col(Event.occurred_at).desc())
+        .limit(50)
+    ).all()
+    lines = []
+    for event, contact, account, step, campaign in rows:
+        meeting = ""
+        if campaign is not None and step is not None:
+            meeting = Sequence.from_json(campaign.sequence_json).step(step).meeting
+        lines.append(
+            RequestLine(
+                contact.id or 0,
+                contact.email,
+                f"{contact.first_name} {contact.last_name}".strip(),
+                account.name,
+                campaign.name if campaign else "",
+                step,
+                meeting,
+                event.note or "",
+                event.occurred_at,
+            )
+        )
+    return lines
+
+
+def draft_rows(
+    session: Session,
+    rep_email: str | None,
+    reminder_days: int,
+    *,
+    text: str = "",
+    campaign: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[DraftRow], int]:
+    """One page of drafts in due order, and how many match."""
+    previous = aliased(Message)
+    query = (
+        select(Draft, Campaign, Contact, Account, Rep, previous.sent_at)  # type: ignore[call-overload]
+        .join(Campaign, col(Campaign.id) == Draft.campaign_id)
+        .join(Contact, col(Contact.id) == Draft.contact_id)
+        .join(Account, col(Account.id) == Contact.account_id)
+        .join(Rep, col(Rep.id) == Account.rep_id, isouter=True)
+        .join(
+            previous,
+            sa.and_(
+                col(previous.enrollment_id) == col(Draft.enrollment_id),
+                col(previous.step) == col(Draft.step) - 1,
+                col(previous.state) == MessageState.SENT,
+            ),
+            isouter=True,
+        )
+        .where(_owned(session, rep_email))
+    )
+    if campaign:
+        query = query.where(Campaign.name == campaign)
+    if status:
+        query = query.where(Draft.status == status)
+    query = every_word_in(
+        query, text, Contact.email, Contact.first_name, Contact.last_name, Account.name,
+        Draft.subject,
+    )  # fmt: skip
+    total = count_of(session, query)
+    waiting = sa.and_(col(Draft.step) > 1, col(previous.id).is_(None))
+    ordered = query.order_by(
+        sa.case((waiting, 1), else_=0),
+        sa.case((col(Draft.step) == 1, 0), else_=1),
+        previous.sent_at,
+        col(Campaign.start_date),
+        col(Contact.email),
+        col(Draft.step),
+    )
+    rows = []
+    for draft, camp, contact, account, rep, sent_at in session.exec(
+        ordered.offset(offset).limit(limit)
+    ):
+        rows.append(
+            DraftRow(
+                id=draft.id or 0,
+                campaign=camp.name,
+                contact_id=contact.id or 0,
+                contact_email=contact.email,
+                contact_name=f"{contact.first_name} {contact.last_name}".strip(),
+                account=account.name,
+                segment=account.segment,
+                rep_email=rep.email if rep else "",
+                step=draft.step,
+                subject=draft.subject,
+                status=draft.status,
+                status_note=draft.status_note or "",
+                previous_sent_at=sent_at,
+                due_at=sent_at + timedelta(days=reminder_days) if sent_at else None,
+                waiting=draft.step > 1 and sent_at is None,
+            )
+        )
+    return rows, total

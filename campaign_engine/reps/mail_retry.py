@@ -1,0 +1,80 @@
+"""The one delivery state machine (sending.retry) applied to mail for reps: alerts and digests.
+
+Their rows have fewer states than a campaign message: a retry is `queued` with a later
+`next_attempt_at`, and an address that is gone is `failed` (a rep's address is never suppressed).
+A drop after the final dot is sent again: a rare duplicate alert beats a lead the rep never hears of.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from campaign_engine.core.config import Settings
+from campaign_engine.sending.outcomes import Outcome
+from campaign_engine.sending.relay_state import current_pause, is_paused, record_fault
+from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
+from campaign_engine.store.db import Database
+
+__all__ = ["note_relay_fault", "relay_paused", "released", "rep_mail_fate"]
+
+_STATES = {
+    "sent": "sent",
+    "retry": "queued",
+    "queued": "queued",
+    "uncertain": "queued",
+    "failed": "failed",
+    "bounced": "failed",
+}
+
+
+def rep_mail_fate(
+    outcome: Outcome,
+    *,
+    attempts: int,
+    first_attempt_at: datetime | None,
+    policy: RetryPolicy,
+    now: datetime,
+) -> dict[str, object]:
+    """Column values of an alert or digest row after `outcome` (`attempts` before this one)."""
+    if outcome.result == AttemptResult.NOT_ATTEMPTED:
+        return released(now, outcome.detail)
+    first = first_attempt_at or now
+    move = next_state(
+        outcome.result,
+        attempts=attempts + 1,
+        first_attempt_at=first,
+        policy=policy,
+        now=now,
+        detail=outcome.detail,
+    )
+    retry_at = move.next_attempt_at
+    if move.state == "uncertain":
+        retry_at = now + policy.first_retry
+    return {
+        "state": _STATES[move.state],
+        "attempts": attempts + 1,
+        "first_attempt_at": first,
+        "next_attempt_at": retry_at,
+        "error": None if outcome.ok else move.reason,
+        "sent_at": now if outcome.ok else None,
+        "claimed_until": None,
+    }
+
+
+def released(now: datetime, why: str) -> dict[str, object]:
+    """Back to the queue, nothing spent: the relay never saw it."""
+    return {"state": "queued", "next_attempt_at": now, "error": why or None, "claimed_until": None}
+
+
+def relay_paused(db: Database, settings: Settings, now: datetime) -> bool:
+    """True while sending is paused for a relay fault: rep mail waits like everything else."""
+    return is_paused(current_pause(db), settings, now)
+
+
+def note_relay_fault(
+    db: Database, settings: Settings, outcomes: list[Outcome], now: datetime
+) -> None:
+    """Pause sending when one of `outcomes` was a relay fault."""
+    fault = next((o.fault for o in outcomes if o.fault is not None), None)
+    if fault is not None:
+        record_fault(db, fault, settings, now)

@@ -1,0 +1,28 @@
+"""Pausing a campaign: ops stop all of its sending at once (and resume it), from the console.
+
+A paused campaign queues and sends nothing (the dispatcher skips it); messages already queued
+stay queued and go out once it is resumed, inside the send window as usual.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from campaign_engine.store import queries
+
+__all__ = ["set_campaign_paused"]
+
+
+def set_campaign_paused(session: Session, name: str, paused: bool, now: datetime, by: str) -> bool:
+    """Pause (or resume) the campaign `name`; False when it already was. NotFound if unknown."""
+    campaign = queries.campaign_by_name(session, name)
+    if campaign.paused == paused:
+        return False
+    campaign.paused = paused
+    campaign.paused_at = now if paused else None
+    campaign.paused_by = by if paused else None
+    session.add(campaign)
+    session.commit()
+    return True

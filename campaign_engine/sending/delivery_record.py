@@ -1,0 +1,246 @@
+"""Writes what became of a claimed batch: message states, enrollments, bounces, the relay pause.
+
+Every claimed message leaves `sending` here, whatever happened: an outcome goes through the one
+state machine (retry.next_state); a message the relay never saw (a relay fault, a stop) goes back
+to `queued` with no attempt spent; a message handed over when the run was cut short is
+`uncertain`. A contact moves on to the next step only after this one was sent, bounced or
+skipped: a failed or uncertain message holds the contact until the operator decides.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from campaign_engine.audience.suppression import add_suppression
+from campaign_engine.core.kinds import EnrollmentStatus, EventKind, MessageState
+from campaign_engine.sending.eligibility import stops_enrollment
+from campaign_engine.sending.outcomes import Outcome
+from campaign_engine.sending.planner import Schedule
+from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
+from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
+from campaign_engine.store.models import Enrollment, Event, Message
+
+__all__ = ["POLICY_BLOCK_RUN", "BatchResult", "block_runs", "failure_reason", "record_batch"]
+
+POLICY_BLOCK_RUN = 10  # this many recipients in a row refused with one 5.7.x code: a block list
+
+_MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
+_ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
+_SETTLED = ("status", "stop_reason", "stopped_at", "last_step_at", "next_due_at")
+_RECORDED = (
+    "state",
+    "skip_reason",
+    "error",
+    "recipient",
+    "subject",
+    "message_id_header",
+    "sent_at",
+    "next_attempt_at",
+    "attempts",
+    "first_attempt_at",
+)
+_ADVANCING = (MessageState.SENT, MessageState.BOUNCED, MessageState.SKIPPED)
+
+
+@dataclass
+class BatchResult:
+    """What one batch came to, beyond the per-state counts."""
+
+    fault: RelayFault | None = None  # the relay failed: pause sending
+    delivered: int = 0
+    released: list[int] = field(default_factory=list)
+
+
+def failure_reason(error: str | None) -> str:
+    """A failed message's error, grouped for `campaign status`: 'refused 5.7.1', 'gave up (4xx)'.
+
+    >>> failure_reason("550 5.7.1 message refused as spam")
+    'refused 5.7.1'
+    """
+    text = error or ""
+    if text.startswith("gave up after"):
+        return "gave up after days of 4xx"
+    if text.startswith("could not build the message"):
+        return "could not be built"
+    code = enhanced_code(text.partition(" ")[2])
+    if code:
+        return f"refused {code}"
+    first = text.split(" ", 1)[0]
+    return f"refused {first}" if first.isdigit() else (text[:40] or "unknown")
+
+
+def block_runs(outcomes: list[Outcome]) -> list[Outcome]:
+    """Outcomes with every run of POLICY_BLOCK_RUN or more recipients refused with the same
+    5.7.x code turned into a relay fault: that is the relay (a block list), not the people."""
+    result = list(outcomes)
+    start = 0
+    while start < len(result):
+        code = result[start].policy_code
+        end = start + 1
+        while code and end < len(result) and result[end].policy_code == code:
+            end += 1
+        if code and end - start >= POLICY_BLOCK_RUN:
+            detail = result[start].detail
+            fault = RelayFault("rcpt", f"relay refuses every recipient with {code}", detail)
+            for i in range(start, end):
+                result[i] = Outcome(result[i].key, AttemptResult.NOT_ATTEMPTED, detail, fault)
+        start = end
+    return result
+
+
+def record_batch(
+    session: Session,
+    schedule: Schedule,
+    messages: Iterable[Message],
+    updates: dict[int, dict[str, object]],
+    outcomes: list[Outcome],
+    cut_short: set[int],
+    policy: RetryPolicy,
+    now: datetime,
+    counts: Counter[str],
+) -> BatchResult:
+    """Write the fate of every claimed message of the batch (see the module docstring);
+    `cut_short` are the messages handed to the relay when the run was cancelled."""
+    by_id = {m.id: m for m in messages if m.id is not None}
+    answered = {o.key: o for o in block_runs(outcomes)}
+    result = BatchResult()
+    rows, settled = [], []
+    places = _planning_places(session, [m.enrollment_id for m in by_id.values()])
+    for mid, message in by_id.items():
+        change = _fate(
+            message,
+            updates.get(mid, {}),
+            answered.get(mid),
+            mid in cut_short,
+            policy,
+            now,
+            result,
+        )
+        rows.append({"mid": mid, **change})
+        released = bool(result.released) and result.released[-1] == mid
+        counts["released" if released else str(change["state"])] += 1
+        if change["state"] in _ADVANCING:
+            settled.append(_settle(session, schedule, message, change, now, places))
+    session.connection().execute(
+        sa.update(_MESSAGES)
+        .where(_MESSAGES.c.id == sa.bindparam("mid"))
+        .values(claimed_by=None, claimed_until=None, **{k: sa.bindparam(k) for k in _RECORDED}),
+        rows,
+    )
+    if settled:
+        session.connection().execute(
+            sa.update(_ENROLLMENTS)
+            .where(
+                _ENROLLMENTS.c.id == sa.bindparam("eid"),
+                _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
+            )
+            .values(**{key: sa.bindparam(key) for key in _SETTLED}),
+            settled,
+        )
+    return result
+
+
+def _fate(
+    message: Message,
+    change: dict[str, object],
+    outcome: Outcome | None,
+    cut_short: bool,
+    policy: RetryPolicy,
+    now: datetime,
+    result: BatchResult,
+) -> dict[str, object]:
+    row: dict[str, object] = {key: getattr(message, key) for key in _RECORDED}
+    row.update(change)
+    if outcome is None and "state" in change:  # skipped, or could not be built
+        return row
+    if outcome is None and cut_short:
+        row.update(state=MessageState.UNCERTAIN, error="run stopped while the relay had it")
+        return row
+    if outcome is None or outcome.result == AttemptResult.NOT_ATTEMPTED:
+        assert message.id is not None
+        result.released.append(message.id)
+        if outcome is not None and outcome.fault is not None and result.fault is None:
+            result.fault = outcome.fault
+        # Back to the queue as it was claimed: nothing spent, and nothing to expire.
+        row.update({k: getattr(message, k) for k in ("recipient", "subject", "message_id_header")})
+        row.update(state=MessageState.QUEUED)
+        return row
+    first = message.first_attempt_at or now
+    move = next_state(
+        outcome.result,
+        attempts=message.attempts + 1,
+        first_attempt_at=first,
+        policy=policy,
+        now=now,
+        detail=outcome.detail,
+    )
+    result.delivered += outcome.ok
+    row.update(
+        state=move.state,
+        error=None if outcome.ok else move.reason,
+        attempts=message.attempts + 1,
+        first_attempt_at=first,
+        next_attempt_at=move.next_attempt_at or message.next_attempt_at,
+        sent_at=now if outcome.ok else None,
+    )
+    return row
+
+
+def _settle(
+    session: Session,
+    schedule: Schedule,
+    message: Message,
+    change: dict[str, object],
+    now: datetime,
+    places: dict[int, tuple[str | None, date | None]],
+) -> dict[str, object]:
+    """The enrollment's next state: next step's due time, completion, or a stop for good."""
+    state = change["state"]
+    values: dict[str, object] = {
+        "eid": message.enrollment_id,
+        "status": EnrollmentStatus.ACTIVE,
+        "stop_reason": None,
+        "stopped_at": None,
+        "last_step_at": now,
+        "next_due_at": None,
+    }
+    if state == MessageState.BOUNCED:
+        add_suppression(session, str(change["recipient"]), "bounce", str(change["error"]), now)
+        session.add(
+            Event(
+                kind=EventKind.BOUNCE,
+                message_id=message.id,
+                contact_id=message.contact_id,
+                note=str(change["error"]),
+                occurred_at=now,
+            )
+        )
+        values.update(status=EnrollmentStatus.STOPPED, stop_reason="bounced", stopped_at=now)
+    elif state == MessageState.SKIPPED and stops_enrollment(str(change["skip_reason"])):
+        values.update(
+            status=EnrollmentStatus.STOPPED, stop_reason=change["skip_reason"], stopped_at=now
+        )
+    else:
+        tz, first_day = places.get(message.enrollment_id, (None, None))
+        values["next_due_at"] = schedule.next_due_at(message.step + 1, now, tz, first_day)
+        if values["next_due_at"] is None:
+            values["status"] = EnrollmentStatus.COMPLETED
+    return values
+
+
+def _planning_places(
+    session: Session, enrollment_ids: list[int]
+) -> dict[int, tuple[str | None, date | None]]:
+    """Enrollment id -> (its zone, its local first day): what its next step is planned from."""
+    rows = session.exec(
+        select(col(Enrollment.id), col(Enrollment.timezone), col(Enrollment.first_day)).where(
+            col(Enrollment.id).in_(enrollment_ids)
+        )
+    ).all()
+    return {eid: (tz or None, first) for eid, tz, first in rows if eid is not None}

@@ -1,0 +1,48 @@
+"""What goes to a transport (Delivery) and what comes back (Outcome)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from campaign_engine.sending.retry import AttemptResult
+from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
+
+__all__ = ["Delivery", "Outcome"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message ready for the wire."""
+
+    key: int
+    sender: str  # envelope sender (bare address)
+    recipient: str  # envelope recipient (bare address, A-label domain)
+    raw: bytes
+    smtputf8: bool = False  # the addresses or headers need SMTPUTF8 (RFC 6531)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one delivery. A relay fault (`fault`) means it was never attempted."""
+
+    key: int
+    result: AttemptResult
+    detail: str = ""
+    fault: RelayFault | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == AttemptResult.DELIVERED
+
+    @property
+    def permanent(self) -> bool:
+        """Refused for good (the address is gone, or a policy rejection)."""
+        return self.result in (AttemptResult.PERMANENT, AttemptResult.ADDRESS_GONE)
+
+    @property
+    def policy_code(self) -> str | None:
+        """The 5.7.x code of a per-recipient policy rejection (a block list...), else None."""
+        if self.result != AttemptResult.PERMANENT:
+            return None
+        code = enhanced_code(self.detail.partition(" ")[2])
+        return code if code and code.startswith("5.7.") else None

@@ -1,0 +1,112 @@
+"""Whether sending is paused because the relay (or our set-up) failed, shared through the DB.
+
+A relay fault pauses every worker: the pause waits 10 s, then doubles up to `max_pause_seconds`
+while the relay keeps failing, and ends at the first delivery that works. A fault that will not
+heal by itself (a wrong password, our sender refused by policy, a certificate we cannot check)
+pauses until the [smtp] settings change or the operator runs `campaign relay resume`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from campaign_engine.core.config import Settings
+from campaign_engine.sending.smtp_replies import RelayFault
+from campaign_engine.store.db import Database
+from campaign_engine.store.relay_tables import RELAY_PAUSE_ID, RelayPause
+
+__all__ = [
+    "FIRST_PAUSE",
+    "clear_pause",
+    "current_pause",
+    "describe_pause",
+    "is_paused",
+    "record_fault",
+]
+
+log = logging.getLogger(__name__)
+
+FIRST_PAUSE = timedelta(seconds=10)  # the first wait after a relay fault; doubles per fault
+_PAUSES: sa.Table = RelayPause.__table__  # type: ignore[attr-defined]
+
+
+def current_pause(db: Database) -> RelayPause | None:
+    with db.session() as session:
+        pause = session.get(RelayPause, RELAY_PAUSE_ID)
+        if pause is not None:
+            session.expunge(pause)
+        return pause
+
+
+def is_paused(pause: RelayPause | None, settings: Settings, now: datetime) -> bool:
+    """True while no worker may hand anything to the relay."""
+    if pause is None:
+        return False
+    if pause.resume_at is None:  # lasting: until the operator, or a changed [smtp] config
+        return pause.settings_fingerprint == settings.smtp.fingerprint()
+    return now < pause.resume_at
+
+
+def record_fault(db: Database, fault: RelayFault, settings: Settings, now: datetime) -> RelayPause:
+    """Pause (or extend the pause of) every worker after a relay fault; logs one line."""
+    with db.session() as session:
+        pause = session.get(RelayPause, RELAY_PAUSE_ID, with_for_update=True)
+        failures = 1 if pause is None else pause.failures + 1
+        if pause is None:
+            pause = RelayPause(id=RELAY_PAUSE_ID, paused_since=now)
+        wait = min(FIRST_PAUSE * (1 << min(failures - 1, 20)), _max_pause(settings))
+        pause.failures = failures
+        pause.resume_at = None if fault.lasting else now + wait
+        pause.stage, pause.reason, pause.detail = fault.stage, fault.reason, fault.detail[:500]
+        pause.settings_fingerprint = settings.smtp.fingerprint()
+        session.add(pause)
+        _commit_once(session)
+        session.refresh(pause)
+        session.expunge(pause)
+    log.warning("%s", describe_pause(pause, settings.timezone, now), extra={"relay": fault.stage})
+    return pause
+
+
+def clear_pause(db: Database) -> bool:
+    """End the pause (the relay took a message, or the operator said so); True if there was one."""
+    with db.session() as session:
+        result = session.connection().execute(sa.delete(_PAUSES))
+        return bool(result.rowcount)
+
+
+def describe_pause(pause: RelayPause | None, timezone: str, now: datetime) -> str:
+    """One line for status, doctor, the log and the web console.
+
+    >>> describe_pause(pause, "UTC", now)  # doctest: +SKIP
+    'sending paused since 10:02: relay rejected login (535 5.7.8 bad credentials); ...'
+    """
+    if pause is None:
+        return "sending is not paused"
+    zone = ZoneInfo(timezone)
+    since = pause.paused_since.astimezone(zone)
+    stamp = since.strftime(
+        "%H:%M" if since.date() == now.astimezone(zone).date() else "%Y-%m-%d %H:%M"
+    )
+    line = f"sending paused since {stamp}: {pause.reason} ({pause.detail})"
+    if pause.resume_at is None:
+        return line + "; fix the [smtp] settings, or run `campaign relay resume` once fixed"
+    if pause.resume_at <= now:
+        return line + "; the next tick tries again"
+    return line + f"; next try at {pause.resume_at.astimezone(zone):%H:%M:%S}"
+
+
+def _max_pause(settings: Settings) -> timedelta:
+    return max(timedelta(seconds=settings.max_pause_seconds), FIRST_PAUSE)
+
+
+def _commit_once(session: Session) -> None:
+    """Two workers pausing at the same moment both insert the row: the second one updates."""
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()

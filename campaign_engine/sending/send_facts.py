@@ -1,0 +1,57 @@
+"""What the send-time checks need to know about a batch's contacts, read in a few queries."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from campaign_engine.sending.eligibility import ExclusionRule
+from campaign_engine.sending.render import Recipient, recipient_of
+from campaign_engine.store.compliance_tables import HashedSuppression, email_hash
+from campaign_engine.store.models import Account, Contact, Enrollment, Exclusion, Rep, Suppression
+
+__all__ = ["active_exclusions", "enrollment_statuses", "recipients", "suppression_reasons"]
+
+
+def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
+    """Suppressed addresses among `emails`, with the reason; erased people match by hash."""
+    rows = session.exec(
+        select(Suppression.email, Suppression.reason).where(col(Suppression.email).in_(emails))
+    ).all()
+    reasons = dict(rows)
+    hashes = {email_hash(email): email for email in emails if email not in reasons}
+    if hashes:
+        hashed = session.exec(
+            select(HashedSuppression.email_hash, HashedSuppression.reason).where(
+                col(HashedSuppression.email_hash).in_(list(hashes))
+            )
+        ).all()
+        reasons.update((hashes[digest], reason) for digest, reason in hashed)
+    return reasons
+
+
+def active_exclusions(session: Session) -> list[ExclusionRule]:
+    """Every exclusion rule in force (not removed)."""
+    rows = session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None))).all()
+    return [ExclusionRule(r.email, r.domain, r.campaign_id, r.reason) for r in rows]
+
+
+def recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Recipient, str, bool]]:
+    rows = session.exec(
+        select(Contact, Account, Rep)
+        .join(Account, col(Account.id) == Contact.account_id)
+        .join(Rep, col(Rep.id) == Account.rep_id, isouter=True)
+        .where(col(Contact.id).in_(contact_ids))
+    ).all()
+    result = {}
+    for contact, account, rep in rows:
+        assert contact.id is not None
+        recipient = recipient_of(contact, account, rep)
+        result[contact.id] = (recipient, contact.outreach_mode, contact.unsubscribed_at is not None)
+    return result
+
+
+def enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
+    rows = session.exec(
+        select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
+    ).all()
+    return {eid: status for eid, status in rows if eid is not None}

@@ -1,0 +1,116 @@
+"""What an SMTP reply means, by the stage it came at and its enhanced status code (RFC 3463).
+
+Pure. The rule that matters most: a fault of the relay or of our own set-up (it cannot connect,
+TLS fails, it refuses our EHLO, our login or our sender, or says 421) is never held against a
+recipient: nobody is bounced or suppressed, no attempt is spent, and sending pauses instead.
+Only replies about one recipient (at RCPT TO, or after the final dot of a one-recipient
+transaction) decide that recipient's fate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from campaign_engine.sending.retry import AttemptResult
+
+__all__ = ["RelayFault", "Stage", "Verdict", "classify_drop", "classify_reply", "enhanced_code"]
+
+
+class Stage(StrEnum):
+    """Where in the SMTP session something happened."""
+
+    CONNECT = "connect"
+    TLS = "tls"
+    EHLO = "ehlo"
+    AUTH = "auth"
+    MAIL = "mail"  # MAIL FROM
+    RCPT = "rcpt"  # RCPT TO
+    DATA = "data"  # the DATA command, and the content up to the final dot
+    AFTER_DOT = "after the final dot"  # waiting for the relay's verdict on the whole message
+
+
+_SESSION_STAGES = {Stage.CONNECT, Stage.TLS, Stage.EHLO, Stage.AUTH, Stage.MAIL}
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+# Servers without enhanced codes still say which kind of 550 it is.
+_UNKNOWN_USER = re.compile(
+    r"user unknown|unknown user|no such (user|mailbox|recipient|address)|mailbox not found"
+    r"|(recipient|address|user|mailbox) does not exist|invalid (recipient|mailbox)",
+    re.IGNORECASE,
+)
+_REASONS = {
+    Stage.CONNECT: "relay unreachable",
+    Stage.TLS: "TLS with the relay failed",
+    Stage.EHLO: "relay refused our EHLO",
+    Stage.AUTH: "relay rejected login",
+    Stage.MAIL: "relay rejected our sender (MAIL FROM)",
+}
+
+
+@dataclass(frozen=True)
+class RelayFault:
+    """The relay (or our set-up) failed: sending pauses, no recipient is touched."""
+
+    stage: str
+    reason: str  # "relay rejected login"
+    detail: str  # "535 5.7.8 authentication credentials invalid"
+    lasting: bool = False  # will not heal by itself: paused until the config or operator says so
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.detail})"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The meaning of one reply: for the recipient, and (`fault`) for the relay as a whole."""
+
+    result: AttemptResult
+    detail: str  # the reply as the relay gave it: "550 5.1.1 user unknown"
+    fault: RelayFault | None = None
+
+
+def enhanced_code(text: str) -> str | None:
+    """'5.1.1' from '5.1.1 user unknown', or None when the reply has no enhanced code."""
+    match = _ENHANCED.match(text)
+    return ".".join(match.groups()) if match else None
+
+
+def classify_reply(stage: Stage, code: int, text: str) -> Verdict:
+    """The verdict on an SMTP reply `code text` received at `stage`."""
+    detail = " ".join(f"{code} {text}".split())
+    enhanced = enhanced_code(text) or ""
+    if stage in _SESSION_STAGES or code == 421:
+        lasting = code >= 500 and (
+            stage in (Stage.AUTH, Stage.EHLO) or (stage == Stage.MAIL and enhanced[:4] == "5.7.")
+        )
+        reason = _REASONS.get(stage, "relay is not accepting mail now")
+        return _fault(stage, reason, detail, lasting)
+    if code == 503 or (enhanced[:4] == "5.5." and enhanced != "5.5.0"):
+        # "bad sequence of commands", "syntax error": our session, not this recipient
+        return _fault(stage, "relay refused a command", detail, lasting=False)
+    if 200 <= code < 300:
+        return Verdict(AttemptResult.DELIVERED, detail)
+    if 400 <= code < 500:
+        return Verdict(AttemptResult.TRANSIENT, detail)
+    if enhanced[:4] in ("5.1.", "5.2.") or (
+        not enhanced and code in (550, 551, 553) and _UNKNOWN_USER.search(text)
+    ):
+        return Verdict(AttemptResult.ADDRESS_GONE, detail)
+    return Verdict(AttemptResult.PERMANENT, detail)
+
+
+def classify_drop(stage: Stage, error: str) -> Verdict:
+    """The verdict when the connection broke (or timed out) at `stage`, with no reply."""
+    detail = f"connection lost at {stage}: {error}" if error else f"connection lost at {stage}"
+    if stage == Stage.AFTER_DOT:
+        # The relay had the whole message: it may have taken it. Never resent on our own.
+        return Verdict(AttemptResult.UNCERTAIN, detail)
+    if stage in _SESSION_STAGES:
+        lasting = stage == Stage.TLS and "CERTIFICATE_VERIFY_FAILED" in error
+        return _fault(stage, _REASONS[stage], error or detail, lasting)
+    return Verdict(AttemptResult.TRANSIENT, detail)  # before the dot: nothing was delivered
+
+
+def _fault(stage: Stage, reason: str, detail: str, lasting: bool) -> Verdict:
+    return Verdict(AttemptResult.NOT_ATTEMPTED, detail, RelayFault(stage, reason, detail, lasting))

@@ -1,0 +1,39 @@
+"""Tables of the reply and bounce mailbox: what was read, what it was, and where polling stands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from campaign_engine.store.models import UTCDateTime
+
+__all__ = ["InboundMail", "InboxCursor"]
+
+
+class InboundMail(SQLModel, table=True):
+    """One message read from the mailbox (or a file), handled once: `mail_key` is unique."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_key: str = Field(unique=True, index=True)  # its Message-ID, or a hash of its bytes
+    kind: str = Field(index=True)  # InboundKind
+    matched_by: str = ""  # in-reply-to, tag, dsn, from (weak); "" when unmatched
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    address: str = Field(default="", index=True)  # the contact address it concerns
+    sender: str = ""  # its From
+    subject: str = ""
+    detail: str = Field(default="", sa_type=sa.Text)  # status, return date, replied by...
+    source: str = ""  # "imap INBOX uid 7" or the file name
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class InboxCursor(SQLModel, table=True):
+    """How far a mailbox folder was read: UIDs above `last_uid` are new while UIDVALIDITY holds."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(unique=True)  # user@host/folder
+    uidvalidity: int = 0
+    last_uid: int = 0
+    polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,64 @@
+"""Campaigns (ops): each campaign's status per step, next due, sends per day; pause and resume."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from campaign_engine.core.errors import NotFound
+from campaign_engine.reporting.campaign_overview import CampaignOverview, campaign_overviews
+from campaign_engine.sending.campaign_pause import set_campaign_paused
+from campaign_engine.web.base import WebBase
+from campaign_engine.web.relay_state import RelayPause, relay_pause
+
+__all__ = ["CampaignPages"]
+
+log = logging.getLogger(__name__)
+
+
+class CampaignPages(WebBase):
+    def campaign_routes(self) -> list[Route]:
+        return [
+            Route("/campaigns", self.campaigns, name="campaigns"),
+            Route("/campaigns/pause", self.pause, methods=["POST"]),
+            Route("/campaigns/resume", self.pause, methods=["POST"]),
+        ]
+
+    async def campaigns(self, request: Request) -> Response:
+        user = await self._require(request, ops=True)
+        now = self.clock()
+
+        def load() -> tuple[list[CampaignOverview], RelayPause | None]:
+            with self.db.session() as session:
+                overviews = campaign_overviews(session, now)
+            return overviews, relay_pause(self.db, self.settings, now)
+
+        overviews, relay = await self.run(load)
+        return self.page(request, "campaigns.html.j2", user=user, campaigns=overviews,
+                         relay=relay, now=now)  # fmt: skip
+
+    async def pause(self, request: Request) -> Response:
+        user = await self._require(request, ops=True)
+        form = await self._form(request)
+        name = str(form.get("campaign", ""))
+        paused = request.url.path.endswith("/pause")
+        now = self.clock()
+
+        def change() -> bool:
+            with self.db.session() as session:
+                return set_campaign_paused(session, name, paused, now, user.email)
+
+        try:
+            changed = await self.run(change)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        verb = "paused" if paused else "resumed"
+        log.info("web: %s %s campaign %s", user.email, verb, name)
+        request.session["flash"] = (
+            f"Campaign {name} {verb}." if changed else f"Campaign {name} was already {verb}."
+        )
+        return self._redirect(request, "/campaigns")

@@ -1,0 +1,159 @@
+"""Exclusions (ops): the list, uploading a file (with its per-row report), lifting one."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from campaign_engine.audience import exclusions
+from campaign_engine.audience.exclusions import ExclusionResult
+from campaign_engine.core.errors import CampaignEngineError
+from campaign_engine.reporting.exclusion_lists import search_exclusions
+from campaign_engine.store import queries
+from campaign_engine.store.models import User
+from campaign_engine.web.base import PAGE_HEADERS, WebBase, upload_name
+from campaign_engine.web.paging import Paging
+from campaign_engine.web.upload_results import LISTS, list_csv, list_rows
+
+__all__ = ["ExclusionPages"]
+
+log = logging.getLogger(__name__)
+
+_GONE = (
+    "That upload result is no longer kept (the server keeps the last uploads until it restarts);"
+    " the exclusions themselves are in the list."
+)
+
+
+class ExclusionPages(WebBase):
+    def exclusion_routes(self) -> list[Route]:
+        return [
+            Route("/exclusions", self.exclusions, name="exclusions"),
+            Route("/exclusions/upload", self.upload, methods=["POST"]),
+            Route("/exclusions/remove", self.remove_exclusion, methods=["POST"]),
+            Route("/exclusions/uploads/{key}", self.upload_result, name="upload_result"),
+            Route("/exclusions/uploads/{key}/{list}.csv", self.upload_csv),
+        ]
+
+    async def exclusions(self, request: Request) -> Response:
+        user = await self._require(request, ops=True)
+        return await self._exclusions_page(request, user)
+
+    async def _exclusions_page(
+        self, request: Request, user: User, status: int = 200, error: str = ""
+    ) -> Response:
+        now = self.clock()
+        text = request.query_params.get("q", "")[:200]
+        removed = request.query_params.get("show") == "removed"
+        paging = Paging.of(request)
+
+        def load() -> dict[str, Any]:
+            with self.db.session() as session:
+                views, total = search_exclusions(session, text, removed, paging.offset, paging.size)
+                deadlines = exclusions.deadline_statuses(session, now)
+                names = queries.campaign_names(session)
+            return {
+                "rows": views,
+                "pager": paging.links(request, total),
+                "deadlines": deadlines,
+                "campaigns": names,
+            }
+
+        data = await anyio.to_thread.run_sync(load)
+        return self.page(request, "exclusions.html.j2", status=status, user=user, error=error,
+                         q=text, removed=removed, **data)  # fmt: skip
+
+    async def upload(self, request: Request) -> Response:
+        user = await self._require(request, ops=True)
+        form = await self._form(request, files=1)
+        try:
+            return await self._upload(request, user, form)
+        finally:
+            await form.close()
+
+    async def _upload(self, request: Request, user: User, form: FormData) -> Response:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return await self._exclusions_page(request, user, 400, "choose a CSV file to upload")
+        name = upload_name(upload.filename)
+        campaign = str(form.get("campaign", "")).strip() or None
+        dry_run, strict = bool(form.get("dry_run")), bool(form.get("strict"))
+        now = self.clock()
+        with tempfile.TemporaryDirectory(prefix="campaign-upload-") as folder:
+            path = Path(folder) / "upload.csv"
+
+            def run() -> exclusions.ExclusionResult:
+                with path.open("wb") as handle:
+                    shutil.copyfileobj(upload.file, handle)
+                return exclusions.exclude_file(
+                    self.db, path, now, campaign, user.email, dry_run, strict, name=name
+                )
+
+            try:
+                result = await anyio.to_thread.run_sync(run)
+            except CampaignEngineError as exc:
+                return await self._exclusions_page(request, user, 400, str(exc))
+        log.info("web exclusion upload %s by %s: %d added", name, user.email, result.added)
+        return self._result_page(request, user, self.upload_results.keep(result), result)
+
+    async def upload_result(self, request: Request) -> Response:
+        """One upload's result again, its lists a page at a time (`?rejected=2`...)."""
+        user = await self._require(request, ops=True)
+        key = request.path_params["key"]
+        result = self.upload_results.get(key)
+        if result is None:
+            raise HTTPException(404, _GONE)
+        return self._result_page(request, user, key, result)
+
+    async def upload_csv(self, request: Request) -> Response:
+        await self._require(request, ops=True)
+        result = self.upload_results.get(request.path_params["key"])
+        name = request.path_params["list"]
+        if result is None or name not in LISTS:
+            raise HTTPException(404, _GONE)
+        filename = f"{Path(result.file).stem}-{name}.csv"
+        return Response(list_csv(result, name), media_type="text/csv; charset=utf-8",
+                        headers={**PAGE_HEADERS,
+                                 "Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+    def _result_page(
+        self, request: Request, user: User, key: str, result: ExclusionResult
+    ) -> Response:
+        lists, here = [], request.scope.get("root_path", "") + f"/exclusions/uploads/{key}"
+        for name, spec in LISTS.items():
+            rows = list_rows(result, name)
+            paging = Paging.of(request, name=name)
+            lists.append({"name": name, "title": spec.title, "columns": spec.columns,
+                          "rows": rows[paging.offset : paging.offset + paging.size],
+                          "pager": paging.links(request, len(rows), name, here)})  # fmt: skip
+        return self.page(request, "exclusion_result.html.j2", user=user, result=result,
+                         key=key, lists=lists)  # fmt: skip
+
+    async def remove_exclusion(self, request: Request) -> Response:
+        user = await self._require(request, ops=True)
+        form = await self._form(request)
+        target = str(form.get("target", ""))
+        campaign = str(form.get("campaign", "")) or None
+        reason = " ".join(str(form.get("reason", "")).split())[:500]
+        now = self.clock()
+        try:
+            count = await anyio.to_thread.run_sync(
+                lambda: exclusions.remove_exclusion(
+                    self.db, target, now, campaign, user.email, reason
+                )
+            )
+        except CampaignEngineError as exc:
+            return await self._exclusions_page(request, user, 404, str(exc))
+        request.session["flash"] = f"Removed {count} exclusion(s) of {target}."
+        return self._redirect(request, "/exclusions?" + urlencode({"show": "removed", "q": target}))

@@ -1,0 +1,127 @@
+"""`GET /healthz` (is this engine able to work?) and `GET /metrics` (Prometheus text format).
+
+/healthz: 200 when the database answers and sending is not paused, else 503; the body (JSON)
+says which, with the last tick this process ran. /metrics is read from the database at each
+scrape (messages by state, queue depth, tracking hits by kind, sends) plus this process's tick
+duration histogram; no login (bind the server to a private address or filter it in the proxy).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import MessageState
+from campaign_engine.engine.tick_stats import TICK_STATS
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Event, Message
+from campaign_engine.web.relay_state import relay_pause
+
+__all__ = ["CONTENT_TYPE", "health_routes"]
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _DatabaseCollector(Collector):
+    """Counts read from the database at scrape time (any process's work shows)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        with self.db.session() as session:
+            states = dict(
+                session.exec(
+                    select(Message.state, sa.func.count()).group_by(col(Message.state))
+                ).all()
+            )
+            hits = session.exec(
+                select(Event.kind, Event.is_human, sa.func.count()).group_by(
+                    col(Event.kind), col(Event.is_human)
+                )
+            ).all()
+        by_state = GaugeMetricFamily(
+            "campaign_messages", "Messages by delivery state.", labels=["state"]
+        )
+        for state in MessageState:
+            by_state.add_metric([state.value], states.get(state.value, 0))
+        yield by_state
+        yield GaugeMetricFamily(
+            "campaign_queue_depth",
+            "Messages waiting to be sent (queued, sending or retry).",
+            value=sum(states.get(s, 0) for s in ("queued", "sending", "retry")),
+        )
+        sent = CounterMetricFamily(
+            "campaign_messages_sent", "Messages the relay accepted (rate() of it: sends/s)."
+        )
+        sent.add_metric([], states.get(MessageState.SENT.value, 0))
+        yield sent
+        tracking = CounterMetricFamily(
+            "campaign_tracking_hits", "Tracking hits by kind, people apart from machines.",
+            labels=["kind", "human"],
+        )  # fmt: skip
+        for kind, human, count in hits:
+            tracking.add_metric([kind, "true" if human else "false"], count)
+        yield tracking
+        paused = relay_pause(self.db, self.settings, datetime.now(UTC))
+        yield GaugeMetricFamily(
+            "campaign_relay_paused", "1 while sending is paused by a relay fault.",
+            value=1 if paused else 0,
+        )  # fmt: skip
+
+
+def health_routes(db: Database, settings: Settings) -> list[Route]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_DatabaseCollector(db, settings))
+
+    async def healthz(request: Request) -> Response:
+        def check() -> dict[str, Any]:
+            body: dict[str, Any] = {"database": "ok", "relay": "sending"}
+            try:
+                with db.session() as session:
+                    session.exec(select(sa.literal(1))).one()
+            except sa.exc.SQLAlchemyError as exc:
+                log.error("healthz: the database does not answer: %s", exc)
+                body["database"] = f"unreachable: {type(exc).__name__}"
+                return body
+            paused = relay_pause(db, settings, datetime.now(UTC))
+            if paused is not None:
+                body["relay"] = paused.reason
+            return body
+
+        body = await anyio.to_thread.run_sync(check)
+        last = TICK_STATS.last
+        body["last_tick"] = (
+            {"at": last.at.isoformat(), "seconds": round(last.seconds, 3), "did": last.summary}
+            if last
+            else None
+        )
+        healthy = body["database"] == "ok" and body["relay"] == "sending"
+        body["status"] = "ok" if healthy else "unhealthy"
+        return JSONResponse(body, status_code=200 if healthy else 503,
+                            headers={"Cache-Control": "no-store"})  # fmt: skip
+
+    async def metrics(request: Request) -> Response:
+        def scrape() -> bytes:
+            return generate_latest(registry) + generate_latest(TICK_STATS.registry)
+
+        return Response(await anyio.to_thread.run_sync(scrape), media_type=CONTENT_TYPE,
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
+
+    return [Route("/healthz", healthz), Route("/metrics", metrics)]

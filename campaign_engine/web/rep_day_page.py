@@ -1,0 +1,51 @@
+"""The home page: ops go to the campaigns; a rep gets "My day" (new contact requests, reminders
+due, the next drafts to send)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from campaign_engine.core.errors import NotFound
+from campaign_engine.core.kinds import DraftStatus, UserRole
+from campaign_engine.reporting.rep_day import contact_requests, draft_rows
+from campaign_engine.reps.reminder_mail import reminder_lines
+from campaign_engine.web.base import WebBase
+
+__all__ = ["NEXT_DRAFTS", "RepDayPage"]
+
+NEXT_DRAFTS = 10  # drafts shown on "My day" (the Drafts page has them all)
+
+
+class RepDayPage(WebBase):
+    def rep_day_routes(self) -> list[Route]:
+        return [Route("/", self.home, name="home")]
+
+    async def home(self, request: Request) -> Response:
+        user = await self._require(request)
+        if user.role == UserRole.OPS:
+            return self._redirect(request, "/campaigns")
+        now, days = self.clock(), self.settings.reminder_days
+
+        def load() -> dict[str, Any]:
+            with self.db.session() as session:
+                try:
+                    rows, total = draft_rows(
+                        session, user.email, days, status=DraftStatus.DRAFT, limit=NEXT_DRAFTS
+                    )
+                    return {
+                        "requests": contact_requests(session, user.email, now),
+                        "reminders": reminder_lines(session, now, days, user.email),
+                        "drafts": rows,
+                        "drafts_total": total,
+                        "note": "",
+                    }
+                except NotFound as exc:  # a rep user with no Rep record owns nothing
+                    return {"requests": [], "reminders": [], "drafts": [], "drafts_total": 0,
+                            "note": str(exc)}  # fmt: skip
+
+        data = await self.run(load)
+        return self.page(request, "home.html.j2", user=user, q="", **data)

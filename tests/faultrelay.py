@@ -1,0 +1,149 @@
+"""A fault-injecting SMTP relay (aiosmtpd) for delivery tests and bench/faults.py.
+
+Each fault is a switch or a per-recipient rule, so a test says exactly which misbehaviour it
+wants: AUTH required (and a wrong password answered 535), 421 at connect, a reply forced at
+MAIL FROM or at RCPT for some or all recipients, a connection dropped at the DATA command
+(before the final dot) or after the final dot (the relay keeps the message but never answers),
+and slow replies. `received` lists what the relay really took, recipient by recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.conftest import free_port
+
+__all__ = ["FaultRelay", "fault_relay"]
+
+
+@dataclass
+class FaultRelay:
+    """The relay's behaviour; change any field while it runs."""
+
+    port: int
+    username: str = ""  # AUTH required when set
+    password: str = ""
+    greeting: str = ""  # e.g. "421 4.3.2 not now": said instead of 220, then the line is closed
+    mail_reply: str = ""  # forced reply to every MAIL FROM, e.g. "553 5.7.1 sender rejected"
+    rcpt_replies: dict[str, str] = field(default_factory=dict)  # recipient -> forced reply
+    rcpt_reply_all: str = ""  # forced reply to every RCPT TO (a block list)
+    drop_at_data: set[str] = field(default_factory=set)  # close at DATA: before the dot
+    drop_after_dot: set[str] = field(default_factory=set)  # take it, then close without a reply
+    delay: float = 0.0  # seconds before each RCPT reply
+    smtputf8: bool = True
+    received: list[tuple[str, EmailMessage]] = field(default_factory=list)
+    logins: Counter[str] = field(default_factory=Counter)  # "ok" / "failed"
+    connections: int = 0
+
+    def arrived(self) -> Counter[str]:
+        """How many times each recipient got a message."""
+        return Counter(rcpt for rcpt, _ in self.received)
+
+    # -- aiosmtpd handler hooks ------------------------------------------------------------
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        forced = self.rcpt_replies.get(address) or self.rcpt_reply_all
+        if forced:
+            return forced
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        message = email.message_from_bytes(raw, policy=default_policy)
+        for rcpt in envelope.rcpt_tos:
+            self.received.append((rcpt, message))  # type: ignore[arg-type]
+        if set(envelope.rcpt_tos) & self.drop_after_dot:
+            assert server.transport is not None
+            server.transport.close()  # it has the message; the client never hears so
+        return "250 2.0.0 accepted"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == self.username
+            and data.password.decode() == self.password
+        )
+        self.logins["ok" if ok else "failed"] += 1
+        return AuthResult(success=ok, handled=False)
+
+
+class _FaultySMTP(SMTP):
+    relay: FaultRelay
+
+    async def _handle_client(self) -> None:
+        self.relay.connections += 1
+        if self.relay.greeting:
+            await self.push(self.relay.greeting)
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        assert self.envelope is not None
+        if set(self.envelope.rcpt_tos) & self.relay.drop_at_data:
+            assert self.transport is not None
+            self.transport.close()  # before the 354: the content was never sent
+            return
+        await super().smtp_DATA(arg)
+
+
+class _Controller(Controller):
+    def __init__(self, relay: FaultRelay) -> None:
+        auth = {"auth_required": True, "auth_require_tls": False} if relay.username else {}
+        super().__init__(
+            relay,
+            hostname="127.0.0.1",
+            port=relay.port,
+            authenticator=relay.authenticate,
+            enable_SMTPUTF8=relay.smtputf8,
+            **auth,
+        )
+        self.relay = relay
+
+    def factory(self) -> SMTP:
+        with warnings.catch_warnings():  # AUTH without TLS: on loopback, on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            smtp = _FaultySMTP(self.handler, **self.SMTP_kwargs)
+        smtp.relay = self.relay
+        return smtp
+
+
+@contextmanager
+def fault_relay(**behaviour: Any) -> Iterator[FaultRelay]:
+    """A running FaultRelay on a free loopback port."""
+    relay = FaultRelay(port=free_port(), **behaviour)
+    controller = _Controller(relay)
+    controller.start()
+    try:
+        yield relay
+    finally:
+        controller.stop()

@@ -1,0 +1,234 @@
+"""A misbehaving relay never costs a contact an email and never suppresses anyone by mistake.
+
+Each test runs a small SMB campaign against tests/faultrelay.py and checks what a user would
+notice: what arrived at the relay, the message states, the suppression list, the pause line.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import MessageState
+from campaign_engine.reps.alerts import queue_alert
+from campaign_engine.sending.relay_state import current_pause, describe_pause
+from campaign_engine.store.db import Database
+from tests.delivery_setup import DAY1, launch_smb, point_at, state_of, states, suppressed
+from tests.faultrelay import fault_relay
+from tests.helpers import tick
+
+EMAILS = [f"c{i}@smb.example" for i in range(6)]
+
+
+def pause_line(db: Database, settings: Settings) -> str:
+    return describe_pause(current_pause(db), settings.timezone, DAY1)
+
+
+def test_a_wrong_password_pauses_sending_and_the_fix_sends_everything_once(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(username="ops", password="right") as relay:
+        wrong = point_at(settings, relay.port, username="ops", password="wrong")
+        launch_smb(db, wrong, EMAILS, tmp_path)
+        with db.session() as session:
+            queue_alert(
+                session,
+                kind="contact_request",
+                rep_id=None,
+                recipient="rep@gitlab-demo.example",
+                contact_id=None,
+                subject="Contact request",
+                text="t",
+                html="<p>t</p>",
+                reply_to="",
+                now=DAY1,
+            )
+        tick(db, wrong, DAY1)
+        tick(db, wrong, DAY1 + timedelta(hours=1))  # still paused: no second failed login
+
+        assert relay.received == []
+        assert relay.logins["failed"] == 1
+        assert states(db) == {MessageState.QUEUED: len(EMAILS)}
+        assert all(state_of(db, e).attempts == 0 for e in EMAILS)
+        assert suppressed(db) == set()
+        assert pause_line(db, wrong).startswith(
+            "sending paused since 09:00: relay rejected login (535 5.7.8"
+        )
+
+        fixed = point_at(settings, relay.port, username="ops", password="right")
+        tick(db, fixed, DAY1 + timedelta(hours=2))
+
+        assert sorted(relay.arrived()) == sorted([*EMAILS, "rep@gitlab-demo.example"])
+        assert set(relay.arrived().values()) == {1}
+        assert states(db) == {MessageState.SENT: len(EMAILS)}
+        assert current_pause(db) is None
+
+
+def test_a_sender_refused_at_mail_from_pauses_with_backoff_and_resumes_by_itself(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(mail_reply="553 5.1.8 sender domain has no MX") as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        pause = current_pause(db)
+        assert pause is not None and pause.resume_at is not None
+        assert "relay rejected our sender (MAIL FROM) (553 5.1.8" in pause_line(db, settings)
+        assert states(db) == {MessageState.QUEUED: len(EMAILS)}
+        assert suppressed(db) == set()
+
+        relay.mail_reply = ""
+        tick(db, settings, DAY1 + timedelta(minutes=5))
+        assert sorted(relay.arrived()) == EMAILS
+        assert current_pause(db) is None
+
+
+def test_a_policy_refusal_at_mail_from_waits_for_the_operator(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(mail_reply="550 5.7.1 sender not authorised") as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        relay.mail_reply = ""
+        tick(db, settings, DAY1 + timedelta(days=1))  # lasting: time alone does not lift it
+        assert relay.received == []
+        assert "campaign relay resume" in pause_line(db, settings)
+
+
+def test_a_relay_that_is_down_or_says_421_loses_nobody(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(greeting="421 4.3.2 service shutting down") as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, EMAILS, tmp_path)
+        for minutes in range(0, 180, 30):  # hours of ticks while it is down
+            tick(db, settings, DAY1 + timedelta(minutes=minutes))
+        assert states(db) == {MessageState.QUEUED: len(EMAILS)}
+        relay.greeting = ""
+        tick(db, settings, DAY1 + timedelta(hours=4))
+        assert sorted(relay.arrived()) == EMAILS
+        assert suppressed(db) == set()
+
+
+def test_recipient_replies_bounce_fail_or_retry_by_their_enhanced_code(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    gone, unknown, policy, busy, fine = (f"{n}@smb.example" for n in "abcde")
+    replies = {
+        gone: "550 5.1.1 no such mailbox",
+        unknown: "550 user unknown",
+        policy: "550 5.7.1 message refused as spam",
+        busy: "452 4.2.2 mailbox full, try later",
+    }
+    with fault_relay(rcpt_replies=dict(replies)) as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, [gone, unknown, policy, busy, fine], tmp_path)
+        tick(db, settings, DAY1)
+        assert state_of(db, gone).state == MessageState.BOUNCED
+        assert state_of(db, unknown).state == MessageState.BOUNCED
+        assert state_of(db, policy).state == MessageState.FAILED
+        assert "5.7.1" in (state_of(db, policy).error or "")
+        assert state_of(db, busy).state == MessageState.RETRY
+        assert suppressed(db) == {gone, unknown}  # not the policy refusal
+
+        del relay.rcpt_replies[busy]
+        tick(db, settings, DAY1 + timedelta(minutes=11))  # retry_base_seconds is 600 here
+        assert state_of(db, busy).state == MessageState.SENT
+        assert sorted(relay.arrived()) == [busy, fine]
+
+
+def test_a_4xx_is_retried_for_days_then_given_up_and_the_contact_waits(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(rcpt_reply_all="451 4.3.0 temporary failure") as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, EMAILS[:1], tmp_path)
+        tick(db, settings, DAY1)
+        moment = DAY1
+        while state_of(db, EMAILS[0]).state != MessageState.FAILED:
+            moment += timedelta(minutes=30)
+            tick(db, settings, moment)
+        message = state_of(db, EMAILS[0])
+        assert (message.error or "").startswith("gave up after 1 hour: 451 4.3.0")
+        assert message.attempts >= 3
+        relay.rcpt_reply_all = ""
+        tick(db, settings, moment + timedelta(days=14))  # step 2 is due by now, but not planned
+        assert states(db) == {MessageState.FAILED: 1}
+        assert relay.received == []
+
+
+def test_many_recipients_refused_with_one_57x_code_is_a_block_list_not_their_fault(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    emails = [f"b{i}@smb.example" for i in range(14)]
+    with fault_relay(
+        rcpt_reply_all="554 5.7.1 client host blocked using zen.spamhaus.org"
+    ) as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, emails, tmp_path)
+        tick(db, settings, DAY1)
+        assert states(db) == {MessageState.QUEUED: len(emails)}
+        assert "relay refuses every recipient with 5.7.1" in pause_line(db, settings)
+        assert suppressed(db) == set()
+
+
+def test_a_drop_before_the_final_dot_is_retried_and_after_it_is_uncertain(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    before, after = "before@smb.example", "after@smb.example"
+    with fault_relay(drop_at_data={before}, drop_after_dot={after}) as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, [before, after, *EMAILS[:2]], tmp_path)
+        tick(db, settings, DAY1)
+        assert state_of(db, before).state == MessageState.RETRY
+        assert state_of(db, after).state == MessageState.UNCERTAIN
+        relay.drop_at_data.clear()
+        relay.drop_after_dot.clear()
+        for hours in (1, 2, 3):
+            tick(db, settings, DAY1 + timedelta(hours=hours))
+        assert relay.arrived() == {before: 1, after: 1, EMAILS[0]: 1, EMAILS[1]: 1}
+        assert state_of(db, after).state == MessageState.UNCERTAIN  # never resent on its own
+
+
+def test_international_addresses_go_as_a_labels_or_with_smtputf8(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    emails = ["josé@smb.example", "idn@bücher.example", "plain@smb.example"]
+    with fault_relay() as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, emails, tmp_path)
+        tick(db, settings, DAY1)
+        assert sorted(relay.arrived()) == [
+            "idn@xn--bcher-kva.example",
+            "josé@smb.example",
+            "plain@smb.example",
+        ]
+        to = {rcpt: str(message["To"]) for rcpt, message in relay.received}
+        assert "josé@smb.example" in to["josé@smb.example"]
+
+
+def test_without_smtputf8_only_the_non_ascii_mailbox_fails(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    emails = ["josé@smb.example", "idn@bücher.example", "plain@smb.example"]
+    with fault_relay(smtputf8=False) as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, emails, tmp_path)
+        tick(db, settings, DAY1)
+        assert sorted(relay.arrived()) == ["idn@xn--bcher-kva.example", "plain@smb.example"]
+        jose = state_of(db, "josé@smb.example")
+        assert (jose.state, jose.error) == (MessageState.FAILED, "relay does not support SMTPUTF8")
+        assert suppressed(db) == set()
+
+
+def test_pooled_connections_are_recycled_after_max_messages(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay() as relay:
+        settings = point_at(settings, relay.port, concurrency=1, max_messages_per_connection=2)
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        assert sorted(relay.arrived()) == sorted(EMAILS)
+        assert relay.connections == len(EMAILS) // 2 + 1  # the +1: the controller's own probe

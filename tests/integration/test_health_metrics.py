@@ -1,0 +1,46 @@
+"""`/healthz` and `/metrics` over real HTTP after a real tick: what a monitor would read."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import SmtpSink
+from tests.helpers import tick
+from tests.webapp_fixtures import (
+    WebApp,
+    at,
+    launched_fixture,  # noqa: F401  (fixture)
+    web_fixture,  # noqa: F401  (fixture)
+    web_settings_fixture,  # noqa: F401  (fixture)
+)
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_health_and_metrics_after_a_tick(web: WebApp, smtp_sink: SmtpSink) -> None:
+    report = tick(web.db, web.settings, at(4, 27, 14))
+    assert report.counts["sent"] == 2 and set(report.seconds) >= {"messages", "alerts"}
+    with web.client() as client:
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "ok" and body["database"] == "ok" and body["relay"] == "sending"
+        assert body["last_tick"]["at"] == "2021-04-27T14:00:00+00:00"
+        assert "2 sent" in body["last_tick"]["did"]
+
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        found = samples(metrics.text)
+    assert found[("campaign_messages", (("state", "sent"),))] == 2
+    assert found[("campaign_messages", (("state", "failed"),))] == 0
+    assert found[("campaign_messages_sent_total", ())] == 2
+    assert found[("campaign_queue_depth", ())] == 0
+    assert found[("campaign_relay_paused", ())] == 0
+    assert found[("campaign_tick_duration_seconds_count", ())] >= 1
