@@ -19,7 +19,7 @@ from campaign_engine.sending.dkim import (
     generate_key,
 )
 from campaign_engine.sending.mime import build_mime, list_headers
-from campaign_engine.sending.signing_pool import MIN_POOLED, SigningPool
+from campaign_engine.sending.signing_pool import CHUNK, MIN_POOLED, SigningPool, signed_stream
 from campaign_engine.sending.transport import Delivery, make_transport
 from tests.conftest import SmtpSink
 
@@ -131,6 +131,20 @@ def test_when_a_signing_worker_dies_the_messages_are_signed_in_process(
         pool.close()
     assert [verified(s) for s in signed] == [[True]] * len(raws) * 2
     assert "signing in-process from now on" in caplog.text
+
+
+def test_a_message_that_cannot_be_signed_is_refused_alone_and_the_stream_goes_on() -> None:
+    broken = b"From: a@b.example\nnot a header line\n\nbody\n"
+    raws = [message(n) for n in range(5)] + [broken] * (CHUNK + 1) + [message(9)]
+    deliveries = [
+        Delivery(n, "dana@x.example", "ada@tiny.example", raw) for n, raw in enumerate(raws)
+    ]
+    refused: list[int] = []
+    stream = signed_stream(SigningPool(rsa_only()), deliveries, lambda d, _: refused.append(d.key))
+    signed = list(stream)
+    assert [d.key for d in signed] == [0, 1, 2, 3, 4, len(raws) - 1]
+    assert refused == list(range(5, 5 + CHUNK + 1))
+    assert all(verified(d.raw) == [True] for d in signed)
 
 
 def test_every_message_of_a_large_batch_arrives_once_and_signed(
