@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # playwright drives Debian's chromium (/usr/bin/chromium); it must never download a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test lint format clean spamassassin browser imap
+.PHONY: demo test lint format clean spamassassin browser imap bench-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ imap:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
 	else echo "dovecot is missing and we are not root: the IMAP inbox tests will be skipped" \
 	  "(as root: apt-get install dovecot-imapd)"; fi
+
+# Benchmarks only (not CI): Postfix's C smtp-sink / smtp-source, a sink that is not the bottleneck.
+bench-deps: $(STAMP)
+	@if [ -x /usr/sbin/smtp-sink ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's postfix for bench/ (smtp-sink)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >/dev/null; \
+	else echo "postfix (smtp-sink) is missing and we are not root: apt-get install postfix" >&2; exit 1; fi
 
 demo: $(STAMP) spamassassin
 	$(BIN)/python examples/demo.py

@@ -25,6 +25,7 @@ from campaign_engine.cli.app import (
     parse_now,
 )
 from campaign_engine.cli.local_time import print_local_days
+from campaign_engine.cli.serve_workers import run_workers
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
@@ -75,6 +76,9 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes sharing the port (one per core).")
+    ] = 1,
 ) -> None:
     """Serve the tracking endpoints (open pixel, clicks, contact page, unsubscribe) until Ctrl-C."""
     import uvicorn
@@ -82,7 +86,11 @@ def serve(
     c = context_of(ctx)
     require_strong_secret(c.settings)
     out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
-    uvicorn.Server(_web_config(c, host, port)).run()
+    if workers > 1:
+        c.db.dispose()  # migrated here, once; each worker opens its own connections
+        run_workers(c.settings, host, port, workers, c.verbose)
+    else:
+        uvicorn.Server(_web_config(c, host, port)).run()
     out.print("Stopped.")
 
 

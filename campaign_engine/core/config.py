@@ -61,6 +61,9 @@ class DkimSettings:
     selector: str = ""
     domain: str = ""
     private_key_path: Path | None = None
+    # Optional second signature (RFC 8463); receivers that know Ed25519 check it too.
+    ed25519_selector: str = ""
+    ed25519_private_key_path: Path | None = None
 
     @property
     def enabled(self) -> bool:
@@ -216,6 +219,8 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
     else:
         dkim["private_key_path"] = None
+    ed_path = dkim.get("ed25519_private_key_path")
+    dkim["ed25519_private_key_path"] = (base / Path(ed_path)).resolve() if ed_path else None
     for key in ("outbox_dir", "sequences_dir", "templates_dir"):
         values[key] = (base / Path(values.get(key, getattr(Settings, key)))).resolve()
     values["database_url"] = _resolve_sqlite(

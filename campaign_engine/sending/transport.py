@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Iterable
 from email.utils import parseaddr
 from pathlib import Path
 from types import TracebackType
@@ -14,6 +13,7 @@ from campaign_engine.core.config import Settings
 from campaign_engine.sending.dkim import DkimSigner
 from campaign_engine.sending.outcomes import Delivery, Outcome
 from campaign_engine.sending.retry import AttemptResult
+from campaign_engine.sending.signing_pool import SigningPool, signed_stream
 from campaign_engine.sending.smtp_client import Limiter, SmtpTransport
 from campaign_engine.sending.smtp_replies import RelayFault
 
@@ -62,31 +62,31 @@ def make_transport(settings: Settings, limiter: Limiter | None = None) -> Transp
 
 
 class SigningTransport:
-    """Signs each delivery just before the inner transport takes it (lazily, like rendering)."""
+    """Signs each delivery just before the inner transport takes it (lazily, like rendering;
+    the RSA operations in worker processes, see signing_pool)."""
 
     def __init__(self, inner: Transport, signer: DkimSigner) -> None:
         self.inner = inner
         self.signer = signer
+        self.pool = SigningPool(signer)
 
     async def __aenter__(self) -> SigningTransport:
         await self.inner.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self.pool.close()
         await self.inner.__aexit__(*exc_info)  # type: ignore[arg-type]
 
     async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
         refused: list[Outcome] = []
-        outcomes = await self.inner.deliver(self._signed(deliveries, refused))
-        return [*outcomes, *refused]
 
-    def _signed(self, deliveries: Iterable[Delivery], refused: list[Outcome]) -> Iterator[Delivery]:
-        for delivery in deliveries:
-            try:
-                yield replace(delivery, raw=self.signer.sign(delivery.raw))
-            except Exception as exc:  # one message that cannot be signed fails alone
-                detail = f"DKIM signing failed: {exc}"
-                refused.append(Outcome(delivery.key, AttemptResult.PERMANENT, detail))
+        def refuse(delivery: Delivery, exc: Exception) -> None:  # that message fails alone
+            detail = f"DKIM signing failed: {exc}"
+            refused.append(Outcome(delivery.key, AttemptResult.PERMANENT, detail))
+
+        outcomes = await self.inner.deliver(signed_stream(self.pool, deliveries, refuse))
+        return [*outcomes, *refused]
 
 
 class OutboxTransport:

@@ -14,19 +14,19 @@ import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import anyio
 import sqlalchemy as sa
 
 from campaign_engine.core.kinds import EventKind
-from campaign_engine.store.db import Database
+from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Event
 from campaign_engine.tracking.bots import BotRules, Hit, Verdict, classify, proxy_note
 from campaign_engine.tracking.hits import RecentLinks, Target
 from campaign_engine.tracking.lookups import MessageInfo, message_info
 
-__all__ = ["EventRecorder", "PendingHit"]
+__all__ = ["EventRecorder", "PendingHit", "stored_bursts"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ CACHE_SIZE = 100_000  # sent messages whose links are kept in memory
 WRITE_ATTEMPTS = 5
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
 _LINK_KINDS = (EventKind.CLICK, EventKind.CONTACT_PAGE, EventKind.UNSUBSCRIBE_PAGE)
+_LOCK = 0x7472_6163  # advisory lock key of the event writers ("trac")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class EventRecorder:
             infos = await anyio.to_thread.run_sync(self._load_many, unknown)
         rows: list[dict[str, object]] = []
         retro: list[tuple[int, datetime, datetime]] = []  # message, window start, end
+        bursts: dict[int, tuple[int, datetime]] = {}  # message: links, last link hit at
         for hit in batch:
             info = infos.get(hit.message_id) or self._cache.get(hit.message_id)
             if info is None:
@@ -143,10 +145,12 @@ class EventRecorder:
             if verdict.reason == "all_links":
                 start = self._recent.window_start(hit.message_id, hit.at)
                 retro.append((hit.message_id, start, hit.at))
+            elif hit.kind in _LINK_KINDS and info.links_total >= 2:
+                bursts[hit.message_id] = (info.links_total, hit.at)
             rows.append(_row(hit, info, verdict))
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                await anyio.to_thread.run_sync(self._insert, rows, retro)
+                await anyio.to_thread.run_sync(self._insert, rows, retro, bursts)
                 break
             except sa.exc.OperationalError:
                 if attempt == WRITE_ATTEMPTS:
@@ -181,12 +185,21 @@ class EventRecorder:
         return found
 
     def _insert(
-        self, rows: list[dict[str, object]], retro: list[tuple[int, datetime, datetime]]
+        self,
+        rows: list[dict[str, object]],
+        retro: list[tuple[int, datetime, datetime]],
+        bursts: dict[int, tuple[int, datetime]],
     ) -> None:
         with self.db.session() as session:
             connection = session.connection()
+            if bursts and is_postgres(connection.engine):
+                # Serialise the writers of every server process, so each burst check below
+                # sees the link hits the others stored (SQLite writers are serialised anyway).
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
             if rows:
                 connection.execute(sa.insert(_EVENTS), rows)
+            span = timedelta(seconds=self.rules.burst_seconds)
+            retro = retro + stored_bursts(connection, bursts, span)
             for message_id, start, end in retro:
                 connection.execute(
                     sa.update(_EVENTS)
@@ -199,6 +212,43 @@ class EventRecorder:
                     )
                     .values(is_human=False, bot_reason="all_links")
                 )
+
+
+def stored_bursts(
+    connection: sa.Connection, bursts: dict[int, tuple[int, datetime]], span: timedelta
+) -> list[tuple[int, datetime, datetime]]:
+    """The "every link at once" rule over what the database holds, so it holds however many
+    server processes recorded the hits: for each message whose links were all hit within one
+    `span` around its latest hit here, that window (message, start, end)."""
+    if not bursts:
+        return []
+    earliest = min(at for _, at in bursts.values()) - span
+    rows = connection.execute(
+        sa.select(_EVENTS.c.message_id, _EVENTS.c.kind, _EVENTS.c.link_index, _EVENTS.c.occurred_at)
+        .where(
+            _EVENTS.c.message_id.in_(list(bursts)),
+            _EVENTS.c.kind.in_(_LINK_KINDS),
+            _EVENTS.c.occurred_at >= earliest,
+        )
+        .order_by(_EVENTS.c.occurred_at)
+    )
+    hits: dict[int, list[tuple[datetime, tuple[str, int | None]]]] = {}
+    for message_id, kind, link_index, occurred_at in rows:
+        at, last = _aware(occurred_at), bursts[message_id][1]
+        if last - span <= at <= last + span:
+            hits.setdefault(message_id, []).append((at, (kind, link_index)))
+    found = []
+    for message_id, seen in hits.items():
+        for start, _ in seen:  # windows starting at each hit, in time order
+            inside = {target for at, target in seen if start <= at <= start + span}
+            if len(inside) >= bursts[message_id][0]:
+                found.append((message_id, start, start + span))
+                break
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _row(hit: PendingHit, info: MessageInfo, verdict: Verdict) -> dict[str, object]:

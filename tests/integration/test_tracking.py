@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -39,8 +42,8 @@ from campaign_engine.store.models import (
 from campaign_engine.store.queries import campaign_by_name
 from campaign_engine.tracking.routes import PIXEL_GIF
 from campaign_engine.web.app import create_app
-from tests.conftest import SmtpSink
-from tests.helpers import html_of, text_of, tick, write_csv
+from tests.conftest import SmtpSink, free_port
+from tests.helpers import CAMPAIGN, html_of, text_of, tick, write_csv
 from tests.web import Clock, serving, wait_until
 
 REP = "dana.reyes@gitlab-demo.example"
@@ -233,6 +236,73 @@ def test_every_link_of_a_message_hit_at_once_is_a_scanner(
     clock.now = at(4, 27, 12)  # later, a person clicks the offer: counted
     http.get(grace["click"])
     assert wait_for_events(db, 4)[-1].is_human
+
+
+def test_the_burst_rule_holds_across_server_processes(
+    settings: Settings, db: Database, sent: SmtpSink, clock: Clock
+) -> None:
+    """Two servers (as with `campaign serve --workers 2`), each with its own recorder and
+    memory: the links of one message hit through both at once are still all flagged."""
+    with (
+        serving(create_app(settings, db, clock=clock)) as first,
+        serving(create_app(settings, db, clock=clock)) as second,
+        httpx.Client(headers={"User-Agent": BROWSER}, timeout=10) as http,
+    ):
+        grace = links(sent.to(GRACE)[0], "")
+        for index, (server, kind) in enumerate(
+            [(first, "click"), (second, "contact"), (second, "unsubscribe")]
+        ):
+            clock.now = at(4, 27, 11, 0, 0) + timedelta(milliseconds=300 * index)
+            assert http.get(server + grace[kind]).status_code in (200, 302)
+            wait_for_events(db, index + 1)
+    assert [(e.kind, e.is_human, e.bot_reason) for e in events(db)] == [
+        ("click", False, "all_links"),
+        ("contact_page", False, "all_links"),
+        ("unsubscribe_page", False, "all_links"),
+    ]
+
+
+def test_serve_with_two_worker_processes_stores_every_hit_and_flags_bursts(
+    settings: Settings, db: Database, sent: SmtpSink
+) -> None:
+    port = free_port()
+    env = {**os.environ, "CAMPAIGN_CONFIG": str(settings.config_path)}
+    server = subprocess.Popen(
+        [CAMPAIGN, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(base), timeout=60, what="campaign serve --workers 2")
+        ada, grace = links(sent.to(ADA)[0], base), links(sent.to(GRACE)[0], base)
+        for _ in range(20):  # a new connection each: spread over the workers
+            assert (
+                httpx.get(base + ada["pixel"], headers={"User-Agent": BROWSER}).status_code == 200
+            )
+        for kind in ("click", "contact", "unsubscribe"):  # a scanner hits every link at once
+            httpx.get(base + grace[kind], headers={"User-Agent": BROWSER})
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors
+    assert len(events(db, kind="open", is_human=True)) == 20
+    flagged = [(e.kind, e.is_human, e.bot_reason) for e in events(db) if e.kind != "open"]
+    assert flagged == [
+        ("click", False, "all_links"),
+        ("contact_page", False, "all_links"),
+        ("unsubscribe_page", False, "all_links"),
+    ]
+
+
+def _answers(base: str) -> bool:
+    try:
+        httpx.get(base + "/healthz", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def test_contact_page_get_is_a_click_never_a_request(

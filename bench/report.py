@@ -1,0 +1,109 @@
+"""`campaign report` and the dashboard on a big history: 1,000,000 messages, 200,000 events.
+
+    CAMPAIGN_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_speed \
+        .venv/bin/python bench/report.py [--contacts 333334] [--steps 3] [--events 200000]
+
+Generated with bulk INSERT ... SELECT generate_series (PostgreSQL; the bench drops every table
+of its database first). Times `reports.load_report` (the data behind `campaign report`) and
+`render_dashboard` on top of it; target < 2 s each (reference: 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from campaign_engine.core.config import load_settings
+from campaign_engine.engine.launch import launch
+from campaign_engine.reporting import reports
+from campaign_engine.reporting.dashboard import render_dashboard
+from campaign_engine.store.db import Database
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import Load, Row, print_rows
+from scale import ROOT, seed
+
+URL = os.environ.get(
+    "CAMPAIGN_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_speed"
+)
+START = date(2021, 4, 27)
+NOW = datetime(2021, 4, 27, 9, tzinfo=UTC)
+
+
+def build(workdir: Path, contacts: int, steps: int, events: int) -> tuple[Database, Path]:
+    config = workdir / "config.toml"
+    config.write_text(
+        f'database_url = "{URL}"\nsecret = "bench"\n'
+        f'sequences_dir = "{ROOT / "sequences"}"\ntemplates_dir = "{ROOT / "templates"}"\n'
+    )
+    Database(URL, migrate=False).drop_everything()
+    db = Database(URL)
+    seed(db, contacts)
+    launch(db, load_settings(config, environ={}), "premium-to-ultimate", START, NOW)
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO message (enrollment_id, campaign_id, contact_id, step, origin, state,"
+                " recipient, subject, message_id_header, attempts, sent_at, created_at)"
+                " SELECT e.id, e.campaign_id, e.contact_id, s, 'automated', 'sent',"
+                " 'c' || e.contact_id || '@x.example', 'Subject', '<' || e.id || '.' || s || '@v>',"
+                " 1, :now + s * interval '1 day', :now"
+                " FROM enrollment e CROSS JOIN generate_series(1, :steps) s"
+            ),
+            {"now": NOW, "steps": steps},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO event (kind, message_id, contact_id, link_index, is_human, occurred_at)"
+                " SELECT CASE WHEN g % 3 = 0 THEN 'click' ELSE 'open' END, m.id, m.contact_id,"
+                " CASE WHEN g % 3 = 0 THEN 0 END, g % 10 <> 0, m.sent_at + interval '1 hour'"
+                " FROM generate_series(1, :events) g"
+                " JOIN message m ON m.id = (g * 7919) % (SELECT max(id) FROM message) + 1"
+            ),
+            {"events": events},
+        )
+        conn.execute(sa.text("ANALYZE"))
+    return db, config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=333_334)
+    parser.add_argument("--steps", type=int, default=3, help="messages per contact (<= 3)")
+    parser.add_argument("--events", type=int, default=200_000)
+    args = parser.parse_args()
+    load = Load()
+    with tempfile.TemporaryDirectory() as tmp:
+        db, config = build(Path(tmp), args.contacts, args.steps, args.events)
+        settings = load_settings(config, environ={})
+        with db.engine.connect() as conn:
+            messages = conn.execute(sa.text("SELECT count(*) FROM message")).scalar_one()
+            events = conn.execute(sa.text("SELECT count(*) FROM event")).scalar_one()
+        started = time.perf_counter()
+        with db.session() as session:
+            result = reports.load_report(session, NOW)
+            reports.campaign_statuses(session)
+        report_s = time.perf_counter() - started
+        started = time.perf_counter()
+        html = render_dashboard(result, settings.templates_dir)
+        dashboard_s = time.perf_counter() - started + report_s
+        db.dispose()
+    assert "premium-to-ultimate" in html
+    rows = [
+        Row("campaign report (load_report + statuses)", report_s, 2.0, unit="s"),
+        Row("dashboard (load_report + render)", dashboard_s, 2.0, unit="s"),
+    ]
+    print_rows(f"PostgreSQL, {messages:,} messages, {events:,} events", rows, load)
+
+
+if __name__ == "__main__":
+    main()
