@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from campaign_engine.store import api_tables as _api_tables  # noqa: F401  (API tokens, webhooks)
 from campaign_engine.store import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)
@@ -54,10 +54,11 @@ class Database:
         self.engine.dispose()
 
     def drop_everything(self) -> None:
-        """Drop every table and the migration record (tests and benchmarks start from zero)."""
-        SQLModel.metadata.drop_all(self.engine)
-        with self.engine.begin() as connection:
-            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        """Drop every table the database holds, the migration record too, whichever version of
+        the engine made them (tests and benchmarks start from zero)."""
+        tables = sa.MetaData()
+        tables.reflect(self.engine)
+        tables.drop_all(self.engine)
 
 
 def _normalise(url: str) -> str:
