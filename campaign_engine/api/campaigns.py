@@ -25,6 +25,7 @@ from campaign_engine.reps.contact_requests import (
     clean_form,
     record_contact_request,
 )
+from campaign_engine.sending.campaign_pause import set_campaign_paused
 from campaign_engine.store.event_feed import event_horizon
 from campaign_engine.store.models import Account, Campaign, Contact, Event, Message, Rep
 
@@ -126,6 +127,39 @@ def launch_campaign(body: LaunchIn, caller: Ops, api: Ctx) -> LaunchOut:
     log.info("API %s launched %r", caller.name, result.name)
     return LaunchOut(campaign_id=result.campaign_id, name=result.name, enrolled=enrolled,
                      not_enrolled=result.not_enrolled, overlapping=result.overlapping)  # fmt: skip
+
+
+class PauseOut(BaseModel):
+    name: str
+    paused: bool
+    changed: bool  # false when it already was
+
+
+@router.post(
+    "/campaigns/{name}/pause",
+    response_model=PauseOut,
+    tags=["campaigns"],
+    summary="Pause a campaign: nothing more of it is queued or sent until it is resumed",
+)
+def pause_campaign(name: str, caller: Ops, api: Ctx) -> PauseOut:
+    return _set_paused(name, True, caller, api)
+
+
+@router.post(
+    "/campaigns/{name}/resume",
+    response_model=PauseOut,
+    tags=["campaigns"],
+    summary="Resume a paused campaign: what was queued goes out in the next send window",
+)
+def resume_campaign(name: str, caller: Ops, api: Ctx) -> PauseOut:
+    return _set_paused(name, False, caller, api)
+
+
+def _set_paused(name: str, paused: bool, caller: Caller, api: Api) -> PauseOut:
+    with api.db.session() as session:
+        changed = set_campaign_paused(session, name, paused, api.clock(), f"api:{caller.name}")
+    log.info("API %s %s %r", caller.name, "paused" if paused else "resumed", name)
+    return PauseOut(name=name, paused=paused, changed=changed)
 
 
 @router.post(

@@ -16,7 +16,15 @@ from sqlmodel import Session, select
 from campaign_engine.api.app import MAX_BODY_BYTES
 from campaign_engine.api.tokens import create_token, list_tokens, revoke_token
 from campaign_engine.core.kinds import EventKind, MessageState, OutreachMode
-from campaign_engine.store.models import Alert, Contact, Event, Exclusion, Message, Suppression
+from campaign_engine.store.models import (
+    Alert,
+    Campaign,
+    Contact,
+    Event,
+    Exclusion,
+    Message,
+    Suppression,
+)
 from tests.conftest import SmtpSink
 from tests.helpers import campaign_cli
 from tests.web import wait_until
@@ -356,6 +364,7 @@ def test_openapi_document_validates_and_matches_the_routes(api: Clients) -> None
         ("GET", "/contacts/{email}/export"), ("POST", "/exclusions"), ("GET", "/exclusions"),
         ("DELETE", "/exclusions/{target}"), ("POST", "/suppressions"), ("GET", "/suppressions"),
         ("DELETE", "/suppressions/{email}"), ("GET", "/campaigns"), ("POST", "/campaigns"),
+        ("POST", "/campaigns/{name}/pause"), ("POST", "/campaigns/{name}/resume"),
         ("POST", "/contact-requests"), ("GET", "/events"),
     }  # fmt: skip
     assert document["servers"] == [{"url": API}]
@@ -454,3 +463,30 @@ def test_an_event_committed_late_is_not_skipped_on_postgres(api: Clients) -> Non
         slow.close()
         late = client.get("/events", params={"after": early["next_after"]}).json()
     assert [e["kind"] for e in late["events"]] == ["open", "click"]
+
+
+def test_ops_pause_and_resume_a_campaign_and_a_dry_run_writes_nothing(api: Clients) -> None:
+    problem(api.call("rep", "POST", "/campaigns/P2U/pause"), 403)
+    problem(api.call("integration", "POST", "/campaigns/P2U/pause"), 403)
+    problem(api.call("ops", "POST", "/campaigns/nope/pause"), 404)
+    paused = api.call("ops", "POST", "/campaigns/P2U/pause")
+    assert paused.status_code == 200 and paused.json() == {
+        "name": "P2U",
+        "paused": True,
+        "changed": True,
+    }
+    assert api.call("ops", "POST", "/campaigns/P2U/pause").json()["changed"] is False
+    with api.web.db.session() as session:
+        assert session.exec(select(Campaign.paused).where(Campaign.name == "P2U")).one()
+    resumed = api.call("ops", "POST", "/campaigns/P2U/resume").json()
+    assert resumed == {"name": "P2U", "paused": False, "changed": True}
+
+    body = {"sequence": "premium-to-ultimate", "start": "2031-01-07", "name": "Dry",
+            "dry_run": True, "allow_overlap": True}  # fmt: skip
+    dry = api.call("ops", "POST", "/campaigns", json=body)
+    assert dry.status_code == 201, dry.text
+    plan = dry.json()
+    assert plan["campaign_id"] is None and plan["sends"], plan
+    assert {s["step"] for s in plan["sends"]} == {1, 2, 3}
+    names = [c["name"] for c in api.call("ops", "GET", "/campaigns").json()]
+    assert names == ["P2U"], "a dry run creates no campaign"
