@@ -89,6 +89,9 @@ CONTACT_ALIASES = {
 _TEXT_FIELDS = ("first_name", "last_name", "title", "account")
 _TEXT_LIMIT = 200  # characters in a name, title or account
 CLEANED = "control characters removed (line breaks and tabs became spaces)"
+NEEDS_SMTPUTF8 = (
+    "a non-ASCII name before the @ needs SMTPUTF8 (RFC 6531): sent only if the relay supports it"
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,8 @@ def _parse(
     if "email" not in values:
         raise RowRejected("email", "no email column (expected a header row naming 'email')")
     email = _check("email", clean_email, values["email"])
+    if not email.rpartition("@")[0].isascii():
+        warnings.append(RowError(where[0], where[1], "email", NEEDS_SMTPUTF8))
     text = {name: clean_text(values, name, where, warnings) for name in _TEXT_FIELDS}
     if not text["account"]:
         raise RowRejected("account", "is empty")

@@ -130,3 +130,15 @@ def test_contact_rows_validate_without_a_csv_file() -> None:
     ]
     assert checks[1].error is not None and str(checks[1].error).startswith("api:2: email: ")
     assert str(checks[2].error) == "api:3: account: is empty"
+
+
+def test_an_international_address_is_accepted_and_the_import_says_it_needs_smtputf8() -> None:
+    (checked,) = validate_contacts(
+        [{"email": "José@smb.example", "account": "SMB Co", "employees": "10"}], "contacts.csv"
+    )
+    assert checked.row is not None and checked.row.email == "josé@smb.example"
+    assert [(w.field, "SMTPUTF8" in w.reason) for w in checked.warnings] == [("email", True)]
+    (idn,) = validate_contacts(
+        [{"email": "idn@bücher.example", "account": "SMB Co", "employees": "10"}], "contacts.csv"
+    )
+    assert idn.row is not None and idn.warnings == []  # a domain is sent as A-labels: no warning
