@@ -1,9 +1,8 @@
 """The `campaign` command (entry point `campaign_engine.cli:main`).
 
 Every command group lives in its own module; this is the one place they are put on the root
-app, in the order a new user meets them: set up the database, import, launch, send, look at the
-results, then the day-to-day groups and the deliverability checks. (`campaign --help` lists the
-single commands first, then the groups, each in this order.)
+app, each in a help panel, in workflow order: set up, launch and send, follow up, keep people out,
+integrations (`campaign --help` lists them in this order), each with an example line.
 """
 
 from __future__ import annotations
@@ -26,33 +25,80 @@ from campaign_engine.cli import (
     users,
     webhooks,
 )
-from campaign_engine.cli.app import app, main
+from campaign_engine.cli.app import app, command, group, main
 
 __all__ = ["app", "main"]
 
-app.add_typer(database.db_app, name="db")
-app.add_typer(contacts.import_app, name="import")
-app.command("launch")(launch.launch)
-app.command("tick")(campaigns.tick)
-app.command("run")(campaigns.run)
-app.command("serve")(campaigns.serve)
-app.command("status")(campaigns.status)
-app.command("report")(campaigns.report)
-app.add_typer(messages.messages_app, name="messages")
-app.add_typer(relay.relay_app, name="relay")
-app.command("contact-request")(contacts.contact_request)
-app.add_typer(inbox.inbox_app, name="inbox")
-app.add_typer(contacts.contacts_app, name="contacts")
-app.add_typer(drafts.drafts_app, name="drafts")
-app.command("reminders")(drafts.reminders_command)
-app.add_typer(digests.digests_app, name="digests")
-app.command("exclude")(exclusions.exclude)
-app.add_typer(exclusions.exclusions_app, name="exclusions")
-app.add_typer(suppress.suppress_app, name="suppress")
-app.add_typer(stages.stages_app, name="stages")
-app.add_typer(users.users_app, name="users")
-app.add_typer(tokens.tokens_app, name="tokens")
-app.add_typer(webhooks.webhooks_app, name="webhooks")
-app.add_typer(deliverability.dkim_app, name="dkim")
-app.command("doctor")(deliverability.doctor)
-app.command("lint")(deliverability.lint_command)
+SET_UP = "1. Set up"
+SEND = "2. Launch and send"
+FOLLOW_UP = "3. Follow up"
+KEEP_OUT = "4. Keep people out"
+INTEGRATIONS = "5. Integrations"
+
+group("db", database.db_app, SET_UP, "campaign db upgrade")
+group(
+    "import",
+    contacts.import_app,
+    SET_UP,
+    "campaign import contacts contacts.csv --errors rejected.csv",
+)
+group("users", users.users_app, SET_UP, "campaign users add ops@example.com --role ops")
+group(
+    "dkim",
+    deliverability.dkim_app,
+    SET_UP,
+    "campaign dkim keygen --selector s1 --domain example.com",
+)
+command("doctor", deliverability.doctor, SET_UP, "campaign doctor --no-smtp")
+command("lint", deliverability.lint_command, SET_UP, "campaign lint premium-to-ultimate")
+
+command(
+    "launch",
+    launch.launch,
+    SEND,
+    "campaign launch premium-to-ultimate --start 2021-04-27 --dry-run",
+)
+command("tick", campaigns.tick, SEND, "campaign tick --now 2021-04-27T09:00 --json-logs")
+command("run", campaigns.run, SEND, "campaign run --port 8080 --quiet")
+command("serve", campaigns.serve, SEND, "campaign serve --host 0.0.0.0 --port 8080 --workers 4")
+group("relay", relay.relay_app, SEND, "campaign relay status")
+group("inbox", inbox.inbox_app, SEND, "campaign inbox poll")
+
+command(
+    "status",
+    campaigns.status,
+    FOLLOW_UP,
+    "campaign status --campaign 'premium-to-ultimate 2021-04-27'",
+)
+command("report", campaigns.report, FOLLOW_UP, "campaign report --format html --out report.html")
+group("messages", messages.messages_app, FOLLOW_UP, "campaign messages --state failed --limit 20")
+command(
+    "contact-request",
+    contacts.contact_request,
+    FOLLOW_UP,
+    "campaign contact-request ana@acme.example --note 'call me Tuesday'",
+)
+group("contacts", contacts.contacts_app, FOLLOW_UP, "campaign contacts export ana@acme.example")
+group("drafts", drafts.drafts_app, FOLLOW_UP, "campaign drafts list --rep rep@example.com")
+command(
+    "reminders", drafts.reminders_command, FOLLOW_UP, "campaign reminders --rep rep@example.com"
+)
+group("digests", digests.digests_app, FOLLOW_UP, "campaign digests preview --rep rep@example.com")
+
+command("exclude", exclusions.exclude, KEEP_OUT, "campaign exclude do-not-contact.csv --dry-run")
+group(
+    "exclusions",
+    exclusions.exclusions_app,
+    KEEP_OUT,
+    "campaign exclusions list --campaign 'premium-to-ultimate 2021-04-27'",
+)
+group("suppress", suppress.suppress_app, KEEP_OUT, "campaign suppress add someone@example.com")
+
+group("tokens", tokens.tokens_app, INTEGRATIONS, "campaign tokens create crm --role integration")
+group(
+    "webhooks",
+    webhooks.webhooks_app,
+    INTEGRATIONS,
+    "campaign webhooks add https://crm.example/hook --events reply,bounce",
+)
+group("stages", stages.stages_app, INTEGRATIONS, "campaign stages set ana@acme.example 3")

@@ -9,20 +9,20 @@ the sibling modules; `campaign_engine.cli` registers them on `app`.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import exc as sa_exc
 
+from campaign_engine.cli.logs import setup_logging
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.errors import CampaignEngineError
 from campaign_engine.store.db import Database
@@ -33,12 +33,16 @@ __all__ = [
     "Context",
     "Format",
     "FormatOption",
+    "JsonLogsOption",
     "NowOption",
+    "QuietOption",
     "RepOption",
     "app",
+    "command",
     "context_of",
     "emit_json",
     "err",
+    "group",
     "main",
     "minute",
     "out",
@@ -46,12 +50,44 @@ __all__ = [
 ]
 
 
+# Root commands and groups in workflow order, as `command()` and `group()` register them.
+WORKFLOW: list[str] = []
+
+
+class RootGroup(typer.core.TyperGroup):
+    """The root group: commands and groups listed in workflow order (typer would put every
+    single command before every group), and --help shown as a plain flag (no `<bool>`)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        order = {name: i for i, name in enumerate(WORKFLOW)}
+        return sorted(super().list_commands(ctx), key=lambda name: order.get(name, len(order)))
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
 app = typer.Typer(
+    cls=RootGroup,
     help="Run B2B email campaigns: import contacts, launch sequences, send on schedule.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def command(name: str, function: Any, panel: str, example: str) -> None:
+    """Put a command on the root app, in help panel `panel`, with an example line."""
+    WORKFLOW.append(name)
+    app.command(name, rich_help_panel=panel, epilog=f"Example: {example}")(function)
+
+
+def group(name: str, sub_app: typer.Typer, panel: str, example: str) -> None:
+    """Put a command group on the root app, in help panel `panel`, with an example line."""
+    WORKFLOW.append(name)
+    app.add_typer(sub_app, name=name, rich_help_panel=panel, epilog=f"Example: {example}")
 
 
 # markup off: CSV cells, names and reasons are printed as they are ("[/b]" must not crash),
@@ -78,6 +114,17 @@ class Format(StrEnum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Log only warnings and errors.", metavar="")
+]
+JsonLogsOption = Annotated[
+    bool,
+    typer.Option(
+        "--json-logs",
+        help="Log one JSON object per line (time, level, logger, message, counts).",
+        metavar="",
+    ),
+]
 
 
 @dataclass
@@ -117,13 +164,10 @@ def root(
         ),
     ] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log details and tracebacks.")
+        bool, typer.Option("--verbose", "-v", help="Log details and tracebacks.", metavar="")
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose=verbose)
     ctx.obj = Context(config, verbose)
     ctx.call_on_close(ctx.obj.close)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -19,12 +20,16 @@ from campaign_engine.cli.app import (
     Context,
     Format,
     FormatOption,
+    JsonLogsOption,
     NowOption,
+    QuietOption,
     context_of,
+    err,
     out,
     parse_now,
 )
 from campaign_engine.cli.local_time import print_local_days
+from campaign_engine.cli.logs import setup_logging
 from campaign_engine.cli.serve_workers import run_workers
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
@@ -33,18 +38,40 @@ from campaign_engine.reporting.report_model import Report
 from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
 
+log = logging.getLogger(__name__)
+
 
 def tick(
     ctx: typer.Context,
     now: NowOption = None,
+    quiet: QuietOption = False,
+    json_logs: JsonLogsOption = False,
 ) -> None:
     """Do all work due at this moment once, then exit (cron-friendly)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from campaign_engine.engine.scheduler import tick_once
 
     c = context_of(ctx)
+    setup_logging(verbose=c.verbose, quiet=quiet, json_logs=json_logs, engine=True)
     require_strong_secret(c.settings)
     moment = parse_now(now)
-    report, stopped = asyncio.run(tick_once(c.settings, c.db, moment))
+    # A spinner and the elapsed time on a terminal (stderr), so a long tick is not silent.
+    spinner = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=json_logs or not err.is_terminal,
+    )
+    with spinner:
+        spinner.add_task(f"Ticking {moment.isoformat()}", total=None)
+        report, stopped = asyncio.run(tick_once(c.settings, c.db, moment))
+    if not stopped.signalled:
+        log.info(
+            "tick: %s", report, extra={"counts": dict(report.counts), "seconds": report.seconds}
+        )
     out.print(str(stopped) if stopped.signalled else f"tick {moment.isoformat()}: {report}")
 
 
@@ -57,11 +84,15 @@ def run(
     web: Annotated[
         bool, typer.Option("--web/--no-web", help="Serve the tracking endpoints too.")
     ] = True,
+    quiet: QuietOption = False,
+    json_logs: JsonLogsOption = False,
 ) -> None:
-    """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C."""
+    """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C;
+    logs one line per tick (counts and seconds)."""
     from campaign_engine.engine.scheduler import run_forever
 
     c = context_of(ctx)
+    setup_logging(verbose=c.verbose, quiet=quiet, json_logs=json_logs, engine=True)
     require_strong_secret(c.settings)
     config = _web_config(c, host, port) if web else None
     serving = f" and serving tracking on http://{host}:{port}" if web else ""
