@@ -139,6 +139,13 @@ def drafts_send(
     ctx: typer.Context,
     draft_id: Annotated[int, typer.Argument(metavar="ID")],
     rep: RepOption = None,
+    direct_replies: Annotated[
+        bool,
+        typer.Option(
+            "--direct-replies",
+            help="Replies go straight to the rep, not through the reply mailbox (reply_to).",
+        ),
+    ] = False,
     now: NowOption = None,
 ) -> None:
     """Send a draft now through the engine, from the rep, with tracked links."""
@@ -147,7 +154,9 @@ def drafts_send(
 
     async def send() -> repsend.SentDraft:
         async with make_transport(c.settings) as transport:
-            return await repsend.send_draft(c.db, c.settings, transport, draft_id, rep, moment)
+            return await repsend.send_draft(
+                c.db, c.settings, transport, draft_id, rep, moment, direct_replies
+            )
 
     sent = asyncio.run(send())
     out.print(

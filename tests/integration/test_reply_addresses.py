@@ -17,7 +17,7 @@ from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Draft, Message
 from tests.conftest import SmtpSink
-from tests.helpers import tick, write_csv
+from tests.helpers import campaign_cli, tick, write_csv
 from tests.inbound_fixtures import (
     BOUNCES,
     CONTACTS,
@@ -89,14 +89,17 @@ def test_a_rep_draft_replies_to_the_mailbox_unless_the_rep_wants_replies_direct(
         first, second = drafts[0].id, drafts[1].id
     assert first is not None and second is not None
 
-    async def send(draft: int, direct: bool) -> None:
+    async def send(draft: int) -> None:
         async with make_transport(inbound_settings) as transport:
-            await send_draft(
-                db, inbound_settings, transport, draft, None, EMAIL_1, direct_replies=direct
-            )
+            await send_draft(db, inbound_settings, transport, draft, None, EMAIL_1)
 
-    asyncio.run(send(first, direct=False))
-    asyncio.run(send(second, direct=True))
+    asyncio.run(send(first))
+    # the rep asks for replies straight to them, through the CLI
+    sent = campaign_cli(
+        inbound_settings, "drafts", "send", str(second), "--direct-replies",
+        "--now", EMAIL_1.isoformat(),
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
     via_mailbox, direct = smtp_sink.to("mia@midsize.example")
     assert via_mailbox["Reply-To"].addresses[0].display_name == "Tomás Herrera"
     assert via_mailbox["Reply-To"].addresses[0].addr_spec.startswith("replies+")
