@@ -37,6 +37,7 @@ RANK: dict[str, int] = {
     EventKind.OPEN: 3,
     EventKind.UNSUBSCRIBE: 4,
     EventKind.BOUNCE: 5,
+    EventKind.AUTO_REPLY: 6,  # an out-of-office: when to call, not interest
 }
 LABELS: dict[str, str] = {
     EventKind.CONTACT_REQUEST: "Asked to be contacted",
@@ -45,6 +46,7 @@ LABELS: dict[str, str] = {
     EventKind.OPEN: "Opened",
     EventKind.UNSUBSCRIBE: "Unsubscribed",
     EventKind.BOUNCE: "Email bounced",
+    EventKind.AUTO_REPLY: "Out of office",
 }
 
 
@@ -175,6 +177,8 @@ def next_step_for(activities: tuple[Activity, ...]) -> str:
         return "Do not email them again: they unsubscribed."
     if EventKind.BOUNCE in by_kind:
         return "Find a working address or another contact at the account: the email bounced."
+    if top.kind == EventKind.AUTO_REPLY:
+        return "They are away: follow up once they are back (their auto-reply says when)."
     if top.kind == EventKind.CONTACT_PAGE:
         return (
             "Reach out personally: they opened the contact page but did not send it. "
@@ -230,9 +234,12 @@ def _activity(
     step = steps[latest.step - 1] if latest.step and latest.step <= len(steps) else None
     following = steps[latest.step] if step and latest.step and latest.step < len(steps) else None
     notes = [f.note for f in sorted(facts, key=lambda f: f.occurred_at) if f.note]
+    label = LABELS.get(latest.kind, latest.kind)
+    if latest.kind == EventKind.AUTO_REPLY and notes:
+        label = f"{label} ({notes[-1]})"  # the return date the auto-reply stated
     return Activity(
         kind=latest.kind,
-        label=LABELS.get(latest.kind, latest.kind),
+        label=label,
         campaign=info.name if info else "",
         step=latest.step,
         subject=step.subject if step else "",

@@ -121,3 +121,16 @@ def test_offer_lookup_by_page_when_the_query_differs() -> None:
     offer = offer_for_click(step, [], None, "https://about.gitlab.com/webcast/automate-security-ci")
     assert offer.name.startswith("From DevOps to DevSecOps")
     assert plain_url(offer.url) == "https://about.gitlab.com/webcast/automate-security-ci/"
+
+
+def test_an_out_of_office_shows_its_return_date_and_ranks_after_interest() -> None:
+    facts = [
+        fact(1, "grace", "auto_reply", 10, note="back on 2021-05-03"),
+        fact(2, "hal", "open", 9),
+    ]
+    entries = build_entries(facts, CAMPAIGNS)
+    assert [e.name for e in entries] == ["Hal Jordan", "Grace Hopper"]
+    grace = entries[1]
+    assert grace.top.label == "Out of office (back on 2021-05-03)"
+    assert grace.top.note == ""  # not shown as a message of theirs
+    assert grace.next_step.startswith("They are away: follow up once they are back")
