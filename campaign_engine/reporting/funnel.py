@@ -32,10 +32,12 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.kinds import EventKind, MessageState
 from campaign_engine.reporting.report_model import (
     CampaignReport,
     CampaignRow,
+    ContactRow,
     DayCount,
     EventRow,
     Figures,
@@ -195,6 +197,13 @@ def _figures(
     return f
 
 
+def _persona(contact: ContactRow, campaign: CampaignRow) -> str:
+    """The persona the campaign's own [personas] table gives the contact's title."""
+    if not contact.title:
+        return contact.persona
+    return persona_for(contact.title, campaign.sequence.personas)
+
+
 def _offers(index: _Index, campaign: CampaignRow, messages: list[MessageRow]) -> list[OfferFigures]:
     result = []
     for step in campaign.sequence.steps:
@@ -203,7 +212,7 @@ def _offers(index: _Index, campaign: CampaignRow, messages: list[MessageRow]) ->
         offered: Counter[str] = Counter()
         for message in of_step:
             contact = index.contacts.get(message.contact_id)
-            offer = step.offer_for(contact.persona if contact else "")
+            offer = step.offer_for(_persona(contact, campaign) if contact else "")
             if offer and message.state == MessageState.SENT and not _bounced(index, message):
                 offered[offer.name] += 1
         clickers: dict[str, set[int]] = defaultdict(set)

@@ -56,8 +56,9 @@ class ContactRow:
     id: int
     email: str
     segment: str
-    persona: str
+    persona: str  # by the shipped rule; a campaign's own table decides from `title`
     rep_id: int | None
+    title: str = ""
 
 
 @dataclass(frozen=True)

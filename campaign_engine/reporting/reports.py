@@ -227,7 +227,7 @@ def load_report(
     )
     enrolled_ids = select(Enrollment.contact_id).where(col(Enrollment.campaign_id).in_(ids))
     contacts = tuple(
-        model.ContactRow(contact_id, email, segment, persona_for(title), rep_id)
+        model.ContactRow(contact_id, email, segment, persona_for(title), rep_id, title)
         for contact_id, email, title, segment, rep_id in session.exec(
             select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)  # type: ignore[call-overload]
             .join(Account, col(Account.id) == Contact.account_id)

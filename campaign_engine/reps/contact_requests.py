@@ -16,7 +16,6 @@ from email.utils import formataddr
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import InvalidInput, NotFound
 from campaign_engine.core.kinds import (
@@ -248,8 +247,9 @@ def _alert_content(
     step_subject = offer_name = meeting = ""
     guide = None
     if message is not None and campaign is not None:
-        step = sequence_of(campaign).step(message.step)
-        offer = step.offer_for(persona_for(contact.title))
+        sequence = sequence_of(campaign)
+        step = sequence.step(message.step)
+        offer = step.offer_for(sequence.persona_for(contact.title))
         step_subject = message.subject or step.subject
         offer_name = offer.name if offer else ""
         meeting = step.meeting

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from campaign_engine.audience.segments import persona_for
+from campaign_engine.audience.segments import PersonaTable, persona_for
 from campaign_engine.core.kinds import EventKind
 from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.sending.sequences import Offer, Sequence, Step
@@ -191,6 +191,17 @@ def next_step_for(activities: tuple[Activity, ...]) -> str:
     return f"Sequence finished: follow up personally and offer {top.meeting}."
 
 
+def _personas(
+    facts: list[EngagementFact], campaigns: Mapping[int, CampaignInfo]
+) -> PersonaTable | None:
+    """The persona table of the latest campaign the contact engaged with, if it is known."""
+    for fact in sorted(facts, key=lambda f: f.occurred_at, reverse=True):
+        info = campaigns.get(fact.campaign_id) if fact.campaign_id is not None else None
+        if info is not None:
+            return info.sequence.personas
+    return None
+
+
 def _entry(facts: list[EngagementFact], campaigns: Mapping[int, CampaignInfo]) -> DigestEntry:
     first = facts[0]
     # A contact-page visit followed by a request is the request, not an abandoned visit.
@@ -216,7 +227,7 @@ def _entry(facts: list[EngagementFact], campaigns: Mapping[int, CampaignInfo]) -
         name=" ".join(f"{first.first_name} {first.last_name}".split()) or first.contact_email,
         email=first.contact_email,
         title=" ".join(first.title.split()),
-        persona=persona_for(first.title),
+        persona=persona_for(first.title, _personas(facts, campaigns)),
         account=first.account,
         segment=first.segment,
         activities=tuple(activities),

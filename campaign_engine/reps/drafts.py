@@ -200,8 +200,10 @@ class _DraftRenderer(Renderer):
             link_registry=campaign.link_registry(),
         )
 
-    def _context(self, step: Step, recipient: Recipient, message_id: int) -> dict[str, object]:
-        context = super()._context(step, recipient, message_id)
+    def _context(
+        self, step: Step, recipient: Recipient, message_id: int, persona: str | None = None
+    ) -> dict[str, object]:
+        context = super()._context(step, recipient, message_id, persona)
         context["contact_url"] = CONTACT_PLACEHOLDER
         context["unsubscribe_url"] = UNSUBSCRIBE_PLACEHOLDER
         return context

@@ -83,7 +83,7 @@ def lint_sequence(settings: Settings, key: str, spam: bool = True) -> LintReport
     rendered: list[tuple[StepLint, RenderedEmail]] = []
     for step in sequence.steps:
         for persona in PERSONAS:
-            email = renderer.render(step.number, _lint_sample(persona), _MESSAGE_ID)
+            email = renderer.render(step.number, _lint_sample(persona), _MESSAGE_ID, persona)
             lint = StepLint(step.number, persona, email.subject)
             lint.findings.extend(check_email(email, settings, renderer))
             rendered.append((lint, email))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import jinja2
 
-from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.errors import SequenceError
 from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.sending.sequences import PERSONAS, Sequence, Step
@@ -42,10 +41,6 @@ class Recipient:
     segment: str
     rep_name: str
     rep_email: str
-
-    @property
-    def persona(self) -> str:
-        return persona_for(self.title)
 
     @property
     def full_name(self) -> str:
@@ -105,10 +100,16 @@ class Renderer:
             for number, urls in self.link_registry.items()
         }
 
-    def render(self, step_number: int, recipient: Recipient, message_id: int) -> RenderedEmail:
-        """The email for one recipient, links tracked and the open pixel added."""
+    def render(
+        self, step_number: int, recipient: Recipient, message_id: int, persona: str | None = None
+    ) -> RenderedEmail:
+        """The email for one recipient, links tracked and the open pixel added.
+
+        The sequence's [personas] table picks the recipient's persona from their title, unless
+        `persona` forces one (lint renders a sample of each).
+        """
         step = self.sequence.step(step_number)
-        subject, html, text = self._render(step, recipient, message_id)
+        subject, html, text = self._render(step, recipient, message_id, persona)
         index = self._link_index.get(step_number, {})
 
         def tracked(match: re.Match[str]) -> str:
@@ -127,14 +128,19 @@ class Renderer:
         html = html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
         return RenderedEmail(subject=subject, html=html, text=text)
 
-    def _render(self, step: Step, recipient: Recipient, message_id: int) -> tuple[str, str, str]:
+    def _render(
+        self, step: Step, recipient: Recipient, message_id: int, persona: str | None = None
+    ) -> tuple[str, str, str]:
         subject_template, html_template, text_template = self._templates[step.number]
-        context = self._context(step, recipient, message_id)
+        context = self._context(step, recipient, message_id, persona)
         subject = " ".join(subject_template.render(context).split())
         return subject, html_template.render(context), text_template.render(context)
 
-    def _context(self, step: Step, recipient: Recipient, message_id: int) -> dict[str, object]:
-        offer = step.offer_for(recipient.persona)
+    def _context(
+        self, step: Step, recipient: Recipient, message_id: int, persona: str | None = None
+    ) -> dict[str, object]:
+        persona = persona or self.sequence.persona_for(recipient.title)
+        offer = step.offer_for(persona)
         first, last = _one_line(recipient.first_name), _one_line(recipient.last_name)
         return {
             "contact": {
@@ -143,7 +149,7 @@ class Renderer:
                 "full_name": f"{first} {last}".strip(),
                 "title": _one_line(recipient.title),
                 "email": recipient.email,
-                "persona": recipient.persona,
+                "persona": persona,
             },
             "account": {"name": _one_line(recipient.account), "segment": recipient.segment},
             "rep": {"name": _one_line(recipient.rep_name), "email": recipient.rep_email},
@@ -184,7 +190,7 @@ class Renderer:
             for persona in PERSONAS:
                 sample = SAMPLE_RECIPIENTS[persona]
                 try:
-                    _, html, text = self._render(step, sample, message_id=0)
+                    _, html, text = self._render(step, sample, 0, persona)
                 except jinja2.TemplateError as exc:
                     raise SequenceError(_describe(exc, self.sequence, step)) from exc
                 own = self.tracker.base_url

@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from campaign_engine.audience.segments import (
+    DEFAULT_PERSONA_TABLE,
+    PERSONAS,
+    PersonaRule,
+    PersonaTable,
+    persona_table_from,
+)
 from campaign_engine.core.errors import SequenceError
 from campaign_engine.sending.meeting_guides import MeetingGuide, guide_from_dict, parse_meetings
 from campaign_engine.sending.planner import parse_send_days
@@ -17,9 +24,9 @@ __all__ = ["PERSONAS", "SNAPSHOT_FORMAT", "Offer", "Sequence", "Step", "load_seq
 
 # The shape of the sequence snapshot frozen into each campaign (Campaign.sequence_json); bump it
 # (and teach from_json the old shape) when the dataclasses below change.
-SNAPSHOT_FORMAT = 2  # 2: send_days, meeting guides per step (format 1 reads with neither)
-
-PERSONAS = ("practitioner", "management")
+# 2: send_days, meeting guides per step (format 1 reads with neither); 3: the persona table
+# (formats 1 and 2 read with the shipped one, which is what they were rendered with).
+SNAPSHOT_FORMAT = 3
 ANY_PERSONA = "any"
 
 
@@ -67,6 +74,11 @@ class Sequence:
     automated_segments: tuple[str, ...] = ("SMB",)
     utm: dict[str, str] = field(default_factory=dict)
     send_days: str = ""  # weekdays steps may go out on ("mon-fri"); "" = every day
+    personas: PersonaTable = DEFAULT_PERSONA_TABLE  # who gets which persona's offer, by title
+
+    def persona_for(self, title: str) -> str:
+        """The persona this sequence's [personas] table gives a job title."""
+        return self.personas.persona_for(title)
 
     def step(self, number: int) -> Step:
         return self.steps[number - 1]
@@ -78,7 +90,7 @@ class Sequence:
     def from_json(cls, text: str) -> Sequence:
         data = json.loads(text)
         version = data.pop("format", 1)  # snapshots written before versioning are format 1
-        if version not in (1, SNAPSHOT_FORMAT):
+        if version not in (1, 2, SNAPSHOT_FORMAT):
             raise SequenceError(
                 f"this campaign's sequence snapshot is format {version}; this version of the"
                 f" engine reads format {SNAPSHOT_FORMAT}: upgrade campaign-engine"
@@ -94,7 +106,16 @@ class Sequence:
             for step in data.pop("steps")
         )
         data["automated_segments"] = tuple(data["automated_segments"])
-        return cls(steps=steps, **data)
+        table = data.pop("personas", None)
+        personas = DEFAULT_PERSONA_TABLE
+        if table is not None:
+            personas = PersonaTable(
+                rules=tuple(
+                    PersonaRule(rule["persona"], tuple(rule["words"])) for rule in table["rules"]
+                ),
+                default=table["default"],
+            )
+        return cls(steps=steps, personas=personas, **data)
 
 
 def with_utm(url: str, utm: dict[str, str]) -> str:
@@ -142,7 +163,14 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
         parse_send_days(send_days)
     except ValueError as exc:
         raise SequenceError(f"{path}: {exc}") from None
+    personas = DEFAULT_PERSONA_TABLE
+    if "personas" in data:
+        try:
+            personas = persona_table_from(data["personas"])
+        except ValueError as exc:
+            raise SequenceError(f"{path}: {exc}") from None
     return Sequence(
+        personas=personas,
         key=key,
         send_days=send_days,
         name=reader.text(data, "name"),
