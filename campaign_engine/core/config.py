@@ -127,6 +127,7 @@ class Settings:
     bot_delay_seconds: float = 10.0  # tracking hits this soon after delivery are machines
     bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
     reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
+    max_marketing_per_week: int = 2  # marketing emails per contact in any 7 days; 0 = no cap
     smtp: SmtpSettings = SmtpSettings()
     dkim: DkimSettings = DkimSettings()
     inbox: InboxSettings = InboxSettings()
@@ -171,6 +172,11 @@ class Settings:
             raise ConfigError(
                 f"{self.config_path}: retry_base_seconds must be positive and at most"
                 f" retry_max_seconds ({self.retry_base_seconds} > {self.retry_max_seconds})"
+            )
+        if self.max_marketing_per_week < 0:
+            raise ConfigError(
+                f"{self.config_path}: max_marketing_per_week must be 0 (no cap) or more,"
+                f" not {self.max_marketing_per_week}"
             )
         if not self.secret:
             raise ConfigError(

@@ -41,7 +41,8 @@ class TickReport:
         extra = [
             k
             for k in sorted(self.counts)
-            if (k.startswith("digests") or k in ("released", "paused")) and self.counts[k]
+            if (k.startswith("digests") or k in ("deferred", "released", "paused"))
+            and self.counts[k]
         ]
         counts = ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))
         if not self.seconds:

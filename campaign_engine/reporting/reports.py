@@ -82,6 +82,7 @@ class StepStatus:
     day: int
     states: dict[str, int] = field(default_factory=dict)
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    deferred_reasons: dict[str, int] = field(default_factory=dict)  # queued/retry held back
     failed_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -126,10 +127,13 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
             .where(Message.campaign_id == campaign.id)
             .group_by(col(Message.step), col(Message.state), col(Message.skip_reason))
         ).all()
+        deferred: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
         for step, state, reason, count in rows:
             states[step][state] += count
             if state == MessageState.SKIPPED:
                 reasons[step][reason or "unknown"] += count
+            elif reason and state in (MessageState.QUEUED, MessageState.RETRY):
+                deferred[step][reason] += count  # waiting, e.g. on the frequency cap
         failures: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
         for step, error in session.exec(
             select(Message.step, Message.error).where(
@@ -144,6 +148,7 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
                 day=step.day,
                 states={s.value: states[step.number][s.value] for s in MessageState},
                 skipped_reasons=dict(reasons[step.number]),
+                deferred_reasons=dict(deferred[step.number]),
                 failed_reasons=dict(failures[step.number]),
             )
             for step in sequence.steps

@@ -2,9 +2,11 @@
 
 Every claimed message leaves `sending` here, whatever happened: an outcome goes through the one
 state machine (retry.next_state); a message the relay never saw (a relay fault, a stop) goes back
-to `queued` with no attempt spent; a message handed over when the run was cut short is
-`uncertain`. A contact moves on to the next step only after this one was sent, bounced or
-skipped: a failed or uncertain message holds the contact until the operator decides.
+to `queued` with no attempt spent, and so does one the frequency cap holds back (with
+`next_attempt_at` when the cap allows it and skip_reason "frequency cap"); a message handed
+over when the run was cut short is `uncertain`. A contact moves on to the next step only after
+this one was sent, bounced or skipped: a failed or uncertain message holds the contact until the
+operator decides.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.kinds import EnrollmentStatus, EventKind, MessageState
-from campaign_engine.sending.eligibility import stops_enrollment
+from campaign_engine.sending.eligibility import FREQUENCY_CAP, stops_enrollment
 from campaign_engine.sending.outcomes import Outcome
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
@@ -46,6 +48,7 @@ _RECORDED = (
     "first_attempt_at",
 )
 _ADVANCING = (MessageState.SENT, MessageState.BOUNCED, MessageState.SKIPPED)
+_WAITING = (MessageState.QUEUED, MessageState.RETRY)
 
 
 @dataclass
@@ -124,7 +127,7 @@ def record_batch(
         )
         rows.append({"mid": mid, **change})
         released = bool(result.released) and result.released[-1] == mid
-        counts["released" if released else str(change["state"])] += 1
+        counts[_count_key(change, released)] += 1
         if change["state"] in _ADVANCING:
             settled.append(_settle(session, schedule, message, change, now, places))
     session.connection().execute(
@@ -157,8 +160,9 @@ def _fate(
 ) -> dict[str, object]:
     row: dict[str, object] = {key: getattr(message, key) for key in _RECORDED}
     row.update(change)
-    if outcome is None and "state" in change:  # skipped, or could not be built
+    if outcome is None and "state" in change:  # skipped, deferred, or could not be built
         return row
+    row["skip_reason"] = None  # it passed the checks: a deferral's note no longer applies
     if outcome is None and cut_short:
         row.update(state=MessageState.UNCERTAIN, error="run stopped while the relay had it")
         return row
@@ -190,6 +194,15 @@ def _fate(
         sent_at=now if outcome.ok else None,
     )
     return row
+
+
+def _count_key(change: dict[str, object], released: bool) -> str:
+    """The tick's count this message adds to: its state, `released` or `deferred`."""
+    if released:
+        return "released"
+    if change["state"] in _WAITING and change.get("skip_reason") == FREQUENCY_CAP:
+        return "deferred"
+    return str(change["state"])
 
 
 def _settle(

@@ -17,11 +17,17 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from campaign_engine.core.config import Settings
-from campaign_engine.core.kinds import MessageState
+from campaign_engine.core.kinds import Channel, MessageState
 from campaign_engine.core.tokens import TokenKind
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.delivery_record import record_batch
-from campaign_engine.sending.eligibility import SendFacts, skip_reason
+from campaign_engine.sending.eligibility import (
+    CAP_WINDOW,
+    FREQUENCY_CAP,
+    SendFacts,
+    frequency_cap_until,
+    skip_reason,
+)
 from campaign_engine.sending.mime import build_mime, format_address, list_headers, wire_address
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.queueing import queue_due
@@ -32,6 +38,7 @@ from campaign_engine.sending.retry import RetryPolicy, expired_claims
 from campaign_engine.sending.send_facts import (
     active_exclusions,
     enrollment_statuses,
+    recent_marketing_sends,
     recipients,
     suppression_reasons,
 )
@@ -183,7 +190,7 @@ class Dispatcher:
 
     async def _send(self, batch: _Batch, now: datetime, counts: Counter[str]) -> None:
         updates: dict[int, dict[str, object]] = {}
-        to_send = self._check(batch, updates)
+        to_send = self._check(batch, updates, now)
         handed: set[int] = set()
         # Rendering is lazy: each SMTP connection renders its next message while the others
         # wait on the relay, so rendering overlaps the network instead of preceding it.
@@ -203,13 +210,17 @@ class Dispatcher:
         self._record(batch, now, updates, outcomes, counts, cut_short=set())
 
     def _check(
-        self, batch: _Batch, updates: dict[int, dict[str, object]]
+        self, batch: _Batch, updates: dict[int, dict[str, object]], now: datetime
     ) -> list[tuple[Message, Recipient]]:
-        """Send-time checks; skipped messages get their update, the rest are returned."""
+        """Send-time checks; skipped and deferred messages get their update, the rest are
+        returned."""
         campaign = batch.campaign
         assert campaign.id is not None
+        contact_ids = [m.contact_id for m in batch.messages]
+        cap = self.settings.max_marketing_per_week
         with self.db.session() as session:
-            info = recipients(session, [m.contact_id for m in batch.messages])
+            info = recipients(session, contact_ids)
+            sends = recent_marketing_sends(session, contact_ids, now - CAP_WINDOW) if cap else {}
             statuses = enrollment_statuses(session, [m.enrollment_id for m in batch.messages])
             suppressed = suppression_reasons(session, [r.email for r, _, _ in info.values()])
             exclusions = active_exclusions(session)
@@ -228,6 +239,13 @@ class Dispatcher:
                 suppression_reason=suppressed.get(recipient.email),
             )
             reason = skip_reason(facts, exclusions)
+            if reason is None and message.origin == Channel.AUTOMATED:
+                recent = sends.setdefault(message.contact_id, [])
+                until = frequency_cap_until(recent, now, cap)
+                if until is not None:
+                    updates[message.id] = _deferral(message, recipient, until)
+                    continue
+                recent.append(now)  # a second message to them in this batch counts this one
             if reason is None:
                 to_send.append((message, recipient))
                 continue
@@ -342,3 +360,14 @@ class Dispatcher:
             self._relay_was_paused = False
             if clear_pause(self.db):
                 log.warning("relay accepts mail again: sending resumed")
+
+
+def _deferral(message: Message, recipient: Recipient, until: datetime) -> dict[str, object]:
+    """The frequency cap holds this message back (not sent, nothing spent) until `until`;
+    the enrollment keeps its step."""
+    return {
+        "state": MessageState.RETRY if message.attempts else MessageState.QUEUED,
+        "skip_reason": FREQUENCY_CAP,
+        "next_attempt_at": until,
+        "recipient": recipient.email,
+    }

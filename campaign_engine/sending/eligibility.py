@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from campaign_engine.core.kinds import EnrollmentStatus, OutreachMode
 
-__all__ = ["ExclusionRule", "SendFacts", "skip_reason", "stops_enrollment"]
+__all__ = [
+    "CAP_WINDOW",
+    "FREQUENCY_CAP",
+    "ExclusionRule",
+    "SendFacts",
+    "frequency_cap_until",
+    "skip_reason",
+    "stops_enrollment",
+]
+
+FREQUENCY_CAP = "frequency cap"  # the note on a message deferred by `max_marketing_per_week`
+CAP_WINDOW = timedelta(days=7)
 
 # Skip reasons that end the enrollment rather than just this one step.
 _FINAL_PREFIXES = ("unsubscribed", "suppressed", "outreach mode", "segment", "enrollment")
@@ -69,3 +82,26 @@ def skip_reason(
 def stops_enrollment(reason: str) -> bool:
     """True when the skip is for good (the contact left), not just for this step (an exclusion)."""
     return reason.startswith(_FINAL_PREFIXES)
+
+
+def frequency_cap_until(
+    sent_at: Iterable[datetime], now: datetime, cap: int, window: timedelta = CAP_WINDOW
+) -> datetime | None:
+    """When a contact who got marketing mail at `sent_at` may get one more, or None for now.
+
+    At most `cap` sends in any `window` (0 = no cap): with `cap` or more sends in the window
+    before `now`, the next one waits until enough of them have left it.
+
+    >>> t = datetime(2021, 4, 27, 9)
+    >>> frequency_cap_until([t, t + timedelta(days=2)], t + timedelta(days=6), cap=2)
+    datetime.datetime(2021, 5, 4, 9, 0)
+    >>> frequency_cap_until([t], t + timedelta(days=6), cap=2) is None
+    True
+    """
+    if cap <= 0:
+        return None
+    recent = sorted(t for t in sent_at if t > now - window)
+    if len(recent) < cap:
+        return None
+    # Once this one leaves the window, cap - 1 remain: room for one more.
+    return recent[len(recent) - cap] + window

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.sending.eligibility import ExclusionRule
 from campaign_engine.sending.render import Recipient, recipient_of
 from campaign_engine.store.compliance_tables import HashedSuppression, email_hash
-from campaign_engine.store.models import Account, Contact, Enrollment, Exclusion, Rep, Suppression
+from campaign_engine.store.models import (
+    Account,
+    Contact,
+    Enrollment,
+    Exclusion,
+    Message,
+    Rep,
+    Suppression,
+)
 
-__all__ = ["active_exclusions", "enrollment_statuses", "recipients", "suppression_reasons"]
+__all__ = [
+    "active_exclusions",
+    "enrollment_statuses",
+    "recent_marketing_sends",
+    "recipients",
+    "suppression_reasons",
+]
 
 
 def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
@@ -55,3 +73,22 @@ def enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
         select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
     ).all()
     return {eid: status for eid, status in rows if eid is not None}
+
+
+def recent_marketing_sends(
+    session: Session, contact_ids: list[int], since: datetime
+) -> dict[int, list[datetime]]:
+    """Contact id -> when each marketing email (any campaign, automated or rep-sent) went out
+    to them after `since`; one query for the whole batch."""
+    rows = session.exec(
+        select(Message.contact_id, Message.sent_at).where(
+            col(Message.contact_id).in_(contact_ids),
+            Message.state == MessageState.SENT,
+            col(Message.sent_at) > since,
+        )
+    ).all()
+    sends: dict[int, list[datetime]] = defaultdict(list)
+    for contact_id, sent_at in rows:
+        if sent_at is not None:
+            sends[contact_id].append(sent_at)
+    return dict(sends)
