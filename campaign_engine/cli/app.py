@@ -106,6 +106,9 @@ RepOption = Annotated[
 NowOption = Annotated[
     str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
 ]
+HiddenNowOption = Annotated[
+    str | None, typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
+]
 
 
 class Format(StrEnum):

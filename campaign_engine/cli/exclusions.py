@@ -14,7 +14,16 @@ from rich.table import Table
 
 from campaign_engine.audience import exclusion_apply, exclusions
 from campaign_engine.audience.exclusion_file import ExclusionResult
-from campaign_engine.cli.app import Format, FormatOption, context_of, err, minute, out, parse_now
+from campaign_engine.cli.app import (
+    Format,
+    FormatOption,
+    HiddenNowOption,
+    context_of,
+    err,
+    minute,
+    out,
+    parse_now,
+)
 from campaign_engine.cli.csv_input import (
     EncodingOption,
     ErrorsOption,
@@ -29,9 +38,6 @@ exclusions_app = typer.Typer(
     help="List, remove and set deadlines for ops exclusions.", no_args_is_help=True
 )
 
-HiddenNowOption = Annotated[
-    str | None, typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
-]
 ByOption = Annotated[str | None, typer.Option("--by", help="Who does this (default: the OS user).")]
 
 

@@ -8,14 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaign_engine.cli.app import context_of, err, out, parse_now
+from campaign_engine.cli.app import HiddenNowOption, context_of, err, out, parse_now
 from campaign_engine.cli.local_time import first_sends_table
 from campaign_engine.core.errors import CampaignEngineError, InvalidInput
 from campaign_engine.engine import launch as launching
 
 __all__ = ["launch"]
-
-_NOW_OPTION = typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
 
 
 def launch(
@@ -47,7 +45,7 @@ def launch(
         bool,
         typer.Option("--allow-overlap", help="Also enrol contacts active in another campaign."),
     ] = False,
-    now: Annotated[str | None, _NOW_OPTION] = None,
+    now: HiddenNowOption = None,
 ) -> None:
     """Create a campaign from a sequence and enrol every eligible contact."""
     c = context_of(ctx)
