@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,6 +40,7 @@ __all__ = [
     "RepOption",
     "app",
     "command",
+    "command_group",
     "context_of",
     "emit_json",
     "err",
@@ -47,6 +49,7 @@ __all__ = [
     "minute",
     "out",
     "parse_now",
+    "subcommand",
 ]
 
 
@@ -54,19 +57,32 @@ __all__ = [
 WORKFLOW: list[str] = []
 
 
-class RootGroup(typer.core.TyperGroup):
+class _PlainFlags:
+    """Flags shown as plain flags in --help: typer would print a `<bool>` type next to each."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_bool_flag", False):
+                param.metavar = ""
+        return params
+
+
+class Command(_PlainFlags, typer.core.TyperCommand):
+    """Every command of `campaign`: plain flags in its help."""
+
+
+class Group(_PlainFlags, typer.core.TyperGroup):
+    """Every command group of `campaign`: plain flags in its help."""
+
+
+class RootGroup(Group):
     """The root group: commands and groups listed in workflow order (typer would put every
-    single command before every group), and --help shown as a plain flag (no `<bool>`)."""
+    single command before every group)."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         order = {name: i for i, name in enumerate(WORKFLOW)}
         return sorted(super().list_commands(ctx), key=lambda name: order.get(name, len(order)))
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
 
 
 app = typer.Typer(
@@ -81,13 +97,25 @@ app = typer.Typer(
 def command(name: str, function: Any, panel: str, example: str) -> None:
     """Put a command on the root app, in help panel `panel`, with an example line."""
     WORKFLOW.append(name)
-    app.command(name, rich_help_panel=panel, epilog=f"Example: {example}")(function)
+    app.command(name, cls=Command, rich_help_panel=panel, epilog=f"Example: {example}")(function)
 
 
 def group(name: str, sub_app: typer.Typer, panel: str, example: str) -> None:
     """Put a command group on the root app, in help panel `panel`, with an example line."""
     WORKFLOW.append(name)
     app.add_typer(sub_app, name=name, rich_help_panel=panel, epilog=f"Example: {example}")
+
+
+def command_group(help: str, **options: Any) -> typer.Typer:
+    """A command group's typer app (its commands come from `subcommand`)."""
+    return typer.Typer(cls=Group, help=help, **options)
+
+
+def subcommand(
+    sub_app: typer.Typer, name: str, example: str, hidden: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: put a command in group `sub_app`, with an example line in its help."""
+    return sub_app.command(name, cls=Command, hidden=hidden, epilog=f"Example: {example}")
 
 
 # markup off: CSV cells, names and reasons are printed as they are ("[/b]" must not crash),
@@ -117,15 +145,12 @@ class Format(StrEnum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
-QuietOption = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Log only warnings and errors.", metavar="")
-]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Log only warnings and errors.")]
 JsonLogsOption = Annotated[
     bool,
     typer.Option(
         "--json-logs",
         help="Log one JSON object per line (time, level, logger, message, counts).",
-        metavar="",
     ),
 ]
 
@@ -167,7 +192,7 @@ def root(
         ),
     ] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log details and tracebacks.", metavar="")
+        bool, typer.Option("--verbose", "-v", help="Log details and tracebacks.")
     ] = False,
 ) -> None:
     setup_logging(verbose=verbose)

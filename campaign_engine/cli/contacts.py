@@ -16,10 +16,12 @@ from campaign_engine.cli.app import (
     CampaignOption,
     NowOption,
     RepOption,
+    command_group,
     context_of,
     err,
     out,
     parse_now,
+    subcommand,
 )
 from campaign_engine.cli.csv_input import (
     EncodingOption,
@@ -33,8 +35,8 @@ from campaign_engine.sending import recovery
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store import queries
 
-import_app = typer.Typer(help="Import contacts or reps from CSV.", no_args_is_help=True)
-contacts_app = typer.Typer(
+import_app = command_group(help="Import contacts or reps from CSV.", no_args_is_help=True)
+contacts_app = command_group(
     help="Change contacts; export or erase what is held on one.", no_args_is_help=True
 )
 
@@ -45,7 +47,7 @@ class Mode(StrEnum):
     C = "C"
 
 
-@import_app.command("contacts")
+@subcommand(import_app, "contacts", "campaign import contacts contacts.csv --errors rejected.csv")
 def import_contacts_command(
     ctx: typer.Context,
     file: Annotated[
@@ -62,7 +64,7 @@ def import_contacts_command(
     print_import(result, "contacts", errors)
 
 
-@import_app.command("reps")
+@subcommand(import_app, "reps", "campaign import reps reps.csv")
 def import_reps_command(
     ctx: typer.Context,
     file: Annotated[
@@ -74,7 +76,7 @@ def import_reps_command(
     print_import(imports.import_reps(c.db, file), "reps")
 
 
-@contacts_app.command("set-mode")
+@subcommand(contacts_app, "set-mode", "campaign contacts set-mode ana@acme.example B")
 def contacts_set_mode(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(metavar="EMAIL")],
@@ -92,7 +94,7 @@ def contacts_set_mode(
     out.print(change.summary())
 
 
-@contacts_app.command("export")
+@subcommand(contacts_app, "export", "campaign contacts export ana@acme.example > ana.json")
 def contacts_export_command(
     ctx: typer.Context, email: Annotated[str, typer.Argument(help="The person's address.")]
 ) -> None:
@@ -101,7 +103,7 @@ def contacts_export_command(
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-@contacts_app.command("forget")
+@subcommand(contacts_app, "forget", "campaign contacts forget ana@acme.example --yes")
 def contacts_forget_command(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The person's address.")],
@@ -159,7 +161,7 @@ def contact_request(
         out.print(f"Alert to {result.rep_email} queued: the next tick retries it.")
 
 
-@contacts_app.command("resume")
+@subcommand(contacts_app, "resume", "campaign contacts resume ana@acme.example bo@acme.example")
 def contacts_resume(
     ctx: typer.Context,
     emails: Annotated[list[str], typer.Argument(help="Contacts stopped by a bounce.")],

@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from campaign_engine.cli.app import context_of, out
+from campaign_engine.cli.app import command_group, context_of, out, subcommand
 from campaign_engine.store import schema
 from campaign_engine.store.db import Database
 
-db_app = typer.Typer(help="The database schema (alembic migrations).", no_args_is_help=True)
+db_app = command_group(help="The database schema (alembic migrations).", no_args_is_help=True)
 
 
-@db_app.command("upgrade")
+@subcommand(db_app, "upgrade", "campaign db upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Migrate the schema to the newest revision (also done automatically on first use)."""
     c = context_of(ctx)
@@ -23,7 +23,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     out.print(f"{database!r}: {state} revision {schema.current_revision(database.engine)}")
 
 
-@db_app.command("current")
+@subcommand(db_app, "current", "campaign db current")
 def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and the newest one this version knows."""
     c = context_of(ctx)
@@ -32,7 +32,7 @@ def db_current(ctx: typer.Context) -> None:
     out.print(f"database: {current or 'empty'}; newest: {head}")
 
 
-@db_app.command("revision", hidden=True)
+@subcommand(db_app, "revision", "campaign db revision --message 'add a column'", hidden=True)
 def db_revision(
     ctx: typer.Context, message: Annotated[str, typer.Option("--message", "-m")]
 ) -> None:

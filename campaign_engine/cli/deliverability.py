@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from campaign_engine.cli.app import context_of, out, parse_now
+from campaign_engine.cli.app import command_group, context_of, out, parse_now, subcommand
 from campaign_engine.core.config import DkimSettings
 from campaign_engine.core.errors import ConfigError
 from campaign_engine.engine.doctor import Check, diagnose
@@ -17,10 +17,12 @@ from campaign_engine.sending import relay_state
 from campaign_engine.sending.dkim import dns_record, generate_key, valid_domain, valid_selector
 from campaign_engine.sending.lint import lint_sequence
 
-dkim_app = typer.Typer(help="DKIM keys for signing outgoing mail.", no_args_is_help=True)
+dkim_app = command_group(help="DKIM keys for signing outgoing mail.", no_args_is_help=True)
 
 
-@dkim_app.command("keygen")
+@subcommand(
+    dkim_app, "keygen", "campaign dkim keygen --selector s1 --domain example.com --out dkim.pem"
+)
 def dkim_keygen_command(
     ctx: typer.Context,
     selector: Annotated[

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaign_engine.cli.app import NowOption, context_of, out, parse_now
+from campaign_engine.cli.app import NowOption, command_group, context_of, out, parse_now, subcommand
 from campaign_engine.reps import digests, reminder_mail
 from campaign_engine.reps.digest_delivery import DigestReport
 from campaign_engine.reps.digest_render import contacts
@@ -17,7 +17,7 @@ from campaign_engine.reps.rep_view import local_time
 from campaign_engine.sending.throttle import limiter_for
 from campaign_engine.sending.transport import make_transport
 
-digests_app = typer.Typer(
+digests_app = command_group(
     help="Email offer engagement digests to reps: schedule, preview, send.", no_args_is_help=True
 )
 
@@ -28,7 +28,11 @@ class DigestModeOption(StrEnum):
     off = "off"
 
 
-@digests_app.command("set")
+@subcommand(
+    digests_app,
+    "set",
+    "campaign digests set --rep rep@example.com --mode scheduled --hour 8 --weekdays mon-fri",
+)
 def digests_set_command(
     ctx: typer.Context,
     rep: Annotated[str, typer.Option("--rep", help="The rep's email.")],
@@ -48,7 +52,7 @@ def digests_set_command(
     out.print(f"{found.email}: digests {digests.describe(pref, found.timezone)}")
 
 
-@digests_app.command("preview")
+@subcommand(digests_app, "preview", "campaign digests preview --rep rep@example.com")
 def digests_preview_command(
     ctx: typer.Context,
     rep: Annotated[str, typer.Option("--rep", help="The rep's email.")],
@@ -103,7 +107,7 @@ def _print_preview_entries(preview: digests.DigestPreview) -> None:
     out.print(table)
 
 
-@digests_app.command("send")
+@subcommand(digests_app, "send", "campaign digests send --rep rep@example.com")
 def digests_send_command(
     ctx: typer.Context,
     rep: Annotated[

@@ -16,16 +16,18 @@ from campaign_engine.cli.app import (
     FormatOption,
     NowOption,
     RepOption,
+    command_group,
     context_of,
     emit_json,
     out,
     parse_now,
+    subcommand,
 )
 from campaign_engine.reps import drafts, reminder_mail, repsend
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store import queries
 
-drafts_app = typer.Typer(
+drafts_app = command_group(
     help="Reps' drafts of the sequence: list, read, edit, send.", no_args_is_help=True
 )
 
@@ -42,7 +44,7 @@ class DoneReason(StrEnum):
     opportunity = "opportunity"
 
 
-@drafts_app.command("list")
+@subcommand(drafts_app, "list", "campaign drafts list --rep rep@example.com --status sent")
 def drafts_list(
     ctx: typer.Context,
     rep: RepOption = None,
@@ -84,7 +86,7 @@ def drafts_list(
     out.print(table)
 
 
-@drafts_app.command("show")
+@subcommand(drafts_app, "show", "campaign drafts show 42 --rep rep@example.com")
 def drafts_show(
     ctx: typer.Context,
     draft_id: Annotated[int, typer.Argument(metavar="ID")],
@@ -106,7 +108,9 @@ def drafts_show(
     out.print(v.footer_text, markup=False, style="dim", soft_wrap=True)
 
 
-@drafts_app.command("edit")
+@subcommand(
+    drafts_app, "edit", "campaign drafts edit 42 --subject 'Ultimate for Acme' --body-file body.txt"
+)
 def drafts_edit(
     ctx: typer.Context,
     draft_id: Annotated[int, typer.Argument(metavar="ID")],
@@ -134,7 +138,7 @@ def drafts_edit(
     out.print(f"Draft {v.id} saved: email {v.step} to {v.contact_email}, subject {v.subject!r}.")
 
 
-@drafts_app.command("send")
+@subcommand(drafts_app, "send", "campaign drafts send 42 --rep rep@example.com")
 def drafts_send(
     ctx: typer.Context,
     draft_id: Annotated[int, typer.Argument(metavar="ID")],
@@ -165,7 +169,11 @@ def drafts_send(
     )
 
 
-@drafts_app.command("done")
+@subcommand(
+    drafts_app,
+    "done",
+    "campaign drafts done ana@acme.example --reason meeting --note 'call booked'",
+)
 def drafts_done(
     ctx: typer.Context,
     contact_email: Annotated[str, typer.Argument(metavar="CONTACT_EMAIL")],

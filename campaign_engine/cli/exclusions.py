@@ -18,11 +18,13 @@ from campaign_engine.cli.app import (
     Format,
     FormatOption,
     HiddenNowOption,
+    command_group,
     context_of,
     err,
     minute,
     out,
     parse_now,
+    subcommand,
 )
 from campaign_engine.cli.csv_input import (
     EncodingOption,
@@ -34,7 +36,7 @@ from campaign_engine.cli.csv_input import (
 )
 from campaign_engine.store import queries
 
-exclusions_app = typer.Typer(
+exclusions_app = command_group(
     help="List, remove and set deadlines for ops exclusions.", no_args_is_help=True
 )
 
@@ -75,7 +77,11 @@ def exclude(
     report_rejected(result, outcome, errors)
 
 
-@exclusions_app.command("list")
+@subcommand(
+    exclusions_app,
+    "list",
+    "campaign exclusions list --campaign 'premium-to-ultimate 2021-04-27' --format json",
+)
 def exclusions_list(
     ctx: typer.Context,
     campaign: Annotated[
@@ -122,7 +128,9 @@ def exclusions_list(
     out.print(table)
 
 
-@exclusions_app.command("remove")
+@subcommand(
+    exclusions_app, "remove", "campaign exclusions remove @acme.example --reason 'deal closed'"
+)
 def exclusions_remove(
     ctx: typer.Context,
     target: Annotated[
@@ -145,7 +153,11 @@ def exclusions_remove(
     )
 
 
-@exclusions_app.command("deadline")
+@subcommand(
+    exclusions_app,
+    "deadline",
+    "campaign exclusions deadline 'premium-to-ultimate 2021-04-27' 2021-05-03",
+)
 def exclusions_deadline(
     ctx: typer.Context,
     campaign: Annotated[str, typer.Argument(help="Campaign name.")],

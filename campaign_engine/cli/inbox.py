@@ -7,20 +7,28 @@ from typing import Annotated
 
 import typer
 
-from campaign_engine.cli.app import NowOption, context_of, err, out, parse_now
+from campaign_engine.cli.app import (
+    NowOption,
+    command_group,
+    context_of,
+    err,
+    out,
+    parse_now,
+    subcommand,
+)
 from campaign_engine.core.errors import InvalidInput
 from campaign_engine.inbound.imap import poll_inbox
 from campaign_engine.inbound.pipeline import mail_in_files, process_mail
 
 __all__ = ["inbox_app"]
 
-inbox_app = typer.Typer(
+inbox_app = command_group(
     help="Replies, bounces and complaints: read the reply mailbox (IMAP) or mail files.",
     no_args_is_help=True,
 )
 
 
-@inbox_app.command("poll")
+@subcommand(inbox_app, "poll", "campaign inbox poll")
 def inbox_poll(ctx: typer.Context, now: NowOption = None) -> None:
     """Handle the new mail in [inbox] folder once; moved to processed_folder or unmatched_folder."""
     root = context_of(ctx)
@@ -34,7 +42,7 @@ def inbox_poll(ctx: typer.Context, now: NowOption = None) -> None:
         raise typer.Exit(1)
 
 
-@inbox_app.command("import")
+@subcommand(inbox_app, "import", "campaign inbox import replies.mbox bounce-*.eml")
 def inbox_import(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help=".eml files and mbox files.")],

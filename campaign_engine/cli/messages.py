@@ -14,16 +14,18 @@ from campaign_engine.cli.app import (
     Format,
     FormatOption,
     NowOption,
+    command_group,
     context_of,
     minute,
     out,
     parse_now,
+    subcommand,
 )
 from campaign_engine.reporting import reports
 from campaign_engine.sending import recovery
 from campaign_engine.store import queries
 
-messages_app = typer.Typer(
+messages_app = command_group(
     help="What went (or will go) to whom, and when; decide about uncertain sends.",
     invoke_without_command=True,
 )
@@ -67,7 +69,7 @@ FailedOption = Annotated[
 StepOption = Annotated[int | None, typer.Option(help="Only this step (email number).")]
 
 
-@messages_app.command("retry")
+@subcommand(messages_app, "retry", "campaign messages retry --failed --step 2")
 def messages_retry(
     ctx: typer.Context,
     uncertain: UncertainOption = False,
@@ -89,7 +91,11 @@ def messages_retry(
     out.print(f"{count} uncertain message(s) queued again; the next tick sends them.")
 
 
-@messages_app.command("skip")
+@subcommand(
+    messages_app,
+    "skip",
+    "campaign messages skip --failed --campaign 'premium-to-ultimate 2021-04-27'",
+)
 def messages_skip(
     ctx: typer.Context,
     failed: FailedOption = False,
@@ -105,7 +111,7 @@ def messages_skip(
     out.print(f"{count} failed message(s) skipped; their contacts continue with the next step.")
 
 
-@messages_app.command("mark-sent")
+@subcommand(messages_app, "mark-sent", "campaign messages mark-sent --uncertain")
 def messages_mark_sent(
     ctx: typer.Context,
     uncertain: UncertainOption = False,

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from campaign_engine.cli.app import NowOption, context_of, out, parse_now
+from campaign_engine.cli.app import NowOption, command_group, context_of, out, parse_now, subcommand
 from campaign_engine.sending import relay_state
 
 __all__ = ["relay_app"]
 
-relay_app = typer.Typer(
+relay_app = command_group(
     help="The SMTP relay: is sending paused, and resume it.", no_args_is_help=True
 )
 
 
-@relay_app.command("status")
+@subcommand(relay_app, "status", "campaign relay status")
 def relay_status(ctx: typer.Context, now: NowOption = None) -> None:
     """Say whether sending is paused because of the relay, since when and why."""
     c = context_of(ctx)
@@ -25,7 +25,7 @@ def relay_status(ctx: typer.Context, now: NowOption = None) -> None:
     )
 
 
-@relay_app.command("resume")
+@subcommand(relay_app, "resume", "campaign relay resume")
 def relay_resume(ctx: typer.Context, now: NowOption = None) -> None:
     """End a pause (once the relay or the password is fixed): the next tick sends again."""
     c = context_of(ctx)

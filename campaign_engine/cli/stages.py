@@ -8,17 +8,17 @@ from typing import Annotated
 
 import typer
 
-from campaign_engine.cli.app import context_of, out, parse_now
+from campaign_engine.cli.app import command_group, context_of, out, parse_now, subcommand
 from campaign_engine.cli.csv_input import EncodingOption, print_import
 from campaign_engine.reporting import stages
 
-stages_app = typer.Typer(
+stages_app = command_group(
     help="Opportunity sales stages of contacts (0 Pending Acceptance ... 7 Closed Won, 8 Lost).",
     no_args_is_help=True,
 )
 
 
-@stages_app.command("set")
+@subcommand(stages_app, "set", "campaign stages set ana@acme.example 1 --at 2021-05-10")
 def stages_set_command(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The contact's email.")],
@@ -38,7 +38,7 @@ def stages_set_command(
     out.print(str(stages.record_stage(c.db, email, number, at.date() if at else now.date(), now)))
 
 
-@stages_app.command("import")
+@subcommand(stages_app, "import", "campaign stages import crm-stages.csv")
 def stages_import_command(
     ctx: typer.Context,
     file: Annotated[

@@ -9,17 +9,17 @@ import typer
 from rich.table import Table
 
 from campaign_engine.audience import imports, suppression
-from campaign_engine.cli.app import context_of, out, parse_now
+from campaign_engine.cli.app import command_group, context_of, out, parse_now, subcommand
 from campaign_engine.cli.csv_input import report_rejected
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import SuppressReason
 
-suppress_app = typer.Typer(
+suppress_app = command_group(
     help="Global, permanent suppression (unsubscribes, bounces, complaints).", no_args_is_help=True
 )
 
 
-@suppress_app.command("list")
+@subcommand(suppress_app, "list", "campaign suppress list --reason bounce")
 def suppress_list_command(
     ctx: typer.Context,
     reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
@@ -35,7 +35,7 @@ def suppress_list_command(
     out.print(table)
 
 
-@suppress_app.command("add")
+@subcommand(suppress_app, "add", "campaign suppress add someone@example.com")
 def suppress_add_command(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="Address to suppress.")],
@@ -48,7 +48,7 @@ def suppress_add_command(
     out.print(f"{address} suppressed ({reason})" if added else f"{address} was already suppressed")
 
 
-@suppress_app.command("remove")
+@subcommand(suppress_app, "remove", "campaign suppress remove someone@example.com")
 def suppress_remove_command(
     ctx: typer.Context, email: Annotated[str, typer.Argument(help="Address to mail again.")]
 ) -> None:
@@ -59,7 +59,7 @@ def suppress_remove_command(
     out.print(f"{address} is no longer suppressed")
 
 
-@suppress_app.command("import")
+@subcommand(suppress_app, "import", "campaign suppress import unsubscribes.csv")
 def suppress_import_command(
     ctx: typer.Context,
     file: Annotated[

@@ -10,14 +10,14 @@ from rich.table import Table
 
 from campaign_engine.api import tokens
 from campaign_engine.api.tokens import ApiRole
-from campaign_engine.cli.app import context_of, err, minute, out
+from campaign_engine.cli.app import command_group, context_of, err, minute, out, subcommand
 
 __all__ = ["tokens_app"]
 
-tokens_app = typer.Typer(help="Bearer tokens of the HTTP API (/api/v1).", no_args_is_help=True)
+tokens_app = command_group(help="Bearer tokens of the HTTP API (/api/v1).", no_args_is_help=True)
 
 
-@tokens_app.command("create")
+@subcommand(tokens_app, "create", "campaign tokens create crm --role integration")
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Who or what uses it, e.g. crm, warehouse.")],
@@ -38,7 +38,7 @@ def create(
     out.print(made.token)
 
 
-@tokens_app.command("list")
+@subcommand(tokens_app, "list", "campaign tokens list --all")
 def list_command(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
@@ -53,7 +53,7 @@ def list_command(
     out.print(table)
 
 
-@tokens_app.command("revoke")
+@subcommand(tokens_app, "revoke", "campaign tokens revoke crm")
 def revoke(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
     """The token stops working at once (the record stays)."""
     tokens.revoke_token(context_of(ctx).db, name, datetime.now(UTC))

@@ -12,15 +12,17 @@ from rich.table import Table
 from campaign_engine.cli.app import (
     Format,
     FormatOption,
+    command_group,
     context_of,
     emit_json,
     err,
     minute,
     out,
     parse_now,
+    subcommand,
 )
 
-users_app = typer.Typer(help="Who may log in to the web app (/app).", no_args_is_help=True)
+users_app = command_group(help="Who may log in to the web app (/app).", no_args_is_help=True)
 
 
 class Role(StrEnum):
@@ -28,7 +30,11 @@ class Role(StrEnum):
     rep = "rep"
 
 
-@users_app.command("add")
+@subcommand(
+    users_app,
+    "add",
+    "printf '%s' \"$PASS\" | campaign users add ana@example.com --role rep --password-stdin",
+)
 def users_add(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(metavar="EMAIL")],
@@ -59,7 +65,7 @@ def users_add(
         )
 
 
-@users_app.command("list")
+@subcommand(users_app, "list", "campaign users list --format json")
 def users_list(
     ctx: typer.Context,
     format: FormatOption = Format.table,
@@ -92,7 +98,7 @@ def users_list(
     out.print(table)
 
 
-@users_app.command("remove")
+@subcommand(users_app, "remove", "campaign users remove ana@example.com")
 def users_remove(
     ctx: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL")]
 ) -> None:

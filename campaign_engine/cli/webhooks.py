@@ -10,14 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from campaign_engine.cli.app import context_of, minute, out
+from campaign_engine.cli.app import command_group, context_of, minute, out, subcommand
 from campaign_engine.engine import webhooks
 from campaign_engine.engine.webhook_payloads import EVENT_TYPES
 from campaign_engine.engine.webhook_sender import deliver_due
 
 __all__ = ["webhooks_app"]
 
-webhooks_app = typer.Typer(
+webhooks_app = command_group(
     help="Webhooks: POST signed JSON to other systems when contacts act.", no_args_is_help=True
 )
 
@@ -27,7 +27,9 @@ class Format(StrEnum):
     slack = "slack"
 
 
-@webhooks_app.command("add")
+@subcommand(
+    webhooks_app, "add", "campaign webhooks add https://crm.example/hook --events reply,bounce"
+)
 def add(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="http(s) URL that receives the POSTs.")],
@@ -48,7 +50,7 @@ def add(
         out.print(f"signing secret (shown once): {hook.secret}")
 
 
-@webhooks_app.command("list")
+@subcommand(webhooks_app, "list", "campaign webhooks list")
 def list_command(ctx: typer.Context) -> None:
     """Active receivers (secrets are never shown)."""
     hooks = webhooks.list_webhooks(context_of(ctx).db)
@@ -60,14 +62,14 @@ def list_command(ctx: typer.Context) -> None:
     out.print(table)
 
 
-@webhooks_app.command("remove")
+@subcommand(webhooks_app, "remove", "campaign webhooks remove 3")
 def remove(ctx: typer.Context, webhook_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Stop a receiver; its pending deliveries are dropped, the log stays."""
     hook = webhooks.remove_webhook(context_of(ctx).db, webhook_id, datetime.now(UTC))
     out.print(f"webhook {webhook_id} ({hook.url}) removed")
 
 
-@webhooks_app.command("test")
+@subcommand(webhooks_app, "test", "campaign webhooks test 3")
 def test(ctx: typer.Context, webhook_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Send a `test` event now (signed like every delivery); exit 1 unless it was taken."""
     db = context_of(ctx).db
@@ -81,7 +83,7 @@ def test(ctx: typer.Context, webhook_id: Annotated[int, typer.Argument(metavar="
         raise typer.Exit(1)
 
 
-@webhooks_app.command("log")
+@subcommand(webhooks_app, "log", "campaign webhooks log --state failed --limit 20")
 def log_command(
     ctx: typer.Context,
     webhook_id: Annotated[int | None, typer.Option("--webhook", help="Only this receiver.")] = None,

@@ -4,9 +4,15 @@ workflow order with an example per command, and `tick --json-logs` / `--quiet` f
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import typer.main
+from typer.testing import CliRunner
+
+from campaign_engine.cli import app
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.launch import launch
 from campaign_engine.store.db import Database
@@ -85,3 +91,35 @@ def test_tick_logs_its_line_by_default_and_quiet_drops_info_lines(
     assert "INFO" not in quiet.stderr
     assert "2 sent" in quiet.stdout
     assert len(smtp_sink.messages) == 2
+
+
+def test_every_subcommand_shows_a_valid_example_and_plain_flags() -> None:
+    """Each command's help ends with an example that names it and only options it has, and
+    no flag shows a `<bool>` placeholder (walked in-process: there are dozens of commands)."""
+    root = typer.main.get_command(app)
+    runner = CliRunner()
+    checked = 0
+
+    def walk(command: Any, path: list[str]) -> None:
+        nonlocal checked
+        if command.hidden:
+            return
+        text = runner.invoke(app, [*path, "--help"], terminal_width=400).output
+        assert "<bool>" not in text, (path, text)
+        if path:
+            example = text.split("Example: ", 1)[1].strip()
+            words = shlex.split(example.split("| ")[-1])
+            assert words[0] == "campaign", example
+            target, named, rest = root, list[str](), words[1:]
+            while rest and rest[0] in getattr(target, "commands", {}):
+                named.append(rest[0])
+                target = target.commands[rest.pop(0)]
+            assert named[: len(path)] == path, (path, example)
+            options = {opt for param in target.params for opt in param.opts + param.secondary_opts}
+            assert {word for word in rest if word.startswith("--")} <= options, (path, example)
+            checked += 1
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    assert checked > 60
