@@ -46,6 +46,9 @@ _SAMPLE_BYTES = 64 * 1024
 MAX_FIELD_CHARS = 10_000  # cells are cut here; validators reject long values anyway
 _FIELD_LIMIT = csv.field_size_limit()  # a longer field is a broken file (a quote left open?)
 _FOLD = re.compile(r"\s*[\t\n\r\v\f\x85\u2028\u2029]+\s*")
+# How alike an ignored header and a known column must be to suggest it: typos ("emial", "titel")
+# reach 0.8; unrelated words of the same length ("state" for "title") reach 0.6.
+_TYPO_SIMILARITY = 0.75
 _HEADER_HINTS = {  # foreign or CRM headers we do not map, but can point at
     "prénom": "first_name",
     "prenom": "first_name",
@@ -332,7 +335,8 @@ def _suggest(
     found: list[str] = []
     for cell in ignored:
         key = normalise_header(cell, {})
-        guess = _HEADER_HINTS.get(key) or next(iter(difflib.get_close_matches(key, names, 1)), "")
+        close = difflib.get_close_matches(key, names, 1, cutoff=_TYPO_SIMILARITY)
+        guess = _HEADER_HINTS.get(key) or next(iter(close), "")
         guess = aliases.get(guess, guess)
         if guess and guess in known and guess not in found:
             found.append(guess)

@@ -12,6 +12,7 @@ from campaign_engine.audience.csvfile import (
     RowError,
     csv_safe,
     fold_text,
+    open_csv,
     read_rows,
     sniff_delimiter,
     write_errors,
@@ -142,3 +143,11 @@ def test_an_international_address_is_accepted_and_the_import_says_it_needs_smtpu
         [{"email": "idn@bücher.example", "account": "SMB Co", "employees": "10"}], "contacts.csv"
     )
     assert idn.row is not None and idn.warnings == []  # a domain is sent as A-labels: no warning
+
+
+def test_ignored_headers_suggest_the_column_only_for_a_likely_typo(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("emial,state,frist_name\nada@tiny.example,CA,Ada\n", encoding="utf-8")
+    opened = open_csv(path, {}, known=("email", "title", "first_name"))
+    assert opened.ignored == ("emial", "state", "frist_name")
+    assert opened.suggestions == ("email", "first_name")  # "state" is no typo of "title"
