@@ -4,13 +4,15 @@ Each fault is a switch or a per-recipient rule, so a test says exactly which mis
 wants: AUTH required (and a wrong password answered 535), 421 at connect, a reply forced at
 MAIL FROM or at RCPT for some or all recipients, a connection dropped at the DATA command
 (before the final dot) or after the final dot (the relay keeps the message but never answers),
-and slow replies. `received` lists what the relay really took, recipient by recipient.
+and slow replies; STARTTLS (required) or implicit TLS with a given certificate. `received` lists
+what the relay really took, recipient by recipient (`encrypted`: whether each came over TLS).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email
+import ssl
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -43,9 +45,12 @@ class FaultRelay:
     drop_after_dot: set[str] = field(default_factory=set)  # take it, then close without a reply
     delay: float = 0.0  # seconds before each RCPT reply
     smtputf8: bool = True
+    tls: ssl.SSLContext | None = None  # offer (and require) STARTTLS with this certificate
+    implicit_tls: bool = False  # ... or speak TLS from the first byte (an SMTPS port)
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
     logins: Counter[str] = field(default_factory=Counter)  # "ok" / "failed"
     connections: int = 0
+    encrypted: list[bool] = field(default_factory=list)  # per entry of `received`
 
     def arrived(self) -> Counter[str]:
         """How many times each recipient got a message."""
@@ -75,9 +80,11 @@ class FaultRelay:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
+        assert server.transport is not None
         message = email.message_from_bytes(raw, policy=default_policy)
         for rcpt in envelope.rcpt_tos:
             self.received.append((rcpt, message))  # type: ignore[arg-type]
+            self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
         if set(envelope.rcpt_tos) & self.drop_after_dot:
             assert server.transport is not None
             server.transport.close()  # it has the message; the client never hears so
@@ -118,14 +125,20 @@ class _FaultySMTP(SMTP):
 
 class _Controller(Controller):
     def __init__(self, relay: FaultRelay) -> None:
-        auth = {"auth_required": True, "auth_require_tls": False} if relay.username else {}
+        options: dict[str, Any] = (
+            {"auth_required": True, "auth_require_tls": False} if relay.username else {}
+        )
+        if relay.tls is not None and relay.implicit_tls:
+            options["ssl_context"] = relay.tls
+        elif relay.tls is not None:
+            options.update(tls_context=relay.tls, require_starttls=True)
         super().__init__(
             relay,
             hostname="127.0.0.1",
             port=relay.port,
             authenticator=relay.authenticate,
             enable_SMTPUTF8=relay.smtputf8,
-            **auth,
+            **options,
         )
         self.relay = relay
 

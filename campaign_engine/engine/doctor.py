@@ -21,6 +21,7 @@ from campaign_engine.sending.dkim import (
     valid_selector,
 )
 from campaign_engine.sending.smtp_client import SessionFault, default_ehlo_name, open_session
+from campaign_engine.sending.smtp_replies import how_to_fix
 
 __all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable", "smtp_session"]
 
@@ -193,7 +194,8 @@ async def smtp_session(settings: Settings, from_domain: str) -> list[Check]:
     except SessionFault as exc:
         checks = [Check("ok", "smtp", step) for step in steps]
         fault = exc.verdict.fault
-        hint = _HINTS.get(fault.stage, "") if fault else ""
+        fix = how_to_fix(fault.stage) if fault else ""
+        hint = f"; {fix}" if fix else ""
         checks.append(
             Check("error", "smtp", f"{fault.stage}: {fault}{hint}" if fault else str(exc))
         )
@@ -203,14 +205,6 @@ async def smtp_session(settings: Settings, from_domain: str) -> list[Check]:
     if not smtp.starttls and not smtp.use_tls and smtp.host not in _LOCAL_HOSTS:
         checks.append(Check("warning", "smtp", "no TLS to a remote relay: set starttls = true"))
     return checks
-
-
-_HINTS = {
-    "connect": "; check [smtp] host and port",
-    "tls": "; for a private CA set [smtp] ca_file, or tls_verify = false on a trusted network",
-    "ehlo": "; set [smtp] ehlo_name to this host's public name (a FQDN)",
-    "auth": "; check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)",
-}
 
 
 def smtp_reachable(host: str, port: int, timeout: float = 3.0) -> tuple[bool, str]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaign_engine.core.config import Settings
-from campaign_engine.sending.smtp_replies import RelayFault
+from campaign_engine.sending.smtp_replies import RelayFault, how_to_fix
 from campaign_engine.store.db import Database
 from campaign_engine.store.relay_tables import RELAY_PAUSE_ID, RelayPause
 
@@ -94,7 +94,8 @@ def describe_pause(pause: RelayPause | None, timezone: str, now: datetime) -> st
     )
     line = f"sending paused since {stamp}: {pause.reason} ({pause.detail})"
     if pause.resume_at is None:
-        return line + "; fix the [smtp] settings, or run `campaign relay resume` once fixed"
+        fix = how_to_fix(pause.stage) or "fix the [smtp] settings"
+        return line + f"; {fix}, or run `campaign relay resume` once fixed"
     if pause.resume_at <= now:
         return line + "; the next tick tries again"
     return line + f"; next try at {pause.resume_at.astimezone(zone):%H:%M:%S}"

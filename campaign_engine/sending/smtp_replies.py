@@ -15,7 +15,15 @@ from enum import StrEnum
 
 from campaign_engine.sending.retry import AttemptResult
 
-__all__ = ["RelayFault", "Stage", "Verdict", "classify_drop", "classify_reply", "enhanced_code"]
+__all__ = [
+    "RelayFault",
+    "Stage",
+    "Verdict",
+    "classify_drop",
+    "classify_reply",
+    "enhanced_code",
+    "how_to_fix",
+]
 
 
 class Stage(StrEnum):
@@ -46,6 +54,19 @@ _REASONS = {
     Stage.AUTH: "relay rejected login",
     Stage.MAIL: "relay rejected our sender (MAIL FROM)",
 }
+
+# What the operator changes when a session step fails for a reason of our own set-up.
+_FIXES: dict[str, str] = {  # keyed by Stage (a str)
+    Stage.CONNECT: "check [smtp] host and port",
+    Stage.TLS: "for a private CA set [smtp] ca_file, or tls_verify = false on a trusted network",
+    Stage.EHLO: "set [smtp] ehlo_name to this host's public name (a FQDN)",
+    Stage.AUTH: "check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)",
+}
+
+
+def how_to_fix(stage: str) -> str:
+    """The [smtp] setting to look at when the session failed at `stage` ("" when none)."""
+    return _FIXES.get(stage, "")
 
 
 @dataclass(frozen=True)
