@@ -18,11 +18,13 @@ from campaign_engine.audience.csvfile import RowRejected
 from campaign_engine.audience.imports import ImportResult, apply_contacts
 from campaign_engine.store.db import Database
 
-__all__ = ["RowRejection", "UpsertOutcome", "upsert_contacts"]
+__all__ = ["RowProblem", "UpsertOutcome", "upsert_contacts"]
 
 
 @dataclass(frozen=True)
-class RowRejection:
+class RowProblem:
+    """Why a contact was rejected, or what was changed or is worth knowing about one applied."""
+
     index: int  # position in the request's list
     field: str
     reason: str
@@ -34,7 +36,8 @@ class UpsertOutcome:
     updated: int = 0
     unchanged: int = 0
     applied: bool = True  # False when strict and a row was rejected
-    rejected: list[RowRejection] = field(default_factory=list)
+    rejected: list[RowProblem] = field(default_factory=list)
+    warnings: list[RowProblem] = field(default_factory=list)  # applied, but worth a look
 
 
 def upsert_contacts(
@@ -50,9 +53,9 @@ def upsert_contacts(
     first: dict[str, tuple[int, ContactRow]] = {}
     for index, values in enumerate(rows):
         try:
-            row = _parse(index, values)
+            row = _parse(index, values, outcome.warnings)
         except RowRejected as exc:
-            outcome.rejected.append(RowRejection(index, exc.field, exc.reason))
+            outcome.rejected.append(RowProblem(index, exc.field, exc.reason))
             continue
         earlier = first.get(row.email)
         if earlier is None:
@@ -62,13 +65,14 @@ def upsert_contacts(
             continue  # an exact repeat, harmless (as in a CSV)
         else:
             reason = f"{row.email} already appears at index {earlier[0]} with other values"
-            outcome.rejected.append(RowRejection(index, "email", reason))
+            outcome.rejected.append(RowProblem(index, "email", reason))
     if (strict and outcome.rejected) or not valid:
         outcome.applied = not outcome.rejected
         return outcome
     result = ImportResult(file=source)
     with db.session() as session:
         apply_contacts(session, valid, now, result)
+        outcome.warnings += [RowProblem(w.line, w.field, w.reason) for w in result.warnings]
         record_consent(session, [(r.email, r.consent) for r in valid], source, now)
     outcome.created, outcome.updated, outcome.unchanged = (
         result.created,
@@ -78,9 +82,10 @@ def upsert_contacts(
     return outcome
 
 
-def _parse(index: int, values: Mapping[str, object]) -> ContactRow:
+def _parse(index: int, values: Mapping[str, object], warnings: list[RowProblem]) -> ContactRow:
     text = {key: "" if value is None else str(value) for key, value in values.items()}
     checked = check_contact(text, index, "api")
+    warnings += [RowProblem(index, w.field, w.reason) for w in checked.warnings]
     if checked.row is None:
         assert checked.error is not None
         raise RowRejected(checked.error.field, checked.error.reason)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from campaign_engine.api.auth import Api, Caller, Ops, OpsOrIntegration, check_owns, context
-from campaign_engine.api.contact_rows import upsert_contacts
+from campaign_engine.api.contact_rows import RowProblem, upsert_contacts
 from campaign_engine.api.contact_view import ContactDetail, contact_detail
 from campaign_engine.api.problems import ApiProblem, FieldProblem, invalid, pointer
 from campaign_engine.audience.privacy import ForgetReport, export_person, forget_person
@@ -54,7 +54,7 @@ class ContactBatch(BaseModel):
     strict: bool = Field(False, description="apply nothing when any contact is rejected")
 
 
-class RejectedContact(BaseModel):
+class ContactProblem(BaseModel):
     index: int
     pointer: str
     field: str
@@ -66,7 +66,11 @@ class UpsertResult(BaseModel):
     updated: int
     unchanged: int
     applied: bool
-    rejected: list[RejectedContact]
+    rejected: list[ContactProblem]
+    warnings: list[ContactProblem] = Field(
+        description="applied, but changed or worth a look (e.g. control characters removed,"
+        " an owner who is no known rep yet, an address that needs SMTPUTF8)"
+    )
 
 
 class ModeIn(BaseModel):
@@ -87,15 +91,7 @@ class StageIn(BaseModel):
 def upsert(batch: ContactBatch, caller: OpsOrIntegration, api: Ctx) -> UpsertResult:
     rows = [c.model_dump(exclude_none=True) for c in batch.contacts]
     outcome = upsert_contacts(api.db, rows, api.clock(), f"api:{caller.name}", batch.strict)
-    rejected = [
-        RejectedContact(
-            index=r.index,
-            pointer=pointer("contacts", r.index, r.field),
-            field=r.field,
-            reason=r.reason,
-        )
-        for r in outcome.rejected
-    ]
+    rejected = _problems(outcome.rejected)
     applied_any = outcome.created + outcome.updated + outcome.unchanged > 0
     if rejected and (not outcome.applied or not applied_any):
         raise ApiProblem(
@@ -109,7 +105,20 @@ def upsert(batch: ContactBatch, caller: OpsOrIntegration, api: Ctx) -> UpsertRes
         unchanged=outcome.unchanged,
         applied=True,
         rejected=rejected,
+        warnings=_problems(outcome.warnings),
     )
+
+
+def _problems(problems: list[RowProblem]) -> list[ContactProblem]:
+    return [
+        ContactProblem(
+            index=p.index,
+            pointer=pointer("contacts", p.index, p.field),
+            field=p.field,
+            reason=p.reason,
+        )
+        for p in problems
+    ]
 
 
 @router.get("/contacts/{email}", response_model=ContactDetail, summary="A contact and its history")

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from campaign_engine.audience.contactrows import CONTACT_ALIASES, CONTACT_COLUMNS, clean_email
+from campaign_engine.audience.contactrows import (
+    CLEANED,
+    CONTACT_ALIASES,
+    CONTACT_COLUMNS,
+    clean_email,
+)
 from campaign_engine.audience.csvfile import (
     CsvFile,
     CsvRow,
@@ -50,7 +55,6 @@ EXCLUSION_ALIASES = {
 EXCLUSION_COLUMNS = frozenset({"email", "domain", "exclude", "reason", "value"}) | {
     c for c in CONTACT_COLUMNS if c != "email"
 }  # a target list carries the contact columns too: not worth a note
-_CLEANED = "control characters removed (line breaks and tabs became spaces)"
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _REASON_LIMIT = 500  # characters
 
@@ -162,7 +166,7 @@ def _parse(row: CsvRow, result: ExclusionResult) -> ExclusionEntry | None:
             )
     reason, stripped = fold_text(values.get("reason", values.get("extra_2", "")))
     if stripped:
-        result.warnings.append(RowError(result.file, row.line, "reason", _CLEANED))
+        result.warnings.append(RowError(result.file, row.line, "reason", CLEANED))
     if len(reason) > _REASON_LIMIT:
         raise RowRejected("reason", f"is longer than {_REASON_LIMIT} characters")
     for name in ("email", "domain", "value"):

@@ -141,7 +141,7 @@ def test_upsert_contacts_row_by_row_like_the_csv_import(api: Clients) -> None:
          "owner_email": "nora.new@gitlab-demo.example", "consent": "customer"},
         {"email": "not-an-address", "account": "Tiny Co", "employees": 12},
         {"email": "inj@tiny.example", "first_name": "Eve\r\nBcc: x@y", "account": "Tiny Co",
-         "employees": 12},
+         "employees": 12, "title": "Dev\u0007ops"},
         {"email": "ada@tiny.example", "first_name": "Ada", "last_name": "Lovelace",
          "title": "Developer", "account": "Tiny Co", "employees": 12, "owner_email": DANA},
         {"email": "seg@tiny.example", "account": "Tiny Co"},
@@ -154,6 +154,14 @@ def test_upsert_contacts_row_by_row_like_the_csv_import(api: Clients) -> None:
         ("#/contacts/1/email", "email"),
         ("#/contacts/4/segment", "segment"),
     ]
+    # applied, but worth a look: what the CSV import prints as warnings
+    warnings = [(w["pointer"], w["reason"]) for w in body["warnings"]]
+    assert [pointer for pointer, _ in warnings] == [
+        "#/contacts/2/title",
+        "#/contacts/0/owner_email",
+    ]
+    assert "control characters" in warnings[0][1]
+    assert warnings[1][1].startswith("no rep nora.new@gitlab-demo.example yet")
     folded = api.call("ops", "GET", "/contacts/inj@tiny.example").json()
     assert folded["first_name"] == "Eve Bcc: x@y"  # a line break folds to a space, as in a CSV
     detail = api.call("ops", "GET", "/contacts/new@newco.example").json()
