@@ -22,8 +22,8 @@ _MONTHS = {
     **dict.fromkeys(["december", "dec", "dezember", "décembre", "decembre", "diciembre"], 12),
 }
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
-# Words that introduce the return, strongest first: "back on", "zurück am", "de retour le"...
-# then "until", whose date may be the last day away.
+# Words that introduce the return ("back on", "zurück am", "de retour le"...), then "until",
+# whose date may be the last day away.
 _CUES = [
     re.compile(
         r"\b(back|return(ing)?|returns|zurück|ab|wieder|retour|reviens|regreso|regresaré|volveré)\b",
@@ -47,16 +47,26 @@ _PATTERNS = [
 
 
 def return_date(text: str) -> str:
-    """'2021-05-10' for 'I am back on May 10, 2021' (and the like); '' when none is stated."""
-    for cues in _CUES:
-        for cue in cues.finditer(text):
-            found = _first_date(text[cue.end() : cue.end() + 60])
-            if found:
-                return found.isoformat()
+    """'2021-05-10' for 'I am back on May 10, 2021' (and the like); '' when none is stated.
+
+    Tried in order: a date after a return cue ("back on", "zurück am"); one just before it, as
+    German and French put it ("am 10.05.2021 wieder im Büro"); one after "until".
+    """
+    back, until = _CUES
+    tries = [
+        *((m.end(), m.end() + 60, False) for m in back.finditer(text)),
+        *((max(0, m.start() - 30), m.start(), True) for m in back.finditer(text)),
+        *((m.end(), m.end() + 60, False) for m in until.finditer(text)),
+    ]
+    for start, end, nearest_end in tries:
+        found = _first_date(text[start:end], last=nearest_end)
+        if found:
+            return found.isoformat()
     return ""
 
 
-def _first_date(text: str) -> date | None:
+def _first_date(text: str, last: bool = False) -> date | None:
+    """The first date stated in `text` (or, with `last`, the one nearest its end)."""
     best: tuple[int, date] | None = None
     for pattern, order in _PATTERNS:
         match = pattern.search(text)
@@ -68,6 +78,6 @@ def _first_date(text: str) -> date | None:
             found = date(int(parts["y"]), month, int(parts["d"]))
         except (ValueError, KeyError):
             continue
-        if best is None or match.start() < best[0]:
+        if best is None or (match.start() > best[0] if last else match.start() < best[0]):
             best = (match.start(), found)
     return best[1] if best else None
