@@ -220,7 +220,11 @@ class Dispatcher:
         cap = self.settings.max_marketing_per_week
         with self.db.session() as session:
             info = recipients(session, contact_ids)
-            sends = recent_marketing_sends(session, contact_ids, now - CAP_WINDOW) if cap else {}
+            sends = (
+                recent_marketing_sends(session, batch.messages, now - CAP_WINDOW, now)
+                if cap
+                else {}
+            )
             statuses = enrollment_statuses(session, [m.enrollment_id for m in batch.messages])
             suppressed = suppression_reasons(session, [r.email for r, _, _ in info.values()])
             exclusions = active_exclusions(session)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import MessageState
@@ -76,19 +78,35 @@ def enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
 
 
 def recent_marketing_sends(
-    session: Session, contact_ids: list[int], since: datetime
+    session: Session, batch: Sequence[Message], since: datetime, now: datetime
 ) -> dict[int, list[datetime]]:
     """Contact id -> when each marketing email (any campaign, automated or rep-sent) went out
-    to them after `since`; one query for the whole batch."""
+    to the contacts of `batch` after `since`; one query for the whole batch.
+
+    An email to them that another worker holds in flight (claimed, outcome not yet recorded)
+    counts as sent `now` when it is older than this batch's: of two campaigns' emails to one
+    person sent at once by two workers, the older goes and the cap holds the other back.
+    """
+    first_here: dict[int, int] = {}  # contact id -> the oldest of its messages in the batch
+    for message in batch:
+        mine = message.id or 0
+        first_here[message.contact_id] = min(first_here.get(message.contact_id, mine), mine)
     rows = session.exec(
-        select(Message.contact_id, Message.sent_at).where(
-            col(Message.contact_id).in_(contact_ids),
-            Message.state == MessageState.SENT,
-            col(Message.sent_at) > since,
+        select(Message.contact_id, Message.id, Message.state, Message.sent_at).where(
+            col(Message.contact_id).in_(list(first_here)),
+            sa.or_(
+                sa.and_(col(Message.state) == MessageState.SENT, col(Message.sent_at) > since),
+                sa.and_(
+                    col(Message.state) == MessageState.SENDING,
+                    col(Message.id).not_in([m.id for m in batch]),
+                ),
+            ),
         )
     ).all()
     sends: dict[int, list[datetime]] = defaultdict(list)
-    for contact_id, sent_at in rows:
-        if sent_at is not None:
+    for contact_id, message_id, state, sent_at in rows:
+        if state == MessageState.SENT and sent_at is not None:
             sends[contact_id].append(sent_at)
+        elif state == MessageState.SENDING and (message_id or 0) < first_here[contact_id]:
+            sends[contact_id].append(now)
     return dict(sends)

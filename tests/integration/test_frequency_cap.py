@@ -13,11 +13,11 @@ from sqlmodel import select
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.launch import launch
-from campaign_engine.reporting.reports import campaign_statuses
+from campaign_engine.reporting.reports import StepStatus, campaign_statuses
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Message
 from tests.conftest import SmtpSink
-from tests.helpers import import_with_reps, tick, write_csv
+from tests.helpers import import_with_reps, queue_due, strand_claimed_batch, tick, write_csv
 
 REP = "dana.reyes@gitlab-demo.example"
 PEOPLE = ("ada@tiny.example", "grace@tiny.example")
@@ -131,3 +131,39 @@ def test_no_cap_sends_on_schedule(
         times = sent_times(smtp_sink, person)
         assert times == [at(4, 27, 16), at(4, 28, 9), at(5, 4, 9)]
         assert most_in_any_week(times) == 3
+
+
+@pytest.mark.parametrize("in_flight", ["first", "second"])
+def test_two_workers_mailing_one_person_at_once_still_keep_the_cap(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path, in_flight: str
+) -> None:
+    """Another worker holds one campaign's emails in flight (claimed, not yet recorded) while
+    this one sends the other campaign's to the same people: the older emails go, the newer wait."""
+    settings = dataclasses.replace(settings, max_marketing_per_week=1)
+    targets = write_csv(
+        tmp_path / "targets.csv",
+        [[p, "P", "L", "Engineer", "Tiny Co", "12", "", REP, "C"] for p in PEOPLE],
+    )
+    assert import_with_reps(db, targets, LAUNCH_TIME).rejected == []
+    start = date(2021, 4, 27)
+    launch(db, settings, "premium-to-ultimate", start, LAUNCH_TIME, "first")
+    launch(db, settings, "premium-to-ultimate", start, LAUNCH_TIME, "second", allow_overlap=True)
+    now = at(4, 27)
+    assert queue_due(db, settings, "first", now) == queue_due(db, settings, "second", now) == 2
+    strand_claimed_batch(db, settings, in_flight, now)  # the other worker, mid-send
+
+    tick(db, settings, now)
+
+    mine = "second" if in_flight == "first" else "first"
+    step = campaign_statuses_by_name(db, mine)
+    if in_flight == "first":  # this worker's emails are the newer ones: the cap holds them back
+        assert smtp_sink.messages == []
+        assert step.states["queued"] == 2 and step.deferred_reasons == {"frequency cap": 2}
+    else:  # this worker's emails are the older ones: they go out, once each
+        assert sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages) == sorted(PEOPLE)
+        assert step.states["sent"] == 2
+
+
+def campaign_statuses_by_name(db: Database, name: str) -> StepStatus:
+    with db.session() as session:
+        return campaign_statuses(session, name)[0].steps[0]
