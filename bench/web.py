@@ -114,7 +114,7 @@ def build(settings: Settings, contacts: int, messages: int, now: datetime) -> No
             "CASE WHEN g % 3 = 0 THEN 0 END, g % 10 <> 0, "
             ":now - (g % 20) * interval '1 day', CASE WHEN g % 500 = 1 THEN "
             "'Can we talk next week?' END FROM generate_series(1, :events) g "
-            "JOIN message m ON m.id = (g * 7919) % (SELECT max(id) FROM message) + 1",
+            "JOIN message m ON m.id = (g::bigint * 7919) % (SELECT max(id) FROM message) + 1",
             now=now, events=messages * 3 // 10)  # fmt: skip
         sql(conn, "INSERT INTO exclusion (email, domain, reason, source_file, source_line, "
             "created_by, created_at, removed_at, removed_by) SELECT CASE WHEN g % 4 <> 0 THEN "
@@ -206,7 +206,11 @@ async def measure(
         await login(clients["ops"], OPS)
         await login(clients["rep"], REP)
         for who, what, path in pages(found):
-            first = await clients[who].get(path)  # warm: templates compiled, caches filled
+            try:  # warm: templates compiled, caches filled
+                first = await clients[who].get(path)
+            except httpx.TimeoutException:
+                print(f"  {who:<4} {what:<32} timed out (> 120 s): skipped", file=sys.stderr)
+                continue
             assert first.status_code == 200, (who, path, first.status_code, first.text[:300])
             samples = []
             for _ in range(rounds if what != "dashboard" else max(3, rounds // 4)):
