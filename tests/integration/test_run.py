@@ -142,7 +142,8 @@ def test_run_serves_the_tracking_endpoints_and_stops_cleanly_on_sigint(
     async def main() -> tuple[httpx.Response, bool]:
         web = web_process(settings, "127.0.0.1", port)
         running = asyncio.create_task(run_forever(settings, db, web=web))
-        async with httpx.AsyncClient() as client:
+        # The port is bound before the web process starts: the first answer may wait for it.
+        async with httpx.AsyncClient(timeout=DEADLINE) as client:
             response = await first_answer(client, url)
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
             await asyncio.wait_for(running, timeout=10)
