@@ -87,20 +87,25 @@ def run(
     quiet: QuietOption = False,
     json_logs: JsonLogsOption = False,
 ) -> None:
-    """Long-running: tick every tick_seconds and serve the tracking endpoints until Ctrl-C;
-    logs one line per tick (counts and seconds)."""
+    """Long-running: tick every tick_seconds and serve the tracking endpoints (from a child
+    process, so a long tick never delays them) until Ctrl-C; logs one line per tick."""
+    from campaign_engine.cli.web_child import web_process
     from campaign_engine.engine.scheduler import run_forever
 
     c = context_of(ctx)
     setup_logging(verbose=c.verbose, quiet=quiet, json_logs=json_logs, engine=True)
     require_strong_secret(c.settings)
-    config = _web_config(c, host, port) if web else None
+    server = (
+        web_process(c.settings, host, port, verbose=c.verbose, quiet=quiet, json_logs=json_logs)
+        if web
+        else None
+    )
     serving = f" and serving tracking on http://{host}:{port}" if web else ""
     out.print(
         f"Ticking every {c.settings.tick_seconds:g}s{serving}; Ctrl-C stops: sends in flight"
         " finish, the rest goes back to the queue."
     )
-    out.print(str(asyncio.run(run_forever(c.settings, c.db, web=config))))
+    out.print(str(asyncio.run(run_forever(c.settings, c.db, web=server))))
 
 
 def serve(

@@ -2,7 +2,8 @@
 
 `campaign run`: APScheduler calls the same tick as `campaign tick`, every tick_seconds,
 polls the reply mailbox every inbox_poll_seconds (when [inbox] is set), optionally with the
-tracking web app served by uvicorn in the same event loop.
+tracking web app served from its own process (`WebProcess`): a tick's database work,
+rendering and signing never delay a click or an open.
 
 A stop (Ctrl-C, systemd's or a container's SIGTERM) claims nothing more at once, lets the SMTP
 transactions in flight finish for up to `stop_grace_seconds`, and puts every claimed message
@@ -19,17 +20,18 @@ import signal
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.tick import Ticker, TickReport
+from campaign_engine.engine.tick_stats import TICK_STATS
+from campaign_engine.engine.web_process import WebProcess
 from campaign_engine.inbound.imap import poll_in_background
 from campaign_engine.sending.throttle import limiter_for
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 
-__all__ = ["StopReport", "WebServer", "run_forever", "tick_once"]
+__all__ = ["StopReport", "run_forever", "tick_once"]
 
 log = logging.getLogger(__name__)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -48,14 +50,6 @@ class StopReport:
         if self.cut_short:
             line += "; a send still in flight was cut: see `campaign messages --state uncertain`"
         return line
-
-
-class WebServer(uvicorn.Server):
-    """uvicorn without its own signal handling: `run_forever` owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def tick_once(
@@ -79,15 +73,15 @@ async def run_forever(
     settings: Settings,
     db: Database,
     stop: asyncio.Event | None = None,
-    web: uvicorn.Config | None = None,
+    web: WebProcess | None = None,
 ) -> StopReport:
     """Tick on a schedule until SIGINT/SIGTERM (or `stop`); see the module docstring.
 
-    With `web`, also serve that app (the tracking endpoints); both stop together.
+    With `web`, also serve the web app (tracking endpoints) from that child process; both stop
+    together, whichever stops first.
     """
     stop = stop or asyncio.Event()
     stopped = StopReport()
-    server = WebServer(web) if web is not None else None
     async with make_transport(settings, limiter_for(db, settings.smtp.rate_limit)) as transport:
         ticker = Ticker(db, settings, transport)
         running: list[asyncio.Task[TickReport]] = []
@@ -99,6 +93,8 @@ async def run_forever(
             running.append(task)
             try:
                 report = await asyncio.shield(task)
+                if web is not None:
+                    web.tick_done(TICK_STATS.last)
                 log.info(
                     "tick: %s",
                     report,
@@ -132,26 +128,34 @@ async def run_forever(
             stop.set()
 
         with _on_signals(on_signal):
-            serving = asyncio.create_task(server.serve()) if server is not None else None
+            if web is not None:
+                web.start()
             scheduler.start()
             try:
-                if serving is None:
-                    await stop.wait()
-                else:
-                    waiting = asyncio.create_task(stop.wait())
-                    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
-                    waiting.cancel()
+                await _until(stop, web)
             finally:
                 ticker.request_stop()
                 scheduler.shutdown(wait=False)
-                if server is not None and serving is not None:
-                    server.should_exit = True  # finishes open requests, stores queued events
-                    await serving
+                if web is not None:  # finishes open requests, stores queued events
+                    await web.stop(settings.stop_grace_seconds + 5)
                 for task in list(running):  # let the running tick record what it sent
                     await _finish(task, stopped, settings.stop_grace_seconds)
                 ticker.webhooks.stop()  # a POST cut short is retried later, same webhook-id
         stopped.released = ticker.dispatcher.released_on_stop
     return stopped
+
+
+async def _until(stop: asyncio.Event, web: WebProcess | None) -> None:
+    """Until `stop` is set or the web process exits on its own (then the run stops too)."""
+    if web is None:
+        await stop.wait()
+        return
+    waits = {asyncio.create_task(stop.wait()), asyncio.create_task(web.exited.wait())}
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in waits:
+        waiting.cancel()
+    if web.exited.is_set() and not stop.is_set():
+        log.error("the web process stopped on its own: stopping the run")
 
 
 def _request_stop(ticker: Ticker, stopped: StopReport) -> None:

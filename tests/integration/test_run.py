@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-import uvicorn
 
 from campaign_engine.audience.imports import import_contacts
+from campaign_engine.cli.web_child import web_process
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.engine.launch import launch
 from campaign_engine.engine.scheduler import run_forever
 from campaign_engine.store.db import Database
 from campaign_engine.tracking.routes import PIXEL_GIF
-from campaign_engine.web.app import create_app
 from tests.conftest import SmtpSink, free_port
 from tests.helpers import write_csv
 
@@ -141,11 +140,10 @@ def test_run_serves_the_tracking_endpoints_and_stops_cleanly_on_sigint(
     url = f"http://127.0.0.1:{port}/o/not-a-token.gif"
 
     async def main() -> tuple[httpx.Response, bool]:
-        web = uvicorn.Config(
-            create_app(settings, db), host="127.0.0.1", port=port, log_level="warning"
-        )
+        web = web_process(settings, "127.0.0.1", port)
         running = asyncio.create_task(run_forever(settings, db, web=web))
-        async with httpx.AsyncClient() as client:
+        # The port is bound before the web process starts: the first answer may wait for it.
+        async with httpx.AsyncClient(timeout=DEADLINE) as client:
             response = await first_answer(client, url)
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
             await asyncio.wait_for(running, timeout=10)
