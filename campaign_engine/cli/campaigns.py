@@ -34,7 +34,7 @@ from campaign_engine.cli.serve_workers import run_workers
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
-from campaign_engine.reporting.report_model import Report
+from campaign_engine.reporting.report_model import CampaignReport, Report
 from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
 
@@ -256,7 +256,8 @@ def _print_report(result: Report) -> None:
             values = asdict(figures)
             table.add_row(label, *(show(values[key], key == "ctor") for key, _ in FIGURE_COLUMNS))
         out.print(table)
-        offers = Table(title="Offers")
+        _print_personas(item)
+        offers = Table(title="Visits per offer page")
         for column in ("email", "offer", "delivered with it", "clicked", "clicks", "click rate"):
             offers.add_column(column, justify="left" if column == "offer" else "right")
         for o in item.offers:
@@ -290,6 +291,35 @@ def _print_report(result: Report) -> None:
                 f"{st.stage} - {st.name}", str(st.reached), str(st.current), show(st.average_days)
             )
         out.print(stage_table)
+        longest = item.longest_stage
+        out.print(
+            f"Longest stage: {longest.stage} {longest.name}, {show(longest.average_days)} days on average"
+            if longest
+            else "Longest stage: not known yet (no emailed contact has left a stage)"
+        )
+
+
+def _print_personas(item: CampaignReport) -> None:
+    table = Table(title="By persona (the campaign's [personas] table maps each title)")
+    headings = ("persona", "titles", "emailed", "opened", "open rate", "clicked", "click rate")
+    for column in (*headings, "contact requests", "request rate", "SAO", "SAO rate"):
+        table.add_column(column, justify="left" if column == "persona" else "right")
+    for p in item.personas:
+        f = p.figures
+        table.add_row(
+            p.persona,
+            str(p.titles),
+            str(p.emailed),
+            str(f.opens_unique),
+            show(p.open_rate, True),
+            str(f.clicks_unique),
+            show(p.click_rate, True),
+            str(f.contact_requests),
+            show(p.request_rate, True),
+            str(p.sao),
+            show(p.sao_rate, True),
+        )
+    out.print(table)
 
 
 def _web_config(c: Context, host: str, port: int) -> Any:
