@@ -162,7 +162,8 @@ def report(
         Path | None, typer.Option("--out", dir_okay=False, help="Write to this file, not stdout.")
     ] = None,
 ) -> None:
-    """Funnel per campaign, email, segment, offer and rep; human engagement only; SAO and stages."""
+    """Funnel per campaign, email, segment, persona, offer page and rep; human engagement only;
+    SAO, stages and the longest one; sends per local day."""
     c = context_of(ctx)
     with c.db.session() as session:
         if campaign:
@@ -170,7 +171,8 @@ def report(
         now = parse_now(None)
         pending = reports.due_reminder_counts(now, c.settings.reminder_days)
         result = reports.load_report(session, now, campaign, reminders=pending)
-        statuses = reports.campaign_statuses(session, campaign)
+        local_days = {c.name: c.sent_per_local_day for c in result.campaigns}
+        statuses = reports.campaign_statuses(session, campaign, local_days)
     if format is ReportFormat.table:
         _print_statuses(statuses)
         _print_report(result)

@@ -94,7 +94,13 @@ class CampaignStatus:
     sent_per_local_day: dict[str, int] = field(default_factory=dict)  # each contact's calendar
 
 
-def campaign_statuses(session: Session, campaign_name: str | None = None) -> list[CampaignStatus]:
+def campaign_statuses(
+    session: Session,
+    campaign_name: str | None = None,
+    counted_local_days: Mapping[str, dict[str, int]] | None = None,
+) -> list[CampaignStatus]:
+    """Every campaign's status (or one's); `counted_local_days` (campaign name -> sends per local
+    day) spares counting them again when the caller has (the report has)."""
     query = select(Campaign).order_by(col(Campaign.id))
     if campaign_name:
         query = query.where(Campaign.name == campaign_name)
@@ -153,7 +159,12 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
         status.next_due_at = next_due.isoformat() if next_due else None
         assert campaign.id is not None
         status.late_joiners = late_joiner_count(session, campaign.id)
-        status.sent_per_local_day = sends_per_local_day(session, campaign.id, campaign.timezone)
+        counted = (counted_local_days or {}).get(campaign.name)
+        status.sent_per_local_day = (
+            counted
+            if counted is not None
+            else sends_per_local_day(session, campaign.id, campaign.timezone)
+        )
         result.append(status)
     return result
 
