@@ -22,7 +22,10 @@ Definitions (the README's "Reports" section says the same for ops):
 - Sales stages: *touched* contacts got at least one email of the campaign (state `sent`);
   *sao* counts those whose opportunity reached stage 1 (Discovery) or beyond (not Lost) on or
   after their first email; average days per stage come from their stage history (a stage's
-  duration is known once the next stage is recorded).
+  duration is known once the next stage is recorded). The *longest stage* has the highest
+  average (the lower stage on a tie); none until an emailed contact has left a stage.
+- *By persona*: the persona the campaign's [personas] table gives each contact's title (no
+  title: the shipped rule); its open, click, request and SAO rates are of its contacts emailed.
 """
 
 from __future__ import annotations
