@@ -34,7 +34,7 @@ from campaign_engine.cli.serve_workers import run_workers
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
-from campaign_engine.reporting.report_model import Report
+from campaign_engine.reporting.report_model import CampaignReport, Report
 from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
 
@@ -167,7 +167,8 @@ def report(
         Path | None, typer.Option("--out", dir_okay=False, help="Write to this file, not stdout.")
     ] = None,
 ) -> None:
-    """Funnel per campaign, email, segment, offer and rep; human engagement only; SAO and stages."""
+    """Funnel per campaign, email, segment, persona, offer page and rep; human engagement only;
+    SAO, stages and the longest one; sends per local day."""
     c = context_of(ctx)
     with c.db.session() as session:
         if campaign:
@@ -175,7 +176,8 @@ def report(
         now = parse_now(None)
         pending = reports.due_reminder_counts(now, c.settings.reminder_days)
         result = reports.load_report(session, now, campaign, reminders=pending)
-        statuses = reports.campaign_statuses(session, campaign)
+        local_days = {c.name: c.sent_per_local_day for c in result.campaigns}
+        statuses = reports.campaign_statuses(session, campaign, local_days)
     if format is ReportFormat.table:
         _print_statuses(statuses)
         _print_report(result)
@@ -261,7 +263,8 @@ def _print_report(result: Report) -> None:
             values = asdict(figures)
             table.add_row(label, *(show(values[key], key == "ctor") for key, _ in FIGURE_COLUMNS))
         out.print(table)
-        offers = Table(title="Offers")
+        _print_personas(item)
+        offers = Table(title="Visits per offer page")
         for column in ("email", "offer", "delivered with it", "clicked", "clicks", "click rate"):
             offers.add_column(column, justify="left" if column == "offer" else "right")
         for o in item.offers:
@@ -295,6 +298,35 @@ def _print_report(result: Report) -> None:
                 f"{st.stage} - {st.name}", str(st.reached), str(st.current), show(st.average_days)
             )
         out.print(stage_table)
+        longest = item.longest_stage
+        out.print(
+            f"Longest stage: {longest.stage} {longest.name}, {show(longest.average_days)} days on average"
+            if longest
+            else "Longest stage: not known yet (no emailed contact has left a stage)"
+        )
+
+
+def _print_personas(item: CampaignReport) -> None:
+    table = Table(title="By persona (the campaign's [personas] table maps each title)")
+    headings = ("persona", "titles", "emailed", "opened", "open rate", "clicked", "click rate")
+    for column in (*headings, "contact requests", "request rate", "SAO", "SAO rate"):
+        table.add_column(column, justify="left" if column == "persona" else "right")
+    for p in item.personas:
+        f = p.figures
+        table.add_row(
+            p.persona,
+            str(p.titles),
+            str(p.emailed),
+            str(f.opens_unique),
+            show(p.open_rate, True),
+            str(f.clicks_unique),
+            show(p.click_rate, True),
+            str(f.contact_requests),
+            show(p.request_rate, True),
+            str(p.sao),
+            show(p.sao_rate, True),
+        )
+    out.print(table)
 
 
 def _web_config(c: Context, host: str, port: int) -> Any:

@@ -13,6 +13,7 @@ __all__ = [
     "EnrollmentStatus",
     "EventKind",
     "InboundKind",
+    "MessageOutcome",
     "MessageState",
     "OutreachMode",
     "SuppressReason",
@@ -47,6 +48,16 @@ class MessageState(StrEnum):
     BOUNCED = "bounced"  # 5xx; the address is suppressed
     SKIPPED = "skipped"  # not sent on purpose; skip_reason says why
     UNCERTAIN = "uncertain"  # the worker died mid-send: SMTP may or may not have accepted it
+
+
+class MessageOutcome(StrEnum):
+    """How the report sees a message: handed to the relay and kept, refused, bounced later, or
+    skipped because of an exclusion (the report counts no other message)."""
+
+    DELIVERED = "delivered"  # state sent, no bounce event
+    BOUNCED = "bounced"  # state bounced: the relay refused it
+    BOUNCED_LATER = "bounced_later"  # state sent, then a bounce event
+    EXCLUDED = "excluded"  # skipped, skip_reason "excluded..."
 
 
 class EventKind(StrEnum):

@@ -1,4 +1,5 @@
-"""Campaign report numbers from plain rows: PURE (no database, no clock).
+"""Campaign report numbers from the counts SQL grouped (`report_queries`): PURE (no database, no
+clock).
 
 Definitions (the README's "Reports" section says the same for ops):
 
@@ -21,217 +22,222 @@ Definitions (the README's "Reports" section says the same for ops):
 - Sales stages: *touched* contacts got at least one email of the campaign (state `sent`);
   *sao* counts those whose opportunity reached stage 1 (Discovery) or beyond (not Lost) on or
   after their first email; average days per stage come from their stage history (a stage's
-  duration is known once the next stage is recorded).
+  duration is known once the next stage is recorded). The *longest stage* has the highest
+  average (the lower stage on a tie); none until an emailed contact has left a stage.
+- *By persona*: the persona the campaign's [personas] table gives each contact's title (no
+  title: the shipped rule); its open, click, request and SAO rates are of its contacts emailed.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from dataclasses import fields
+from datetime import datetime, timedelta
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from campaign_engine.audience.segments import persona_for
-from campaign_engine.core.kinds import EventKind, MessageState
+from campaign_engine.core.kinds import Channel, MessageOutcome
 from campaign_engine.reporting.report_model import (
+    Audience,
     CampaignReport,
     CampaignRow,
-    ContactRow,
     DayCount,
-    EventRow,
+    Engagement,
     Figures,
-    MessageRow,
+    Group,
     OfferFigures,
+    Outcome,
+    PersonaReport,
     RepFigures,
     Report,
-    ReportData,
+    ReportCounts,
     SegmentReport,
     StageFigures,
     StageRow,
     StepReport,
 )
 from campaign_engine.reporting.stages import LOST_STAGE, SAO_STAGE, STAGES
-from campaign_engine.reps.digest_content import offer_for_click, plain_url
+from campaign_engine.reps.digest_content import plain_url
 
-__all__ = ["APPLE_PRIVACY", "compute_report"]
+__all__ = ["compute_report"]
 
-APPLE_PRIVACY = "apple_privacy"  # Event.bot_reason of Apple Mail Privacy Protection pixel loads
 SEGMENTS = ("SMB", "MM", "ENT")
 MAX_DAYS = 366  # the daily series never spans more than a year
-_SENT = (MessageState.SENT, MessageState.BOUNCED)
-_MAILBOX = (EventKind.REPLY, EventKind.AUTO_REPLY, EventKind.COMPLAINT)  # from the reply mailbox
+_SENT = (MessageOutcome.DELIVERED, MessageOutcome.BOUNCED, MessageOutcome.BOUNCED_LATER)
+_BOUNCED = (MessageOutcome.BOUNCED, MessageOutcome.BOUNCED_LATER)
 
 
-def compute_report(data: ReportData, generated_at: datetime) -> Report:
+def compute_report(counts: ReportCounts, generated_at: datetime) -> Report:
     """Every campaign's report, in the order given."""
-    index = _Index(data)
     return Report(
         generated_at=generated_at.isoformat(),
-        campaigns=[_campaign(index, campaign) for campaign in data.campaigns],
+        campaigns=[_campaign(counts, campaign) for campaign in counts.campaigns],
     )
 
 
-# --- computation ----------------------------------------------------------------------------
+def _campaign(counts: ReportCounts, campaign: CampaignRow) -> CampaignReport:
+    audience = [a for a in counts.audience if a.campaign_id == campaign.id]
+    outcomes = [o for o in counts.outcomes if o.campaign_id == campaign.id]
+    engaged = {r.group: r.engagement for r in counts.by_group if r.campaign_id == campaign.id}
+    enrolled = sum(a.enrolled for a in audience)
 
+    def slice_of(groups: set[Group] | None) -> Figures:
+        def wanted(group: Group) -> bool:
+            return groups is None or group in groups
 
-class _Index:
-    """The rows grouped the ways the report reads them."""
-
-    def __init__(self, data: ReportData) -> None:
-        self.data = data
-        self.contacts = {c.id: c for c in data.contacts}
-        self.reps = {r.id: r for r in data.reps}
-        self.enrolled: dict[int, list[int]] = defaultdict(list)
-        for enrollment in data.enrollments:
-            self.enrolled[enrollment.campaign_id].append(enrollment.contact_id)
-        self.messages: dict[int, list[MessageRow]] = defaultdict(list)
-        self.message_by_id = {m.id: m for m in data.messages}
-        for message in data.messages:
-            self.messages[message.campaign_id].append(message)
-        self.events: dict[int, list[EventRow]] = defaultdict(list)
-        for event in sorted(data.events, key=lambda e: (e.occurred_at, e.id)):
-            if event.message_id is not None and event.message_id in self.message_by_id:
-                self.events[event.message_id].append(event)
-        self.stages: dict[int, list[StageRow]] = defaultdict(list)
-        for row in sorted(data.stages, key=lambda s: (s.changed_on, s.stage)):
-            self.stages[row.contact_id].append(row)
-
-
-def _campaign(index: _Index, campaign: CampaignRow) -> CampaignReport:
-    messages = index.messages[campaign.id]
-    enrolled = index.enrolled[campaign.id]
-    excluded = {
-        contact_id
-        for contact_id in enrolled
-        if contact_id in index.contacts
-        and any(
-            rule.matches(index.contacts[contact_id].email, campaign.id)
-            for rule in index.data.exclusions
+        return _figures(
+            enrolled=sum(a.enrolled for a in audience if wanted(a.group)),
+            excluded=sum(a.excluded for a in audience if wanted(a.group)),
+            outcomes=_outcome_counts(o for o in outcomes if wanted(o.group)),
+            engagement=_sum(e for group, e in engaged.items() if wanted(group)),
         )
-    }
-    totals = _figures(index, messages, enrolled, excluded)
+
+    by_step = {r.step: r.engagement for r in counts.by_step if r.campaign_id == campaign.id}
     steps = []
     for step in campaign.sequence.steps:
-        of_step = [m for m in messages if m.step == step.number]
-        figures = _figures(index, of_step, enrolled, set())
-        figures.excluded = sum(
-            1
-            for m in of_step
-            if m.state == MessageState.SKIPPED and (m.skip_reason or "").startswith("excluded")
-        )
+        of_step = _outcome_counts(o for o in outcomes if o.step == step.number)
+        figures = _figures(enrolled, 0, of_step, by_step.get(step.number, Engagement()))
+        figures.excluded = of_step[MessageOutcome.EXCLUDED]
         steps.append(StepReport(step.number, step.subject, step.day, figures))
-    segments = []
-    present = {index.contacts[c].segment for c in enrolled if c in index.contacts}
-    for segment in [*SEGMENTS, *sorted(present - set(SEGMENTS))]:
-        members = {
-            c for c in enrolled if c in index.contacts and index.contacts[c].segment == segment
-        }
-        if not members:
-            continue
-        in_segment = [m for m in messages if m.contact_id in members]
-        segments.append(
-            SegmentReport(segment, _figures(index, in_segment, members, excluded & members))
-        )
-    touched, sao_contacts = _touched(index, messages)
+    groups = {a.group for a in audience}
+    present = {g.segment for g in groups}
+    segments = [
+        SegmentReport(name, slice_of({g for g in groups if g.segment == name}))
+        for name in [*SEGMENTS, *sorted(present - set(SEGMENTS))]
+        if name in present
+    ]
+    history, sao = _sao([s for s in counts.stages if s.campaign_id == campaign.id])
+    stages = _stages(history)
     return CampaignReport(
         name=campaign.name,
         sequence=campaign.sequence.key,
         start_date=campaign.start_date.isoformat(),
         timezone=campaign.timezone,
-        totals=totals,
+        totals=slice_of(None),
         steps=steps,
         segments=segments,
-        offers=_offers(index, campaign, messages),
-        reps=_reps(index, campaign, messages, enrolled, sao_contacts),
-        daily=_daily(index, campaign, messages),
-        touched=len(touched),
-        sao=len(sao_contacts),
-        stages=_stages(index, touched),
+        offers=_offers(counts, campaign, outcomes),
+        reps=_reps(counts, campaign, audience, outcomes, engaged, sao),
+        daily=_daily(counts, campaign),
+        touched=sum(a.touched for a in audience),
+        sao=len(sao),
+        stages=stages,
+        personas=[
+            _persona_report(name, members, audience, slice_of(members), sao)
+            for name, members in _personas(campaign, groups)
+        ],
+        longest_stage=max(
+            (s for s in stages if s.average_days is not None),
+            key=lambda s: s.average_days or 0.0,
+            default=None,
+        ),
+        sent_per_local_day=dict(counts.sent_per_local_day.get(campaign.id, {})),
     )
 
 
+def _personas(campaign: CampaignRow, groups: set[Group]) -> list[tuple[str, set[Group]]]:
+    """The groups of each persona present, in the order of the campaign's [personas] table."""
+    members: dict[str, set[Group]] = defaultdict(set)
+    for group in groups:
+        members[_persona(group, campaign)].add(group)
+    table = campaign.sequence.personas
+    order = [*(rule.persona for rule in table.rules), table.default, *sorted(members)]
+    return [(name, members[name]) for name in dict.fromkeys(order) if name in members]
+
+
+def _persona_report(
+    name: str,
+    members: set[Group],
+    audience: list[Audience],
+    figures: Figures,
+    sao: dict[int, Group],
+) -> PersonaReport:
+    emailed = sum(a.touched for a in audience if a.group in members)
+    converted = sum(1 for group in sao.values() if group in members)
+    return PersonaReport(
+        persona=name,
+        titles=len({g.title for g in members}),
+        emailed=emailed,
+        figures=figures,
+        sao=converted,
+        open_rate=_rate(figures.opens_unique, emailed),
+        click_rate=_rate(figures.clicks_unique, emailed),
+        request_rate=_rate(figures.contact_requests, emailed),
+        sao_rate=_rate(converted, emailed),
+    )
+
+
+def _outcome_counts(outcomes: Iterable[Outcome]) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for o in outcomes:
+        found[o.outcome] += o.messages
+    return found
+
+
+def _sum(engagements: Iterable[Engagement]) -> Engagement:
+    """Engagement of disjoint sets of contacts added up (distinct contacts add up too)."""
+    total: Counter[str] = Counter()
+    for e in engagements:
+        for f in fields(Engagement):
+            total[f.name] += getattr(e, f.name)
+    return Engagement(**total)
+
+
 def _figures(
-    index: _Index, messages: list[MessageRow], enrolled: Iterable[int], excluded: set[int]
+    enrolled: int, excluded: int, outcomes: Counter[str], engagement: Engagement
 ) -> Figures:
-    f = Figures(enrolled=len(set(enrolled)), excluded=len(excluded))
-    openers: set[int] = set()
-    clickers: set[int] = set()
-    requesters: set[int] = set()
-    unsubscribers: set[int] = set()
-    mailbox: dict[str, set[int]] = {kind: set() for kind in _MAILBOX}
-    for message in messages:
-        events = index.events.get(message.id, [])
-        if message.state in _SENT:
-            f.sent += 1
-            f.bounced += _bounced(index, message)
-        for event in events:
-            kind, who = event.kind, message.contact_id
-            if kind in _MAILBOX:
-                mailbox[kind].add(who)
-            elif kind == EventKind.UNSUBSCRIBE:
-                unsubscribers.add(who)
-            elif not event.is_human:
-                apple = event.bot_reason == APPLE_PRIVACY
-                f.apple_opens += apple and kind == EventKind.OPEN
-                f.scanner_opens += not apple and kind == EventKind.OPEN
-                f.scanner_clicks += not apple and kind == EventKind.CLICK
-            elif kind == EventKind.OPEN:
-                f.opens_total += 1
-                openers.add(who)
-            elif kind == EventKind.CLICK:
-                f.clicks_total += 1
-                clickers.add(who)
-                openers.add(who)
-            elif kind == EventKind.CONTACT_PAGE:
-                f.contact_page_visits += 1
-            elif kind == EventKind.CONTACT_REQUEST:
-                requesters.add(who)
-    f.delivered = f.sent - f.bounced
-    f.opens_unique, f.clicks_unique = len(openers), len(clickers)
-    f.ctor = _rate(f.clicks_unique, f.opens_unique)
-    f.contact_requests, f.unsubscribes = len(requesters), len(unsubscribers)
-    f.replies = len(mailbox[EventKind.REPLY])
-    f.auto_replies = len(mailbox[EventKind.AUTO_REPLY])
-    f.complaints = len(mailbox[EventKind.COMPLAINT])
-    return f
+    e = engagement
+    sent = sum(outcomes[o] for o in _SENT)
+    bounced = sum(outcomes[o] for o in _BOUNCED)
+    return Figures(
+        enrolled=enrolled,
+        sent=sent,
+        delivered=sent - bounced,
+        bounced=bounced,
+        opens_unique=e.openers,
+        opens_total=e.opens_total,
+        apple_opens=e.apple_opens,
+        clicks_unique=e.clickers,
+        clicks_total=e.clicks_total,
+        ctor=_rate(e.clickers, e.openers),
+        contact_page_visits=e.contact_page_visits,
+        contact_requests=e.requesters,
+        unsubscribes=e.unsubscribers,
+        excluded=excluded,
+        replies=e.repliers,
+        auto_replies=e.auto_repliers,
+        complaints=e.complainers,
+        scanner_opens=e.scanner_opens,
+        scanner_clicks=e.scanner_clicks,
+    )
 
 
-def _persona(contact: ContactRow, campaign: CampaignRow) -> str:
-    """The persona the campaign's own [personas] table gives the contact's title."""
-    if not contact.title:
-        return contact.persona
-    return persona_for(contact.title, campaign.sequence.personas)
+def _persona(group: Group, campaign: CampaignRow) -> str:
+    """The persona the campaign's own [personas] table gives the group's title (the shipped
+    rule for contacts without a title)."""
+    if not group.title:
+        return persona_for("")
+    return persona_for(group.title, campaign.sequence.personas)
 
 
-def _offers(index: _Index, campaign: CampaignRow, messages: list[MessageRow]) -> list[OfferFigures]:
+def _offers(
+    counts: ReportCounts, campaign: CampaignRow, outcomes: list[Outcome]
+) -> list[OfferFigures]:
     result = []
+    clicks = [c for c in counts.offer_clicks if c.campaign_id == campaign.id]
     for step in campaign.sequence.steps:
-        links = list(campaign.links.get(step.number, []))
-        of_step = [m for m in messages if m.step == step.number]
         offered: Counter[str] = Counter()
-        for message in of_step:
-            contact = index.contacts.get(message.contact_id)
-            offer = step.offer_for(_persona(contact, campaign) if contact else "")
-            if offer and message.state == MessageState.SENT and not _bounced(index, message):
-                offered[offer.name] += 1
-        clickers: dict[str, set[int]] = defaultdict(set)
-        clicks: Counter[str] = Counter()
-        urls: dict[str, str] = {}
-        for message in of_step:
-            for event in index.events.get(message.id, []):
-                if event.kind != EventKind.CLICK or not event.is_human:
-                    continue
-                offer = offer_for_click(step, links, event.link_index, event.url)
-                clickers[offer.name].add(message.contact_id)
-                clicks[offer.name] += 1
-                urls.setdefault(offer.name, offer.url)
-        names = [o.name for o in step.offers] + sorted(set(clicks) - {o.name for o in step.offers})
+        for o in outcomes:
+            offer = step.offer_for(_persona(o.group, campaign))
+            if offer and o.step == step.number and o.outcome == MessageOutcome.DELIVERED:
+                offered[offer.name] += o.messages
+        clicked = {c.name: c for c in clicks if c.step == step.number}
+        urls = {c.name: c.url for c in clicked.values()} | {o.name: o.url for o in step.offers}
+        names = [o.name for o in step.offers] + sorted(set(clicked) - {o.name for o in step.offers})
         personas = {o.name: o.persona for o in step.offers}
-        for offer in step.offers:
-            urls[offer.name] = offer.url
         for name in names:
-            unique = len(clickers[name])
+            unique = clicked[name].clicks_unique if name in clicked else 0
             result.append(
                 OfferFigures(
                     step=step.number,
@@ -240,7 +246,7 @@ def _offers(index: _Index, campaign: CampaignRow, messages: list[MessageRow]) ->
                     persona=personas.get(name, ""),
                     offered=offered[name],
                     clicks_unique=unique,
-                    clicks_total=clicks[name],
+                    clicks_total=clicked[name].clicks_total if name in clicked else 0,
                     click_rate=_rate(unique, offered[name]),
                 )
             )
@@ -248,106 +254,91 @@ def _offers(index: _Index, campaign: CampaignRow, messages: list[MessageRow]) ->
 
 
 def _reps(
-    index: _Index,
+    counts: ReportCounts,
     campaign: CampaignRow,
-    messages: list[MessageRow],
-    enrolled: list[int],
-    sao_contacts: set[int],
+    audience: list[Audience],
+    outcomes: list[Outcome],
+    engaged: dict[Group, Engagement],
+    sao: dict[int, Group],
 ) -> list[RepFigures]:
-    def rep_of(contact_id: int) -> int | None:
-        contact = index.contacts.get(contact_id)
-        return contact.rep_id if contact else None
-
-    contacts: Counter[int | None] = Counter(rep_of(c) for c in set(enrolled))
+    reps = {r.id: r for r in counts.reps}
+    contacts: Counter[int | None] = Counter()
+    for a in audience:
+        contacts[a.group.rep_id] += a.enrolled
     drafts: Counter[int | None] = Counter()
-    requesters: dict[int | None, set[int]] = defaultdict(set)
-    for message in messages:
-        rep_id = rep_of(message.contact_id)
-        drafts[rep_id] += message.origin == "rep" and message.state in _SENT
-        for event in index.events.get(message.id, []):
-            if event.kind == EventKind.CONTACT_REQUEST and event.is_human:
-                requesters[rep_id].add(message.contact_id)
-    sao: Counter[int | None] = Counter(rep_of(c) for c in sao_contacts)
+    for o in outcomes:
+        if o.origin == Channel.REP and o.outcome in _SENT:
+            drafts[o.group.rep_id] += o.messages
+    requests: Counter[int | None] = Counter()
+    for group, e in engaged.items():
+        requests[group.rep_id] += e.requesters
+    sao_of: Counter[int | None] = Counter(group.rep_id for group in sao.values())
+
+    def email(rep_id: int | None) -> str:
+        rep = reps.get(rep_id) if rep_id is not None else None
+        return rep.email if rep else ""
+
     rows = []
-    for rep_id in sorted(contacts, key=lambda r: (r is None, _rep_email(index, r))):
-        rep = index.reps.get(rep_id) if rep_id is not None else None
+    for rep_id in sorted(contacts, key=lambda r: (r is None, email(r))):
+        rep = reps.get(rep_id) if rep_id is not None else None
         rows.append(
             RepFigures(
                 rep=rep.email if rep else "",
                 name=rep.name if rep else "(no rep)",
                 contacts=contacts[rep_id],
                 drafts_sent=drafts[rep_id],
-                reminders_pending=index.data.reminders.get((campaign.id, rep_id), 0)
+                reminders_pending=counts.reminders.get((campaign.id, rep_id), 0)
                 if rep_id is not None
                 else 0,
-                requests_received=len(requesters[rep_id]),
-                sao=sao[rep_id],
+                requests_received=requests[rep_id],
+                sao=sao_of[rep_id],
             )
         )
     return rows
 
 
-def _daily(index: _Index, campaign: CampaignRow, messages: list[MessageRow]) -> list[DayCount]:
-    zone = ZoneInfo(campaign.timezone)
-    counts: dict[date, Counter[str]] = defaultdict(Counter)
-    for message in messages:
-        for event in index.events.get(message.id, []):
-            if event.is_human and event.kind in (
-                EventKind.OPEN,
-                EventKind.CLICK,
-                EventKind.CONTACT_REQUEST,
-            ):
-                counts[event.occurred_at.astimezone(zone).date()][event.kind] += 1
-    if not counts:
+def _daily(counts: ReportCounts, campaign: CampaignRow) -> list[DayCount]:
+    found = {d.day: d for d in counts.days if d.campaign_id == campaign.id}
+    if not found:
         return []
-    first = min(min(counts), campaign.start_date)
-    last = min(max(counts), first + timedelta(days=MAX_DAYS - 1))
+    first = min(min(found), campaign.start_date)
+    last = min(max(found), first + timedelta(days=MAX_DAYS - 1))
     days = []
     day = first
     while day <= last:
-        c = counts.get(day, Counter())
+        d = found.get(day)
         days.append(
-            DayCount(
-                day.isoformat(),
-                c[EventKind.OPEN],
-                c[EventKind.CLICK],
-                c[EventKind.CONTACT_REQUEST],
-            )
+            DayCount(day.isoformat(), d.opens, d.clicks, d.requests)
+            if d
+            else DayCount(day.isoformat(), 0, 0, 0)
         )
         day += timedelta(days=1)
     return days
 
 
-def _touched(index: _Index, messages: list[MessageRow]) -> tuple[set[int], set[int]]:
-    """Contacts the campaign emailed, and those of them who became an SAO after the first email."""
-    first: dict[int, date] = {}
-    for message in messages:
-        if message.state == MessageState.SENT and message.sent_at is not None:
-            day = message.sent_at.date()
-            first[message.contact_id] = min(day, first.get(message.contact_id, day))
+def _sao(stages: list[StageRow]) -> tuple[dict[int, list[StageRow]], dict[int, Group]]:
+    """Each emailed contact's stage history (by day, then stage), and the contacts that became
+    an SAO on or after their first email (with their group)."""
+    history: dict[int, list[StageRow]] = defaultdict(list)
+    for row in sorted(stages, key=lambda s: (s.changed_on, s.stage)):
+        history[row.contact_id].append(row)
     sao = {
-        contact_id
-        for contact_id, since in first.items()
-        if any(
-            SAO_STAGE <= s.stage < LOST_STAGE and s.changed_on >= since
-            for s in index.stages.get(contact_id, [])
-        )
+        contact_id: rows[0].group
+        for contact_id, rows in history.items()
+        if any(SAO_STAGE <= s.stage < LOST_STAGE and s.changed_on >= s.first_sent for s in rows)
     }
-    return set(first), sao
+    return history, sao
 
 
-def _stages(index: _Index, touched: set[int]) -> list[StageFigures]:
+def _stages(history: dict[int, list[StageRow]]) -> list[StageFigures]:
     reached: Counter[int] = Counter()
     current: Counter[int] = Counter()
     durations: dict[int, list[int]] = defaultdict(list)
-    for contact_id in touched:
-        history = index.stages.get(contact_id, [])
-        if not history:
-            continue
-        for stage in {s.stage for s in history}:
+    for rows in history.values():
+        for stage in {s.stage for s in rows}:
             reached[stage] += 1
-        current[history[-1].stage] += 1
-        entered = [h for i, h in enumerate(history) if i == 0 or history[i - 1].stage != h.stage]
+        current[rows[-1].stage] += 1
+        entered = [h for i, h in enumerate(rows) if i == 0 or rows[i - 1].stage != h.stage]
         for this, following in pairwise(entered):
             durations[this.stage].append((following.changed_on - this.changed_on).days)
     return [
@@ -362,17 +353,6 @@ def _stages(index: _Index, touched: set[int]) -> list[StageFigures]:
         )
         for number, name in enumerate(STAGES)
     ]
-
-
-def _bounced(index: _Index, message: MessageRow) -> bool:
-    return message.state == MessageState.BOUNCED or any(
-        e.kind == EventKind.BOUNCE for e in index.events.get(message.id, [])
-    )
-
-
-def _rep_email(index: _Index, rep_id: int | None) -> str:
-    rep = index.reps.get(rep_id) if rep_id is not None else None
-    return rep.email if rep else ""
 
 
 def _rate(part: int, whole: int) -> float | None:

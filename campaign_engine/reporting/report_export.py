@@ -1,4 +1,5 @@
-"""The report as JSON and as CSV (one row per campaign, step, segment, offer, rep and stage)."""
+"""The report as JSON and as CSV (one row per campaign, step, segment, persona, offer, rep,
+stage and day)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
             add("step", f"{step['step']}: {step['subject']}", step["figures"])
         for segment in c["segments"]:
             add("segment", segment["segment"], segment["figures"])
+        for persona in c["personas"]:
+            rates = {k: v for k, v in persona.items() if k not in ("persona", "figures")}
+            add("persona", persona["persona"], {**persona["figures"], **rates})
         for offer in c["offers"]:
             add("offer", offer["name"], {k: v for k, v in offer.items() if k != "name"})
         for rep in c["reps"]:
@@ -47,8 +51,17 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
                 f"{stage['stage']} - {stage['name']}",
                 {k: v for k, v in stage.items() if k not in ("stage", "name")},
             )
+        if c["longest_stage"]:
+            longest = c["longest_stage"]
+            add(
+                "longest stage",
+                f"{longest['stage']} - {longest['name']}",
+                {"average_days": longest["average_days"]},
+            )
         for day in c["daily"]:
             add("day", day["day"], {k: v for k, v in day.items() if k != "day"})
+        for day, sent in c["sent_per_local_day"].items():
+            add("sent per local day", day, {"sent": sent})
     return rows
 
 

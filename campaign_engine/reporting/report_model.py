@@ -1,6 +1,6 @@
-"""The report's shapes: the plain rows it is computed from and the numbers it gives (no logic).
+"""The report's shapes: the grouped counts SQL gives and the numbers the report shows (no logic).
 
-`funnel.compute_report` fills them; `report_to_dict` is the JSON export and what the dashboard
+`report_queries.count_report` counts, `funnel.compute_report` assembles; `report_to_dict` is the JSON export and what the dashboard
 renders.
 """
 
@@ -8,35 +8,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from campaign_engine.sending.eligibility import ExclusionRule
 from campaign_engine.sending.sequences import Sequence
 
 __all__ = [
+    "Audience",
     "CampaignReport",
     "CampaignRow",
-    "ContactRow",
     "DayCount",
-    "EnrollmentRow",
-    "EventRow",
+    "DayEngagement",
+    "Engagement",
     "Figures",
-    "MessageRow",
+    "Group",
+    "GroupEngagement",
+    "OfferClicks",
     "OfferFigures",
+    "Outcome",
+    "PersonaReport",
     "RepFigures",
     "RepRow",
     "Report",
-    "ReportData",
+    "ReportCounts",
     "SegmentReport",
     "StageFigures",
     "StageRow",
+    "StepEngagement",
     "StepReport",
     "report_to_dict",
 ]
 
 
-# --- input rows ---------------------------------------------------------------------------
+# --- input: what SQL counts, grouped (few rows however many messages) -----------------------
 
 
 @dataclass(frozen=True)
@@ -52,49 +56,104 @@ class CampaignRow:
 
 
 @dataclass(frozen=True)
-class ContactRow:
-    id: int
-    email: str
+class Group:
+    """Who contacts are, as far as the report slices them: segment, title (-> persona) and rep.
+
+    Every count per group is over disjoint sets of contacts, so distinct-contact counts add up."""
+
     segment: str
-    persona: str  # by the shipped rule; a campaign's own table decides from `title`
-    rep_id: int | None
     title: str = ""
+    rep_id: int | None = None
 
 
 @dataclass(frozen=True)
-class EnrollmentRow:
+class Audience:
+    """Enrolled contacts of a group in a campaign, those of them under an active exclusion, and
+    those the campaign emailed (`touched`: a message in state sent)."""
+
     campaign_id: int
-    contact_id: int
-    channel: str
+    group: Group
+    enrolled: int
+    excluded: int = 0
+    touched: int = 0
 
 
 @dataclass(frozen=True)
-class MessageRow:
-    id: int
+class Outcome:
+    """Messages of one campaign, step, group and origin that ended one way (`MessageOutcome`)."""
+
     campaign_id: int
-    contact_id: int
     step: int
+    group: Group
     origin: str
-    state: str
-    sent_at: datetime | None = None
-    skip_reason: str | None = None
+    outcome: str
+    messages: int
 
 
 @dataclass(frozen=True)
-class EventRow:
-    id: int
-    kind: str
-    message_id: int | None
-    occurred_at: datetime
-    is_human: bool = True
-    bot_reason: str | None = None
-    link_index: int | None = None
-    url: str | None = None
+class Engagement:
+    """Events on a slice's messages: totals of events and `*ers` = distinct contacts."""
+
+    opens_total: int = 0
+    clicks_total: int = 0
+    contact_page_visits: int = 0
+    apple_opens: int = 0
+    scanner_opens: int = 0
+    scanner_clicks: int = 0
+    openers: int = 0  # opened or clicked (a click implies the open)
+    clickers: int = 0
+    requesters: int = 0
+    unsubscribers: int = 0
+    repliers: int = 0
+    auto_repliers: int = 0
+    complainers: int = 0
+
+
+@dataclass(frozen=True)
+class GroupEngagement:
+    campaign_id: int
+    group: Group
+    engagement: Engagement
+
+
+@dataclass(frozen=True)
+class StepEngagement:
+    campaign_id: int
+    step: int
+    engagement: Engagement
+
+
+@dataclass(frozen=True)
+class OfferClicks:
+    """Human clicks on one step's links that went to one offer (named by `offer_for_click`)."""
+
+    campaign_id: int
+    step: int
+    name: str
+    url: str
+    clicks_unique: int
+    clicks_total: int
+
+
+@dataclass(frozen=True)
+class DayEngagement:
+    """Human opens, clicks and contact requests of a campaign on a day of its time zone."""
+
+    campaign_id: int
+    day: date
+    opens: int = 0
+    clicks: int = 0
+    requests: int = 0
 
 
 @dataclass(frozen=True)
 class StageRow:
+    """One stage change of a contact the campaign emailed (first on `first_sent`, a UTC day)."""
+
+    campaign_id: int
     contact_id: int
+    group: Group
+    first_sent: date
     stage: int
     changed_on: date
 
@@ -107,16 +166,18 @@ class RepRow:
 
 
 @dataclass(frozen=True)
-class ReportData:
+class ReportCounts:
     """Everything the report is computed from; `reminders` maps (campaign id, rep id) -> pending."""
 
     campaigns: tuple[CampaignRow, ...]
-    contacts: tuple[ContactRow, ...] = ()
-    enrollments: tuple[EnrollmentRow, ...] = ()
-    messages: tuple[MessageRow, ...] = ()
-    events: tuple[EventRow, ...] = ()
-    exclusions: tuple[ExclusionRule, ...] = ()  # active ones
+    audience: tuple[Audience, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    by_group: tuple[GroupEngagement, ...] = ()
+    by_step: tuple[StepEngagement, ...] = ()
+    offer_clicks: tuple[OfferClicks, ...] = ()
+    days: tuple[DayEngagement, ...] = ()
     stages: tuple[StageRow, ...] = ()
+    sent_per_local_day: Mapping[int, dict[str, int]] = field(default_factory=dict)
     reps: tuple[RepRow, ...] = ()
     reminders: Mapping[tuple[int, int], int] = field(default_factory=dict)
 
@@ -161,6 +222,22 @@ class StepReport:
 class SegmentReport:
     segment: str
     figures: Figures
+
+
+@dataclass
+class PersonaReport:
+    """The contacts whose titles the campaign's [personas] table gives one persona: their
+    engagement and SAO; rates are of the contacts emailed."""
+
+    persona: str
+    titles: int  # distinct job titles among its contacts
+    emailed: int
+    figures: Figures
+    sao: int
+    open_rate: float | None
+    click_rate: float | None
+    request_rate: float | None
+    sao_rate: float | None
 
 
 @dataclass
@@ -220,6 +297,9 @@ class CampaignReport:
     touched: int
     sao: int
     stages: list[StageFigures]
+    personas: list[PersonaReport] = field(default_factory=list)
+    longest_stage: StageFigures | None = None  # the highest average days, of those known
+    sent_per_local_day: dict[str, int] = field(default_factory=dict)  # recipients' calendars
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Report numbers read from the database: delivery status per step, and the full funnel report.
 
 `campaign_statuses` is what `campaign status` prints; `list_messages` what `campaign messages`
-lists; `load_report` loads the plain rows the pure `funnel.compute_report` needs (and the
-dashboard renders).
+lists; `load_report` the funnel report (and the dashboard renders it): counted in SQL by
+`report_queries`, assembled by the pure `funnel.compute_report`.
 """
 
 from __future__ import annotations
@@ -16,25 +16,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaign_engine.audience.segments import persona_for
 from campaign_engine.core.kinds import MessageState
-from campaign_engine.reporting import funnel
+from campaign_engine.reporting import funnel, report_queries
 from campaign_engine.reporting import report_model as model
 from campaign_engine.reporting.local_days import late_joiner_count, sends_per_local_day
 from campaign_engine.reps import reminder_mail
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.sending.delivery_record import failure_reason
-from campaign_engine.sending.eligibility import ExclusionRule
 from campaign_engine.store.models import (
     Account,
     Campaign,
     Contact,
     Enrollment,
-    Event,
-    Exclusion,
     Message,
-    Rep,
-    StageChange,
 )
 from campaign_engine.store.queries import campaign_by_name
 
@@ -100,7 +94,13 @@ class CampaignStatus:
     sent_per_local_day: dict[str, int] = field(default_factory=dict)  # each contact's calendar
 
 
-def campaign_statuses(session: Session, campaign_name: str | None = None) -> list[CampaignStatus]:
+def campaign_statuses(
+    session: Session,
+    campaign_name: str | None = None,
+    counted_local_days: Mapping[str, dict[str, int]] | None = None,
+) -> list[CampaignStatus]:
+    """Every campaign's status (or one's); `counted_local_days` (campaign name -> sends per local
+    day) spares counting them again when the caller has (the report has)."""
     query = select(Campaign).order_by(col(Campaign.id))
     if campaign_name:
         query = query.where(Campaign.name == campaign_name)
@@ -159,7 +159,12 @@ def campaign_statuses(session: Session, campaign_name: str | None = None) -> lis
         status.next_due_at = next_due.isoformat() if next_due else None
         assert campaign.id is not None
         status.late_joiners = late_joiner_count(session, campaign.id)
-        status.sent_per_local_day = sends_per_local_day(session, campaign.id, campaign.timezone)
+        counted = (counted_local_days or {}).get(campaign.name)
+        status.sent_per_local_day = (
+            counted
+            if counted is not None
+            else sends_per_local_day(session, campaign.id, campaign.timezone)
+        )
         result.append(status)
     return result
 
@@ -189,84 +194,10 @@ def load_report(
         )
         for c in session.exec(query)
     ]
-    ids = [c.id for c in campaigns]
-    enrollments = tuple(
-        model.EnrollmentRow(campaign_id, contact_id, channel)
-        for campaign_id, contact_id, channel in session.exec(
-            select(Enrollment.campaign_id, Enrollment.contact_id, Enrollment.channel).where(
-                col(Enrollment.campaign_id).in_(ids)
-            )
-        )
+    counts = report_queries.count_report(
+        session, tuple(campaigns), now, reminders(session, [c.id for c in campaigns])
     )
-    messages = tuple(
-        model.MessageRow(*row)
-        for row in session.exec(
-            select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
-                Message.id,
-                Message.campaign_id,
-                Message.contact_id,
-                Message.step,
-                Message.origin,
-                Message.state,
-                Message.sent_at,
-                Message.skip_reason,
-            ).where(col(Message.campaign_id).in_(ids))
-        )
-    )
-    events = tuple(
-        model.EventRow(
-            id=e.id or 0,
-            kind=e.kind,
-            message_id=e.message_id,
-            occurred_at=e.occurred_at or now,
-            is_human=e.is_human,
-            bot_reason=e.bot_reason,
-            link_index=e.link_index,
-            url=e.url,
-        )
-        for e in session.exec(
-            select(Event)
-            .join(Message, col(Message.id) == Event.message_id)
-            .where(col(Message.campaign_id).in_(ids))
-        )
-    )
-    enrolled_ids = select(Enrollment.contact_id).where(col(Enrollment.campaign_id).in_(ids))
-    contacts = tuple(
-        model.ContactRow(contact_id, email, segment, persona_for(title), rep_id, title)
-        for contact_id, email, title, segment, rep_id in session.exec(
-            select(Contact.id, Contact.email, Contact.title, Account.segment, Account.rep_id)  # type: ignore[call-overload]
-            .join(Account, col(Account.id) == Contact.account_id)
-            .where(col(Contact.id).in_(enrolled_ids))
-        )
-    )
-    exclusions = tuple(
-        ExclusionRule(x.email, x.domain, x.campaign_id, x.reason)
-        for x in session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None)))
-    )
-    stages = tuple(
-        model.StageRow(contact_id, stage, changed_on)
-        for contact_id, stage, changed_on in session.exec(
-            select(StageChange.contact_id, StageChange.stage, StageChange.changed_on).where(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
-                col(StageChange.contact_id).in_(enrolled_ids)
-            )
-        )
-    )
-    reps = tuple(
-        model.RepRow(rep_id or 0, email, name)
-        for rep_id, email, name in session.exec(select(Rep.id, Rep.email, Rep.name))
-    )
-    data = model.ReportData(
-        campaigns=tuple(campaigns),
-        contacts=contacts,
-        enrollments=enrollments,
-        messages=messages,
-        events=events,
-        exclusions=exclusions,
-        stages=stages,
-        reps=reps,
-        reminders=reminders(session, ids),
-    )
-    return funnel.compute_report(data, now)
+    return funnel.compute_report(counts, now)
 
 
 @dataclass(frozen=True)

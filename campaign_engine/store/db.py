@@ -17,6 +17,7 @@ from campaign_engine.store import inbound_tables as _inbound_tables  # noqa: F40
 from campaign_engine.store import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from campaign_engine.store import relay_tables as _relay_tables  # noqa: F401  (the relay's pause)
 from campaign_engine.store.schema import upgrade
+from campaign_engine.store.sql_dates import register_sqlite_functions
 
 __all__ = ["Database", "is_postgres"]
 
@@ -90,6 +91,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT}")
     cursor.close()
+    register_sqlite_functions(dbapi_connection)
 
 
 def _sqlite_begin_immediate(connection: sa.Connection) -> None:

@@ -169,6 +169,8 @@ class Message(SQLModel, table=True):
         # the console: a campaign's status table and its sends per day, from the index alone
         sa.Index("ix_message_campaign_status", "campaign_id", "step", "state", "skip_reason"),
         sa.Index("ix_message_campaign_sent", "campaign_id", "sent_at"),
+        # the report: events meet their messages from the index alone, in id order
+        sa.Index("ix_message_report", "id", "campaign_id", "step", "contact_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -14,6 +14,8 @@ from sqlmodel import col, select
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.engine.launch import LateJoiners, launch
+from campaign_engine.reporting.dashboard import render_dashboard
+from campaign_engine.reporting.reports import load_report
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Contact, Enrollment
 from tests.conftest import SmtpSink
@@ -226,6 +228,13 @@ def test_launch_prints_each_zone_first_send_and_status_counts_local_days(
     assert len(smtp_sink.messages) == len(PEOPLE)
     status = campaign_cli(settings, "status")
     assert "sent per local day: 2021-05-03 6; late joiners: 0" in status.stdout
+    # The dashboard counts the same local days (in UTC, Auckland's email went on May 2).
+    with db.session() as session:
+        report = load_report(session, now)
+    assert report.campaigns[0].sent_per_local_day == {"2021-05-03": 6}
+    page = render_dashboard(report)
+    assert "Sends per local day" in page
+    assert 'data-path="campaigns.0.sent_per_local_day.2021-05-03" data-value="6">6<' in page
     bad = campaign_cli(
         settings,
         "launch",

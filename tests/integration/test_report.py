@@ -277,6 +277,28 @@ def test_report_numbers_are_exact_per_campaign_step_segment_offer_and_rep(
         (7, "Closed Won", 0, 0, None),
         (8, "Lost", 1, 1, None),
     ]
+    # The play's metrics: engagement and SAO per persona (the sequence's [personas] table maps
+    # Software Engineer, Developer and Architect to practitioner, CISO to management), the
+    # longest stage, and sends per recipient's local day (UTC here: no zones in the sheet).
+    assert [(p.persona, p.titles, p.emailed, p.figures.opens_unique, p.open_rate,
+             p.figures.clicks_unique, p.click_rate, p.figures.contact_requests, p.request_rate,
+             p.sao, p.sao_rate) for p in c.personas] == [
+        ("management", 1, 2, 2, 1.0, 2, 1.0, 0, 0.0, 0, 0.0),
+        ("practitioner", 3, 5, 3, 0.6, 2, 0.4, 2, 0.4, 2, 0.4),
+    ]  # fmt: skip
+    assert [(p.persona, p.figures.enrolled, p.figures.sent, p.figures.excluded)
+            for p in c.personas] == [("management", 2, 4, 0), ("practitioner", 7, 9, 1)]  # fmt: skip
+    assert c.longest_stage is not None
+    assert (c.longest_stage.stage, c.longest_stage.name, c.longest_stage.average_days) == (
+        1,
+        "Discovery",
+        11.5,
+    )
+    assert c.sent_per_local_day == {
+        "2021-04-27": 5,
+        "2021-05-01": 2,
+        "2021-05-04": 5,
+    }  # Bob: refused
 
 
 def page_numbers(html: str) -> dict[str, Any]:
@@ -307,6 +329,12 @@ def test_json_and_dashboard_show_the_same_numbers(simulated: Database) -> None:
     }
     assert numbers["campaigns.0.totals.ctor"] == 0.8
     assert 'data-path="campaigns.0.totals.ctor" data-value="0.8">80.0%<' in html
+    assert numbers["campaigns.0.personas.1.open_rate"] == 0.6
+    assert numbers["campaigns.0.personas.1.sao"] == 2
+    assert numbers["campaigns.0.sent_per_local_day.2021-05-04"] == 5
+    assert "Visits per offer page" in html and "By persona" in html
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "Longest stage: 1 Discovery, 11.5 days on average" in " ".join(text.split())
     assert html.count("<svg") == 2 and "<script" not in html and "http-equiv" not in html
 
 
@@ -392,6 +420,16 @@ def test_report_and_stages_commands(
     table = run_cli(settings, "report")
     assert table.returncode == 0, table.stderr
     assert "9 enrolled, 7 emailed, SAO 2" in table.stdout
+    assert "Longest stage: 1 Discovery, 13 days on average" in table.stdout  # Hal: 1 -> 8
+    by_persona = table.stdout[table.stdout.index("By persona") :]
+    assert re.search(
+        r"management +│ +1 │ +2 │ +2 │ +100.0% │ +2 │ +100.0% │ +0 │ +0.0% │ +0 │", by_persona
+    )
+    assert re.search(
+        r"practitioner +│ +3 │ +5 │ +3 │ +60.0% │ +2 │ +40.0% │ +2 │ +40.0% │ +2 │", by_persona
+    )
+    visits = table.stdout[table.stdout.index("Visits per offer page") :]
+    assert re.search(re.escape(DEV_GUIDE) + r" +│ +5 │ +2 │ +3 │ +40.0%", visits)
     assert "1 Apple privacy opens, 1 scanner opens, 1 scanner clicks" in table.stdout
     assert DEV_GUIDE in table.stdout and "80.0%" in table.stdout
 
@@ -402,6 +440,17 @@ def test_report_and_stages_commands(
     exported = tmp_path / "report.csv"
     assert run_cli(settings, "report", "--format", "csv", "--out", str(exported)).returncode == 0
     assert exported.read_text(encoding="utf-8").startswith("campaign,section,item,enrolled,")
+    rows = list(csv.DictReader(io.StringIO(exported.read_text(encoding="utf-8"))))
+    practitioner = next(r for r in rows if (r["section"], r["item"]) == ("persona", "practitioner"))
+    assert (practitioner["emailed"], practitioner["open_rate"], practitioner["sao"]) == (
+        "5",
+        "0.6",
+        "2",
+    )
+    longest = next(r for r in rows if r["section"] == "longest stage")
+    assert (longest["item"], longest["average_days"]) == ("1 - Discovery", "13.0")
+    local = {r["item"]: r["sent"] for r in rows if r["section"] == "sent per local day"}
+    assert local == {"2021-04-27": "5", "2021-05-01": "2", "2021-05-04": "5"}
 
     unknown = run_cli(settings, "report", "--campaign", "nope")
     assert unknown.returncode == 1 and "no campaign named 'nope'" in unknown.stderr
