@@ -20,6 +20,7 @@ import anyio
 import sqlalchemy as sa
 
 from campaign_engine.core.kinds import EventKind
+from campaign_engine.store.bulk import insert_rows
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Event
 from campaign_engine.tracking.bots import BotRules, Hit, Verdict, classify, proxy_note
@@ -196,8 +197,7 @@ class EventRecorder:
                 # Serialise the writers of every server process, so each burst check below
                 # sees the link hits the others stored (SQLite writers are serialised anyway).
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
-            if rows:
-                connection.execute(sa.insert(_EVENTS), rows)
+            insert_rows(connection, _EVENTS, rows)
             span = timedelta(seconds=self.rules.burst_seconds)
             retro = retro + stored_bursts(connection, bursts, span)
             for message_id, start, end in retro:
