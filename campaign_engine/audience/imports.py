@@ -197,7 +197,9 @@ def _validated(
 
 def _fingerprint(row: ContactRow) -> int:
     """A signed 64-bit hash of every value but the line (stable within one process)."""
-    value = hash(tuple(v for k, v in row.__dict__.items() if k != "line")) & _HASH_MASK
+    values = row.__dict__.copy()
+    del values["line"]
+    value = hash(tuple(values.values())) & _HASH_MASK
     return value - (1 << 64) if value >= 1 << 63 else value
 
 

@@ -12,6 +12,8 @@ from campaign_engine.store.db import is_postgres
 
 __all__ = ["insert_rows"]
 
+_NOTHING = object()
+
 
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows that all name the same columns, in the connection's transaction.
@@ -27,7 +29,7 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[
         table.c[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
         for name in names
     ]
-    values = (_processed(row, names, processors) for row in rows)
+    values = map(_Processed(names, processors), rows)
     if is_postgres(connection.engine):
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names)
@@ -46,10 +48,24 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[
     )
 
 
-def _processed(
-    row: dict[str, Any], names: list[str], processors: Sequence[Callable[[Any], Any] | None]
-) -> tuple[Any, ...]:
-    return tuple(
-        row[name] if process is None else process(row[name])
-        for name, process in zip(names, processors, strict=True)
-    )
+class _Processed:
+    """Each row's values through the column processors; a value that is the very object the
+    previous row had in that column (an import's one `now`) is not processed again."""
+
+    def __init__(self, names: list[str], processors: Sequence[Callable[[Any], Any] | None]):
+        self.names = names
+        self.processors = processors
+        self.last: list[tuple[object, object]] = [(_NOTHING, None)] * len(names)
+
+    def __call__(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        values = []
+        for index, (name, process) in enumerate(zip(self.names, self.processors, strict=True)):
+            value = row[name]
+            if process is not None:
+                given, done = self.last[index]
+                if value is not given:
+                    done = process(value)
+                    self.last[index] = (value, done)
+                value = done
+            values.append(value)
+        return tuple(values)
