@@ -144,7 +144,7 @@ def _messy_addresses() -> list[str]:
 def _fuzzed(count: int) -> list[str]:
     """Plain-looking addresses with one tricky character or case change spliced in."""
     rng = random.Random(21)
-    pieces = list("aZ09.-_+@\"' <>[](),;:\\") + ["é", "ß", "\u0301", "\u200b", "。", "xn--", "İ"]
+    pieces = [*"aZ09.-_+@\"' <>[](),;:\\", "é", "ß", "\u0301", "\u200b", "。", "xn--", "İ"]
     bases = ["ada.lovelace@tiny.example", "Info@Big-Corp.co.uk", "x@y.io", "sales@a.b.example"]
     found = []
     for _ in range(count):
