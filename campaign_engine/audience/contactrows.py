@@ -7,12 +7,10 @@ cleaned (line breaks folded, control characters removed).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
-
+from campaign_engine.audience.addresses import clean_email
 from campaign_engine.audience.consent import parse_consent
 from campaign_engine.audience.csvfile import RowError, RowRejected, fold_text
 from campaign_engine.audience.segments import parse_outreach_mode, parse_segment, segment_for
@@ -119,18 +117,6 @@ class ContactCheck:
     row: ContactRow | None
     error: RowError | None = None
     warnings: list[RowError] = field(default_factory=list)
-
-
-@functools.lru_cache(maxsize=256)  # owner addresses repeat on every row of their accounts
-def clean_email(value: str) -> str:
-    """The lower-cased, validated address, or ValueError saying what is wrong with it."""
-    value = value.strip()
-    if not value:
-        raise ValueError("is empty")
-    try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid address: {exc}") from None
 
 
 def clean_text(

@@ -45,6 +45,8 @@ _DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_BYTES = 64 * 1024
 MAX_FIELD_CHARS = 10_000  # cells are cut here; validators reject long values anyway
 _FIELD_LIMIT = csv.field_size_limit()  # a longer field is a broken file (a quote left open?)
+# what str.splitlines() splits on (the "," joining cells is none of them)
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _FOLD = re.compile(r"\s*[\t\n\r\v\f\x85\u2028\u2029]+\s*")
 # How alike an ignored header and a known column must be to suggest it: typos ("emial", "titel")
 # reach 0.8; unrelated words of the same length ("state" for "title") reach 0.6.
@@ -181,15 +183,24 @@ class CsvFile:
         """Every non-empty data row with canonical column names; streams, memory stays flat."""
         size = self.path.stat().st_size
         columns: list[str] | None = None
+        unique = True  # no column name twice: a row is a plain zip of names and cells
         for count, (line, record, _, position) in enumerate(self._records()):
             if progress is not None and count % _PROGRESS_EVERY == 0:
                 progress(min(position, size), size)
             if columns is None:
                 columns = self._columns(record, aliases)
-                if columns:
+                header, columns = bool(columns), columns or ["value"]
+                unique = len(set(columns)) == len(columns)
+                if header:
                     continue
-                columns = ["value"]
-            yield CsvRow(line, _row(columns, record))
+            if (
+                unique
+                and len(record) <= len(columns)
+                and max(map(len, record), default=0) <= MAX_FIELD_CHARS
+            ):
+                yield CsvRow(line, dict(zip(columns, record, strict=False)))
+            else:
+                yield CsvRow(line, _row(columns, record))
         if progress is not None:
             progress(size, size)
 
@@ -298,7 +309,7 @@ def _field_problem(name: str, line: int, exc: csv.Error) -> str:
 
 def _check_swallowed(name: str, delimiter: str, width: int, line: int, record: list[str]) -> None:
     """A quoted field whose later lines look like whole rows swallowed them: refuse the file."""
-    if width < 3:
+    if width < 3 or not _LINE_BREAK.search(",".join(record)):  # no cell has a second line
         return
     for cell in record:
         for offset, part in enumerate(cell.splitlines()[1:], start=1):

@@ -34,6 +34,7 @@ from campaign_engine.audience.csvfile import (
     open_csv,
 )
 from campaign_engine.audience.seenrows import SeenRows
+from campaign_engine.store.bulk import insert_rows
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Contact, Rep
 
@@ -196,7 +197,9 @@ def _validated(
 
 def _fingerprint(row: ContactRow) -> int:
     """A signed 64-bit hash of every value but the line (stable within one process)."""
-    value = hash(tuple(v for k, v in row.__dict__.items() if k != "line")) & _HASH_MASK
+    values = row.__dict__.copy()
+    del values["line"]
+    value = hash(tuple(values.values())) & _HASH_MASK
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
@@ -245,8 +248,8 @@ def apply_contacts(
             result.updated += 1
         else:
             result.unchanged += 1
-    if new:  # a Core insert: far fewer objects than one ORM instance per row
-        session.connection().execute(sa.insert(_CONTACTS), new)
+    if new:  # a bulk insert: far fewer objects than one ORM instance per row
+        insert_rows(session.connection(), _CONTACTS, new)
         result.created += len(new)
     session.flush()
 
@@ -272,18 +275,21 @@ def _accounts(session: Session, rows: list[ContactRow], reps: dict[str, Rep]) ->
     accounts = {
         a.name: a for a in session.exec(select(Account).where(col(Account.name).in_(names)))
     }
+    wanted: dict[str, dict[str, object]] = {}
     for row in rows:  # the last row of an account wins, so a re-import changes nothing
-        wanted: dict[str, object] = {"segment": row.segment}
+        values = wanted.setdefault(row.account, {})
+        values["segment"] = row.segment
         if row.employees is not None:
-            wanted["employees"] = row.employees
+            values["employees"] = row.employees
         if row.owner_email:
             rep = reps.get(row.owner_email)
-            wanted["owner_email"] = row.owner_email
-            wanted["rep_id"] = rep.id if rep is not None else None
-        account = accounts.get(row.account)
+            values["owner_email"] = row.owner_email
+            values["rep_id"] = rep.id if rep is not None else None
+    for name, values in wanted.items():
+        account = accounts.get(name)
         if account is None:
-            account = accounts[row.account] = Account(name=row.account)
-        _assign(account, wanted)
+            account = accounts[name] = Account(name=name)
+        _assign(account, values)
         session.add(account)
     session.flush()
     return accounts

@@ -37,10 +37,12 @@ class SeenRows:
 
     def first(self, key: str, line: int, fingerprint: int) -> tuple[int, int] | None:
         """Remember the key; if it was seen before, return that (line, fingerprint) instead."""
+        added = self._db.execute(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (key, line, fingerprint)
+        ).rowcount
+        if added:
+            return None
         row = self._db.execute(
             "SELECT line, fingerprint FROM seen WHERE key = ?", (key,)
         ).fetchone()
-        if row is not None:
-            return int(row[0]), int(row[1])
-        self._db.execute("INSERT INTO seen VALUES (?, ?, ?)", (key, line, fingerprint))
-        return None
+        return int(row[0]), int(row[1])

@@ -20,6 +20,7 @@ so its opens count as human, with `note="via gmail image proxy"`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -114,6 +115,7 @@ def classify(hit: Hit, rules: BotRules) -> Verdict:
     return HUMAN
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of agents make most hits
 def scanner_name(user_agent: str) -> str | None:
     """The known scanner/gateway/preview a user agent belongs to, or None."""
     if _GMAIL_PROXY.search(user_agent):

@@ -47,15 +47,23 @@ class _Seen:
     at: datetime
 
 
+@dataclass
+class _Message:
+    hits: deque[_Seen]  # in arrival order
+    latest: dict[Target, datetime]  # each target's latest hit among `hits`
+
+
 class RecentLinks:
     """Which distinct links of each message were hit within the last `span` (pure, in memory).
 
     Fed in arrival order by the single event writer; old entries are pruned as time moves on.
+    A target counts when any of its hits is within the span, i.e. when its latest one is, so
+    counting looks at one time per target, however many hits a message gets.
     """
 
     def __init__(self, span: timedelta) -> None:
         self.span = span
-        self._seen: dict[int, deque[_Seen]] = {}
+        self._seen: dict[int, _Message] = {}
         self._pruned: datetime | None = None
 
     def add(self, message_id: int, target: Target, at: datetime) -> int:
@@ -63,20 +71,32 @@ class RecentLinks:
         if self._pruned is None or at - self._pruned > self.span:
             self._pruned = at
             self._prune(at)
-        seen = self._seen.setdefault(message_id, deque())
-        seen.append(_Seen(target, at))
-        return len({s.target for s in seen if at - s.at <= self.span})
+        seen = self._seen.get(message_id)
+        if seen is None:
+            seen = self._seen[message_id] = _Message(deque(), {})
+        seen.hits.append(_Seen(target, at))
+        latest = seen.latest.get(target)
+        if latest is None or at > latest:
+            seen.latest[target] = at
+        return sum(1 for last in seen.latest.values() if at - last <= self.span)
 
     def window_start(self, message_id: int, at: datetime) -> datetime:
         """The earliest hit of the message still inside the window ending at `at`."""
-        return min(
-            (s.at for s in self._seen.get(message_id, ()) if at - s.at <= self.span), default=at
-        )
+        seen = self._seen.get(message_id)
+        hits = seen.hits if seen is not None else ()
+        return min((s.at for s in hits if at - s.at <= self.span), default=at)
 
     def _prune(self, now: datetime) -> None:
         for message_id in list(self._seen):
             seen = self._seen[message_id]
-            while seen and now - seen[0].at > self.span:
-                seen.popleft()
-            if not seen:
+            if not seen.hits or now - seen.hits[0].at <= self.span:
+                continue
+            while seen.hits and now - seen.hits[0].at > self.span:
+                seen.hits.popleft()
+            if not seen.hits:
                 del self._seen[message_id]
+                continue
+            seen.latest = {}
+            for hit in seen.hits:
+                if hit.target not in seen.latest or hit.at > seen.latest[hit.target]:
+                    seen.latest[hit.target] = hit.at

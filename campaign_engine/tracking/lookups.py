@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from campaign_engine.store.models import (
     parse_link_registry,
 )
 
-__all__ = ["MessageInfo", "PageView", "message_info", "page_view"]
+__all__ = ["MessageInfo", "PageView", "message_infos", "page_view"]
 
 # Each message also links to its contact page and its unsubscribe page (tracked apart).
 PAGE_LINKS = 2
@@ -52,25 +53,29 @@ class PageView:
     unsubscribed: bool
 
 
-def message_info(session: Session, message_id: int) -> MessageInfo | None:
-    row = session.exec(
+def message_infos(session: Session, message_ids: Collection[int]) -> dict[int, MessageInfo]:
+    """The messages that exist among `message_ids`, in one query."""
+    found: dict[int, MessageInfo] = {}
+    rows = session.exec(
         select(Message, Campaign.links_json)
         .join(Campaign, col(Campaign.id) == Message.campaign_id)
-        .where(Message.id == message_id)
-    ).first()
-    if row is None:
-        return None
-    message, links_json = row
-    assert message.id is not None
-    links = parse_link_registry(links_json).get(message.step, [])
-    return MessageInfo(
-        message_id=message.id,
-        contact_id=message.contact_id,
-        campaign_id=message.campaign_id,
-        step=message.step,
-        sent_at=message.sent_at,
-        links=tuple(str(url) for url in links),
+        .where(col(Message.id).in_(list(message_ids)))
     )
+    registries: dict[str, dict[int, list[str]]] = {}  # one parse per campaign
+    for message, links_json in rows:
+        assert message.id is not None
+        if links_json not in registries:
+            registries[links_json] = parse_link_registry(links_json)
+        links = registries[links_json].get(message.step, [])
+        found[message.id] = MessageInfo(
+            message_id=message.id,
+            contact_id=message.contact_id,
+            campaign_id=message.campaign_id,
+            step=message.step,
+            sent_at=message.sent_at,
+            links=tuple(str(url) for url in links),
+        )
+    return found
 
 
 def page_view(session: Session, message_id: int) -> PageView | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,11 +20,12 @@ import anyio
 import sqlalchemy as sa
 
 from campaign_engine.core.kinds import EventKind
+from campaign_engine.store.bulk import insert_rows
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Event
 from campaign_engine.tracking.bots import BotRules, Hit, Verdict, classify, proxy_note
 from campaign_engine.tracking.hits import RecentLinks, Target
-from campaign_engine.tracking.lookups import MessageInfo, message_info
+from campaign_engine.tracking.lookups import MessageInfo, message_infos
 
 __all__ = ["EventRecorder", "PendingHit", "stored_bursts"]
 
@@ -101,13 +102,17 @@ class EventRecorder:
         return await anyio.to_thread.run_sync(self._load, message_id)
 
     def _load(self, message_id: int) -> MessageInfo | None:
+        return self._load_many({message_id}).get(message_id)
+
+    def _load_many(self, ids: set[int]) -> dict[int, MessageInfo]:
         with self.db.session() as session:
-            info = message_info(session, message_id)
-        if info is not None and info.sent_at is not None:  # immutable from now on: cache it
-            self._cache[message_id] = info
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return info
+            found = message_infos(session, ids)
+        for message_id, info in found.items():
+            if info.sent_at is not None:  # immutable from now on: cache it
+                self._cache[message_id] = info
+                if len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return found
 
     # -- the writer ---------------------------------------------------------------------------
 
@@ -176,14 +181,6 @@ class EventRecorder:
             self.rules,
         )
 
-    def _load_many(self, ids: set[int]) -> dict[int, MessageInfo]:
-        found = {}
-        for message_id in ids:
-            info = self._load(message_id)
-            if info is not None:
-                found[message_id] = info
-        return found
-
     def _insert(
         self,
         rows: list[dict[str, object]],
@@ -196,8 +193,7 @@ class EventRecorder:
                 # Serialise the writers of every server process, so each burst check below
                 # sees the link hits the others stored (SQLite writers are serialised anyway).
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
-            if rows:
-                connection.execute(sa.insert(_EVENTS), rows)
+            insert_rows(connection, _EVENTS, rows)
             span = timedelta(seconds=self.rules.burst_seconds)
             retro = retro + stored_bursts(connection, bursts, span)
             for message_id, start, end in retro:
@@ -223,13 +219,24 @@ def stored_bursts(
     if not bursts:
         return []
     earliest = min(at for _, at in bursts.values()) - span
+    recent = (
+        _EVENTS.c.kind.in_(_LINK_KINDS),
+        _EVENTS.c.occurred_at >= earliest,
+    )
+    # Only a message with as many distinct links hit since `earliest` as it has can hold a
+    # burst: the few that do are read hit by hit below.
+    targets = connection.execute(
+        sa.select(_EVENTS.c.message_id, _EVENTS.c.kind, _EVENTS.c.link_index)
+        .distinct()
+        .where(_EVENTS.c.message_id.in_(list(bursts)), *recent)
+    )
+    distinct = Counter(message_id for message_id, _, _ in targets)
+    candidates = [m for m, count in distinct.items() if count >= bursts[m][0]]
+    if not candidates:
+        return []
     rows = connection.execute(
         sa.select(_EVENTS.c.message_id, _EVENTS.c.kind, _EVENTS.c.link_index, _EVENTS.c.occurred_at)
-        .where(
-            _EVENTS.c.message_id.in_(list(bursts)),
-            _EVENTS.c.kind.in_(_LINK_KINDS),
-            _EVENTS.c.occurred_at >= earliest,
-        )
+        .where(_EVENTS.c.message_id.in_(candidates), *recent)
         .order_by(_EVENTS.c.occurred_at)
     )
     hits: dict[int, list[tuple[datetime, tuple[str, int | None]]]] = {}

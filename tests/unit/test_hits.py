@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,6 +42,43 @@ def test_recent_links_counts_distinct_targets_within_the_span() -> None:
     assert recent.add(1, ("contact_page", None), T0 + timedelta(seconds=1)) == 2
     assert recent.window_start(1, T0 + timedelta(seconds=1)) == T0
     assert recent.add(1, ("unsubscribe_page", None), T0 + timedelta(seconds=10)) == 1
+
+
+class _EveryHit:
+    """The window by definition: every hit kept, each count a scan (pruned like RecentLinks)."""
+
+    def __init__(self, span: timedelta) -> None:
+        self.span = span
+        self.hits: dict[int, list[tuple[tuple[str, int | None], datetime]]] = {}
+        self.pruned: datetime | None = None
+
+    def add(self, message_id: int, target: tuple[str, int | None], at: datetime) -> int:
+        if self.pruned is None or at - self.pruned > self.span:
+            self.pruned = at
+            for seen in self.hits.values():
+                while seen and at - seen[0][1] > self.span:
+                    seen.pop(0)
+        seen = self.hits.setdefault(message_id, [])
+        seen.append((target, at))
+        return len({t for t, when in seen if at - when <= self.span})
+
+    def window_start(self, message_id: int, at: datetime) -> datetime:
+        hits = self.hits.get(message_id, [])
+        return min((when for _, when in hits if at - when <= self.span), default=at)
+
+
+def test_recent_links_agrees_with_scanning_every_hit() -> None:
+    rng = random.Random(7)
+    span = timedelta(seconds=2)
+    recent, reference = RecentLinks(span), _EveryHit(span)
+    targets = [("click", 0), ("click", 1), ("contact_page", None), ("unsubscribe_page", None)]
+    clock = T0
+    for _ in range(20_000):
+        clock += timedelta(milliseconds=rng.choice([0, 1, 10, 300, 1000, 1999, 2000, 2001]))
+        at = clock - timedelta(milliseconds=rng.choice([0, 0, 0, 1, 50, 500]))  # not in order
+        message_id, target = rng.randrange(5), rng.choice(targets)
+        assert recent.add(message_id, target, at) == reference.add(message_id, target, at)
+        assert recent.window_start(message_id, at) == reference.window_start(message_id, at)
 
 
 def test_contact_form_is_cleaned_and_bounded() -> None:
