@@ -290,12 +290,24 @@ async def _content(client: aiosmtplib.SMTP, raw: bytes) -> aiosmtplib.SMTPRespon
     protocol = client.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("connection lost before the content")
-    content = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", raw))
+    content = _dot_stuffed(raw)
     if not content.endswith(b"\r\n"):
         content += b"\r\n"
     protocol._response_pending = True  # what execute_data_command sets before each write
     protocol.write(content + b".\r\n")
     return await protocol.read_response(timeout=client.timeout)
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """Every line end CRLF and every line starting with a dot doubled (RFC 5321 4.5.2). The
+    regular expressions run only when needed: built messages already end lines in CRLF and
+    rarely start one with a dot, and a scan is much cheaper than a substitution per line."""
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:
+        raw = _LINE_ENDS.sub(b"\r\n", raw)
+    if raw.startswith(b".") or b"\n." in raw:
+        raw = _LEADING_DOT.sub(b"..", raw)
+    return raw
 
 
 def _outcome(delivery: Delivery, verdict: Verdict) -> Outcome:
