@@ -103,4 +103,4 @@ class TokenSigner:
             return None
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+        return hmac.digest(self._key, payload, "sha256")[:_MAC_BYTES]  # one C call

@@ -20,7 +20,7 @@ from typing import Protocol
 import aiosmtplib
 
 from campaign_engine.core.config import SmtpSettings
-from campaign_engine.sending.outcomes import Delivery, Outcome
+from campaign_engine.sending.outcomes import Delivery, OnTaken, Outcome
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_replies import (
     RelayFault,
@@ -167,17 +167,22 @@ class SmtpTransport:
         for connection in idle:
             await _quit(connection.client)
 
-    async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+    async def deliver(
+        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+    ) -> list[Outcome]:
         """Outcomes of the deliveries taken; after a relay fault nothing more is taken, and the
         rest of `deliveries` is left unconsumed (the caller puts those back in the queue)."""
         pending = iter(deliveries)  # shared: each worker takes the next one when it is free
         outcomes: list[Outcome] = []
         self._fault = None
         workers = max(1, self.settings.concurrency)
-        await asyncio.gather(*(self._worker(pending, outcomes) for _ in range(workers)))
+        taken = on_taken or _nobody
+        await asyncio.gather(*(self._worker(pending, outcomes, taken) for _ in range(workers)))
         return outcomes
 
-    async def _worker(self, pending: Iterator[Delivery], outcomes: list[Outcome]) -> None:
+    async def _worker(
+        self, pending: Iterator[Delivery], outcomes: list[Outcome], on_taken: OnTaken
+    ) -> None:
         connection: _Connection | None = None
         try:
             while self._fault is None:
@@ -185,6 +190,7 @@ class SmtpTransport:
                 if delivery is None:
                     return
                 await self._limiter.wait()
+                on_taken(delivery.key)
                 outcome, connection = await self._one(delivery, connection)
                 outcomes.append(outcome)
                 if outcome.fault is not None and self._fault is None:
@@ -308,6 +314,10 @@ def _dot_stuffed(raw: bytes) -> bytes:
     if raw.startswith(b".") or b"\n." in raw:
         raw = _LEADING_DOT.sub(b"..", raw)
     return raw
+
+
+def _nobody(key: int) -> None:
+    """No one listens for taken deliveries."""
 
 
 def _outcome(delivery: Delivery, verdict: Verdict) -> Outcome:
