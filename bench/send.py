@@ -42,15 +42,13 @@ from machine import Load, Row, print_rows, smtp_sink
 from profile_groups import print_groups
 
 ROOT = Path(__file__).resolve().parent.parent
+START = date(2021, 4, 27)
 
 
 @dataclass(frozen=True)
 class Run:
     rate: float  # messages per second
     cpu_us: float  # CPU microseconds per message in this (the sending) process
-
-
-START = date(2021, 4, 27)
 
 
 def write_contacts(path: Path, count: int) -> None:
