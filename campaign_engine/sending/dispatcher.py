@@ -191,13 +191,15 @@ class Dispatcher:
     async def _send(self, batch: _Batch, now: datetime, counts: Counter[str]) -> None:
         updates: dict[int, dict[str, object]] = {}
         to_send = self._check(batch, updates, now)
+        # Only what the transport took may have reached the relay: messages rendered (and
+        # signed) ahead of the connections are not handed over yet, and go back to the queue.
         handed: set[int] = set()
         # Rendering is lazy: each SMTP connection renders its next message while the others
         # wait on the relay, so rendering overlaps the network instead of preceding it.
-        deliveries = self._render(batch, to_send, updates, now, handed)
+        deliveries = self._render(batch, to_send, updates, now)
         outcomes: list[Outcome] = []
         try:
-            outcomes = await self.transport.deliver(deliveries) if to_send else []
+            outcomes = await self.transport.deliver(deliveries, handed.add) if to_send else []
         except asyncio.CancelledError:
             # The stop's grace ran out mid-send: what the relay had is unknown.
             self._record(batch, now, updates, [], counts, cut_short=handed)
@@ -268,7 +270,6 @@ class Dispatcher:
         to_send: list[tuple[Message, Recipient]],
         updates: dict[int, dict[str, object]],
         now: datetime,
-        handed: set[int],
     ) -> Iterator[Delivery]:
         """Each message built only when the transport asks for it; one that cannot be built
         fails alone, and nothing more is built once a stop was requested."""
@@ -287,7 +288,6 @@ class Dispatcher:
                     "error": f"could not build the message: {exc}",
                 }
                 continue
-            handed.add(message.id)
             yield delivery
 
     def _build(

@@ -58,6 +58,7 @@ _RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _SELECTOR = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 _WSP_RUN = re.compile(rb"[ \t]+")
+_SPACE_RUN = re.compile(rb"  +")
 RSA_SHA256 = b"rsa-sha256"
 ED25519_SHA256 = b"ed25519-sha256"
 
@@ -190,12 +191,16 @@ def _relaxed_value(value: bytes) -> bytes:
 
 def _relaxed_body(body: bytes) -> bytes:
     """RFC 6376 relaxed body canonicalisation. build_mime's quoted-printable bodies have no
-    trailing or repeated whitespace, so they only need their trailing empty lines trimmed (three
-    C-speed scans instead of dkimpy's regular expressions); anything else goes through dkimpy."""
+    tabs and no trailing whitespace (quoted-printable encodes it), so they only need runs of
+    spaces made one (data such as an empty name leaves "and  looks") and their trailing empty
+    lines trimmed: C-speed scans and one regular expression that matches only the runs, instead
+    of dkimpy's, which match every space. Anything else goes through dkimpy."""
     bare = body.replace(b"\r\n", b"")
-    if b"\t" in body or b"  " in body or b" \r\n" in body or b"\r" in bare or b"\n" in bare:
+    if b"\t" in body or b" \r\n" in body or b"\r" in bare or b"\n" in bare:
         canonical: bytes = _RELAXED.canonicalize_body(body)
         return canonical
+    if b"  " in body:
+        body = _SPACE_RUN.sub(b" ", body)
     trimmed = body.rstrip(b"\r\n")
     return trimmed + b"\r\n" if trimmed else b""
 

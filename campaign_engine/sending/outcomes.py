@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
 
-__all__ = ["Delivery", "Outcome"]
+__all__ = ["Delivery", "OnTaken", "Outcome"]
+
+# Called with a delivery's key when a transport takes it for the wire (never before): what a
+# run cut short may have handed to the relay, as opposed to what was only rendered ahead.
+OnTaken = Callable[[int], None]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import traceback
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -93,6 +94,8 @@ class Renderer:
         self.company = company
         self.tracker = tracker
         self.env = template_environment(templates_dir)
+        # The persona rule is a pure function of the title, and titles repeat across contacts.
+        self._persona_of = lru_cache(maxsize=4096)(sequence.persona_for)
         self._templates = {step.number: self._compile(step) for step in sequence.steps}
         self.link_registry = link_registry or self._discover_links()
         self._link_index = {
@@ -139,7 +142,7 @@ class Renderer:
     def _context(
         self, step: Step, recipient: Recipient, message_id: int, persona: str | None = None
     ) -> dict[str, object]:
-        persona = persona or self.sequence.persona_for(recipient.title)
+        persona = persona or self._persona_of(recipient.title)
         offer = step.offer_for(persona)
         first, last = _one_line(recipient.first_name), _one_line(recipient.last_name)
         return {

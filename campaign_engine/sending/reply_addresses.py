@@ -8,6 +8,7 @@ and a made-up tag matches nothing.
 from __future__ import annotations
 
 from email.utils import parseaddr
+from functools import lru_cache
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.tokens import TokenKind, TokenSigner
@@ -60,4 +61,10 @@ def envelope_sender(settings: Settings, signer: TokenSigner, message_id: int) ->
     the From address."""
     if settings.bounce_address:
         return tagged(settings.bounce_address, signer.sign_tag(TokenKind.BOUNCE, message_id))
-    return parseaddr(settings.from_address)[1]
+    return _bare_address(settings.from_address)
+
+
+@lru_cache(maxsize=16)
+def _bare_address(address: str) -> str:
+    """'Name <a@b>' -> 'a@b', parsed once per configured address rather than per message."""
+    return parseaddr(address)[1]

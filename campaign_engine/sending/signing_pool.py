@@ -110,28 +110,22 @@ class SigningPool:
             signed = [self.signer.sign_prepared(p) for p in prepared]
             return lambda: signed
         assert self._executor is not None
-        per_task = -(-len(prepared) // self.processes)
-        parts = [prepared[i : i + per_task] for i in range(0, len(prepared), per_task)]
+        # One task per chunk, not one per worker: each submit wakes the executor's threads, and
+        # on a loaded machine the sending process then waits milliseconds to get the GIL back.
+        # The workers still overlap: chunk k+1 is submitted while chunk k is being sent.
         try:
-            futures = [
-                self._executor.submit(_sign_chunk, [p.digests for p in part]) for part in parts
-            ]
+            future = self._executor.submit(_sign_chunk, [p.digests for p in prepared])
         except BrokenProcessPool as exc:
             signed = self._fall_back(prepared, exc)
             return lambda: signed
-        return lambda: self._collect(parts, futures)
+        return lambda: self._collect(prepared, future)
 
-    def _collect(
-        self, parts: list[list[Prepared]], futures: list[Future[list[list[bytes]]]]
-    ) -> list[bytes]:
+    def _collect(self, prepared: list[Prepared], future: Future[list[list[bytes]]]) -> list[bytes]:
         try:
-            return [
-                self.signer.finish(p, signatures)
-                for part, future in zip(parts, futures, strict=True)
-                for p, signatures in zip(part, future.result(), strict=True)
-            ]
+            signatures = future.result()
         except BrokenProcessPool as exc:
-            return self._fall_back([p for part in parts for p in part], exc)
+            return self._fall_back(prepared, exc)
+        return [self.signer.finish(p, s) for p, s in zip(prepared, signatures, strict=True)]
 
     def _fall_back(self, prepared: list[Prepared], exc: BaseException) -> list[bytes]:
         log.warning("DKIM signing workers stopped (%s); signing in-process from now on", exc)

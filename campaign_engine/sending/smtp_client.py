@@ -20,7 +20,7 @@ from typing import Protocol
 import aiosmtplib
 
 from campaign_engine.core.config import SmtpSettings
-from campaign_engine.sending.outcomes import Delivery, Outcome
+from campaign_engine.sending.outcomes import Delivery, OnTaken, Outcome
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_replies import (
     RelayFault,
@@ -167,17 +167,22 @@ class SmtpTransport:
         for connection in idle:
             await _quit(connection.client)
 
-    async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+    async def deliver(
+        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+    ) -> list[Outcome]:
         """Outcomes of the deliveries taken; after a relay fault nothing more is taken, and the
         rest of `deliveries` is left unconsumed (the caller puts those back in the queue)."""
         pending = iter(deliveries)  # shared: each worker takes the next one when it is free
         outcomes: list[Outcome] = []
         self._fault = None
         workers = max(1, self.settings.concurrency)
-        await asyncio.gather(*(self._worker(pending, outcomes) for _ in range(workers)))
+        taken = on_taken or _nobody
+        await asyncio.gather(*(self._worker(pending, outcomes, taken) for _ in range(workers)))
         return outcomes
 
-    async def _worker(self, pending: Iterator[Delivery], outcomes: list[Outcome]) -> None:
+    async def _worker(
+        self, pending: Iterator[Delivery], outcomes: list[Outcome], on_taken: OnTaken
+    ) -> None:
         connection: _Connection | None = None
         try:
             while self._fault is None:
@@ -185,6 +190,7 @@ class SmtpTransport:
                 if delivery is None:
                     return
                 await self._limiter.wait()
+                on_taken(delivery.key)
                 outcome, connection = await self._one(delivery, connection)
                 outcomes.append(outcome)
                 if outcome.fault is not None and self._fault is None:
@@ -290,12 +296,28 @@ async def _content(client: aiosmtplib.SMTP, raw: bytes) -> aiosmtplib.SMTPRespon
     protocol = client.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("connection lost before the content")
-    content = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", raw))
+    content = _dot_stuffed(raw)
     if not content.endswith(b"\r\n"):
         content += b"\r\n"
     protocol._response_pending = True  # what execute_data_command sets before each write
     protocol.write(content + b".\r\n")
     return await protocol.read_response(timeout=client.timeout)
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """Every line end CRLF and every line starting with a dot doubled (RFC 5321 4.5.2). The
+    regular expressions run only when needed: built messages already end lines in CRLF and
+    rarely start one with a dot, and a scan is much cheaper than a substitution per line."""
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:
+        raw = _LINE_ENDS.sub(b"\r\n", raw)
+    if raw.startswith(b".") or b"\n." in raw:
+        raw = _LEADING_DOT.sub(b"..", raw)
+    return raw
+
+
+def _nobody(key: int) -> None:
+    """No one listens for taken deliveries."""
 
 
 def _outcome(delivery: Delivery, verdict: Verdict) -> Outcome:

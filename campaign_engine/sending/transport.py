@@ -11,7 +11,7 @@ from typing import Protocol
 
 from campaign_engine.core.config import Settings
 from campaign_engine.sending.dkim import DkimSigner
-from campaign_engine.sending.outcomes import Delivery, Outcome
+from campaign_engine.sending.outcomes import Delivery, OnTaken, Outcome
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.signing_pool import SigningPool, signed_stream
 from campaign_engine.sending.smtp_client import Limiter, SmtpTransport
@@ -39,10 +39,13 @@ class Transport(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+    async def deliver(
+        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+    ) -> list[Outcome]:
         """Hand every delivery to the relay; never raises for a per-message failure.
 
         `deliveries` may be a lazy iterator: it is consumed as connections become free.
+        `on_taken` hears each delivery's key just before it goes to the wire.
         """
         ...
 
@@ -78,14 +81,17 @@ class SigningTransport:
         self.pool.close()
         await self.inner.__aexit__(*exc_info)  # type: ignore[arg-type]
 
-    async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+    async def deliver(
+        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+    ) -> list[Outcome]:
         refused: list[Outcome] = []
 
         def refuse(delivery: Delivery, exc: Exception) -> None:  # that message fails alone
             detail = f"DKIM signing failed: {exc}"
             refused.append(Outcome(delivery.key, AttemptResult.PERMANENT, detail))
 
-        outcomes = await self.inner.deliver(signed_stream(self.pool, deliveries, refuse))
+        stream = signed_stream(self.pool, deliveries, refuse)  # reads a chunk or two ahead
+        outcomes = await self.inner.deliver(stream, on_taken)
         return [*outcomes, *refused]
 
 
@@ -102,10 +108,14 @@ class OutboxTransport:
     async def __aexit__(self, *exc_info: object) -> None:
         self._box.close()
 
-    async def deliver(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+    async def deliver(
+        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+    ) -> list[Outcome]:
         """Writes one message at a time; `deliveries` stops early when the run is stopping."""
         outcomes = []
         for delivery in deliveries:
+            if on_taken is not None:
+                on_taken(delivery.key)
             try:
                 self._box.add(delivery.raw)
             except OSError as exc:  # disk full, permissions: the outbox is the "relay" here

@@ -14,6 +14,7 @@ import pytest
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
+from campaign_engine.sending.dkim import generate_key
 from campaign_engine.store.db import Database
 from tests.delivery_setup import DAY1, launch_smb, point_at, states, suppressed
 from tests.faultrelay import FaultRelay, fault_relay
@@ -67,3 +68,35 @@ def test_a_signal_mid_tick_releases_the_rest_and_loses_nothing(
         assert sorted(relay.arrived()) == sorted(emails)
         assert set(relay.arrived().values()) == {1}
         assert suppressed(db) == set()
+
+
+def test_a_stop_past_the_grace_counts_only_what_the_relay_took_as_uncertain(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """DKIM signing renders and signs a chunk or two ahead of the connections: when the grace
+    runs out, those were never handed over and go back to the queue; only the transactions in
+    flight (one per connection) are uncertain."""
+    (tmp_path / "dkim.pem").write_bytes(generate_key().private_pem)
+    text = settings.config_path.read_text()
+    settings.config_path.write_text(
+        "stop_grace_seconds = 0.2\n"
+        + text
+        + '[dkim]\nselector = "s1"\ndomain = "gitlab-demo.example"\n'
+        + f'private_key_path = "{tmp_path / "dkim.pem"}"\n'
+    )
+    emails = [f"g{i}@smb.example" for i in range(COUNT)]
+    with fault_relay(delay=2.0) as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, emails, tmp_path)
+        process = start_tick(settings)
+        wait_for_arrivals(relay, 2, process)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+
+        assert process.returncode == 0, err
+        counts = states(db)
+        # What arrived is sent or (its reply lost in the cut) uncertain, never queued again;
+        # beyond that, at most one transaction per connection was in flight.
+        handed = counts[MessageState.SENT] + counts[MessageState.UNCERTAIN]
+        assert len(relay.arrived()) <= handed <= len(relay.arrived()) + settings.smtp.concurrency
+        assert counts[MessageState.QUEUED] == COUNT - handed, counts

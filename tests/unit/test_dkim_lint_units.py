@@ -94,5 +94,11 @@ def test_fast_relaxed_body_matches_dkimpy() -> None:
     samples += [
         b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(3000)
     ]
+    # What build_mime makes: CRLF lines, no tabs, runs of spaces only inside a line
+    spaced = [b"a", b"b=", b" ", b"  ", b"   ", b"\r\n", b"=3D", b"\r\n\r\n"]
+    samples += [b"and  looks\r\n", b"a  b  c", b"x  ", b"  x\r\n\r\n"]
+    samples += [
+        b"".join(rng.choice(spaced) for _ in range(rng.randint(0, 30))) for _ in range(3000)
+    ]
     for body in samples:
         assert _relaxed_body(body) == _RELAXED.canonicalize_body(body), body
