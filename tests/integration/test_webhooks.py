@@ -25,7 +25,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from campaign_engine.core.config import Settings
-from campaign_engine.engine.scheduler import WebServer
 from campaign_engine.engine.tick import Ticker
 from campaign_engine.engine.webhooks import add_webhook, delivery_log
 from campaign_engine.reps.contact_requests import RequestForm, record_contact_request
@@ -154,10 +153,10 @@ def test_a_hanging_receiver_slows_neither_the_tick_nor_tracking(
     request_contact(db, web_settings)
     port = free_port()
     app = create_app(web_settings, db, clock=Clock(at(4, 28, 11)))
-    server = WebServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
 
     async def scenario() -> tuple[float, float, float]:
-        serving_task = asyncio.create_task(server.serve())  # tracking in the tick's event loop
+        serving_task = asyncio.create_task(server.serve())  # tracking in the webhooks' event loop
         while not server.started:
             await asyncio.sleep(0.01)
         async with make_transport(web_settings) as transport:
