@@ -2,8 +2,9 @@
 
 Each enrollment is planned in one time zone, chosen once: the contact's own, else the most common
 zone among the other contacts of its account, else the campaign's. A late joiner (imported,
-switched out of mode A, after launch) starts at step 1 in its next local window and keeps the
-sequence's spacing from there.
+switched out of mode A, after launch; or whose exclusion was lifted before it got any email: see
+engine/rejoin.py) starts at step 1 in its next local window and keeps the sequence's spacing
+from there.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, OutreachMode
+from campaign_engine.engine.rejoin import restart_unexcluded
 from campaign_engine.reps.drafts import create_campaign_drafts
-from campaign_engine.sending.campaigns import schedule_for, sequence_of
-from campaign_engine.sending.planner import Schedule
+from campaign_engine.sending.campaigns import first_local_day, schedule_for, sequence_of
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Campaign, Contact, Enrollment
 
@@ -102,7 +103,7 @@ def plan_enrollments(
             result.skipped += 1
             continue
         tz = own_zone or account_zones.get(account_id) or campaign.timezone
-        first_day, joined_late = _first_day(schedule, campaign, now, tz, late)
+        first_day, joined_late = first_local_day(schedule, campaign, now, tz, late)
         if first_day is None:
             continue  # past --enroll-until
         automated = mode == OutreachMode.MARKETING and segment in sequence.automated_segments
@@ -141,21 +142,6 @@ def enrol_contacts(
     return result
 
 
-def _first_day(
-    schedule: Schedule, campaign: Campaign, now: datetime, tz: str, late: bool
-) -> tuple[date | None, bool]:
-    """(local day of step 1, joined late?); None when the campaign takes nobody new."""
-    on_time = schedule.launch_first_day
-    if not late:
-        return on_time, False
-    day = schedule.first_day_from(now, tz)
-    if day <= on_time:
-        return on_time, False  # joined before the campaign started: an ordinary start
-    if campaign.enroll_until is not None and day > campaign.enroll_until:
-        return None, True
-    return day, True
-
-
 def enrol_late_joiners(db: Database, settings: Settings, now: datetime) -> int:
     """Enrol, in every campaign that takes late joiners, the contacts that became eligible."""
     total = 0
@@ -170,6 +156,7 @@ def enrol_late_joiners(db: Database, settings: Settings, now: datetime) -> int:
         try:
             with db.session() as session:
                 total += enrol_contacts(session, settings, campaign, now, late=True).total
+                total += restart_unexcluded(session, campaign, now)
         except sa.exc.IntegrityError:  # another worker enrolled them first: nothing is lost
             log.info("late joiners of %r were enrolled by another worker", campaign.name)
     return total

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, datetime, time
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.tokens import TokenSigner
@@ -13,7 +13,7 @@ from campaign_engine.store.models import (
     Campaign,
 )
 
-__all__ = ["renderer_for", "schedule_for", "sequence_of"]
+__all__ = ["first_local_day", "renderer_for", "schedule_for", "sequence_of"]
 
 
 def sequence_of(campaign: Campaign) -> Sequence:
@@ -41,3 +41,18 @@ def renderer_for(
         LinkTracker(TokenSigner(settings.secret), settings.tracking_base_url),
         link_registry=links,
     )
+
+
+def first_local_day(
+    schedule: Schedule, campaign: Campaign, now: datetime, tz: str, late: bool
+) -> tuple[date | None, bool]:
+    """(local day of step 1, joined late?); None when the campaign takes nobody new."""
+    on_time = schedule.launch_first_day
+    if not late:
+        return on_time, False
+    day = schedule.first_day_from(now, tz)
+    if day <= on_time:
+        return on_time, False  # joined before the campaign started: an ordinary start
+    if campaign.enroll_until is not None and day > campaign.enroll_until:
+        return None, True
+    return day, True

@@ -228,3 +228,31 @@ def test_remove_needs_the_right_scope(campaign: str, db: Database, tmp_path: Pat
     with pytest.raises(NotFound, match="all campaigns"):
         remove_exclusion(db, "@acme.example", at(4, 22))
     assert remove_exclusion(db, "acme.example", at(4, 22), campaign="P2U", by="x") == 1
+
+
+def test_a_lifted_exclusion_starts_a_contact_who_got_nothing_at_email_1(
+    campaign: str, db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Ada is excluded from before the launch, Hal after email 1; both are lifted on day 9:
+    Ada starts the sequence like a late joiner, Hal just gets the next email due."""
+    early = tmp_path / "early.csv"
+    early.write_text("email,reason\nada@tiny.example,renewal talks\n", encoding="utf-8")
+    assert exclude_file(db, early, at(4, 21), by="ops-olga").contacts_excluded == 1
+    tick(db, settings, at(4, 27))
+    late = tmp_path / "late.csv"
+    late.write_text("email\nhal@other.example\n", encoding="utf-8")
+    assert exclude_file(db, late, at(5, 3), by="ops-olga").contacts_excluded == 1
+    tick(db, settings, at(5, 4))
+    assert subjects_to(smtp_sink, "ada@tiny.example") == []
+    assert subjects_to(smtp_sink, "hal@other.example") == SUBJECTS[:1]
+
+    for address in ("ada@tiny.example", "hal@other.example"):
+        remove_exclusion(db, address, at(5, 5, 10), by="ops-olga", reason="renewal signed")
+    for moment in (at(5, 5, 11), at(5, 11), at(5, 12), at(5, 19), at(5, 26)):
+        tick(db, settings, moment)
+
+    ada = [(m["Date"].datetime.date(), str(m["Subject"])) for m in smtp_sink.to("ada@tiny.example")]
+    assert ada == [(date(2021, 5, 5), SUBJECTS[0]), (date(2021, 5, 12), SUBJECTS[1]),
+                   (date(2021, 5, 19), SUBJECTS[2])]  # fmt: skip
+    assert subjects_to(smtp_sink, "hal@other.example") == [SUBJECTS[0], SUBJECTS[2]]
+    assert subjects_to(smtp_sink, "bo@tiny.example") == SUBJECTS
