@@ -98,41 +98,36 @@ def due_reminder_page(
     }
     if not last_steps:
         return [], 0
-    m = aliased(Message)
+    # The rep's emails due, as a fenced set first: PostgreSQL cannot estimate the per-thread
+    # checks below and would otherwise join every contact to every candidate.
+    sent = aliased(Message)
+    owned = select(  # type: ignore[call-overload]
+        sent.campaign_id, sent.contact_id, sent.enrollment_id, sent.step, sent.sent_at,
+        Contact.email, col(Account.name).label("account"), col(Rep.id).label("rep_id"),
+        col(Rep.email).label("rep_email"),
+    ).join(Contact, col(Contact.id) == sent.contact_id).join(
+        Account, col(Account.id) == Contact.account_id
+    ).join(Rep, col(Rep.id) == Account.rep_id).where(
+        sent.state == MessageState.SENT,
+        sent.origin == Channel.REP,
+        col(sent.sent_at) <= now - timedelta(days=reminder_days),
+        Contact.outreach_mode != OutreachMode.DO_NOTHING,
+        col(Contact.unsubscribed_at).is_(None),
+    )  # fmt: skip
+    if rep_email is not None:
+        owned = owned.where(Account.rep_id == rep_by_email(session, rep_email).id)
+    m = owned.cte("owned").prefix_with("MATERIALIZED").c
     last_step = sa.case(last_steps, value=m.campaign_id, else_=0)
     query = (
         select(  # type: ignore[call-overload]
-            m.campaign_id,
-            m.contact_id,
-            m.enrollment_id,
-            m.step,
-            m.sent_at,
-            Contact.email,
-            Account.name,
-            Rep.id,
-            Rep.email,
-            Campaign.name,
-            last_step,
-            sa.func.count().over(),
+            m.campaign_id, m.contact_id, m.enrollment_id, m.step, m.sent_at, m.email, m.account,
+            m.rep_id, m.rep_email, Campaign.name, last_step, sa.func.count().over(),
         )
-        .join(Contact, col(Contact.id) == m.contact_id)
-        .join(Account, col(Account.id) == Contact.account_id)
-        .join(Rep, col(Rep.id) == Account.rep_id)
         .join(Campaign, col(Campaign.id) == m.campaign_id)
-        .where(
-            m.state == MessageState.SENT,
-            m.origin == Channel.REP,
-            col(m.sent_at) <= now - timedelta(days=reminder_days),
-            Contact.outreach_mode != OutreachMode.DO_NOTHING,
-            col(Contact.unsubscribed_at).is_(None),
-            _open_steps(m, last_step) < last_step - m.step,
-            *_thread_conditions(m),
-        )
-        .order_by(col(m.sent_at), col(Contact.email), col(m.campaign_id))
+        .where(_open_steps(m, last_step) < last_step - m.step, *_thread_conditions(m))
+        .order_by(m.sent_at, m.email, m.campaign_id)
         .limit(limit)
-    )
-    if rep_email is not None:
-        query = query.where(Account.rep_id == rep_by_email(session, rep_email).id)
+    )  # fmt: skip
     rows = session.exec(query).all()
     if not rows:
         return [], 0
@@ -172,6 +167,12 @@ def _open_steps(m: Any, last_step: Any) -> Any:
     )
 
 
+def _first(query: Any) -> Any:
+    """The first row's id, checked per thread: PostgreSQL would turn EXISTS into a join that
+    reads every sent draft or event of every rep before narrowing to the rep's contacts."""
+    return query.limit(1).scalar_subquery()
+
+
 def _thread_conditions(m: Any) -> list[Any]:
     """`m` is the latest email of a thread with a sent draft, and nothing ended the reminders."""
     later = aliased(Message)
@@ -183,16 +184,20 @@ def _thread_conditions(m: Any) -> list[Any]:
             sa.and_(later.sent_at == m.sent_at, later.step > m.step),
         ),
     )
-    drafted = sa.exists().where(
-        Draft.campaign_id == m.campaign_id,
-        Draft.contact_id == m.contact_id,
-        col(Draft.status) == DraftStatus.SENT,
+    drafted = _first(
+        select(Draft.id).where(
+            Draft.campaign_id == m.campaign_id,
+            Draft.contact_id == m.contact_id,
+            col(Draft.status) == DraftStatus.SENT,
+        )
     )
-    stopped = sa.exists().where(
-        Event.contact_id == m.contact_id,
-        col(Event.kind).in_(STOPPING_KINDS),
-        col(Event.occurred_at).is_not(None),
-        sa.or_(col(Event.kind).in_(ANY_TIME), col(Event.occurred_at) >= m.sent_at),
+    stopped = _first(
+        select(Event.id).where(
+            Event.contact_id == m.contact_id,
+            col(Event.kind).in_(STOPPING_KINDS),
+            col(Event.occurred_at).is_not(None),
+            sa.or_(col(Event.kind).in_(ANY_TIME), col(Event.occurred_at) >= m.sent_at),
+        )
     )
     moved_on = sa.exists().where(
         ThreadOutcome.contact_id == m.contact_id,
@@ -200,8 +205,8 @@ def _thread_conditions(m: Any) -> list[Any]:
         col(ThreadOutcome.created_at).is_not(None),
         sa.or_(col(ThreadOutcome.reason).in_(ANY_TIME), col(ThreadOutcome.created_at) >= m.sent_at),
     )
-    suppressed = sa.exists().where(col(Suppression.email) == Contact.email)
-    return [latest, drafted, ~stopped, ~moved_on, ~suppressed]
+    suppressed = sa.exists().where(col(Suppression.email) == m.email)
+    return [latest, drafted.is_not(None), stopped.is_(None), ~moved_on, ~suppressed]
 
 
 def _sent_steps(session: Session, enrollment_ids: list[int]) -> dict[int, set[int]]:
