@@ -169,6 +169,8 @@ class Message(SQLModel, table=True):
         # the console: a campaign's status table and its sends per day, from the index alone
         sa.Index("ix_message_campaign_status", "campaign_id", "step", "state", "skip_reason"),
         sa.Index("ix_message_campaign_sent", "campaign_id", "sent_at"),
+        # the drafts lists: when the email before each draft went out, from the index alone
+        sa.Index("ix_message_thread_sent", "enrollment_id", "step", "state", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
