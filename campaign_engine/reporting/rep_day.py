@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import EventKind, MessageState
-from campaign_engine.reporting.search import count_of, every_word_in
+from campaign_engine.reporting.search import COUNT_CAP, count_of, every_word_in
 from campaign_engine.reps.drafts import rep_by_email
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.store.models import Account, Campaign, Contact, Draft, Event, Message, Rep
@@ -120,8 +120,9 @@ def draft_rows(
     status: str | None = None,
     offset: int = 0,
     limit: int = 50,
-) -> tuple[list[DraftRow], int]:
-    """One page of drafts in due order, and how many match.
+) -> tuple[list[DraftRow], int, bool]:
+    """One page of drafts in due order, how many match (counted up to COUNT_CAP or the page),
+    and whether more than that match.
 
     The order is found on narrow rows (ids and sort keys), then the page's 50 drafts are read
     whole: sorting every matching draft with its body was most of the page's time.
@@ -143,7 +144,8 @@ def draft_rows(
         query, text, Contact.email, Contact.first_name, Contact.last_name, Account.name,
         Draft.subject,
     )  # fmt: skip
-    total = count_of(session, query)
+    cap = max(COUNT_CAP, offset + limit)
+    total = count_of(session, query, at_most=cap + 1)
     waiting = sa.and_(col(Draft.step) > 1, col(previous.sent_at).is_(None))
     ordered = query.order_by(
         sa.case((waiting, 1), else_=0),
@@ -185,4 +187,4 @@ def draft_rows(
                 waiting=draft.step > 1 and sent_at is None,
             )
         )
-    return rows, total
+    return rows, min(total, cap), total > cap

@@ -34,7 +34,7 @@ class RepDayPage(WebBase):
         def load() -> dict[str, Any]:
             with self.db.session() as session:
                 try:
-                    rows, total = draft_rows(
+                    rows, total, more = draft_rows(
                         session, user.email, days, status=DraftStatus.DRAFT, limit=NEXT_DRAFTS
                     )
                     reminders, due = due_reminder_page(
@@ -45,12 +45,12 @@ class RepDayPage(WebBase):
                         "reminders": reminders,
                         "reminders_total": due,
                         "drafts": rows,
-                        "drafts_total": total,
+                        "drafts_total": f"{total:,}+" if more else f"{total:,}",
                         "note": "",
                     }
                 except NotFound as exc:  # a rep user with no Rep record owns nothing
                     return {"requests": [], "reminders": [], "reminders_total": 0, "drafts": [],
-                            "drafts_total": 0, "note": str(exc)}  # fmt: skip
+                            "drafts_total": "0", "note": str(exc)}  # fmt: skip
 
         data = await self.run(load)
         return self.page(request, "home.html.j2", user=user, q="", **data)
