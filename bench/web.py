@@ -1,7 +1,8 @@
 """Server time of every console page on a big history: 100,000 contacts, 1,000,000 messages.
 
     CAMPAIGN_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_web \
-        .venv/bin/python bench/web.py [--contacts 100000] [--messages 1000000] [--reuse]
+        .venv/bin/python bench/web.py [--contacts 100000] [--messages 1000000] [--reuse] \
+        [--only "rep: My day"]
 
 Generates (bulk INSERT ... SELECT generate_series; the bench drops every table of its database
 first, unless --reuse finds the data of an earlier run) 20 reps and their accounts, contacts,
@@ -186,7 +187,7 @@ async def login(client: httpx.AsyncClient, email: str) -> None:
 
 
 async def measure(
-    settings: Settings, found: Ids, rounds: int
+    settings: Settings, found: Ids, rounds: int, only: list[str]
 ) -> dict[tuple[str, str], list[float]]:
     port = free_port()
     web = web_process(settings, "127.0.0.1", port)
@@ -206,6 +207,8 @@ async def measure(
         await login(clients["ops"], OPS)
         await login(clients["rep"], REP)
         for who, what, path in pages(found):
+            if only and not any(word in f"{who}: {what}" for word in only):
+                continue
             try:  # warm: templates compiled, caches filled
                 first = await clients[who].get(path)
             except httpx.TimeoutException:
@@ -241,6 +244,14 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=20, help="requests per page")
     parser.add_argument("--reuse", action="store_true", help="keep the data of an earlier run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help='measure only the pages whose "who: what" contains TEXT (repeatable), e.g.'
+        ' --only "rep: My day" --only drafts',
+    )
     args = parser.parse_args()
     load = Load()
     now = datetime.now(UTC).replace(microsecond=0)
@@ -263,7 +274,7 @@ def main() -> None:
                       for t in ("contact", "message", "event", "draft", "exclusion")}  # fmt: skip
         found = ids(db)
         db.dispose()
-        times = asyncio.run(measure(settings, found, args.rounds))
+        times = asyncio.run(measure(settings, found, args.rounds, args.only))
     rows = []
     for (who, what), samples in times.items():
         target = 1.0 if what == "dashboard" else 0.3

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from campaign_engine.cli.app import NowOption, command_group, context_of, out, parse_now, subcommand
-from campaign_engine.reps import digests, reminder_mail
+from campaign_engine.reps import digests, reminder_query
 from campaign_engine.reps.digest_delivery import DigestReport
 from campaign_engine.reps.digest_render import contacts
 from campaign_engine.reps.rep_view import local_time
@@ -75,7 +75,9 @@ def digests_preview_command(
             reminders.add_column(column)
         for line in preview.reminders:
             r = line.reminder
-            draft = reminder_mail.draft_command(line.draft_id) if line.draft_id else "no open draft"
+            draft = (
+                reminder_query.draft_command(line.draft_id) if line.draft_id else "no open draft"
+            )
             reminders.add_row(
                 r.contact_email,
                 line.account,

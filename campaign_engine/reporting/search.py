@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-__all__ = ["MAX_WORDS", "count_of", "every_word_in"]
+__all__ = ["COUNT_CAP", "MAX_WORDS", "count_of", "every_word_in"]
 
 MAX_WORDS = 5
+COUNT_CAP = 1000  # long lists say "1,000+": counting every match costs more than the page
 
 
 def every_word_in(query: Any, text: str, *columns: Any) -> Any:
@@ -21,6 +22,7 @@ def every_word_in(query: Any, text: str, *columns: Any) -> Any:
     return query
 
 
-def count_of(session: Session, query: Any) -> int:
-    """How many rows `query` returns (before LIMIT/OFFSET)."""
-    return int(session.exec(select(sa.func.count()).select_from(query.subquery())).one())
+def count_of(session: Session, query: Any, at_most: int | None = None) -> int:
+    """How many rows `query` returns (before LIMIT/OFFSET), counting no further than `at_most`."""
+    rows = query.limit(at_most) if at_most is not None else query
+    return int(session.exec(select(sa.func.count()).select_from(rows.subquery())).one())

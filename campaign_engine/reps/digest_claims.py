@@ -29,12 +29,8 @@ from campaign_engine.reps.digest_content import (
     build_entries,
 )
 from campaign_engine.reps.digest_schedule import Preference, parse_weekdays
-from campaign_engine.reps.reminder_mail import (
-    ReminderLine,
-    reminder_key,
-    reminder_lines,
-    unnoticed,
-)
+from campaign_engine.reps.reminder_mail import reminder_key, unnoticed
+from campaign_engine.reps.reminder_query import ReminderLine, reminder_lines
 from campaign_engine.sending.retry import expired_claims
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.store.db import Database, is_postgres

@@ -10,7 +10,7 @@ from typing import Any
 from campaign_engine.core.kinds import EventKind
 from campaign_engine.reps.digest_content import DigestEntry
 from campaign_engine.reps.digest_schedule import rep_zone
-from campaign_engine.reps.reminder_mail import ReminderLine, draft_command, draft_path
+from campaign_engine.reps.reminder_query import ReminderLine, draft_command, draft_path
 from campaign_engine.reps.rep_view import contact_url, on_wall_clock
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.store.models import Rep

@@ -32,7 +32,7 @@ from campaign_engine.reps.digest_schedule import (
     rep_zone,
 )
 from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused
-from campaign_engine.reps.reminder_mail import ReminderLine
+from campaign_engine.reps.reminder_query import ReminderLine
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.digest_tables import DigestPreference

@@ -171,6 +171,8 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_campaign_sent", "campaign_id", "sent_at"),
         # the report: events meet their messages from the index alone, in id order
         sa.Index("ix_message_report", "id", "campaign_id", "step", "contact_id"),
+        # the drafts lists: when the email before each draft went out, from the index alone
+        sa.Index("ix_message_thread_sent", "enrollment_id", "step", "state", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -48,23 +48,23 @@ class DraftPages(WebBase):
         text = request.query_params.get("q", "")[:200]
         paging = Paging.of(request)
 
-        def load() -> tuple[list[DraftRow], int, list[str], str]:
+        def load() -> tuple[list[DraftRow], int, bool, list[str], str]:
             with self.db.session() as session:
                 names = queries.campaign_names(session)
                 try:
-                    rows, total = draft_rows(
+                    rows, total, more = draft_rows(
                         session, rep_of(user), self.settings.reminder_days, text=text,
                         campaign=campaign, status=None if status == "all" else status,
                         offset=paging.offset, limit=paging.size,
                     )  # fmt: skip
                 except NotFound as exc:  # a rep user with no Rep record owns nothing
-                    return [], 0, names, str(exc)
-            return rows, total, names, ""
+                    return [], 0, False, names, str(exc)
+            return rows, total, more, names, ""
 
-        rows, total, names, note = await self.run(load)
+        rows, total, more, names, note = await self.run(load)
         return self.page(request, "drafts.html.j2", user=user, drafts=rows, campaigns=names,
                          campaign=campaign or "", shown=status, statuses=_STATUSES, q=text,
-                         pager=paging.links(request, total), note=note)  # fmt: skip
+                         pager=paging.links(request, total, more=more), note=note)  # fmt: skip
 
     async def draft(self, request: Request) -> Response:
         user = await self._require(request)

@@ -24,6 +24,7 @@ class Pager:
     pages: int
     previous: str | None
     next: str | None
+    more: bool = False  # more rows than `total` match (the count stopped there)
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,11 @@ class Paging:
     def offset(self) -> int:
         return (self.page - 1) * self.size
 
-    def links(self, request: Request, total: int, name: str = "page", path: str = "") -> Pager:
-        """Links to the pages before and after (at `path`, default: this page's own URL)."""
+    def links(
+        self, request: Request, total: int, name: str = "page", path: str = "", more: bool = False
+    ) -> Pager:
+        """Links to the pages before and after (at `path`, default: this page's own URL); `more`:
+        the count stopped at `total`, so there is always a next page."""
         pages = max(1, -(-total // self.size))
         params = dict(request.query_params)
 
@@ -56,5 +60,6 @@ class Paging:
             page=self.page,
             pages=pages,
             previous=link(self.page - 1) if self.page > 1 else None,
-            next=link(self.page + 1) if self.page < pages else None,
+            next=link(self.page + 1) if self.page < pages or more else None,
+            more=more,
         )

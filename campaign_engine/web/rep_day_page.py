@@ -12,12 +12,13 @@ from starlette.routing import Route
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import DraftStatus, UserRole
 from campaign_engine.reporting.rep_day import contact_requests, draft_rows
-from campaign_engine.reps.reminder_mail import reminder_lines
+from campaign_engine.reps.reminder_query import due_reminder_page
 from campaign_engine.web.base import WebBase
 
-__all__ = ["NEXT_DRAFTS", "RepDayPage"]
+__all__ = ["NEXT_DRAFTS", "NEXT_REMINDERS", "RepDayPage"]
 
 NEXT_DRAFTS = 10  # drafts shown on "My day" (the Drafts page has them all)
+NEXT_REMINDERS = 25  # the oldest reminders shown on "My day" (`campaign reminders` lists all)
 
 
 class RepDayPage(WebBase):
@@ -33,19 +34,23 @@ class RepDayPage(WebBase):
         def load() -> dict[str, Any]:
             with self.db.session() as session:
                 try:
-                    rows, total = draft_rows(
+                    rows, total, more = draft_rows(
                         session, user.email, days, status=DraftStatus.DRAFT, limit=NEXT_DRAFTS
+                    )
+                    reminders, due = due_reminder_page(
+                        session, now, days, user.email, limit=NEXT_REMINDERS
                     )
                     return {
                         "requests": contact_requests(session, user.email, now),
-                        "reminders": reminder_lines(session, now, days, user.email),
+                        "reminders": reminders,
+                        "reminders_total": due,
                         "drafts": rows,
-                        "drafts_total": total,
+                        "drafts_total": f"{total:,}+" if more else f"{total:,}",
                         "note": "",
                     }
                 except NotFound as exc:  # a rep user with no Rep record owns nothing
-                    return {"requests": [], "reminders": [], "drafts": [], "drafts_total": 0,
-                            "note": str(exc)}  # fmt: skip
+                    return {"requests": [], "reminders": [], "reminders_total": 0, "drafts": [],
+                            "drafts_total": "0", "note": str(exc)}  # fmt: skip
 
         data = await self.run(load)
         return self.page(request, "home.html.j2", user=user, q="", **data)

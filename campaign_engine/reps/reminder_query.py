@@ -1,0 +1,231 @@
+"""The next-step reminders due, found in SQL: only the due threads leave the database, oldest
+first, one page at a time with the number due.
+
+A thread (campaign, contact) is due when the contact has a sent draft in it, is not in mode A,
+its latest sent email (by send time, then step) was sent by the rep `reminder_days` ago or more,
+a later email of the sequence is still unsent, and nothing ended the reminders (see
+reminders.STOPPING_KINDS; unsubscribed or suppressed contacts whenever it happened).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from campaign_engine.core.kinds import Channel, DraftStatus, MessageState, OutreachMode
+from campaign_engine.reps.drafts import rep_by_email
+from campaign_engine.reps.reminders import ANY_TIME, STOPPING_KINDS, Reminder, next_step
+from campaign_engine.sending.sequences import Sequence
+from campaign_engine.store.models import (
+    Account,
+    Campaign,
+    Contact,
+    Draft,
+    Event,
+    Message,
+    Rep,
+    Suppression,
+    ThreadOutcome,
+)
+
+__all__ = ["ReminderLine", "draft_command", "draft_path", "due_reminder_page", "reminder_lines"]
+
+
+@dataclass(frozen=True)
+class ReminderLine:
+    """A due reminder with what the rep needs to act: the contact, and the draft to send."""
+
+    reminder: Reminder
+    rep_id: int
+    account: str
+    draft_id: int | None
+
+    def to_json(self) -> dict[str, object]:
+        r = self.reminder
+        return {
+            "rep_email": r.rep_email,
+            "contact_email": r.contact_email,
+            "account": self.account,
+            "campaign": r.campaign,
+            "sent_step": r.sent_step,
+            "sent_at": r.sent_at.isoformat(),
+            "next_step": r.next_step,
+            "due_at": r.due_at.isoformat(),
+            "draft_id": self.draft_id,
+        }
+
+    def sentence(self) -> str:
+        r = self.reminder
+        send = f"`{draft_command(self.draft_id)}`" if self.draft_id else "no open draft"
+        return (
+            f"{r.contact_email} ({self.account}, {r.campaign}): you sent email {r.sent_step} on"
+            f" {r.sent_at:%Y-%m-%d}; time for email {r.next_step}: {send}"
+        )
+
+
+def draft_command(draft_id: int) -> str:
+    return f"campaign drafts send {draft_id}"
+
+
+def draft_path(draft_id: int) -> str:
+    """Where the rep edits and sends the draft in the web app (under tracking_base_url)."""
+    return f"/app/drafts/{draft_id}"
+
+
+def reminder_lines(
+    session: Session, now: datetime, reminder_days: int, rep_email: str | None = None
+) -> list[ReminderLine]:
+    """Every reminder due at `now` (for one rep, or all), emailed already or not, oldest first."""
+    return due_reminder_page(session, now, reminder_days, rep_email)[0]
+
+
+def due_reminder_page(
+    session: Session,
+    now: datetime,
+    reminder_days: int,
+    rep_email: str | None = None,
+    limit: int | None = None,
+) -> tuple[list[ReminderLine], int]:
+    """The oldest `limit` reminders due at `now` (all when None), and how many are due."""
+    last_steps = {
+        cid: len(Sequence.from_json(seq).steps)
+        for cid, seq in session.exec(select(Campaign.id, Campaign.sequence_json)).all()
+    }
+    if not last_steps:
+        return [], 0
+    # The rep's emails due, as a fenced set first: PostgreSQL cannot estimate the per-thread
+    # checks below and would otherwise join every contact to every candidate.
+    sent = aliased(Message)
+    owned = select(  # type: ignore[call-overload]
+        sent.campaign_id, sent.contact_id, sent.enrollment_id, sent.step, sent.sent_at,
+        Contact.email, col(Account.name).label("account"), col(Rep.id).label("rep_id"),
+        col(Rep.email).label("rep_email"),
+    ).join(Contact, col(Contact.id) == sent.contact_id).join(
+        Account, col(Account.id) == Contact.account_id
+    ).join(Rep, col(Rep.id) == Account.rep_id).where(
+        sent.state == MessageState.SENT,
+        sent.origin == Channel.REP,
+        col(sent.sent_at) <= now - timedelta(days=reminder_days),
+        Contact.outreach_mode != OutreachMode.DO_NOTHING,
+        col(Contact.unsubscribed_at).is_(None),
+    )  # fmt: skip
+    if rep_email is not None:
+        owned = owned.where(Account.rep_id == rep_by_email(session, rep_email).id)
+    m = owned.cte("owned").prefix_with("MATERIALIZED").c
+    last_step = sa.case(last_steps, value=m.campaign_id, else_=0)
+    query = (
+        select(  # type: ignore[call-overload]
+            m.campaign_id, m.contact_id, m.enrollment_id, m.step, m.sent_at, m.email, m.account,
+            m.rep_id, m.rep_email, Campaign.name, last_step, sa.func.count().over(),
+        )
+        .join(Campaign, col(Campaign.id) == m.campaign_id)
+        .where(_open_steps(m, last_step) < last_step - m.step, *_thread_conditions(m))
+        .order_by(m.sent_at, m.email, m.campaign_id)
+        .limit(limit)
+    )  # fmt: skip
+    rows = session.exec(query).all()
+    if not rows:
+        return [], 0
+    sent_steps = _sent_steps(session, [row[2] for row in rows])
+    reminders = []
+    for cid, contact_id, enrollment_id, step, sent_at, email, _, _, rep, name, last, _ in rows:
+        following = next_step(step, last, sent_steps.get(enrollment_id, set()))
+        assert following is not None  # the query counted an unsent step after `step`
+        due_at = sent_at + timedelta(days=reminder_days)
+        reminders.append(
+            Reminder(cid, name, contact_id, email, rep, step, sent_at, following, due_at)
+        )
+    drafts = _open_drafts(session, reminders)
+    lines = [
+        ReminderLine(r, row[7], row[6], drafts.get((r.campaign_id, r.contact_id, r.next_step)))
+        for r, row in zip(reminders, rows, strict=True)
+    ]
+    return lines, int(rows[0][-1])
+
+
+def _sent(message: Any) -> Any:
+    return sa.and_(message.state == MessageState.SENT, col(message.sent_at).is_not(None))
+
+
+def _open_steps(m: Any, last_step: Any) -> Any:
+    """How many steps after `m` (up to the sequence's last) were sent already."""
+    sent = aliased(Message)
+    return (
+        select(sa.func.count())
+        .where(
+            sent.enrollment_id == m.enrollment_id,
+            _sent(sent),
+            sent.step > m.step,
+            sent.step <= last_step,
+        )
+        .scalar_subquery()
+    )
+
+
+def _first(query: Any) -> Any:
+    """The first row's id, checked per thread: PostgreSQL would turn EXISTS into a join that
+    reads every sent draft or event of every rep before narrowing to the rep's contacts."""
+    return query.limit(1).scalar_subquery()
+
+
+def _thread_conditions(m: Any) -> list[Any]:
+    """`m` is the latest email of a thread with a sent draft, and nothing ended the reminders."""
+    later = aliased(Message)
+    latest = ~sa.exists().where(
+        later.enrollment_id == m.enrollment_id,
+        _sent(later),
+        sa.or_(
+            col(later.sent_at) > m.sent_at,
+            sa.and_(later.sent_at == m.sent_at, later.step > m.step),
+        ),
+    )
+    drafted = _first(
+        select(Draft.id).where(
+            Draft.campaign_id == m.campaign_id,
+            Draft.contact_id == m.contact_id,
+            col(Draft.status) == DraftStatus.SENT,
+        )
+    )
+    stopped = _first(
+        select(Event.id).where(
+            Event.contact_id == m.contact_id,
+            col(Event.kind).in_(STOPPING_KINDS),
+            col(Event.occurred_at).is_not(None),
+            sa.or_(col(Event.kind).in_(ANY_TIME), col(Event.occurred_at) >= m.sent_at),
+        )
+    )
+    moved_on = sa.exists().where(
+        ThreadOutcome.contact_id == m.contact_id,
+        col(ThreadOutcome.reason).in_(STOPPING_KINDS),
+        col(ThreadOutcome.created_at).is_not(None),
+        sa.or_(col(ThreadOutcome.reason).in_(ANY_TIME), col(ThreadOutcome.created_at) >= m.sent_at),
+    )
+    suppressed = sa.exists().where(col(Suppression.email) == m.email)
+    return [latest, drafted.is_not(None), stopped.is_(None), ~moved_on, ~suppressed]
+
+
+def _sent_steps(session: Session, enrollment_ids: list[int]) -> dict[int, set[int]]:
+    sent = aliased(Message)
+    steps: dict[int, set[int]] = {}
+    for enrollment_id, step in session.exec(
+        select(sent.enrollment_id, sent.step).where(
+            col(sent.enrollment_id).in_(set(enrollment_ids)), _sent(sent)
+        )
+    ).all():
+        steps.setdefault(enrollment_id, set()).add(step)
+    return steps
+
+
+def _open_drafts(session: Session, reminders: list[Reminder]) -> dict[tuple[int, int, int], int]:
+    rows = session.exec(
+        select(Draft.campaign_id, Draft.contact_id, Draft.step, Draft.id).where(
+            col(Draft.contact_id).in_({r.contact_id for r in reminders}),
+            Draft.status == DraftStatus.DRAFT,
+        )
+    ).all()
+    return {(cid, contact_id, step): did for cid, contact_id, step, did in rows if did is not None}
