@@ -30,7 +30,6 @@ from campaign_engine.cli.app import (
 )
 from campaign_engine.cli.local_time import print_local_days
 from campaign_engine.cli.logs import setup_logging
-from campaign_engine.cli.serve_workers import run_workers
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
@@ -118,6 +117,8 @@ def serve(
 ) -> None:
     """Serve the tracking endpoints (open pixel, clicks, contact page, unsubscribe) until Ctrl-C."""
     import uvicorn
+
+    from campaign_engine.cli.serve_workers import run_workers
 
     c = context_of(ctx)
     require_strong_secret(c.settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -12,8 +14,6 @@ __all__ = ["MAX_LENGTH", "MIN_LENGTH", "check_password", "hash_password", "verif
 MIN_LENGTH = 10  # characters
 MAX_LENGTH = 1024  # a longer "password" is an attempt to make hashing slow
 _HASHER = PasswordHasher()  # argon2id with the library's current defaults
-# Verifying against this when the user does not exist takes as long as a real check.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone's")
 
 
 def check_password(password: str) -> str:
@@ -36,6 +36,13 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _HASHER.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """What a password is checked against when the user does not exist, so that takes as long
+    as a real check (made on first use: hashing takes a while)."""
+    return _HASHER.hash("not a password of anyone's")
