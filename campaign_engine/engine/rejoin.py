@@ -64,6 +64,8 @@ def restart_unexcluded(session: Session, campaign: Campaign, now: datetime) -> i
             ~sa.exists().where(not_excluded_skip),
         )
     ).all()
+    if not rows:  # the usual tick once they restarted: no exclusion rules or sequence to load
+        return 0
     rules = active_exclusions(session)
     schedule = schedule_for(campaign, sequence_of(campaign))
     restarted = 0
