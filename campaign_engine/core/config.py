@@ -128,6 +128,7 @@ class Settings:
     bot_burst_seconds: float = 2.0  # every link of a message hit within this span: a scanner
     reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
     max_marketing_per_week: int = 2  # marketing emails per contact in any 7 days; 0 = no cap
+    recount_seconds: float = 60.0  # console: dashboard and campaign counts are this fresh at most
     smtp: SmtpSettings = SmtpSettings()
     dkim: DkimSettings = DkimSettings()
     inbox: InboxSettings = InboxSettings()
@@ -177,6 +178,11 @@ class Settings:
             raise ConfigError(
                 f"{self.config_path}: max_marketing_per_week must be 0 (no cap) or more,"
                 f" not {self.max_marketing_per_week}"
+            )
+        if self.recount_seconds < 0:
+            raise ConfigError(
+                f"{self.config_path}: recount_seconds must be 0 (count on every request) or more,"
+                f" not {self.recount_seconds}"
             )
         if not self.secret:
             raise ConfigError(

@@ -77,9 +77,7 @@ def count_report(
         offer_clicks=offer_clicks,
         days=days,
         stages=_stages(session, ids),
-        sent_per_local_day={
-            c.id: sends_per_local_day(session, c.id, c.timezone) for c in campaigns
-        },
+        sent_per_local_day=sends_per_local_day(session, ids),
         reps=tuple(
             model.RepRow(rep_id or 0, email, name)
             for rep_id, email, name in session.execute(sa.select(_R.id, _R.email, _R.name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.reporting import funnel, report_queries
 from campaign_engine.reporting import report_model as model
-from campaign_engine.reporting.local_days import late_joiner_count, sends_per_local_day
+from campaign_engine.reporting.local_days import late_joiner_counts, sends_per_local_day
 from campaign_engine.reps import reminder_mail
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.sending.delivery_record import failure_reason
@@ -100,73 +100,107 @@ def campaign_statuses(
     counted_local_days: Mapping[str, dict[str, int]] | None = None,
 ) -> list[CampaignStatus]:
     """Every campaign's status (or one's); `counted_local_days` (campaign name -> sends per local
-    day) spares counting them again when the caller has (the report has)."""
+    day) spares counting them again when the caller has (the report has). Each count is one
+    statement grouped by campaign, whatever the number of campaigns."""
     query = select(Campaign).order_by(col(Campaign.id))
     if campaign_name:
         query = query.where(Campaign.name == campaign_name)
+    campaigns = list(session.exec(query))
+    ids = [campaign.id for campaign in campaigns if campaign.id is not None]
+    if not ids:
+        return []
+    enrolled: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in ids}
+    for campaign_id, channel, state, n in session.exec(
+        select(Enrollment.campaign_id, Enrollment.channel, Enrollment.status, sa.func.count())
+        .where(col(Enrollment.campaign_id).in_(ids))
+        .group_by(col(Enrollment.campaign_id), col(Enrollment.channel), col(Enrollment.status))
+    ).all():
+        enrolled[campaign_id][f"{channel}/{state}"] = n
+    steps = _step_counts(session, ids)
+    next_due = dict(
+        session.exec(
+            select(Enrollment.campaign_id, sa.func.min(Enrollment.next_due_at))
+            .where(col(Enrollment.campaign_id).in_(ids))
+            .group_by(col(Enrollment.campaign_id))
+        ).all()
+    )
+    late = late_joiner_counts(session, ids)
+    counted = counted_local_days or {}
+    missing = [c.id for c in campaigns if c.name not in counted and c.id is not None]
+    local_days = sends_per_local_day(session, missing) if missing else {}
     result = []
-    for campaign in session.exec(query):
-        sequence = sequence_of(campaign)
-        status = CampaignStatus(
-            name=campaign.name,
-            sequence=campaign.sequence_key,
-            start_date=campaign.start_date.isoformat(),
-            timezone=campaign.timezone,
-            window=f"{campaign.window_start}-{campaign.window_end}",
-        )
-        enrolled = session.exec(
-            select(Enrollment.channel, Enrollment.status, sa.func.count())
-            .where(Enrollment.campaign_id == campaign.id)
-            .group_by(col(Enrollment.channel), col(Enrollment.status))
-        ).all()
-        status.enrolled = {f"{channel}/{state}": n for channel, state, n in enrolled}
-        states: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
-        reasons: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
-        rows = session.exec(
-            select(Message.step, Message.state, Message.skip_reason, sa.func.count())
-            .where(Message.campaign_id == campaign.id)
-            .group_by(col(Message.step), col(Message.state), col(Message.skip_reason))
-        ).all()
-        deferred: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
-        for step, state, reason, count in rows:
-            states[step][state] += count
-            if state == MessageState.SKIPPED:
-                reasons[step][reason or "unknown"] += count
-            elif reason and state in (MessageState.QUEUED, MessageState.RETRY):
-                deferred[step][reason] += count  # waiting, e.g. on the frequency cap
-        failures: dict[int, Counter[str]] = {step.number: Counter() for step in sequence.steps}
-        for step, error in session.exec(
-            select(Message.step, Message.error).where(
-                Message.campaign_id == campaign.id, Message.state == MessageState.FAILED
-            )
-        ).all():
-            failures[step][failure_reason(error)] += 1
-        status.steps = [
-            StepStatus(
-                step=step.number,
-                subject=step.subject,
-                day=step.day,
-                states={s.value: states[step.number][s.value] for s in MessageState},
-                skipped_reasons=dict(reasons[step.number]),
-                deferred_reasons=dict(deferred[step.number]),
-                failed_reasons=dict(failures[step.number]),
-            )
-            for step in sequence.steps
-        ]
-        next_due: datetime | None = session.exec(
-            select(sa.func.min(Enrollment.next_due_at)).where(Enrollment.campaign_id == campaign.id)
-        ).one()
-        status.next_due_at = next_due.isoformat() if next_due else None
+    for campaign in campaigns:
         assert campaign.id is not None
-        status.late_joiners = late_joiner_count(session, campaign.id)
-        counted = (counted_local_days or {}).get(campaign.name)
-        status.sent_per_local_day = (
-            counted
-            if counted is not None
-            else sends_per_local_day(session, campaign.id, campaign.timezone)
+        due: datetime | None = next_due.get(campaign.id)
+        result.append(
+            CampaignStatus(
+                name=campaign.name,
+                sequence=campaign.sequence_key,
+                start_date=campaign.start_date.isoformat(),
+                timezone=campaign.timezone,
+                window=f"{campaign.window_start}-{campaign.window_end}",
+                enrolled=enrolled[campaign.id],
+                steps=[
+                    replace(
+                        steps.get((campaign.id, step.number)) or _no_messages(step.number),
+                        subject=step.subject,
+                        day=step.day,
+                    )
+                    for step in sequence_of(campaign).steps
+                ],
+                next_due_at=due.isoformat() if due else None,
+                late_joiners=late.get(campaign.id, 0),
+                sent_per_local_day=counted.get(campaign.name) or local_days.get(campaign.id, {}),
+            )
         )
-        result.append(status)
     return result
+
+
+def _step_counts(session: Session, ids: list[int]) -> dict[tuple[int, int], StepStatus]:
+    """(campaign id, step) -> its messages per state, with the reasons of the skipped, the held
+    back and the failed."""
+    steps: dict[tuple[int, int], StepStatus] = {}
+
+    def step_of(campaign_id: int, number: int) -> StepStatus:
+        return steps.setdefault((campaign_id, number), _no_messages(number))
+
+    for campaign_id, number, state, reason, n in session.execute(
+        sa.select(
+            col(Message.campaign_id),
+            col(Message.step),
+            col(Message.state),
+            col(Message.skip_reason),
+            sa.func.count(),
+        )
+        .where(col(Message.campaign_id).in_(ids))
+        .group_by(
+            col(Message.campaign_id),
+            col(Message.step),
+            col(Message.state),
+            col(Message.skip_reason),
+        )
+    ).all():
+        step = step_of(campaign_id, number)
+        step.states[state] = step.states.get(state, 0) + n
+        if state == MessageState.SKIPPED:
+            _add(step.skipped_reasons, reason or "unknown", n)
+        elif reason and state in (MessageState.QUEUED, MessageState.RETRY):
+            _add(step.deferred_reasons, reason, n)  # waiting, e.g. on the frequency cap
+    for campaign_id, number, error in session.exec(
+        select(Message.campaign_id, Message.step, Message.error).where(
+            col(Message.campaign_id).in_(ids), Message.state == MessageState.FAILED
+        )
+    ).all():
+        _add(step_of(campaign_id, number).failed_reasons, failure_reason(error), 1)
+    return steps
+
+
+def _no_messages(number: int) -> StepStatus:
+    return StepStatus(number, "", 0, states={state.value: 0 for state in MessageState})
+
+
+def _add(counts: dict[str, int], key: str, n: int) -> None:
+    counts[key] = counts.get(key, 0) + n
 
 
 def to_jsonable(statuses: list[CampaignStatus]) -> list[dict[str, Any]]:

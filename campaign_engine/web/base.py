@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -30,6 +30,7 @@ from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import User
 from campaign_engine.web.auth import CSRF_FIELD, csrf_ok, csrf_token, session_user_id
+from campaign_engine.web.snapshots import Snapshots
 from campaign_engine.web.upload_results import UploadResults
 from campaign_engine.web.users import active_user
 
@@ -86,6 +87,7 @@ class WebBase:
         self.clock = clock
         self.transport_factory = transport_factory
         self.upload_results = UploadResults()  # exclusion uploads' results, to page through
+        self.snapshots = Snapshots(timedelta(seconds=settings.recount_seconds), clock)
         web = settings.templates_dir / "web"
         self.pages: SandboxedEnvironment = template_environment(web / "app", pages=True)
         self.pages.loader = jinja2.FileSystemLoader([web / "app", settings.templates_dir])

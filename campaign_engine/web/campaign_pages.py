@@ -10,10 +10,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from campaign_engine.core.errors import NotFound
-from campaign_engine.reporting.campaign_overview import CampaignOverview, campaign_overviews
+from campaign_engine.reporting.campaign_overview import (
+    CampaignOverview,
+    Pause,
+    campaign_overviews,
+    campaign_pauses,
+    with_pauses,
+)
 from campaign_engine.sending.campaign_pause import set_campaign_paused
 from campaign_engine.web.base import WebBase
 from campaign_engine.web.relay_state import RelayPause, relay_pause
+from campaign_engine.web.snapshots import Snapshot
 
 __all__ = ["CampaignPages"]
 
@@ -31,15 +38,22 @@ class CampaignPages(WebBase):
     async def campaigns(self, request: Request) -> Response:
         user = await self._require(request, ops=True)
         now = self.clock()
+        fresh = request.query_params.get("fresh") == "1"
 
-        def load() -> tuple[list[CampaignOverview], RelayPause | None]:
+        def count() -> list[CampaignOverview]:
             with self.db.session() as session:
-                overviews = campaign_overviews(session, now)
-            return overviews, relay_pause(self.db, self.settings, now)
+                return campaign_overviews(session, self.clock())
 
-        overviews, relay = await self.run(load)
-        return self.page(request, "campaigns.html.j2", user=user, campaigns=overviews,
-                         relay=relay, now=now)  # fmt: skip
+        def load() -> tuple[Snapshot[list[CampaignOverview]], list[Pause], RelayPause | None]:
+            with self.db.session() as session:
+                pauses = campaign_pauses(session)  # live: a pause shows at once
+            key = ("campaigns", tuple(pause.campaign_id for pause in pauses))
+            counted = self.snapshots.get(key, count, fresh)
+            return counted, pauses, relay_pause(self.db, self.settings, now)
+
+        counted, pauses, relay = await self.run(load)
+        return self.page(request, "campaigns.html.j2", user=user, relay=relay, now=now,
+                         campaigns=with_pauses(counted.value, pauses), counted=counted)  # fmt: skip
 
     async def pause(self, request: Request) -> Response:
         user = await self._require(request, ops=True)

@@ -14,6 +14,7 @@ from campaign_engine.reporting.report_export import to_csv
 from campaign_engine.reporting.report_model import Report
 from campaign_engine.store import queries
 from campaign_engine.web.base import PAGE_HEADERS, WebBase
+from campaign_engine.web.snapshots import Snapshot
 
 __all__ = ["DashboardPage"]
 
@@ -28,25 +29,35 @@ class DashboardPage(WebBase):
     async def dashboard(self, request: Request) -> Response:
         user = await self._require(request, ops=True)
         name = request.query_params.get("campaign") or None
-        report, names = await self.run(lambda: self._report(name))
+        fresh = request.query_params.get("fresh") == "1"
+        counted, names = await self.run(lambda: self._report(name, fresh))
         return self.page(request, "dashboard.html.j2", user=user, campaign=name or "",
-                         campaigns=names, **dashboard_context(report))  # fmt: skip
+                         campaigns=names, counted=counted,
+                         **dashboard_context(counted.value))  # fmt: skip
 
     async def dashboard_csv(self, request: Request) -> Response:
+        """The report the dashboard shows (the same count), as CSV."""
         await self._require(request, ops=True)
         name = request.query_params.get("campaign") or None
-        report, _ = await self.run(lambda: self._report(name))
+        counted, _ = await self.run(lambda: self._report(name, fresh=False))
+        report = counted.value
         filename = f"report-{name or 'all'}.csv".replace('"', "")
         return Response(to_csv(report), media_type="text/csv; charset=utf-8",
                         headers={**PAGE_HEADERS,
                                  "Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
-    def _report(self, name: str | None) -> tuple[Report, list[str]]:
-        """The report of one campaign (404 naming it when there is none such) or of all."""
-        now = self.clock()
-        pending = reports.due_reminder_counts(now, self.settings.reminder_days)
+    def _report(self, name: str | None, fresh: bool) -> tuple[Snapshot[Report], list[str]]:
+        """The report of one campaign (404 naming it when there is none such) or of all, as
+        last counted, and every campaign's name."""
         with self.db.session() as session:
             names = queries.campaign_names(session)
-            if name is not None and name not in names:
-                raise HTTPException(404, f"no campaign named {name}")
-            return reports.load_report(session, now, name, reminders=pending), names
+        if name is not None and name not in names:
+            raise HTTPException(404, f"no campaign named {name}")
+
+        def count() -> Report:
+            now = self.clock()
+            pending = reports.due_reminder_counts(now, self.settings.reminder_days)
+            with self.db.session() as session:
+                return reports.load_report(session, now, name, reminders=pending)
+
+        return self.snapshots.get(("report", name, tuple(names)), count, fresh), names

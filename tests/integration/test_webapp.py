@@ -3,7 +3,9 @@ drafts and outreach modes; emails checked as they arrive over SMTP."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -360,3 +362,49 @@ def test_ops_see_the_report_dashboard_and_reps_do_not(web: WebApp) -> None:
         assert 'data-path="campaigns.0.totals.enrolled" data-value="4">4<' in page.text
         other = ops.get("/app/dashboard", params={"campaign": "nope"})
         assert other.status_code == 404 and "no campaign named nope" in other.text
+
+
+def _step_1_queued_and_sent(campaigns_page: str) -> tuple[int, int]:
+    found = re.search(r'<tr><td>1</td>.*?\n<td class="num">(\d+)</td><td class="num">(\d+)</td>',
+                      campaigns_page)  # fmt: skip
+    assert found, campaigns_page
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_counts_are_at_most_recount_seconds_old_and_count_now_counts_at_once(
+    web: WebApp, smtp_sink: SmtpSink
+) -> None:
+    sent = 'data-path="campaigns.0.totals.sent" data-value="{}"'
+    with web.login(OPS) as ops:
+        assert sent.format(0) in ops.get("/app/dashboard").text
+        assert _step_1_queued_and_sent(ops.get("/app/campaigns").text) == (0, 0)
+        tick(web.db, web.settings, at(4, 27))  # Ada and Bo get email 1
+        assert len(smtp_sink.messages) == 2
+        web.clock.now = at(4, 26) + timedelta(seconds=59)  # recount_seconds is 60
+
+        kept = ops.get("/app/dashboard").text
+        assert sent.format(0) in kept
+        assert "Counts as of 2021-04-26 09:00:00 UTC." in kept
+        counted = ops.get("/app/dashboard", params={"fresh": "1"}).text
+        assert sent.format(2) in counted
+        assert "Counts as of 2021-04-26 09:00:59 UTC." in counted
+
+        token = csrf(ops, "/app/campaigns")
+        ops.post("/app/campaigns/pause", data={"csrf": token, "campaign": "P2U"})
+        paused = ops.get("/app/campaigns").text
+        assert "Campaign P2U paused." in paused
+        assert '<span class="badge paused">paused</span>' in paused  # read just now
+        assert _step_1_queued_and_sent(paused) == (0, 0)  # the counts of 09:00:00
+
+        web.clock.now = at(4, 26, 9, 1)  # the count of 09:00:00 is 60 s old: counted again
+        stale = ops.get("/app/campaigns").text
+        assert _step_1_queued_and_sent(stale) == (0, 0)
+        assert "newer counts are being made: reload in a moment" in stale
+        deadline = time.monotonic() + 20
+        while "Counts as of 2021-04-26 09:01:00 UTC." not in (
+            page := ops.get("/app/campaigns").text
+        ):
+            assert time.monotonic() < deadline, "the background count never landed"
+            time.sleep(0.05)
+        assert _step_1_queued_and_sent(page) == (0, 2)
+        assert '<span class="badge paused">paused</span>' in page
