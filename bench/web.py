@@ -10,6 +10,7 @@ first, unless --reuse finds the data of an earlier run) 20 reps and their accoun
 due), opens, clicks and contact requests, and exclusions. Then serves the app as `campaign run`
 does (its own process, a real socket), logs in as ops and as a rep, and requests every page
 `--rounds` times, printing p50/p95 per page. Targets: < 300 ms per page, the dashboard < 1 s.
+The dashboard and campaigns list are also measured counted in the request ("counted now").
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ REPS = 20
 CAMPAIGNS = 4
 OPS, REP, PASSWORD = "ops@v.example", "rep1@v.example", "bench-password-1234"
 Q = "SELECT count(*) FROM "
+# The dashboard and campaigns pages show counts kept up to `recount_seconds`; "Count now"
+# (?fresh=1) counts in the request: measured too, without a target (the background count's cost).
+COUNTED_NOW = "counted now"
 
 
 def sql(conn: sa.Connection, text: str, **params: object) -> None:
@@ -150,6 +154,7 @@ def pages(found: Ids) -> list[tuple[str, str, str]]:
     """(who, what, path) of every console page."""
     ops = [
         ("campaigns list", "/app/campaigns"),
+        ("campaigns list, counted now", "/app/campaigns?fresh=1"),
         ("contacts search, first page", "/app/contacts"),
         ("contacts search, by email", "/app/contacts?q=c4242%40"),
         ("contacts search, by account", "/app/contacts?q=acct+777"),
@@ -160,6 +165,7 @@ def pages(found: Ids) -> list[tuple[str, str, str]]:
         ("exclusions, page 300", "/app/exclusions?page=300"),
         ("exclusions, removed", "/app/exclusions?show=removed"),
         ("dashboard", "/app/dashboard"),
+        ("dashboard, counted now", "/app/dashboard?fresh=1"),
         ("users", "/app/users"),
         ("drafts list (all reps)", "/app/drafts"),
         ("drafts search (all reps)", "/app/drafts?q=first17"),
@@ -216,7 +222,7 @@ async def measure(
                 continue
             assert first.status_code == 200, (who, path, first.status_code, first.text[:300])
             samples = []
-            for _ in range(rounds if what != "dashboard" else max(3, rounds // 4)):
+            for _ in range(max(3, rounds // 4) if COUNTED_NOW in what else rounds):
                 started = time.perf_counter()
                 response = await clients[who].get(path)
                 samples.append(time.perf_counter() - started)
@@ -277,9 +283,9 @@ def main() -> None:
         times = asyncio.run(measure(settings, found, args.rounds, args.only))
     rows = []
     for (who, what), samples in times.items():
-        target = 1.0 if what == "dashboard" else 0.3
+        target = None if COUNTED_NOW in what else 1000 if what == "dashboard" else 300
         rows.append(Row(f"{who}: {what}, p50", 1000 * statistics.median(samples), None, "ms"))
-        rows.append(Row(f"{who}: {what}, p95", 1000 * p95(samples), 1000 * target, "ms"))
+        rows.append(Row(f"{who}: {what}, p95", 1000 * p95(samples), target, "ms"))
     title = ", ".join(f"{n:,} {t}s" for t, n in counts.items())
     print_rows(f"Console pages, server time over loopback (reference: target); {title}", rows, load)
 
