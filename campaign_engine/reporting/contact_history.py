@@ -89,8 +89,9 @@ def search_contacts(
         .where(_visible(session, rep_email))
     )
     query = every_word_in(
-        query, text, Contact.email, Contact.first_name, Contact.last_name, Account.name
-    )
+        query, text, Contact.email, Contact.first_name, Contact.last_name, Account.name,
+        by_table=True,
+    )  # fmt: skip
     total = count_of(session, query)
     rows = session.exec(query.order_by(col(Contact.email)).offset(offset).limit(limit)).all()
     return [

@@ -90,62 +90,98 @@ def due_reminder_page(
     reminder_days: int,
     rep_email: str | None = None,
     limit: int | None = None,
+    at_most: int | None = None,
 ) -> tuple[list[ReminderLine], int]:
-    """The oldest `limit` reminders due at `now` (all when None), and how many are due."""
-    last_steps = {
-        cid: len(Sequence.from_json(seq).steps)
-        for cid, seq in session.exec(select(Campaign.id, Campaign.sequence_json)).all()
+    """The oldest `limit` reminders due at `now` (all when None), and how many are due, counted
+    no further than `at_most` (when given, at least `limit`): checking every thread of a busy
+    rep costs more than the page."""
+    campaigns = {
+        cid: (name, len(Sequence.from_json(seq).steps))
+        for cid, name, seq in session.exec(
+            select(Campaign.id, Campaign.name, Campaign.sequence_json)
+        ).all()
     }
-    if not last_steps:
+    if not campaigns:
         return [], 0
-    # The rep's emails due, as a fenced set first: PostgreSQL cannot estimate the per-thread
-    # checks below and would otherwise join every contact to every candidate.
+    fetch = None if limit is None or at_most is None else max(limit, at_most)
+    query = _due_threads(session, now, reminder_days, rep_email, campaigns, fetch)
+    rows: list[Any] = list(session.exec(query).all())
+    page = rows if limit is None else rows[:limit]
+    sent_steps = _sent_steps(session, [row.enrollment_id for row in page])
+    reminders = []
+    for row in page:
+        name, last = campaigns[row.campaign_id]
+        following = next_step(row.step, last, sent_steps.get(row.enrollment_id, set()))
+        assert following is not None  # the query found an unsent step after `step`
+        due_at = row.sent_at + timedelta(days=reminder_days)
+        reminders.append(
+            Reminder(row.campaign_id, name, row.contact_id, row.email, row.rep_email, row.step,
+                     row.sent_at, following, due_at)
+        )  # fmt: skip
+    drafts = _open_drafts(session, reminders) if reminders else {}
+    lines = [
+        ReminderLine(
+            r, row.rep_id, row.account, drafts.get((r.campaign_id, r.contact_id, r.next_step))
+        )
+        for r, row in zip(reminders, page, strict=True)
+    ]
+    return lines, len(rows)
+
+
+def _due_threads(
+    session: Session,
+    now: datetime,
+    reminder_days: int,
+    rep_email: str | None,
+    campaigns: dict[int | None, tuple[str, int]],
+    limit: int | None,
+) -> Any:
+    """The due threads' latest emails, oldest first: each thread's latest email (numbered in
+    SQL, so no thread is checked twice), when the rep sent it long enough ago, sorted behind a
+    fence (OFFSET 0), then checked one by one in that order, which stops at `limit`.
+    PostgreSQL cannot estimate the per-thread checks and, unfenced, would join every contact to
+    every candidate."""
     sent = aliased(Message)
-    owned = select(  # type: ignore[call-overload]
+    newest_first = (col(sent.sent_at).desc(), col(sent.step).desc())
+    emails = select(  # type: ignore[call-overload]
         sent.campaign_id, sent.contact_id, sent.enrollment_id, sent.step, sent.sent_at,
-        Contact.email, col(Account.name).label("account"), col(Rep.id).label("rep_id"),
-        col(Rep.email).label("rep_email"),
+        sent.origin, Contact.email, col(Account.name).label("account"),
+        col(Rep.id).label("rep_id"), col(Rep.email).label("rep_email"),
+        sa.func.row_number().over(partition_by=col(sent.enrollment_id), order_by=newest_first)
+        .label("recency"),
     ).join(Contact, col(Contact.id) == sent.contact_id).join(
         Account, col(Account.id) == Contact.account_id
     ).join(Rep, col(Rep.id) == Account.rep_id).where(
-        sent.state == MessageState.SENT,
-        sent.origin == Channel.REP,
-        col(sent.sent_at) <= now - timedelta(days=reminder_days),
+        _sent(sent),
         Contact.outreach_mode != OutreachMode.DO_NOTHING,
         col(Contact.unsubscribed_at).is_(None),
     )  # fmt: skip
     if rep_email is not None:
-        owned = owned.where(Account.rep_id == rep_by_email(session, rep_email).id)
-    m = owned.cte("owned").prefix_with("MATERIALIZED").c
-    last_step = sa.case(last_steps, value=m.campaign_id, else_=0)
-    query = (
+        emails = emails.where(Account.rep_id == rep_by_email(session, rep_email).id)
+    e = emails.subquery("thread_emails").c
+    m = (
         select(  # type: ignore[call-overload]
-            m.campaign_id, m.contact_id, m.enrollment_id, m.step, m.sent_at, m.email, m.account,
-            m.rep_id, m.rep_email, Campaign.name, last_step, sa.func.count().over(),
+            e.campaign_id, e.contact_id, e.enrollment_id, e.step, e.sent_at, e.email, e.account,
+            e.rep_id, e.rep_email,
         )
-        .join(Campaign, col(Campaign.id) == m.campaign_id)
+        .where(
+            e.recency == 1,
+            e.origin == Channel.REP,
+            e.sent_at <= now - timedelta(days=reminder_days),
+        )
+        .order_by(e.sent_at, e.email, e.campaign_id)
+        .offset(0)
+        .subquery("owned")
+        .c
+    )  # fmt: skip
+    last_step = sa.case({cid: last for cid, (_, last) in campaigns.items()}, value=m.campaign_id,
+                        else_=0)  # fmt: skip
+    return (
+        select(*m)
         .where(_open_steps(m, last_step) < last_step - m.step, *_thread_conditions(m))
         .order_by(m.sent_at, m.email, m.campaign_id)
         .limit(limit)
-    )  # fmt: skip
-    rows = session.exec(query).all()
-    if not rows:
-        return [], 0
-    sent_steps = _sent_steps(session, [row[2] for row in rows])
-    reminders = []
-    for cid, contact_id, enrollment_id, step, sent_at, email, _, _, rep, name, last, _ in rows:
-        following = next_step(step, last, sent_steps.get(enrollment_id, set()))
-        assert following is not None  # the query counted an unsent step after `step`
-        due_at = sent_at + timedelta(days=reminder_days)
-        reminders.append(
-            Reminder(cid, name, contact_id, email, rep, step, sent_at, following, due_at)
-        )
-    drafts = _open_drafts(session, reminders)
-    lines = [
-        ReminderLine(r, row[7], row[6], drafts.get((r.campaign_id, r.contact_id, r.next_step)))
-        for r, row in zip(reminders, rows, strict=True)
-    ]
-    return lines, int(rows[0][-1])
+    )
 
 
 def _sent(message: Any) -> Any:
@@ -174,16 +210,7 @@ def _first(query: Any) -> Any:
 
 
 def _thread_conditions(m: Any) -> list[Any]:
-    """`m` is the latest email of a thread with a sent draft, and nothing ended the reminders."""
-    later = aliased(Message)
-    latest = ~sa.exists().where(
-        later.enrollment_id == m.enrollment_id,
-        _sent(later),
-        sa.or_(
-            col(later.sent_at) > m.sent_at,
-            sa.and_(later.sent_at == m.sent_at, later.step > m.step),
-        ),
-    )
+    """`m`'s thread has a sent draft, and nothing ended the reminders."""
     drafted = _first(
         select(Draft.id).where(
             Draft.campaign_id == m.campaign_id,
@@ -206,7 +233,7 @@ def _thread_conditions(m: Any) -> list[Any]:
         sa.or_(col(ThreadOutcome.reason).in_(ANY_TIME), col(ThreadOutcome.created_at) >= m.sent_at),
     )
     suppressed = sa.exists().where(col(Suppression.email) == m.email)
-    return [latest, drafted.is_not(None), stopped.is_(None), ~moved_on, ~suppressed]
+    return [drafted.is_not(None), stopped.is_(None), ~moved_on, ~suppressed]
 
 
 def _sent_steps(session: Session, enrollment_ids: list[int]) -> dict[int, set[int]]:

@@ -12,13 +12,21 @@ from starlette.routing import Route
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import DraftStatus, UserRole
 from campaign_engine.reporting.rep_day import contact_requests, draft_rows
+from campaign_engine.reporting.search import COUNT_CAP
 from campaign_engine.reps.reminder_query import due_reminder_page
 from campaign_engine.web.base import WebBase
 
-__all__ = ["NEXT_DRAFTS", "NEXT_REMINDERS", "RepDayPage"]
+__all__ = ["NEXT_DRAFTS", "NEXT_REMINDERS", "RepDayPage", "reminders_due"]
 
 NEXT_DRAFTS = 10  # drafts shown on "My day" (the Drafts page has them all)
 NEXT_REMINDERS = 25  # the oldest reminders shown on "My day" (`campaign reminders` lists all)
+
+
+def reminders_due(shown: int, due: int) -> str:
+    """The heading's count of reminders due, `due` counted no further than COUNT_CAP + 1:
+    "the oldest 25 of 1,000+", "the oldest 25 of 300", "3"."""
+    total = f"{COUNT_CAP:,}+" if due > COUNT_CAP else f"{due:,}"
+    return f"the oldest {shown} of {total}" if due > shown else total
 
 
 class RepDayPage(WebBase):
@@ -38,18 +46,18 @@ class RepDayPage(WebBase):
                         session, user.email, days, status=DraftStatus.DRAFT, limit=NEXT_DRAFTS
                     )
                     reminders, due = due_reminder_page(
-                        session, now, days, user.email, limit=NEXT_REMINDERS
+                        session, now, days, user.email, NEXT_REMINDERS, at_most=COUNT_CAP + 1
                     )
                     return {
                         "requests": contact_requests(session, user.email, now),
                         "reminders": reminders,
-                        "reminders_total": due,
+                        "reminders_due": reminders_due(len(reminders), due),
                         "drafts": rows,
                         "drafts_total": f"{total:,}+" if more else f"{total:,}",
                         "note": "",
                     }
                 except NotFound as exc:  # a rep user with no Rep record owns nothing
-                    return {"requests": [], "reminders": [], "reminders_total": 0, "drafts": [],
+                    return {"requests": [], "reminders": [], "reminders_due": "0", "drafts": [],
                             "drafts_total": "0", "note": str(exc)}  # fmt: skip
 
         data = await self.run(load)

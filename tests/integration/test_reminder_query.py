@@ -197,3 +197,18 @@ def test_reminders_are_per_contact_oldest_first_one_page_with_the_number_due(
         ["bob@bigcorp.example", "cy@bigcorp.example"],
         3,
     )
+
+
+def test_the_count_of_reminders_due_stops_where_asked_and_the_page_stays_the_oldest(
+    threads: Threads,
+) -> None:
+    for hours, name in ((3, "ann"), (0, "bob"), (1, "cy"), (2, "di")):
+        threads.sent(threads.contact(name), 1, SENT + timedelta(hours=hours))
+    now = SENT + timedelta(days=8)
+    for at_most, due in ((2, 2), (3, 3), (10, 4)):
+        page, counted = due_reminder_page(threads.session, now, 7, DANA, limit=2, at_most=at_most)
+        assert [line.reminder.contact_email for line in page] == [
+            "bob@bigcorp.example",
+            "cy@bigcorp.example",
+        ]
+        assert counted == due

@@ -12,19 +12,49 @@ from sqlmodel import SQLModel
 
 from campaign_engine.core.errors import SchemaError
 from campaign_engine.store.db import Database
-from campaign_engine.store.schema import current_revision, head_revision, upgrade
+from campaign_engine.store.schema import (
+    TRIGRAM_INDEXES,
+    compared,
+    create_extension,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 
 
 def test_migrations_match_the_models_and_upgrade_is_idempotent(database_url: str) -> None:
     db = Database(database_url)
     assert current_revision(db.engine) == head_revision()
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": compared}
+        )
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == [], (
         "models and migrations differ: write one with `campaign db revision -m '...'`"
     )
     assert upgrade(db.engine) is False
+    db.dispose()
+
+
+def test_the_trigram_search_indexes_are_made_on_postgresql_only(database_url: str) -> None:
+    db = Database(database_url)
+    with db.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        names = {i["name"] for t in ("contact", "account") for i in inspector.get_indexes(t)}
+    postgres = db.engine.dialect.name == "postgresql"
+    assert names & TRIGRAM_INDEXES == (TRIGRAM_INDEXES if postgres else set())
+    db.dispose()
+
+
+def test_an_extension_the_database_refuses_leaves_the_migration_going(database_url: str) -> None:
+    db = Database(database_url)
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("extensions are PostgreSQL's")
+    with db.engine.begin() as connection:
+        assert create_extension(connection, "no_such_extension") is False
+        assert connection.execute(sa.text("SELECT 1")).scalar() == 1  # not aborted
+        assert create_extension(connection, "pg_trgm") is True
     db.dispose()
 
 

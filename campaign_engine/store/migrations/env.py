@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from campaign_engine.store import db as _db  # noqa: F401  (registers every table on the metadata)
+from campaign_engine.store.schema import compared
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -19,6 +20,7 @@ context.configure(
     target_metadata=SQLModel.metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
     compare_type=True,
+    include_object=compared,
 )
 with context.begin_transaction():
     context.run_migrations()
