@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import EventKind, MessageState
-from campaign_engine.reporting.search import COUNT_CAP, count_of, every_word_in
+from campaign_engine.reporting.search import COUNT_CAP, every_word_in
 from campaign_engine.reps.drafts import rep_by_email
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.store.models import Account, Campaign, Contact, Draft, Event, Message, Rep
@@ -144,8 +144,6 @@ def draft_rows(
         query, text, Contact.email, Contact.first_name, Contact.last_name, Account.name,
         Draft.subject,
     )  # fmt: skip
-    cap = max(COUNT_CAP, offset + limit)
-    total = count_of(session, query, at_most=cap + 1)
     waiting = sa.and_(col(Draft.step) > 1, col(previous.sent_at).is_(None))
     ordered = query.order_by(
         sa.case((waiting, 1), else_=0),
@@ -155,7 +153,11 @@ def draft_rows(
         col(Contact.email),
         col(Draft.step),
     )
-    ids = list(session.exec(ordered.offset(offset).limit(limit)).all())
+    # One pass finds the order and the count: the ids up to the cap, the page sliced from them.
+    cap = max(COUNT_CAP, offset + limit)
+    matching = list(session.exec(ordered.limit(cap + 1)).all())
+    total = len(matching)
+    ids = matching[offset : offset + limit]
     page = (
         select(Draft, Campaign, Contact, Account, Rep, previous.sent_at)  # type: ignore[call-overload]
         .join(Campaign, col(Campaign.id) == Draft.campaign_id)
