@@ -7,7 +7,6 @@ lists; `load_report` the funnel report (and the dashboard renders it): counted i
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -20,7 +19,7 @@ from campaign_engine.core.kinds import MessageState
 from campaign_engine.reporting import funnel, report_queries
 from campaign_engine.reporting import report_model as model
 from campaign_engine.reporting.local_days import late_joiner_counts, sends_per_local_day
-from campaign_engine.reps import reminder_mail
+from campaign_engine.reps import reminder_query
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.sending.delivery_record import failure_reason
 from campaign_engine.store.models import (
@@ -60,11 +59,11 @@ def due_reminder_counts(now: datetime, reminder_days: int) -> ReminderCounts:
 
     def count(session: Session, campaign_ids: list[int]) -> Mapping[tuple[int, int], int]:
         wanted = set(campaign_ids)
-        return Counter(
-            (line.reminder.campaign_id, line.rep_id)
-            for line in reminder_mail.reminder_lines(session, now, reminder_days)
-            if line.reminder.campaign_id in wanted
-        )
+        return {
+            key: n
+            for key, n in reminder_query.due_counts(session, now, reminder_days).items()
+            if key[0] in wanted
+        }
 
     return count
 

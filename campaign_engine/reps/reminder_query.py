@@ -33,7 +33,14 @@ from campaign_engine.store.models import (
     ThreadOutcome,
 )
 
-__all__ = ["ReminderLine", "draft_command", "draft_path", "due_reminder_page", "reminder_lines"]
+__all__ = [
+    "ReminderLine",
+    "draft_command",
+    "draft_path",
+    "due_counts",
+    "due_reminder_page",
+    "reminder_lines",
+]
 
 
 @dataclass(frozen=True)
@@ -95,12 +102,7 @@ def due_reminder_page(
     """The oldest `limit` reminders due at `now` (all when None), and how many are due, counted
     no further than `at_most` (when given, at least `limit`): checking every thread of a busy
     rep costs more than the page."""
-    campaigns = {
-        cid: (name, len(Sequence.from_json(seq).steps))
-        for cid, name, seq in session.exec(
-            select(Campaign.id, Campaign.name, Campaign.sequence_json)
-        ).all()
-    }
+    campaigns = _campaign_lengths(session)
     if not campaigns:
         return [], 0
     fetch = None if limit is None or at_most is None else max(limit, at_most)
@@ -126,6 +128,30 @@ def due_reminder_page(
         for r, row in zip(reminders, page, strict=True)
     ]
     return lines, len(rows)
+
+
+def due_counts(session: Session, now: datetime, reminder_days: int) -> dict[tuple[int, int], int]:
+    """How many reminders are due at `now`, per (campaign id, rep id), counted in SQL."""
+    campaigns = _campaign_lengths(session)
+    if not campaigns:
+        return {}
+    due = _due_threads(session, now, reminder_days, None, campaigns, None).subquery("due").c
+    rows = session.execute(
+        sa.select(due.campaign_id, due.rep_id, sa.func.count()).group_by(
+            due.campaign_id, due.rep_id
+        )
+    )
+    return {(campaign_id, rep_id): n for campaign_id, rep_id, n in rows}
+
+
+def _campaign_lengths(session: Session) -> dict[int | None, tuple[str, int]]:
+    """Campaign id -> (name, number of emails in its sequence)."""
+    return {
+        cid: (name, len(Sequence.from_json(seq).steps))
+        for cid, name, seq in session.exec(
+            select(Campaign.id, Campaign.name, Campaign.sequence_json)
+        ).all()
+    }
 
 
 def _due_threads(
