@@ -80,3 +80,34 @@ def test_a_click_is_answered_and_stored_while_the_tick_is_stuck_mid_batch(
     assert response.status_code == 302 and response.headers["location"].startswith("https://")
     assert sent_while_stuck < COUNT  # the click came while the tick had batches left to send
     assert sent == COUNT
+
+
+def test_keep_alive_requests_to_the_web_process_are_not_held_back(settings: Settings) -> None:
+    """Each response is written in two parts; without TCP_NODELAY on the served connections the
+    second waits for the client's delayed ACK, about 40 ms, on every request of a kept-alive
+    connection (a browser's, a mail client's loading pixels) but the first."""
+    port = free_port()
+
+    async def timed() -> list[float]:
+        web = web_process(settings, "127.0.0.1", port)
+        web.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                until_answered = time.monotonic() + DEADLINE
+                while True:
+                    try:
+                        await client.get("/app/login")
+                        break
+                    except httpx.TransportError:
+                        assert time.monotonic() < until_answered, "the web app never answered"
+                        await asyncio.sleep(0.05)
+                seconds = []
+                for _ in range(10):  # on the one connection kept alive
+                    started = time.perf_counter()
+                    assert (await client.get("/app/login")).status_code == 200
+                    seconds.append(time.perf_counter() - started)
+                return seconds
+        finally:
+            await web.stop(10)
+
+    assert min(asyncio.run(timed())) < 0.02
