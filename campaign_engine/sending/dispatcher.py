@@ -197,19 +197,21 @@ class Dispatcher:
         # Rendering is lazy: each SMTP connection renders its next message while the others
         # wait on the relay, so rendering overlaps the network instead of preceding it.
         deliveries = self._render(batch, to_send, updates, now)
-        outcomes: list[Outcome] = []
+        answered: list[Outcome] = []  # as they come: a cut short send keeps what it heard
         try:
-            outcomes = await self.transport.deliver(deliveries, handed.add) if to_send else []
+            if to_send:
+                await self.transport.deliver(deliveries, handed.add, answered.append)
         except asyncio.CancelledError:
-            # The stop's grace ran out mid-send: what the relay had is unknown.
-            self._record(batch, now, updates, [], counts, cut_short=handed)
+            # The stop's grace ran out mid-send: what the relay answered is recorded, what it
+            # had in flight is unknown.
+            self._record(batch, now, updates, answered, counts, cut_short=handed)
             raise
         except Exception as exc:  # a transport bug must not strand the batch in `sending`
             log.exception("transport failed; the batch goes back to the queue")
             counts["transport errors"] += 1
-            self._record(batch, now, updates, [], counts, cut_short=handed)
+            self._record(batch, now, updates, answered, counts, cut_short=handed)
             raise exc
-        self._record(batch, now, updates, outcomes, counts, cut_short=set())
+        self._record(batch, now, updates, answered, counts, cut_short=set())
 
     def _check(
         self, batch: _Batch, updates: dict[int, dict[str, object]], now: datetime

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
 
-__all__ = ["Delivery", "OnTaken", "Outcome"]
+__all__ = ["Delivery", "OnDone", "OnTaken", "Outcome"]
 
 # Called with a delivery's key when a transport takes it for the wire (never before): what a
 # run cut short may have handed to the relay, as opposed to what was only rendered ahead.
@@ -24,6 +24,11 @@ class Delivery:
     recipient: str  # envelope recipient (bare address, A-label domain)
     raw: bytes
     smtputf8: bool = False  # the addresses or headers need SMTPUTF8 (RFC 6531)
+
+
+# Called with each outcome as soon as the transport has it: a run cut short mid-batch still
+# records what the relay answered before the cut.
+OnDone = Callable[["Outcome"], None]
 
 
 @dataclass(frozen=True)

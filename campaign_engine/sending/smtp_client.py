@@ -20,7 +20,7 @@ from typing import Protocol
 import aiosmtplib
 
 from campaign_engine.core.config import SmtpSettings
-from campaign_engine.sending.outcomes import Delivery, OnTaken, Outcome
+from campaign_engine.sending.outcomes import Delivery, OnDone, OnTaken, Outcome
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_replies import (
     RelayFault,
@@ -168,7 +168,10 @@ class SmtpTransport:
             await _quit(connection.client)
 
     async def deliver(
-        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+        self,
+        deliveries: Iterable[Delivery],
+        on_taken: OnTaken | None = None,
+        on_done: OnDone | None = None,
     ) -> list[Outcome]:
         """Outcomes of the deliveries taken; after a relay fault nothing more is taken, and the
         rest of `deliveries` is left unconsumed (the caller puts those back in the queue)."""
@@ -177,11 +180,17 @@ class SmtpTransport:
         self._fault = None
         workers = max(1, self.settings.concurrency)
         taken = on_taken or _nobody
-        await asyncio.gather(*(self._worker(pending, outcomes, taken) for _ in range(workers)))
+
+        def done(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            if on_done is not None:
+                on_done(outcome)
+
+        await asyncio.gather(*(self._worker(pending, done, taken) for _ in range(workers)))
         return outcomes
 
     async def _worker(
-        self, pending: Iterator[Delivery], outcomes: list[Outcome], on_taken: OnTaken
+        self, pending: Iterator[Delivery], on_done: OnDone, on_taken: OnTaken
     ) -> None:
         connection: _Connection | None = None
         try:
@@ -192,7 +201,7 @@ class SmtpTransport:
                 await self._limiter.wait()
                 on_taken(delivery.key)
                 outcome, connection = await self._one(delivery, connection)
-                outcomes.append(outcome)
+                on_done(outcome)
                 if outcome.fault is not None and self._fault is None:
                     self._fault = outcome.fault
         finally:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from campaign_engine.core.config import Settings
 from campaign_engine.sending.dkim import DkimSigner
-from campaign_engine.sending.outcomes import Delivery, OnTaken, Outcome
+from campaign_engine.sending.outcomes import Delivery, OnDone, OnTaken, Outcome
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.signing_pool import SigningPool, signed_stream
 from campaign_engine.sending.smtp_client import Limiter, SmtpTransport
@@ -40,12 +40,16 @@ class Transport(Protocol):
     ) -> None: ...
 
     async def deliver(
-        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+        self,
+        deliveries: Iterable[Delivery],
+        on_taken: OnTaken | None = None,
+        on_done: OnDone | None = None,
     ) -> list[Outcome]:
         """Hand every delivery to the relay; never raises for a per-message failure.
 
         `deliveries` may be a lazy iterator: it is consumed as connections become free.
-        `on_taken` hears each delivery's key just before it goes to the wire.
+        `on_taken` hears each delivery's key just before it goes to the wire, `on_done` each
+        outcome as it comes.
         """
         ...
 
@@ -82,16 +86,21 @@ class SigningTransport:
         await self.inner.__aexit__(*exc_info)  # type: ignore[arg-type]
 
     async def deliver(
-        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+        self,
+        deliveries: Iterable[Delivery],
+        on_taken: OnTaken | None = None,
+        on_done: OnDone | None = None,
     ) -> list[Outcome]:
         refused: list[Outcome] = []
 
         def refuse(delivery: Delivery, exc: Exception) -> None:  # that message fails alone
             detail = f"DKIM signing failed: {exc}"
-            refused.append(Outcome(delivery.key, AttemptResult.PERMANENT, detail))
+            refused.append(outcome := Outcome(delivery.key, AttemptResult.PERMANENT, detail))
+            if on_done is not None:
+                on_done(outcome)
 
         stream = signed_stream(self.pool, deliveries, refuse)  # reads a chunk or two ahead
-        outcomes = await self.inner.deliver(stream, on_taken)
+        outcomes = await self.inner.deliver(stream, on_taken, on_done)
         return [*outcomes, *refused]
 
 
@@ -109,7 +118,10 @@ class OutboxTransport:
         self._box.close()
 
     async def deliver(
-        self, deliveries: Iterable[Delivery], on_taken: OnTaken | None = None
+        self,
+        deliveries: Iterable[Delivery],
+        on_taken: OnTaken | None = None,
+        on_done: OnDone | None = None,
     ) -> list[Outcome]:
         """Writes one message at a time; `deliveries` stops early when the run is stopping."""
         outcomes = []
@@ -118,9 +130,13 @@ class OutboxTransport:
                 on_taken(delivery.key)
             try:
                 self._box.add(delivery.raw)
+                outcome = Outcome(delivery.key, AttemptResult.DELIVERED, "written to outbox")
             except OSError as exc:  # disk full, permissions: the outbox is the "relay" here
                 fault = RelayFault("outbox", f"cannot write to {self.directory}", str(exc))
-                outcomes.append(Outcome(delivery.key, AttemptResult.NOT_ATTEMPTED, str(exc), fault))
+                outcome = Outcome(delivery.key, AttemptResult.NOT_ATTEMPTED, str(exc), fault)
+            outcomes.append(outcome)
+            if on_done is not None:
+                on_done(outcome)
+            if outcome.fault is not None:
                 break
-            outcomes.append(Outcome(delivery.key, AttemptResult.DELIVERED, "written to outbox"))
         return outcomes

@@ -16,7 +16,7 @@ from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.sending.dkim import generate_key
 from campaign_engine.store.db import Database
-from tests.delivery_setup import DAY1, launch_smb, point_at, states, suppressed
+from tests.delivery_setup import DAY1, launch_smb, point_at, state_of, states, suppressed
 from tests.faultrelay import FaultRelay, fault_relay
 from tests.helpers import CAMPAIGN, tick
 
@@ -74,8 +74,9 @@ def test_a_stop_past_the_grace_counts_only_what_the_relay_took_as_uncertain(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     """DKIM signing renders and signs a chunk or two ahead of the connections: when the grace
-    runs out, those were never handed over and go back to the queue; only the transactions in
-    flight (one per connection) are uncertain."""
+    runs out, those were never handed over and go back to the queue; what the relay accepted
+    before the stop is sent; only the transactions in flight (one per connection) are
+    uncertain."""
     (tmp_path / "dkim.pem").write_bytes(generate_key().private_pem)
     text = settings.config_path.read_text()
     settings.config_path.write_text(
@@ -90,10 +91,14 @@ def test_a_stop_past_the_grace_counts_only_what_the_relay_took_as_uncertain(
         launch_smb(db, settings, emails, tmp_path)
         process = start_tick(settings)
         wait_for_arrivals(relay, 2, process)
+        accepted = set(relay.arrived())  # answered 250 well before the grace runs out
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
 
         assert process.returncode == 0, err
+        assert {email: state_of(db, email).state for email in accepted} == dict.fromkeys(
+            accepted, MessageState.SENT
+        )
         counts = states(db)
         # What arrived is sent or (its reply lost in the cut) uncertain, never queued again;
         # beyond that, at most one transaction per connection was in flight.
