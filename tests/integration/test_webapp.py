@@ -240,7 +240,22 @@ def test_a_rep_edits_and_sends_a_draft_with_the_clis_refusals(
                            data={"csrf": token})  # fmt: skip
         assert refused.status_code == 409
         assert "email 2 to eve@bigcorp.example can&#39;t be sent: excluded" in refused.text
-    assert len(smtp_sink.to("eve@bigcorp.example")) == 1
+        assert len(smtp_sink.to("eve@bigcorp.example")) == 1
+
+        # Lifted: the rep's open draft is theirs to send again, nothing to restart.
+        lift = {"csrf": token, "target": "eve@bigcorp.example", "campaign": "", "reason": "cleared"}
+        assert ops.post("/app/exclusions/remove", data=lift).status_code == 303
+    with web.login(TOMAS) as tomas:
+        token = csrf(tomas, "/app/drafts")
+        eve_2 = draft_id(web.db, "eve@bigcorp.example", 2)
+        assert tomas.post(f"/app/drafts/{eve_2}/send", data={"csrf": token}).status_code == 303
+    with web.db.session() as session:
+        second = session.get(Draft, eve_2)
+        assert second is not None and second.status == "sent"
+    assert [m["Subject"] for m in smtp_sink.to("eve@bigcorp.example")] == [
+        "Eve, speed and security?",
+        second.subject,
+    ]
 
 
 def test_a_late_upload_in_the_web_app_stops_emails_2_and_3_and_lists_email_1(
