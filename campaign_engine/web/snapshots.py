@@ -37,6 +37,7 @@ class Snapshots:
         self._lock = threading.Lock()
         self._kept: dict[Hashable, tuple[Any, datetime]] = {}
         self._counting: set[Hashable] = set()
+        self._gates: dict[Hashable, threading.Lock] = {}  # one count in a request per key
 
     def get(self, key: Hashable, count: Callable[[], T], fresh: bool = False) -> Snapshot[T]:
         """The count kept under `key`, or a new one when there is none yet, `fresh` is asked for
@@ -49,13 +50,28 @@ class Snapshots:
                 self._counting.add(key)
             recounting = key in self._counting
         if kept is None or fresh or self._max_age <= timedelta(0):
-            return Snapshot(*self._count(key, count), recounting=False)
+            return self._count_now(key, count, fresh)
         if start:
             threading.Thread(
                 target=self._recount, args=(key, count), name="recount", daemon=True
             ).start()
         value, counted_at = kept
         return Snapshot(value, counted_at, recounting)
+
+    def _count_now(self, key: Hashable, count: Callable[[], T], fresh: bool) -> Snapshot[T]:
+        """A count made in the request. Requests for the same key meanwhile wait for it and
+        show it (a fresh one only if it began after they were asked) instead of counting
+        again: a dashboard opened by several people after a restart counts once."""
+        asked_at = self._clock()
+        with self._lock:
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                kept = self._kept.get(key)
+            keeping = self._max_age > timedelta(0)
+            if keeping and kept is not None and (not fresh or kept[1] > asked_at):
+                return Snapshot(kept[0], kept[1], recounting=False)
+            return Snapshot(*self._count(key, count), recounting=False)
 
     def _count(self, key: Hashable, count: Callable[[], T]) -> tuple[T, datetime]:
         counted_at = self._clock()
@@ -65,6 +81,7 @@ class Snapshots:
             while len(self._kept) > KEPT:
                 oldest = min(self._kept, key=lambda k: self._kept[k][1])
                 del self._kept[oldest]
+                self._gates.pop(oldest, None)
         return value, counted_at
 
     def _recount(self, key: Hashable, count: Callable[[], Any]) -> None:

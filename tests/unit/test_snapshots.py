@@ -79,3 +79,27 @@ def test_only_the_newest_counts_are_kept() -> None:
         snapshots.get(n, lambda n=n: n)
     assert snapshots.get(KEPT + 4, lambda: -1).value == KEPT + 4
     assert snapshots.get(0, lambda: -1).value == -1  # the oldest went
+
+
+def test_requests_that_find_no_count_wait_for_one_count_and_share_it() -> None:
+    snapshots = Snapshots(timedelta(seconds=60), Clock(NOON))
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def count() -> int:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return len(calls)
+
+    seen: list[int] = []
+    first = threading.Thread(target=lambda: seen.append(snapshots.get("k", count).value))
+    first.start()
+    started.wait(10)
+    second = threading.Thread(target=lambda: seen.append(snapshots.get("k", count).value))
+    second.start()
+    time.sleep(0.05)  # the second request is waiting on the first count
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert seen == [1, 1] and calls == [1]
