@@ -32,6 +32,9 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
         load_settings(ROOT / "config.toml", environ={"CAMPAIGN_SMTP_PORT": "lots"})
     with pytest.raises(ConfigError, match="transport must be"):
         load_settings(ROOT / "config.toml", environ={"CAMPAIGN_TRANSPORT": "pigeon"})
+    with pytest.raises(ConfigError, match=r"recount_seconds must be 0 \(count on every"):
+        load_settings(ROOT / "config.toml", environ={"CAMPAIGN_RECOUNT_SECONDS": "-5"})
+    assert load_settings(ROOT / "config.toml", environ={}).recount_seconds == 60
     config = tmp_path / "config.toml"
     config.write_text('secret = "x"\nsmtp_hots = "typo"\n')
     with pytest.raises(ConfigError, match="unknown setting"):
