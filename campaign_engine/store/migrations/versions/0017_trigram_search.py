@@ -1,6 +1,6 @@
-"""Trigram search: the console's substring searches (contacts, drafts) use GIN trigram indexes
-on PostgreSQL; nothing on SQLite, nor where the pg_trgm extension cannot be created (the
-searches stay correct, only unindexed) (issue 19)
+"""Trigram search: the console's contacts search (a substring of the email, the names or the
+account) uses GIN trigram indexes on PostgreSQL; nothing on SQLite, nor where the pg_trgm
+extension cannot be created (the search stays correct, only unindexed) (issue 19)
 
 Revision ID: 0017_trigram_search
 Revises: 0016_console_indexes
