@@ -180,7 +180,7 @@ def _step_counts(session: Session, ids: list[int]) -> dict[tuple[int, int], Step
         )
     ).all():
         step = step_of(campaign_id, number)
-        step.states[state] = step.states.get(state, 0) + n
+        _add(step.states, state, n)
         if state == MessageState.SKIPPED:
             _add(step.skipped_reasons, reason or "unknown", n)
         elif reason and state in (MessageState.QUEUED, MessageState.RETRY):
