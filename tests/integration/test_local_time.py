@@ -262,3 +262,32 @@ def test_an_unknown_time_zone_or_country_is_rejected_with_file_and_line(
     assert [(e.line, e.field) for e in result.rejected] == [(3, "timezone"), (4, "country")]
     assert "unknown time zone 'Mars/Olympus'" in result.rejected[0].reason
     assert result.created == 1
+
+
+def test_a_late_first_email_far_east_pushes_the_second_from_its_local_day_not_utcs(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Step 1 goes out two days late, at 23:30 UTC: already the next day in Sydney (+10) and
+    Auckland (+12). Step 2 keeps its seven days from that *local* day; counting from the UTC
+    day would send it one local day early."""
+    east = {email: PEOPLE[email] for email in ("auckland@tiny.example",)}
+    east["sydney@tiny.example"] = ("Australia/Sydney", "", "", "Australia/Sydney")
+    import_contacts(db, _targets(tmp_path / "east.csv", east), datetime(2021, 5, 20, tzinfo=UTC))
+    launch(db, settings, "premium-to-ultimate", date(2021, 6, 1), datetime(2021, 5, 20, tzinfo=UTC))
+    # The engine was down from before the first window until 2021-06-02 23:30 UTC.
+    now = datetime(2021, 6, 2, 23, 30, tzinfo=UTC)
+    while now < datetime(2021, 6, 11, 12, tzinfo=UTC):
+        tick(db, settings, now)
+        now += timedelta(minutes=30)
+
+    for email, (zone, *_) in east.items():
+        local = [moment.astimezone(ZoneInfo(zone)) for _, moment in _arrivals_for(smtp_sink, email)]
+        assert [m.date() for m in local] == [date(2021, 6, 3), date(2021, 6, 10)], email
+        assert time(9) <= local[1].time() < time(9, 30), (email, local[1])
+
+
+def _arrivals_for(sink: SmtpSink, email: str) -> list[tuple[str, datetime]]:
+    return sorted(
+        ((str(m["Subject"]), parsedate_to_datetime(str(m["Date"]))) for m in sink.to(email)),
+        key=lambda pair: pair[1],
+    )

@@ -29,6 +29,14 @@ def test_a_late_step_pushes_the_next_one_back_by_the_full_spacing_in_local_days(
     assert SCHEDULE.next_due_at(4, on_time) is None
 
 
+def test_the_spacing_counts_from_the_local_day_a_late_step_went_out_far_east() -> None:
+    """23:30 UTC on June 2 is already June 3 in Sydney (+10) and Auckland (+12)."""
+    late = datetime(2021, 6, 2, 23, 30, tzinfo=UTC)
+    for tz, nine in (("Australia/Sydney", 23), ("Pacific/Auckland", 21)):
+        due = SCHEDULE.next_due_at(2, late, tz, date(2021, 6, 1))
+        assert due == datetime(2021, 6, 9, nine, tzinfo=UTC), tz  # June 10, 09:00 local
+
+
 def test_plan_returns_due_candidates_oldest_first_and_respects_the_limit() -> None:
     now = datetime(2021, 5, 4, 8, tzinfo=UTC)
     candidates = [
