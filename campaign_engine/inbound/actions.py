@@ -105,7 +105,7 @@ def handle(
         # A rep (or the engine) writing on the thread with the reply address in copy.
         result = Handled(InboundKind.NOTICE, detail=f"written by {mail.from_address}, one of ours")
     elif verdict.kind == InboundKind.REPLY:
-        result = _reply(db, settings, mail, message_id, email, now)
+        result = _reply(db, settings, mail, verdict, message_id, email, now)
     else:
         with db.session() as session:
             act = _ACTIONS[verdict.kind]
@@ -133,6 +133,7 @@ def _reply(
     db: Database,
     settings: Settings,
     mail: Inbound,
+    verdict: Verdict,
     message_id: int | None,
     email: str,
     now: datetime,
@@ -152,6 +153,7 @@ def _reply(
         form=RequestForm(message=text),
         source="reply",
         replied_by=replied_by,
+        may_be_automatic=verdict.may_be_automatic,
     )
     with db.session() as session:
         contact = session.exec(select(Contact).where(Contact.email == email)).one()
@@ -162,9 +164,10 @@ def _reply(
         else "no alert (no rep)"
     )
     by = f" (written by {replied_by})" if replied_by else ""
+    doubt = f" (may be automatic: {verdict.may_be_automatic})" if verdict.may_be_automatic else ""
     return Handled(
         InboundKind.REPLY,
-        detail=f"contact request{by}: left automation ({request.stopped_enrollments} enrollment(s)"
+        detail=f"contact request{by}{doubt}: left automation ({request.stopped_enrollments} enrollment(s)"
         f" stopped), {alert}",
     )
 

@@ -1,9 +1,9 @@
 """What an incoming message is: complaint, bounce, unsubscribe, auto-reply or a person (PURE).
 
 Order matters: reports first (a DSN or an ARF report is machine mail whatever it quotes),
-then a mail to the unsubscribe address, then the signs of an automatic answer (RFC 3834 and
-the headers mail systems really send, then out-of-office subjects in four languages). Whatever
-is left was written by a person.
+then a mail to the unsubscribe address, then the proof of an automatic answer (inbound.autoreply:
+headers, never subject words alone). Whatever is left was written by a person; when a weak sign
+says it may be automatic, the verdict says so and a person still reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from email import message_from_bytes
 
 from campaign_engine.core.kinds import InboundKind
+from campaign_engine.inbound.autoreply import evidence
 from campaign_engine.inbound.parse import Inbound
 from campaign_engine.inbound.return_dates import return_date
 
@@ -25,15 +26,6 @@ _BOUNCE_SUBJECT = re.compile(
     r"mail delivery (failed|system)|failure notice|non remis|unzustellbar|nicht zustellbar",
     re.IGNORECASE,
 )
-_OUT_OF_OFFICE = re.compile(
-    r"out of (the )?office|automatic reply|auto[- ]?reply|autoreply|away from (the )?office|"
-    r"on vacation|on holiday|on leave|"
-    r"abwesenheit|automatische antwort|nicht im b(ü|ue)ro|au(ß|ss)er haus|urlaub|"
-    r"r(é|e)ponse automatique|absence|absent du bureau|en cong(é|e)|"
-    r"fuera de (la )?oficina|respuesta autom(á|a)tica|ausente|de vacaciones",
-    re.IGNORECASE,
-)
-_AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-auto-response-suppress")
 _UNSUBSCRIBE = re.compile(r"^\s*unsubscribe\b\s*(\S*)", re.IGNORECASE)
 
 
@@ -44,6 +36,7 @@ class Verdict:
     status: str = ""  # enhanced status code, or the reason in words
     token: str = ""  # the unsubscribe token of a mailto unsubscribe
     returns_on: str = ""  # an auto-reply's return date (YYYY-MM-DD) when it states one
+    may_be_automatic: str = ""  # a reply with a weak sign of a machine: why a person should look
 
 
 def classify(mail: Inbound, unsubscribe_mailto: str = "") -> Verdict:
@@ -60,14 +53,14 @@ def classify(mail: Inbound, unsubscribe_mailto: str = "") -> Verdict:
         found = _UNSUBSCRIBE.match(mail.subject)
         if found:
             return Verdict(InboundKind.UNSUBSCRIBE, token=found.group(1))
-    reason = _automatic(mail)
-    if reason:
+    signs = evidence(mail.headers, mail.subject, mail.return_path)
+    if signs.automatic:
         return Verdict(
             InboundKind.AUTO_REPLY,
-            status=reason,
+            status=signs.automatic,
             returns_on=return_date(f"{mail.subject}\n{mail.text}"),
         )
-    return Verdict(InboundKind.REPLY)
+    return Verdict(InboundKind.REPLY, may_be_automatic=signs.doubt)
 
 
 def _dsn(mail: Inbound) -> Verdict:
@@ -122,25 +115,6 @@ def _non_standard_bounce(mail: Inbound) -> Verdict | None:
     if _BOUNCE_SUBJECT.search(mail.subject):
         return Verdict(InboundKind.BOUNCE, (), status="bounce without a recipient")
     return None
-
-
-def _automatic(mail: Inbound) -> str:
-    """Why this is an automatic answer, or "" when nothing says so."""
-    headers = mail.headers
-    auto = headers.get("auto-submitted", "").split(";")[0].strip().lower()
-    if auto and auto != "no":
-        return f"Auto-Submitted: {auto}"
-    for name in _AUTO_HEADERS:
-        if name in headers:
-            return f"{name}: {headers[name]}"
-    precedence = headers.get("precedence", "").strip().lower()
-    if precedence in ("auto_reply", "bulk", "junk"):
-        return f"Precedence: {precedence}"
-    if mail.return_path == "":
-        return "empty Return-Path"
-    if _OUT_OF_OFFICE.search(mail.subject):
-        return f"subject: {mail.subject}"
-    return ""
 
 
 def _address(value: bytes | str) -> str:

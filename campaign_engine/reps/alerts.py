@@ -75,6 +75,7 @@ class ContactRequestAlert:
     replied_by: str = ""  # a colleague of the contact who answered on the thread
     guide: MeetingGuide | None = None  # the play's guide for the meeting this email leads to
     contact_url: str = ""  # the contact in the web app
+    may_be_automatic: str = ""  # a reply with a weak sign of an auto-reply: the sign, in words
 
 
 def render_contact_request(templates_dir: Path, alert: ContactRequestAlert) -> tuple[str, str, str]:
@@ -84,7 +85,10 @@ def render_contact_request(templates_dir: Path, alert: ContactRequestAlert) -> t
     text = env.get_template("alerts/contact_request.txt.j2").render(context)
     html = env.get_template("alerts/contact_request.html.j2").render(context)
     email_part = f" (email {alert.step_number})" if alert.step_number else ""
-    subject = f"Contact request: {alert.contact_name or alert.contact_email}, {alert.account}"
+    doubt = " (may be automatic)" if alert.may_be_automatic else ""
+    subject = (
+        f"Contact request{doubt}: {alert.contact_name or alert.contact_email}, {alert.account}"
+    )
     return _one_line(subject + email_part), text, html
 
 

@@ -106,12 +106,14 @@ def record_contact_request(
     user_agent: str | None = None,
     ip_prefix: str | None = None,
     replied_by: str = "",
+    may_be_automatic: str = "",
 ) -> ContactRequestResult:
     """Stop automation for the contact, move them to sales direct, record it, queue the alert.
 
     Identify the contact by the message they answered (`message_id`, from the page) or by
     `email` (by hand: the latest email sent to them is named in the alert, if any).
     `replied_by`: who wrote the reply when it was not the contact (a colleague on the thread).
+    `may_be_automatic`: why a reply may be an automatic answer after all (the alert says so).
     """
     with db.session() as session:
         contact, message = _find(session, message_id, email)
@@ -155,7 +157,7 @@ def record_contact_request(
         content = _alert_content(
             session, contact, account, rep, message, form, source, now, settings.tracking_base_url
         )
-        content = replace(content, replied_by=replied_by)
+        content = replace(content, replied_by=replied_by, may_be_automatic=may_be_automatic)
         result = ContactRequestResult(
             contact_email=contact.email,
             contact_name=content.contact_name,
