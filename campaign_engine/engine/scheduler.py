@@ -26,6 +26,7 @@ from campaign_engine.core.config import Settings
 from campaign_engine.engine.tick import Ticker, TickReport
 from campaign_engine.engine.tick_stats import TICK_STATS
 from campaign_engine.engine.web_process import WebProcess
+from campaign_engine.engine.webhook_sender import EXIT_WAIT_SECONDS
 from campaign_engine.inbound.imap import poll_in_background
 from campaign_engine.sending.throttle import limiter_for
 from campaign_engine.sending.transport import make_transport
@@ -63,7 +64,7 @@ async def tick_once(
         with _on_signals(lambda: _request_stop(ticker, stopped)):
             report = await _finish(task, stopped, settings.stop_grace_seconds)
             if not stopped.signalled:  # one-shot: deliver the webhooks due before exiting
-                await ticker.webhooks.drain()
+                await ticker.webhooks.drain(EXIT_WAIT_SECONDS)
             ticker.webhooks.stop()
         stopped.released = ticker.dispatcher.released_on_stop
     return report or TickReport(), stopped

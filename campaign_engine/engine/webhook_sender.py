@@ -6,11 +6,16 @@ fresh signature headers, and settled by the engine's one delivery state machine
 retried with back-off (5 minutes, doubling, at most an hour); 410 Gone stops at once; given up a
 day after the first attempt. A worker that dies mid-POST leaves a lease that expires: the
 delivery is retried with the same `webhook-id`, so the receiver can drop the duplicate.
+
+A one-shot `campaign tick` waits at most `EXIT_WAIT_SECONDS` for the round in flight, then cuts
+it: a POST cut short counts as an attempt without an answer (retried with back-off, same
+`webhook-id`), a delivery claimed but not yet posted goes back as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -25,12 +30,21 @@ from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
 from campaign_engine.store.api_tables import Webhook, WebhookDelivery
 from campaign_engine.store.db import Database
 
-__all__ = ["POLICY", "TIMEOUT_SECONDS", "WebhookPump", "deliver_due"]
+__all__ = [
+    "CUT_SHORT",
+    "EXIT_WAIT_SECONDS",
+    "POLICY",
+    "TIMEOUT_SECONDS",
+    "WebhookPump",
+    "deliver_due",
+]
 
 log = logging.getLogger(__name__)
 
 POLICY = RetryPolicy(timedelta(minutes=5), timedelta(hours=1), timedelta(days=1))
 TIMEOUT_SECONDS = 10.0  # per attempt: connect, send and the receiver's answer
+EXIT_WAIT_SECONDS = 0.9  # a one-shot tick's exit is never held up a second by a receiver
+CUT_SHORT = "no answer before the tick ended"
 LEASE = timedelta(minutes=5)
 BATCH = 50  # deliveries claimed at a time
 PARALLEL = 8  # POSTs in flight at once
@@ -50,8 +64,17 @@ async def deliver_due(
                 return counts
 
             async def attempt(item: tuple[WebhookDelivery, Webhook]) -> None:
-                async with limits:
-                    result, status, detail = await _post(client, *item, now)
+                posting = False
+                try:
+                    async with limits:
+                        posting = True
+                        result, status, detail = await _post(client, *item, now)
+                except asyncio.CancelledError:  # the round was cut: settle it before stopping
+                    if posting:
+                        _record(db, item[0], AttemptResult.TRANSIENT, None, CUT_SHORT, now)
+                    else:
+                        _unclaim(db, item[0])
+                    raise
                 await asyncio.to_thread(
                     lambda: counts.update([_record(db, item[0], result, status, detail, now)])
                 )
@@ -122,6 +145,22 @@ async def _post(
     return AttemptResult.TRANSIENT, status, f"HTTP {status}"
 
 
+def _unclaim(db: Database, delivery: WebhookDelivery) -> None:
+    """A delivery claimed but never posted goes back as it was before the claim."""
+    first = delivery.attempts <= 1  # the claim counted this attempt
+    with db.session() as session:
+        session.connection().execute(
+            sa.update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == delivery.id, _DELIVERIES.c.state == "sending")
+            .values(
+                state="queued" if first else "retry",
+                attempts=_DELIVERIES.c.attempts - 1,
+                claimed_until=None,
+                first_attempt_at=None if first else _DELIVERIES.c.first_attempt_at,
+            )
+        )
+
+
 def _record(
     db: Database,
     delivery: WebhookDelivery,
@@ -172,10 +211,16 @@ class WebhookPump:
         self.task = asyncio.create_task(self._round(now), name="webhooks")
         return True
 
-    async def drain(self) -> None:
-        """Wait for the round in flight (a one-shot `campaign tick`, or shutting down)."""
-        if self.task is not None:
-            await asyncio.shield(self.task)
+    async def drain(self, wait: float | None = None) -> None:
+        """Wait for the round in flight (a one-shot `campaign tick`, or shutting down); with
+        `wait`, at most that many seconds, then the round is cut (see the module docstring)."""
+        if self.task is None:
+            return
+        done, _ = await asyncio.wait({self.task}, timeout=wait)
+        if not done:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
 
     def stop(self) -> None:
         if self.task is not None:

@@ -25,7 +25,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from campaign_engine.core.config import Settings
+from campaign_engine.engine.scheduler import tick_once
 from campaign_engine.engine.tick import Ticker
+from campaign_engine.engine.webhook_sender import CUT_SHORT
 from campaign_engine.engine.webhooks import add_webhook, delivery_log
 from campaign_engine.reps.contact_requests import RequestForm, record_contact_request
 from campaign_engine.sending.transport import make_transport
@@ -142,14 +144,19 @@ def test_a_receiver_that_never_takes_it_is_given_up_after_a_day(
     assert 20 <= len(target.got) <= 26  # hourly at most once the back-off reached its cap
 
 
+@pytest.fixture
+def hanging_url() -> Iterator[str]:
+    """A receiver that accepts connections (the kernel does) and never answers."""
+    with socket.socket() as hang:
+        hang.bind(("127.0.0.1", 0))
+        hang.listen(16)
+        yield f"http://127.0.0.1:{hang.getsockname()[1]}/hook"
+
+
 def test_a_hanging_receiver_slows_neither_the_tick_nor_tracking(
-    launched: str, db: Database, web_settings: Settings
+    launched: str, db: Database, web_settings: Settings, hanging_url: str
 ) -> None:
-    hang = socket.socket()  # accepts connections (the kernel does) and never answers
-    hang.bind(("127.0.0.1", 0))
-    hang.listen(16)
-    url = f"http://127.0.0.1:{hang.getsockname()[1]}/hook"
-    add_webhook(db, url, "contact_request", at(4, 27), secret=SECRET)
+    add_webhook(db, hanging_url, "contact_request", at(4, 27), secret=SECRET)
     request_contact(db, web_settings)
     port = free_port()
     app = create_app(web_settings, db, clock=Clock(at(4, 28, 11)))
@@ -179,13 +186,25 @@ def test_a_hanging_receiver_slows_neither_the_tick_nor_tracking(
         await serving_task
         return tick_took, pixel_took, second_took
 
-    try:
-        tick_took, pixel_took, second_took = asyncio.run(scenario())
-    finally:
-        hang.close()
+    tick_took, pixel_took, second_took = asyncio.run(scenario())
     assert tick_took < 1.5 and second_took < 1.5 and pixel_took < 0.5
     (logged,) = delivery_log(db)
     assert (logged.state, logged.error) == ("retry", "no answer in time")
+
+
+def test_a_hanging_receiver_holds_up_a_one_shot_tick_less_than_a_second(
+    launched: str, db: Database, web_settings: Settings, hanging_url: str
+) -> None:
+    add_webhook(db, hanging_url, "contact_request", at(4, 27), secret=SECRET)
+    request_contact(db, web_settings)
+    now = at(4, 28, 10, 1)
+    began = time.perf_counter()
+    report, _ = asyncio.run(tick_once(web_settings, db, now))  # what `campaign tick` runs
+    exit_delay = time.perf_counter() - began - report.total_seconds
+    assert exit_delay < 1.0
+    (logged,) = delivery_log(db)  # the POST cut short: an attempt without an answer, backed off
+    assert (logged.state, logged.error, logged.attempts) == ("retry", CUT_SHORT, 1)
+    assert logged.next_attempt_at == now + timedelta(minutes=5)
 
 
 def test_slack_preset_and_the_cli(
