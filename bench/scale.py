@@ -225,7 +225,7 @@ def main() -> None:
     sinks = ["postfix", "python"] if args.sink == "both" else [args.sink]
     for kind in sinks:
         with smtp_sink(kind) as port:
-            raw = asyncio.run(raw_rate(port, min(args.messages, 20_000), args.concurrency))
+            raw = asyncio.run(raw_rate(port, min(args.messages, 20_000), args.concurrency)).rate
             runs = [send_rate(w, args.messages, port, args.concurrency) for w in counts]
         one = runs[0]
         rows = [Row("raw aiosmtplib, one process", raw)]

@@ -26,6 +26,7 @@ from campaign_engine.store.models import (
     Campaign,
     Contact,
     Draft,
+    Enrollment,
     Event,
     Message,
     Rep,
@@ -103,10 +104,11 @@ def due_reminder_page(
     no further than `at_most` (when given, at least `limit`): checking every thread of a busy
     rep costs more than the page."""
     campaigns = _campaign_lengths(session)
-    if not campaigns:
+    rep_id = None if rep_email is None else rep_by_email(session, rep_email).id
+    if not campaigns or (rep_id is not None and not _has_rep_threads(session, rep_id)):
         return [], 0
     fetch = None if limit is None or at_most is None else max(limit, at_most)
-    query = _due_threads(session, now, reminder_days, rep_email, campaigns, fetch)
+    query = _due_threads(session, now, reminder_days, rep_id, campaigns, fetch)
     rows: list[Any] = list(session.exec(query).all())
     page = rows if limit is None else rows[:limit]
     sent_steps = _sent_steps(session, [row.enrollment_id for row in page])
@@ -158,7 +160,7 @@ def _due_threads(
     session: Session,
     now: datetime,
     reminder_days: int,
-    rep_email: str | None,
+    rep_id: int | None,
     campaigns: dict[int | None, tuple[str, int]],
     limit: int | None,
 ) -> Any:
@@ -175,15 +177,18 @@ def _due_threads(
         col(Rep.id).label("rep_id"), col(Rep.email).label("rep_email"),
         sa.func.row_number().over(partition_by=col(sent.enrollment_id), order_by=newest_first)
         .label("recency"),
-    ).join(Contact, col(Contact.id) == sent.contact_id).join(
-        Account, col(Account.id) == Contact.account_id
-    ).join(Rep, col(Rep.id) == Account.rep_id).where(
+    ).join(Enrollment, col(Enrollment.id) == sent.enrollment_id).join(
+        Contact, col(Contact.id) == sent.contact_id
+    ).join(Account, col(Account.id) == Contact.account_id).join(
+        Rep, col(Rep.id) == Account.rep_id
+    ).where(
+        Enrollment.channel == Channel.REP,  # only the rep's threads: never every automated email
         _sent(sent),
         Contact.outreach_mode != OutreachMode.DO_NOTHING,
         col(Contact.unsubscribed_at).is_(None),
     )  # fmt: skip
-    if rep_email is not None:
-        emails = emails.where(Account.rep_id == rep_by_email(session, rep_email).id)
+    if rep_id is not None:
+        emails = emails.where(Account.rep_id == rep_id)
     e = emails.subquery("thread_emails").c
     m = (
         select(  # type: ignore[call-overload]
@@ -208,6 +213,20 @@ def _due_threads(
         .order_by(m.sent_at, m.email, m.campaign_id)
         .limit(limit)
     )
+
+
+def _has_rep_threads(session: Session, rep_id: int) -> bool:
+    """Whether any contact of the rep is on the rep channel: a rep with only automated contacts
+    has no thread to remind of, and right after a large send the database's statistics may not
+    know the messages yet, which makes the threads query read every one of them per contact."""
+    found = session.exec(
+        select(Enrollment.id)
+        .join(Contact, col(Contact.id) == Enrollment.contact_id)
+        .join(Account, col(Account.id) == Contact.account_id)
+        .where(Account.rep_id == rep_id, Enrollment.channel == Channel.REP)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _sent(message: Any) -> Any:
