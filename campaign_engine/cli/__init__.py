@@ -18,6 +18,7 @@ from campaign_engine.cli import (
     inbox,
     launch,
     messages,
+    rehearse,
     relay,
     stages,
     suppress,
@@ -52,6 +53,12 @@ group(
 command("doctor", deliverability.doctor, SET_UP, "campaign doctor --no-smtp")
 command("lint", deliverability.lint_command, SET_UP, "campaign lint premium-to-ultimate")
 
+command(
+    "rehearse",
+    rehearse.rehearse_command,
+    SEND,
+    "campaign rehearse premium-to-ultimate --start 2021-04-27 --out recipients.csv",
+)
 command(
     "launch",
     launch.launch,

@@ -15,7 +15,7 @@ from campaign_engine.core.errors import ConfigError
 from campaign_engine.engine.doctor import Check, diagnose
 from campaign_engine.sending import relay_state
 from campaign_engine.sending.dkim import dns_record, generate_key, valid_domain, valid_selector
-from campaign_engine.sending.lint import lint_sequence
+from campaign_engine.sending.lint import LintReport, lint_sequence
 
 dkim_app = command_group(help="DKIM keys for signing outgoing mail.", no_args_is_help=True)
 
@@ -102,7 +102,15 @@ def lint_command(
 ) -> None:
     """Render every step for each persona and check it; exit 1 on any error."""
     report = lint_sequence(context_of(ctx).settings, sequence, spam=spam)
-    table = Table(title=f"lint {sequence}")
+    print_lint(report, spam)
+    if report.errors:
+        out.print(f"{report.errors} error(s).")
+        raise typer.Exit(1)
+
+
+def print_lint(report: LintReport, spam: bool) -> None:
+    """The lint table (score, errors, warnings per step and persona), then each finding."""
+    table = Table(title=f"lint {report.sequence}")
     for column in ("step", "persona", "subject", "spam score", "errors", "warnings"):
         table.add_column(column)
     for step in report.steps:
@@ -130,6 +138,3 @@ def lint_command(
             )
     if not report.spamassassin and spam:
         out.print("SpamAssassin is not installed: no spam scores (apt-get install spamassassin).")
-    if report.errors:
-        out.print(f"{report.errors} error(s).")
-        raise typer.Exit(1)

@@ -12,56 +12,76 @@ from campaign_engine.cli.app import HiddenNowOption, context_of, err, out, parse
 from campaign_engine.cli.local_time import first_sends_table
 from campaign_engine.core.errors import CampaignEngineError, InvalidInput
 from campaign_engine.engine import launch as launching
+from campaign_engine.engine.rehearsal import LaunchOptions
 
-__all__ = ["launch"]
+__all__ = [
+    "AllowOverlapOption",
+    "EnrollUntilOption",
+    "LateJoinersOption",
+    "NameOption",
+    "SendDaysOption",
+    "SequenceArgument",
+    "StartOption",
+    "ZoneOption",
+    "launch",
+    "launch_options",
+]
+
+
+SequenceArgument = Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")]
+StartOption = Annotated[str, typer.Option(help="First send day, YYYY-MM-DD.")]
+NameOption = Annotated[str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")]
+ZoneOption = Annotated[
+    str | None, typer.Option(help="IANA time zone of contacts without one (default: config).")
+]
+LateJoinersOption = Annotated[
+    bool, typer.Option(help="Enrol contacts who become eligible after launch, at each tick.")
+]
+EnrollUntilOption = Annotated[
+    str | None, typer.Option(help="Last local day a late joiner may start, YYYY-MM-DD.")
+]
+SendDaysOption = Annotated[
+    str | None, typer.Option(help="Weekdays to send on, e.g. mon-fri (default: sequence's).")
+]
+AllowOverlapOption = Annotated[
+    bool, typer.Option("--allow-overlap", help="Also enrol contacts active in another campaign.")
+]
 
 
 def launch(
     ctx: typer.Context,
-    sequence: Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")],
-    start: Annotated[str, typer.Option(help="First send day, YYYY-MM-DD.")],
-    name: Annotated[
-        str | None, typer.Option(help="Campaign name (default: SEQUENCE START).")
-    ] = None,
-    timezone: Annotated[
-        str | None, typer.Option(help="IANA time zone of contacts without one (default: config).")
-    ] = None,
-    late_joiners: Annotated[
-        bool, typer.Option(help="Enrol contacts who become eligible after launch, at each tick.")
-    ] = True,
-    enroll_until: Annotated[
-        str | None, typer.Option(help="Last local day a late joiner may start, YYYY-MM-DD.")
-    ] = None,
-    send_days: Annotated[
-        str | None, typer.Option(help="Weekdays to send on, e.g. mon-fri (default: sequence's).")
-    ] = None,
+    sequence: SequenceArgument,
+    start: StartOption,
+    name: NameOption = None,
+    timezone: ZoneOption = None,
+    late_joiners: LateJoinersOption = True,
+    enroll_until: EnrollUntilOption = None,
+    send_days: SendDaysOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show who would get which email when; write nothing.")
     ] = False,
     yes: Annotated[
         bool, typer.Option("--yes", help="No confirmation (scripts); needed for a past start.")
     ] = False,
-    allow_overlap: Annotated[
-        bool,
-        typer.Option("--allow-overlap", help="Also enrol contacts active in another campaign."),
-    ] = False,
+    allow_overlap: AllowOverlapOption = False,
     now: HiddenNowOption = None,
 ) -> None:
     """Create a campaign from a sequence and enrol every eligible contact."""
     c = context_of(ctx)
     moment = parse_now(now)
-    until = _day(enroll_until, "--enroll-until") if enroll_until else None
-    late = launching.LateJoiners(late_joiners, until, send_days)
+    options = launch_options(
+        sequence, start, name, timezone, late_joiners, enroll_until, send_days, allow_overlap
+    )
     plan = launching.plan_launch(
         c.db,
         c.settings,
         sequence,
-        _day(start, "--start"),
+        options.start,
         moment,
         name,
         timezone,
         allow_overlap,
-        late,
+        options.late,
     )
     if dry_run or (err.is_terminal and not yes):
         _print_plan(plan)
@@ -113,6 +133,22 @@ def _print_plan(plan: launching.LaunchPlan) -> None:
         f"not enrolled: {plan.not_enrolled} in mode A, {plan.overlapping} active in another "
         "running campaign"
     )
+
+
+def launch_options(
+    sequence: str,
+    start: str,
+    name: str | None,
+    timezone: str | None,
+    late_joiners: bool,
+    enroll_until: str | None,
+    send_days: str | None,
+    allow_overlap: bool,
+) -> LaunchOptions:
+    """The options of `campaign launch` (and `rehearse`), dates checked."""
+    until = _day(enroll_until, "--enroll-until") if enroll_until else None
+    late = launching.LateJoiners(late_joiners, until, send_days)
+    return LaunchOptions(sequence, _day(start, "--start"), name, timezone, allow_overlap, late)
 
 
 def _day(value: str, option: str) -> date:

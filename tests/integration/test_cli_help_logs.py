@@ -46,7 +46,7 @@ def test_root_help_lists_the_panels_in_workflow_order_with_plain_flags(settings:
     # within a panel, workflow order too: the schema and the import before the checks
     rows = [line.split()[1] for line in text.splitlines() if line.startswith("│ ")]
     rows = [name for name in rows if not name.startswith("-")]
-    assert rows[:7] == ["db", "import", "users", "dkim", "doctor", "lint", "launch"], rows
+    assert rows[:8] == ["db", "import", "users", "dkim", "doctor", "lint", "rehearse", "launch"]
 
 
 def test_every_root_command_and_group_has_an_example(settings: Settings) -> None:

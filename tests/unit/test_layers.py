@@ -49,7 +49,7 @@ def module_files() -> list[Path]:
 
 
 def test_every_package_has_a_layer() -> None:
-    packages = {p.parent.name for p in module_files() if p.parent != PACKAGE}
+    packages = {p.relative_to(PACKAGE).parts[0] for p in module_files() if p.parent != PACKAGE}
     assert packages <= set(RANK), f"packages without a layer: {packages - set(RANK)}"
 
 
