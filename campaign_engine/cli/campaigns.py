@@ -224,7 +224,7 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
             reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
             skipped = f"{s['skipped']}" + (f" ({reasons})" if reasons else "")
             held = "; ".join(f"{n} {r}" for r, n in sorted(step.deferred_reasons.items()))
-            waiting = f"{s['queued'] + s['sending']}" + (f" ({held})" if held else "")
+            waiting = f"{s['queued'] + s['sending']}" + (f" (deferred: {held})" if held else "")
             why = "; ".join(f"{n} {r}" for r, n in sorted(step.failed_reasons.items()))
             failed = f"{s['failed']}" + (f" ({why})" if why else "")
             table.add_row(

@@ -41,7 +41,10 @@ class TickReport:
         extra = [
             k
             for k in sorted(self.counts)
-            if (k.startswith("digests") or k in ("deferred", "released", "paused"))
+            if (
+                k.startswith("digests")
+                or k in ("deferred", "deferred (window)", "released", "paused")
+            )
             and self.counts[k]
         ]
         counts = ", ".join(f"{self.counts[k]} {k}" for k in (*keys, *extra))

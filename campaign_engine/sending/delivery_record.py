@@ -2,8 +2,9 @@
 
 Every claimed message leaves `sending` here, whatever happened: an outcome goes through the one
 state machine (retry.next_state); a message the relay never saw (a relay fault, a stop) goes back
-to `queued` with no attempt spent, and so does one the frequency cap holds back (with
-`next_attempt_at` when the cap allows it and skip_reason "frequency cap"); a message handed
+to `queued` with no attempt spent, and so does one the frequency cap or the contact's send
+window holds back (with `next_attempt_at` when the cap allows it or the window opens, and
+skip_reason "frequency cap" or "window"); a message handed
 over when the run was cut short is `uncertain`. A contact moves on to the next step only after
 this one was sent, bounced or skipped: a failed or uncertain message holds the contact until the
 operator decides.
@@ -21,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.kinds import EnrollmentStatus, EventKind, MessageState
-from campaign_engine.sending.eligibility import FREQUENCY_CAP, stops_enrollment
+from campaign_engine.sending.eligibility import FREQUENCY_CAP, SEND_WINDOW, stops_enrollment
 from campaign_engine.sending.outcomes import Outcome
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
@@ -197,11 +198,14 @@ def _fate(
 
 
 def _count_key(change: dict[str, object], released: bool) -> str:
-    """The tick's count this message adds to: its state, `released` or `deferred`."""
+    """The tick's count this message adds to: its state, `released`, `deferred` (the frequency
+    cap) or `deferred (window)`."""
     if released:
         return "released"
     if change["state"] in _WAITING and change.get("skip_reason") == FREQUENCY_CAP:
         return "deferred"
+    if change["state"] in _WAITING and change.get("skip_reason") == SEND_WINDOW:
+        return "deferred (window)"
     return str(change["state"])
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from campaign_engine.sending.delivery_record import record_batch
 from campaign_engine.sending.eligibility import (
     CAP_WINDOW,
     FREQUENCY_CAP,
+    SEND_WINDOW,
     SendFacts,
     frequency_cap_until,
     skip_reason,
@@ -62,6 +64,15 @@ class _Batch:
     messages: list[Message]
 
 
+@dataclass(frozen=True)
+class _Sendable:
+    """A message that passed the checks made for the whole batch."""
+
+    message: Message
+    recipient: Recipient
+    zone: str | None  # the contact's zone (None: the campaign's), for the window at send time
+
+
 class Dispatcher:
     """Sends every message due at `send_due(now)`; holds no state between calls.
 
@@ -78,6 +89,7 @@ class Dispatcher:
         self.paused = False  # the relay failed (here or in another worker): no more batches
         self.released_on_stop = 0  # claimed messages put back in the queue because of a stop
         self._relay_was_paused = False
+        self._started = time.monotonic()  # when send_due began: `now` moves on from there
         self._policy = RetryPolicy.from_settings(settings)
         self._renderers: dict[int, Renderer] = {}
         self._sender = parseaddr(settings.from_address)[1]
@@ -87,6 +99,7 @@ class Dispatcher:
     async def send_due(self, now: datetime) -> Counter[str]:
         """Recover stale claims, queue every due step, then send what is claimable."""
         counts: Counter[str] = Counter()
+        self._started = time.monotonic()
         counts["uncertain"] += self._expire_leases(now)
         pause = current_pause(self.db)
         self._relay_was_paused = pause is not None
@@ -215,7 +228,7 @@ class Dispatcher:
 
     def _check(
         self, batch: _Batch, updates: dict[int, dict[str, object]], now: datetime
-    ) -> list[tuple[Message, Recipient]]:
+    ) -> list[_Sendable]:
         """Send-time checks; skipped and deferred messages get their update, the rest are
         returned."""
         campaign = batch.campaign
@@ -236,10 +249,11 @@ class Dispatcher:
         for message in batch.messages:
             assert message.id is not None
             recipient, mode, unsubscribed = info[message.contact_id]
+            status, zone = statuses[message.enrollment_id]
             facts = SendFacts(
                 email=recipient.email,
                 campaign_id=campaign.id,
-                enrollment_status=statuses[message.enrollment_id],
+                enrollment_status=status,
                 outreach_mode=mode,
                 segment=recipient.segment,
                 automated_segments=batch.renderer.sequence.automated_segments,
@@ -251,11 +265,11 @@ class Dispatcher:
                 recent = sends.setdefault(message.contact_id, [])
                 until = frequency_cap_until(recent, now, cap)
                 if until is not None:
-                    updates[message.id] = _deferral(message, recipient, until)
+                    updates[message.id] = _deferral(message, recipient, until, FREQUENCY_CAP)
                     continue
                 recent.append(now)  # a second message to them in this batch counts this one
             if reason is None:
-                to_send.append((message, recipient))
+                to_send.append(_Sendable(message, recipient, zone))
                 continue
             updates[message.id] = {
                 "state": MessageState.SKIPPED,
@@ -269,17 +283,27 @@ class Dispatcher:
     def _render(
         self,
         batch: _Batch,
-        to_send: list[tuple[Message, Recipient]],
+        to_send: list[_Sendable],
         updates: dict[int, dict[str, object]],
         now: datetime,
     ) -> Iterator[Delivery]:
         """Each message built only when the transport asks for it; one that cannot be built
-        fails alone, and nothing more is built once a stop was requested."""
+        fails alone, and nothing more is built once a stop was requested.
+
+        The contact's window is checked again here, just before the wire: a message queued
+        inside it may reach this point hours later (a relay outage, a slow rate limit).
+        """
         date_header = format_datetime(now)
-        for message, recipient in to_send:
+        for message, recipient, zone in ((s.message, s.recipient, s.zone) for s in to_send):
             assert message.id is not None
             if self.stop_requested:
                 return
+            if message.origin == Channel.AUTOMATED:
+                at = now + timedelta(seconds=time.monotonic() - self._started)
+                if not batch.schedule.is_open(at, zone):
+                    opening = batch.schedule.next_opening(at, zone)
+                    updates[message.id] = _deferral(message, recipient, opening, SEND_WINDOW)
+                    continue
             try:
                 delivery = self._build(batch, message, recipient, updates, date_header)
             except Exception as exc:  # template, encoding, header: this message only
@@ -368,12 +392,14 @@ class Dispatcher:
                 log.warning("relay accepts mail again: sending resumed")
 
 
-def _deferral(message: Message, recipient: Recipient, until: datetime) -> dict[str, object]:
-    """The frequency cap holds this message back (not sent, nothing spent) until `until`;
-    the enrollment keeps its step."""
+def _deferral(
+    message: Message, recipient: Recipient, until: datetime, reason: str
+) -> dict[str, object]:
+    """The frequency cap or the send window holds this message back (not sent, nothing spent)
+    until `until`; the enrollment keeps its step."""
     return {
         "state": MessageState.RETRY if message.attempts else MessageState.QUEUED,
-        "skip_reason": FREQUENCY_CAP,
+        "skip_reason": reason,
         "next_attempt_at": until,
         "recipient": recipient.email,
     }

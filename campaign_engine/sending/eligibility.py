@@ -11,6 +11,7 @@ from campaign_engine.core.kinds import EnrollmentStatus, OutreachMode
 __all__ = [
     "CAP_WINDOW",
     "FREQUENCY_CAP",
+    "SEND_WINDOW",
     "ExclusionRule",
     "SendFacts",
     "frequency_cap_until",
@@ -20,6 +21,7 @@ __all__ = [
 
 FREQUENCY_CAP = "frequency cap"  # the note on a message deferred by `max_marketing_per_week`
 CAP_WINDOW = timedelta(days=7)
+SEND_WINDOW = "window"  # the note on a message held back at send time: its local window is shut
 
 # Skip reasons that end the enrollment rather than just this one step.
 _FINAL_PREFIXES = ("unsubscribed", "suppressed", "outreach mode", "segment", "enrollment")

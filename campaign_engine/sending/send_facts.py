@@ -93,11 +93,14 @@ def recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Reci
     return result
 
 
-def enrollment_statuses(session: Session, ids: list[int]) -> dict[int, str]:
+def enrollment_statuses(session: Session, ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    """Enrollment id -> (its status, its contact's zone or None for the campaign's)."""
     rows = session.exec(
-        select(Enrollment.id, Enrollment.status).where(col(Enrollment.id).in_(ids))
+        select(Enrollment.id, Enrollment.status, Enrollment.timezone).where(
+            col(Enrollment.id).in_(ids)
+        )
     ).all()
-    return {eid: status for eid, status in rows if eid is not None}
+    return {eid: (status, tz or None) for eid, status, tz in rows if eid is not None}
 
 
 def recent_marketing_sends(

@@ -13,12 +13,15 @@ from sqlmodel import col, select
 
 from campaign_engine.audience.imports import import_contacts
 from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.launch import LateJoiners, launch
 from campaign_engine.reporting.dashboard import render_dashboard
 from campaign_engine.reporting.reports import load_report
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Contact, Enrollment
+from campaign_engine.store.models import Contact, Enrollment, Message
 from tests.conftest import SmtpSink
+from tests.delivery_setup import point_at
+from tests.faultrelay import fault_relay
 from tests.helpers import HEADER, campaign_cli, tick, write_csv
 
 REP = "dana.reyes@gitlab-demo.example"
@@ -291,3 +294,68 @@ def _arrivals_for(sink: SmtpSink, email: str) -> list[tuple[str, datetime]]:
         ((str(m["Subject"]), parsedate_to_datetime(str(m["Date"]))) for m in sink.to(email)),
         key=lambda pair: pair[1],
     )
+
+
+def test_after_a_ten_hour_relay_outage_each_email_waits_for_its_local_window(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """The relay is down from 00:00 to 10:00 UTC: Auckland's, Tokyo's, Kolkata's and Berlin's
+    first emails are queued inside their windows meanwhile. Auckland's and Tokyo's windows shut
+    during the outage: they wait for their next morning, not for the relay."""
+    import_contacts(db, _targets(tmp_path / "t.csv", PEOPLE), datetime(2021, 5, 20, tzinfo=UTC))
+    launch(db, settings, "premium-to-ultimate", date(2021, 6, 1), datetime(2021, 5, 20, tzinfo=UTC))
+    healed = datetime(2021, 6, 1, 10, tzinfo=UTC)
+    with fault_relay(greeting="421 4.3.2 not now") as relay:
+        settings = point_at(settings, relay.port)
+        now = datetime(2021, 6, 1, tzinfo=UTC)
+        deferred = 0
+        while now < healed:
+            deferred += tick(db, settings, now).counts["deferred (window)"]
+            now += timedelta(minutes=15)
+        assert relay.received == [] and deferred == 2
+        waiting = {e: (m.state, m.skip_reason, m.next_attempt_at) for e, m in _messages(db)}
+        assert waiting == {
+            "auckland@tiny.example": (
+                MessageState.QUEUED,
+                "window",
+                datetime(2021, 6, 1, 21, tzinfo=UTC),
+            ),
+            "tokyo@tiny.example": (
+                MessageState.QUEUED,
+                "window",
+                datetime(2021, 6, 2, 0, tzinfo=UTC),
+            ),
+            "kolkata@tiny.example": (MessageState.QUEUED, None, waiting["kolkata@tiny.example"][2]),
+            "berlin@tiny.example": (MessageState.QUEUED, None, waiting["berlin@tiny.example"][2]),
+        }
+        status = campaign_cli(settings, "status").stdout
+        assert "│ 4 (deferred: 2 window) │    0 │" in status, status
+
+        relay.greeting = ""
+        report = tick(db, settings, healed)
+        assert report.counts["sent"] == 2, report.counts
+        while now < datetime(2021, 6, 2, 12, tzinfo=UTC):
+            tick(db, settings, now)
+            now += timedelta(minutes=15)
+
+    for email, (zone, *_) in PEOPLE.items():
+        arrived = [
+            parsedate_to_datetime(str(m["Date"])).astimezone(ZoneInfo(zone))
+            for rcpt, m in relay.received
+            if rcpt == email
+        ]
+        assert len(arrived) == 1, email
+        assert time(9) <= arrived[0].time() < time(17), (email, arrived[0])
+    late = {
+        rcpt: parsedate_to_datetime(str(m["Date"])).astimezone(ZoneInfo(PEOPLE[rcpt][0]))
+        for rcpt, m in relay.received
+        if rcpt in ("auckland@tiny.example", "tokyo@tiny.example")
+    }
+    assert {(d.date(), d.time()) for d in late.values()} == {(date(2021, 6, 2), time(9))}
+    assert {(m.state, m.skip_reason) for _, m in _messages(db)} == {(MessageState.SENT, None)}
+
+
+def _messages(db: Database) -> list[tuple[str, Message]]:
+    """(contact email, message) for every message."""
+    with db.session() as session:
+        return list(session.exec(select(Contact.email, Message).join(Message)).all())
