@@ -76,9 +76,10 @@ def tick(
 
 def run(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Tracking endpoints: address to listen on.")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str,
+        typer.Option(help="Tracking endpoints: address (other than loopback: a strong secret)."),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Tracking endpoints: port.")] = 8080,
     web: Annotated[
         bool, typer.Option("--web/--no-web", help="Serve the tracking endpoints too.")
@@ -93,7 +94,7 @@ def run(
 
     c = context_of(ctx)
     setup_logging(verbose=c.verbose, quiet=quiet, json_logs=json_logs, engine=True)
-    require_strong_secret(c.settings)
+    require_strong_secret(c.settings, host if web else None)
     server = (
         web_process(c.settings, host, port, verbose=c.verbose, quiet=quiet, json_logs=json_logs)
         if web
@@ -109,7 +110,9 @@ def run(
 
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (other than loopback: needs a strong secret).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes sharing the port (one per core).")
@@ -121,7 +124,7 @@ def serve(
     from campaign_engine.cli.serve_workers import run_workers
 
     c = context_of(ctx)
-    require_strong_secret(c.settings)
+    require_strong_secret(c.settings, host)
     out.print(f"Serving tracking endpoints on http://{host}:{port}; Ctrl-C stops.")
     if workers > 1:
         c.db.dispose()  # migrated here, once; each worker opens its own connections

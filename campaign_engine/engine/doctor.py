@@ -88,7 +88,7 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
     if weakness is None:
         add("ok", "secret", "set")
     elif is_loopback(settings.tracking_base_url):
-        add("warning", "secret", f"{weakness}; fine for a local demo only")
+        add("warning", "secret", f"{weakness}; fine for a local demo on 127.0.0.1 only")
     else:
         add(
             "error",

@@ -360,8 +360,19 @@ class User(SQLModel, table=True):
     created_at: datetime | None = _when()
     disabled: bool = False
     disabled_at: datetime | None = _when()
-    # in every session cookie; logout, removal and a password change bump it, ending them all
-    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class WebSession(SQLModel, table=True):
+    """A web-app login. The cookie carries only a random id and this row its SHA-256, so
+    neither the signing key nor a copy of the database is enough to make a working cookie;
+    logout, removal and a new password delete the user's rows."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, repr=False)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    login_at: datetime = _when(index=True, nullable=False)
 
 
 class LoginFailure(SQLModel, table=True):

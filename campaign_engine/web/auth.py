@@ -1,4 +1,4 @@
-"""Web-app sessions and CSRF: signed cookies keyed apart from tracking links, per-session tokens."""
+"""Web-app cookies and CSRF: signed cookies keyed apart from tracking links, per-session tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import MutableMapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from starlette.middleware import Middleware
@@ -21,14 +21,15 @@ __all__ = [
     "csrf_ok",
     "csrf_token",
     "session_key",
+    "session_login_id",
     "session_middleware",
-    "session_user_id",
     "start_session",
 ]
 
 SESSION_COOKIE = "campaign_session"
 SESSION_LIFETIME = timedelta(hours=12)  # from login, whatever happens in between
 CSRF_FIELD = "csrf"
+_LOGIN_FIELD = "sid"
 _KEY_LABEL = b"campaign-engine web-app session cookie v1"
 
 Session = MutableMapping[str, Any]
@@ -70,26 +71,15 @@ def csrf_ok(session: Session, submitted: object) -> bool:
     )
 
 
-def start_session(session: Session, user_id: int, version: int, now: datetime) -> None:
-    """A fresh session for a user who just logged in (nothing of the anonymous one is kept).
-
-    `version` is the user's session_version: bumping it in the database (logout, removal, a
-    new password) ends every cookie that carries the old one, wherever it was saved.
-    """
+def start_session(session: Session, login_id: str) -> None:
+    """A fresh cookie session for a user who just logged in (nothing of the anonymous one is
+    kept): it carries only `login_id`, the random id of the login's server-side row."""
     session.clear()
-    session.update(uid=user_id, ver=version, login_at=now.timestamp())
+    session[_LOGIN_FIELD] = login_id
     csrf_token(session)
 
 
-def session_user_id(session: Session, now: datetime) -> tuple[int, int] | None:
-    """(user id, session version) of the login, or None (none, or too long ago)."""
-    uid, version, login_at = session.get("uid"), session.get("ver"), session.get("login_at")
-    if not isinstance(uid, int) or not isinstance(version, int):
-        return None
-    if not isinstance(login_at, int | float):
-        return None
-    age = now.timestamp() - login_at
-    if age > SESSION_LIFETIME.total_seconds():
-        session.clear()
-        return None
-    return uid, version
+def session_login_id(session: Session) -> str | None:
+    """The login id the cookie carries, if any (the server decides whether it is a login)."""
+    login_id = session.get(_LOGIN_FIELD)
+    return login_id if isinstance(login_id, str) and login_id else None

@@ -29,10 +29,10 @@ from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import User
-from campaign_engine.web.auth import CSRF_FIELD, csrf_ok, csrf_token, session_user_id
+from campaign_engine.web.auth import CSRF_FIELD, csrf_ok, csrf_token, session_login_id
+from campaign_engine.web.logins import login_user
 from campaign_engine.web.snapshots import Snapshots
 from campaign_engine.web.upload_results import UploadResults
-from campaign_engine.web.users import active_user
 
 __all__ = [
     "PAGE_HEADERS",
@@ -145,13 +145,14 @@ class WebBase:
         return await anyio.to_thread.run_sync(work)
 
     async def _user(self, request: Request) -> User | None:
-        login = session_user_id(request.session, self.clock())
-        if login is None:
+        login_id = session_login_id(request.session)
+        if login_id is None:
             return None
+        now = self.clock()
 
         def load() -> User | None:
             with self.db.session() as session:
-                return active_user(session, *login)
+                return login_user(session, login_id, now)
 
         user = await anyio.to_thread.run_sync(load)
         if user is None:

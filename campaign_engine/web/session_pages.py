@@ -12,7 +12,8 @@ from starlette.routing import Route
 from campaign_engine.tracking.hits import ip_prefix
 from campaign_engine.web.auth import start_session
 from campaign_engine.web.base import WebBase, safe_next
-from campaign_engine.web.users import LoginRefused, TooManyFailures, authenticate, end_sessions
+from campaign_engine.web.logins import end_logins, open_login
+from campaign_engine.web.users import LoginRefused, TooManyFailures, authenticate
 
 __all__ = ["SessionPages"]
 
@@ -50,8 +51,10 @@ class SessionPages(WebBase):
             log.warning("web login for %r refused", email)
             return self.page(request, "login.html.j2", status=400, user=None, email=email,
                              next=next_path, error=str(exc))  # fmt: skip
-        assert user.id is not None
-        start_session(request.session, user.id, user.session_version, now)
+        uid = user.id
+        assert uid is not None
+        login_id = await self.run(lambda: open_login(self.db, uid, now))
+        start_session(request.session, login_id)
         log.info("web login: %s (%s)", user.email, user.role)
         return self._redirect(request, next_path or "/")
 
@@ -60,6 +63,11 @@ class SessionPages(WebBase):
         user = await self._user(request)
         if user is not None and user.id is not None:  # server-side: saved cookies stop working
             uid = user.id
-            await self.run(lambda: end_sessions(self.db, uid))
+
+            def end() -> None:
+                with self.db.session() as session:
+                    end_logins(session, uid)
+
+            await self.run(end)
         request.session.clear()
         return self._redirect(request, "/login")

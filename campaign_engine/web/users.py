@@ -13,6 +13,7 @@ from campaign_engine.core.errors import CampaignEngineError, InvalidInput, NotFo
 from campaign_engine.core.kinds import UserRole
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import LoginFailure, Rep, User
+from campaign_engine.web.logins import end_logins
 from campaign_engine.web.passwords import hash_password, verify_password
 
 __all__ = [
@@ -22,10 +23,8 @@ __all__ = [
     "TooManyFailures",
     "UserExists",
     "UserView",
-    "active_user",
     "add_user",
     "authenticate",
-    "end_sessions",
     "list_users",
     "remove_user",
 ]
@@ -83,7 +82,7 @@ def add_user(
             )
         user = user or User(email=address, password_hash=password_hash, created_at=now)
         if user.id is not None:  # a new password or role: every open session ends
-            user.session_version += 1
+            end_logins(session, user.id)
         user.role, user.password_hash = role, password_hash
         user.disabled, user.disabled_at = False, None
         session.add(user)
@@ -104,26 +103,9 @@ def remove_user(db: Database, email: str, now: datetime) -> None:
         if user is None or user.disabled:
             raise NotFound(f"no user {email!r}; see `campaign users list`")
         user.disabled, user.disabled_at = True, now
-        user.session_version += 1
         session.add(user)
-
-
-def active_user(session: Session, user_id: int, version: int) -> User | None:
-    """The user behind a session, unless removed, logged out or given a new password since."""
-    user = session.get(User, user_id)
-    if user is None or user.disabled or user.session_version != version:
-        return None
-    return user
-
-
-def end_sessions(db: Database, user_id: int) -> None:
-    """Log the user out everywhere: every cookie issued so far stops working."""
-    with db.session() as session:
-        session.connection().execute(
-            sa.update(User)
-            .where(col(User.id) == user_id)
-            .values(session_version=col(User.session_version) + 1)
-        )
+        assert user.id is not None
+        end_logins(session, user.id)
 
 
 def authenticate(

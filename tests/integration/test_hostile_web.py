@@ -3,19 +3,26 @@ multipart bodies, non-CSV uploads; and the start-up refusal of a weak secret."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import os
 import subprocess
 
 import httpx
+from itsdangerous import TimestampSigner
 from sqlmodel import select
 
 from campaign_engine.core.config import Settings
+from campaign_engine.core.secretcheck import DEMO_SECRET
 from campaign_engine.core.tokens import TokenKind, TokenSigner
-from campaign_engine.store.models import Event, Message
-from campaign_engine.web.auth import SESSION_COOKIE
+from campaign_engine.store.models import Event, Message, User
+from campaign_engine.web.app import create_app
+from campaign_engine.web.auth import SESSION_COOKIE, session_key
 from campaign_engine.web.users import add_user, remove_user
 from tests.conftest import ROOT, SmtpSink
 from tests.helpers import CAMPAIGN, tick
+from tests.web import serving
 from tests.webapp_fixtures import (
     DANA,
     OPS,
@@ -141,6 +148,62 @@ def test_serve_run_and_tick_refuse_a_weak_secret_on_a_public_base(settings: Sett
         CAMPAIGN_TRACKING_BASE_URL="http://127.0.0.1:8080",
     )
     assert demo.returncode == 0, demo.stderr  # the loopback demo still runs
+
+
+def test_serve_and_run_refuse_the_shipped_secret_on_an_open_bind(settings: Settings) -> None:
+    local = {"CAMPAIGN_TRACKING_BASE_URL": "http://127.0.0.1:8080"}
+    for secret, command in (
+        (DEMO_SECRET, "serve --host 0.0.0.0 --port 1"),
+        (DEMO_SECRET, "run --host :: --port 1"),
+        (DEMO_SECRET, "serve --host myhost --port 1"),  # a name may resolve anywhere
+        ("short-but-random-9f2c", "serve --host 192.0.2.7 --port 1"),
+    ):
+        done = _start(command, settings, CAMPAIGN_SECRET=secret, **local)
+        assert done.returncode == 1, (command, done.stdout)
+        (line,) = done.stderr.strip().splitlines()
+        host = command.split()[2]
+        assert "refusing to start: secret " in line and f"--host {host} " in line
+        assert "CAMPAIGN_SECRET" in line
+    strong = _start(
+        "serve --host 0.0.0.0 --port 99999", settings, CAMPAIGN_SECRET="9f" + os.urandom(24).hex()
+    )
+    assert "refusing" not in strong.stderr  # a strong secret may listen anywhere (bad port here)
+
+
+def _forged(secret: str, payload: dict[str, object]) -> str:
+    """A session cookie as Starlette writes one, signed with a key the attacker knows."""
+    data = base64.b64encode(json.dumps(payload).encode("utf-8"))
+    return TimestampSigner(session_key(secret)).sign(data).decode("ascii")
+
+
+def test_a_cookie_forged_with_the_shipped_secret_is_no_session(web: WebApp) -> None:
+    demo = dataclasses.replace(web.settings, secret=DEMO_SECRET)
+    with serving(create_app(demo, web.db, clock=web.clock)) as url:
+        shipped = WebApp(url, web.clock, demo, web.db)
+        with shipped.login(OPS) as ops:  # a real login on this app works...
+            assert ops.get("/app/exclusions").status_code == 200
+            cookie = ops.cookies[SESSION_COOKIE]
+        payload = json.loads(base64.b64decode(TimestampSigner(session_key(DEMO_SECRET)).unsign(
+            cookie, max_age=3600)))  # fmt: skip
+        assert set(payload) == {"sid", "csrf"} and len(payload["sid"]) >= 40
+        with web.db.session() as session:
+            (ops_id,) = session.exec(select(User.id).where(User.email == OPS)).all()
+        login_at = web.clock.now.timestamp()
+        mallory = {"email": "mallory@evil.example", "role": "ops", "password": "x" * 12}
+        for forged in (
+            {"uid": ops_id, "ver": 0, "login_at": login_at, "csrf": "x"},  # the old payload
+            {"sid": str(ops_id), "csrf": "x"},
+            {"sid": OPS, "csrf": "x"},
+            {"sid": payload["sid"][::-1], "csrf": "x"},
+        ):
+            cookies = {SESSION_COOKIE: _forged(DEMO_SECRET, forged)}
+            with httpx.Client(base_url=url, cookies=cookies) as client:
+                assert client.get("/app/exclusions").status_code == 303  # to the login page
+                added = client.post("/app/users/add", data={"csrf": "x", **mallory})
+                assert added.status_code == 403
+        assert replay(shipped, cookie, "/app/exclusions") == 200  # ...and stays one
+    with web.db.session() as session:
+        assert session.exec(select(User.email)).all().count("mallory@evil.example") == 0
 
 
 def test_only_the_canonical_token_spelling_verifies() -> None:

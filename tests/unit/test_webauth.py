@@ -1,25 +1,20 @@
-"""Unit tests: password hashing, the session key, CSRF tokens, session expiry, safe redirects."""
+"""Unit tests: password hashing, the session key, CSRF tokens, login cookies, safe redirects."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from campaign_engine.core.errors import InvalidInput
 from campaign_engine.web.auth import (
-    SESSION_LIFETIME,
     csrf_ok,
     csrf_token,
     session_key,
-    session_user_id,
+    session_login_id,
     start_session,
 )
 from campaign_engine.web.base import safe_next as _safe_next
 from campaign_engine.web.base import upload_name as _upload_name
 from campaign_engine.web.passwords import hash_password, verify_password
-
-NOW = datetime(2021, 5, 3, 16, tzinfo=UTC)
 
 
 def test_passwords_are_hashed_with_argon2id_and_verified() -> None:
@@ -51,14 +46,12 @@ def test_csrf_tokens_belong_to_one_session() -> None:
     assert not csrf_ok(mine, "") and not csrf_ok(mine, None) and not csrf_ok({}, token)
 
 
-def test_a_login_lasts_twelve_hours_and_starts_a_fresh_session() -> None:
-    session: dict[str, object] = {"csrf": "anonymous", "next": "/x"}
-    start_session(session, 7, 3, NOW)
-    assert "next" not in session and session["csrf"] != "anonymous"
-    assert session_user_id(session, NOW + SESSION_LIFETIME) == (7, 3)
-    assert session_user_id(session, NOW + SESSION_LIFETIME + timedelta(seconds=1)) is None
-    assert session == {}  # expired: cleared
-    assert session_user_id({"uid": "7", "login_at": NOW.timestamp()}, NOW) is None
+def test_a_login_starts_a_fresh_cookie_session_that_names_only_the_login() -> None:
+    session: dict[str, object] = {"csrf": "anonymous", "next": "/x", "uid": 1}
+    start_session(session, "random-login-id")
+    assert set(session) == {"sid", "csrf"} and session["csrf"] != "anonymous"
+    assert session_login_id(session) == "random-login-id"
+    assert session_login_id({"uid": 1, "ver": 0}) is None and session_login_id({"sid": 7}) is None
 
 
 @pytest.mark.parametrize(
