@@ -52,3 +52,38 @@ def fill(db: Database, name: str) -> bytes:
 
     text = (DATA / name).read_text(encoding="utf-8")
     return _PLACEHOLDER.sub(value, text).replace("\r\n", "\n").replace("\n", "\r\n").encode()
+
+
+def refuse_events_noting(db: Database, word: str) -> None:
+    """A fault in the store: the database refuses to record an event whose note has `word` (a
+    trigger), so the mail that causes it cannot be handled however often it is tried."""
+    with db.session() as session:
+        connection = session.connection()
+        if db.engine.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER refuse_{word} BEFORE INSERT ON event WHEN"
+                f" instr(NEW.note, '{word}') > 0 BEGIN SELECT RAISE(ABORT, 'the store refuses {word}'); END"
+            )
+            return
+        connection.exec_driver_sql(
+            f"CREATE OR REPLACE FUNCTION refuse_{word}() RETURNS trigger AS $$ BEGIN IF"
+            f" position('{word}' in NEW.note) > 0 THEN RAISE EXCEPTION 'the store refuses {word}'; END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        connection.exec_driver_sql(
+            f"CREATE TRIGGER refuse_{word} BEFORE INSERT ON event FOR EACH ROW"
+            f" EXECUTE FUNCTION refuse_{word}()"
+        )
+
+
+def poison_bounce(db: Database) -> bytes:
+    """A genuine bounce for gone@nowhere.example that the store will not record (see
+    `refuse_events_noting(db, "poison")`)."""
+    return fill(db, "postfix-dsn-hard.eml").replace(b"Recipient address", b"poison address")
+
+
+BAD_SUBJECT = (
+    b"From: someone@elsewhere.example\r\nTo: replies@gitlab-demo.example\r\n"
+    b"Subject: =?x-unknown-charset?B?!!!notbase64?=\r\nMessage-ID: <bad-subject@elsewhere.example>"
+    b"\r\n\r\nhello\r\n"
+)

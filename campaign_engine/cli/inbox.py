@@ -16,9 +16,8 @@ from campaign_engine.cli.app import (
     parse_now,
     subcommand,
 )
-from campaign_engine.core.errors import InvalidInput
 from campaign_engine.inbound.imap import poll_inbox
-from campaign_engine.inbound.pipeline import mail_in_files, process_mail
+from campaign_engine.inbound.pipeline import Failed, mail_in_files, process_isolated
 
 __all__ = ["inbox_app"]
 
@@ -30,13 +29,14 @@ inbox_app = command_group(
 
 @subcommand(inbox_app, "poll", "campaign inbox poll")
 def inbox_poll(ctx: typer.Context, now: NowOption = None) -> None:
-    """Handle the new mail in [inbox] folder once; moved to processed_folder or unmatched_folder."""
+    """Handle the new mail in [inbox] folder once; moved to processed_folder or unmatched_folder
+    (failed_folder after 3 failed attempts)."""
     root = context_of(ctx)
     report = poll_inbox(root.db, root.settings, parse_now(now))
     for label, handled in report.handled:
         out.print(f"{label}: {handled}")
     for label, problem in report.failed:
-        err.print(f"{label}: not handled ({problem}); left in place, tried again at the next poll")
+        err.print(f"{label}: {problem}")
     out.print(f"inbox: {report}")
     if report.failed:
         raise typer.Exit(1)
@@ -48,17 +48,17 @@ def inbox_import(
     files: Annotated[list[Path], typer.Argument(help=".eml files and mbox files.")],
     now: NowOption = None,
 ) -> None:
-    """Handle mail exported to files exactly as `inbox poll` would (each message once)."""
+    """Handle mail exported to files exactly as `inbox poll` would (each message once; one
+    that fails is named by file and index, and tried at most 3 times over imports)."""
     root = context_of(ctx)
     moment = parse_now(now)
     failed = 0
     for label, raw in list(mail_in_files(files)):
-        try:
-            handled = process_mail(root.db, root.settings, raw, label, moment)
-        except InvalidInput as exc:
+        outcome = process_isolated(root.db, root.settings, raw, label, moment)
+        if isinstance(outcome, Failed):
             failed += 1
-            err.print(f"{label}: not handled: {exc}")
-            continue
-        out.print(f"{label}: {handled}")
+            err.print(f"{label}: {outcome}")
+        else:
+            out.print(f"{label}: {outcome}")
     if failed:
         raise typer.Exit(1)

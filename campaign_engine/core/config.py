@@ -83,6 +83,7 @@ class InboxSettings:
     folder: str = "INBOX"
     processed_folder: str = "Processed"
     unmatched_folder: str = "Unmatched"
+    failed_folder: str = "Failed"  # mail that could not be handled in 3 polls
     timeout: float = 30.0  # seconds
 
     @property

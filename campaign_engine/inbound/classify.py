@@ -8,6 +8,7 @@ says it may be automatic, the verdict says so and a person still reads it.
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ _BOUNCE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _UNSUBSCRIBE = re.compile(r"^\s*unsubscribe\b\s*(\S*)", re.IGNORECASE)
+# flufl.bounce logs a traceback for each detector that fails on malformed mail; we handle it.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,10 @@ def _non_standard_bounce(mail: Inbound) -> Verdict | None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        temporary, permanent = all_failures(message_from_bytes(mail.raw))
+        try:
+            temporary, permanent = all_failures(message_from_bytes(mail.raw))
+        except Exception:  # its detectors fail on malformed mail: then they found nothing
+            temporary = permanent = frozenset()
     listed = tuple(
         a.strip().lower() for a in mail.headers.get("x-failed-recipients", "").split(",") if a
     )

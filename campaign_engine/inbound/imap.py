@@ -4,7 +4,8 @@ New mail is what has a UID above the one remembered for the folder (while its UI
 holds; a new UIDVALIDITY means read everything again). Handled mail is moved to
 `processed_folder`, mail that names nothing we sent to `unmatched_folder`: never deleted. The
 Message-ID keeps a message from being acted on twice even if it is moved back. A message that
-fails is left where it is and tried again at the next poll; it never stops the others.
+fails is left where it is and tried again at the next poll, up to 3 times, then moved to
+`failed_folder`; it never stops the others.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from imaplib import IMAP4
 
 from imap_tools import AND, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
-from imap_tools.errors import MailboxLoginError
+from imap_tools.errors import ImapToolsError, MailboxLoginError
 from sqlmodel import select
 
 from campaign_engine.core.config import InboxSettings, Settings
 from campaign_engine.core.errors import ConfigError, TransportError
 from campaign_engine.core.kinds import InboundKind
 from campaign_engine.inbound.actions import Handled
-from campaign_engine.inbound.pipeline import process_mail
+from campaign_engine.inbound.pipeline import Failed, process_isolated
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboxCursor
 
@@ -55,7 +57,7 @@ def poll_inbox(db: Database, settings: Settings, now: datetime) -> PollReport:
     inbox = settings.inbox
     report = PollReport()
     with _connect(inbox) as mailbox:
-        for folder in (inbox.processed_folder, inbox.unmatched_folder):
+        for folder in (inbox.processed_folder, inbox.unmatched_folder, inbox.failed_folder):
             if not mailbox.folder.exists(folder):
                 mailbox.folder.create(folder)
         mailbox.folder.set(inbox.folder)
@@ -67,18 +69,30 @@ def poll_inbox(db: Database, settings: Settings, now: datetime) -> PollReport:
         for uid in uids:
             label = f"{inbox.folder} uid {uid}"
             try:
-                (message,) = mailbox.fetch(uid_list=[str(uid)], mark_seen=False)
-                handled = process_mail(db, settings, message.obj.as_bytes(), f"imap {label}", now)
-                unmatched = handled.kind == InboundKind.UNMATCHED
+                outcome = process_isolated(db, settings, _raw(mailbox, uid), f"imap {label}", now)
+                if isinstance(outcome, Failed):
+                    if outcome.given_up:
+                        mailbox.move([str(uid)], inbox.failed_folder)
+                        outcome_text = f"{outcome}; moved to {inbox.failed_folder}"
+                    else:
+                        outcome_text = f"{outcome}; left in place for the next poll"
+                    report.failed.append((label, outcome_text))
+                    contiguous = contiguous and outcome.given_up
+                    continue
+                unmatched = outcome.kind == InboundKind.UNMATCHED
                 mailbox.move(
                     [str(uid)], inbox.unmatched_folder if unmatched else inbox.processed_folder
                 )
-            except Exception as exc:  # one bad message never stops the poll; it is tried again
-                log.exception("inbox: %s could not be handled", label)
-                report.failed.append((label, f"{type(exc).__name__}: {exc}"))
+            except (
+                OSError,
+                IMAP4.error,
+                ImapToolsError,
+            ) as exc:  # the server, not the message: next poll
+                log.warning("inbox: %s could not be read or moved: %s", label, exc)
+                report.failed.append((label, f"{type(exc).__name__}: {exc}; left in place"))
                 contiguous = False
                 continue
-            report.handled.append((label, handled))
+            report.handled.append((label, outcome))
             if contiguous:
                 _advance(db, key, validity, uid, now)
     return report
@@ -100,6 +114,15 @@ def check_login(inbox: InboxSettings) -> str:
     with _connect(inbox) as mailbox:
         status = mailbox.folder.status(inbox.folder, ["MESSAGES"])
     return f"{inbox.username}@{inbox.host}:{inbox.port} logs in; {inbox.folder} holds {status['MESSAGES']} message(s)"
+
+
+def _raw(mailbox: BaseMailBox, uid: int) -> bytes:
+    """The message exactly as the server holds it (not parsed and written out again)."""
+    status, data = mailbox.client.uid("FETCH", str(uid), "(BODY.PEEK[])")
+    for item in data if status == "OK" else ():
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+            return item[1]
+    raise IMAP4.error(f"FETCH of uid {uid} returned no message ({status})")
 
 
 def _connect(inbox: InboxSettings) -> BaseMailBox:

@@ -88,7 +88,7 @@ def _by_tag(session: Session, settings: Settings, recipients: Iterable[str]) -> 
 
 
 def _contact(session: Session, address: str) -> Contact | None:
-    if not address:
+    if "@" not in address or not address.isprintable():  # what a broken report calls an address
         return None
     return session.exec(select(Contact).where(Contact.email == address.lower())).first()
 

@@ -11,10 +11,10 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email.errors import MessageError
 from email.header import Header, decode_header
 from email.message import Message
-from email.parser import HeaderParser
+from email.parser import BytesParser, HeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 
@@ -25,6 +25,9 @@ _RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to"
 _TAGS = re.compile(r"<[^>]*>")
 _BLOCKS = re.compile(r"</?(p|div|br|tr|li|h\d|blockquote)\b[^>]*>", re.IGNORECASE)
 _HIDDEN = re.compile(r"<(style|script|head)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
+_MAX_DEPTH = 32  # MIME nesting read; deeper mail is read by its headers alone
+_MAX_KEY = 900  # bytes of a Message-ID used as the key (an index entry has a size limit)
+_MAX_HEADER = 16_384  # characters of a header value decoded (no header we read is longer)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class DsnRecipient:
 class Inbound:
     """What one incoming message says, as far as the engine cares."""
 
-    key: str  # its Message-ID, or sha256 of its bytes when it has none
+    key: str  # its Message-ID, or sha256 of its bytes when it has none (or a huge one)
     message_id: str
     references: tuple[str, ...]  # In-Reply-To first, then References newest first
     from_address: str
@@ -61,7 +64,7 @@ class Inbound:
 
 def parse_mail(raw: bytes) -> Inbound:
     """Parse one RFC 5322 message; never raises on malformed mail (fields are left empty)."""
-    msg = message_from_bytes(raw, policy=compat32)
+    msg = _message(raw)
     headers = _fields(msg)
     message_id = _first_id(headers.get("message-id", ""))
     references = _ids(headers.get("in-reply-to", "")) + tuple(
@@ -90,7 +93,7 @@ def parse_mail(raw: bytes) -> Inbound:
     if arf_rcpt:
         original_to = (arf_rcpt, *original_to)
     return Inbound(
-        key=message_id or "sha256:" + hashlib.sha256(raw).hexdigest(),
+        key=message_id if 0 < len(message_id.encode()) <= _MAX_KEY else _hash_key(raw),
         message_id=message_id,
         references=tuple(dict.fromkeys(references)),
         from_address=address.lower(),
@@ -107,6 +110,31 @@ def parse_mail(raw: bytes) -> Inbound:
         text=_body_text(msg),
         raw=raw,
     )
+
+
+def _hash_key(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _message(raw: bytes) -> Message:
+    """The parsed message; nested too deep (a message/rfc822 loop), only its headers."""
+    parser = BytesParser(policy=compat32)
+    try:
+        msg = parser.parsebytes(raw)
+    except RecursionError:
+        return parser.parsebytes(raw, headersonly=True)
+    return parser.parsebytes(raw, headersonly=True) if _depth(msg) > _MAX_DEPTH else msg
+
+
+def _depth(msg: Message) -> int:
+    deepest, stack = 0, [(msg, 1)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        payload = part.get_payload()
+        if isinstance(payload, list) and depth <= _MAX_DEPTH:
+            stack.extend((sub, depth + 1) for sub in payload if isinstance(sub, Message))
+    return deepest
 
 
 def _reports(msg: Message) -> tuple[tuple[DsnRecipient, ...], dict[str, str], dict[str, str]]:
@@ -193,11 +221,11 @@ def _decoded(part: Message) -> str:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
     try:
-        return data.decode(charset, "replace")
-    except LookupError:
-        return data.decode("utf-8", "replace")
+        text = data.decode(_charset(part.get_content_charset()), "replace")
+    except LookupError:  # a codec that is not a text encoding ("base64", "zlib")
+        text = data.decode("utf-8", "replace")
+    return text.replace("\x00", "")
 
 
 def _html_to_text(markup: str) -> str:
@@ -209,16 +237,17 @@ def _html_to_text(markup: str) -> str:
 
 def _text(value: object) -> str:
     """A header value as text, RFC 2047 words decoded (raw 8-bit bytes read as UTF-8), on one
-    line."""
+    line. A word that does not decode (bad base64, unknown charset) is kept as it was written."""
+    written = str(value)[:_MAX_HEADER]
     try:
-        parts = decode_header(value if isinstance(value, Header) else str(value))
+        parts = decode_header(value if isinstance(value, Header) else written)
         raw = "".join(
             text.decode(_charset(charset), "replace") if isinstance(text, bytes) else text
             for text, charset in parts
         )
-    except (ValueError, LookupError):
-        raw = str(value)
-    return " ".join(raw.split())
+    except (ValueError, LookupError, MessageError):
+        raw = written
+    return " ".join(raw[:_MAX_HEADER].replace("\x00", "").split())
 
 
 def _charset(name: str | None) -> str:

@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from campaign_engine.store.models import UTCDateTime
 
-__all__ = ["InboundMail", "InboxCursor"]
+__all__ = ["InboundFailure", "InboundMail", "InboxCursor"]
 
 
 class InboundMail(SQLModel, table=True):
@@ -37,3 +37,15 @@ class InboxCursor(SQLModel, table=True):
     uidvalidity: int = 0
     last_uid: int = 0
     polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InboundFailure(SQLModel, table=True):
+    """A message that could not be handled, by a hash of its bytes: tried again at the next poll
+    until `attempts` reaches the limit, then filed away (IMAP) or skipped (files)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_hash: str = Field(unique=True)  # sha256 of the raw message
+    attempts: int = 0
+    error: str = Field(default="", sa_type=sa.Text)  # the last error, one line
+    source: str = ""  # where it was last read
+    failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

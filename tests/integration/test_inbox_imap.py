@@ -22,7 +22,7 @@ from tests.inbound_fixtures import (
     inbound_config,
     launched_fixture,  # noqa: F401  (fixture)
 )
-from tests.inbound_mail import fill
+from tests.inbound_mail import BAD_SUBJECT, fill, poison_bounce, refuse_events_noting
 
 pytestmark = pytest.mark.skipif(
     not DOVECOT.exists(),
@@ -143,3 +143,36 @@ def test_campaign_run_polls_the_inbox_and_the_rep_is_alerted(
 
 def _alerts(sink: SmtpSink) -> list[EmailMessage]:
     return [m for m in sink.to(DANA) if m["X-Campaign-Alert"] == "contact_request"]
+
+
+def test_a_message_that_cannot_be_handled_is_tried_3_times_then_moved_to_the_failed_folder(
+    launched: str, db: Database, inbound_settings: Settings, dovecot: Dovecot
+) -> None:
+    tick(db, inbound_settings, EMAIL_1)
+    refuse_events_noting(db, "poison")
+    for raw in (BAD_SUBJECT, poison_bounce(db), fill(db, "gmail-reply-en.eml")):
+        dovecot.append(raw)
+    args = ["inbox", "poll", "--now", READ_AT.isoformat()]
+
+    first = campaign_cli(inbound_settings, *args)
+    assert first.returncode == 1
+    (line,) = first.stderr.splitlines()
+    assert line.startswith("INBOX uid 2: not handled, attempt 1 of 3 (")
+    assert "the store refuses poison" in line
+    assert line.endswith("; left in place for the next poll")
+    assert "INBOX uid 3: reply ada@tiny.example" in " ".join(first.stdout.split())
+    assert dovecot.subjects("Processed") == ["Re: Are you getting the most out of GitLab?"]
+    assert kinds_recorded(db) == {"unmatched": 1, "reply": 1}  # the undecodable subject: read
+    assert dovecot.subjects("INBOX") == ["Undelivered Mail Returned to Sender"]
+
+    second = campaign_cli(inbound_settings, *args)
+    assert "INBOX uid 2: not handled, attempt 2 of 3" in second.stderr
+    assert dovecot.subjects("INBOX") == ["Undelivered Mail Returned to Sender"]
+    third = campaign_cli(inbound_settings, *args)
+    assert third.returncode == 1
+    assert "INBOX uid 2: not handled after 3 attempts (" in third.stderr
+    assert third.stderr.rstrip().endswith("; moved to Failed")
+    assert dovecot.subjects("INBOX") == []
+    assert dovecot.subjects("Failed") == ["Undelivered Mail Returned to Sender"]
+    assert poll(inbound_settings) == "inbox: no new mail"
+    assert kinds_recorded(db) == {"unmatched": 1, "reply": 1}
