@@ -20,6 +20,7 @@ from campaign_engine.cli import (
     messages,
     rehearse,
     relay,
+    setup,
     stages,
     suppress,
     tokens,
@@ -36,6 +37,7 @@ FOLLOW_UP = "3. Follow up"
 KEEP_OUT = "4. Keep people out"
 INTEGRATIONS = "5. Integrations"
 
+command("init", setup.init, SET_UP, "campaign init --user")
 group("db", database.db_app, SET_UP, "campaign db upgrade")
 group(
     "import",

@@ -25,8 +25,8 @@ from sqlalchemy import exc as sa_exc
 
 from campaign_engine.cli.logs import setup_logging
 from campaign_engine.core.config import Settings, load_settings
-from campaign_engine.core.errors import CampaignEngineError
-from campaign_engine.store.db import Database
+from campaign_engine.core.errors import CampaignEngineError, ConfigError
+from campaign_engine.store.db import Database, database_exists, redacted_url
 from campaign_engine.store.models import utc
 
 __all__ = [
@@ -170,6 +170,18 @@ class Context:
     def db(self) -> Database:
         return Database(self.settings.database_url)
 
+    @cached_property
+    def existing_db(self) -> Database:
+        """The database for a command that only reads: one that does not exist yet is an
+        error naming its URL, never created empty (a wrong config would look like no data)."""
+        if not database_exists(self.settings.database_url):
+            raise ConfigError(
+                f"database {redacted_url(self.settings.database_url)} not found"
+                f" (database_url in {self.settings.config_path}); nothing was created: check"
+                " database_url, or create it with `campaign db upgrade` (PostgreSQL: createdb first)"
+            )
+        return self.db
+
     def close(self) -> None:
         if "db" in self.__dict__:  # only if a command opened it
             self.db.dispose()
@@ -188,7 +200,10 @@ def root(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", help="Config file (default: ./config.toml or $CAMPAIGN_CONFIG)."
+            "--config",
+            "-c",
+            help="Config file (default: $CAMPAIGN_CONFIG, else config.toml here or in a folder"
+            " above, else your user config folder's campaign-engine/config.toml).",
         ),
     ] = None,
     verbose: Annotated[

@@ -141,11 +141,11 @@ def status(
 ) -> None:
     """Per campaign and step: queued, sent, failed, skipped (and why)."""
     c = context_of(ctx)
-    with c.db.session() as session:
+    with c.existing_db.session() as session:
         if campaign:
             queries.campaign_by_name(session, campaign)
         statuses = reports.campaign_statuses(session, campaign)
-    pause = relay_state.current_pause(c.db)
+    pause = relay_state.current_pause(c.existing_db)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
         return
@@ -174,7 +174,7 @@ def report(
     """Funnel per campaign, email, segment, persona, offer page and rep; human engagement only;
     SAO, stages and the longest one; sends per local day."""
     c = context_of(ctx)
-    with c.db.session() as session:
+    with c.existing_db.session() as session:
         if campaign:
             queries.campaign_by_name(session, campaign)
         now = parse_now(None)
@@ -205,7 +205,7 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
     for item in statuses:
         enrolled = ", ".join(f"{k} {v}" for k, v in sorted(item.enrolled.items()))
         table = Table(
-            title=f"{item.name}  ({item.sequence}, from {item.start_date}, {item.window} {item.timezone})",
+            title=f"{item.name}  ({item.sequence}, from {item.start_date}, {item.window_text})",
             caption=f"enrolled: {enrolled or 'none'}; next due: {item.next_due_at or '-'}",
         )
         columns = (

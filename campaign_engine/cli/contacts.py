@@ -99,7 +99,7 @@ def contacts_export_command(
     ctx: typer.Context, email: Annotated[str, typer.Argument(help="The person's address.")]
 ) -> None:
     """Print all data held on EMAIL as JSON (for a data subject access request)."""
-    data = privacy.export_person(context_of(ctx).db, email)
+    data = privacy.export_person(context_of(ctx).existing_db, email)
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 

@@ -8,7 +8,7 @@ import typer
 
 from campaign_engine.cli.app import command_group, context_of, out, subcommand
 from campaign_engine.store import schema
-from campaign_engine.store.db import Database
+from campaign_engine.store.db import Database, database_exists, redacted_url
 
 db_app = command_group(help="The database schema (alembic migrations).", no_args_is_help=True)
 
@@ -27,6 +27,11 @@ def db_upgrade(ctx: typer.Context) -> None:
 def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and the newest one this version knows."""
     c = context_of(ctx)
+    if not database_exists(c.settings.database_url):
+        out.print(
+            f"database: not found ({redacted_url(c.settings.database_url)}); newest: {schema.head_revision()}"
+        )
+        return
     database = Database(c.settings.database_url, migrate=False)
     current, head = schema.current_revision(database.engine), schema.head_revision()
     out.print(f"database: {current or 'empty'}; newest: {head}")

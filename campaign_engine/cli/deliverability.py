@@ -16,6 +16,7 @@ from campaign_engine.engine.doctor import Check, diagnose
 from campaign_engine.sending import relay_state
 from campaign_engine.sending.dkim import dns_record, generate_key, valid_domain, valid_selector
 from campaign_engine.sending.lint import LintReport, lint_sequence
+from campaign_engine.store.db import database_exists
 
 dkim_app = command_group(help="DKIM keys for signing outgoing mail.", no_args_is_help=True)
 
@@ -77,7 +78,8 @@ def doctor(
     """Check the config for deliverability and compliance; exit 1 when something must be fixed."""
     c = context_of(ctx)
     checks = diagnose(c.settings, probe_smtp=smtp)
-    pause = relay_state.current_pause(c.db) if c.settings.transport == "smtp" else None
+    sending = c.settings.transport == "smtp" and database_exists(c.settings.database_url)
+    pause = relay_state.current_pause(c.db) if sending else None
     if pause is not None:
         line = relay_state.describe_pause(pause, c.settings.timezone, parse_now(None))
         checks.append(Check("error", "relay", line))

@@ -60,7 +60,7 @@ def digests_preview_command(
 ) -> None:
     """Print what the rep's next digest would contain; nothing is claimed or sent."""
     c = context_of(ctx)
-    preview = digests.preview_digest(c.db, rep, parse_now(now), c.settings.reminder_days)
+    preview = digests.preview_digest(c.existing_db, rep, parse_now(now), c.settings.reminder_days)
     schedule = digests.describe(preview.preference, preview.rep.timezone)
     due = "due now" if preview.due else "not due yet"
     out.print(f"{preview.rep.email}: digests {schedule}; {due}")

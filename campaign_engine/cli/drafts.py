@@ -56,7 +56,7 @@ def drafts_list(
 ) -> None:
     """The drafts waiting for a rep (or sent), one row per contact and email."""
     c = context_of(ctx)
-    with c.db.session() as session:
+    with c.existing_db.session() as session:
         if campaign:
             queries.campaign_by_name(session, campaign)
         views = drafts.list_drafts(
@@ -94,7 +94,7 @@ def drafts_show(
 ) -> None:
     """One draft as it will go out (tracking and the footer are added when it is sent)."""
     c = context_of(ctx)
-    with c.db.session() as session:
+    with c.existing_db.session() as session:
         v = drafts.get_draft(session, draft_id, rep)
     out.print(
         f"Draft {v.id}: email {v.step} of {v.campaign!r}, {v.status}"
@@ -196,7 +196,7 @@ def reminders_command(
 ) -> None:
     """Next emails due: sent email N at least reminder_days ago, email N+1 not yet."""
     c = context_of(ctx)
-    with c.db.session() as session:
+    with c.existing_db.session() as session:
         lines = reminder_mail.reminder_lines(session, parse_now(now), c.settings.reminder_days, rep)
     if format is Format.json:
         emit_json([line.to_json() for line in lines])

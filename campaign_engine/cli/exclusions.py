@@ -93,8 +93,8 @@ def exclusions_list(
 ) -> None:
     """Who excluded whom, when, why, from which file:line (and who removed it)."""
     c = context_of(ctx)
-    views = exclusions.list_exclusions(c.db, campaign, all_)
-    with c.db.session() as session:
+    views = exclusions.list_exclusions(c.existing_db, campaign, all_)
+    with c.existing_db.session() as session:
         cid = queries.campaign_by_name(session, campaign).id if campaign else None
         deadlines = exclusion_apply.deadline_statuses(session, parse_now(now), cid)
     if format is Format.json:

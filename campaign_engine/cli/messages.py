@@ -45,7 +45,7 @@ def messages(
     if ctx.invoked_subcommand is not None:
         return
     c = context_of(ctx)
-    with c.db.session() as session:
+    with c.existing_db.session() as session:
         lines = reports.list_messages(session, campaign, state, limit)
     if format is Format.json:
         out.print_json(json.dumps([line.to_json() for line in lines]))

@@ -20,7 +20,7 @@ def relay_status(ctx: typer.Context, now: NowOption = None) -> None:
     c = context_of(ctx)
     out.print(
         relay_state.describe_pause(
-            relay_state.current_pause(c.db), c.settings.timezone, parse_now(now)
+            relay_state.current_pause(c.existing_db), c.settings.timezone, parse_now(now)
         )
     )
 

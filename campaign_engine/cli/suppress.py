@@ -25,7 +25,7 @@ def suppress_list_command(
     reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
 ) -> None:
     """Every suppressed address: when, why and from what source."""
-    rows = suppression.list_suppressions(context_of(ctx).db, reason)
+    rows = suppression.list_suppressions(context_of(ctx).existing_db, reason)
     table = Table(title=f"{len(rows)} suppressed address(es)")
     for column in ("email", "reason", "since", "source"):
         table.add_column(column)

@@ -44,7 +44,7 @@ def list_command(
     all_: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
 ) -> None:
     """Tokens by name: role, created, revoked (never the token itself)."""
-    views = tokens.list_tokens(context_of(ctx).db, include_revoked=all_)
+    views = tokens.list_tokens(context_of(ctx).existing_db, include_revoked=all_)
     table = Table(title=f"API tokens ({len(views)})")
     for column in ("name", "role", "rep", "created", "revoked"):
         table.add_column(column)

@@ -73,7 +73,7 @@ def users_list(
     """Every web-app user, removed ones too."""
     from campaign_engine.web import users
 
-    views = users.list_users(context_of(ctx).db)
+    views = users.list_users(context_of(ctx).existing_db)
     if format is Format.json:
         emit_json(
             [

@@ -53,7 +53,7 @@ def add(
 @subcommand(webhooks_app, "list", "campaign webhooks list")
 def list_command(ctx: typer.Context) -> None:
     """Active receivers (secrets are never shown)."""
-    hooks = webhooks.list_webhooks(context_of(ctx).db)
+    hooks = webhooks.list_webhooks(context_of(ctx).existing_db)
     table = Table(title=f"Webhooks ({len(hooks)})")
     for column in ("id", "url", "format", "events", "created"):
         table.add_column(column)
@@ -93,7 +93,7 @@ def log_command(
     limit: Annotated[int, typer.Option(help="Newest N deliveries.")] = 50,
 ) -> None:
     """Deliveries, newest first: state, attempts, the receiver's last answer, next attempt."""
-    rows = webhooks.delivery_log(context_of(ctx).db, webhook_id, state, limit)
+    rows = webhooks.delivery_log(context_of(ctx).existing_db, webhook_id, state, limit)
     table = Table(title=f"Webhook deliveries ({len(rows)})")
     for column in ("id", "webhook", "event", "state", "attempts", "last", "next", "webhook-id"):
         table.add_column(column)

@@ -1,4 +1,7 @@
-"""config.toml plus CAMPAIGN_* environment overrides, read into one frozen Settings object."""
+"""config.toml plus CAMPAIGN_* environment overrides, read into one frozen Settings object.
+
+The file is found the way command-line tools find theirs: --config, $CAMPAIGN_CONFIG, the
+nearest config.toml up the directory tree, then the user config folder."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,10 +20,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign_engine.core.errors import ConfigError
 
-__all__ = ["DkimSettings", "InboxSettings", "Settings", "SmtpSettings", "load_settings"]
+__all__ = [
+    "DkimSettings",
+    "InboxSettings",
+    "Settings",
+    "SmtpSettings",
+    "find_config",
+    "load_settings",
+    "user_config_path",
+]
 
 ENV_PREFIX = "CAMPAIGN_"
 DEFAULT_CONFIG = "config.toml"
+APP_FOLDER = "campaign-engine"  # in the user config folder
 MIN_REMINDER_DAYS, MAX_REMINDER_DAYS = 7, 10  # "send the next email after 7-10 days"
 _ADDRESS_KEYS = {
     "unsubscribe_mailto": "unsubscribe@example.com",
@@ -193,20 +206,63 @@ class Settings:
 
 
 def load_settings(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Settings:
-    """Read the config file (default ./config.toml or $CAMPAIGN_CONFIG), then apply env overrides."""
+    """Read the config file `find_config` names, then apply CAMPAIGN_* environment overrides.
+
+    With no file anywhere, settings come from the environment alone when it sets
+    CAMPAIGN_SECRET (a container's way); otherwise one line says where we looked."""
     env = os.environ if environ is None else environ
-    config_path = Path(path or env.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG).resolve()
-    raw: dict[str, Any] = {}
-    if config_path.exists():
-        try:
-            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{config_path}: {exc}") from exc
-    elif path is not None or ENV_PREFIX + "CONFIG" in env:
-        raise ConfigError(f"{config_path}: config file not found")
+    here = (cwd or Path.cwd()).resolve()
+    config_path = find_config(path, env, here)
+    if config_path is None:
+        if ENV_PREFIX + "SECRET" not in env:
+            raise ConfigError(_not_found_message(env, here))
+        return _build(here / DEFAULT_CONFIG, {}, env)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: {exc}") from exc
     return _build(config_path, raw, env)
+
+
+def find_config(path: str | Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The config file: --config, else $CAMPAIGN_CONFIG (both must exist), else the nearest
+    config.toml in `cwd` or a folder above it, else the one in the user config folder."""
+    named = path or env.get(ENV_PREFIX + "CONFIG")
+    if named:
+        chosen = (cwd / Path(named).expanduser()).resolve()
+        if not chosen.is_file():
+            where = "--config" if path else f"${ENV_PREFIX}CONFIG"
+            raise ConfigError(f"{chosen}: config file not found (named by {where})")
+        return chosen
+    for folder in (cwd, *cwd.parents):
+        if (folder / DEFAULT_CONFIG).is_file():
+            return folder / DEFAULT_CONFIG
+    user = user_config_path(env)
+    return user if user.is_file() else None
+
+
+def user_config_path(env: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """Where a user's own config.toml lives: the platform's folder for application settings."""
+    home = Path(env.get("HOME") or Path.home())
+    if platform == "win32":
+        base = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+    elif platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    return base / APP_FOLDER / DEFAULT_CONFIG
+
+
+def _not_found_message(env: Mapping[str, str], cwd: Path) -> str:
+    return (
+        f"no config file: looked for --config, ${ENV_PREFIX}CONFIG, {DEFAULT_CONFIG} in {cwd}"
+        f" and every folder above it, and {user_config_path(env)};"
+        " create one with `campaign init` (or `campaign init --user`)"
+    )
 
 
 def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Settings:

@@ -19,8 +19,9 @@ from campaign_engine.store import relay_tables as _relay_tables  # noqa: F401  (
 from campaign_engine.store.schema import upgrade
 from campaign_engine.store.sql_dates import register_sqlite_functions
 
-__all__ = ["Database", "is_postgres"]
+__all__ = ["Database", "database_exists", "is_postgres", "redacted_url"]
 
+_PG_DATABASE_NAMED = "SELECT 1 FROM pg_database WHERE datname = :name"
 SQLITE_BUSY_TIMEOUT = 30_000  # milliseconds a writer waits for the lock before failing
 
 
@@ -38,7 +39,7 @@ class Database:
             upgrade(self.engine)
 
     def __repr__(self) -> str:
-        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"Database({redacted_url(self.url)!r})"
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -60,6 +61,39 @@ class Database:
         tables = sa.MetaData()
         tables.reflect(self.engine)
         tables.drop_all(self.engine)
+
+
+def database_exists(url: str) -> bool:
+    """Whether the database at `url` is there already (a SQLite file, a PostgreSQL database),
+    found without creating it."""
+    address = sa.engine.make_url(_normalise(url))
+    if address.get_backend_name() == "sqlite":
+        return address.database in (None, "", ":memory:") or Path(address.database).is_file()
+    try:
+        _probe(address)
+        return True
+    except sa.exc.OperationalError:
+        # The server's error carries no SQLSTATE at connect time: ask its catalogue instead.
+        name = address.database
+        found = _probe(address.set(database="postgres"), _PG_DATABASE_NAMED, {"name": name})
+        if found:
+            raise  # there, but we may not connect: the original error says why
+        return False
+
+
+def _probe(address: sa.URL, sql: str = "SELECT 1", params: dict[str, Any] | None = None) -> bool:
+    """Connect to `address` and say whether `sql` returns a row."""
+    engine = sa.create_engine(address)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(sql), params or {}).first() is not None
+    finally:
+        engine.dispose()
+
+
+def redacted_url(url: str) -> str:
+    """The URL as it may be shown: its password masked."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def _normalise(url: str) -> str:

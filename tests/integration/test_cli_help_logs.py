@@ -43,10 +43,12 @@ def test_root_help_lists_the_panels_in_workflow_order_with_plain_flags(settings:
     positions = [text.index(panel) for panel in PANELS]
     assert positions == sorted(positions), text
     assert "<bool>" not in text
-    # within a panel, workflow order too: the schema and the import before the checks
+    # within a panel, workflow order too: the config, the schema and the import before the checks
     rows = [line.split()[1] for line in text.splitlines() if line.startswith("│ ")]
     rows = [name for name in rows if not name.startswith("-")]
-    assert rows[:8] == ["db", "import", "users", "dkim", "doctor", "lint", "rehearse", "launch"]
+    assert rows[:9] == [
+        "init", "db", "import", "users", "dkim", "doctor", "lint", "rehearse", "launch"
+    ], rows  # fmt: skip
 
 
 def test_every_root_command_and_group_has_an_example(settings: Settings) -> None:
