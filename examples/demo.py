@@ -10,9 +10,11 @@ from __future__ import annotations
 import email
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -25,6 +27,8 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "var" / "demo"
+CONFIG = RUN_DIR / "config.toml"
+CONFIG_OPTION = f"--config {CONFIG.relative_to(ROOT)}"
 START = date(2021, 4, 27)
 console = Console() if sys.stdout.isatty() else Console(width=150)
 
@@ -34,35 +38,61 @@ DEMO_OPS = "ops@gitlab-demo.example"
 DEMO_REP = "grace.kim@gitlab-demo.example"  # owns accounts in the example target list
 
 
-def environment() -> dict[str, str]:
-    return {
-        "CAMPAIGN_CONFIG": str(ROOT / "config.toml"),
-        "CAMPAIGN_DATABASE_URL": f"sqlite:///{RUN_DIR / 'campaign.db'}",
-        "CAMPAIGN_OUTBOX_DIR": str(RUN_DIR / "outbox"),
-        "CAMPAIGN_TRANSPORT": "outbox",
-        # Every message is DKIM-signed with the key `dkim keygen` writes at the start.
-        "CAMPAIGN_DKIM_SELECTOR": "demo",
-        "CAMPAIGN_DKIM_DOMAIN": "gitlab-demo.example",
-        "CAMPAIGN_DKIM_PRIVATE_KEY_PATH": str(RUN_DIR / "dkim.pem"),
-        # Replies and bounces come back to the engine's mailbox (see close_the_loop).
-        "CAMPAIGN_REPLY_TO": "replies@gitlab-demo.example",
-        "CAMPAIGN_REPLY_SUBADDRESS": "true",
-        "CAMPAIGN_BOUNCE_ADDRESS": "bounces@gitlab-demo.example",
-    }
+def write_config() -> Path:
+    """The demo's own config file, next to its database and Maildir: the repository's settings
+    (sender, footer, secret), with DKIM signing and the reply and bounce mailboxes switched on."""
+    shipped = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    text = f"""# Written by `make demo` (examples/demo.py). Paths are relative to this file.
+database_url = "sqlite:///campaign.db"
+transport = "outbox"
+outbox_dir = "outbox"
+from = {json.dumps(shipped["from"])}
+company_name = {json.dumps(shipped["company_name"])}
+postal_address = {json.dumps(shipped["postal_address"])}
+tracking_base_url = "http://127.0.0.1:8080"
+secret = {json.dumps(shipped["secret"])}
+sequences_dir = {json.dumps(str(ROOT / "sequences"))}
+templates_dir = {json.dumps(str(ROOT / "templates"))}
+# Replies and bounces come back to the engine's mailbox (see close_the_loop).
+reply_to = "replies@gitlab-demo.example"
+reply_subaddress = true
+bounce_address = "bounces@gitlab-demo.example"
+
+# Every message is DKIM-signed with the key `campaign dkim keygen` writes at the start.
+[dkim]
+selector = "demo"
+domain = "gitlab-demo.example"
+private_key_path = "dkim.pem"
+"""
+    CONFIG.write_text(text, encoding="utf-8")
+    return CONFIG
+
+
+def shown(args: tuple[str, ...]) -> str:
+    """A command line as it can be pasted into a shell (quoted where needed, paths relative)."""
+    words = [str(Path(a).relative_to(ROOT)) if a.startswith(f"{ROOT}/") else a for a in args]
+    return "campaign " + shlex.join(words)
 
 
 def campaign(*args: str, quiet: bool = False, stdin: str | None = None) -> str:
     """Run one `campaign` command as an operator would; quiet ones print only when they did work."""
     if not quiet:
-        console.print(f"\n[bold cyan]$ campaign {' '.join(args)}[/bold cyan]")
-    env = {**os.environ, **environment(), "COLUMNS": os.environ.get("COLUMNS", "160")}
+        console.print(f"\n$ {shown(args)}", style="bold cyan", markup=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
+    env.update(CAMPAIGN_CONFIG=str(CONFIG), COLUMNS=os.environ.get("COLUMNS", "160"))
     binary = Path(sys.executable).parent / "campaign"
     result = subprocess.run(
-        [str(binary), *args], env=env, check=False, capture_output=True, text=True, input=stdin
+        [str(binary), *args],
+        env=env,
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        input=stdin,
     )
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
-        sys.exit(f"demo: `campaign {' '.join(args)}` failed with exit code {result.returncode}")
+        sys.exit(f"demo: `{shown(args)}` failed with exit code {result.returncode}")
     if not quiet:
         sys.stdout.write(result.stdout)
     return result.stdout
@@ -211,6 +241,12 @@ def main() -> None:
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
     console.rule("campaign-engine demo: Upsell Premium to Ultimate")
+    write_config()
+    console.print(
+        f"Settings: {CONFIG.relative_to(ROOT)}. Every command below runs in {ROOT} with them;"
+        f" to run one yourself there, add {CONFIG_OPTION} after `campaign`.",
+        markup=False,
+    )
     campaign("dkim", "keygen", "--out", str(RUN_DIR / "dkim.pem"))
     campaign("lint", "premium-to-ultimate")
     campaign("import", "reps", str(ROOT / "examples" / "reps.csv"))
@@ -247,7 +283,7 @@ def main() -> None:
         f"\n[bold green]{count} messages delivered[/bold green] into the Maildir {RUN_DIR / 'outbox'}"
         f"\nOpen one: [cyan]less {next(outbox.iterdir()) if count else outbox}[/cyan]"
         f"  or the whole folder: [cyan]mutt -f {RUN_DIR / 'outbox'}[/cyan]"
-        "\nAll messages: [cyan]campaign messages --limit 0[/cyan] (with the same CAMPAIGN_* settings)"
+        f"\nAll messages: [cyan]campaign {CONFIG_OPTION} messages --limit 0[/cyan]"
     )
     open_console()
 
@@ -257,10 +293,10 @@ def open_console() -> None:
     for login, role in ((DEMO_OPS, "ops"), (DEMO_REP, "rep")):
         campaign("users", "add", login, "--role", role, "--password-stdin", "--replace",
                  quiet=True, stdin=DEMO_PASSWORD + "\n")  # fmt: skip
-    exports = " ".join(f"{k}={v}" for k, v in environment().items())
     console.rule("The web console")
     console.print(
-        f"Start it:   [cyan]{exports} .venv/bin/campaign serve[/cyan]"
+        f"Start it:   [cyan]cd {shlex.quote(str(ROOT))}"
+        f" && .venv/bin/campaign {CONFIG_OPTION} serve[/cyan]"
         "\nThen open:  [cyan]http://127.0.0.1:8080/app/[/cyan]"
         f"\nOps login:  [cyan]{DEMO_OPS}[/cyan]  password [cyan]{DEMO_PASSWORD}[/cyan]"
         f"\nRep login:  [cyan]{DEMO_REP}[/cyan]  (same password): My day, drafts, preview"

@@ -92,6 +92,14 @@ class CampaignStatus:
     late_joiners: int = 0  # enrolled by a tick after launch
     sent_per_local_day: dict[str, int] = field(default_factory=dict)  # each contact's calendar
 
+    @property
+    def window_text(self) -> str:
+        """The send window as it applies: in each contact's own zone, not the campaign's."""
+        start, end = self.window.split("-")
+        return (
+            f"{start}–{end} in each contact's time zone ({self.timezone} for contacts without one)"
+        )
+
 
 def campaign_statuses(
     session: Session,

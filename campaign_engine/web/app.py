@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, Route
 
 from campaign_engine.api.app import API_MOUNT, EDGE_BODY_LIMIT, create_api
 from campaign_engine.core.config import Settings
@@ -47,6 +48,7 @@ def create_app(
     api = create_api(settings, db, clock=edge.clock, transport_factory=transport_factory)
     app = Starlette(
         routes=[
+            Route("/", lambda _: RedirectResponse(MOUNT + "/", status_code=302)),
             *edge.routes(),
             *health_routes(db, settings),
             Mount(MOUNT, app=webapp),

@@ -119,7 +119,10 @@ def test_status_prints_each_steps_numbers(
     queue_due(db, settings, NAME, at(5, 4, 9))  # email 2: written, not handed to SMTP yet
 
     output, rows = status_rows(settings)
-    assert "P2U  (premium-to-ultimate, from 2021-04-27, 09:00-17:00 UTC)" in output
+    assert (
+        "P2U  (premium-to-ultimate, from 2021-04-27, 09:00–17:00 in each contact's time zone"
+        " (UTC for contacts without one))"
+    ) in output
     assert [(r["step"], r["day"], r["subject"]) for r in rows.values()] == [
         ("1", "0", SUBJECTS[0]),
         ("2", "7", SUBJECTS[1]),
