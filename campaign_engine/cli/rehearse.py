@@ -73,7 +73,9 @@ def rehearse_command(
     with tempfile.TemporaryDirectory(prefix="campaign-rehearsal-") as scratch:
         directory = Path(scratch)
         with err.status("Rehearsing in simulated time..."):
-            result = rehearse(c.db, c.settings, options, parse_now(now), directory, samples, spam)
+            result = rehearse(
+                c.existing_db, c.settings, options, parse_now(now), directory, samples, spam
+            )
         _print(result, spam)
         if out_file is not None:
             out_file.write_text(recipients_csv(result), encoding="utf-8", newline="")
