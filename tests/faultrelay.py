@@ -6,6 +6,11 @@ MAIL FROM or at RCPT for some or all recipients, a connection dropped at the DAT
 (before the final dot) or after the final dot (the relay keeps the message but never answers),
 and slow replies; STARTTLS (required) or implicit TLS with a given certificate. `received` lists
 what the relay really took, recipient by recipient (`encrypted`: whether each came over TLS).
+
+Postfix's own restrictions, which it applies at RCPT TO (smtpd_delay_reject): `relay_after_auth`
+(smtpd_client_restrictions = permit_sasl_authenticated, reject: AUTH offered, not required, and
+every recipient of a session without a login refused), `helo_fqdn` (reject_non_fqdn_helo_hostname)
+and `auth_after_tls` (smtpd_tls_auth_only: AUTH offered only once STARTTLS is done).
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ class FaultRelay:
     drop_after_dot: set[str] = field(default_factory=set)  # take it, then close without a reply
     delay: float = 0.0  # seconds before each RCPT reply
     smtputf8: bool = True
+    relay_after_auth: bool = False  # Postfix: no login, every RCPT refused "Client host rejected"
+    helo_fqdn: bool = False  # Postfix: a HELO name without a dot is refused at RCPT
+    auth_after_tls: bool = False  # AUTH offered only after STARTTLS
     tls: ssl.SSLContext | None = None  # offer (and require) STARTTLS with this certificate
     implicit_tls: bool = False  # ... or speak TLS from the first byte (an SMTPS port)
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
@@ -72,6 +80,11 @@ class FaultRelay:
     ) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.relay_after_auth and not session.authenticated:
+            return "554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied"
+        helo = session.host_name or ""
+        if self.helo_fqdn and "." not in helo:
+            return f"504 5.5.2 <{helo}>: Helo command rejected: need fully-qualified hostname"
         forced = self.rcpt_replies.get(address) or self.rcpt_reply_all
         if forced:
             return forced
@@ -126,7 +139,12 @@ class _FaultySMTP(SMTP):
 class _Controller(Controller):
     def __init__(self, relay: FaultRelay) -> None:
         options: dict[str, Any] = (
-            {"auth_required": True, "auth_require_tls": False} if relay.username else {}
+            {
+                "auth_required": not relay.relay_after_auth,
+                "auth_require_tls": relay.auth_after_tls,
+            }
+            if relay.username
+            else {}
         )
         if relay.tls is not None and relay.implicit_tls:
             options["ssl_context"] = relay.tls

@@ -57,13 +57,15 @@ class SmtpSettings:
     tls_verify: bool = True  # check the relay's certificate (name and chain)
     ca_file: str = ""  # PEM file of the CA that signed the relay's certificate (private CA)
     ehlo_name: str = ""  # name we give at EHLO; "" = this host's FQDN, else the From domain
+    probe_rcpt: str = ""  # `campaign doctor`'s RCPT TO (nothing is sent); "" = the From address
     max_messages_per_connection: int = 100  # then the connection is closed and a new one opened
     max_connection_age_seconds: float = 300.0  # a pooled connection older than this is replaced
 
     def fingerprint(self) -> str:
         """A digest of every setting that decides how we talk to the relay: a pause for a
         permanent-looking fault (a wrong password) lifts itself when this changes."""
-        text = repr(sorted((f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)))
+        fields = [f.name for f in dataclasses.fields(self) if f.name != "probe_rcpt"]  # doctor's
+        text = repr(sorted((name, str(getattr(self, name))) for name in fields))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

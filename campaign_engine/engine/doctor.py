@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
+import aiosmtplib
+
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError
 from campaign_engine.core.secretcheck import DEMO_SECRET, is_loopback, weak_secret
+from campaign_engine.core.tokens import TokenSigner
 from campaign_engine.inbound.imap import check_login
 from campaign_engine.sending.dkim import (
     DkimSigner,
@@ -20,8 +23,16 @@ from campaign_engine.sending.dkim import (
     valid_domain,
     valid_selector,
 )
-from campaign_engine.sending.smtp_client import SessionFault, default_ehlo_name, open_session
-from campaign_engine.sending.smtp_replies import how_to_fix
+from campaign_engine.sending.reply_addresses import envelope_sender
+from campaign_engine.sending.retry import AttemptResult
+from campaign_engine.sending.smtp_client import (
+    SessionFault,
+    default_ehlo_name,
+    open_session,
+    probe_envelope,
+    relay_said,
+)
+from campaign_engine.sending.smtp_replies import Verdict, how_to_fix
 
 __all__ = ["DEMO_SECRET", "Check", "diagnose", "smtp_reachable", "smtp_session"]
 
@@ -37,7 +48,7 @@ class Check:
 
 
 def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
-    """Every check, in order; no message is sent (SMTP is only connected to, then closed)."""
+    """Every check, in order; no message is sent (the SMTP session stops after RCPT TO)."""
     checks: list[Check] = []
 
     def add(level: str, what: str, detail: str) -> None:
@@ -185,26 +196,52 @@ def _check_replies(settings: Settings, probe: bool, add: _Add) -> None:
 
 
 async def smtp_session(settings: Settings, from_domain: str) -> list[Check]:
-    """A real session with the relay, as the sender opens it: connect, EHLO, STARTTLS, AUTH;
-    no MAIL FROM, so nothing is sent. One check per step, and the failing step says why."""
+    """A real session with the relay, as a send opens it: connect, EHLO, STARTTLS, AUTH, then
+    MAIL FROM the real envelope sender and RCPT TO `[smtp] probe_rcpt` (default the From
+    address), RSET and QUIT: no message is sent. One check per step with the relay's reply as
+    it gave it; the failing step says why and what to change."""
     steps: list[str] = []
     smtp = settings.smtp
     try:
         client = await open_session(smtp, smtp.ehlo_name or default_ehlo_name(from_domain), steps)
     except SessionFault as exc:
-        checks = [Check("ok", "smtp", step) for step in steps]
-        fault = exc.verdict.fault
-        fix = how_to_fix(fault.stage) if fault else ""
-        hint = f"; {fix}" if fix else ""
+        return [*_passed(steps), _failed(exc.verdict)]
+    probe = smtp.probe_rcpt or parseaddr(settings.from_address)[1]
+    sender = envelope_sender(settings, TokenSigner(settings.secret), 0)
+    verdict = await probe_envelope(client, sender, probe, steps)
+    checks = _passed(steps)
+    if verdict.fault is not None:
+        checks.append(_failed(verdict))
+    elif verdict.result != AttemptResult.DELIVERED:  # about that address, not about us
         checks.append(
-            Check("error", "smtp", f"{fault.stage}: {fault}{hint}" if fault else str(exc))
+            Check(
+                "warning",
+                "smtp",
+                f"RCPT TO:<{probe}>: {verdict.detail}: the relay refused this address, not our"
+                " session; set [smtp] probe_rcpt to an address it delivers to",
+            )
         )
-        return checks
-    await client.quit()
-    checks = [Check("ok", "smtp", step) for step in steps]
+    if client.is_connected:
+        try:
+            checks.append(Check("ok", "smtp", f"QUIT: {relay_said(await client.quit())}"))
+        except aiosmtplib.SMTPException:
+            client.close()
     if not smtp.starttls and not smtp.use_tls and smtp.host not in _LOCAL_HOSTS:
         checks.append(Check("warning", "smtp", "no TLS to a remote relay: set starttls = true"))
     return checks
+
+
+def _passed(steps: list[str]) -> list[Check]:
+    return [Check("ok", "smtp", step) for step in steps]
+
+
+def _failed(verdict: Verdict) -> Check:
+    """The step that failed: where, the relay's reply, and the setting to change."""
+    fault = verdict.fault
+    if fault is None:
+        return Check("error", "smtp", verdict.detail)
+    fix = how_to_fix(fault.stage, fault.reason)
+    return Check("error", "smtp", f"{fault.stage}: {fault}" + (f"; {fix}" if fix else ""))
 
 
 def smtp_reachable(host: str, port: int, timeout: float = 3.0) -> tuple[bool, str]:

@@ -94,7 +94,7 @@ def describe_pause(pause: RelayPause | None, timezone: str, now: datetime) -> st
     )
     line = f"sending paused since {stamp}: {pause.reason} ({pause.detail})"
     if pause.resume_at is None:
-        fix = how_to_fix(pause.stage) or "fix the [smtp] settings"
+        fix = how_to_fix(pause.stage, pause.reason) or "fix the [smtp] settings"
         return line + f"; {fix}, or run `campaign relay resume` once fixed"
     if pause.resume_at <= now:
         return line + "; the next tick tries again"

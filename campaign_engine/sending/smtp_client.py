@@ -23,6 +23,8 @@ from campaign_engine.core.config import SmtpSettings
 from campaign_engine.sending.outcomes import Delivery, OnDone, OnTaken, Outcome
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_replies import (
+    NO_AUTH,
+    NO_AUTH_BEFORE_TLS,
     RelayFault,
     Stage,
     Verdict,
@@ -30,7 +32,15 @@ from campaign_engine.sending.smtp_replies import (
     classify_reply,
 )
 
-__all__ = ["Limiter", "SessionFault", "SmtpTransport", "default_ehlo_name", "open_session"]
+__all__ = [
+    "Limiter",
+    "SessionFault",
+    "SmtpTransport",
+    "default_ehlo_name",
+    "open_session",
+    "probe_envelope",
+    "relay_said",
+]
 
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -80,6 +90,7 @@ class _Connection:
     client: aiosmtplib.SMTP
     opened: float = field(default_factory=time.monotonic)
     sent: int = 0
+    accepted: bool = False  # the relay accepted a recipient in this session
 
 
 def default_ehlo_name(from_domain: str) -> str:
@@ -95,7 +106,8 @@ async def open_session(
 ) -> aiosmtplib.SMTP:
     """Connect, EHLO, STARTTLS, AUTH (one mechanism, once); raises SessionFault with the stage.
 
-    `steps`, when given, collects one line per step that succeeded (for `campaign doctor`).
+    `steps`, when given, collects one line per step that succeeded, with the relay's reply as it
+    gave it (for `campaign doctor`).
     """
     note = steps if steps is not None else []
     client = aiosmtplib.SMTP(
@@ -111,21 +123,23 @@ async def open_session(
     stage = Stage.TLS if settings.use_tls else Stage.CONNECT
     try:
         greeting = await client.connect()
-        note.append(f"connect {settings.host}:{settings.port}: {greeting.code} {greeting.message}")
+        note.append(f"connect {settings.host}:{settings.port}: {relay_said(greeting)}")
         stage = Stage.EHLO
-        await client.ehlo()
-        note.append(f"EHLO {ehlo_name}: accepted")
+        note.append(f"EHLO {ehlo_name}: {relay_said(await client.ehlo())}")
         if settings.starttls:
             stage = Stage.TLS
-            await client.starttls()
-            await client.ehlo()
-            note.append(
-                "STARTTLS: certificate " + ("checked" if settings.tls_verify else "NOT checked")
-            )
+            started = await client.starttls()
+            checked = "checked" if settings.tls_verify else "NOT checked"
+            note.append(f"STARTTLS: {relay_said(started)}; certificate {checked}")
+            stage = Stage.EHLO
+            note.append(f"EHLO {ehlo_name} over TLS: {relay_said(await client.ehlo())}")
         if settings.username:
             stage = Stage.AUTH
-            await _login(client, settings.username, settings.password)
-            note.append(f"AUTH as {settings.username}: accepted")
+            tls = settings.starttls or settings.use_tls
+            note.append(await _login(client, settings.username, settings.password, tls))
+    except SessionFault:
+        client.close()
+        raise
     except aiosmtplib.SMTPResponseException as exc:
         client.close()
         raise SessionFault(classify_reply(stage, exc.code, exc.message)) from exc
@@ -135,15 +149,44 @@ async def open_session(
     return client
 
 
-async def _login(client: aiosmtplib.SMTP, username: str, password: str) -> None:
+def relay_said(reply: aiosmtplib.SMTPResponse) -> str:
+    """A reply as the relay gave it, on one line: '250 relay.example, PIPELINING, STARTTLS'."""
+    return " ".join(f"{reply.code} {', '.join(reply.message.splitlines())}".split())
+
+
+async def _login(client: aiosmtplib.SMTP, username: str, password: str, tls: bool) -> str:
     """One AUTH with the best mechanism both sides know. No second mechanism after a refusal:
     a wrong password tried twice per connection is what trips a provider's lockout."""
     methods = client.supported_auth_methods
-    if not methods:
-        raise aiosmtplib.SMTPResponseException(
-            530, "5.7.0 the relay offers no AUTH mechanism we know (STARTTLS missing?)"
-        )
-    await getattr(client, f"auth_{methods[0].replace('-', '')}")(username, password)
+    if not methods:  # nothing was refused: the relay's EHLO reply offered no AUTH we know
+        offered = client.last_ehlo_response
+        detail = f"its EHLO reply: {relay_said(offered)}" if offered else "no EHLO reply"
+        before_tls = not tls and client.supports_extension("starttls")
+        reason = NO_AUTH_BEFORE_TLS if before_tls else NO_AUTH
+        fault = RelayFault(Stage.AUTH, reason, detail, lasting=True)
+        raise SessionFault(Verdict(AttemptResult.NOT_ATTEMPTED, detail, fault))
+    reply = await getattr(client, f"auth_{methods[0].replace('-', '')}")(username, password)
+    return f"AUTH {methods[0].upper()} as {username}: {relay_said(reply)}"
+
+
+async def probe_envelope(
+    client: aiosmtplib.SMTP, sender: str, recipient: str, steps: list[str]
+) -> Verdict:
+    """MAIL FROM and RCPT TO as a message would go, then RSET: nothing is sent. The verdict
+    judges the relay's replies as a send would (a refusal that names us is a relay fault)."""
+    stage = Stage.MAIL
+    try:
+        steps.append(f"MAIL FROM:<{sender}>: {relay_said(await client.mail(sender))}")
+        stage = Stage.RCPT
+        accepted = await client.rcpt(recipient)
+        steps.append(f"RCPT TO:<{recipient}>: {relay_said(accepted)}")
+        steps.append(f"RSET: {relay_said(await client.rset())}")
+        return classify_reply(Stage.RCPT, accepted.code, accepted.message)
+    except aiosmtplib.SMTPResponseException as exc:
+        return classify_reply(stage, exc.code, exc.message, first_in_session=True)
+    except (*_DROPS, aiosmtplib.SMTPException) as exc:
+        client.close()
+        return classify_drop(stage, str(exc) or type(exc).__name__)
 
 
 class SmtpTransport:
@@ -218,7 +261,7 @@ class SmtpTransport:
                 except SessionFault as exc:
                     return _outcome(delivery, exc.verdict), None
             try:
-                verdict = await _transaction(connection.client, delivery)
+                verdict = await _transaction(connection, delivery)
             except _IdleDrop as exc:
                 connection.client.close()
                 connection = None
@@ -267,8 +310,9 @@ class SmtpTransport:
         return connection
 
 
-async def _transaction(client: aiosmtplib.SMTP, delivery: Delivery) -> Verdict:
+async def _transaction(connection: _Connection, delivery: Delivery) -> Verdict:
     """MAIL, RCPT, DATA and the content for one delivery; each failure judged by its stage."""
+    client = connection.client
     encoding, options = "ascii", []
     if delivery.smtputf8:
         if not client.supports_extension("smtputf8"):
@@ -279,6 +323,7 @@ async def _transaction(client: aiosmtplib.SMTP, delivery: Delivery) -> Verdict:
         await client.mail(delivery.sender, options=options, encoding=encoding)
         stage = Stage.RCPT
         await client.rcpt(delivery.recipient, encoding=encoding)
+        connection.accepted = True
         stage = Stage.DATA
         reply = await client.execute_command(b"DATA")
         if reply.code != 354:
@@ -287,7 +332,7 @@ async def _transaction(client: aiosmtplib.SMTP, delivery: Delivery) -> Verdict:
         reply = await _content(client, delivery.raw)
         return classify_reply(stage, reply.code, reply.message)
     except aiosmtplib.SMTPResponseException as exc:
-        return classify_reply(stage, exc.code, exc.message)
+        return classify_reply(stage, exc.code, exc.message, not connection.accepted)
     except (*_DROPS, aiosmtplib.SMTPException) as exc:
         client.close()
         if stage == Stage.MAIL:

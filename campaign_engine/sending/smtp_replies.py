@@ -4,7 +4,9 @@ Pure. The rule that matters most: a fault of the relay or of our own set-up (it 
 TLS fails, it refuses our EHLO, our login or our sender, or says 421) is never held against a
 recipient: nobody is bounced or suppressed, no attempt is spent, and sending pauses instead.
 Only replies about one recipient (at RCPT TO, or after the final dot of a one-recipient
-transaction) decide that recipient's fate.
+transaction) decide that recipient's fate. A refusal at RCPT TO that names us rather than the
+recipient (our client host, relaying, a login, our EHLO name or our sender: Postfix says those at
+RCPT TO) is a relay fault too when it comes before the relay accepted anyone in the session.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from enum import StrEnum
 from campaign_engine.sending.retry import AttemptResult
 
 __all__ = [
+    "NO_AUTH",
+    "NO_AUTH_BEFORE_TLS",
+    "REFUSES_US",
     "RelayFault",
     "Stage",
     "Verdict",
@@ -54,6 +59,24 @@ _REASONS = {
     Stage.AUTH: "relay rejected login",
     Stage.MAIL: "relay rejected our sender (MAIL FROM)",
 }
+REFUSES_US = "the relay refuses to relay for us"
+NO_AUTH_BEFORE_TLS = "the relay offers AUTH only after STARTTLS"
+NO_AUTH = "the relay offers no AUTH mechanism we know"
+_EHLO_NAME = "relay refused our EHLO name"
+# Refusals that name us, not the recipient, by what they say (first match wins).
+_NAMES_US = (
+    (
+        re.compile(
+            r"client host rejected|relay access denied|relaying denied|not permitted to relay"
+            r"|relay(ing)? not (permitted|allowed)|unable to relay|authentication required"
+            r"|must authenticate|not authenticated|not logged in",
+            re.IGNORECASE,
+        ),
+        REFUSES_US,
+    ),
+    (re.compile(r"helo command rejected", re.IGNORECASE), _EHLO_NAME),
+    (re.compile(r"sender address rejected", re.IGNORECASE), _REASONS[Stage.MAIL]),
+)
 
 # What the operator changes when a session step fails for a reason of our own set-up.
 _FIXES: dict[str, str] = {  # keyed by Stage (a str)
@@ -62,11 +85,19 @@ _FIXES: dict[str, str] = {  # keyed by Stage (a str)
     Stage.EHLO: "set [smtp] ehlo_name to this host's public name (a FQDN)",
     Stage.AUTH: "check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)",
 }
+_FIXES_BY_REASON = {  # where the reason says more than the stage
+    REFUSES_US: "check [smtp] username/password",
+    _EHLO_NAME: _FIXES[Stage.EHLO],
+    NO_AUTH_BEFORE_TLS: "set [smtp] starttls = true",
+    NO_AUTH: "leave [smtp] username empty if the relay needs no login, or check host and port"
+    " (the submission port 587 usually offers AUTH)",
+}
 
 
-def how_to_fix(stage: str) -> str:
-    """The [smtp] setting to look at when the session failed at `stage` ("" when none)."""
-    return _FIXES.get(stage, "")
+def how_to_fix(stage: str, reason: str = "") -> str:
+    """The [smtp] setting to look at when the session failed at `stage` for `reason`
+    ("" when none)."""
+    return _FIXES_BY_REASON.get(reason) or _FIXES.get(stage, "")
 
 
 @dataclass(frozen=True)
@@ -97,16 +128,23 @@ def enhanced_code(text: str) -> str | None:
     return ".".join(match.groups()) if match else None
 
 
-def classify_reply(stage: Stage, code: int, text: str) -> Verdict:
-    """The verdict on an SMTP reply `code text` received at `stage`."""
+def classify_reply(stage: Stage, code: int, text: str, first_in_session: bool = False) -> Verdict:
+    """The verdict on an SMTP reply `code text` received at `stage`; `first_in_session`: the
+    relay has accepted no recipient in this session yet."""
     detail = " ".join(f"{code} {text}".split())
     enhanced = enhanced_code(text) or ""
+    names_us = next((reason for pattern, reason in _NAMES_US if pattern.search(text)), None)
+    # Will not heal by itself: a login, our EHLO name, relaying for us, a policy on our sender.
+    lasting = code >= 500 and (
+        stage in (Stage.AUTH, Stage.EHLO)
+        or names_us in (REFUSES_US, _EHLO_NAME)
+        or (stage in (Stage.MAIL, Stage.RCPT) and enhanced[:4] == "5.7.")
+    )
     if stage in _SESSION_STAGES or code == 421:
-        lasting = code >= 500 and (
-            stage in (Stage.AUTH, Stage.EHLO) or (stage == Stage.MAIL and enhanced[:4] == "5.7.")
-        )
-        reason = _REASONS.get(stage, "relay is not accepting mail now")
+        reason = names_us or _REASONS.get(stage, "relay is not accepting mail now")
         return _fault(stage, reason, detail, lasting)
+    if stage == Stage.RCPT and first_in_session and names_us and code >= 400:
+        return _fault(stage, names_us, detail, lasting)
     if code == 503 or (enhanced[:4] == "5.5." and enhanced != "5.5.0"):
         # "bad sequence of commands", "syntax error": our session, not this recipient
         return _fault(stage, "relay refused a command", detail, lasting=False)

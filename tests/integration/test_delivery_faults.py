@@ -174,6 +174,44 @@ def test_many_recipients_refused_with_one_57x_code_is_a_block_list_not_their_fau
         assert suppressed(db) == set()
 
 
+def test_a_relay_that_wants_a_login_pauses_a_small_batch_and_fails_nobody(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    emails = [f"s{i}@smb.example" for i in range(7)]  # fewer than a block list's run of 10
+    with fault_relay(username="ops", password="right", relay_after_auth=True) as relay:
+        no_login = point_at(settings, relay.port)  # [smtp] username left empty
+        launch_smb(db, no_login, emails, tmp_path)
+        tick(db, no_login, DAY1)
+        tick(db, no_login, DAY1 + timedelta(days=1))  # lasting: time alone does not lift it
+
+        assert relay.received == []
+        assert states(db) == {MessageState.QUEUED: len(emails)}
+        assert all(state_of(db, e).attempts == 0 for e in emails)
+        assert suppressed(db) == set()
+        line = pause_line(db, no_login)
+        assert "the relay refuses to relay for us (554 5.7.1" in line, line
+        assert "Client host rejected: Access denied); check [smtp] username/password" in line
+
+        fixed = point_at(settings, relay.port, username="ops", password="right")
+        tick(db, fixed, DAY1 + timedelta(days=1, hours=1))
+        assert relay.arrived() == dict.fromkeys(emails, 1)
+        assert current_pause(db) is None
+
+
+def test_a_refusal_naming_us_after_the_relay_accepted_someone_is_that_message_only(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    first, refused = "a1@smb.example", "a2@smb.example"
+    denied = "554 5.7.1 <a2@smb.example>: Relay access denied"
+    with fault_relay(rcpt_replies={refused: denied}) as relay:
+        settings = point_at(settings, relay.port, concurrency=1)  # one session, in id order
+        launch_smb(db, settings, [first, refused], tmp_path)
+        tick(db, settings, DAY1)
+        assert state_of(db, first).state == MessageState.SENT
+        assert state_of(db, refused).state == MessageState.FAILED
+        assert current_pause(db) is None
+
+
 def test_a_drop_before_the_final_dot_is_retried_and_after_it_is_uncertain(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:

@@ -9,7 +9,13 @@ import pytest
 from campaign_engine.sending.delivery_record import POLICY_BLOCK_RUN, block_runs, failure_reason
 from campaign_engine.sending.outcomes import Outcome
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
-from campaign_engine.sending.smtp_replies import Stage, classify_drop, classify_reply
+from campaign_engine.sending.smtp_replies import (
+    REFUSES_US,
+    Stage,
+    classify_drop,
+    classify_reply,
+    how_to_fix,
+)
 
 NOW = datetime(2021, 4, 27, 9, tzinfo=UTC)
 POLICY = RetryPolicy()
@@ -86,6 +92,46 @@ def test_a_drop_before_the_dot_retries_and_after_it_is_uncertain() -> None:
     assert refused.fault is not None and refused.fault.reason == "relay unreachable"
     bad_cert = classify_drop(Stage.TLS, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed")
     assert bad_cert.fault is not None and bad_cert.fault.lasting
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "reason", "lasting"),
+    [
+        (554, "5.7.1 <unknown[10.0.0.5]>: Client host rejected: Access denied", REFUSES_US, True),
+        (554, "5.7.1 <ada@smb.example>: Relay access denied", REFUSES_US, True),
+        (530, "5.7.0 Authentication required", REFUSES_US, True),
+        (454, "4.7.1 <ada@smb.example>: Relay access denied", REFUSES_US, False),
+        (
+            504,
+            "5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname",
+            "relay refused our EHLO name",
+            True,
+        ),
+        (
+            553,
+            "5.7.1 <b@x.example>: Sender address rejected: not owned by user",
+            "relay rejected our sender (MAIL FROM)",
+            True,
+        ),
+    ],
+)
+def test_a_refusal_that_names_us_before_anyone_was_accepted_is_a_relay_fault(
+    code: int, text: str, reason: str, lasting: bool
+) -> None:
+    first = classify_reply(Stage.RCPT, code, text, first_in_session=True)
+    assert first.fault is not None and first.result == AttemptResult.NOT_ATTEMPTED
+    assert (first.fault.reason, first.fault.lasting) == (reason, lasting)
+    later = classify_reply(Stage.RCPT, code, text, first_in_session=False)
+    assert later.fault is None or later.fault.reason == "relay refused a command"  # 5.5.x
+    assert how_to_fix("rcpt", REFUSES_US) == "check [smtp] username/password"
+
+
+def test_a_policy_refusal_of_the_first_recipient_that_names_them_is_theirs() -> None:
+    spam = classify_reply(Stage.RCPT, 550, "5.7.1 message refused as spam", first_in_session=True)
+    blocked = classify_reply(
+        Stage.RCPT, 554, "5.7.1 client host blocked using zen.spamhaus.org", first_in_session=True
+    )
+    assert spam.fault is None and blocked.fault is None  # a block list: the 10-in-a-row rule
 
 
 def test_a_run_of_one_57x_code_is_a_block_list_but_a_few_are_not() -> None:
