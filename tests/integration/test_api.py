@@ -346,12 +346,17 @@ def test_campaigns_list_and_contact_request_like_the_contact_page(
     wait_until(lambda: smtp_sink.to(DANA), what="the Contact request alert")
     (alert,) = smtp_sink.to(DANA)
     assert alert["Subject"].startswith("Contact request: Ada Lovelace")
+
+    def alert_state() -> str:  # recorded just after the relay's answer
+        with api.web.db.session() as session:
+            return session.exec(select(Alert)).one().state
+
+    wait_until(lambda: alert_state() == "sent", what="the alert recorded as sent")
     with api.web.db.session() as session:
         contact = session.exec(select(Contact).where(Contact.email == "ada@tiny.example")).one()
         assert contact.outreach_mode == OutreachMode.SALES_ONLY
         (event,) = session.exec(select(Event).where(Event.kind == EventKind.CONTACT_REQUEST)).all()
         assert event.note is not None and "source: api:dana" in event.note
-        assert session.exec(select(Alert)).one().state == "sent"
         assert all(
             m.state != MessageState.QUEUED
             for m in session.exec(select(Message).where(Message.contact_id == contact.id))
