@@ -12,6 +12,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
 from campaign_engine.audience.imports import ImportResult, import_contacts, import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.tick import Ticker, TickReport
@@ -108,3 +111,14 @@ def import_with_reps(db: Database, path: Path, now: datetime, **options: Any) ->
                          ["email"])  # fmt: skip
         assert import_reps(db, reps).rejected == []
     return import_contacts(db, path, now, **options)
+
+
+def everything(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in a stable order: what "nothing changed" is checked against."""
+    with db.engine.connect() as connection:
+        return {
+            table.name: sorted(
+                (tuple(row) for row in connection.execute(sa.select(table))), key=repr
+            )
+            for table in SQLModel.metadata.sorted_tables
+        }

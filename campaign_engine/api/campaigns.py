@@ -123,7 +123,8 @@ def launch_campaign(body: LaunchIn, caller: Ops, api: Ctx) -> LaunchOut:
         sends = [PlannedSendOut(**asdict(send)) for send in plan.sends]
         return LaunchOut(campaign_id=None, name=name, enrolled=enrolled, sends=sends,
                          not_enrolled=plan.not_enrolled, overlapping=plan.overlapping)  # fmt: skip
-    result = launch(api.db, api.settings, body.sequence, body.start, now, plan=plan)
+    result = launch(api.db, api.settings, body.sequence, body.start, now, plan=plan,
+                    by=f"api:{caller.name}")  # fmt: skip
     log.info("API %s launched %r", caller.name, result.name)
     return LaunchOut(campaign_id=result.campaign_id, name=result.name, enrolled=enrolled,
                      not_enrolled=result.not_enrolled, overlapping=result.overlapping)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+import getpass
 from typing import Annotated
 
 import typer
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from campaign_engine.cli.app import HiddenNowOption, context_of, err, out, parse_now
 from campaign_engine.cli.local_time import first_sends_table
-from campaign_engine.core.errors import CampaignEngineError, InvalidInput
+from campaign_engine.core.errors import CampaignEngineError
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.rehearsal import LaunchOptions
 
@@ -102,7 +102,7 @@ def launch(
     if confirm and not typer.confirm(f"Launch {plan.campaign.name!r}?"):
         raise typer.Abort()
     result = launching.launch(c.db, c.settings, sequence, plan.campaign.start_date, moment,
-                              plan=plan)  # fmt: skip
+                              plan=plan, by=f"cli ({_os_user()})")  # fmt: skip
     table = Table(title=f"Launched {result.name!r}")
     for column in ("segment", "channel", "contacts"):
         table.add_column(column)
@@ -146,13 +146,16 @@ def launch_options(
     allow_overlap: bool,
 ) -> LaunchOptions:
     """The options of `campaign launch` (and `rehearse`), dates checked."""
-    until = _day(enroll_until, "--enroll-until") if enroll_until else None
+    until = launching.parse_day(enroll_until, "--enroll-until") if enroll_until else None
     late = launching.LateJoiners(late_joiners, until, send_days)
-    return LaunchOptions(sequence, _day(start, "--start"), name, timezone, allow_overlap, late)
+    return LaunchOptions(
+        sequence, launching.parse_day(start, "--start"), name, timezone, allow_overlap, late
+    )
 
 
-def _day(value: str, option: str) -> date:
+def _os_user() -> str:
+    """Who runs the command, for the campaign's log."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{option} {value!r} is not a date: expected YYYY-MM-DD") from None
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "unknown"

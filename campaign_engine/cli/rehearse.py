@@ -27,6 +27,7 @@ from campaign_engine.cli.launch import (
 )
 from campaign_engine.engine.rehearsal import SAMPLES_DIR, Rehearsal, recipients_csv, rehearse
 from campaign_engine.engine.rehearsal.proof import send_proofs
+from campaign_engine.sending.transport import make_transport
 
 __all__ = ["rehearse_command"]
 
@@ -85,7 +86,13 @@ def rehearse_command(
             out.print(f"sample emails written to {samples_dir}")
         if test_to is not None:
             sent = asyncio.run(
-                send_proofs(c.settings, directory / SAMPLES_DIR, result.samples, test_to)
+                send_proofs(
+                    c.settings,
+                    make_transport(c.settings),
+                    directory / SAMPLES_DIR,
+                    result.samples,
+                    test_to,
+                )
             )
             ok = sum(1 for outcome in sent if outcome.ok)
             out.print(f"test emails: {ok} of {len(sent)} sent to {test_to}")

@@ -114,6 +114,7 @@ class Settings:
     database_url: str = "sqlite:///var/campaign.db"
     transport: str = "outbox"
     outbox_dir: Path = Path("var/outbox")
+    rehearsals_dir: Path = Path("var/rehearsals")  # the console's rehearsals (results, samples)
     from_address: str = "Campaigns <campaigns@example.com>"
     timezone: str = "UTC"
     tracking_base_url: str = "http://127.0.0.1:8080"
@@ -292,7 +293,7 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         dkim["private_key_path"] = None
     ed_path = dkim.get("ed25519_private_key_path")
     dkim["ed25519_private_key_path"] = (base / Path(ed_path)).resolve() if ed_path else None
-    for key in ("outbox_dir", "sequences_dir", "templates_dir"):
+    for key in ("outbox_dir", "rehearsals_dir", "sequences_dir", "templates_dir"):
         values[key] = (base / Path(values.get(key, getattr(Settings, key)))).resolve()
     values["database_url"] = _resolve_sqlite(
         values.get("database_url", Settings.database_url), base

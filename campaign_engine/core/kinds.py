@@ -6,6 +6,7 @@ from enum import StrEnum
 
 __all__ = [
     "AlertState",
+    "CampaignAction",
     "Channel",
     "DigestMode",
     "DigestState",
@@ -97,6 +98,14 @@ class DraftStatus(StrEnum):
     DRAFT = "draft"
     SENT = "sent"
     CANCELLED = "cancelled"
+
+
+class CampaignAction(StrEnum):
+    """What a campaign's audit log records."""
+
+    LAUNCHED = "launched"
+    PAUSED = "paused"
+    RESUMED = "resumed"
 
 
 class UserRole(StrEnum):

@@ -17,12 +17,13 @@ from sqlmodel import Session, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import CampaignEngineError, InvalidInput
-from campaign_engine.core.kinds import Channel, EnrollmentStatus
+from campaign_engine.core.kinds import CampaignAction, Channel, EnrollmentStatus
 from campaign_engine.engine.enrolment import plan_enrollments
 from campaign_engine.reps.drafts import create_campaign_drafts
 from campaign_engine.sending.campaigns import renderer_for, schedule_for
 from campaign_engine.sending.planner import Schedule, parse_send_days
 from campaign_engine.sending.sequences import load_sequence
+from campaign_engine.store.campaign_log import log_campaign_action
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Campaign, Contact, Enrollment
 
@@ -33,6 +34,7 @@ __all__ = [
     "PlannedSend",
     "check_timezone",
     "launch",
+    "parse_day",
     "plan_launch",
 ]
 
@@ -96,6 +98,14 @@ class LaunchResult:
     not_enrolled: int = 0  # outreach mode A
     overlapping: int = 0
     first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
+
+
+def parse_day(value: str, what: str) -> date:
+    """A YYYY-MM-DD day, or InvalidInput naming `what` (the option or field) and the form."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{what} {value!r} is not a date: expected YYYY-MM-DD") from None
 
 
 def check_timezone(timezone: str) -> str:
@@ -188,8 +198,10 @@ def launch(
     allow_overlap: bool = False,
     plan: LaunchPlan | None = None,
     late: LateJoiners | None = None,
+    by: str = "",
 ) -> LaunchResult:
-    """Create the campaign and enrol the planned contacts; all or nothing.
+    """Create the campaign and enrol the planned contacts; all or nothing. `by` (who launched
+    it) goes into the campaign's log.
 
     Refuses (CampaignEngineError saying why) a launch that would enrol nobody.
     """
@@ -206,6 +218,7 @@ def launch(
         rows = [{**row, "campaign_id": campaign.id} for row in plan.enrollments]
         session.bulk_insert_mappings(Enrollment, rows)
         create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
+        log_campaign_action(session, campaign.id, CampaignAction.LAUNCHED, by, now)
         return LaunchResult(
             campaign.id,
             campaign.name,

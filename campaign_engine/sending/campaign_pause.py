@@ -10,7 +10,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from campaign_engine.core.kinds import CampaignAction
 from campaign_engine.store import queries
+from campaign_engine.store.campaign_log import log_campaign_action
 
 __all__ = ["set_campaign_paused"]
 
@@ -24,5 +26,8 @@ def set_campaign_paused(session: Session, name: str, paused: bool, now: datetime
     campaign.paused_at = now if paused else None
     campaign.paused_by = by if paused else None
     session.add(campaign)
+    assert campaign.id is not None
+    action = CampaignAction.PAUSED if paused else CampaignAction.RESUMED
+    log_campaign_action(session, campaign.id, action, by, now)
     session.commit()
     return True

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaign_engine.store import api_tables as _api_tables  # noqa: F401  (API tokens, webhooks)
+from campaign_engine.store import campaign_log as _campaign_log  # noqa: F401  (who launched, paused)
 from campaign_engine.store import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)
 from campaign_engine.store import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
 from campaign_engine.store import inbound_tables as _inbound_tables  # noqa: F401  (mailbox reading)

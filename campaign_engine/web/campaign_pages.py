@@ -18,6 +18,7 @@ from campaign_engine.reporting.campaign_overview import (
     with_pauses,
 )
 from campaign_engine.sending.campaign_pause import set_campaign_paused
+from campaign_engine.store.campaign_log import CampaignLogEntry, campaign_log
 from campaign_engine.web.base import WebBase
 from campaign_engine.web.relay_state import RelayPause, relay_pause
 from campaign_engine.web.snapshots import Snapshot
@@ -25,6 +26,8 @@ from campaign_engine.web.snapshots import Snapshot
 __all__ = ["CampaignPages"]
 
 log = logging.getLogger(__name__)
+
+CampaignLog = dict[str, list[CampaignLogEntry]]
 
 
 class CampaignPages(WebBase):
@@ -44,16 +47,20 @@ class CampaignPages(WebBase):
             with self.db.session() as session:
                 return campaign_overviews(session, self.clock())
 
-        def load() -> tuple[Snapshot[list[CampaignOverview]], list[Pause], RelayPause | None]:
+        def load() -> tuple[
+            Snapshot[list[CampaignOverview]], list[Pause], RelayPause | None, CampaignLog
+        ]:
             with self.db.session() as session:
                 pauses = campaign_pauses(session)  # live: a pause shows at once
+                history = campaign_log(session)
             key = ("campaigns", tuple(pause.campaign_id for pause in pauses))
             counted = self.snapshots.get(key, count, fresh)
-            return counted, pauses, relay_pause(self.db, self.settings, now)
+            return counted, pauses, relay_pause(self.db, self.settings, now), history
 
-        counted, pauses, relay = await self.run(load)
+        counted, pauses, relay, history = await self.run(load)
         return self.page(request, "campaigns.html.j2", user=user, relay=relay, now=now,
-                         campaigns=with_pauses(counted.value, pauses), counted=counted)  # fmt: skip
+                         campaigns=with_pauses(counted.value, pauses), counted=counted,
+                         history=history)  # fmt: skip
 
     async def pause(self, request: Request) -> Response:
         user = await self._require(request, ops=True)

@@ -7,6 +7,7 @@
 | `GET /drafts`, `GET /drafts/{id}`, `POST /drafts/{id}/edit`, `POST /drafts/{id}/send` | ops: all; reps: their own | `draft_pages` |
 | `GET /contacts?email=`, `GET/POST /contacts/{email}/mode` | ops: all; reps: their own | `contact_pages` |
 | `GET /dashboard[?campaign=NAME]` | ops | `dashboard_page` |
+| `GET /campaigns/new`, `POST /rehearsals`, `GET /rehearsals/{id}[/...]`, `POST /rehearsals/{id}/launch` | ops | `launch_pages` |
 
 Every page needs a session (else a redirect to the login page); every POST needs the session's
 CSRF token (else 403). The work is done by the services; the page modules only check who may do
@@ -30,6 +31,7 @@ from campaign_engine.web.contact_pages import ContactPages
 from campaign_engine.web.dashboard_page import DashboardPage
 from campaign_engine.web.draft_pages import DraftPages
 from campaign_engine.web.exclusion_pages import ExclusionPages
+from campaign_engine.web.launch_pages import LaunchPages
 from campaign_engine.web.rep_day_page import RepDayPage
 from campaign_engine.web.session_pages import SessionPages
 from campaign_engine.web.user_pages import UserPages
@@ -44,6 +46,7 @@ class _Web(
     SessionPages,
     RepDayPage,
     CampaignPages,
+    LaunchPages,
     DashboardPage,
     ExclusionPages,
     DraftPages,
@@ -66,6 +69,7 @@ def create_webapp(
             *web.session_routes(),
             *web.rep_day_routes(),
             *web.campaign_routes(),
+            *web.launch_routes(),
             *web.exclusion_routes(),
             *web.draft_routes(),
             *web.contact_routes(),

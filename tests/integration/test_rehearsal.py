@@ -11,8 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from campaign_engine.audience.imports import import_contacts, import_reps
 from campaign_engine.audience.suppression import add_suppression
@@ -24,23 +23,12 @@ from campaign_engine.engine.rehearsal import LaunchOptions, rehearse
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Enrollment, Exclusion, Message
 from tests.conftest import ROOT, SmtpSink
-from tests.helpers import campaign_cli, import_with_reps, tick, write_csv
+from tests.helpers import campaign_cli, everything, import_with_reps, tick, write_csv
 
 NOW = "2021-04-26T12:00:00+00:00"
 MOMENT = datetime(2021, 4, 26, 12, tzinfo=UTC)
 REP = "dana.reyes@gitlab-demo.example"
 _LOCAL = re.compile(r"^(\d{4}-\d\d-\d\d) \d\d:\d\d")
-
-
-def everything(db: Database) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, in a stable order: what "nothing changed" is checked against."""
-    with db.engine.connect() as connection:
-        return {
-            table.name: sorted(
-                (tuple(row) for row in connection.execute(sa.select(table))), key=repr
-            )
-            for table in SQLModel.metadata.sorted_tables
-        }
 
 
 def rehearsed_days(path: Path) -> set[tuple[str, int, str]]:

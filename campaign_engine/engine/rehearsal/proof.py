@@ -8,8 +8,9 @@ the rehearsal's own key, so nothing a tester clicks counts anywhere.
 from __future__ import annotations
 
 import email
+from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, default
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -18,17 +19,21 @@ from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import InvalidInput
 from campaign_engine.engine.rehearsal.model import SampleEmail
 from campaign_engine.sending.mime import wire_address
-from campaign_engine.sending.transport import Delivery, Outcome, make_transport
+from campaign_engine.sending.transport import Delivery, Outcome, Transport
 
-__all__ = ["PREFIX", "send_proofs"]
+__all__ = ["PREFIX", "SampleParts", "sample_parts", "send_proofs"]
 
 PREFIX = "[Rehearsal] "
 
 
 async def send_proofs(
-    settings: Settings, directory: Path, samples: list[SampleEmail], to: str
+    settings: Settings,
+    transport: Transport,
+    directory: Path,
+    samples: list[SampleEmail],
+    to: str,
 ) -> list[Outcome]:
-    """Send each automated sample (its .eml in `directory`) to `to` through the real relay."""
+    """Send each automated sample (its .eml in `directory`) to `to` through `transport`."""
     address = _checked(to)
     wire = wire_address(address)
     sender = parseaddr(settings.from_address)[1]
@@ -43,8 +48,31 @@ async def send_proofs(
         for n, s in enumerate(samples)
         if s.eml
     ]
-    async with make_transport(settings) as transport:
+    async with transport:
         return await transport.deliver(deliveries)
+
+
+@dataclass(frozen=True)
+class SampleParts:
+    """What the console shows of a sample email."""
+
+    subject: str
+    sender: str
+    reply_to: str
+    html: str
+    text: str
+
+
+def sample_parts(raw: bytes) -> SampleParts:
+    message = email.message_from_bytes(raw, _class=EmailMessage, policy=default)
+    html, text = message.get_body(("html",)), message.get_body(("plain",))
+    return SampleParts(
+        str(message["Subject"] or ""),
+        str(message["From"] or ""),
+        str(message["Reply-To"] or ""),
+        str(html.get_content()) if html is not None else "",
+        str(text.get_content()) if text is not None else "",
+    )
 
 
 def _checked(to: str) -> str:
