@@ -3,12 +3,14 @@ empty launches and bad arguments."""
 
 from __future__ import annotations
 
+import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import select
 
 from campaign_engine.core.config import Settings
+from campaign_engine.store.campaign_log import CampaignLogEntry
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Campaign, Enrollment
 from tests.helpers import campaign_cli, import_with_reps, write_csv
@@ -64,6 +66,9 @@ def test_a_start_in_the_past_says_how_many_go_out_and_needs_yes(
     assert _campaigns(db) == []
     code, _, err = _launch(settings, "--yes", now=late)
     assert code == 0 and "2 email(s) go out at the next tick" in err
+    with db.session() as session:
+        (entry,) = session.exec(select(CampaignLogEntry)).all()
+    assert (entry.action, entry.actor) == ("launched", f"cli ({getpass.getuser()})")
 
 
 def test_contacts_of_a_running_campaign_are_not_enrolled_again_unless_allowed(
