@@ -158,7 +158,7 @@ def plan_launch(
     with db.session() as session:
         if session.exec(select(Campaign.id).where(Campaign.name == campaign.name)).first():
             raise CampaignEngineError(
-                f"a campaign named {campaign.name!r} exists already; pick another --name"
+                f"a campaign named {campaign.name!r} exists already; pick another name"
             )
         busy = set() if allow_overlap else _in_running_campaigns(session)
         plan.contacts = len(session.exec(select(Contact.id)).all())

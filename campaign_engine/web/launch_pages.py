@@ -3,8 +3,8 @@
 | route | what |
 |---|---|
 | `GET /campaigns/new` | the launch options (as `campaign launch`) and the Rehearse button |
-| `POST /rehearsals` | rehearse them (`campaign rehearse`), then show the rehearsal |
-| `GET /rehearsals/{id}` | calendar, conflicts, lint, recipients, samples; the Launch button |
+| `POST /rehearsals` | check them as a launch would, then rehearse them in the background |
+| `GET /rehearsals/{id}` | its progress (the page reloads), then calendar, conflicts, lint, recipients, samples and the Launch button |
 | `GET /rehearsals/{id}/recipients.csv` | every recipient with their dates |
 | `GET /rehearsals/{id}/samples/{n}`, `POST .../test` | one sample email; test-send it |
 | `POST /rehearsals/{id}/launch` | launch with the rehearsal's options, the CLI's checks |
@@ -17,8 +17,8 @@ campaign's name typed. Who launched it goes into the campaign's log.
 from __future__ import annotations
 
 import logging
-import shutil
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
@@ -27,11 +27,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from campaign_engine.core.errors import CampaignEngineError, NotFound
-from campaign_engine.engine.launch import LateJoiners, launch, parse_day, plan_launch
+from campaign_engine.engine.launch import LateJoiners, LaunchPlan, launch, parse_day, plan_launch
 from campaign_engine.engine.rehearsal import SAMPLES_DIR, LaunchOptions, Rehearsal, rehearse
 from campaign_engine.engine.rehearsal.archive import (
+    Pending,
     load_rehearsal,
     new_rehearsal_dir,
+    pending_rehearsal,
+    save_failure,
+    save_progress,
     save_rehearsal,
 )
 from campaign_engine.engine.rehearsal.model import recipients_csv
@@ -44,6 +48,7 @@ __all__ = ["LaunchPages"]
 log = logging.getLogger(__name__)
 
 RECIPIENTS_SHOWN = 50  # on the rehearsal page; the CSV has them all
+_STALLED = timedelta(hours=1)  # a rehearsal still without a result: the server stopped meanwhile
 _FIELDS = ("sequence", "start", "name", "timezone", "send_days", "enroll_until", "late_joiners",
            "allow_overlap")  # fmt: skip
 
@@ -76,29 +81,69 @@ class LaunchPages(WebBase):
                          values=shown, sequences=sequences, error=error)  # fmt: skip
 
     async def start_rehearsal(self, request: Request) -> Response:
+        """Check the options as a launch would (at once), then rehearse in the background."""
         user = await self._require(request, ops=True)
         form = await self._form(request)
         values = {key: str(value).strip() for key, value in form.items() if isinstance(value, str)}
         now = self.clock()
-        directory = new_rehearsal_dir(self.settings.rehearsals_dir)
-
-        def run() -> Rehearsal:
-            result = rehearse(self.db, self.settings, _options(values), now, directory)
-            save_rehearsal(result, directory)
-            return result
-
         try:
-            result = await self.run(run)
+            options = _options(values)
+            await self.run(lambda: self._plan(options, now, "nothing to rehearse"))
         except CampaignEngineError as exc:
-            shutil.rmtree(directory, ignore_errors=True)
             return self._form_page(request, user, values, 400, str(exc))
-        log.info("web: %s rehearsed %s (%s)", user.email, result.campaign, result.id)
-        return self._redirect(request, f"/rehearsals/{result.id}")
+        directory = new_rehearsal_dir(self.settings.rehearsals_dir, now)
+        worker = threading.Thread(
+            target=self._rehearse, args=(options, now, directory), name="rehearsal", daemon=True
+        )
+        worker.start()
+        log.info("web: %s rehearses %s (%s)", user.email, options.sequence, directory.name)
+        return self._redirect(request, f"/rehearsals/{directory.name}")
+
+    def _rehearse(self, options: LaunchOptions, now: datetime, directory: Path) -> None:
+        try:
+            result = rehearse(self.db, self.settings, options, now, directory,
+                              on_tick=lambda moment: save_progress(directory, moment))  # fmt: skip
+            save_rehearsal(result, directory)
+        except CampaignEngineError as exc:  # the data changed since the check: said on the page
+            save_failure(directory, str(exc))
+        except Exception:
+            log.exception("rehearsal %s failed", directory.name)
+            save_failure(directory, "the rehearsal failed; the server's log says why")
+
+    def _plan(self, options: LaunchOptions, now: datetime, nobody: str) -> LaunchPlan:
+        """The launch of `options` at `now` planned on the real database (read only)."""
+        plan = plan_launch(
+            self.db, self.settings, options.sequence, options.start, now, options.name,
+            options.timezone, options.allow_overlap, options.late,
+        )  # fmt: skip
+        if not plan.enrollments:
+            raise CampaignEngineError(f"{nobody}: {plan.why_nobody()}")
+        return plan
 
     async def rehearsal_page(self, request: Request) -> Response:
         user = await self._require(request, ops=True)
-        rehearsal, _ = await self._load(request)
-        return self._rehearsal_page(request, user, rehearsal)
+        rid = str(request.path_params["rid"])
+        root = self.settings.rehearsals_dir
+
+        def state() -> Rehearsal | Pending:
+            try:
+                return load_rehearsal(root, rid)[0]
+            except NotFound:
+                pending = pending_rehearsal(root, rid)
+                return load_rehearsal(root, rid)[0] if pending is None else pending
+
+        try:
+            found = await self.run(state)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        if isinstance(found, Rehearsal):
+            return self._rehearsal_page(request, user, found)
+        elapsed = self.clock() - found.started
+        stalled = not found.error and elapsed > _STALLED
+        running = not found.error and not stalled
+        return self.page(request, "rehearsal_pending.html.j2", user=user, pending=found,
+                         stalled=stalled, running=running, seconds=int(elapsed.total_seconds()),
+                         headers={"Refresh": "2"} if running else None)  # fmt: skip
 
     def _rehearsal_page(
         self, request: Request, user: User, rehearsal: Rehearsal, status: int = 200,
@@ -159,12 +204,7 @@ class LaunchPages(WebBase):
         typed = str(form.get("confirm", "")).strip()
 
         def go() -> str:
-            plan = plan_launch(
-                self.db, self.settings, options.sequence, options.start, now, options.name,
-                options.timezone, options.allow_overlap, options.late,
-            )  # fmt: skip
-            if not plan.enrollments:
-                raise CampaignEngineError(f"nothing launched: {plan.why_nobody()}")
+            plan = self._plan(options, now, "nothing launched")
             if plan.starts_in_the_past and typed != plan.campaign.name:
                 raise CampaignEngineError(
                     f"the start {options.start.isoformat()} is in the past: "

@@ -16,6 +16,7 @@ from tests.webapp_fixtures import (
     OPS,
     WebApp,
     at,
+    csrf,
     launched_fixture,  # noqa: F401  (fixture)
     web_fixture,  # noqa: F401  (fixture)
     web_settings_fixture,  # noqa: F401  (fixture)
@@ -30,8 +31,9 @@ def _rehearse(page, start: str, name: str) -> None:  # type: ignore[no-untyped-d
     page.fill("#start", start)
     page.fill("#name", name)
     page.check("input[name=allow_overlap]")
-    page.click("#rehearse", timeout=120_000)  # SpamAssassin scores every email
-    page.wait_for_selector("#rehearsed")
+    page.click("#rehearse")
+    page.wait_for_url("**/app/rehearsals/*")  # the progress page, reloading until it is done
+    page.wait_for_selector("#rehearsed", timeout=120_000)  # SpamAssassin scores every email
 
 
 def test_ops_rehearse_look_test_send_and_launch_from_the_console(
@@ -126,7 +128,22 @@ def test_a_start_in_the_past_needs_the_name_typed_and_pauses_are_logged(web: Web
         )
 
 
-def test_reps_may_not_rehearse_or_launch(web: WebApp) -> None:
+def test_bad_options_are_said_at_once_and_reps_may_not_rehearse(web: WebApp) -> None:
+    with web.login(OPS) as ops:
+        token = csrf(ops, "/app/campaigns/new")
+        for fields, said in (
+            (
+                {"start": "2021-04-31"},
+                "start &#39;2021-04-31&#39; is not a date: expected YYYY-MM-DD",
+            ),
+            ({"name": "P2U"}, "a campaign named &#39;P2U&#39; exists already; pick another name"),
+            ({"timezone": "Mars/Base"}, "time zone &#39;Mars/Base&#39; is unknown"),
+        ):
+            form = {"csrf": token, "sequence": "premium-to-ultimate", "start": "2021-05-04"}
+            page = ops.post("/app/rehearsals", data={**form, **fields})
+            assert page.status_code == 400 and said in page.text, page.text
+            assert 'value="premium-to-ultimate" selected' in page.text  # the form keeps its values
+        assert ops.get("/app/rehearsals/AAAAAAAAAAAAAAAA").status_code == 404
     with web.login(DANA) as rep:
         assert rep.get("/app/campaigns/new").status_code == 403
         assert rep.get("/app/rehearsals/AAAAAAAAAAAAAAAA").status_code == 403

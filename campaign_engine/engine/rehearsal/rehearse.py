@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,8 +53,10 @@ def rehearse(
     directory: Path,
     samples_per_group: int = 2,
     spam: bool = True,
+    on_tick: Callable[[datetime], None] | None = None,
 ) -> Rehearsal:
-    """Rehearse launching `options` at `now`; its sample emails go to `directory`/samples.
+    """Rehearse launching `options` at `now`; its sample emails go to `directory`/samples;
+    `on_tick` hears each simulated moment.
 
     Raises what `campaign launch` would raise (unknown sequence, taken name...) and
     CampaignEngineError when nobody would be enrolled.
@@ -62,7 +65,9 @@ def rehearse(
     path = directory / "scratch.db"
     scratch = scratch_copy(db, path)
     try:
-        return _rehearse(scratch, settings, options, now, directory, samples_per_group, spam)
+        return _rehearse(
+            scratch, settings, options, now, directory, samples_per_group, spam, on_tick
+        )
     finally:
         scratch.dispose()
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -77,6 +82,7 @@ def _rehearse(
     directory: Path,
     samples_per_group: int,
     spam: bool,
+    on_tick: Callable[[datetime], None] | None,
 ) -> Rehearsal:
     own_keys = replace(settings, secret=secrets.token_hex(32))
     clear_pause(scratch)  # a paused relay is the relay's matter, not the campaign's
@@ -98,7 +104,9 @@ def _rehearse(
     sink = RehearsalSink({wire_address(p.email).address for p in chosen})
     first_day = max(now.date(), plan.schedule.launch_first_day)
     horizon = datetime.combine(first_day, now.timetz()) + timedelta(days=sequence.steps[-1].day)
-    simulated = asyncio.run(simulate(scratch, own_keys, sink, campaign_id, now, horizon + _SLACK))
+    simulated = asyncio.run(
+        simulate(scratch, own_keys, sink, campaign_id, now, horizon + _SLACK, on_tick)
+    )
     with scratch.session() as session:
         plans = recipient_plans(
             session, campaign_id, people, sequence, simulated.held, campaign.timezone

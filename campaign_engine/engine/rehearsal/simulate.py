@@ -3,6 +3,7 @@ scratch copy, tick after tick, skipping the idle stretches, until the campaign i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,11 +38,13 @@ async def simulate(
     campaign_id: int,
     now: datetime,
     horizon: datetime,
+    on_tick: Callable[[datetime], None] | None = None,
 ) -> Simulation:
     """Tick from `now` as `campaign run` would (every tick_seconds, and no sooner than the last
     tick's sends took at the relay's rate limit), jumping over stretches where nothing is due,
     until campaign `campaign_id` has nothing left to send or `horizon` is reached. Every other
-    campaign of the copy runs too: its mail counts towards the frequency cap as it would."""
+    campaign of the copy runs too: its mail counts towards the frequency cap as it would.
+    `on_tick` hears each simulated moment (progress)."""
     dispatcher = Dispatcher(db, settings, transport)
     result = Simulation()
     moment = now
@@ -49,6 +52,8 @@ async def simulate(
         enrol_late_joiners(db, settings, moment)
         counts = await dispatcher.send_due(moment)
         result.ticks, result.until = result.ticks + 1, moment
+        if on_tick is not None:
+            on_tick(moment)
         result.held.update(_held_by_cap(db, campaign_id))
         if _next_due(db, campaign_id) is None:
             break
