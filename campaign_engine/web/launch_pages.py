@@ -2,7 +2,7 @@
 
 | route | what |
 |---|---|
-| `GET /campaigns/new` | the launch options (as `campaign launch`) and the Rehearse button |
+| `GET /campaigns/new[?from=ID]` | the launch options (as `campaign launch`; those of a rehearsal) and Rehearse |
 | `POST /rehearsals` | check them as a launch would, then rehearse them in the background |
 | `GET /rehearsals/{id}` | its progress (the page reloads), then calendar, conflicts, lint, recipients, samples and the Launch button |
 | `GET /rehearsals/{id}/recipients.csv` | every recipient with their dates |
@@ -66,9 +66,17 @@ class LaunchPages(WebBase):
         ]
 
     async def new_campaign(self, request: Request) -> Response:
+        """The options: empty, or those of rehearsal `?from=ID` (to change and rehearse again)."""
         user = await self._require(request, ops=True)
         tomorrow = (self.clock() + timedelta(days=1)).date().isoformat()
         values = {"start": tomorrow, "timezone": self.settings.timezone, "late_joiners": "on"}
+        rid = request.query_params.get("from", "")
+        if rid:
+            try:
+                found, _ = await self.run(lambda: load_rehearsal(self.settings.rehearsals_dir, rid))
+            except NotFound as exc:
+                raise HTTPException(404, str(exc)) from None
+            values = _values(found.options)
         return self._form_page(request, user, values)
 
     def _form_page(
@@ -238,6 +246,21 @@ class LaunchPages(WebBase):
         if not isinstance(n, int) or not 0 <= n < len(rehearsal.samples):
             raise HTTPException(404, "no such sample email")
         return n
+
+
+def _values(options: LaunchOptions) -> dict[str, str]:
+    """The form's fields for `options` (what `_options` reads back)."""
+    late = options.late
+    return {
+        "sequence": options.sequence,
+        "start": options.start.isoformat(),
+        "name": options.name or "",
+        "timezone": options.timezone or "",
+        "send_days": late.send_days or "",
+        "enroll_until": late.until.isoformat() if late.until else "",
+        "late_joiners": "on" if late.enabled else "",
+        "allow_overlap": "on" if options.allow_overlap else "",
+    }
 
 
 def _options(values: dict[str, str]) -> LaunchOptions:

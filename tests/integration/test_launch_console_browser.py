@@ -25,9 +25,10 @@ from tests.webapp_fixtures import (
 pytestmark = [needs_chromium, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 
-def _rehearse(page, start: str, name: str) -> None:  # type: ignore[no-untyped-def]
+def _rehearse(page, start: str, name: str, width: int) -> None:  # type: ignore[no-untyped-def]
     page.click("#new-campaign")
     page.wait_for_url("**/app/campaigns/new")
+    shoot(page, "campaign-new", width)
     page.fill("#start", start)
     page.fill("#name", name)
     page.check("input[name=allow_overlap]")
@@ -43,7 +44,7 @@ def test_ops_rehearse_look_test_send_and_launch_from_the_console(
         for width in WIDTHS:
             with logged_in(browser, web.url, OPS, width) as page:
                 before = everything(web.db)  # the login is in it
-                _rehearse(page, "2021-04-28", f"Second {width}")
+                _rehearse(page, "2021-04-28", f"Second {width}", width)
                 assert page.inner_text("h1") == f"Rehearsal of “Second {width}”"
                 assert "Nothing real was written or sent" in page.inner_text("#rehearsed")
                 assert "09:00–17:00 in each contact's time zone" in page.inner_text("#summary")
@@ -102,7 +103,11 @@ def test_ops_rehearse_look_test_send_and_launch_from_the_console(
 def test_a_start_in_the_past_needs_the_name_typed_and_pauses_are_logged(web: WebApp) -> None:
     web.clock.now = at(4, 28, 12)  # P2U's first email went out on the 27th
     with chromium() as browser, logged_in(browser, web.url, OPS, 375) as page:
-        _rehearse(page, "2021-04-27", "Late")
+        _rehearse(page, "2021-04-27", "Late", 375)
+        page.click("#change")  # the same options, to change and rehearse again
+        assert (page.input_value("#name"), page.input_value("#start")) == ("Late", "2021-04-27")
+        assert page.is_checked("input[name=allow_overlap]")
+        page.go_back()
         assert "start in the past" in page.inner_text("#conflicts")
         page.fill("#confirm", "late")
         page.click("#launch-button")
