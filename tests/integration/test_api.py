@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from campaign_engine.api.app import MAX_BODY_BYTES
 from campaign_engine.api.tokens import create_token, list_tokens, revoke_token
 from campaign_engine.core.kinds import EventKind, MessageState, OutreachMode
+from campaign_engine.store.campaign_log import campaign_log
 from campaign_engine.store.models import (
     Alert,
     Campaign,
@@ -133,6 +134,9 @@ def test_roles_limit_what_a_token_may_do(api: Clients) -> None:
             if method == "POST" and path == "/campaigns" and status == 201:
                 # launching the same name again is a conflict
                 problem(api.call(role, method, path, json=body), 409)
+                with api.web.db.session() as session:
+                    log = campaign_log(session)[response.json()["name"]]
+                assert [(e.action, e.actor) for e in log] == [("launched", "api:ops-bot")]
 
 
 def test_upsert_contacts_row_by_row_like_the_csv_import(api: Clients) -> None:
