@@ -79,10 +79,9 @@ def doctor(
     c = context_of(ctx)
     checks = diagnose(c.settings, probe_smtp=smtp)
     sending = c.settings.transport == "smtp" and database_exists(c.settings.database_url)
-    pause = relay_state.current_pause(c.db) if sending else None
-    if pause is not None:
-        line = relay_state.describe_pause(pause, c.settings.timezone, parse_now(None))
-        checks.append(Check("error", "relay", line))
+    relay = relay_state.pause_status(c.db, c.settings, parse_now(None)) if sending else None
+    if relay is not None and relay.paused:
+        checks.append(Check("error", "relay", relay.line))
     colours = {"ok": "green", "warning": "yellow", "error": "red"}
     for check in checks:
         out.print(

@@ -18,11 +18,7 @@ relay_app = command_group(
 def relay_status(ctx: typer.Context, now: NowOption = None) -> None:
     """Say whether sending is paused because of the relay, since when and why."""
     c = context_of(ctx)
-    out.print(
-        relay_state.describe_pause(
-            relay_state.current_pause(c.existing_db), c.settings.timezone, parse_now(now)
-        )
-    )
+    out.print(relay_state.pause_status(c.existing_db, c.settings, parse_now(now)).line)
 
 
 @subcommand(relay_app, "resume", "campaign relay resume")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from campaign_engine.core.config import Settings
 from campaign_engine.sending.outcomes import Outcome
-from campaign_engine.sending.relay_state import current_pause, is_paused, record_fault
+from campaign_engine.sending.relay_state import pause_status, record_fault
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
 from campaign_engine.store.db import Database
 
@@ -68,7 +68,7 @@ def released(now: datetime, why: str) -> dict[str, object]:
 
 def relay_paused(db: Database, settings: Settings, now: datetime) -> bool:
     """True while sending is paused for a relay fault: rep mail waits like everything else."""
-    return is_paused(current_pause(db), settings, now)
+    return pause_status(db, settings, now).paused
 
 
 def note_relay_fault(

@@ -18,9 +18,9 @@ from campaign_engine.reporting.campaign_overview import (
     with_pauses,
 )
 from campaign_engine.sending.campaign_pause import set_campaign_paused
+from campaign_engine.sending.relay_state import PauseStatus, pause_status
 from campaign_engine.store.campaign_log import CampaignLogEntry, campaign_log
 from campaign_engine.web.base import WebBase
-from campaign_engine.web.relay_state import RelayPause, relay_pause
 from campaign_engine.web.snapshots import Snapshot
 
 __all__ = ["CampaignPages"]
@@ -48,14 +48,14 @@ class CampaignPages(WebBase):
                 return campaign_overviews(session, self.clock())
 
         def load() -> tuple[
-            Snapshot[list[CampaignOverview]], list[Pause], RelayPause | None, CampaignLog
+            Snapshot[list[CampaignOverview]], list[Pause], PauseStatus, CampaignLog
         ]:
             with self.db.session() as session:
                 pauses = campaign_pauses(session)  # live: a pause shows at once
                 history = campaign_log(session)
             key = ("campaigns", tuple(pause.campaign_id for pause in pauses))
             counted = self.snapshots.get(key, count, fresh)
-            return counted, pauses, relay_pause(self.db, self.settings, now), history
+            return counted, pauses, pause_status(self.db, self.settings, now), history
 
         counted, pauses, relay, history = await self.run(load)
         return self.page(request, "campaigns.html.j2", user=user, relay=relay, now=now,

@@ -26,9 +26,9 @@ from starlette.routing import Route
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.tick_stats import TICK_STATS
+from campaign_engine.sending.relay_state import pause_status
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Event, Message
-from campaign_engine.web.relay_state import relay_pause
 
 __all__ = ["CONTENT_TYPE", "health_routes"]
 
@@ -79,10 +79,10 @@ class _DatabaseCollector(Collector):
         for kind, human, count in hits:
             tracking.add_metric([kind, "true" if human else "false"], count)
         yield tracking
-        paused = relay_pause(self.db, self.settings, datetime.now(UTC))
+        relay = pause_status(self.db, self.settings, datetime.now(UTC))
         yield GaugeMetricFamily(
             "campaign_relay_paused", "1 while sending is paused by a relay fault.",
-            value=1 if paused else 0,
+            value=1 if relay.paused else 0,
         )  # fmt: skip
 
 
@@ -100,9 +100,9 @@ def health_routes(db: Database, settings: Settings) -> list[Route]:
                 log.error("healthz: the database does not answer: %s", exc)
                 body["database"] = f"unreachable: {type(exc).__name__}"
                 return body
-            paused = relay_pause(db, settings, datetime.now(UTC))
-            if paused is not None:
-                body["relay"] = paused.reason
+            relay = pause_status(db, settings, datetime.now(UTC))
+            if relay.paused:
+                body["relay"] = relay.line
             return body
 
         body = await anyio.to_thread.run_sync(check)

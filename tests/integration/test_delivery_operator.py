@@ -6,26 +6,37 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlmodel import select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import EnrollmentStatus, MessageState
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Contact, Enrollment
+from campaign_engine.web.app import create_app
 from tests.delivery_setup import DAY1, launch_smb, point_at, state_of, states, suppressed
-from tests.faultrelay import fault_relay
+from tests.faultrelay import FaultRelay, fault_relay
 from tests.helpers import campaign_cli, tick
+from tests.web import serving
 
 LATER = (DAY1 + timedelta(hours=1)).isoformat()
+
+
+def paused_by_a_wrong_password(
+    settings: Settings, db: Database, tmp_path: Path, relay: FaultRelay
+) -> Settings:
+    """One contact launched, and a tick with a wrong password: a lasting pause since 09:00."""
+    wrong = point_at(settings, relay.port, username="ops", password="wrong")
+    launch_smb(db, wrong, ["a@smb.example"], tmp_path)
+    tick(db, wrong, DAY1)
+    return wrong
 
 
 def test_a_paused_relay_is_one_line_in_status_and_doctor_and_resume_lifts_it(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     with fault_relay(username="ops", password="right") as relay:
-        wrong = point_at(settings, relay.port, username="ops", password="wrong")
-        launch_smb(db, wrong, ["a@smb.example"], tmp_path)
-        tick(db, wrong, DAY1)
+        wrong = paused_by_a_wrong_password(settings, db, tmp_path, relay)
         status = campaign_cli(wrong, "status")
         assert status.stdout.splitlines()[0].startswith(  # another day: with the date
             "sending paused since 2021-04-27 09:00: relay rejected login (535 5.7.8"
@@ -43,6 +54,44 @@ def test_a_paused_relay_is_one_line_in_status_and_doctor_and_resume_lifts_it(
             "resumed: sending paused since 09:00: relay rejected login"
         )
         assert campaign_cli(wrong, "relay", "status").stdout.strip() == "sending is not paused"
+
+
+def what_each_reader_says(settings: Settings, db: Database) -> dict[str, str]:
+    """The pause as `relay status`, `status`, `doctor` and /healthz show it."""
+    doctor = " ".join(campaign_cli(settings, "doctor").stdout.split())
+    with serving(create_app(settings, db)) as base:
+        health = httpx.get(base + "/healthz", timeout=10)
+    return {
+        "relay status": campaign_cli(settings, "relay", "status").stdout.strip(),
+        "status": campaign_cli(settings, "status").stdout.splitlines()[0],
+        "doctor": doctor[doctor.find("relay: ") :] if "error relay: " in doctor else "no pause",
+        "healthz": f"{health.status_code} {health.json()['relay']}",
+    }
+
+
+def test_a_fixed_config_lifts_a_lasting_pause_for_every_reader_and_the_tick(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(username="ops", password="right") as relay:
+        wrong = paused_by_a_wrong_password(settings, db, tmp_path, relay)
+        paused = what_each_reader_says(wrong, db)
+        assert paused["relay status"].startswith("sending paused since 2021-04-27 09:00: relay")
+        assert paused["status"] == paused["relay status"]
+        assert paused["doctor"].startswith(f"relay: {paused['relay status']}")
+        assert paused["healthz"] == f"503 {paused['relay status']}"
+
+        fixed = point_at(settings, relay.port, username="ops", password="right")  # no resume
+        lifted = what_each_reader_says(fixed, db)
+        assert lifted["relay status"] == (
+            "sending is not paused: the [smtp] settings changed since the pause of 2021-04-27"
+            " 09:00 (relay rejected login); the next tick tries the relay"
+        )
+        assert "paused" not in lifted["status"]
+        assert lifted["doctor"] == "no pause"
+        assert lifted["healthz"] == "200 sending"
+        tick(db, fixed, DAY1 + timedelta(hours=1))
+        assert list(relay.arrived()) == ["a@smb.example"]
+        assert campaign_cli(fixed, "relay", "status").stdout.strip() == "sending is not paused"
 
 
 def test_failed_messages_are_counted_by_reason_then_retried_or_skipped(
