@@ -20,6 +20,7 @@ from campaign_engine.cli.app import (
     Context,
     Format,
     FormatOption,
+    HiddenNowOption,
     JsonLogsOption,
     NowOption,
     QuietOption,
@@ -28,6 +29,7 @@ from campaign_engine.cli.app import (
     out,
     parse_now,
 )
+from campaign_engine.cli.backlog import backlog_line
 from campaign_engine.cli.local_time import print_local_days
 from campaign_engine.cli.logs import setup_logging
 from campaign_engine.core.secretcheck import require_strong_secret
@@ -138,20 +140,27 @@ def status(
     ctx: typer.Context,
     campaign: CampaignOption = None,
     format: FormatOption = Format.table,
+    now: HiddenNowOption = None,
 ) -> None:
-    """Per campaign and step: queued, sent, failed, skipped (and why)."""
+    """Per campaign and step: contacts due and not queued yet, queued (and what holds them
+    back), sent, bounced (at RCPT and by DSN), complaints, failed, skipped (and why)."""
     c = context_of(ctx)
+    moment = parse_now(now)
     with c.existing_db.session() as session:
         if campaign:
             queries.campaign_by_name(session, campaign)
-        statuses = reports.campaign_statuses(session, campaign)
-    pause = relay_state.current_pause(c.existing_db)
+        statuses = reports.campaign_statuses(session, campaign, now=moment)
+        rate = reports.recent_send_rate(session, moment)
+    relay = relay_state.pause_status(c.existing_db, c.settings, moment)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
         return
-    if pause is not None:
-        out.print(relay_state.describe_pause(pause, c.settings.timezone, parse_now(None)))
-    _print_statuses(statuses)
+    if relay.paused:
+        out.print(relay.line)
+    _print_statuses(statuses, relay.paused)
+    line = backlog_line(statuses, rate, c.settings, relay.paused)
+    if line:
+        out.print(line)
 
 
 class ReportFormat(StrEnum):
@@ -181,7 +190,7 @@ def report(
         pending = reports.due_reminder_counts(now, c.settings.reminder_days)
         result = reports.load_report(session, now, campaign, reminders=pending)
         local_days = {c.name: c.sent_per_local_day for c in result.campaigns}
-        statuses = reports.campaign_statuses(session, campaign, local_days)
+        statuses = reports.campaign_statuses(session, campaign, local_days, now)
     if format is ReportFormat.table:
         _print_statuses(statuses)
         _print_report(result)
@@ -199,7 +208,7 @@ def report(
     out.print(f"{format.value} report written to {out_file}")
 
 
-def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
+def _print_statuses(statuses: list[reports.CampaignStatus], relay_paused: bool = False) -> None:
     if not statuses:
         out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
     for item in statuses:
@@ -212,11 +221,14 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
             "step",
             "day",
             "subject",
+            "due, not queued",
+            "later",
             "queued",
             "sent",
             "retry",
             "failed",
             "bounced",
+            "complaints",
             "skipped",
             "uncertain",
         )
@@ -226,19 +238,28 @@ def _print_statuses(statuses: list[reports.CampaignStatus]) -> None:
             s = step.states
             reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
             skipped = f"{s['skipped']}" + (f" ({reasons})" if reasons else "")
-            held = "; ".join(f"{n} {r}" for r, n in sorted(step.deferred_reasons.items()))
+            deferred = dict(step.deferred_reasons)
+            if relay_paused and step.due_waiting:
+                deferred["relay pause"] = step.due_waiting
+            held = "; ".join(f"{n} {r}" for r, n in sorted(deferred.items()))
             waiting = f"{s['queued'] + s['sending']}" + (f" (deferred: {held})" if held else "")
             why = "; ".join(f"{n} {r}" for r, n in sorted(step.failed_reasons.items()))
             failed = f"{s['failed']}" + (f" ({why})" if why else "")
+            bounced = f"{s['bounced'] + step.bounced_by_dsn}" + (
+                f" ({step.bounced_by_dsn} by DSN)" if step.bounced_by_dsn else ""
+            )
             table.add_row(
                 str(step.step),
                 str(step.day),
                 step.subject,
+                str(step.backlog),
+                str(step.later),
                 waiting,
                 str(s["sent"]),
                 str(s["retry"]),
                 failed,
-                str(s["bounced"]),
+                bounced,
+                str(step.complaints),
                 skipped,
                 str(s["uncertain"]),
             )

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaign_engine.core.kinds import MessageState
+from campaign_engine.core.kinds import Channel, EnrollmentStatus, EventKind, MessageState
 from campaign_engine.reporting import funnel, report_queries
 from campaign_engine.reporting import report_model as model
 from campaign_engine.reporting.local_days import late_joiner_counts, sends_per_local_day
@@ -27,6 +27,7 @@ from campaign_engine.store.models import (
     Campaign,
     Contact,
     Enrollment,
+    Event,
     Message,
 )
 from campaign_engine.store.queries import campaign_by_name
@@ -41,8 +42,11 @@ __all__ = [
     "list_messages",
     "load_report",
     "no_reminders",
+    "recent_send_rate",
     "to_jsonable",
 ]
+
+RATE_SPAN = timedelta(minutes=10)  # `campaign status` estimates the backlog at this span's rate
 
 # Where "reminders pending" per rep come from: (session, campaign ids) -> {(campaign id, rep id): n}.
 # `campaign report` plugs in `due_reminder_counts` (the rep-draft reminders due now); a source
@@ -77,6 +81,14 @@ class StepStatus:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     deferred_reasons: dict[str, int] = field(default_factory=dict)  # queued/retry held back
     failed_reasons: dict[str, int] = field(default_factory=dict)
+    bounced_by_dsn: int = 0  # taken by the relay, bounced later by a DSN (the address suppressed)
+    complaints: int = 0  # feedback-loop complaints about this step's emails
+    # With a `now` (else 0): contacts on the automated channel whose turn for this step has
+    # come but who are not queued yet (the backlog), or comes later; and the queued or retry
+    # messages due now (held back only by a relay pause, if any).
+    backlog: int = 0
+    later: int = 0
+    due_waiting: int = 0
 
 
 @dataclass
@@ -105,10 +117,12 @@ def campaign_statuses(
     session: Session,
     campaign_name: str | None = None,
     counted_local_days: Mapping[str, dict[str, int]] | None = None,
+    now: datetime | None = None,
 ) -> list[CampaignStatus]:
     """Every campaign's status (or one's); `counted_local_days` (campaign name -> sends per local
-    day) spares counting them again when the caller has (the report has). Each count is one
-    statement grouped by campaign, whatever the number of campaigns."""
+    day) spares counting them again when the caller has (the report has); with `now`, each step's
+    backlog too. Each count is one statement grouped by campaign, whatever the number of
+    campaigns."""
     query = select(Campaign).order_by(col(Campaign.id))
     if campaign_name:
         query = query.where(Campaign.name == campaign_name)
@@ -124,6 +138,9 @@ def campaign_statuses(
     ).all():
         enrolled[campaign_id][f"{channel}/{state}"] = n
     steps = _step_counts(session, ids)
+    _count_bounces_and_complaints(session, ids, steps)
+    if now is not None:
+        _count_backlog(session, ids, now, steps)
     next_due = dict(
         session.exec(
             select(Enrollment.campaign_id, sa.func.min(Enrollment.next_due_at))
@@ -161,6 +178,78 @@ def campaign_statuses(
             )
         )
     return result
+
+
+def _count_bounces_and_complaints(
+    session: Session, ids: list[int], steps: dict[tuple[int, int], StepStatus]
+) -> None:
+    """Bounces that came back as DSNs after the relay took the message (the message stays
+    `sent`; a refusal at RCPT TO is already counted `bounced`), and complaints, per step."""
+    dsn = sa.and_(col(Event.kind) == EventKind.BOUNCE, col(Message.state) != MessageState.BOUNCED)
+    for campaign_id, number, kind, n in session.execute(
+        sa.select(
+            col(Message.campaign_id),
+            col(Message.step),
+            col(Event.kind),
+            sa.func.count(sa.distinct(col(Event.message_id))),
+        )
+        .join(Message, col(Message.id) == Event.message_id)
+        .where(
+            col(Message.campaign_id).in_(ids),
+            sa.or_(dsn, col(Event.kind) == EventKind.COMPLAINT),
+        )
+        .group_by(col(Message.campaign_id), col(Message.step), col(Event.kind))
+    ).all():
+        step = steps.setdefault((campaign_id, number), _no_messages(number))
+        if kind == EventKind.BOUNCE:
+            step.bounced_by_dsn = n
+        else:
+            step.complaints = n
+
+
+def _count_backlog(
+    session: Session, ids: list[int], now: datetime, steps: dict[tuple[int, int], StepStatus]
+) -> None:
+    """Per step: contacts due and not queued yet, contacts due later, and queued or retry
+    messages due now."""
+    due_now = col(Enrollment.next_due_at) <= now
+    for campaign_id, number, due, n in session.execute(
+        sa.select(col(Enrollment.campaign_id), col(Enrollment.next_step), due_now, sa.func.count())
+        .where(
+            col(Enrollment.campaign_id).in_(ids),
+            col(Enrollment.channel) == Channel.AUTOMATED,
+            col(Enrollment.status) == EnrollmentStatus.ACTIVE,
+            col(Enrollment.next_due_at).is_not(None),
+        )
+        .group_by(col(Enrollment.campaign_id), col(Enrollment.next_step), due_now)
+    ).all():
+        step = steps.setdefault((campaign_id, number), _no_messages(number))
+        if due:
+            step.backlog = n
+        else:
+            step.later = n
+    for campaign_id, number, n in session.execute(
+        sa.select(col(Message.campaign_id), col(Message.step), sa.func.count())
+        .where(
+            col(Message.state).in_((MessageState.QUEUED, MessageState.RETRY)),
+            col(Message.next_attempt_at) <= now,
+            col(Message.campaign_id).in_(ids),
+        )
+        .group_by(col(Message.campaign_id), col(Message.step))
+    ).all():
+        steps.setdefault((campaign_id, number), _no_messages(number)).due_waiting = n
+
+
+def recent_send_rate(session: Session, now: datetime, span: timedelta = RATE_SPAN) -> float:
+    """Emails the relay took per second over the last `span`, every campaign together."""
+    sent = session.exec(
+        select(sa.func.count()).where(
+            Message.state == MessageState.SENT,
+            col(Message.sent_at) > now - span,
+            col(Message.sent_at) <= now,
+        )
+    ).one()
+    return sent / span.total_seconds()
 
 
 def _step_counts(session: Session, ids: list[int]) -> dict[tuple[int, int], StepStatus]:
