@@ -1,6 +1,7 @@
-"""Every delivery fault of issue 15 against a 2,000-contact campaign; prints one table.
+"""Every delivery fault of issue 15 against a 2,000-contact campaign, then SIGKILLs mid-step.
 
-    .venv/bin/python bench/faults.py [--contacts 2000] [--only NAME]
+    .venv/bin/python bench/faults.py [--contacts 2000] [--only NAME] [--kill-step 4000] \
+        [--postgres URL]
 
 Each scenario gets a fresh SQLite database and a fault-injecting relay (tests/faultrelay.py),
 misbehaves during the first tick(s), then heals; the engine ticks on until nothing is due. Then:
@@ -8,6 +9,13 @@ delivered (distinct recipients the relay took), duplicates (extra copies), lost 
 neither an arrival nor an expected bounce/failure nor `uncertain`), wrongly suppressed
 (suppressed but not meant to bounce) and uncertain. Duplicates, lost and wrongly suppressed must
 be 0; uncertain only for the drop-after-dot and SIGKILL rows.
+
+The second table (`--only SIGKILL`) kills `campaign tick` with SIGKILL at several points of one
+4,000-message step, on SQLite and on PostgreSQL (`--postgres`, default
+$CAMPAIGN_TEST_DATABASE_URL), lets the lease expire, runs `messages retry --uncertain` and ticks
+until nothing is due. Uncertain must stay within connections + AHEAD (wire_ledger), nothing
+recorded as sent may arrive twice, nobody may be lost; duplicates can only come from the
+uncertain ones the operator chose to send again.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from campaign_engine.core.config import Settings, load_settings  # noqa: E402
 from campaign_engine.core.kinds import MessageState  # noqa: E402
+from campaign_engine.sending.recovery import retry_uncertain  # noqa: E402
+from campaign_engine.sending.wire_ledger import AHEAD  # noqa: E402
 from campaign_engine.store.db import Database  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.delivery_setup import DAY1, launch_smb, point_at, states, suppressed  # noqa: E402
@@ -90,13 +100,13 @@ def scenarios(emails: list[str]) -> list[Scenario]:
     ]
 
 
-def write_config(directory: Path) -> Settings:
+def write_config(directory: Path, database_url: str = "") -> Settings:
     config = directory / "config.toml"
     config.write_text(
-        f"""database_url = "sqlite:///{directory / "campaign.db"}"
+        f"""database_url = "{database_url or f"sqlite:///{directory / 'campaign.db'}"}"
 transport = "smtp"
 from = "Marketing <marketing@gitlab-demo.example>"
-secret = "bench-secret-0123456789"
+secret = "bench-secret-0123456789abcdef0123456789"
 postal_address = "1 Bench Street"
 tracking_base_url = "https://track.example.test"
 sequences_dir = "{ROOT / "sequences"}"
@@ -125,7 +135,7 @@ def run(scenario: Scenario, count: int) -> list[object]:
         db = Database(settings.database_url)
         launch_smb(db, settings, emails, Path(tmp))
         if scenario.crash is not None:
-            _crash(settings, relay, scenario.crash, count)
+            _crash(settings, relay, scenario.crash, count // 3)  # mid-batch
         else:
             tick(db, settings, DAY1)
         scenario.heal(relay)
@@ -134,18 +144,74 @@ def run(scenario: Scenario, count: int) -> list[object]:
             if scenario.smtp
             else settings
         )
-        moment = DAY1 + timedelta(minutes=2)
-        for _ in range(12):
-            tick(db, healed, moment)
-            open_ = states(db)
-            if not (
-                open_[MessageState.QUEUED]
-                or open_[MessageState.RETRY]
-                or open_[MessageState.SENDING]
-            ):
-                break
-            moment += timedelta(minutes=30)
+        _tick_until_done(db, healed, DAY1 + timedelta(minutes=2))
         return _row(scenario, db, relay, emails)
+
+
+def _tick_until_done(db: Database, settings: Settings, moment: datetime) -> datetime:
+    for _ in range(12):
+        tick(db, settings, moment)
+        open_ = states(db)
+        if not (
+            open_[MessageState.QUEUED] or open_[MessageState.RETRY] or open_[MessageState.SENDING]
+        ):
+            break
+        moment += timedelta(minutes=30)
+    return moment
+
+
+KILL_HEADER = [
+    "database",
+    "killed after",
+    "uncertain",
+    "bound",
+    "back to queued",
+    "dup. of recorded",
+    "dup. after retry --uncertain",
+    "lost",
+]
+
+
+def kill_row(database: str, count: int, share: float) -> list[object]:
+    """SIGKILL `campaign tick` once `share` of a `count`-message step has arrived."""
+    emails = [f"p{i}@smb{i % 40}.example" for i in range(count)]
+    with tempfile.TemporaryDirectory() as tmp, fault_relay(delay=0.002) as relay:
+        url = "" if database == "sqlite" else database
+        if url:
+            Database(url, migrate=False).drop_everything()
+        settings = point_at(write_config(Path(tmp), url), relay.port)
+        db = Database(settings.database_url)
+        launch_smb(db, settings, emails, Path(tmp))
+        _crash(settings, relay, signal.SIGKILL, int(count * share))
+        killed_after = len(relay.arrived())
+        recovery = tick(db, settings, DAY1 + timedelta(minutes=2))  # the dead lease expired
+        moment = _tick_until_done(db, settings, DAY1 + timedelta(minutes=3))
+        uncertain = states(db)[MessageState.UNCERTAIN]
+        recorded = _emails_in(db, MessageState.SENT)
+        retry_uncertain(db, moment)
+        _tick_until_done(db, settings, moment + timedelta(minutes=1))
+        arrived = relay.arrived()
+        db.dispose()
+    return [
+        "SQLite" if database == "sqlite" else "PostgreSQL",
+        f"{killed_after} of {count}",
+        uncertain,
+        f"<= {settings.smtp.concurrency + AHEAD}",
+        recovery.counts["released"],
+        sum(1 for e in recorded if arrived[e] > 1),
+        sum(n - 1 for n in arrived.values()),
+        sum(1 for e in emails if e not in arrived),
+    ]
+
+
+def _emails_in(db: Database, state: str) -> set[str]:
+    from sqlmodel import select
+
+    from campaign_engine.store.models import Contact, Message
+
+    with db.session() as session:
+        query = select(Contact.email).join(Message).where(Message.state == state)
+        return set(session.exec(query).all())
 
 
 def _crash(settings: Settings, relay: FaultRelay, sig: signal.Signals, count: int) -> None:
@@ -156,9 +222,7 @@ def _crash(settings: Settings, relay: FaultRelay, sig: signal.Signals, count: in
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
-    while (
-        len(relay.received) < count // 4 and time.monotonic() < deadline and process.poll() is None
-    ):
+    while len(relay.received) < count and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
     process.send_signal(sig)
     process.wait(timeout=120)
@@ -197,6 +261,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--only", help="run the scenarios whose name contains this")
+    parser.add_argument("--kill-step", type=int, default=4000, help="messages in the SIGKILL step")
+    parser.add_argument("--postgres", default=os.environ.get("CAMPAIGN_TEST_DATABASE_URL", ""))
     args = parser.parse_args()
     header = ["scenario", "delivered", "duplicates", "lost", "wrongly suppressed", "uncertain"]
     rows = []
@@ -205,11 +271,28 @@ def main() -> None:
             continue
         rows.append(run(scenario, args.contacts))
         print(" | ".join(str(c) for c in rows[-1]), flush=True, file=sys.stderr)
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for line in [header, ["-" * w for w in widths], *rows]:
-        print(" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)))
+    if rows:
+        _print_table(header, rows)
     bad = [r for r in rows if r[2] or r[3] or r[4]]
+    if not args.only or args.only in "SIGKILL bound":
+        kills = []
+        for database in ("sqlite", *([args.postgres] if args.postgres else [])):
+            for share in (0.1, 0.45, 0.8):
+                kills.append(kill_row(database, args.kill_step, share))
+                print(" | ".join(str(c) for c in kills[-1]), flush=True, file=sys.stderr)
+        print(f"\nSIGKILL in one {args.kill_step:,}-message step, then retry --uncertain")
+        _print_table(KILL_HEADER, kills)
+        bound = int(str(kills[0][3]).removeprefix("<= ")) if kills else 0
+        bad += [r for r in kills if int(str(r[2])) > bound or r[5] or r[7]]
     sys.exit(1 if bad else 0)
+
+
+def _print_table(header: list[str], rows: list[list[object]]) -> None:
+    lines: list[list[object]] = [list(header), *rows]
+    widths = [max(len(str(r[i])) for r in lines) for i in range(len(header))]
+    rule: list[object] = ["-" * w for w in widths]
+    for line in [lines[0], rule, *lines[1:]]:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ async def send_draft(
                 state=MessageState.SENDING,
                 claimed_by=f"rep:{prepared.sent.sender}",
                 claimed_until=now + timedelta(seconds=settings.lease_seconds),
+                on_wire=True,  # handed to the relay at once: a death now leaves it uncertain
                 attempts=_MESSAGES.c.attempts + 1,
             )
         )
@@ -109,7 +110,7 @@ async def send_draft(
         message = session.get(Message, prepared.message_id)
         draft = session.get(Draft, draft_id)
         assert message is not None and draft is not None
-        message.claimed_by, message.claimed_until = None, None
+        message.claimed_by, message.claimed_until, message.on_wire = None, None, False
         message.error = None if outcome.ok else outcome.detail
         if outcome.ok:
             message.state, message.sent_at = MessageState.SENT, now

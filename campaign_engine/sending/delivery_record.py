@@ -29,7 +29,14 @@ from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
 from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
 from campaign_engine.store.models import Enrollment, Event, Message
 
-__all__ = ["POLICY_BLOCK_RUN", "BatchResult", "block_runs", "failure_reason", "record_batch"]
+__all__ = [
+    "POLICY_BLOCK_RUN",
+    "BatchResult",
+    "block_runs",
+    "failure_reason",
+    "open_block_run",
+    "record_batch",
+]
 
 POLICY_BLOCK_RUN = 10  # this many recipients in a row refused with one 5.7.x code: a block list
 
@@ -79,9 +86,13 @@ def failure_reason(error: str | None) -> str:
     return f"refused {first}" if first.isdigit() else (text[:40] or "unknown")
 
 
-def block_runs(outcomes: list[Outcome]) -> list[Outcome]:
+def block_runs(outcomes: list[Outcome], carried: str | None = None) -> list[Outcome]:
     """Outcomes with every run of POLICY_BLOCK_RUN or more recipients refused with the same
-    5.7.x code turned into a relay fault: that is the relay (a block list), not the people."""
+    5.7.x code turned into a relay fault: that is the relay (a block list), not the people.
+
+    `carried`: the code of a block run the outcomes before these ended with; refusals with it
+    at the start of these continue that run.
+    """
     result = list(outcomes)
     start = 0
     while start < len(result):
@@ -89,13 +100,27 @@ def block_runs(outcomes: list[Outcome]) -> list[Outcome]:
         end = start + 1
         while code and end < len(result) and result[end].policy_code == code:
             end += 1
-        if code and end - start >= POLICY_BLOCK_RUN:
+        if code and (end - start >= POLICY_BLOCK_RUN or (start == 0 and code == carried)):
             detail = result[start].detail
             fault = RelayFault("rcpt", f"relay refuses every recipient with {code}", detail)
             for i in range(start, end):
                 result[i] = Outcome(result[i].key, AttemptResult.NOT_ATTEMPTED, detail, fault)
         start = end
     return result
+
+
+def open_block_run(outcomes: list[Outcome]) -> int:
+    """How many outcomes at the end are one policy refusal repeated, fewer than
+    POLICY_BLOCK_RUN times: a run that may still turn out to be a block list."""
+    code = outcomes[-1].policy_code if outcomes else None
+    if code is None:
+        return 0
+    length = 0
+    for outcome in reversed(outcomes):
+        if outcome.policy_code != code:
+            break
+        length += 1
+    return length if length < POLICY_BLOCK_RUN else 0
 
 
 def record_batch(
@@ -109,10 +134,11 @@ def record_batch(
     now: datetime,
     counts: Counter[str],
 ) -> BatchResult:
-    """Write the fate of every claimed message of the batch (see the module docstring);
-    `cut_short` are the messages handed to the relay when the run was cancelled."""
+    """Write the fate of `messages` (all of a batch, or one group of it; see the module
+    docstring); `outcomes` are judged already (block_runs), `cut_short` are the messages handed
+    to the relay when the run was cancelled."""
     by_id = {m.id: m for m in messages if m.id is not None}
-    answered = {o.key: o for o in block_runs(outcomes)}
+    answered = {o.key: o for o in outcomes}
     result = BatchResult()
     rows, settled = [], []
     places = _planning_places(session, [m.enrollment_id for m in by_id.values()])
@@ -134,7 +160,12 @@ def record_batch(
     session.connection().execute(
         sa.update(_MESSAGES)
         .where(_MESSAGES.c.id == sa.bindparam("mid"))
-        .values(claimed_by=None, claimed_until=None, **{k: sa.bindparam(k) for k in _RECORDED}),
+        .values(
+            claimed_by=None,
+            claimed_until=None,
+            on_wire=False,
+            **{k: sa.bindparam(k) for k in _RECORDED},
+        ),
         rows,
     )
     if settled:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -21,7 +22,7 @@ from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, MessageState
 from campaign_engine.core.tokens import TokenKind
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
-from campaign_engine.sending.delivery_record import record_batch
+from campaign_engine.sending.delivery_record import BatchResult, record_batch
 from campaign_engine.sending.eligibility import (
     CAP_WINDOW,
     FREQUENCY_CAP,
@@ -44,7 +45,8 @@ from campaign_engine.sending.send_facts import (
     recipients,
     suppression_reasons,
 )
-from campaign_engine.sending.transport import Delivery, Outcome, Transport
+from campaign_engine.sending.transport import Delivery, Transport
+from campaign_engine.sending.wire_ledger import Group, WireLedger
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Campaign, Message
 
@@ -100,7 +102,9 @@ class Dispatcher:
         """Recover stale claims, queue every due step, then send what is claimable."""
         counts: Counter[str] = Counter()
         self._started = time.monotonic()
-        counts["uncertain"] += self._expire_leases(now)
+        uncertain, requeued = self._expire_leases(now)
+        counts["uncertain"] += uncertain
+        counts["released"] += requeued
         pause = current_pause(self.db)
         self._relay_was_paused = pause is not None
         self.paused = is_paused(pause, self.settings, now)
@@ -137,16 +141,28 @@ class Dispatcher:
 
     # -- claiming -------------------------------------------------------------------------
 
-    def _expire_leases(self, now: datetime) -> int:
-        """A claim whose lease ran out belongs to a worker that died mid-send: SMTP may have
-        accepted some of it, so it is marked uncertain and reported, never resent on its own."""
+    def _expire_leases(self, now: datetime) -> tuple[int, int]:
+        """A claim whose lease ran out belongs to a worker that died mid-send: the messages it
+        had cleared for the relay (`on_wire`, see wire_ledger) may have been accepted, so they
+        are marked uncertain and reported, never resent on their own; the rest were never
+        handed over and go back to the queue. Returns (uncertain, requeued)."""
         with self.db.session() as session:
-            result = session.connection().execute(
+            connection = session.connection()
+            uncertain = connection.execute(
+                sa.update(_MESSAGES)
+                .where(expired_claims(_MESSAGES, now), _MESSAGES.c.on_wire)
+                .values(
+                    state=MessageState.UNCERTAIN,
+                    error="worker lease expired during send",
+                    on_wire=False,
+                )
+            ).rowcount
+            requeued = connection.execute(
                 sa.update(_MESSAGES)
                 .where(expired_claims(_MESSAGES, now))
-                .values(state=MessageState.UNCERTAIN, error="worker lease expired during send")
-            )
-            return result.rowcount
+                .values(state=MessageState.QUEUED, claimed_by=None, claimed_until=None)
+            ).rowcount
+            return uncertain, requeued
 
     def _claim(
         self, campaign: Campaign, schedule: Schedule, now: datetime, size: int
@@ -204,27 +220,35 @@ class Dispatcher:
     async def _send(self, batch: _Batch, now: datetime, counts: Counter[str]) -> None:
         updates: dict[int, dict[str, object]] = {}
         to_send = self._check(batch, updates, now)
-        # Only what the transport took may have reached the relay: messages rendered (and
-        # signed) ahead of the connections are not handed over yet, and go back to the queue.
-        handed: set[int] = set()
+        ledger = WireLedger(
+            [s.message.id for s in to_send if s.message.id is not None],
+            self.settings.smtp.concurrency,
+            functools.partial(self._write, batch, now, updates),
+        )
+        for key in updates:  # skipped or deferred by the checks: written with the first group
+            ledger.held_back(key)
         # Rendering is lazy: each SMTP connection renders its next message while the others
-        # wait on the relay, so rendering overlaps the network instead of preceding it.
-        deliveries = self._render(batch, to_send, updates, now)
-        answered: list[Outcome] = []  # as they come: a cut short send keeps what it heard
+        # wait on the relay, so rendering overlaps the network instead of preceding it. Only
+        # what the transport took may have reached the relay: messages rendered (and signed)
+        # ahead of the connections are not handed over, and go back to the queue.
+        deliveries = self._render(batch, to_send, updates, now, ledger)
         try:
             if to_send:
-                await self.transport.deliver(deliveries, handed.add, answered.append)
+                await self.transport.deliver(deliveries, ledger.admit, ledger.answered)
         except asyncio.CancelledError:
             # The stop's grace ran out mid-send: what the relay answered is recorded, what it
             # had in flight is unknown.
-            self._record(batch, now, updates, answered, counts, cut_short=handed)
+            ledger.close_now()
+            self._settle_batch(ledger, counts, now)
             raise
         except Exception as exc:  # a transport bug must not strand the batch in `sending`
             log.exception("transport failed; the batch goes back to the queue")
             counts["transport errors"] += 1
-            self._record(batch, now, updates, answered, counts, cut_short=handed)
+            ledger.close_now()
+            self._settle_batch(ledger, counts, now)
             raise exc
-        self._record(batch, now, updates, answered, counts, cut_short=set())
+        await ledger.close()
+        self._settle_batch(ledger, counts, now)
 
     def _check(
         self, batch: _Batch, updates: dict[int, dict[str, object]], now: datetime
@@ -286,6 +310,7 @@ class Dispatcher:
         to_send: list[_Sendable],
         updates: dict[int, dict[str, object]],
         now: datetime,
+        ledger: WireLedger,
     ) -> Iterator[Delivery]:
         """Each message built only when the transport asks for it; one that cannot be built
         fails alone, and nothing more is built once a stop was requested.
@@ -303,6 +328,7 @@ class Dispatcher:
                 if not batch.schedule.is_open(at, zone):
                     opening = batch.schedule.next_opening(at, zone)
                     updates[message.id] = _deferral(message, recipient, opening, SEND_WINDOW)
+                    ledger.held_back(message.id)
                     continue
             try:
                 delivery = self._build(batch, message, recipient, updates, date_header)
@@ -313,6 +339,7 @@ class Dispatcher:
                     "recipient": recipient.email,
                     "error": f"could not build the message: {exc}",
                 }
+                ledger.held_back(message.id)
                 continue
             yield delivery
 
@@ -359,28 +386,39 @@ class Dispatcher:
         sender = envelope_sender(self.settings, signer, message.id)
         return Delivery(message.id, sender, wire.address, raw, smtputf8=wire.smtputf8)
 
-    def _record(
+    def _write(
         self,
         batch: _Batch,
         now: datetime,
         updates: dict[int, dict[str, object]],
-        outcomes: list[Outcome],
+        group: Group,
         counts: Counter[str],
-        cut_short: set[int],
-    ) -> None:
-        answered = {o.key for o in outcomes}
+    ) -> BatchResult:
+        """One group commit of the ledger (in its thread): new marks, then known fates."""
         with self.db.session() as session:
-            result = record_batch(
+            if group.marks:
+                session.connection().execute(
+                    sa.update(_MESSAGES).where(_MESSAGES.c.id.in_(group.marks)).values(on_wire=True)
+                )
+            if not group.settled:
+                return BatchResult()
+            settled = set(group.settled)
+            return record_batch(
                 session,
                 batch.schedule,
-                batch.messages,
-                updates,
-                outcomes,
-                cut_short - answered,
+                [m for m in batch.messages if m.id in settled],
+                {key: updates[key] for key in group.settled if key in updates},
+                group.outcomes,
+                group.cut_short,
                 self._policy,
                 now,
                 counts,
             )
+
+    def _settle_batch(self, ledger: WireLedger, counts: Counter[str], now: datetime) -> None:
+        """The batch is written: its counts, and the relay's pause set or lifted."""
+        counts.update(ledger.counts)
+        result = ledger.result
         if self.stop_requested:
             self.released_on_stop += len(result.released)
         if result.fault is not None:

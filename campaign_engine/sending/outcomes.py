@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from campaign_engine.sending.retry import AttemptResult
@@ -10,9 +10,10 @@ from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
 
 __all__ = ["Delivery", "OnDone", "OnTaken", "Outcome"]
 
-# Called with a delivery's key when a transport takes it for the wire (never before): what a
-# run cut short may have handed to the relay, as opposed to what was only rendered ahead.
-OnTaken = Callable[[int], None]
+# Awaited with a delivery's key when a transport takes it for the wire (never before), and the
+# delivery goes out only once it returns: the caller records that the relay may get it first.
+# What a run cut short may have handed to the relay, as opposed to what was only rendered ahead.
+OnTaken = Callable[[int], Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ class SmtpTransport:
                 if delivery is None:
                     return
                 await self._limiter.wait()
-                on_taken(delivery.key)
+                await on_taken(delivery.key)
                 outcome, connection = await self._one(delivery, connection)
                 on_done(outcome)
                 if outcome.fault is not None and self._fault is None:
@@ -370,7 +370,7 @@ def _dot_stuffed(raw: bytes) -> bytes:
     return raw
 
 
-def _nobody(key: int) -> None:
+async def _nobody(key: int) -> None:
     """No one listens for taken deliveries."""
 
 

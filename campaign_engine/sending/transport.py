@@ -48,8 +48,8 @@ class Transport(Protocol):
         """Hand every delivery to the relay; never raises for a per-message failure.
 
         `deliveries` may be a lazy iterator: it is consumed as connections become free.
-        `on_taken` hears each delivery's key just before it goes to the wire, `on_done` each
-        outcome as it comes.
+        `on_taken` is awaited with each delivery's key just before it goes to the wire, `on_done`
+        hears each outcome as it comes.
         """
         ...
 
@@ -127,7 +127,7 @@ class OutboxTransport:
         outcomes = []
         for delivery in deliveries:
             if on_taken is not None:
-                on_taken(delivery.key)
+                await on_taken(delivery.key)
             try:
                 self._box.add(delivery.raw)
                 outcome = Outcome(delivery.key, AttemptResult.DELIVERED, "written to outbox")

@@ -189,6 +189,9 @@ class Message(SQLModel, table=True):
     skip_reason: str | None = None
     error: str | None = None
     claimed_by: str | None = None
+    # Claimed and cleared for the relay: a claim that dies with this set is `uncertain`, one
+    # that dies without it was never handed over and goes back to the queue.
+    on_wire: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     first_attempt_at: datetime | None = _when()  # retries give up `give_up_after` from here
     due_at: datetime | None = _when()
     next_attempt_at: datetime | None = _when()
