@@ -243,11 +243,11 @@ class Exclusion(SQLModel, table=True):
     removed_by: str | None = None
 
 
-class SendWindow(SQLModel, table=True):
-    """Messages handed to SMTP in one second, counted across every worker (shared rate limit)."""
+class SendClock(SQLModel, table=True):
+    """The shared rate limit's one row: when the next free send slot begins (epoch seconds)."""
 
-    second: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    sent: int = 0
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    next_slot: float
 
 
 class Alert(SQLModel, table=True):
