@@ -253,6 +253,10 @@ def main() -> None:
     campaign("import", "contacts", str(ROOT / "examples" / "target-list.csv"))
     # Reps marked a few contacts "exclude" in the target list (columns A and B of the play).
     campaign("exclude", str(ROOT / "examples" / "target-list.csv"))
+    # Check before it is real: the whole campaign in simulated time on a scratch copy.
+    campaign("rehearse", "premium-to-ultimate", "--start", START.isoformat(), "--name",
+             "Premium to Ultimate", "--samples", "1", "--no-spam", "--out",
+             str(RUN_DIR / "rehearsal.csv"), "--now", f"{START - timedelta(days=1)}T12:00:00+00:00")  # fmt: skip
     campaign(
         "launch",
         "premium-to-ultimate",

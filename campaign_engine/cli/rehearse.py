@@ -26,6 +26,7 @@ from campaign_engine.cli.launch import (
     launch_options,
 )
 from campaign_engine.engine.rehearsal import SAMPLES_DIR, Rehearsal, recipients_csv, rehearse
+from campaign_engine.engine.rehearsal.model import SampleEmail
 from campaign_engine.engine.rehearsal.proof import send_proofs
 from campaign_engine.sending.transport import make_transport
 
@@ -132,14 +133,23 @@ def _print(result: Rehearsal, spam: bool) -> None:
         people.add_row(r.email, r.segment, r.persona, r.zone, *(s.cell() for s in r.steps))
     out.print(people)
     shown = Table(title="Sample emails (--samples-dir DIR writes them; --test-to ADDRESS sends)")
-    for column in ("segment", "persona", "channel", "contact", "email", "subject", "sent"):
+    for column in ("segment", "persona", "channel", "contact", "emails (local send time)"):
         shown.add_column(column, overflow="fold")
-    for s in result.samples:
-        shown.add_row(s.segment, s.persona, s.channel, s.contact, str(s.step), s.subject,
-                      s.sent_local or "rep draft")  # fmt: skip
+    for (segment, persona, channel, contact), emails in _by_contact(result.samples).items():
+        sent = "; ".join(f"{s.step}: {s.sent_local}" for s in emails if s.sent_local)
+        drafts = ", ".join(str(s.step) for s in emails if not s.sent_local)
+        sent += ("; " if sent and drafts else "") + (f"rep drafts {drafts}" if drafts else "")
+        shown.add_row(segment, persona, channel, contact, sent)
     out.print(shown)
     print_lint(result.lint, spam)
     if not result.conflicts:
         out.print("No conflicts found.")
     for conflict in result.conflicts:
         out.print(f"[yellow]conflict[/] {escape(str(conflict))}", markup=True, soft_wrap=True)
+
+
+def _by_contact(samples: list[SampleEmail]) -> dict[tuple[str, str, str, str], list[SampleEmail]]:
+    grouped: dict[tuple[str, str, str, str], list[SampleEmail]] = {}
+    for s in samples:
+        grouped.setdefault((s.segment, s.persona, s.channel, s.contact), []).append(s)
+    return grouped
