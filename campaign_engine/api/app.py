@@ -10,15 +10,21 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaign_engine.api import campaigns, contacts, lists
 from campaign_engine.api.auth import Api
-from campaign_engine.api.problems import install_problem_handlers, problem_response
+from campaign_engine.api.inputs import known_query
+from campaign_engine.api.problems import (
+    install_problem_handlers,
+    problem_document,
+    problem_response,
+)
 from campaign_engine.core.config import Settings
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.sending.transport import Transport, make_transport
@@ -51,7 +57,7 @@ def create_api(
         except Exception:
             log.exception("sending alerts failed; the next tick retries them")
 
-    api = FastAPI(
+    api = ProblemApi(
         title="campaign-engine API",
         version=VERSION,
         description=(
@@ -63,6 +69,7 @@ def create_api(
         docs_url=None,  # the Swagger and ReDoc pages load scripts from a CDN
         redoc_url=None,
         servers=[{"url": API_MOUNT}],
+        dependencies=[Depends(known_query)],
         middleware=[
             Middleware(CallLog),
             Middleware(BodyLimit, limit=MAX_BODY_BYTES, page=_too_large),
@@ -73,6 +80,16 @@ def create_api(
     for module in (contacts, lists, campaigns):
         api.include_router(module.router)
     return api
+
+
+class ProblemApi(FastAPI):
+    """FastAPI whose OpenAPI document describes the errors as they are sent (problem+json)."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            problem_document(super().openapi())
+        assert self.openapi_schema is not None
+        return self.openapi_schema
 
 
 def _too_large(status: int) -> Response:

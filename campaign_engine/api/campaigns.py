@@ -8,12 +8,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from campaign_engine.api.auth import Api, Caller, Ops, OpsOrIntegration, check_owns, context
 from campaign_engine.api.contact_view import EventOut, event_out
-from campaign_engine.api.problems import ApiProblem, invalid
+from campaign_engine.api.inputs import CAMPAIGN_NAME_MAX, CampaignName, RequestBody
+from campaign_engine.api.problems import ApiProblem, invalid, problems
 from campaign_engine.api.tokens import ApiRole
 from campaign_engine.core.errors import InvalidInput
 from campaign_engine.engine.launch import launch, plan_launch
@@ -27,25 +28,23 @@ from campaign_engine.reps.contact_requests import (
 )
 from campaign_engine.sending.campaign_pause import set_campaign_paused
 from campaign_engine.store.event_feed import event_horizon
-from campaign_engine.store.models import Account, Campaign, Contact, Event, Message, Rep
+from campaign_engine.store.models import MAX_ID, Account, Campaign, Contact, Event, Message, Rep
 
 __all__ = ["MAX_PAGE", "router"]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000  # events per page
-router = APIRouter()
+router = APIRouter(responses=problems(401))
 Ctx = Annotated[Api, Depends(context)]
 
 
-class LaunchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LaunchIn(RequestBody):
     sequence: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", examples=["premium-to-ultimate"]
     )
     start: date
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=CAMPAIGN_NAME_MAX)
     timezone: str | None = Field(None, max_length=64)
     dry_run: bool = False  # plan only: who would get which email when; nothing is written
     allow_overlap: bool = False  # also enrol contacts active in another running campaign
@@ -74,9 +73,7 @@ class LaunchOut(BaseModel):
     sends: list[PlannedSendOut] = []  # a dry run's automated emails per day and segment
 
 
-class ContactRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ContactRequestIn(RequestBody):
     email: str = Field(max_length=320)
     message: str = Field("", max_length=MAX_MESSAGE)
     preferred_time: str = Field("", max_length=MAX_PREFERRED_TIME)
@@ -93,6 +90,7 @@ class EventPage(BaseModel):
     response_model=list[CampaignStatus],
     tags=["campaigns"],
     summary="Every campaign with its delivery states per step",
+    responses=problems(403),
 )
 def list_campaigns(caller: OpsOrIntegration, api: Ctx) -> list[CampaignStatus]:
     with api.db.session() as session:
@@ -105,7 +103,7 @@ def list_campaigns(caller: OpsOrIntegration, api: Ctx) -> list[CampaignStatus]:
     status_code=201,
     tags=["campaigns"],
     summary="Launch a sequence as a campaign and enrol the contacts",
-    responses={409: {"description": "a campaign of that name exists"}},
+    responses=problems(400, 403, 409, 413, 422, notes={409: "a campaign of that name exists"}),
 )
 def launch_campaign(body: LaunchIn, caller: Ops, api: Ctx) -> LaunchOut:
     name = body.name or f"{body.sequence} {body.start.isoformat()}"
@@ -141,8 +139,9 @@ class PauseOut(BaseModel):
     response_model=PauseOut,
     tags=["campaigns"],
     summary="Pause a campaign: nothing more of it is queued or sent until it is resumed",
+    responses=problems(400, 403, 404),
 )
-def pause_campaign(name: str, caller: Ops, api: Ctx) -> PauseOut:
+def pause_campaign(name: CampaignName, caller: Ops, api: Ctx) -> PauseOut:
     return _set_paused(name, True, caller, api)
 
 
@@ -151,8 +150,9 @@ def pause_campaign(name: str, caller: Ops, api: Ctx) -> PauseOut:
     response_model=PauseOut,
     tags=["campaigns"],
     summary="Resume a paused campaign: what was queued goes out in the next send window",
+    responses=problems(400, 403, 404),
 )
-def resume_campaign(name: str, caller: Ops, api: Ctx) -> PauseOut:
+def resume_campaign(name: CampaignName, caller: Ops, api: Ctx) -> PauseOut:
     return _set_paused(name, False, caller, api)
 
 
@@ -169,6 +169,7 @@ def _set_paused(name: str, paused: bool, caller: Caller, api: Api) -> PauseOut:
     status_code=201,
     tags=["contacts"],
     summary="The contact asked to talk to sales: same effects as the contact page",
+    responses=problems(400, 404, 413, 422),
 )
 def create_contact_request(
     body: ContactRequestIn, caller: Caller, api: Ctx, background: BackgroundTasks
@@ -192,12 +193,13 @@ def create_contact_request(
     response_model=EventPage,
     tags=["events"],
     summary="Engagement and delivery events in order, each once: ?after=CURSOR&limit=N",
+    responses=problems(400),
 )
 def events(
     caller: Caller,
     api: Ctx,
     after: Annotated[
-        int, Query(ge=0, description="next_after of the previous page (0: start)")
+        int, Query(ge=0, le=MAX_ID, description="next_after of the previous page (0: start)")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> EventPage:

@@ -80,6 +80,7 @@ class ContactDetail(BaseModel):
     employees: int | None
     rep_email: str | None
     outreach_mode: str
+    timezone: str  # IANA zone, given or derived from country and region; "" unknown
     unsubscribed_at: datetime | None
     suppressed: str | None  # the suppression reason, when suppressed
     created_at: datetime | None
@@ -146,6 +147,7 @@ def contact_detail(session: Session, email: str) -> ContactDetail:
         employees=account.employees,
         rep_email=rep.email if rep else None,
         outreach_mode=contact.outreach_mode,
+        timezone=contact.timezone,
         unsubscribed_at=contact.unsubscribed_at,
         suppressed=suppression,
         created_at=contact.created_at,

@@ -6,12 +6,13 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from campaign_engine.api.auth import Api, OpsOrIntegration, context
-from campaign_engine.api.problems import ApiProblem, invalid
+from campaign_engine.api.inputs import CAMPAIGN_NAME_MAX, Email, RequestBody
+from campaign_engine.api.problems import ApiProblem, invalid, problems
 from campaign_engine.audience import exclusion_file, exclusions, suppression
 from campaign_engine.audience.exclusion_apply import apply_entries  # the upload's own step
 from campaign_engine.audience.imports import clean_email
@@ -23,17 +24,20 @@ __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
-router = APIRouter()
+router = APIRouter(responses=problems(401, 403))
 Ctx = Annotated[Api, Depends(context)]
-Campaign = Annotated[str | None, Query(description="one campaign (default: every campaign)")]
+Campaign = Annotated[
+    str | None,
+    Query(max_length=CAMPAIGN_NAME_MAX, description="one campaign (default: every campaign)"),
+]
 
 
-class ExclusionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExclusionIn(RequestBody):
     target: str = Field(max_length=320, description="an address, or a domain as acme.example")
     reason: str = Field("", max_length=500)
-    campaign: str | None = Field(None, description="one campaign (default: every campaign)")
+    campaign: str | None = Field(
+        None, max_length=CAMPAIGN_NAME_MAX, description="one campaign (default: every campaign)"
+    )
 
 
 class ExclusionAdded(BaseModel):
@@ -42,9 +46,7 @@ class ExclusionAdded(BaseModel):
     already_sent: int  # emails that went to them before it arrived
 
 
-class SuppressionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SuppressionIn(RequestBody):
     email: str = Field(max_length=320)
     reason: SuppressReason = SuppressReason.MANUAL
 
@@ -66,6 +68,7 @@ class Removed(BaseModel):
     status_code=201,
     tags=["exclusions"],
     summary="Exclude an address or a domain (checked at send time)",
+    responses=problems(400, 404, 413, 422),
 )
 def add_exclusion(body: ExclusionIn, caller: OpsOrIntegration, api: Ctx) -> ExclusionAdded:
     try:
@@ -94,6 +97,7 @@ def add_exclusion(body: ExclusionIn, caller: OpsOrIntegration, api: Ctx) -> Excl
     response_model=list[exclusions.ExclusionView],
     tags=["exclusions"],
     summary="Exclusions, newest first (with a campaign: its own and the global ones)",
+    responses=problems(400, 404),
 )
 def list_exclusions(
     caller: OpsOrIntegration,
@@ -109,9 +113,10 @@ def list_exclusions(
     response_model=Removed,
     tags=["exclusions"],
     summary="Lift an exclusion; recorded (who, when, why), never deleted",
+    responses=problems(400, 404),
 )
 def remove_exclusion(
-    target: str,
+    target: Annotated[str, Path(max_length=320, description="an address or a domain")],
     caller: OpsOrIntegration,
     api: Ctx,
     campaign: Campaign = None,
@@ -127,7 +132,9 @@ def remove_exclusion(
     status_code=201,
     tags=["suppressions"],
     summary="Suppress an address for all marketing mail",
-    responses={409: {"description": "already suppressed (the first reason is kept)"}},
+    responses=problems(
+        400, 409, 413, 422, notes={409: "already suppressed (the first reason is kept)"}
+    ),
 )
 def add_suppression(body: SuppressionIn, caller: OpsOrIntegration, api: Ctx) -> SuppressionOut:
     try:
@@ -148,6 +155,7 @@ def add_suppression(body: SuppressionIn, caller: OpsOrIntegration, api: Ctx) -> 
     response_model=list[SuppressionOut],
     tags=["suppressions"],
     summary="Every suppressed address: reason, since when, source",
+    responses=problems(400),
 )
 def list_suppressions(
     caller: OpsOrIntegration, api: Ctx, reason: SuppressReason | None = None
@@ -163,8 +171,9 @@ def list_suppressions(
     response_model=Removed,
     tags=["suppressions"],
     summary="Lift a suppression (only when the person asked); logged with the token name",
+    responses=problems(400, 404),
 )
-def remove_suppression(email: str, caller: OpsOrIntegration, api: Ctx) -> Removed:
+def remove_suppression(email: Email, caller: OpsOrIntegration, api: Ctx) -> Removed:
     address = email.strip().lower()
     if not suppression.remove_suppression(api.db, address):
         raise NotFound(f"{address} is not suppressed")

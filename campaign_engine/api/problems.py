@@ -1,7 +1,9 @@
 """Errors as RFC 9457 problem details (application/problem+json), one shape for every failure.
 
-`errors` lists each invalid field with a JSON pointer into the request (`#/contacts/0/email`)
-and what is wrong with it.
+`errors` lists each invalid field with a JSON pointer into the request (`#/contacts/0/email`,
+`#/query/limit`) and what is wrong with it. A malformed request (a parameter out of range or of
+the wrong type, a body that is not JSON) is a 400; a well-formed body with invalid fields a 422.
+Routes list the problems they can answer with `problems(...)`, so the OpenAPI document says so.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ __all__ = [
     "install_problem_handlers",
     "invalid",
     "pointer",
+    "problem_document",
     "problem_response",
+    "problems",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,6 +99,45 @@ def problem_response(
     )
 
 
+_MEANINGS = {
+    400: "a malformed request: a parameter out of range or of the wrong type, or a body that is"
+    " not JSON (UTF-8); `errors` names each parameter",
+    401: "no bearer token, or an unknown or revoked one",
+    403: "this token's role may not do this",
+    404: "no such thing (for a rep token: none among its accounts)",
+    409: "it exists already",
+    413: "the body is over 1 MiB",
+    422: "a field of the body is invalid; `errors` names each field",
+}
+
+
+def problems(
+    *statuses: int, notes: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route for these error statuses, each a problem+json
+    document; `notes` says what a status means on this route, where the usual words don't."""
+    meanings = {**_MEANINGS, **(notes or {})}
+    return {status: {"model": Problem, "description": meanings[status]} for status in statuses}
+
+
+def problem_document(document: dict[str, Any]) -> None:
+    """Make the generated OpenAPI document say what is sent: every error response a
+    problem+json document, and no FastAPI validation-error shape (it is never sent)."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            for status in [s for s in responses if s[:1] in ("4", "5")]:
+                content = responses[status].get("content", {})
+                schema = content.get("application/json", {}).get("schema", {})
+                if schema.get("$ref", "").endswith("/HTTPValidationError"):
+                    del responses[status]  # FastAPI's own 422: a route's real ones are declared
+                elif "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -113,6 +156,8 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     errors = [_field_problem(error) for error in exc.errors()]
     if any(error.get("type") == "json_invalid" for error in exc.errors()):
         return problem_response(400, "the body is not valid JSON (UTF-8)", errors)
+    if any(tuple(error.get("loc", ()))[:1] != ("body",) for error in exc.errors()):
+        return problem_response(400, "the request has invalid parameters", errors)
     return problem_response(422, "the request has invalid fields", errors)
 
 

@@ -19,6 +19,7 @@ from campaign_engine.audience.timezones import country_code, parse_timezone, zon
 __all__ = [
     "CONTACT_ALIASES",
     "CONTACT_COLUMNS",
+    "MAX_EMPLOYEES",
     "ContactCheck",
     "ContactRow",
     "check_contact",
@@ -85,6 +86,7 @@ CONTACT_ALIASES = {
     "state_province": "region",
 }
 _TEXT_FIELDS = ("first_name", "last_name", "title", "account")
+MAX_EMPLOYEES = 10_000_000  # the largest employers have about 2 million
 _TEXT_LIMIT = 200  # characters in a name, title or account
 CLEANED = "control characters removed (line breaks and tabs became spaces)"
 NEEDS_SMTPUTF8 = (
@@ -200,6 +202,9 @@ def _employees(value: str) -> int | None:
     cleaned = value.strip().replace(",", "").replace("_", "").replace(" ", "")
     if not cleaned:
         return None
-    if not cleaned.isdigit():
+    if not (cleaned.isascii() and cleaned.isdigit()):
         raise RowRejected("employees", f"{value!r} is not a whole number")
+    if len(cleaned.lstrip("0")) > len(str(MAX_EMPLOYEES)) or int(cleaned) > MAX_EMPLOYEES:
+        shown = cleaned if len(cleaned) <= 30 else f"a {len(cleaned)}-digit number"
+        raise RowRejected("employees", f"{shown} is over {MAX_EMPLOYEES:,}")
     return int(cleaned)

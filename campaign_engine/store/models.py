@@ -21,6 +21,7 @@ from campaign_engine.core.kinds import (
 )
 
 __all__ = [
+    "MAX_ID",
     "Account",
     "Alert",
     "Campaign",
@@ -39,6 +40,7 @@ __all__ = [
     "ThreadOutcome",
     "UTCDateTime",
     "User",
+    "WebSession",
     "parse_link_registry",
     "utc",
 ]
@@ -62,6 +64,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (PostgreSQL: 32 bits); a larger one finds nothing
 
 
 def _when(index: bool = False, nullable: bool = True) -> Any:

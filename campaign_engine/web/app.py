@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from campaign_engine.api.app import API_MOUNT, EDGE_BODY_LIMIT, create_api
 from campaign_engine.core.config import Settings
@@ -51,8 +53,8 @@ def create_app(
             Route("/", lambda _: RedirectResponse(MOUNT + "/", status_code=302)),
             *edge.routes(),
             *health_routes(db, settings),
-            Mount(MOUNT, app=webapp),
-            Mount(API_MOUNT, app=api),
+            _mount(MOUNT, webapp),
+            _mount(API_MOUNT, api),
         ],
         middleware=[
             Middleware(
@@ -67,3 +69,12 @@ def create_app(
     )
     app.state.recorder = edge.recorder
     return app
+
+
+def _mount(path: str, app: ASGIApp) -> Mount:
+    """Everything under `path` goes to `app`, also a path with a line break (%0A) in it, which
+    Starlette's pattern (`.*`) does not match: the API answers it in problem+json, not the
+    tracking routes with an HTML page."""
+    mount = Mount(path, app=app)
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount

@@ -28,7 +28,7 @@ from campaign_engine.reporting.dashboard import show
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import User
+from campaign_engine.store.models import MAX_ID, User
 from campaign_engine.web.auth import CSRF_FIELD, csrf_ok, csrf_token, session_login_id
 from campaign_engine.web.logins import login_user
 from campaign_engine.web.snapshots import Snapshots
@@ -211,12 +211,9 @@ _ERRORS = {
 }
 
 
-_MAX_ID = 2**31 - 1  # ids are INTEGER columns (PostgreSQL: 32 bits)
-
-
 def path_id(request: Request, name: str) -> int:
     """A database id from the URL; 404 when it cannot be one (0, or past 32 bits)."""
     value = request.path_params[name]
-    if not isinstance(value, int) or not 0 < value <= _MAX_ID:
+    if not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise HTTPException(404)
     return value

@@ -4,6 +4,7 @@ problem+json, the OpenAPI document, and the event feed's cursor."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from campaign_engine.store.models import (
     Message,
     Suppression,
 )
-from tests.conftest import SmtpSink
+from tests.conftest import ROOT, SmtpSink
 from tests.helpers import campaign_cli
 from tests.web import wait_until
 from tests.webapp_fixtures import (
@@ -39,6 +40,7 @@ from tests.webapp_fixtures import (
 )
 
 API = "/api/v1"
+HUGE = "99999999999999999999999"
 
 
 class Clients:
@@ -221,7 +223,7 @@ def test_validation_errors_are_problems_with_a_field_path(api: Clients) -> None:
     )
     problem(huge, 413)
     limit = api.call("ops", "GET", "/events", params={"limit": 100000})
-    assert problem(limit, 422)["errors"][0]["pointer"] == "#/query/limit"  # type: ignore[index]
+    assert problem(limit, 400)["errors"][0]["pointer"] == "#/query/limit"  # type: ignore[index]
     stage = api.call("ops", "POST", "/contacts/ada@tiny.example/stages", json={"stage": "won-ish"})
     assert problem(stage, 422)["errors"][0]["pointer"] == "#/stage"  # type: ignore[index]
     problem(api.call("ops", "GET", "/nowhere"), 404)
@@ -235,6 +237,78 @@ def test_validation_errors_are_problems_with_a_field_path(api: Clients) -> None:
         422,
     )
     problem(api.call("ops", "POST", "/campaigns", json={"sequence": "no-such", "start": "2021-05-04"}), 422)  # fmt: skip
+
+
+def test_numbers_out_of_range_and_unknown_parameters_are_400_never_500(api: Clients) -> None:
+    for path, params, where in (
+        ("/events", {"after": HUGE}, "#/query/after"),
+        ("/events", {"after": str(2**31)}, "#/query/after"),
+        ("/events", {"after": "-1"}, "#/query/after"),
+        ("/events", {"limit": HUGE}, "#/query/limit"),
+        ("/events", {"limt": "5"}, "#/query/limt"),  # misspelt: never silently ignored
+        ("/exclusions", {"campagin": "P2U"}, "#/query/campagin"),
+        ("/events", {"limit": ["5", "500"]}, "#/query/limit"),
+        ("/contacts/" + "a" * 321 + "@x.example", {}, "#/path/email"),
+    ):
+        response = api.call("ops", "GET", path, params=params)
+        assert problem(response, 400)["errors"][0]["pointer"] == where, (path, params)  # type: ignore[index]
+    assert api.call("ops", "GET", "/events", params={"after": str(2**31 - 1)}).status_code == 200
+    huge = {"email": "big@tiny.example", "account": "Tiny Co", "employees": int(HUGE)}
+    refused = api.call("ops", "POST", "/contacts", json={"contacts": [huge]})
+    assert problem(refused, 422)["errors"][0]["pointer"] == "#/contacts/0/employees"  # type: ignore[index]
+
+
+def test_request_bodies_refuse_unknown_fields_and_apply_nothing(api: Clients) -> None:
+    mode = api.call("ops", "PUT", "/contacts/ada@tiny.example/mode", json={"mode": "B", "x": 1})
+    assert problem(mode, 422)["errors"] == [
+        {"pointer": "#/x", "detail": "Extra inputs are not permitted"}
+    ]
+    assert api.call("ops", "GET", "/contacts/ada@tiny.example").json()["outreach_mode"] == "C"
+    stage = {"stage": "1", "on": "2021-05-03", "by": "me"}
+    assert problem(api.call("ops", "POST", "/contacts/ada@tiny.example/stages", json=stage), 422)
+    typo = {"contacts": [{"email": "t@tiny.example", "account": "Tiny Co", "employes": 12}]}
+    refused = api.call("ops", "POST", "/contacts", json=typo)
+    assert problem(refused, 422)["errors"][0]["pointer"] == "#/contacts/0/employes"  # type: ignore[index]
+    problem(api.call("ops", "GET", "/contacts/t@tiny.example"), 404)
+    document = httpx.get(api.web.url + API + "/openapi.json").json()
+    bodies = [
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for item in document["paths"].values() for op in item.values() if "requestBody" in op
+    ]  # fmt: skip
+    schemas = document["components"]["schemas"]
+    assert set(bodies) == {"ContactBatch", "ModeIn", "StageIn", "ExclusionIn", "SuppressionIn",
+                           "LaunchIn", "ContactRequestIn"}  # fmt: skip
+    for name in [*bodies, "ContactIn"]:
+        assert schemas[name]["additionalProperties"] is False, name
+
+
+def test_api_contacts_take_every_column_the_guide_lists(api: Clients) -> None:
+    guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    table = guide[guide.index("| column | required | meaning |") :].split("\n\n", 1)[0]
+    columns = [
+        name
+        for line in table.splitlines()[2:]
+        for name in re.findall(r"`(\w+)`", line.split("|")[1])
+    ]
+    assert {"email", "timezone", "country", "region"} <= set(columns), columns
+    values = {"email": "kasia@slask.example", "first_name": "Kasia", "last_name": "Nowak",
+              "title": "CTO", "account": "Śląsk SA", "employees": 40, "segment": "SMB",
+              "owner_email": DANA, "outreach_mode": "C", "consent": "customer",
+              "timezone": "Europe/Warsaw", "country": "PL", "region": ""}  # fmt: skip
+    contact = {name: values[name] for name in columns}
+    response = api.call("ops", "POST", "/contacts", json={"contacts": [contact]})
+    assert response.status_code == 200 and response.json()["created"] == 1, response.text
+    detail = api.call("ops", "GET", "/contacts/kasia@slask.example").json()
+    assert (detail["timezone"], detail["account"]) == ("Europe/Warsaw", "Śląsk SA")
+    derived = {"email": "al@texas.example", "account": "Lone Star", "employees": 5,
+               "country": "United States", "region": "TX"}  # fmt: skip
+    assert api.call("ops", "POST", "/contacts", json={"contacts": [derived]}).status_code == 200
+    assert (
+        api.call("ops", "GET", "/contacts/al@texas.example").json()["timezone"] == "America/Chicago"
+    )
+    unknown = {"email": "x@y.example", "account": "Y", "employees": 5, "timezone": "Mars/Olympus"}
+    refused = api.call("ops", "POST", "/contacts", json={"contacts": [unknown]})
+    assert problem(refused, 422)["errors"][0]["pointer"] == "#/contacts/0/timezone"  # type: ignore[index]
 
 
 def test_contact_history_mode_stage_export_and_forget(api: Clients) -> None:

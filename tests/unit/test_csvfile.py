@@ -133,6 +133,22 @@ def test_contact_rows_validate_without_a_csv_file() -> None:
     assert str(checks[2].error) == "api:3: account: is empty"
 
 
+def test_employees_must_be_a_plausible_whole_number() -> None:
+    cells = ["10,000,000", "99999999999999999999999", "9" * 5000, "²", "12.5", "0012"]
+    rows = [
+        {"email": f"e{i}@tiny.example", "account": "Tiny", "employees": c}
+        for i, c in enumerate(cells)
+    ]
+    errors = [
+        str(check.error) if check.error else "" for check in validate_contacts(rows, source="f.csv")
+    ]
+    assert errors[0] == "" and errors[5] == ""
+    assert errors[1] == "f.csv:2: employees: 99999999999999999999999 is over 10,000,000"
+    assert errors[2] == "f.csv:3: employees: a 5000-digit number is over 10,000,000"
+    assert errors[3] == "f.csv:4: employees: '²' is not a whole number"
+    assert errors[4] == "f.csv:5: employees: '12.5' is not a whole number"
+
+
 def test_an_international_address_is_accepted_and_the_import_says_it_needs_smtputf8() -> None:
     (checked,) = validate_contacts(
         [{"email": "José@smb.example", "account": "SMB Co", "employees": "10"}], "contacts.csv"
