@@ -201,6 +201,13 @@ class Settings:
                 f"{self.config_path}: recount_seconds must be 0 (count on every request) or more,"
                 f" not {self.recount_seconds}"
             )
+        scheme = self.database_url.partition(":")[0].lower()
+        if scheme not in _DATABASE_SCHEMES:
+            raise ConfigError(
+                f"{self.config_path}: database_url {_redact_url(self.database_url)} is not"
+                " supported: use sqlite:///path/to/file.db or"
+                " postgresql://user:password@host:5432/dbname (CAMPAIGN_DATABASE_URL)"
+            )
         if not self.secret:
             raise ConfigError(
                 f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"
@@ -360,6 +367,10 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((base / url[len(prefix) :]).resolve())
     return url
+
+
+# what the engine runs on: SQLite and PostgreSQL (psycopg 3), as SQLAlchemy spells them
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
 def _redact_url(url: str) -> str:

@@ -41,6 +41,17 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
         load_settings(config, environ={})
 
 
+def test_an_unsupported_database_url_is_one_clear_line(tmp_path: Path) -> None:
+    for url in ("mysql://root:hunter2@db/campaigns", "mssql+pyodbc://db/x", "campaign.db"):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(ROOT / "config.toml", environ={"CAMPAIGN_DATABASE_URL": url})
+        line = str(refused.value)
+        assert "database_url" in line and "is not supported: use sqlite:///" in line, line
+        assert "\n" not in line and "hunter2" not in line
+    for url in ("postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db"):
+        assert load_settings(ROOT / "config.toml", environ={"CAMPAIGN_DATABASE_URL": url})
+
+
 def test_unsubscribe_mailto_must_be_a_bare_address() -> None:
     with pytest.raises(ConfigError, match="unsubscribe_mailto must be a bare address"):
         load_settings(ROOT / "config.toml", environ={"CAMPAIGN_UNSUBSCRIBE_MAILTO": "Ops <a@b>"})
