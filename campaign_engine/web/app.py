@@ -51,6 +51,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", lambda _: RedirectResponse(MOUNT + "/", status_code=302)),
+            Route(MOUNT, lambda _: RedirectResponse(MOUNT + "/", status_code=308)),
             *edge.routes(),
             *health_routes(db, settings),
             _mount(MOUNT, webapp),
@@ -67,6 +68,9 @@ def create_app(
         exception_handlers={HTTPException: edge.http_error, Exception: edge.crash},
         lifespan=lifespan,
     )
+    # No redirect to a slash-less path: /t/TOKEN/ is a 404 like any unverified link, never a
+    # 307 to somewhere (only a verified token redirects, and only to its registered URL).
+    app.router.redirect_slashes = False
     app.state.recorder = edge.recorder
     return app
 

@@ -7,18 +7,21 @@ import base64
 import dataclasses
 import json
 import os
+import re
 import subprocess
 
 import httpx
 from itsdangerous import TimestampSigner
 from sqlmodel import select
+from starlette.routing import Mount, Route
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.secretcheck import DEMO_SECRET
 from campaign_engine.core.tokens import TokenKind, TokenSigner
-from campaign_engine.store.models import Event, Message, User
+from campaign_engine.store.models import Contact, Event, Exclusion, Message, User
 from campaign_engine.web.app import create_app
 from campaign_engine.web.auth import SESSION_COOKIE, session_key
+from campaign_engine.web.pages import MOUNT
 from campaign_engine.web.users import add_user, remove_user
 from tests.conftest import ROOT, SmtpSink
 from tests.helpers import CAMPAIGN, tick
@@ -29,6 +32,7 @@ from tests.webapp_fixtures import (
     WebApp,
     at,
     csrf,
+    draft_id,
     launched_fixture,  # noqa: F401  (fixture)
     web_fixture,  # noqa: F401  (fixture)
     web_settings_fixture,  # noqa: F401  (fixture)
@@ -217,3 +221,59 @@ def test_only_the_canonical_token_spelling_verifies() -> None:
         last = token[-1]
         flipped = token[:-1] + ("A" if last != "A" else "B")
         assert signer.verify(flipped) is None
+
+
+# A value for each path parameter of the console's routes (a new parameter needs one here).
+def _path_values(web: WebApp) -> dict[str, str]:
+    with web.db.session() as session:
+        contact_id = session.exec(
+            select(Contact.id).where(Contact.email == "mia@midsize.example")
+        ).one()
+    return {
+        "draft_id": str(draft_id(web.db, "mia@midsize.example", 1)),
+        "contact_id": str(contact_id),
+        "email": "mia@midsize.example",
+        "rid": "20210426-090000-x",
+        "n": "1",
+        "key": "k",
+        "list": "rejected",
+    }
+
+
+def _console_posts(web: WebApp) -> list[str]:
+    """Every path of the console that takes a POST, read from the app's own routes."""
+    (console,) = [r for r in create_app(web.settings, web.db).routes
+                  if isinstance(r, Mount) and r.path == MOUNT]  # fmt: skip
+    values = _path_values(web)
+    paths = []
+    for route in console.routes:
+        if isinstance(route, Route) and "POST" in (route.methods or set()):
+            names = re.findall(r"{(\w+)(?::\w+)?}", route.path)
+            missing = [name for name in names if name not in values]
+            assert not missing, f"{route.path}: add a value for {missing} to _path_values"
+            paths.append(MOUNT + re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m[1]], route.path))
+    return paths
+
+
+def test_every_console_post_is_refused_without_the_sessions_csrf_token(web: WebApp) -> None:
+    posts = _console_posts(web)
+    assert {"/app/users/add", "/app/campaigns/pause", "/app/exclusions/upload",
+            "/app/logout"} <= set(posts) and len(posts) >= 10  # fmt: skip
+    with web.login(OPS) as ops, web.login(OPS) as other:
+        foreign = csrf(other)
+        for path in posts:
+            form = {"email": "mallory@evil.example", "role": "ops", "password": "x" * 12,
+                    "mode": "A", "subject": "x", "body": "y", "target": "tiny.example",
+                    "confirm": "yes", "sequence": "premium-to-ultimate"}  # fmt: skip
+            assert ops.post(path, data=form).status_code == 403, path
+            assert ops.post(path, data={**form, "csrf": foreign}).status_code == 403, path
+            assert ops.post(path, data={**form, "csrf": ""}).status_code == 403, path
+            upload = {"file": ("x.csv", b"email\nmia@midsize.example\n", "text/csv")}
+            # as multipart with a file: 403, or 400 where the form takes no file
+            assert ops.post(path, data=form, files=upload).status_code in (400, 403), path
+        assert ops.get("/app/exclusions").status_code == 200  # still logged in: no logout ran
+    with web.db.session() as session:
+        assert session.exec(select(User.email)).all().count("mallory@evil.example") == 0
+        mia = session.exec(select(Contact).where(Contact.email == "mia@midsize.example")).one()
+        assert mia.outreach_mode == "C"
+        assert session.exec(select(Exclusion)).all() == []

@@ -157,7 +157,7 @@ def test_click_redirects_to_the_registered_url_with_utm_and_is_recorded(
 
 
 def test_forged_truncated_and_foreign_tokens_redirect_nowhere(
-    base: str, http: httpx.Client, db: Database, sent: SmtpSink
+    base: str, http: httpx.Client, db: Database, sent: SmtpSink, settings: Settings
 ) -> None:
     ada = links(sent.to(ADA)[0], base)
     token = ada["click"].rsplit("/", 1)[1]
@@ -172,6 +172,8 @@ def test_forged_truncated_and_foreign_tokens_redirect_nowhere(
         f"/t/{other_secret}",
         f"/t/{'A' * 5000}",
         "/t/",
+        f"/t/{token}/",  # no redirect to the slash-less URL: only a verified token redirects
+        f"/c/{contact_token}/",
         "/t/../../etc/passwd",
         "/redirect?to=https://evil.example/",
         f"/c/{token}",
@@ -184,9 +186,20 @@ def test_forged_truncated_and_foreign_tokens_redirect_nowhere(
     # Query parameters change nothing: a genuine token goes where it was registered to go.
     tampered = http.get(f"/t/{token}?url=https://evil.example/&next=https://evil.example/")
     assert tampered.headers["location"].startswith(OFFER_1)
-    # The pixel always answers a GIF, even for a bad token, and records nothing for it.
-    bad_pixel = http.get(f"/o/{flipped}.gif")
-    assert (bad_pixel.status_code, bad_pixel.content) == (200, PIXEL_GIF)
+    # The pixel always answers a GIF, even for a bad token, and records nothing for it: a
+    # wrong signature, or a genuine token of this very message but of another kind.
+    pixel_token = ada["pixel"].rsplit("/", 1)[1].removesuffix(".gif")
+    unsubscribe_token = ada["unsubscribe"].rsplit("/", 1)[1]
+    pixel_flipped = pixel_token[:10] + ("A" if pixel_token[10] != "A" else "B") + pixel_token[11:]
+    signer = TokenSigner(settings.secret)
+    genuine = signer.verify(pixel_token)
+    assert genuine is not None and genuine.kind == TokenKind.OPEN
+    for other in (token, contact_token, unsubscribe_token):
+        payload = signer.verify(other)
+        assert payload is not None and payload.message_id == genuine.message_id
+    for forged in (flipped, pixel_flipped, token, contact_token, unsubscribe_token):
+        bad_pixel = http.get(f"/o/{forged}.gif")
+        assert (bad_pixel.status_code, bad_pixel.content) == (200, PIXEL_GIF)
     http.get(ada["pixel"])  # one genuine open, to know the writer caught up
     wait_for_events(db, 2)
     assert [e.kind for e in events(db)] == ["click", "open"]
@@ -320,6 +333,26 @@ def test_contact_page_get_is_a_click_never_a_request(
         statuses = session.exec(select(Enrollment.status)).all()
     assert set(statuses) == {"active"}
     assert len(sent.messages) == 2
+
+
+def test_get_and_head_never_unsubscribe_nor_request_contact(
+    base: str, http: httpx.Client, db: Database, sent: SmtpSink
+) -> None:
+    ada = links(sent.to(ADA)[0], base)
+    one_click = "?List-Unsubscribe=One-Click&confirm=1&message=call+me&preferred_time=now"
+    for path in (ada["unsubscribe"], ada["contact"]):
+        for query in ("", one_click):
+            assert http.get(path + query).status_code == 200
+            assert http.head(path + query).status_code == 200
+    wait_for_events(db, 8)
+    assert {e.kind for e in events(db)} == {"unsubscribe_page", "contact_page"}
+    with db.session() as session:
+        contact = session.exec(select(Contact).where(Contact.email == ADA)).one()
+        assert (contact.outreach_mode, contact.unsubscribed_at) == ("C", None)
+        assert session.exec(select(Suppression)).all() == []
+        assert session.exec(select(Alert)).all() == []
+        assert set(session.exec(select(Enrollment.status)).all()) == {"active"}
+    assert len(sent.messages) == 2  # no alert went to the rep
 
 
 def test_contact_request_stops_emails_2_and_3_for_that_contact_only_and_alerts_the_rep(
