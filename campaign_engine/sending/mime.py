@@ -67,11 +67,17 @@ def format_address(address: str, name: str | None = None) -> str:
         name, address = parseaddr(check_header_value("address", address))
     check_header_value("name", name)
     if address.isascii():
-        return formataddr((name, address), charset="utf-8")
+        return _named(name, address)
     wire = wire_address(address)
     if not wire.smtputf8:
-        return formataddr((name, wire.address), charset="utf-8")
+        return _named(name, wire.address)
     return f'"{quote(name)}" <{wire.address}>' if name else wire.address
+
+
+def _named(name: str, address: str) -> str:
+    if name.isascii():
+        return formataddr((name, address))  # quoted where it needs to be
+    return f"{_encode('name', name)} <{address}>"
 
 
 def build_mime(
@@ -96,7 +102,7 @@ def build_mime(
     headers = [
         ("From", from_header),
         ("To", to_header),
-        ("Subject", _encode(subject)),
+        ("Subject", _encode("Subject", subject)),
         ("Date", date),
         ("Message-ID", message_id),
         *extra_headers,
@@ -147,10 +153,11 @@ def _part(content_type: str, body: str) -> list[str]:
     ]
 
 
-def _encode(value: str) -> str:
-    check_header_value("Subject", value)
+def _encode(field: str, value: str) -> str:
+    """`value` as is when ASCII, else RFC 2047 encoded words of at most 75 characters each
+    (a Subject, a display name), on ONE line: separated by a space rather than folded, so the
+    header is signed and checked exactly as it is sent."""
+    check_header_value(field, value)
     if value.isascii():
         return value
-    # Encoded words of at most 75 characters, but on ONE line: separated by a space rather
-    # than folded, so the header is signed and checked exactly as it is sent.
     return Header(value, "utf-8", maxlinelen=75).encode(linesep="\n").replace("\n ", " ")
