@@ -32,7 +32,7 @@ class RehearsalSink:
         outcomes = []
         for delivery in deliveries:
             if on_taken is not None:
-                on_taken(delivery.key)
+                await on_taken(delivery.key)
             if delivery.recipient in self.keep_for:
                 self.kept[delivery.key] = delivery.raw
             outcome = Outcome(delivery.key, AttemptResult.DELIVERED, "rehearsal")
