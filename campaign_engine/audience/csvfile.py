@@ -250,7 +250,7 @@ def open_csv(
     when it is already data (a header-less file gets the single column name "value").
     """
     label = name or str(path)
-    refuse_binary(path, label)
+    refuse_binary(path, label, encoding)
     chosen = choose_encoding(path, label, encoding)
     with path.open("r", encoding=chosen.codec, errors="replace", newline="") as handle:
         delimiter = sniff_delimiter(handle.read(_SAMPLE_BYTES))

@@ -1,8 +1,11 @@
 """What a file is before it is read as CSV: binary or text, and its one encoding.
 
-A file is read in exactly one encoding, never guessed row by row: valid UTF-8 (with or without
-BOM) is UTF-8; a file with high bytes but no valid multi-byte UTF-8 sequence is Windows-1252;
-a file with both is refused, naming the first line that is not UTF-8.
+A file is read in exactly one encoding, never guessed row by row: a UTF-16 or UTF-32 byte order
+mark (Excel's "Unicode text") says which; valid UTF-8 (with or without BOM) is UTF-8; a file with
+high bytes but no valid multi-byte UTF-8 sequence is Windows-1252, unless it reads as
+Central European text garbled (ISO-8859-2 or Windows-1250 "Śląsk" read as Windows-1252 is
+"¦l±sk" or "Œl¹sk"): then it is refused, naming the line, until --encoding says which; a file
+with both is refused, naming the first line that is not UTF-8.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ _SAVE_AS_CSV = "open it in your spreadsheet and save it as CSV UTF-8 (File > Sav
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 _MULTIBYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 needed 2+ bytes for
 _LONE_CR = re.compile(r"\r(?!\n)")
+# byte order marks, longest first (UTF-32 LE's begins with UTF-16 LE's)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Windows-1252 symbols standing where ISO-8859-2 and Windows-1250 have letters (ą ł ś ż ź ľ Ł
+# Ś Ż...): inside a word, or opening one, they are a Central European file read wrongly.
+_GARBLED = "£¥¦©ª¬®¯±³µ¶¹º¼¾¿"
+_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"
+_GARBLED_WORD = re.compile(
+    rf"[{_LETTER}]*(?:(?<=[{_LETTER}])[{_GARBLED}](?=[{_LETTER}])"
+    rf"|(?<![^\s,;|\t\"'])[{_GARBLED}](?=[a-z\u00df-\u00ff]))[{_LETTER}{_GARBLED}]*"
+)
 
 C1_ERRORS = "campaign-c1"  # Windows-1252's five unassigned bytes decode as C1 controls
 
@@ -52,25 +70,45 @@ class Encoding:
     note: str = ""
 
 
-def refuse_binary(path: Path, name: str) -> None:
-    """UnreadableFile for an empty file, a spreadsheet, an archive or random bytes."""
+def refuse_binary(path: Path, name: str, wanted: str | None = None) -> None:
+    """UnreadableFile for an empty file, a spreadsheet, an archive or random bytes (a UTF-16 or
+    UTF-32 file, by its byte order mark or `wanted`, is text)."""
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
+    wide = _bom_codec(head) or (wanted if wanted and _is_wide(wanted) else None)
+    if wide:
+        text = head.decode(wide, errors="replace").lstrip("\ufeff")
+        if not text.strip():
+            raise UnreadableFile(f"{name}: the file is empty (expected a header row, then rows)")
+        if not _looks_like_text(text):
+            raise UnreadableFile(f"{name}: not a CSV file: it looks like binary data, not text")
+        return
     if not head.strip():
         raise UnreadableFile(f"{name}: the file is empty (expected a header row, then rows)")
     kind = next((label for magic, label in _MAGIC if head.startswith(magic)), None)
     excel = name.lower().endswith(_EXCEL_SUFFIXES) or b"[Content_Types].xml" in head
-    if excel and (kind is not None or not _looks_like_text(head)):
+    if excel and (kind is not None or not _looks_like_text(head.decode("latin-1"))):
         raise UnreadableFile(f"{name}: not a CSV file: it looks like XLSX (Excel); {_SAVE_AS_CSV}")
     if kind is not None:
         raise UnreadableFile(f"{name}: not a CSV file: it looks like {kind}")
-    if not _looks_like_text(head):
+    if not _looks_like_text(head.decode("latin-1")):
         raise UnreadableFile(f"{name}: not a CSV file: it looks like binary data, not text")
 
 
-def _looks_like_text(head: bytes) -> bool:
-    controls = sum(1 for byte in head if (byte < 32 and byte not in (9, 10, 13)) or byte == 127)
+def _looks_like_text(head: str) -> bool:
+    controls = sum(1 for char in head if (char < " " and char not in "\t\n\r") or char == "\x7f")
     return controls <= len(head) * _CONTROL_SHARE
+
+
+def _bom_codec(head: bytes) -> str | None:
+    return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+
+
+def _is_wide(wanted: str) -> bool:
+    try:
+        return codecs.lookup(wanted).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        return False
 
 
 def choose_encoding(path: Path, name: str, wanted: str | None) -> Encoding:
@@ -80,12 +118,18 @@ def choose_encoding(path: Path, name: str, wanted: str | None) -> Encoding:
             codec = codecs.lookup(wanted).name
         except LookupError:
             raise UnreadableFile(
-                f"unknown encoding {wanted!r}; use utf-8, utf-8-sig, cp1252 or latin-1"
+                f"unknown encoding {wanted!r}; use utf-8, utf-8-sig, utf-16, cp1252, cp1250,"
+                " iso-8859-2 or latin-1"
             ) from None
         _check_decodes(path, name, codec)
         return Encoding(codec, f"{name}: read as {wanted} (--encoding)")
     with path.open("rb") as handle:
-        bom = handle.read(3) == codecs.BOM_UTF8
+        head = handle.read(4)
+    wide = _bom_codec(head)
+    if wide:
+        _check_decodes(path, name, wide)
+        return Encoding(wide, f"{name}: read as {wide.upper()} (byte order mark)")
+    bom = head.startswith(codecs.BOM_UTF8)
     first_bad, multibyte = _scan_utf8(path)
     if first_bad is None:
         return Encoding("utf-8-sig" if bom else "utf-8")
@@ -95,7 +139,22 @@ def choose_encoding(path: Path, name: str, wanted: str | None) -> Encoding:
             "text elsewhere; nothing was applied. Save the whole file as CSV UTF-8, or choose "
             "one with --encoding cp1252"
         )
+    _refuse_garbled(path, name)
     return Encoding("cp1252", f"{name}: not UTF-8, read as Windows-1252 (--encoding to change)")
+
+
+def _refuse_garbled(path: Path, name: str) -> None:
+    """UnreadableFile naming the first line that reads, in Windows-1252, as garbled Central
+    European text (see the module doc)."""
+    with path.open("r", encoding="cp1252", errors=C1_ERRORS, newline="") as handle:
+        for number, line in enumerate(handle, 1):
+            found = _GARBLED_WORD.search(line)
+            if found is not None:
+                raise UnreadableFile(
+                    f"{name}:{number}: {found.group()!r} is not Windows-1252 text: the file looks"
+                    " Central European; nothing was applied. Say its encoding: --encoding"
+                    " iso-8859-2 or --encoding cp1250 (--encoding cp1252 reads it as it is)"
+                )
 
 
 def _scan_utf8(path: Path) -> tuple[int | None, bool]:

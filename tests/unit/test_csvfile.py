@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from campaign_engine.audience.csvfile import (
     write_errors,
 )
 from campaign_engine.audience.seenrows import SeenRows
+from campaign_engine.core.errors import UnreadableFile
 
 
 @pytest.mark.parametrize(
@@ -167,3 +169,47 @@ def test_ignored_headers_suggest_the_column_only_for_a_likely_typo(tmp_path: Pat
     opened = open_csv(path, {}, known=("email", "title", "first_name"))
     assert opened.ignored == ("emial", "state", "frist_name")
     assert opened.suggestions == ("email", "first_name")  # "state" is no typo of "title"
+
+
+CONTACTS = "email\taccount\nkasia@slask.example\tŚląsk SA\njan@x.example\tZakłady Żółć\n"
+
+
+def _accounts(path: Path, encoding: str | None = None) -> tuple[list[str], list[str]]:
+    opened = open_csv(path, {}, ("email", "account"), encoding)
+    return [record.values["account"] for record in opened.records({})], opened.notes
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(tmp_path: Path, codec: str) -> None:
+    path = tmp_path / "unicode-text.txt"  # what Excel's "Unicode text" export writes
+    bom = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}.get(codec, b"")
+    path.write_bytes(bom + CONTACTS.encode(codec))
+    accounts, notes = _accounts(path)
+    assert accounts == ["Śląsk SA", "Zakłady Żółć"]
+    assert notes[0].endswith("(byte order mark)")
+    assert _accounts(path, "utf-16" if codec != "utf-32" else "utf-32")[0] == accounts
+
+
+@pytest.mark.parametrize("codec", ["iso-8859-2", "cp1250"])
+def test_a_central_european_file_is_refused_by_line_until_its_encoding_is_given(
+    tmp_path: Path, codec: str
+) -> None:
+    path = tmp_path / "pl.csv"
+    path.write_bytes(("email,account\nok@x.example,Acme\n" + CONTACTS.replace("\t", ",")
+                      .split("\n", 1)[1]).encode(codec))  # fmt: skip
+    with pytest.raises(UnreadableFile) as refused:
+        _accounts(path)
+    line = str(refused.value)
+    assert line.startswith(f"{path}:3: ") and "--encoding iso-8859-2" in line, line
+    assert "\n" not in line
+    assert _accounts(path, codec)[0] == ["Acme", "Śląsk SA", "Zakłady Żółć"]
+
+
+def test_windows_1252_text_is_still_read_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "de.csv"
+    rows = ["email,account", "m@x.example,Müller Café GmbH", "j@y.example,Señor Niño S.A.",
+            "z@z.example,Acme® «Zoë» Nº 5 – £20 ©2021 ¿Qué?"]  # fmt: skip
+    path.write_bytes("\n".join(rows).encode("cp1252"))
+    accounts, notes = _accounts(path)
+    assert accounts == [row.split(",", 1)[1] for row in rows[1:]]
+    assert "read as Windows-1252" in notes[0]
