@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.kinds import EnrollmentStatus, EventKind, MessageState
@@ -133,15 +133,16 @@ def record_batch(
     policy: RetryPolicy,
     now: datetime,
     counts: Counter[str],
+    places: dict[int, tuple[str | None, date | None]],
 ) -> BatchResult:
     """Write the fate of `messages` (all of a batch, or one group of it; see the module
     docstring); `outcomes` are judged already (block_runs), `cut_short` are the messages handed
-    to the relay when the run was cancelled."""
+    to the relay when the run was cancelled; `places` holds each enrollment's (zone, local
+    first day), read with the batch's checks."""
     by_id = {m.id: m for m in messages if m.id is not None}
     answered = {o.key: o for o in outcomes}
     result = BatchResult()
     rows, settled = [], []
-    places = _planning_places(session, [m.enrollment_id for m in by_id.values()])
     for mid, message in by_id.items():
         change = _fate(
             message,
@@ -280,15 +281,3 @@ def _settle(
         if values["next_due_at"] is None:
             values["status"] = EnrollmentStatus.COMPLETED
     return values
-
-
-def _planning_places(
-    session: Session, enrollment_ids: list[int]
-) -> dict[int, tuple[str | None, date | None]]:
-    """Enrollment id -> (its zone, its local first day): what its next step is planned from."""
-    rows = session.exec(
-        select(col(Enrollment.id), col(Enrollment.timezone), col(Enrollment.first_day)).where(
-            col(Enrollment.id).in_(enrollment_ids)
-        )
-    ).all()
-    return {eid: (tz or None, first) for eid, tz, first in rows if eid is not None}

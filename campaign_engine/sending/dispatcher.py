@@ -11,8 +11,8 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from email.utils import format_datetime, parseaddr
 
 import sqlalchemy as sa
@@ -64,6 +64,8 @@ class _Batch:
     schedule: Schedule
     renderer: Renderer
     messages: list[Message]
+    # enrollment id -> (zone, local first day): what each next step is planned from
+    places: dict[int, tuple[str | None, date | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,8 @@ class Dispatcher:
         for message in batch.messages:
             assert message.id is not None
             recipient, mode, unsubscribed = info[message.contact_id]
-            status, zone = statuses[message.enrollment_id]
+            status, zone, first_day = statuses[message.enrollment_id]
+            batch.places[message.enrollment_id] = (zone, first_day)
             facts = SendFacts(
                 email=recipient.email,
                 campaign_id=campaign.id,
@@ -413,6 +416,7 @@ class Dispatcher:
                 self._policy,
                 now,
                 counts,
+                batch.places,
             )
 
     def _settle_batch(self, ledger: WireLedger, counts: Counter[str], now: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -93,14 +93,20 @@ def recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Reci
     return result
 
 
-def enrollment_statuses(session: Session, ids: list[int]) -> dict[int, tuple[str, str | None]]:
-    """Enrollment id -> (its status, its contact's zone or None for the campaign's)."""
+def enrollment_statuses(
+    session: Session, ids: list[int]
+) -> dict[int, tuple[str, str | None, date | None]]:
+    """Enrollment id -> (its status, its contact's zone or None for the campaign's, its local
+    first day): what the checks need, and what its next step is planned from."""
     rows = session.exec(
-        select(Enrollment.id, Enrollment.status, Enrollment.timezone).where(
-            col(Enrollment.id).in_(ids)
-        )
+        select(
+            col(Enrollment.id),
+            col(Enrollment.status),
+            col(Enrollment.timezone),
+            col(Enrollment.first_day),
+        ).where(col(Enrollment.id).in_(ids))
     ).all()
-    return {eid: (status, tz or None) for eid, status, tz in rows if eid is not None}
+    return {eid: (status, tz or None, first) for eid, status, tz, first in rows if eid is not None}
 
 
 def recent_marketing_sends(

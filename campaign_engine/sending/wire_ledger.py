@@ -2,7 +2,7 @@
 
 Before the transport may hand a message to the relay, its row is marked `on_wire` in the
 database, a few at a time, ahead of the connections. Outcomes (and the messages the send-time
-checks held back) are committed in groups, every GROUP_SECONDS or every AHEAD // 2 of them, in
+checks held back) are committed in groups, every GROUP_SECONDS or every GROUP of them, in
 the same transaction that marks the next ones. So at any moment at most `connections + AHEAD`
 rows are marked on the wire without a recorded outcome: a worker killed mid-batch (SIGKILL, the
 OOM killer, a lost node) leaves only those `uncertain`, and every other claimed message is
@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from campaign_engine.sending.delivery_record import BatchResult, block_runs, open_block_run
 from campaign_engine.sending.outcomes import Outcome
 
-__all__ = ["AHEAD", "GROUP_SECONDS", "Group", "WireLedger"]
+__all__ = ["AHEAD", "GROUP", "GROUP_SECONDS", "Group", "WireLedger"]
 
 AHEAD = 50  # rows marked on the wire beyond one per connection: the bound on `uncertain`
-GROUP_SECONDS = 0.05  # an outcome waits at most this long for its commit
+GROUP = 40  # outcomes per commit: the marks left ahead cover the commit's own time
+GROUP_SECONDS = 0.25  # an outcome waits at most this long for its commit
 
 
 @dataclass
@@ -98,7 +99,7 @@ class WireLedger:
         if self._first_at is None:  # the committer starts its GROUP_SECONDS clock
             self._first_at = time.monotonic()
             self._wake.set()
-        elif len(self._arrived) + len(self._settled) >= AHEAD // 2:
+        elif len(self._arrived) + len(self._settled) >= GROUP:
             self._wake.set()
 
     # -- closing ---------------------------------------------------------------------------
@@ -147,7 +148,7 @@ class WireLedger:
 
     def _due(self) -> bool:
         known = len(self._arrived) + len(self._settled)
-        if known >= AHEAD // 2:
+        if known >= GROUP:
             return True
         if self._waiting and self._next < len(self._order) and self._room(known) > 0:
             return True  # a connection waits for its mark, and the bound leaves room for it
