@@ -21,6 +21,7 @@ from campaign_engine.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CAMPAIGN_TEST_DATABASE_URL")
+SECRET = "test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a"  # the test config's signing key
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -92,7 +93,7 @@ def settings(tmp_path: Path, database_url: str, smtp_sink: SmtpSink) -> Settings
 database_url = "{database_url}"
 transport = "smtp"
 from = "Marketing <marketing@gitlab-demo.example>"
-secret = "test-secret-7f3a9c2e51b84d06a1e6c9f02b7d4e8a"
+secret = "{SECRET}"
 company_name = "GitLab Demo Inc."
 postal_address = "1 Test Street, Testville"
 tracking_base_url = "https://track.example.test"

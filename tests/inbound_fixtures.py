@@ -17,7 +17,6 @@ DANA = "dana.reyes@gitlab-demo.example"
 TOMAS = "tomas.herrera@gitlab-demo.example"
 START = date(2021, 4, 27)
 LAUNCH_TIME = datetime(2021, 4, 20, 12, tzinfo=UTC)
-SECRET = "test-secret"
 REPLIES = "replies@gitlab-demo.example"
 BOUNCES = "bounces@gitlab-demo.example"
 OPTOUT = "optout@gitlab-demo.example"

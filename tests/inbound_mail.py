@@ -16,7 +16,8 @@ from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.sending.reply_addresses import tagged
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Message
-from tests.inbound_fixtures import BOUNCES, REPLIES, SECRET
+from tests.conftest import SECRET
+from tests.inbound_fixtures import BOUNCES, REPLIES
 
 DATA = Path(__file__).resolve().parent / "data" / "inbound"
 _PLACEHOLDER = re.compile(r"\{\{(ID|REPLY|BOUNCE|UNSUB|FORGED):([^}]+)\}\}")
@@ -33,6 +34,11 @@ def first_message(db: Database, address: str) -> Message:
 
 
 def fill(db: Database, name: str) -> bytes:
+    return fill_text(db, (DATA / name).read_text(encoding="utf-8"))
+
+
+def fill_text(db: Database, text: str) -> bytes:
+    """A message's text with its placeholders filled, CRLF line ends."""
     signer = TokenSigner(SECRET)
 
     def value(match: re.Match[str]) -> str:
@@ -50,7 +56,6 @@ def fill(db: Database, name: str) -> bytes:
         forged = TokenSigner("not-our-secret").sign_tag(TokenKind.REPLY, message.id)
         return tagged(REPLIES, forged)
 
-    text = (DATA / name).read_text(encoding="utf-8")
     return _PLACEHOLDER.sub(value, text).replace("\r\n", "\n").replace("\n", "\r\n").encode()
 
 

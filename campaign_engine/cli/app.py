@@ -8,6 +8,7 @@ the sibling modules; `campaign_engine.cli` registers them on `app`.
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -134,6 +135,7 @@ RepOption = Annotated[
 NowOption = Annotated[
     str | None, typer.Option(help="Pretend it is this ISO-8601 moment (default: now).")
 ]
+ByOption = Annotated[str | None, typer.Option("--by", help="Who does this (default: the OS user).")]
 HiddenNowOption = Annotated[
     str | None, typer.Option(hidden=True, help="Pretend it is this ISO-8601 moment (tests).")
 ]
@@ -231,6 +233,14 @@ def parse_now(value: str | None) -> datetime:
 def emit_json(records: list[dict[str, object]]) -> None:
     """Plain JSON on stdout (rich's highlighter is slow on thousands of rows)."""
     sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+
+
+def os_user() -> str:
+    """Who runs the command, for audit records (`--by` overrides it)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def minute(moment: datetime | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.table import Table
 from campaign_engine.audience import exclusion_apply, exclusions
 from campaign_engine.audience.exclusion_file import ExclusionResult
 from campaign_engine.cli.app import (
+    ByOption,
     Format,
     FormatOption,
     HiddenNowOption,
@@ -22,6 +22,7 @@ from campaign_engine.cli.app import (
     context_of,
     err,
     minute,
+    os_user,
     out,
     parse_now,
     subcommand,
@@ -39,8 +40,6 @@ from campaign_engine.store import queries
 exclusions_app = command_group(
     help="List, remove and set deadlines for ops exclusions.", no_args_is_help=True
 )
-
-ByOption = Annotated[str | None, typer.Option("--by", help="Who does this (default: the OS user).")]
 
 
 def exclude(
@@ -70,7 +69,15 @@ def exclude(
     c = context_of(ctx)
     with progress_bar(f"excluding from {file.name}") as progress:
         result = exclusion_apply.exclude_file(
-            c.db, file, parse_now(now), campaign, by or _user(), dry_run, strict, encoding, progress
+            c.db,
+            file,
+            parse_now(now),
+            campaign,
+            by or os_user(),
+            dry_run,
+            strict,
+            encoding,
+            progress,
         )
     _print_exclusions(result)
     outcome = "dry run: nothing was stored" if dry_run else applied_outcome(result.applied)
@@ -146,7 +153,7 @@ def exclusions_remove(
     """Lift an exclusion; it stays listed (with --all) as removed, by whom and why."""
     c = context_of(ctx)
     count = exclusions.remove_exclusion(
-        c.db, target, parse_now(now), campaign, by or _user(), reason
+        c.db, target, parse_now(now), campaign, by or os_user(), reason
     )
     out.print(
         f"removed {count} exclusion(s) of {target}; `campaign exclusions list --all` shows it"
@@ -169,7 +176,7 @@ def exclusions_deadline(
 ) -> None:
     """Set the campaign's exclusion deadline; later uploads still apply but warn."""
     c = context_of(ctx)
-    exclusion_apply.set_deadline(c.db, campaign, day.date(), by or _user(), parse_now(now))
+    exclusion_apply.set_deadline(c.db, campaign, day.date(), by or os_user(), parse_now(now))
     out.print(f"exclusion deadline of {campaign!r}: {day.date().isoformat()}")
 
 
@@ -209,10 +216,3 @@ def _print_exclusions(result: ExclusionResult) -> None:
         for s in result.already_sent:
             table.add_row(s.email, s.campaign, str(s.step), s.subject, minute(s.sent_at))
         out.print(table)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"

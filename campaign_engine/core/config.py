@@ -99,6 +99,7 @@ class InboxSettings:
     processed_folder: str = "Processed"
     unmatched_folder: str = "Unmatched"
     failed_folder: str = "Failed"  # mail that could not be handled in 3 polls
+    reports_per_domain_hour: int = 100  # bounces, complaints... acted on per sender domain; 0: any
     timeout: float = 30.0  # seconds
 
     @property
@@ -195,6 +196,11 @@ class Settings:
             raise ConfigError(
                 f"{self.config_path}: max_marketing_per_week must be 0 (no cap) or more,"
                 f" not {self.max_marketing_per_week}"
+            )
+        if self.inbox.reports_per_domain_hour < 0:
+            raise ConfigError(
+                f"{self.config_path}: [inbox] reports_per_domain_hour must be 0 (no limit) or"
+                f" more, not {self.inbox.reports_per_domain_hour}"
             )
         if self.recount_seconds < 0:
             raise ConfigError(

@@ -17,6 +17,7 @@ __all__ = [
     "MessageOutcome",
     "MessageState",
     "OutreachMode",
+    "ReviewStatus",
     "SuppressReason",
     "ThreadMark",
     "UserRole",
@@ -85,6 +86,14 @@ class InboundKind(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     NOTICE = "notice"  # a delivery report that reports no failure: nothing to do
     UNMATCHED = "unmatched"  # names nothing we sent: left for a person
+
+
+class ReviewStatus(StrEnum):
+    """Where a held incoming mail stands on the review list."""
+
+    OPEN = "open"
+    APPLIED = "applied"  # a person had it act on a contact
+    DISMISSED = "dismissed"  # a person decided it changes nothing
 
 
 class AlertState(StrEnum):

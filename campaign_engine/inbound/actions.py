@@ -3,7 +3,8 @@
 A human reply is a contact request (reps.contact_requests, the same path as the contact page);
 an auto-reply is recorded, nothing more; a permanent bounce suppresses the address, a transient
 one does after 3 within 30 days; a complaint suppresses and stops every enrollment; a mailto
-unsubscribe unsubscribes like the link. The `inboundmail` row (unique per Message-ID) is
+unsubscribe unsubscribes like the link. Only on proof (gate.py): what lacks it is held for a
+person (review.py) and changes nothing. The `inboundmail` row (unique per Message-ID) is
 written last, so a crash before it means the mail is handled again, never lost; every action
 is safe to repeat.
 """
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, func, select
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.audience.unsubscribes import unsubscribe
 from campaign_engine.core.config import Settings
+from campaign_engine.core.errors import InvalidInput
 from campaign_engine.core.kinds import (
     Channel,
     EnrollmentStatus,
@@ -29,11 +31,13 @@ from campaign_engine.core.kinds import (
     MessageState,
     SuppressReason,
 )
-from campaign_engine.core.tokens import TokenKind, TokenSigner
 from campaign_engine.inbound.classify import Verdict
+from campaign_engine.inbound.flood import sender_domain
+from campaign_engine.inbound.gate import About, gate
 from campaign_engine.inbound.match import find_match
 from campaign_engine.inbound.parse import Inbound
 from campaign_engine.inbound.reply_text import reply_text
+from campaign_engine.inbound.review import Hold, hold
 from campaign_engine.reps.contact_requests import (
     MAX_MESSAGE,
     RequestForm,
@@ -43,20 +47,11 @@ from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboundMail
 from campaign_engine.store.models import Contact, Enrollment, Event, Message, Rep
 
-__all__ = ["SOFT_BOUNCE_DAYS", "SOFT_BOUNCE_LIMIT", "Handled", "handle"]
+__all__ = ["SOFT_BOUNCE_DAYS", "SOFT_BOUNCE_LIMIT", "Handled", "act", "handle"]
 
 SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_DAYS = 3, 30  # transient failures that make a bounce
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 _ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class _About:
-    """The message and contact an incoming mail was matched to."""
-
-    message_id: int | None
-    contact_id: int | None
-    email: str
 
 
 @dataclass(frozen=True)
@@ -88,37 +83,48 @@ def handle(
             return Handled(InboundKind(previous), already=True)
         reported = verdict.failed or mail.original_recipients
         match = find_match(session, settings, mail, reported, now)
-        message_id = match.message.id if match.message else None
-        step = match.message.step if match.message else None
-        contact = match.contact
-        email = contact.email if contact else ""
+        decision = gate(session, settings, mail, verdict, match, now)
     if verdict.kind == InboundKind.NOTICE:
         result = Handled(InboundKind.NOTICE, detail=verdict.status)
-    elif verdict.kind == InboundKind.UNSUBSCRIBE:
-        result = _unsubscribe(db, settings, mail, verdict, now)
-    elif contact is None:
+    elif verdict.kind == InboundKind.REPLY and _is_ours(db, settings, mail.from_address):
+        # A rep (or the engine) writing on the thread with the reply address in copy.
+        result = Handled(InboundKind.NOTICE, detail=f"written by {mail.from_address}, one of ours")
+    elif isinstance(decision, Hold):
+        review_id = hold(db, mail, decision, now)
+        named = f" about {decision.address}" if decision.address else ""
+        result = Handled(
+            InboundKind.UNMATCHED,
+            detail=f"{verdict.kind}{named} held for review #{review_id}: {decision.reason}",
+        )
+    elif decision.contact_id is None:
         result = Handled(
             InboundKind.UNMATCHED,
             detail=f"{verdict.kind} that names nothing we sent: left for a person",
         )
-    elif verdict.kind == InboundKind.REPLY and _is_ours(db, settings, mail.from_address):
-        # A rep (or the engine) writing on the thread with the reply address in copy.
-        result = Handled(InboundKind.NOTICE, detail=f"written by {mail.from_address}, one of ours")
-    elif verdict.kind == InboundKind.REPLY:
-        result = _reply(db, settings, mail, verdict, message_id, email, now)
     else:
-        with db.session() as session:
-            act = _ACTIONS[verdict.kind]
-            result = act(session, verdict, _About(message_id, contact.id, email), now)
+        result = act(db, settings, mail, verdict, decision, now)
+    acted = not isinstance(decision, Hold) and result.kind != InboundKind.UNMATCHED
+    about = decision if acted and isinstance(decision, About) else About(None, None, "")
     result = Handled(
-        result.kind,
-        result.matched_by or (match.matched_by if result.kind != InboundKind.UNMATCHED else ""),
-        result.address or (email if result.kind != InboundKind.UNMATCHED else ""),
-        step if result.kind != InboundKind.UNMATCHED else None,
-        result.detail,
+        result.kind, about.matched_by, about.email, about.step if acted else None, result.detail
     )
-    _remember(db, mail, result, message_id, contact.id if contact else None, source, now)
+    _remember(db, mail, result, about.message_id, about.contact_id, source, now)
     return result
+
+
+def act(
+    db: Database, settings: Settings, mail: Inbound, verdict: Verdict, about: About, now: datetime
+) -> Handled:
+    """Do what the mail asks to `about`'s contact (checked before: by `gate`, or by a person)."""
+    if verdict.kind == InboundKind.REPLY:
+        return _reply(db, settings, mail, verdict, about.message_id, about.email, now)
+    if verdict.kind == InboundKind.UNSUBSCRIBE:
+        return _unsubscribe(db, about, now)
+    action = _ACTIONS.get(verdict.kind)
+    if action is None:
+        raise InvalidInput(f"a {verdict.kind} changes no contact: there is nothing to apply")
+    with db.session() as session:
+        return action(session, verdict, about, now)
 
 
 def _is_ours(db: Database, settings: Settings, address: str) -> bool:
@@ -172,13 +178,13 @@ def _reply(
     )
 
 
-def _auto_reply(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
+def _auto_reply(session: Session, verdict: Verdict, about: About, now: datetime) -> Handled:
     back = f"back on {verdict.returns_on}" if verdict.returns_on else "no return date stated"
     _event(session, EventKind.AUTO_REPLY, about.message_id, about.contact_id, back, now)
     return Handled(InboundKind.AUTO_REPLY, detail=f"{back} ({verdict.status}); stays in automation")
 
 
-def _bounce(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
+def _bounce(session: Session, verdict: Verdict, about: About, now: datetime) -> Handled:
     source = f"bounce report {verdict.status}".strip()
     add_suppression(session, about.email, SuppressReason.BOUNCE, source[:250], now)
     _event(session, EventKind.BOUNCE, about.message_id, about.contact_id, verdict.status, now)
@@ -188,7 +194,7 @@ def _bounce(session: Session, verdict: Verdict, about: _About, now: datetime) ->
     )
 
 
-def _soft_bounce(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
+def _soft_bounce(session: Session, verdict: Verdict, about: About, now: datetime) -> Handled:
     since = now - timedelta(days=SOFT_BOUNCE_DAYS)
     earlier = session.exec(
         select(func.count())
@@ -213,7 +219,7 @@ def _soft_bounce(session: Session, verdict: Verdict, about: _About, now: datetim
     return Handled(InboundKind.SOFT_BOUNCE, detail=f"{source}: suppressed")
 
 
-def _complaint(session: Session, verdict: Verdict, about: _About, now: datetime) -> Handled:
+def _complaint(session: Session, verdict: Verdict, about: About, now: datetime) -> Handled:
     add_suppression(
         session, about.email, SuppressReason.COMPLAINT, f"feedback loop: {verdict.status}", now
     )
@@ -233,35 +239,12 @@ _ACTIONS = {
 }
 
 
-def _unsubscribe(
-    db: Database, settings: Settings, mail: Inbound, verdict: Verdict, now: datetime
-) -> Handled:
-    """The token in the subject names the message; without a genuine one, the sender's own
-    address is unsubscribed if it is a contact (an unsubscribe is always honoured)."""
-    payload = TokenSigner(settings.secret).verify(verdict.token) if verdict.token else None
-    message_id = payload.message_id if payload and payload.kind == TokenKind.UNSUBSCRIBE else None
-    matched_by = "tag"
-    if message_id is None:
-        matched_by = "from"
-        with db.session() as session:
-            message_id = session.exec(
-                select(Message.id)
-                .where(Message.recipient == mail.from_address, Message.state == MessageState.SENT)
-                .order_by(col(Message.id).desc())
-            ).first()
-    if message_id is None:
-        return Handled(
-            InboundKind.UNMATCHED,
-            detail="unsubscribe naming no message and from no contact we mailed",
-        )
-    result = unsubscribe(db, now, message_id=message_id, source="mailto")
+def _unsubscribe(db: Database, about: About, now: datetime) -> Handled:
+    if about.message_id is None:
+        raise InvalidInput(f"no email was sent to {about.email}: use `campaign suppress` instead")
+    result = unsubscribe(db, now, message_id=about.message_id, source="mailto")
     already = " (already unsubscribed)" if result.already else ""
-    return Handled(
-        InboundKind.UNSUBSCRIBE,
-        matched_by=matched_by,
-        address=result.email,
-        detail=f"unsubscribed and suppressed{already}",
-    )
+    return Handled(InboundKind.UNSUBSCRIBE, detail=f"unsubscribed and suppressed{already}")
 
 
 def _stop(
@@ -325,6 +308,7 @@ def _remember(
         contact_id=contact_id if result.kind != InboundKind.UNMATCHED else None,
         address=result.address,
         sender=mail.from_address[:320],
+        sender_domain=sender_domain(mail.from_address)[:255],
         subject=mail.subject[:500],
         detail=result.detail,
         source=source[:500],

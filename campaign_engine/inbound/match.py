@@ -2,7 +2,8 @@
 
 1. In-Reply-To / References naming a Message-ID we sent;
 2. a signed tag in a recipient address (replies+TAG@, bounces+TAG@; forged tags match nothing);
-3. for a DSN or a complaint: the embedded original Message-ID, then the reported recipient;
+3. for a DSN or a complaint: the embedded original Message-ID, then the reported recipient
+   ("named recipient": no proof; such a report is held for review, see proof.py);
 4. last, a From equal to a contact we mailed in the last 30 days (a weaker match).
 """
 
@@ -21,9 +22,11 @@ from campaign_engine.inbound.parse import Inbound
 from campaign_engine.sending.reply_addresses import tag_of
 from campaign_engine.store.models import Contact, Message
 
-__all__ = ["WEAK_MATCH_DAYS", "Match", "find_match"]
+__all__ = ["NAMED", "PROOF", "WEAK_MATCH_DAYS", "Match", "find_match", "latest_sent"]
 
 WEAK_MATCH_DAYS = 30
+PROOF = ("in-reply-to", "tag", "dsn")  # matches that name a message we sent
+NAMED = "named recipient"
 _SENT = (MessageState.SENT, MessageState.UNCERTAIN, MessageState.BOUNCED)
 
 
@@ -31,7 +34,7 @@ _SENT = (MessageState.SENT, MessageState.UNCERTAIN, MessageState.BOUNCED)
 class Match:
     message: Message | None
     contact: Contact | None
-    matched_by: str  # in-reply-to, tag, dsn, from (weak), or "" for no match
+    matched_by: str  # in-reply-to, tag, dsn, named recipient, from (weak), or "" for no match
 
 
 _NONE = Match(None, None, "")
@@ -55,11 +58,11 @@ def find_match(
     for address in reported:
         contact = _contact(session, address)
         if contact is not None:
-            return Match(_latest_sent(session, contact, None), contact, "dsn")
+            return Match(latest_sent(session, contact, None), contact, NAMED)
     contact = _contact(session, mail.from_address)
     if contact is not None:
         since = now - timedelta(days=WEAK_MATCH_DAYS)
-        latest = _latest_sent(session, contact, since)
+        latest = latest_sent(session, contact, since)
         if latest is not None:
             return Match(latest, contact, "from (weak)")
     return _NONE
@@ -93,7 +96,7 @@ def _contact(session: Session, address: str) -> Contact | None:
     return session.exec(select(Contact).where(Contact.email == address.lower())).first()
 
 
-def _latest_sent(session: Session, contact: Contact, since: datetime | None) -> Message | None:
+def latest_sent(session: Session, contact: Contact, since: datetime | None) -> Message | None:
     query = select(Message).where(Message.contact_id == contact.id, col(Message.state).in_(_SENT))
     if since is not None:
         query = query.where(col(Message.sent_at) >= since)

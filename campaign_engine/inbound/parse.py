@@ -38,6 +38,7 @@ class DsnRecipient:
     action: str  # failed, delayed, delivered, relayed, expanded
     status: str  # enhanced status code, e.g. 5.1.1
     diagnostic: str = ""
+    original: str = ""  # its Original-Recipient: the address as we sent to it
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,15 @@ def _field_blocks(part: Message) -> list[dict[str, str]]:
 
 
 def _recipient(block: dict[str, str]) -> DsnRecipient:
-    address = _bare(block.get("final-recipient", "") or block.get("original-recipient", ""))
+    original = _bare(block.get("original-recipient", ""))
+    address = _bare(block.get("final-recipient", "")) or original
     status = block.get("status", "").split()[0] if block.get("status", "").split() else ""
     return DsnRecipient(
         address=address,
         action=block.get("action", "").strip().lower(),
         status=status,
         diagnostic=" ".join(block.get("diagnostic-code", "").split()),
+        original=original,
     )
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from campaign_engine.store.models import UTCDateTime
 
-__all__ = ["InboundFailure", "InboundMail", "InboxCursor"]
+__all__ = ["InboundFailure", "InboundMail", "InboundReview", "InboxCursor"]
 
 
 class InboundMail(SQLModel, table=True):
@@ -23,6 +23,7 @@ class InboundMail(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     address: str = Field(default="", index=True)  # the contact address it concerns
     sender: str = ""  # its From
+    sender_domain: str = Field(default="", index=True)  # its From's domain (the hourly limit)
     subject: str = ""
     detail: str = Field(default="", sa_type=sa.Text)  # status, return date, replied by...
     source: str = ""  # "imap INBOX uid 7" or the file name
@@ -49,3 +50,24 @@ class InboundFailure(SQLModel, table=True):
     error: str = Field(default="", sa_type=sa.Text)  # the last error, one line
     source: str = ""  # where it was last read
     failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InboundReview(SQLModel, table=True):
+    """An incoming mail held for a person: a report without proof that it is about a message we
+    sent to that recipient, one over the per-domain limit, or a reply that names nothing we sent.
+    Nothing was changed; a person applies (to `address`) or dismisses it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_key: str = Field(unique=True)  # the InboundMail it is
+    kind: str  # InboundKind it was classified as (complaint, bounce, reply...)
+    address: str = ""  # the contact it would change, as the mail names it ("" when none)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    sender: str = ""
+    subject: str = ""
+    reason: str = Field(default="", sa_type=sa.Text)  # why it was held, in words
+    status: str = Field(default="open", index=True)  # open, applied, dismissed
+    raw: bytes = Field(default=b"", sa_type=sa.LargeBinary)  # the mail, to read and to apply
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    decided_by: str = ""
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(default="", sa_type=sa.Text)  # what applying did

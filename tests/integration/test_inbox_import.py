@@ -50,7 +50,7 @@ def test_the_corpus_from_eml_and_mbox_files_is_classified_matched_and_acted_on_o
     expected: dict[str, int] = {}
     for kind in CORPUS.values():
         expected[kind] = expected.get(kind, 0) + 1
-    assert kinds_recorded(db) == expected
+    assert kinds_recorded(db) == expected, result.stdout
 
     again = campaign_cli(inbound_settings, *args)  # the same mail again changes nothing
     assert again.returncode == 0, again.stderr
