@@ -8,6 +8,7 @@
 | `GET /contacts?email=`, `GET/POST /contacts/{email}/mode` | ops: all; reps: their own | `contact_pages` |
 | `GET /dashboard[?campaign=NAME]` | ops | `dashboard_page` |
 | `GET /campaigns/new`, `POST /rehearsals`, `GET /rehearsals/{id}[/...]`, `POST /rehearsals/{id}/launch` | ops | `launch_pages` |
+| `GET /inbox-review`, `POST /inbox-review/{review_id}/apply`, `POST /inbox-review/{review_id}/dismiss` | ops | `inbox_review_page` |
 
 Every page needs a session (else a redirect to the login page); every POST needs the session's
 CSRF token (else 403). The work is done by the services; the page modules only check who may do
@@ -31,6 +32,7 @@ from campaign_engine.web.contact_pages import ContactPages
 from campaign_engine.web.dashboard_page import DashboardPage
 from campaign_engine.web.draft_pages import DraftPages
 from campaign_engine.web.exclusion_pages import ExclusionPages
+from campaign_engine.web.inbox_review_page import InboxReviewPage
 from campaign_engine.web.launch_pages import LaunchPages
 from campaign_engine.web.rep_day_page import RepDayPage
 from campaign_engine.web.session_pages import SessionPages
@@ -49,6 +51,7 @@ class _Web(
     LaunchPages,
     DashboardPage,
     ExclusionPages,
+    InboxReviewPage,
     DraftPages,
     ContactPages,
     UserPages,
@@ -71,6 +74,7 @@ def create_webapp(
             *web.campaign_routes(),
             *web.launch_routes(),
             *web.exclusion_routes(),
+            *web.inbox_review_routes(),
             *web.draft_routes(),
             *web.contact_routes(),
             *web.dashboard_routes(),

@@ -237,6 +237,7 @@ def _path_values(web: WebApp) -> dict[str, str]:
         "n": "1",
         "key": "k",
         "list": "rejected",
+        "review_id": "1",
     }
 
 
