@@ -7,11 +7,12 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, or_, select
 
 from campaign_engine.core.errors import NotFound
 from campaign_engine.store.compliance_tables import ConsentRecord, HashedSuppression, email_hash
 from campaign_engine.store.db import Database
+from campaign_engine.store.inbound_tables import InboundReview
 from campaign_engine.store.models import (
     Account,
     Contact,
@@ -113,6 +114,11 @@ def forget_person(db: Database, email: str, now: datetime) -> ForgetReport:
         consent = session.exec(select(ConsentRecord).where(ConsentRecord.email == email)).all()
         for record in consent:
             session.delete(record)
+        held = select(InboundReview).where(
+            or_(InboundReview.address == email, InboundReview.sender == email)
+        )
+        for review in session.exec(held).all():  # the held mail itself is about them
+            session.delete(review)
         for exclusion in session.exec(select(Exclusion).where(Exclusion.email == email)).all():
             exclusion.email = None  # an address-less rule matches nobody; the audit row stays
             exclusion.reason = f"{exclusion.reason} (address erased)".strip()

@@ -193,3 +193,13 @@ def test_over_the_hourly_limit_a_domains_reports_are_held(
     assert applied.returncode == 0, applied.stderr
     assert sorted(suppressed(db)) == ["ada@tiny.example", "grace@tiny.example",
                                       "hans@klein.example"]  # fmt: skip
+
+
+def test_forgetting_a_person_deletes_the_held_mail_about_them(
+    launched: str, db: Database, inbound_settings: Settings
+) -> None:
+    read(db, inbound_settings, "forged-arf-victim.eml", "forged-dsn-plain.eml")
+    forget = campaign_cli(inbound_settings, "contacts", "forget", "ada@tiny.example", "--yes")
+    assert forget.returncode == 0, forget.stderr
+    with db.session() as session:
+        assert [r.address for r in session.exec(select(InboundReview))] == ["grace@tiny.example"]
