@@ -221,14 +221,11 @@ def _print_statuses(statuses: list[reports.CampaignStatus], relay_paused: bool =
             "step",
             "day",
             "subject",
-            "due, not queued",
-            "later",
             "queued",
             "sent",
             "retry",
             "failed",
             "bounced",
-            "complaints",
             "skipped",
             "uncertain",
         )
@@ -252,19 +249,32 @@ def _print_statuses(statuses: list[reports.CampaignStatus], relay_paused: bool =
                 str(step.step),
                 str(step.day),
                 step.subject,
-                str(step.backlog),
-                str(step.later),
                 waiting,
                 str(s["sent"]),
                 str(s["retry"]),
                 failed,
                 bounced,
-                str(step.complaints),
                 skipped,
                 str(s["uncertain"]),
             )
         out.print(table)
+        for line in _step_lines(item):
+            out.print(line)
         print_local_days(item)
+
+
+def _step_lines(item: reports.CampaignStatus) -> list[str]:
+    """What the table leaves out: contacts not queued yet per step, and complaints."""
+    waiting = [
+        f"email {s.step}: {s.backlog} due now" + (f", {s.later} later" if s.later else "")
+        if s.backlog
+        else f"email {s.step}: {s.later} later"
+        for s in item.steps
+        if s.backlog or s.later
+    ]
+    complaints = [f"email {s.step}: {s.complaints}" for s in item.steps if s.complaints]
+    lines = [f"not queued yet: {'; '.join(waiting)}"] if waiting else []
+    return lines + ([f"complaints: {'; '.join(complaints)}"] if complaints else [])
 
 
 def _print_report(result: Report) -> None:

@@ -72,7 +72,11 @@ def dkim_keygen_command(
 def doctor(
     ctx: typer.Context,
     smtp: Annotated[
-        bool, typer.Option(help="Try a TCP connect to the SMTP relay and log in to [inbox].")
+        bool,
+        typer.Option(
+            help="Walk an SMTP envelope with the relay up to RCPT TO (nothing is sent) and"
+            " log in to [inbox]."
+        ),
     ] = True,
 ) -> None:
     """Check the config for deliverability and compliance; exit 1 when something must be fixed."""
