@@ -21,10 +21,10 @@ from sqlmodel import Session, col, select
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import AlertState
 from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused, released, rep_mail_fate
+from campaign_engine.reps.rep_view import rep_mail_environment
 from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.sending.mime import build_mime, format_address, wire_address
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, expired_claims
-from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Delivery, Outcome, Transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Alert
@@ -75,6 +75,7 @@ class ContactRequestAlert:
     replied_by: str = ""  # a colleague of the contact who answered on the thread
     guide: MeetingGuide | None = None  # the play's guide for the meeting this email leads to
     contact_url: str = ""  # the contact in the web app
+    persona: str = ""  # the contact's persona by their title, when the sequence is known
     may_be_automatic: str = ""  # a reply with a weak sign of an auto-reply: the sign, in words
 
 
@@ -252,7 +253,7 @@ def _log(alert: Alert, state: str, outcome: Outcome) -> None:
 
 
 def _environment(templates_dir: Path) -> SandboxedEnvironment:
-    return template_environment(templates_dir)
+    return rep_mail_environment(templates_dir)
 
 
 def _one_line(value: str) -> str:

@@ -33,6 +33,7 @@ from campaign_engine.reps.alerts import (
 )
 from campaign_engine.reps.drafts import create_drafts_for_contact
 from campaign_engine.reps.rep_view import contact_url, local_time
+from campaign_engine.reps.request_note import RequestNote
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Event, Message, Rep
@@ -246,12 +247,13 @@ def _alert_content(
 ) -> ContactRequestAlert:
     name = " ".join(f"{contact.first_name} {contact.last_name}".split())
     campaign = session.get(Campaign, message.campaign_id) if message else None
-    step_subject = offer_name = meeting = ""
+    step_subject = offer_name = meeting = persona = ""
     guide = None
     if message is not None and campaign is not None:
         sequence = sequence_of(campaign)
         step = sequence.step(message.step)
-        offer = step.offer_for(sequence.persona_for(contact.title))
+        persona = sequence.persona_for(contact.title)
+        offer = step.offer_for(persona)
         step_subject = message.subject or step.subject
         offer_name = offer.name if offer else ""
         meeting = step.meeting
@@ -274,18 +276,12 @@ def _alert_content(
         received_at=local_time(now, rep.timezone if rep else "UTC"),
         guide=guide,
         contact_url=contact_url(base_url, contact.id),
+        persona=persona,
     )
 
 
 def _note(form: RequestForm, source: str, replied_by: str = "") -> str:
-    lines = [f"source: {source}"]
-    if replied_by:
-        lines.append(f"replied by: {replied_by}")
-    if form.preferred_time:
-        lines.append(f"preferred time: {form.preferred_time}")
-    if form.message:
-        lines.append(f"message: {form.message}")
-    return "\n".join(lines)
+    return RequestNote(source, replied_by, form.preferred_time, form.message).stored()
 
 
 def _address(name: str, email: str) -> str:

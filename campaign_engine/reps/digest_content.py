@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_engine.audience.segments import PersonaTable, persona_for
 from campaign_engine.core.kinds import EventKind
+from campaign_engine.reps.request_note import RequestNote, parse_note
 from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.sending.sequences import Offer, Sequence, Step
 
@@ -92,7 +93,7 @@ class Activity:
     subject: str
     offer_name: str
     offer_url: str
-    note: str
+    said: RequestNote | None  # a contact request's fields: their words, preferred time, source
     last_at: datetime
     count: int
     meeting: str = "a first meeting"  # the step's meeting: what to run after this email
@@ -256,9 +257,7 @@ def _activity(
         subject=step.subject if step else "",
         offer_name=offer.name if offer else "",
         offer_url=plain_url(offer.url) if offer and offer.url else "",
-        note=" ".join(notes[-1].split())
-        if notes and latest.kind == EventKind.CONTACT_REQUEST
-        else "",
+        said=parse_note(notes[-1]) if notes and latest.kind == EventKind.CONTACT_REQUEST else None,
         last_at=latest.occurred_at,
         count=len(facts),
         meeting=step.meeting if step and step.meeting else "a first meeting",

@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from campaign_engine.core.kinds import EventKind
 from campaign_engine.reps.digest_content import DigestEntry
 from campaign_engine.reps.digest_schedule import rep_zone
 from campaign_engine.reps.reminder_query import ReminderLine, draft_command, draft_path
-from campaign_engine.reps.rep_view import contact_url, on_wall_clock
-from campaign_engine.sending.templating import template_environment
+from campaign_engine.reps.rep_view import contact_url, on_wall_clock, rep_mail_environment
+from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.store.models import Rep
 
-__all__ = ["RenderedDigest", "contacts", "render_digest"]
+__all__ = ["RenderedDigest", "contacts", "meeting_guides", "render_digest"]
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ def render_digest(
     """Subject, HTML and text of a digest (sandboxed Jinja2, HTML autoescaped); `reminders`
     fill the "Next emails due" section, with draft links under `base_url`."""
     zone = rep_zone(rep.timezone)
-    env = template_environment(templates_dir)
-    env.filters["local"] = lambda moment: on_wall_clock(moment, zone)
+    env = rep_mail_environment(templates_dir, zone)
     requests = sum(1 for e in entries if e.top.kind == EventKind.CONTACT_REQUEST)
     reminders = reminders or []
+    guides = meeting_guides(entries)
     parts = [contacts(len(entries))] if entries or not reminders else []
     if requests:
         parts.append(f"{requests} asked to be contacted")
@@ -49,7 +50,8 @@ def render_digest(
     context: dict[str, Any] = {
         "rep": {"name": " ".join(rep.name.split()) or rep.email, "email": rep.email},
         "entries": entries,
-        "reminders": [_reminder_view(line, base_url) for line in reminders],
+        "guides": guides,
+        "reminders": [_reminder_view(line, base_url, zone) for line in reminders],
         "subject": subject,
         "generated": on_wall_clock(now, zone),
         "contact_urls": {e.email: contact_url(base_url, e.contact_id) for e in entries},
@@ -59,11 +61,17 @@ def render_digest(
     return RenderedDigest(subject, html, text)
 
 
-def _reminder_view(line: ReminderLine, base_url: str) -> dict[str, object]:
+def meeting_guides(entries: list[DigestEntry]) -> dict[int, MeetingGuide]:
+    """Each meeting guide the entries lead to, once, by meeting number (email N -> meeting N)."""
+    guides = {e.top.step: e.top.guide for e in entries if e.top.step and e.top.guide}
+    return dict(sorted(guides.items()))
+
+
+def _reminder_view(line: ReminderLine, base_url: str, zone: ZoneInfo) -> dict[str, object]:
     draft = line.draft_id
     return {
         **line.to_json(),
-        "sent_on": f"{line.reminder.sent_at:%Y-%m-%d}",
+        "sent_on": f"{line.reminder.sent_at.astimezone(zone):%Y-%m-%d}",
         "command": draft_command(draft) if draft else "",
         "url": f"{base_url.rstrip('/')}{draft_path(draft)}" if draft else "",
     }

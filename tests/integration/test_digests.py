@@ -144,16 +144,20 @@ def test_scheduled_digest_lists_human_engagement_by_value_with_offer_names(
     assert "Sam" not in text and "Sam" not in html, "scanner-only contacts are left out"
     hal, grace, ada = text.split("\n\n")[2:5]
     assert "Developer (practitioner)" in hal and "Small Co (SMB)" in hal
-    assert "Asked to be contacted" in hal and 'Their message: "Call me <Thursday>"' in hal
+    assert "Asked to be contacted" in hal
+    assert hal.index('They wrote: "Call me <Thursday>"') < hal.index("Asked to be contacted")
     assert "Visited the contact page" not in hal, "the visit led to the request"
     assert "Next step: Reply today and run Meeting 1: assess business objectives." in hal
-    # The play's guide for meeting 1, from the sequence file.
-    assert "The play's guide: Meeting 1 - assess business objectives" in hal
-    assert "Ask 4 questions:" in hal and "1. Wanting to shift left?" in hal
-    assert "4. Which desired outcomes do they most relate to" in hal
-    assert "Manage Compliance with GitLab: https://youtu.be/QV2dIocn-hk" in hal
-    assert "Milestones: Identify key value driver, champion, and economic buyer" in hal
-    assert "Sales Accepted Opp" in hal
+    # The play's guide for meeting 1, from the sequence file: once, after the cards.
+    assert 'Guide: "Meeting 1 - assess business objectives", at the end' in hal
+    guides = text.split("\nMeeting guides\n", 1)[1]
+    assert text.count("The play's guide:") == 1
+    assert "The play's guide: Meeting 1 - assess business objectives" in guides
+    assert "Ask 4 questions:" in guides and "1. Wanting to shift left?" in guides
+    assert "4. Which desired outcomes do they most relate to" in guides
+    assert "Manage Compliance with GitLab\n    https://youtu.be/QV2dIocn-hk" in guides
+    assert "Milestones: Identify key value driver, champion, and economic buyer" in guides
+    assert "Sales Accepted Opp" in guides
     assert "Grace Hopper, CISO (management)" in grace
     assert "Visited the contact page without sending the request" in grace
     assert (

@@ -65,7 +65,7 @@ def test_most_valuable_first_then_most_recent() -> None:
     assert [e.name for e in entries] == ["Ivy Chen", "Hal Jordan", "Ada Lovelace", "Grace Hopper"]
     ivy = entries[0]
     assert [a.kind for a in ivy.activities] == ["contact_request", "open"]
-    assert ivy.top.note == "Call me Thursday"
+    assert ivy.top.said is not None and ivy.top.said.message == "Call me\nThursday"
     assert ivy.next_step == "Reply today and run Meeting 1: assess business objectives."
     assert ivy.persona == "management"
     hal = entries[1]
@@ -132,5 +132,5 @@ def test_an_out_of_office_shows_its_return_date_and_ranks_after_interest() -> No
     assert [e.name for e in entries] == ["Hal Jordan", "Grace Hopper"]
     grace = entries[1]
     assert grace.top.label == "Out of office (back on 2021-05-03)"
-    assert grace.top.note == ""  # not shown as a message of theirs
+    assert grace.top.said is None  # not shown as a message of theirs
     assert grace.next_step.startswith("They are away: follow up once they are back")
