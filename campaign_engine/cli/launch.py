@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -113,6 +114,15 @@ def launch(
         table.add_row("any", "none (in another running campaign)", str(result.overlapping))
     out.print(table)
     out.print(first_sends_table(result.first_sends))
+    _print_deadline(result.exclusion_deadline)
+
+
+def _print_deadline(deadline: date | None) -> None:
+    if deadline is not None:
+        out.print(
+            f"exclusion deadline: {deadline.isoformat()} (the sequence's default; move it with"
+            " `campaign exclusions deadline`)"
+        )
 
 
 def _print_plan(plan: launching.LaunchPlan) -> None:
@@ -126,6 +136,7 @@ def _print_plan(plan: launching.LaunchPlan) -> None:
         table.add_row(day, str(send.step), send.subject, send.segment, str(send.contacts))
     out.print(table)
     out.print(first_sends_table(plan.first_sends))
+    _print_deadline(plan.exclusion_deadline)
     reps = sorted((s, n) for (s, channel), n in plan.enrolled.items() if channel == "rep")
     for segment, count in reps:
         out.print(f"rep channel: {count} {segment} contact(s) get drafts for their rep")

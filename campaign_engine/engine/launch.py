@@ -20,12 +20,12 @@ from campaign_engine.core.errors import CampaignEngineError, InvalidInput
 from campaign_engine.core.kinds import CampaignAction, Channel, EnrollmentStatus
 from campaign_engine.engine.enrolment import plan_enrollments
 from campaign_engine.reps.drafts import create_campaign_drafts
-from campaign_engine.sending.campaigns import renderer_for, schedule_for
+from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.planner import Schedule, parse_send_days
-from campaign_engine.sending.sequences import load_sequence
+from campaign_engine.sending.sequences import deadline_before, load_sequence
 from campaign_engine.store.campaign_log import log_campaign_action
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Campaign, Contact, Enrollment
+from campaign_engine.store.models import Campaign, Contact, Enrollment, ExclusionDeadline
 
 __all__ = [
     "LateJoiners",
@@ -74,6 +74,7 @@ class LaunchPlan:
     sends: list[PlannedSend] = field(default_factory=list)
     due_at_once: int = 0  # automated emails already due at `now` (a start in the past)
     first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
+    exclusion_deadline: date | None = None  # the sequence's default ("friday before launch")
 
     @property
     def starts_in_the_past(self) -> bool:
@@ -98,6 +99,7 @@ class LaunchResult:
     not_enrolled: int = 0  # outreach mode A
     overlapping: int = 0
     first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
+    exclusion_deadline: date | None = None
 
 
 def parse_day(value: str, what: str) -> date:
@@ -155,6 +157,7 @@ def plan_launch(
         created_at=now,
     )
     plan = LaunchPlan(campaign, schedule_for(campaign, sequence))
+    plan.exclusion_deadline = deadline_before(sequence.exclusion_deadline, start)
     with db.session() as session:
         if session.exec(select(Campaign.id).where(Campaign.name == campaign.name)).first():
             raise CampaignEngineError(
@@ -217,6 +220,16 @@ def launch(
         assert campaign.id is not None
         rows = [{**row, "campaign_id": campaign.id} for row in plan.enrollments]
         session.bulk_insert_mappings(Enrollment, rows)
+        if plan.exclusion_deadline is not None:
+            rule = f"the sequence ({sequence_of(campaign).exclusion_deadline})"
+            session.add(
+                ExclusionDeadline(
+                    campaign_id=campaign.id,
+                    deadline=plan.exclusion_deadline,
+                    set_by=rule,
+                    set_at=now,
+                )
+            )
         create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
         log_campaign_action(session, campaign.id, CampaignAction.LAUNCHED, by, now)
         return LaunchResult(
@@ -226,6 +239,7 @@ def launch(
             plan.not_enrolled,
             plan.overlapping,
             plan.first_sends,
+            plan.exclusion_deadline,
         )
 
 

@@ -1,8 +1,10 @@
 """The play's meeting guides (data in the sequence file): what a rep runs after email N.
 
 A sequence lists `[[meetings]]` in order; email N leads to meeting N (the play's rule). Each has a
-title, a purpose, the questions to ask, the assets to use (also per priority), the milestones and
-the metric that says the meeting worked.
+title, a purpose, the questions to ask, the assets to use (also per priority), the people to
+bring, the ROI options, the next steps (demos, workshop, POV), the POV agreement steps, the
+milestones and the metric that says the meeting worked. The sequence's `milestones_checklist`
+(the play's "Measuring progress") travels with every guide.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class MeetingGuide:
     priorities: dict[str, tuple[str, ...]] = field(default_factory=dict)  # priority -> assets
     milestones: str = ""
     metric: str = ""
+    people: tuple[str, ...] = ()  # who to bring or ask (the SA, product managers...)
+    roi: tuple[str, ...] = ()  # the ROI options (a more detailed model, if needed)
+    next_steps: tuple[str, ...] = ()  # what may follow: demos, a workshop, a POV
+    pov_steps: tuple[str, ...] = ()  # the POV agreement, step by step
+    checklist: tuple[str, ...] = ()  # the play's milestones checklist
 
 
 def guide_from_dict(data: dict[str, Any]) -> MeetingGuide:
@@ -37,11 +44,20 @@ def guide_from_dict(data: dict[str, Any]) -> MeetingGuide:
         priorities={k: tuple(v) for k, v in data.get("priorities", {}).items()},
         milestones=data.get("milestones", ""),
         metric=data.get("metric", ""),
+        **{key: tuple(data.get(key, ())) for key in (*_MORE_LISTS, "checklist")},
     )
 
 
-def parse_meetings(path: Path, raw: Any) -> tuple[MeetingGuide, ...]:
-    """The `[[meetings]]` array of a sequence file; any problem names the file and the field."""
+_MORE_LISTS = ("people", "roi", "next_steps", "pov_steps")
+_LISTS = ("questions", "assets", *_MORE_LISTS)
+_KEYS = {"title", "purpose", "milestones", "metric", "priorities", *_LISTS}
+
+
+def parse_meetings(path: Path, raw: Any, checklist: Any = None) -> tuple[MeetingGuide, ...]:
+    """The `[[meetings]]` array of a sequence file, each with the sequence's
+    `milestones_checklist`; any problem names the file and the field."""
+    if checklist is not None and not _strings(checklist):
+        raise SequenceError(f"{path}: milestones_checklist must be a list of texts")
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -51,8 +67,11 @@ def parse_meetings(path: Path, raw: Any) -> tuple[MeetingGuide, ...]:
         where = f"{path}: meetings[{index}]"
         if not isinstance(item, dict) or not isinstance(item.get("title"), str):
             raise SequenceError(f"{where}.title is missing")
+        unknown = sorted(set(item) - _KEYS)
+        if unknown:
+            raise SequenceError(f"{where}: unknown key {unknown[0]!r}")
         texts = {k: item.get(k, "") for k in ("purpose", "milestones", "metric")}
-        lists = {k: item.get(k, []) for k in ("questions", "assets")}
+        lists = {k: item.get(k, []) for k in _LISTS}
         priorities = item.get("priorities", {})
         bad = [k for k, v in texts.items() if not isinstance(v, str)]
         bad += [k for k, v in lists.items() if not _strings(v)]
@@ -60,15 +79,7 @@ def parse_meetings(path: Path, raw: Any) -> tuple[MeetingGuide, ...]:
             bad.append("priorities")
         if bad:
             raise SequenceError(f"{where}.{bad[0]} has the wrong type (text, or a list of texts)")
-        guides.append(
-            MeetingGuide(
-                title=item["title"],
-                questions=tuple(lists["questions"]),
-                assets=tuple(lists["assets"]),
-                priorities={str(k): tuple(v) for k, v in priorities.items()},
-                **texts,
-            )
-        )
+        guides.append(guide_from_dict({**item, "checklist": checklist or []}))
     return tuple(guides)
 
 

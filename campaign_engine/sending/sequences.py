@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,7 +21,16 @@ from campaign_engine.core.errors import SequenceError
 from campaign_engine.sending.meeting_guides import MeetingGuide, guide_from_dict, parse_meetings
 from campaign_engine.sending.planner import parse_send_days
 
-__all__ = ["PERSONAS", "SNAPSHOT_FORMAT", "Offer", "Sequence", "Step", "load_sequence", "with_utm"]
+__all__ = [
+    "PERSONAS",
+    "SNAPSHOT_FORMAT",
+    "Offer",
+    "Sequence",
+    "Step",
+    "deadline_before",
+    "load_sequence",
+    "with_utm",
+]
 
 # The shape of the sequence snapshot frozen into each campaign (Campaign.sequence_json); bump it
 # (and teach from_json the old shape) when the dataclasses below change.
@@ -75,6 +85,7 @@ class Sequence:
     utm: dict[str, str] = field(default_factory=dict)
     send_days: str = ""  # weekdays steps may go out on ("mon-fri"); "" = every day
     personas: PersonaTable = DEFAULT_PERSONA_TABLE  # who gets which persona's offer, by title
+    exclusion_deadline: str = ""  # "friday before launch": the campaign's default deadline
 
     def persona_for(self, title: str) -> str:
         """The persona this sequence's [personas] table gives a job title."""
@@ -118,6 +129,9 @@ class Sequence:
         return cls(steps=steps, personas=personas, **data)
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def with_utm(url: str, utm: dict[str, str]) -> str:
     """Add UTM parameters the URL does not already carry; its own values win."""
     parts = urlsplit(url)
@@ -147,7 +161,7 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise SequenceError(f"{path}: 'steps' must be a non-empty array of [[steps]] tables")
-    guides = parse_meetings(path, data.get("meetings"))
+    guides = parse_meetings(path, data.get("meetings"), data.get("milestones_checklist"))
     steps = tuple(
         _parse_step(reader, number, raw, utm, guides[number - 1] if number <= len(guides) else None)
         for number, raw in enumerate(raw_steps, 1)
@@ -163,6 +177,11 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
         parse_send_days(send_days)
     except ValueError as exc:
         raise SequenceError(f"{path}: {exc}") from None
+    deadline = reader.text(data, "exclusion_deadline", required=False)
+    try:
+        _deadline_weekday(deadline)
+    except ValueError as exc:
+        raise SequenceError(f"{path}: exclusion_deadline: {exc}") from None
     personas = DEFAULT_PERSONA_TABLE
     if "personas" in data:
         try:
@@ -179,7 +198,32 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
         automated_segments=tuple(segments),
         utm=utm,
         steps=steps,
+        exclusion_deadline=deadline,
     )
+
+
+def deadline_before(rule: str, start: date) -> date | None:
+    """The exclusion deadline a sequence's rule gives a campaign starting on `start` (None
+    without a rule); ValueError for a rule that is not "WEEKDAY before launch".
+
+    >>> deadline_before("Friday before launch", date(2021, 4, 27))
+    datetime.date(2021, 4, 23)
+    >>> deadline_before("friday before launch", date(2021, 4, 30))  # a Friday: the one before
+    datetime.date(2021, 4, 23)
+    """
+    weekday = _deadline_weekday(rule)
+    if weekday is None:
+        return None
+    return start - timedelta(days=(start.weekday() - weekday - 1) % 7 + 1)
+
+
+def _deadline_weekday(rule: str) -> int | None:
+    if not rule.strip():
+        return None
+    words = rule.lower().split()
+    if len(words) != 3 or words[0] not in _WEEKDAYS or words[1:] != ["before", "launch"]:
+        raise ValueError(f"{rule!r} is not a rule such as 'friday before launch'")
+    return _WEEKDAYS.index(words[0])
 
 
 def _parse_step(

@@ -102,3 +102,25 @@ def test_bad_arguments_get_one_line_naming_the_value_and_the_form(settings: Sett
     done = campaign_cli(settings, "launch", "premium-to-ultimat", "--start", "2021-04-27")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "no such sequence (known: premium-to-ultimate" in done.stderr
+
+
+def test_the_sequence_sets_the_exclusion_deadline_to_the_friday_before_launch(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    _contacts(db, tmp_path)
+    code, out, err = _launch(settings, "--dry-run")
+    assert code == 0, err
+    assert "exclusion deadline: 2021-04-23 (the sequence's default" in out
+    code, out, err = _launch(settings, "--yes")
+    assert code == 0, err
+    assert "exclusion deadline: 2021-04-23" in out
+    name = "premium-to-ultimate 2021-04-27"
+    listing = campaign_cli(settings, "exclusions", "list", "--campaign", name).stdout
+    assert f"exclusion deadline of {name!r}: 2021-04-23" in listing
+    path = tmp_path / "x.csv"
+    path.write_text("email\nada@tiny.example\n", encoding="utf-8")
+    late = campaign_cli(
+        settings, "exclude", str(path), "--campaign", name, "--now", "2021-04-24T10:00:00Z"
+    )
+    assert late.returncode == 0, late.stderr
+    assert f"the exclusion deadline of {name!r} (2021-04-23) has passed" in late.stderr
