@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from campaign_engine.audience.addresses import clean_email
 from campaign_engine.audience.consent import parse_consent
 from campaign_engine.audience.csvfile import RowError, RowRejected, fold_text
-from campaign_engine.audience.segments import parse_outreach_mode, parse_segment, segment_for
+from campaign_engine.audience.segments import (
+    is_enterprise_label,
+    parse_outreach_mode,
+    parse_segment,
+    segment_for,
+)
 from campaign_engine.audience.timezones import country_code, parse_timezone, zone_for
 
 __all__ = [
@@ -89,6 +94,9 @@ _TEXT_FIELDS = ("first_name", "last_name", "title", "account")
 MAX_EMPLOYEES = 10_000_000  # the largest employers have about 2 million
 _TEXT_LIMIT = 200  # characters in a name, title or account
 CLEANED = "control characters removed (line breaks and tabs became spaces)"
+_ENT_WITHOUT_EMPLOYEES = (
+    "ENT without an employee count: taken as Large (Strategic from 5,000 employees)"
+)
 NEEDS_SMTPUTF8 = (
     "a non-ASCII name before the @ needs SMTPUTF8 (RFC 6531): sent only if the relay supports it"
 )
@@ -163,11 +171,15 @@ def _parse(
     employees = _employees(values.get("employees", ""))
     label = values.get("segment", "").strip()
     if label:
-        segment = _check("segment", parse_segment, label)
+        segment = _check("segment", lambda value: parse_segment(value, employees), label)
+        if is_enterprise_label(label) and employees is None:
+            warnings.append(RowError(where[0], where[1], "segment", _ENT_WITHOUT_EMPLOYEES))
     elif employees is not None:
         segment = segment_for(employees)
     else:
-        raise RowRejected("segment", "is blank and employees is blank: cannot tell SMB, MM or ENT")
+        raise RowRejected(
+            "segment", "is blank and employees is blank: cannot tell SMB, MM, Large or Strategic"
+        )
     owner = values.get("owner_email", "").strip()
     return ContactRow(
         line,

@@ -9,20 +9,31 @@ from campaign_engine.core.kinds import OutreachMode
 
 __all__ = [
     "DEFAULT_PERSONA_TABLE",
+    "DEFAULT_ROLE_TABLE",
+    "ENTERPRISE",
     "PERSONAS",
+    "ROLES",
     "SEGMENTS",
     "PersonaRule",
     "PersonaTable",
+    "expand_segments",
+    "is_enterprise_label",
     "parse_outreach_mode",
     "parse_segment",
     "persona_for",
     "persona_table_from",
+    "role_for",
+    "role_table_from",
     "segment_for",
 ]
 
-SEGMENTS = ("SMB", "MM", "ENT")
+# The sales segments (market segmentation: by employees). Large and Strategic are the play's
+# "ENT": rep-driven like MM, and reported apart.
+SEGMENTS = ("SMB", "MM", "Large", "Strategic")
+ENTERPRISE = ("Large", "Strategic")
 MM_MIN_EMPLOYEES = 100
-ENT_MIN_EMPLOYEES = 750
+LARGE_MIN_EMPLOYEES = 750
+STRATEGIC_MIN_EMPLOYEES = 5000
 
 _SEGMENT_ALIASES = {
     "smb": "SMB",
@@ -31,13 +42,14 @@ _SEGMENT_ALIASES = {
     "mid market": "MM",
     "mid-market": "MM",
     "midmarket": "MM",
-    "ent": "ENT",
-    "enterprise": "ENT",
-    "large": "ENT",
-    "strategic": "ENT",
+    "large": "Large",
+    "strategic": "Strategic",
 }
+_ENTERPRISE_LABELS = ("ent", "enterprise")
 
 PERSONAS = ("practitioner", "management")
+# The play's "Target Buyer Personas": the role a title plays in the buying decision.
+ROLES = ("economic buyer", "technical influencer", "other")
 
 
 @dataclass(frozen=True)
@@ -101,38 +113,76 @@ DEFAULT_PERSONA_TABLE = PersonaTable(
     default="practitioner",
 )  # fmt: skip
 
+# The play's title table, also written as the [roles] table of sequences/*.toml (a test keeps
+# them equal): technical influencers first, so "App Dev Manager" is not read as a buyer.
+DEFAULT_ROLE_TABLE = PersonaTable(
+    rules=(
+        PersonaRule(
+            "technical influencer",
+            (
+                "chief architect", "app dev manager", "application development manager",
+                "applications development manager",
+            ),
+        ),
+        PersonaRule(
+            "economic buyer",
+            (
+                "ciso", "chief information security officer", "security manager",
+                "vp of security", "vp security", "vice president of security",
+                "director of security", "security director", "head of security",
+                "vp of it", "vp it", "vice president of it", "cto", "chief technology officer",
+                "app dev director", "application development director",
+                "applications development director",
+            ),
+        ),
+    ),
+    default="other",
+)  # fmt: skip
+
 
 def persona_table_from(data: object) -> PersonaTable:
     """A [personas] table read from TOML; ValueError naming the bad key otherwise."""
+    return _title_table(data, "personas", "persona", PERSONAS, "practitioner")
+
+
+def role_table_from(data: object) -> PersonaTable:
+    """A [roles] table read from TOML (rules of `role` and `words`, like [personas])."""
+    return _title_table(data, "roles", "role", ROLES, "other")
+
+
+def _title_table(
+    data: object, section: str, key: str, allowed: tuple[str, ...], default_value: str
+) -> PersonaTable:
+    choices = " or ".join(allowed) if len(allowed) == 2 else ", ".join(allowed)
     if not isinstance(data, dict):
-        raise ValueError("personas must be a table")
+        raise ValueError(f"{section} must be a table")
     unknown = sorted(set(data) - {"default", "rules"})
     if unknown:
-        raise ValueError(f"personas: unknown key {unknown[0]!r} (use default and rules)")
-    default = data.get("default", "practitioner")
-    if default not in PERSONAS:
-        raise ValueError(f"personas.default must be practitioner or management, got {default!r}")
+        raise ValueError(f"{section}: unknown key {unknown[0]!r} (use default and rules)")
+    default = data.get("default", default_value)
+    if default not in allowed:
+        raise ValueError(f"{section}.default must be {choices}, got {default!r}")
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise ValueError("personas.rules must be a non-empty array of {persona, words} tables")
+        raise ValueError(f"{section}.rules must be a non-empty array of {{{key}, words}} tables")
     rules = []
     for index, raw in enumerate(raw_rules, 1):
-        where = f"personas.rules[{index}]"
+        where = f"{section}.rules[{index}]"
         if not isinstance(raw, dict):
-            raise ValueError(f"{where} must be a table with persona and words")
-        unknown = sorted(set(raw) - {"persona", "words"})
+            raise ValueError(f"{where} must be a table with {key} and words")
+        unknown = sorted(set(raw) - {key, "words"})
         if unknown:
-            raise ValueError(f"{where}: unknown key {unknown[0]!r} (use persona and words)")
-        persona = raw.get("persona")
-        if persona not in PERSONAS:
-            raise ValueError(f"{where}.persona must be practitioner or management, got {persona!r}")
+            raise ValueError(f"{where}: unknown key {unknown[0]!r} (use {key} and words)")
+        label = raw.get(key)
+        if label not in allowed:
+            raise ValueError(f"{where}.{key} must be {choices}, got {label!r}")
         words = raw.get("words")
         if not isinstance(words, list) or not words:
             raise ValueError(f"{where}.words must be a non-empty array of strings")
         for word in words:
             if not isinstance(word, str) or not _words(word):
                 raise ValueError(f"{where}.words: {word!r} is not a word")
-        rules.append(PersonaRule(str(persona), tuple(words)))
+        rules.append(PersonaRule(str(label), tuple(words)))
     return PersonaTable(rules=tuple(rules), default=str(default))
 
 
@@ -146,22 +196,57 @@ def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 
 def segment_for(employees: int) -> str:
-    """Sales segment from employee count: < 100 SMB, 100-749 MM, 750+ ENT (Large and Strategic)."""
+    """Sales segment from employee count: < 100 SMB, 100-749 MM, 750-4999 Large, 5000+ Strategic."""
     if employees < MM_MIN_EMPLOYEES:
         return "SMB"
-    if employees < ENT_MIN_EMPLOYEES:
+    if employees < LARGE_MIN_EMPLOYEES:
         return "MM"
-    return "ENT"
+    if employees < STRATEGIC_MIN_EMPLOYEES:
+        return "Large"
+    return "Strategic"
 
 
-def parse_segment(label: str) -> str:
-    """Normalise a segment label ("Large", "mid-market"...) or raise ValueError."""
+def parse_segment(label: str, employees: int | None = None) -> str:
+    """Normalise a segment label ("Large", "mid-market"...) or raise ValueError. "ENT" (or
+    "Enterprise") is Large or Strategic by `employees`: Strategic from 5,000, else Large.
+
+    >>> parse_segment("ENT", 12000), parse_segment("enterprise", 900), parse_segment("ENT")
+    ('Strategic', 'Large', 'Large')
+    """
+    key = label.strip().lower()
+    if key in _ENTERPRISE_LABELS:
+        big = employees is not None and employees >= STRATEGIC_MIN_EMPLOYEES
+        return "Strategic" if big else "Large"
     try:
-        return _SEGMENT_ALIASES[label.strip().lower()]
+        return _SEGMENT_ALIASES[key]
     except KeyError:
         raise ValueError(
-            f"unknown segment {label!r} (use SMB, MM, ENT, Large or Strategic)"
+            f"unknown segment {label!r} (use SMB, MM, Large, Strategic or ENT)"
         ) from None
+
+
+def is_enterprise_label(label: str) -> bool:
+    """True for the play's "ENT"/"Enterprise", which stands for Large and Strategic."""
+    return label.strip().lower() in _ENTERPRISE_LABELS
+
+
+def expand_segments(labels: list[str]) -> tuple[str, ...]:
+    """A list of segment names as a sequence writes it, "ENT" standing for Large and Strategic;
+    ValueError naming an unknown one."""
+    found: list[str] = []
+    for label in labels:
+        names = ENTERPRISE if is_enterprise_label(label) else (parse_segment(label),)
+        found += [name for name in names if name not in found]
+    return tuple(found)
+
+
+def role_for(title: str, table: PersonaTable | None = None) -> str:
+    """The role a sequence's [roles] table gives the title; the play's table without one.
+
+    >>> role_for("CISO"), role_for("Chief Architect"), role_for("Release Manager")
+    ('economic buyer', 'technical influencer', 'other')
+    """
+    return (table or DEFAULT_ROLE_TABLE).persona_for(title)
 
 
 def persona_for(title: str, table: PersonaTable | None = None) -> str:

@@ -35,7 +35,7 @@ from campaign_engine.cli.logs import setup_logging
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
-from campaign_engine.reporting.report_model import CampaignReport, Report
+from campaign_engine.reporting.report_model import CampaignReport, Report, TitleSlice
 from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
 
@@ -342,14 +342,19 @@ def _print_report(result: Report) -> None:
 
 
 def _print_personas(item: CampaignReport) -> None:
-    table = Table(title="By persona (the campaign's [personas] table maps each title)")
-    headings = ("persona", "titles", "emailed", "opened", "open rate", "clicked", "click rate")
+    _print_title_slices("persona", "[personas]", [(p.persona, p) for p in item.personas])
+    _print_title_slices("role", "[roles]", [(r.role, r) for r in item.roles])
+
+
+def _print_title_slices(name: str, table_name: str, slices: list[tuple[str, TitleSlice]]) -> None:
+    table = Table(title=f"By {name} (the campaign's {table_name} table maps each title)")
+    headings = (name, "titles", "emailed", "opened", "open rate", "clicked", "click rate")
     for column in (*headings, "contact requests", "request rate", "SAO", "SAO rate"):
-        table.add_column(column, justify="left" if column == "persona" else "right")
-    for p in item.personas:
+        table.add_column(column, justify="left" if column == name else "right")
+    for label, p in slices:
         f = p.figures
         table.add_row(
-            p.persona,
+            label,
             str(p.titles),
             str(p.emailed),
             str(f.opens_unique),

@@ -99,7 +99,7 @@ def _print_preview_entries(preview: digests.DigestPreview) -> None:
             what = a.label + (f": {a.offer_name}" if a.offer_name else "")
             what += f" ({a.count}x)" if a.count > 1 else ""
             table.add_row(
-                f"{entry.name}\n{entry.title} ({entry.persona})" if index == 0 else "",
+                f"{entry.name}\n{entry.title} ({entry.role})" if index == 0 else "",
                 f"{entry.account} ({entry.segment})" if index == 0 else "",
                 what,
                 a.email,

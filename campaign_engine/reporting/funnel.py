@@ -31,12 +31,13 @@ Definitions (the README's "Reports" section says the same for ops):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
-from campaign_engine.audience.segments import persona_for
+from campaign_engine.audience.segments import SEGMENTS, PersonaTable, persona_for
 from campaign_engine.core.kinds import Channel, MessageOutcome
 from campaign_engine.reporting.report_model import (
     Audience,
@@ -52,6 +53,7 @@ from campaign_engine.reporting.report_model import (
     RepFigures,
     Report,
     ReportCounts,
+    RoleReport,
     SegmentReport,
     StageFigures,
     StageRow,
@@ -62,7 +64,6 @@ from campaign_engine.reps.digest_content import plain_url
 
 __all__ = ["compute_report"]
 
-SEGMENTS = ("SMB", "MM", "ENT")
 MAX_DAYS = 366  # the daily series never spans more than a year
 _SENT = (MessageOutcome.DELIVERED, MessageOutcome.BOUNCED, MessageOutcome.BOUNCED_LATER)
 _BOUNCED = (MessageOutcome.BOUNCED, MessageOutcome.BOUNCED_LATER)
@@ -124,8 +125,16 @@ def _campaign(counts: ReportCounts, campaign: CampaignRow) -> CampaignReport:
         sao=len(sao),
         stages=stages,
         personas=[
-            _persona_report(name, members, audience, slice_of(members), sao)
-            for name, members in _personas(campaign, groups)
+            PersonaReport(persona=name, **_title_slice(members, audience, slice_of(members), sao))
+            for name, members in _by_title(
+                campaign.sequence.personas, groups, lambda g: _persona(g, campaign)
+            )
+        ],
+        roles=[
+            RoleReport(role=name, **_title_slice(members, audience, slice_of(members), sao))
+            for name, members in _by_title(
+                campaign.sequence.roles, groups, lambda g: campaign.sequence.role_for(g.title)
+            )
         ],
         longest_stage=max(
             (s for s in stages if s.average_days is not None),
@@ -136,36 +145,31 @@ def _campaign(counts: ReportCounts, campaign: CampaignRow) -> CampaignReport:
     )
 
 
-def _personas(campaign: CampaignRow, groups: set[Group]) -> list[tuple[str, set[Group]]]:
-    """The groups of each persona present, in the order of the campaign's [personas] table."""
+def _by_title(
+    table: PersonaTable, groups: set[Group], label: Callable[[Group], str]
+) -> list[tuple[str, set[Group]]]:
+    """The groups of each label `table` gives their titles, in the table's order."""
     members: dict[str, set[Group]] = defaultdict(set)
     for group in groups:
-        members[_persona(group, campaign)].add(group)
-    table = campaign.sequence.personas
+        members[label(group)].add(group)
     order = [*(rule.persona for rule in table.rules), table.default, *sorted(members)]
     return [(name, members[name]) for name in dict.fromkeys(order) if name in members]
 
 
-def _persona_report(
-    name: str,
-    members: set[Group],
-    audience: list[Audience],
-    figures: Figures,
-    sao: dict[int, Group],
-) -> PersonaReport:
+def _title_slice(members: set[Group], audience: list[Audience], figures: Figures,
+                 sao: dict[int, Group]) -> dict[str, Any]:  # fmt: skip
     emailed = sum(a.touched for a in audience if a.group in members)
     converted = sum(1 for group in sao.values() if group in members)
-    return PersonaReport(
-        persona=name,
-        titles=len({g.title for g in members}),
-        emailed=emailed,
-        figures=figures,
-        sao=converted,
-        open_rate=_rate(figures.opens_unique, emailed),
-        click_rate=_rate(figures.clicks_unique, emailed),
-        request_rate=_rate(figures.contact_requests, emailed),
-        sao_rate=_rate(converted, emailed),
-    )
+    return {
+        "titles": len({g.title for g in members}),
+        "emailed": emailed,
+        "figures": figures,
+        "sao": converted,
+        "open_rate": _rate(figures.opens_unique, emailed),
+        "click_rate": _rate(figures.clicks_unique, emailed),
+        "request_rate": _rate(figures.contact_requests, emailed),
+        "sao_rate": _rate(converted, emailed),
+    }
 
 
 def _outcome_counts(outcomes: Iterable[Outcome]) -> Counter[str]:

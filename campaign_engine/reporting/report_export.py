@@ -38,9 +38,10 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
             add("step", f"{step['step']}: {step['subject']}", step["figures"])
         for segment in c["segments"]:
             add("segment", segment["segment"], segment["figures"])
-        for persona in c["personas"]:
-            rates = {k: v for k, v in persona.items() if k not in ("persona", "figures")}
-            add("persona", persona["persona"], {**persona["figures"], **rates})
+        for section, name in (("personas", "persona"), ("roles", "role")):
+            for part in c[section]:
+                rates = {k: v for k, v in part.items() if k not in (name, "figures")}
+                add(name, part[name], {**part["figures"], **rates})
         for offer in c["offers"]:
             add("offer", offer["name"], {k: v for k, v in offer.items() if k != "name"})
         for rep in c["reps"]:

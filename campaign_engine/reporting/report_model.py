@@ -225,11 +225,10 @@ class SegmentReport:
 
 
 @dataclass
-class PersonaReport:
-    """The contacts whose titles the campaign's [personas] table gives one persona: their
+class TitleSlice:
+    """Contacts whose titles a table of the campaign's sequence gives one label: their
     engagement and SAO; rates are of the contacts emailed."""
 
-    persona: str
     titles: int  # distinct job titles among its contacts
     emailed: int
     figures: Figures
@@ -238,6 +237,20 @@ class PersonaReport:
     click_rate: float | None
     request_rate: float | None
     sao_rate: float | None
+
+
+@dataclass
+class PersonaReport(TitleSlice):
+    """By the [personas] table (which offer a title gets)."""
+
+    persona: str = ""
+
+
+@dataclass
+class RoleReport(TitleSlice):
+    """By the [roles] table: economic buyer, technical influencer or other."""
+
+    role: str = ""
 
 
 @dataclass
@@ -298,6 +311,7 @@ class CampaignReport:
     sao: int
     stages: list[StageFigures]
     personas: list[PersonaReport] = field(default_factory=list)
+    roles: list[RoleReport] = field(default_factory=list)
     longest_stage: StageFigures | None = None  # the highest average days, of those known
     sent_per_local_day: dict[str, int] = field(default_factory=dict)  # recipients' calendars
 

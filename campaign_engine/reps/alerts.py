@@ -75,7 +75,7 @@ class ContactRequestAlert:
     replied_by: str = ""  # a colleague of the contact who answered on the thread
     guide: MeetingGuide | None = None  # the play's guide for the meeting this email leads to
     contact_url: str = ""  # the contact in the web app
-    persona: str = ""  # the contact's persona by their title, when the sequence is known
+    role: str = ""  # economic buyer, technical influencer or other, when the sequence is known
     may_be_automatic: str = ""  # a reply with a weak sign of an auto-reply: the sign, in words
 
 

@@ -247,13 +247,13 @@ def _alert_content(
 ) -> ContactRequestAlert:
     name = " ".join(f"{contact.first_name} {contact.last_name}".split())
     campaign = session.get(Campaign, message.campaign_id) if message else None
-    step_subject = offer_name = meeting = persona = ""
+    step_subject = offer_name = meeting = role = ""
     guide = None
     if message is not None and campaign is not None:
         sequence = sequence_of(campaign)
         step = sequence.step(message.step)
-        persona = sequence.persona_for(contact.title)
-        offer = step.offer_for(persona)
+        offer = step.offer_for(sequence.persona_for(contact.title))
+        role = sequence.role_for(contact.title)
         step_subject = message.subject or step.subject
         offer_name = offer.name if offer else ""
         meeting = step.meeting
@@ -276,7 +276,7 @@ def _alert_content(
         received_at=local_time(now, rep.timezone if rep else "UTC"),
         guide=guide,
         contact_url=contact_url(base_url, contact.id),
-        persona=persona,
+        role=role,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from campaign_engine.audience.segments import PersonaTable, persona_for
+from campaign_engine.audience.segments import persona_for, role_for
 from campaign_engine.core.kinds import EventKind
 from campaign_engine.reps.request_note import RequestNote, parse_note
 from campaign_engine.sending.meeting_guides import MeetingGuide
@@ -115,6 +115,7 @@ class DigestEntry:
     email: str
     title: str
     persona: str
+    role: str  # economic buyer, technical influencer or other (the sequence's [roles] table)
     account: str
     segment: str
     activities: tuple[Activity, ...]
@@ -192,14 +193,14 @@ def next_step_for(activities: tuple[Activity, ...]) -> str:
     return f"Sequence finished: follow up personally and offer {top.meeting}."
 
 
-def _personas(
+def _sequence(
     facts: list[EngagementFact], campaigns: Mapping[int, CampaignInfo]
-) -> PersonaTable | None:
-    """The persona table of the latest campaign the contact engaged with, if it is known."""
+) -> Sequence | None:
+    """The sequence of the latest campaign the contact engaged with, if it is known."""
     for fact in sorted(facts, key=lambda f: f.occurred_at, reverse=True):
         info = campaigns.get(fact.campaign_id) if fact.campaign_id is not None else None
         if info is not None:
-            return info.sequence.personas
+            return info.sequence
     return None
 
 
@@ -224,11 +225,13 @@ def _entry(facts: list[EngagementFact], campaigns: Mapping[int, CampaignInfo]) -
         (_activity(group, offers[key], campaigns) for key, group in groups.items()),
         key=lambda a: (RANK[a.kind], -a.last_at.timestamp()),
     )
+    sequence = _sequence(facts, campaigns)
     return DigestEntry(
         name=" ".join(f"{first.first_name} {first.last_name}".split()) or first.contact_email,
         email=first.contact_email,
         title=" ".join(first.title.split()),
-        persona=persona_for(first.title, _personas(facts, campaigns)),
+        persona=persona_for(first.title, sequence.personas if sequence else None),
+        role=role_for(first.title, sequence.roles if sequence else None),
         account=first.account,
         segment=first.segment,
         activities=tuple(activities),

@@ -12,10 +12,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_engine.audience.segments import (
     DEFAULT_PERSONA_TABLE,
+    DEFAULT_ROLE_TABLE,
     PERSONAS,
     PersonaRule,
     PersonaTable,
+    expand_segments,
     persona_table_from,
+    role_table_from,
 )
 from campaign_engine.core.errors import SequenceError
 from campaign_engine.sending.meeting_guides import MeetingGuide, guide_from_dict, parse_meetings
@@ -85,11 +88,16 @@ class Sequence:
     utm: dict[str, str] = field(default_factory=dict)
     send_days: str = ""  # weekdays steps may go out on ("mon-fri"); "" = every day
     personas: PersonaTable = DEFAULT_PERSONA_TABLE  # who gets which persona's offer, by title
+    roles: PersonaTable = DEFAULT_ROLE_TABLE  # economic buyer, technical influencer or other
     exclusion_deadline: str = ""  # "friday before launch": the campaign's default deadline
 
     def persona_for(self, title: str) -> str:
         """The persona this sequence's [personas] table gives a job title."""
         return self.personas.persona_for(title)
+
+    def role_for(self, title: str) -> str:
+        """The buying role this sequence's [roles] table gives a job title."""
+        return self.roles.persona_for(title)
 
     def step(self, number: int) -> Step:
         return self.steps[number - 1]
@@ -116,17 +124,20 @@ class Sequence:
             )
             for step in data.pop("steps")
         )
-        data["automated_segments"] = tuple(data["automated_segments"])
-        table = data.pop("personas", None)
-        personas = DEFAULT_PERSONA_TABLE
-        if table is not None:
-            personas = PersonaTable(
-                rules=tuple(
-                    PersonaRule(rule["persona"], tuple(rule["words"])) for rule in table["rules"]
-                ),
-                default=table["default"],
-            )
-        return cls(steps=steps, personas=personas, **data)
+        data["automated_segments"] = expand_segments(data["automated_segments"])
+        personas = _table_from_json(data.pop("personas", None), DEFAULT_PERSONA_TABLE)
+        roles = _table_from_json(data.pop("roles", None), DEFAULT_ROLE_TABLE)
+        return cls(steps=steps, personas=personas, roles=roles, **data)
+
+
+def _table_from_json(table: dict[str, Any] | None, default: PersonaTable) -> PersonaTable:
+    """A title table of a snapshot (as `asdict` wrote it); `default` for older snapshots."""
+    if table is None:
+        return default
+    return PersonaTable(
+        rules=tuple(PersonaRule(rule["persona"], tuple(rule["words"])) for rule in table["rules"]),
+        default=table["default"],
+    )
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -170,8 +181,14 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
     if days != sorted(days):
         raise SequenceError(f"{path}: steps must be in day order, got days {days}")
     segments = data.get("automated_segments", ["SMB"])
-    if not isinstance(segments, list) or not all(s in ("SMB", "MM", "ENT") for s in segments):
-        raise SequenceError(f"{path}: automated_segments must list SMB, MM or ENT")
+    try:
+        if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+            raise ValueError("not a list")
+        segments = expand_segments(segments)
+    except ValueError:
+        raise SequenceError(
+            f"{path}: automated_segments must list SMB, MM, Large, Strategic (or ENT for both)"
+        ) from None
     send_days = reader.text(data, "send_days", required=False)
     try:
         parse_send_days(send_days)
@@ -182,14 +199,14 @@ def _parse(path: Path, key: str, data: dict[str, Any]) -> Sequence:
         _deadline_weekday(deadline)
     except ValueError as exc:
         raise SequenceError(f"{path}: exclusion_deadline: {exc}") from None
-    personas = DEFAULT_PERSONA_TABLE
-    if "personas" in data:
-        try:
-            personas = persona_table_from(data["personas"])
-        except ValueError as exc:
-            raise SequenceError(f"{path}: {exc}") from None
+    try:
+        personas = persona_table_from(data["personas"]) if "personas" in data else None
+        roles = role_table_from(data["roles"]) if "roles" in data else None
+    except ValueError as exc:
+        raise SequenceError(f"{path}: {exc}") from None
     return Sequence(
-        personas=personas,
+        personas=personas or DEFAULT_PERSONA_TABLE,
+        roles=roles or DEFAULT_ROLE_TABLE,
         key=key,
         send_days=send_days,
         name=reader.text(data, "name"),

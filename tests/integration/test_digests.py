@@ -143,7 +143,7 @@ def test_scheduled_digest_lists_human_engagement_by_value_with_offer_names(
     assert cards(text) == ["Hal Jordan", "Grace Hopper", "Ada Lovelace"]
     assert "Sam" not in text and "Sam" not in html, "scanner-only contacts are left out"
     hal, grace, ada = text.split("\n\n")[2:5]
-    assert "Developer (practitioner)" in hal and "Small Co (SMB)" in hal
+    assert "Developer (other)" in hal and "Small Co (SMB)" in hal
     assert "Asked to be contacted" in hal
     assert hal.index('They wrote: "Call me <Thursday>"') < hal.index("Asked to be contacted")
     assert "Visited the contact page" not in hal, "the visit led to the request"
@@ -158,7 +158,7 @@ def test_scheduled_digest_lists_human_engagement_by_value_with_offer_names(
     assert "Manage Compliance with GitLab\n    https://youtu.be/QV2dIocn-hk" in guides
     assert "Milestones: Identify key value driver, champion, and economic buyer" in guides
     assert "Sales Accepted Opp" in guides
-    assert "Grace Hopper, CISO (management)" in grace
+    assert "Grace Hopper, CISO (economic buyer)" in grace, "the play's buying role"
     assert "Visited the contact page without sending the request" in grace
     assert (
         "Opened\n     Email 1 “Interested in speed and security?”, Tue 27 Apr 13:00 CEST" in grace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def test_invalid_rows_are_reported_valid_ones_kept_and_reimport_changes_nothing(
         stored = {c.email: c.outreach_mode for c in session.exec(select(Contact))}
         segments = dict(session.exec(select(Account.name, Account.segment)).all())
     assert stored == {"ok@tiny.example": "C", "big@corp.example": "B"}
-    assert segments == {"Tiny": "SMB", "Corp": "ENT"}
+    assert segments == {"Tiny": "SMB", "Corp": "Large"}
 
     again = campaign(settings, "import", "contacts", str(path))
     assert "0 contacts created, 0 updated, 2 unchanged, 3 rejected" in again.stdout
@@ -78,3 +79,45 @@ def test_mixed_case_email_upserts_instead_of_duplicating(
         assert [(c.email, c.last_name) for c in session.exec(select(Contact))] == [
             ("ada@tiny.example", "Lovelace")
         ]
+
+
+def test_ent_rows_become_large_or_strategic_and_reports_show_them_apart(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    rep = "rep@x.example"
+    (tmp_path / "reps.csv").write_text(f"email,name\n{rep},Rita Rep\n")
+    assert campaign(settings, "import", "reps", str(tmp_path / "reps.csv")).returncode == 0
+    path = write_csv(
+        tmp_path / "ent.csv",
+        [
+            ["ann@big.example", "Ann", "Big", "CISO", "Big Co", "1,200", "ENT", rep, ""],
+            ["sol@huge.example", "Sol", "Huge", "CTO", "Huge Co", "12000", "ENT", rep, ""],
+            ["nia@vast.example", "Nia", "Vast", "VP of IT", "Vast Co", "", "Enterprise", rep, ""],
+            ["tim@tiny.example", "Tim", "Tiny", "Developer", "Tiny Co", "12", "", rep, ""],
+        ],
+    )
+    result = campaign(settings, "import", "contacts", str(path))
+    assert result.returncode == 0, result.stderr
+    warning = f"{path}:4: segment: ENT without an employee count: taken as Large"
+    assert warning in " ".join(result.stderr.split()) + " ".join(result.stdout.split())
+    with db.session() as session:
+        segments = dict(session.exec(select(Account.name, Account.segment)).all())
+    assert segments == {
+        "Big Co": "Large",
+        "Huge Co": "Strategic",
+        "Vast Co": "Large",
+        "Tiny Co": "SMB",
+    }
+
+    launched = campaign(
+        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--yes",
+        "--now", "2021-04-20T12:00:00+00:00",
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr
+    out = " ".join(launched.stdout.split())
+    assert (
+        "Large │ rep │ 2" in out and "Strategic │ rep │ 1" in out and "SMB │ automated │ 1" in out
+    )
+    report = json.loads(campaign(settings, "report", "--format", "json").stdout)
+    rows = [(s["segment"], s["figures"]["enrolled"]) for s in report["campaigns"][0]["segments"]]
+    assert rows == [("SMB", 1), ("Large", 2), ("Strategic", 1)]

@@ -288,6 +288,14 @@ def test_report_numbers_are_exact_per_campaign_step_segment_offer_and_rep(
     ]  # fmt: skip
     assert [(p.persona, p.figures.enrolled, p.figures.sent, p.figures.excluded)
             for p in c.personas] == [("management", 2, 4, 0), ("practitioner", 7, 9, 1)]  # fmt: skip
+    # ... and per buying role of the play's title table (CISO: economic buyer; the others are
+    # not in the table: other).
+    assert [(r.role, r.titles, r.emailed, r.figures.opens_unique, r.open_rate,
+             r.figures.clicks_unique, r.figures.contact_requests, r.sao, r.sao_rate)
+            for r in c.roles] == [
+        ("economic buyer", 1, 2, 2, 1.0, 2, 0, 0, 0.0),
+        ("other", 3, 5, 3, 0.6, 2, 2, 2, 0.4),
+    ]  # fmt: skip
     assert c.longest_stage is not None
     assert (c.longest_stage.stage, c.longest_stage.name, c.longest_stage.average_days) == (
         1,
@@ -332,7 +340,10 @@ def test_json_and_dashboard_show_the_same_numbers(simulated: Database) -> None:
     assert numbers["campaigns.0.personas.1.open_rate"] == 0.6
     assert numbers["campaigns.0.personas.1.sao"] == 2
     assert numbers["campaigns.0.sent_per_local_day.2021-05-04"] == 5
-    assert "Visits per offer page" in html and "By persona" in html
+    assert "Visits per offer page" in html and "By persona" in html and "By role" in html
+    assert (
+        numbers["campaigns.0.roles.0.sao_rate"] == 0.0 and numbers["campaigns.0.roles.1.sao"] == 2
+    )
     text = re.sub(r"<[^>]+>", "", html)
     assert "Longest stage: 1 Discovery, 11.5 days on average" in " ".join(text.split())
     assert html.count("<svg") == 2 and "<script" not in html and "http-equiv" not in html

@@ -67,7 +67,7 @@ def test_most_valuable_first_then_most_recent() -> None:
     assert [a.kind for a in ivy.activities] == ["contact_request", "open"]
     assert ivy.top.said is not None and ivy.top.said.message == "Call me\nThursday"
     assert ivy.next_step == "Reply today and run Meeting 1: assess business objectives."
-    assert ivy.persona == "management"
+    assert (ivy.persona, ivy.role) == ("management", "other")
     hal = entries[1]
     assert hal.next_step.startswith("Reach out personally")
     assert "Meeting 1: assess business objectives" in hal.next_step

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_engine.audience.segments import DEFAULT_PERSONA_TABLE, persona_for
+from campaign_engine.audience.segments import DEFAULT_PERSONA_TABLE, DEFAULT_ROLE_TABLE, persona_for
 from campaign_engine.core.errors import SequenceError
 from campaign_engine.sending.sequences import Sequence, load_sequence
 
@@ -171,3 +171,32 @@ def test_a_format_2_snapshot_reads_with_the_shipped_rule() -> None:
     old = {**json.loads(sequence.to_json()), "format": 2}
     del old["personas"]
     assert Sequence.from_json(json.dumps(old)).personas == DEFAULT_PERSONA_TABLE
+
+
+@pytest.mark.parametrize("key", SHIPPED)
+def test_the_shipped_files_carry_the_plays_title_table_of_roles(key: str) -> None:
+    sequence = load_sequence(ROOT / "sequences", key)
+    assert sequence.roles == DEFAULT_ROLE_TABLE
+    play = {
+        "economic buyer": [
+            "CISO", "Security Manager", "VP of Security", "Director of Security", "VP of IT",
+            "CTO", "App/Dev Director",
+        ],
+        "technical influencer": ["Chief Architect", "App Dev Manager"],
+        "other": [
+            "Infrastructure Engineering Director", "Release and Change Management Director",
+            "Developer",
+        ],
+    }  # fmt: skip
+    for role, titles in play.items():
+        for title in titles:
+            assert sequence.role_for(title) == role, title
+    again = Sequence.from_json(sequence.to_json())
+    assert again.roles == DEFAULT_ROLE_TABLE and again.role_for("CTO") == "economic buyer"
+
+
+def test_a_bad_role_is_refused_with_the_file_and_field(tmp_path: Path) -> None:
+    text = (ROOT / "sequences" / "premium-to-ultimate.toml").read_text()
+    (tmp_path / "bad.toml").write_text(text.replace('role = "economic buyer"', 'role = "buyer"'))
+    with pytest.raises(SequenceError, match=r"bad.toml: roles.rules\[2\].role must be economic"):
+        load_sequence(tmp_path, "bad")

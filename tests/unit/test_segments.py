@@ -1,6 +1,7 @@
 import pytest
 
 from campaign_engine.audience.segments import (
+    expand_segments,
     parse_outreach_mode,
     parse_segment,
     persona_for,
@@ -9,16 +10,34 @@ from campaign_engine.audience.segments import (
 
 
 @pytest.mark.parametrize(
-    ("employees", "segment"), [(0, "SMB"), (99, "SMB"), (100, "MM"), (749, "MM"), (750, "ENT")]
+    ("employees", "segment"),
+    [
+        (0, "SMB"),
+        (99, "SMB"),
+        (100, "MM"),
+        (749, "MM"),
+        (750, "Large"),
+        (4999, "Large"),
+        (5000, "Strategic"),
+    ],
 )
 def test_segment_boundaries(employees: int, segment: str) -> None:
     assert segment_for(employees) == segment
 
 
-def test_large_and_strategic_are_ent() -> None:
-    assert parse_segment("Large") == parse_segment("strategic") == "ENT"
+def test_large_and_strategic_are_apart_and_ent_is_told_by_employees() -> None:
+    assert (parse_segment("large"), parse_segment("Strategic")) == ("Large", "Strategic")
+    assert parse_segment("ENT", 5000) == parse_segment("Enterprise", 80000) == "Strategic"
+    assert parse_segment("ENT", 750) == parse_segment("ent", None) == "Large"
     with pytest.raises(ValueError, match="unknown segment 'Huge'"):
         parse_segment("Huge")
+
+
+def test_a_sequence_s_ent_stands_for_large_and_strategic() -> None:
+    assert expand_segments(["SMB", "ENT"]) == ("SMB", "Large", "Strategic")
+    assert expand_segments(["Large", "enterprise"]) == ("Large", "Strategic")
+    with pytest.raises(ValueError):
+        expand_segments(["Huge"])
 
 
 @pytest.mark.parametrize(
