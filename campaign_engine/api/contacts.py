@@ -43,7 +43,11 @@ class ContactIn(RequestBody):
         "", max_length=_CELL, description="SMB, MM or ENT; from employees if blank"
     )
     owner_email: str = Field("", max_length=_CELL, description="the account's rep (created if new)")
-    outreach_mode: str = Field("", max_length=_CELL, description="A, B or C (default C)")
+    outreach_mode: str = Field(
+        "",
+        max_length=_CELL,
+        description="A, B or C (default: C for SMB, B for MM, Large and Strategic)",
+    )
     consent: str = Field("", max_length=_CELL, description="lawful basis / consent source")
     timezone: str = Field("", max_length=_CELL, description="IANA zone, e.g. Europe/Berlin")
     country: str = Field(

@@ -187,7 +187,11 @@ def _parse(
         employees=employees,
         segment=segment,
         owner_email=_check("owner_email", clean_email, owner) if owner else None,
-        outreach_mode=_check("outreach_mode", parse_outreach_mode, values.get("outreach_mode", "")),
+        outreach_mode=_check(
+            "outreach_mode",
+            lambda value: parse_outreach_mode(value, segment),
+            values.get("outreach_mode", ""),
+        ),
         consent=_check("consent", parse_consent, values.get("consent", "")),
         timezone=_timezone(values),
         **text,

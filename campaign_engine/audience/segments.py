@@ -249,6 +249,21 @@ def role_for(title: str, table: PersonaTable | None = None) -> str:
     return (table or DEFAULT_ROLE_TABLE).persona_for(title)
 
 
+def automated_channel(mode: str, segment: str, automated_segments: tuple[str, ...]) -> bool:
+    """True when the engine mails the contact on schedule: mode C, in a segment the sequence
+    automates, or in MM/Large/Strategic, where C is never a default but the play's explicit
+    choice (option C, marketing email outreach).
+
+    >>> automated_channel("C", "SMB", ("SMB",)), automated_channel("C", "Large", ("SMB",))
+    (True, True)
+    >>> automated_channel("B", "SMB", ("SMB",)), automated_channel("C", "SMB", ("MM",))
+    (False, False)
+    """
+    if mode != OutreachMode.MARKETING:
+        return False
+    return segment in automated_segments or segment != "SMB"
+
+
 def persona_for(title: str, table: PersonaTable | None = None) -> str:
     """The persona a sequence's table gives the title; the shipped rule without one.
 
@@ -258,11 +273,18 @@ def persona_for(title: str, table: PersonaTable | None = None) -> str:
     return (table or DEFAULT_PERSONA_TABLE).persona_for(title)
 
 
-def parse_outreach_mode(value: str) -> str:
-    """A (do nothing), B (sales direct only) or C (marketing email, the default)."""
+def parse_outreach_mode(value: str, segment: str = "SMB") -> str:
+    """A (do nothing), B (sales direct only) or C (marketing email). A blank cell takes the
+    play's default for the segment: C for SMB (marketing drives it), B for MM, Large and
+    Strategic (sales drives them); C for those is the play's explicit "marketing volume/email
+    outreach" and puts them on the automated channel.
+
+    >>> parse_outreach_mode(""), parse_outreach_mode("", "Large"), parse_outreach_mode("c", "MM")
+    ('C', 'B', 'C')
+    """
     cleaned = value.strip().upper()
     if not cleaned:
-        return OutreachMode.MARKETING
+        return OutreachMode.MARKETING if segment == "SMB" else OutreachMode.SALES_ONLY
     if cleaned[0] in ("A", "B", "C") and (len(cleaned) == 1 or not cleaned[1].isalpha()):
         return OutreachMode(cleaned[0])
     raise ValueError(f"unknown outreach mode {value!r} (use A, B or C)")

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from campaign_engine.audience.segments import automated_channel
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, OutreachMode
 from campaign_engine.engine.rejoin import restart_unexcluded
@@ -106,7 +107,7 @@ def plan_enrollments(
         first_day, joined_late = first_local_day(schedule, campaign, now, tz, late)
         if first_day is None:
             continue  # past --enroll-until
-        automated = mode == OutreachMode.MARKETING and segment in sequence.automated_segments
+        automated = automated_channel(mode, segment, sequence.automated_segments)
         channel = Channel.AUTOMATED if automated else Channel.REP
         due = schedule.scheduled_at(1, tz, first_day) if automated else None
         if due is not None and (tz not in result.first_sends or due < result.first_sends[tz]):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from campaign_engine.audience.segments import automated_channel
 from campaign_engine.core.kinds import EnrollmentStatus, OutreachMode
 
 __all__ = [
@@ -71,14 +72,13 @@ def skip_reason(
     for rule in exclusions:
         if rule.matches(facts.email, facts.campaign_id):
             return f"excluded: {rule.reason}" if rule.reason else "excluded"
-    if automated:
-        if facts.outreach_mode != OutreachMode.MARKETING:
-            return f"outreach mode {facts.outreach_mode}"
-        if facts.segment not in facts.automated_segments:
-            return f"segment {facts.segment} is not automated"
-    elif facts.outreach_mode == OutreachMode.DO_NOTHING:
-        return "outreach mode A"
-    return None
+    if not automated:
+        return "outreach mode A" if facts.outreach_mode == OutreachMode.DO_NOTHING else None
+    if automated_channel(facts.outreach_mode, facts.segment, facts.automated_segments):
+        return None
+    if facts.outreach_mode != OutreachMode.MARKETING:
+        return f"outreach mode {facts.outreach_mode}"
+    return f"segment {facts.segment} is not automated"
 
 
 def stops_enrollment(reason: str) -> bool:

@@ -25,7 +25,7 @@ __all__ = ["MODES", "ContactPages"]
 MODES = {
     OutreachMode.DO_NOTHING: "A: do nothing (no email at all)",
     OutreachMode.SALES_ONLY: "B: sales direct only (the rep sends drafts)",
-    OutreachMode.MARKETING: "C: marketing email (automated for SMB)",
+    OutreachMode.MARKETING: "C: marketing email (the automated sequence; SMB's default)",
 }
 
 

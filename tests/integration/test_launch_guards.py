@@ -12,8 +12,9 @@ from sqlmodel import select
 from campaign_engine.core.config import Settings
 from campaign_engine.store.campaign_log import CampaignLogEntry
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Campaign, Enrollment
-from tests.helpers import campaign_cli, import_with_reps, write_csv
+from campaign_engine.store.models import Campaign, Draft, Enrollment
+from tests.conftest import SmtpSink
+from tests.helpers import campaign_cli, import_with_reps, tick, write_csv
 
 REP = "dana.reyes@gitlab-demo.example"
 BEFORE = "2021-04-20T12:00:00+00:00"
@@ -124,3 +125,25 @@ def test_the_sequence_sets_the_exclusion_deadline_to_the_friday_before_launch(
     )
     assert late.returncode == 0, late.stderr
     assert f"the exclusion deadline of {name!r} (2021-04-23) has passed" in late.stderr
+
+
+def test_mode_c_puts_an_mm_or_enterprise_contact_on_the_automated_channel(
+    settings: Settings, db: Database, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    rows = [
+        ["ada@tiny.example", "Ada", "Lovelace", "Developer", "Tiny Co", "12", "", REP, ""],
+        ["mia@midsize.example", "Mia", "Middle", "CTO", "Midsize", "300", "", REP, "C"],
+        ["lu@large.example", "Lu", "Large", "CISO", "Large Co", "2000", "", REP, ""],
+        ["sy@huge.example", "Sy", "Huge", "CTO", "Huge Co", "9000", "ENT", REP, "C"],
+    ]
+    import_with_reps(db, write_csv(tmp_path / "c.csv", rows), datetime(2021, 4, 20, tzinfo=UTC))
+    code, out, err = _launch(settings, "--yes")
+    assert code == 0, err
+    assert "MM │ automated │ 1" in out and "Strategic │ automated │ 1" in out, out
+    assert "Large │ rep │ 1" in out, "a blank mode is sales direct for Large"
+    tick(db, settings, datetime(2021, 4, 27, 9, tzinfo=UTC))
+    mailed = sorted(str(m["To"].addresses[0].addr_spec) for m in smtp_sink.messages)
+    assert mailed == ["ada@tiny.example", "mia@midsize.example", "sy@huge.example"]
+    with db.session() as session:
+        drafts = session.exec(select(Draft.enrollment_id)).all()
+    assert len(drafts) == 3, "Lu's rep has drafts of emails 1-3; nobody else's rep has any"

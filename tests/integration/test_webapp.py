@@ -86,7 +86,7 @@ def test_pages_need_a_login_and_posts_without_one_are_refused(web: WebApp) -> No
             token = csrf(client, "/app/login")  # an anonymous session's token is not enough
             response = client.post(path, data={"csrf": token, "mode": "A", "subject": "x"})
             assert response.status_code == 403, path
-    assert mode_of(web.db, "eve@bigcorp.example") == "C"
+    assert mode_of(web.db, "eve@bigcorp.example") == "B"
 
 
 def test_login_refuses_a_wrong_password_and_waits_after_five_failures(web: WebApp) -> None:
@@ -144,7 +144,7 @@ def test_every_post_needs_the_sessions_csrf_token(web: WebApp) -> None:
             )
             assert response.status_code == 403
             assert upload(ops, data.get("csrf", ""), TARGETS).status_code == 403
-        assert mode_of(web.db, "eve@bigcorp.example") == "C"
+        assert mode_of(web.db, "eve@bigcorp.example") == "B"
         assert exclusions_in(web.db) == []
         token = csrf(ops)
         done = ops.post("/app/contacts/eve@bigcorp.example/mode", data={"csrf": token, "mode": "A"})
@@ -175,12 +175,12 @@ def test_a_rep_sees_and_changes_only_their_own_contacts(web: WebApp) -> None:
         own = dana.post("/app/contacts/mia@midsize.example/mode", data=change)
         assert own.status_code == 303
         page = dana.get(own.headers["location"]).text
-        assert "mia@midsize.example: outreach mode C -&gt; A" in page
+        assert "mia@midsize.example: outreach mode B -&gt; A" in page
         assert "3 open draft(s) cancelled" in page
     with web.db.session() as session:
         eve = session.get(Draft, eve_1)
         assert eve is not None and eve.subject == SUBJECTS[0] and eve.status == "draft"
-    assert mode_of(web.db, "eve@bigcorp.example") == "C"
+    assert mode_of(web.db, "eve@bigcorp.example") == "B"
     assert mode_of(web.db, "mia@midsize.example") == "A"
 
     with web.login(OPS) as ops:

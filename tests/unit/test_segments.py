@@ -1,6 +1,7 @@
 import pytest
 
 from campaign_engine.audience.segments import (
+    automated_channel,
     expand_segments,
     parse_outreach_mode,
     parse_segment,
@@ -62,3 +63,16 @@ def test_outreach_mode() -> None:
     assert parse_outreach_mode(" b ") == "B"
     with pytest.raises(ValueError):
         parse_outreach_mode("Z")
+
+
+def test_a_blank_mode_is_the_segments_default_and_c_automates_any_segment() -> None:
+    assert [parse_outreach_mode("", s) for s in ("SMB", "MM", "Large", "Strategic")] == [
+        "C",
+        "B",
+        "B",
+        "B",
+    ]
+    assert parse_outreach_mode("C", "Strategic") == "C"
+    assert automated_channel("C", "SMB", ("SMB",)) and automated_channel("C", "MM", ("SMB",))
+    assert not automated_channel("B", "SMB", ("SMB",))
+    assert not automated_channel("C", "SMB", ("MM",)), "the sequence decides for SMB's default"
