@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -16,15 +17,19 @@ from campaign_engine.audience.exclusion_file import (
     EXCLUSION_COLUMNS,
     AlreadySent,
     DeadlineStatus,
+    ExcludedContact,
     ExclusionEntry,
     ExclusionResult,
+    Reverted,
     is_header,
     read_entries,
 )
 from campaign_engine.audience.imports import chunks
-from campaign_engine.core.kinds import EnrollmentStatus, MessageState
+from campaign_engine.core.errors import InvalidInput, NotFound
+from campaign_engine.core.kinds import EnrollmentStatus, MessageState, UploadState
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import (
+    Account,
     Campaign,
     Contact,
     Enrollment,
@@ -34,12 +39,15 @@ from campaign_engine.store.models import (
     Message,
 )
 from campaign_engine.store.queries import campaign_by_name
+from campaign_engine.store.upload_tables import ExclusionUpload
 
 __all__ = [
     "apply_entries",
+    "apply_preview",
     "deadline_statuses",
     "exclude_file",
     "is_late",
+    "revert_upload",
     "set_deadline",
 ]
 
@@ -83,17 +91,135 @@ def exclude_file(
             result.applied = False
             return result
     campaign_id = target.id if target else None
+    state = UploadState.PREVIEW if dry_run else UploadState.APPLIED
     with Session(db.engine, expire_on_commit=False) as session:
+        upload = ExclusionUpload(
+            file=result.file, campaign_id=campaign_id, state=state, created_by=by, created_at=now
+        )
+        if not dry_run:
+            upload.applied_by, upload.applied_at = by, now
+        session.add(upload)
+        session.flush()
+        assert upload.id is not None
         contacts: set[int] = set()
+        entries: list[ExclusionEntry] = []
         for chunk in chunks(read_entries(csv_file, result, progress), _CHUNK_ROWS):
-            apply_entries(session, chunk, campaign_id, by, now, result, contacts)
+            entries.extend(chunk)
+            apply_entries(session, chunk, campaign_id, by, now, result, contacts, upload.id)
         result.contacts_excluded = len(contacts)
-        if dry_run:
+        result.excluded = _contacts_of(session, contacts)
+        upload.rows, upload.added = result.rows, result.added
+        if dry_run:  # what applying would do is known: keep only the entries, for `apply`
             session.rollback()
             result.applied = False
-        else:
-            session.commit()
+            upload = ExclusionUpload(
+                file=result.file,
+                campaign_id=campaign_id,
+                state=state,
+                rows=result.rows,
+                entries_json=json.dumps([_entry_json(e) for e in entries]),
+                created_by=by,
+                created_at=now,
+            )
+            session.add(upload)
+        session.commit()
+    result.upload_id = upload.id
     return result
+
+
+def apply_preview(db: Database, upload_id: int, by: str, now: datetime) -> ExclusionResult:
+    """Apply a saved preview as it was read (no second upload); what it matches is counted now."""
+    with Session(db.engine, expire_on_commit=False) as session:
+        upload = _claim(session, upload_id, UploadState.PREVIEW, UploadState.APPLIED)
+        campaign = session.get(Campaign, upload.campaign_id) if upload.campaign_id else None
+        result = ExclusionResult(
+            file=upload.file, campaign=campaign.name if campaign else None, rows=upload.rows
+        )
+        result.upload_id = upload_id
+        contacts: set[int] = set()
+        entries = [ExclusionEntry(*e) for e in json.loads(upload.entries_json)]
+        for chunk in chunks(entries, _CHUNK_ROWS):
+            apply_entries(session, chunk, upload.campaign_id, by, now, result, contacts, upload_id)
+        result.contacts_excluded = len(contacts)
+        result.excluded = _contacts_of(session, contacts)
+        result.deadlines = deadline_statuses(session, now, upload.campaign_id)
+        upload.applied_by, upload.applied_at, upload.added = by, now, result.added
+        upload.entries_json = "[]"  # applied: the exclusions themselves name their file:line
+        session.add(upload)
+        session.commit()
+    return result
+
+
+def revert_upload(db: Database, upload_id: int, by: str, reason: str, now: datetime) -> Reverted:
+    """Lift every exclusion an applied upload recorded that is still active, audited with who
+    and why; ones lifted before stay as they were."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("say why the upload is reverted (--reason): it goes in the audit log")
+    with Session(db.engine, expire_on_commit=False) as session:
+        upload = _claim(session, upload_id, UploadState.APPLIED, UploadState.REVERTED)
+        upload.reverted_by, upload.reverted_at, upload.revert_reason = by, now, reason
+        session.add(upload)
+        ids = list(
+            session.exec(
+                select(Exclusion.id).where(
+                    Exclusion.upload_id == upload_id, col(Exclusion.removed_at).is_(None)
+                )
+            ).all()
+        )
+        why = f"revert of upload {upload_id} ({upload.file}): {reason}"
+        for chunk in chunks(ids, _CHUNK_ROWS):
+            session.execute(
+                sa.update(Exclusion)
+                .where(col(Exclusion.id).in_(chunk))
+                .values(removed_at=now, removed_by=by)
+            )
+            session.execute(
+                sa.insert(ExclusionAudit),
+                [
+                    {"exclusion_id": i, "action": "remove", "actor": by, "reason": why, "at": now}
+                    for i in chunk
+                ],
+            )
+        session.commit()
+    return Reverted(upload_id, upload.file, len(ids), upload.added - len(ids))
+
+
+def _claim(session: Session, upload_id: int, state: str, to: str) -> ExclusionUpload:
+    """Move the upload from `state` to `to`, or say why not (once only, even when two people
+    press the button at once)."""
+    moved = session.execute(
+        sa.update(ExclusionUpload)
+        .where(col(ExclusionUpload.id) == upload_id, col(ExclusionUpload.state) == state)
+        .values(state=to)
+    )
+    upload = session.get(ExclusionUpload, upload_id)
+    if upload is None:
+        raise NotFound(f"no exclusion upload {upload_id}; see `campaign exclusions uploads`")
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidInput(
+            f"exclusion upload {upload_id} ({upload.file}) is {upload.state}, not {state}"
+        )
+    session.refresh(upload)
+    return upload
+
+
+def _entry_json(entry: ExclusionEntry) -> list[object]:
+    return [entry.line, entry.email, entry.domain, entry.reason]
+
+
+def _contacts_of(session: Session, ids: set[int]) -> list[ExcludedContact]:
+    found: list[ExcludedContact] = []
+    for chunk in chunks(sorted(ids), _CHUNK_ROWS):
+        found.extend(
+            ExcludedContact(email, f"{first} {last}".strip(), account)
+            for email, first, last, account in session.exec(
+                select(Contact.email, Contact.first_name, Contact.last_name, Account.name)
+                .join(Account, col(Account.id) == Contact.account_id)
+                .where(col(Contact.id).in_(chunk))
+            ).all()
+        )
+    return sorted(found, key=lambda c: c.email)
 
 
 def deadline_statuses(
@@ -140,6 +266,7 @@ def apply_entries(
     now: datetime,
     result: ExclusionResult,
     contacts: set[int],
+    upload_id: int | None = None,
 ) -> None:
     """Record each entry not already active (with its audit row) and note what it matches."""
     active = _active_targets(session, entries, campaign_id)
@@ -159,6 +286,7 @@ def apply_entries(
             source_line=entry.line,
             created_by=by,
             created_at=now,
+            upload_id=upload_id,
         )
         session.add(exclusion)
         session.flush()

@@ -30,8 +30,10 @@ __all__ = [
     "EXCLUSION_COLUMNS",
     "AlreadySent",
     "DeadlineStatus",
+    "ExcludedContact",
     "ExclusionEntry",
     "ExclusionResult",
+    "Reverted",
     "is_header",
     "parse_target",
     "read_entries",
@@ -85,6 +87,25 @@ class AlreadySent:
 
 
 @dataclass(frozen=True)
+class ExcludedContact:
+    """A known contact an upload excludes (or would, in a preview)."""
+
+    email: str
+    name: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Reverted:
+    """What reverting an upload did: exclusions lifted, and ones someone had lifted already."""
+
+    upload_id: int
+    file: str
+    lifted: int
+    lifted_before: int
+
+
+@dataclass(frozen=True)
 class DeadlineStatus:
     campaign: str
     deadline: date
@@ -106,6 +127,8 @@ class ExclusionResult(FileReport):
     unmatched: list[ExclusionEntry] = field(default_factory=list)  # no contact (yet)
     already_sent: list[AlreadySent] = field(default_factory=list)
     deadlines: list[DeadlineStatus] = field(default_factory=list)
+    excluded: list[ExcludedContact] = field(default_factory=list)  # the known contacts
+    upload_id: int | None = None  # the preview to apply, or the applied upload to revert
 
     @property
     def late(self) -> list[DeadlineStatus]:

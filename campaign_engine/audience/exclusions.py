@@ -6,18 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, func, select
 
 from campaign_engine.audience.exclusion_file import parse_target
 from campaign_engine.core.errors import NotFound
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Campaign, Exclusion, ExclusionAudit
 from campaign_engine.store.queries import campaign_by_name
+from campaign_engine.store.upload_tables import ExclusionUpload
 
 __all__ = [
     "ExclusionView",
+    "UploadView",
     "exclusion_view",
     "list_exclusions",
+    "list_uploads",
     "remove_exclusion",
 ]
 
@@ -36,6 +39,56 @@ class ExclusionView:
     removed_at: datetime | None
     removed_by: str | None
     removal_reason: str | None
+
+
+@dataclass(frozen=True)
+class UploadView:
+    """One exclusion upload as `exclusions uploads` and the console list it."""
+
+    id: int
+    file: str
+    scope: str
+    state: str
+    rows: int
+    added: int
+    created_by: str
+    created_at: datetime | None
+    applied_by: str | None
+    applied_at: datetime | None
+    reverted_by: str | None
+    reverted_at: datetime | None
+    revert_reason: str | None
+
+
+def list_uploads(session: Session, limit: int, offset: int = 0) -> tuple[list[UploadView], int]:
+    """Exclusion uploads newest first, a page of them, and how many there are."""
+    total = session.exec(select(func.count()).select_from(ExclusionUpload)).one()
+    rows = session.exec(
+        select(ExclusionUpload, Campaign.name)
+        .join(Campaign, col(Campaign.id) == ExclusionUpload.campaign_id, isouter=True)
+        .order_by(col(ExclusionUpload.id).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    views = [
+        UploadView(
+            id=u.id or 0,
+            file=u.file,
+            scope=name or "all campaigns",
+            state=u.state,
+            rows=u.rows,
+            added=u.added,
+            created_by=u.created_by,
+            created_at=u.created_at,
+            applied_by=u.applied_by,
+            applied_at=u.applied_at,
+            reverted_by=u.reverted_by,
+            reverted_at=u.reverted_at,
+            revert_reason=u.revert_reason,
+        )
+        for u, name in rows
+    ]
+    return views, total
 
 
 def list_exclusions(

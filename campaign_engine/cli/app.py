@@ -31,12 +31,15 @@ from campaign_engine.store.db import Database, database_exists, redacted_url
 from campaign_engine.store.models import utc
 
 __all__ = [
+    "DEFAULT_LIMIT",
     "CampaignOption",
     "Context",
     "Format",
     "FormatOption",
     "JsonLogsOption",
+    "LimitOption",
     "NowOption",
+    "OutOption",
     "QuietOption",
     "RepOption",
     "app",
@@ -46,10 +49,12 @@ __all__ = [
     "emit_json",
     "err",
     "group",
+    "jsonable",
     "main",
     "minute",
     "out",
     "parse_now",
+    "print_more",
     "subcommand",
 ]
 
@@ -147,6 +152,14 @@ class Format(StrEnum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
+DEFAULT_LIMIT = 50  # rows a list prints unless told otherwise
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=0, help="At most this many rows (0 = all).")
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", dir_okay=False, help="Write every detail to this CSV file."),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Log only warnings and errors.")]
 JsonLogsOption = Annotated[
     bool,
@@ -241,6 +254,17 @@ def os_user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return "unknown"
+
+
+def jsonable(record: dict[str, Any]) -> dict[str, object]:
+    """A record with its date-times as ISO-8601 text."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.items()}
+
+
+def print_more(left_out: int, hint: str) -> None:
+    """The line under a list cut at its limit: how many rows were left out, and how to see them."""
+    if left_out > 0:
+        out.print(f"… {left_out:,} more ({hint})")
 
 
 def minute(moment: datetime | None) -> str:

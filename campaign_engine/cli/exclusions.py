@@ -1,7 +1,8 @@
-"""Ops exclusions: `campaign exclude` and `campaign exclusions list|remove|deadline`."""
+"""Ops exclusions: `campaign exclude` and `campaign exclusions list|remove|apply|revert|uploads|deadline`."""
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime
 from pathlib import Path
@@ -12,19 +13,26 @@ from rich.markup import escape
 from rich.table import Table
 
 from campaign_engine.audience import exclusion_apply, exclusions
+from campaign_engine.audience.csvfile import csv_safe
 from campaign_engine.audience.exclusion_file import ExclusionResult
 from campaign_engine.cli.app import (
+    DEFAULT_LIMIT,
     ByOption,
     Format,
     FormatOption,
     HiddenNowOption,
+    LimitOption,
+    OutOption,
     command_group,
     context_of,
+    emit_json,
     err,
+    jsonable,
     minute,
     os_user,
     out,
     parse_now,
+    print_more,
     subcommand,
 )
 from campaign_engine.cli.csv_input import (
@@ -38,8 +46,11 @@ from campaign_engine.cli.csv_input import (
 from campaign_engine.store import queries
 
 exclusions_app = command_group(
-    help="List, remove and set deadlines for ops exclusions.", no_args_is_help=True
+    help="List, remove, apply previews of, revert uploads of, and set deadlines for ops"
+    " exclusions.",
+    no_args_is_help=True,
 )
+SHOWN = 10  # rows of each list `exclude` prints; --out FILE has them all
 
 
 def exclude(
@@ -57,10 +68,16 @@ def exclude(
         str | None, typer.Option(help="Only this campaign (default: every campaign).")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report what would happen; store nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Preview: report what would happen and keep it as a preview to apply"
+            " (`exclusions apply ID`); no exclusion is stored.",
+        ),
     ] = False,
     strict: StrictOption = False,
     errors: ErrorsOption = None,
+    out_file: OutOption = None,
     encoding: EncodingOption = None,
     by: ByOption = None,
     now: HiddenNowOption = None,
@@ -79,9 +96,74 @@ def exclude(
             encoding,
             progress,
         )
-    _print_exclusions(result)
-    outcome = "dry run: nothing was stored" if dry_run else applied_outcome(result.applied)
+    _print_exclusions(result, out_file)
+    outcome = "preview: nothing was stored" if dry_run else applied_outcome(result.applied)
     report_rejected(result, outcome, errors)
+
+
+@subcommand(exclusions_app, "apply", "campaign exclusions apply 12")
+def exclusions_apply(
+    ctx: typer.Context,
+    upload_id: Annotated[
+        int, typer.Argument(metavar="PREVIEW_ID", help="From `exclude --dry-run`.")
+    ],
+    by: ByOption = None,
+    out_file: OutOption = None,
+    now: HiddenNowOption = None,
+) -> None:
+    """Apply a saved preview as it was read: no second upload of the file."""
+    c = context_of(ctx)
+    result = exclusion_apply.apply_preview(c.db, upload_id, by or os_user(), parse_now(now))
+    _print_exclusions(result, out_file)
+
+
+@subcommand(
+    exclusions_app, "revert", "campaign exclusions revert 12 --reason 'wrong file: Q2 list'"
+)
+def exclusions_revert(
+    ctx: typer.Context,
+    upload_id: Annotated[
+        int, typer.Argument(metavar="UPLOAD_ID", help="From `exclusions uploads`.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why (required; kept in the audit log).")] = "",
+    by: ByOption = None,
+    now: HiddenNowOption = None,
+) -> None:
+    """Undo an applied upload as a whole: lift every exclusion it recorded, audited."""
+    c = context_of(ctx)
+    done = exclusion_apply.revert_upload(c.db, upload_id, by or os_user(), reason, parse_now(now))
+    before = f" ({done.lifted_before} had been lifted before)" if done.lifted_before else ""
+    out.print(
+        f"upload {done.upload_id} ({done.file}) reverted: {done.lifted} exclusion(s) lifted"
+        f"{before}; `campaign exclusions list --all` shows them as removed"
+    )
+
+
+@subcommand(exclusions_app, "uploads", "campaign exclusions uploads --limit 10")
+def exclusions_uploads(
+    ctx: typer.Context,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: FormatOption = Format.table,
+) -> None:
+    """Exclusion uploads newest first: previews to apply, applied ones to revert."""
+    c = context_of(ctx)
+    with c.existing_db.session() as session:
+        views, total = exclusions.list_uploads(session, limit or 1_000_000_000)
+    if format is Format.json:
+        emit_json([jsonable(vars(v)) for v in views])
+        return
+    table = Table(title=f"Exclusion uploads ({total})")
+    for column in ("id", "file", "scope", "state", "rows", "added", "by", "at", "reverted"):
+        table.add_column(column, overflow="fold")
+    for v in views:
+        reverted = ""
+        if v.reverted_at:
+            reverted = f"{minute(v.reverted_at)} by {v.reverted_by}: {v.revert_reason}"
+        table.add_row(str(v.id), v.file, v.scope, v.state, str(v.rows), str(v.added),
+                      v.applied_by or v.created_by, minute(v.applied_at or v.created_at),
+                      reverted)  # fmt: skip
+    out.print(table)
+    print_more(total - len(views), "--limit 0 lists them all")
 
 
 @subcommand(
@@ -180,7 +262,8 @@ def exclusions_deadline(
     out.print(f"exclusion deadline of {campaign!r}: {day.date().isoformat()}")
 
 
-def _print_exclusions(result: ExclusionResult) -> None:
+def _print_exclusions(result: ExclusionResult, out_file: Path | None) -> None:
+    """A summary, the first few of each list, and every detail in --out FILE."""
     scope = f"campaign {result.campaign!r}" if result.campaign else "all campaigns"
     verb = "would be excluded" if result.dry_run else "excluded"
     out.print(
@@ -194,10 +277,6 @@ def _print_exclusions(result: ExclusionResult) -> None:
         f"already active, {result.kept_rows} keep, {result.duplicate_rows} duplicate, "
         f"{len(result.rejected)} rejected"
     )
-    if result.dry_run:
-        out.print("dry run: nothing was stored")
-    elif not result.applied:
-        out.print("nothing was stored (--strict)")
     for d in result.deadlines:
         out.print(f"exclusion deadline of {d.campaign!r}: {d.deadline.isoformat()}")
     for d in result.late:
@@ -207,12 +286,59 @@ def _print_exclusions(result: ExclusionResult) -> None:
             "not yet sent",
             markup=True,
         )
-    for entry in result.unmatched:
-        out.print(f"  no contact (yet): {result.file}:{entry.line}: {entry.target}")
-    if result.already_sent:
-        table = Table(title="Already sent before this exclusion")
-        for column in ("to", "campaign", "step", "subject", "sent_at"):
-            table.add_column(column)
+    hint = f"all in {out_file}" if out_file else "--out FILE lists them all"
+    title = "Contacts it would exclude" if result.dry_run else "Contacts excluded"
+    _print_some(title, ("email", "name", "account"),
+                [(x.email, x.name, x.account) for x in result.excluded], hint)  # fmt: skip
+    _print_some("Already sent before this exclusion",
+                ("to", "campaign", "step", "subject", "sent_at"),
+                [(s.email, s.campaign, str(s.step), s.subject, minute(s.sent_at))
+                 for s in result.already_sent], hint)  # fmt: skip
+    _print_some("No contact (yet): they apply if the contact is imported later",
+                ("file:line", "entry", "reason"),
+                [(f"{result.file}:{e.line}", e.target, e.reason) for e in result.unmatched],
+                hint)  # fmt: skip
+    if out_file is not None:
+        write_details(out_file, result)
+        out.print(f"details written to {out_file}")
+    if not result.applied and not result.dry_run:
+        out.print("nothing was stored (--strict)")
+    elif result.dry_run and result.upload_id is not None:
+        out.print(
+            f"preview {result.upload_id} saved; nothing was stored. Apply it as it was read"
+            f" (no second upload): campaign exclusions apply {result.upload_id}"
+        )
+    elif result.upload_id is not None:
+        out.print(
+            f"upload {result.upload_id} applied; undo it as a whole:"
+            f" campaign exclusions revert {result.upload_id} --reason '...'"
+        )
+
+
+def write_details(path: Path, result: ExclusionResult) -> None:
+    """Every contact excluded, email already sent and entry without a contact, as one CSV."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["list", "email", "account_or_campaign", "detail"])
+        for x in result.excluded:
+            writer.writerow([csv_safe(v) for v in ("excluded", x.email, x.account, x.name)])
         for s in result.already_sent:
-            table.add_row(s.email, s.campaign, str(s.step), s.subject, minute(s.sent_at))
-        out.print(table)
+            detail = f"step {s.step} {s.subject!r} sent {minute(s.sent_at)}"
+            writer.writerow([csv_safe(v) for v in ("already_sent", s.email, s.campaign, detail)])
+        for e in result.unmatched:
+            where = f"{result.file}:{e.line} {e.reason}".strip()
+            writer.writerow([csv_safe(v) for v in ("no_contact", e.target, "", where)])
+
+
+def _print_some(
+    title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], hint: str
+) -> None:
+    if not rows:
+        return
+    table = Table(title=f"{title} ({len(rows)})")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows[:SHOWN]:
+        table.add_row(*row)
+    out.print(table)
+    print_more(len(rows) - SHOWN, hint)

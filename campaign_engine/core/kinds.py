@@ -20,6 +20,7 @@ __all__ = [
     "ReviewStatus",
     "SuppressReason",
     "ThreadMark",
+    "UploadState",
     "UserRole",
 ]
 
@@ -148,3 +149,11 @@ class ThreadMark(StrEnum):
 
     MEETING = "meeting"
     OPPORTUNITY = "opportunity"
+
+
+class UploadState(StrEnum):
+    """An exclusion upload or contact import: previewed, applied, or undone as a whole."""
+
+    PREVIEW = "preview"
+    APPLIED = "applied"
+    REVERTED = "reverted"

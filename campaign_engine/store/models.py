@@ -246,6 +246,7 @@ class Exclusion(SQLModel, table=True):
     created_at: datetime | None = _when()
     removed_at: datetime | None = _when()
     removed_by: str | None = None
+    upload_id: int | None = Field(default=None, foreign_key="exclusionupload.id", index=True)
 
 
 class SendClock(SQLModel, table=True):

@@ -30,6 +30,7 @@ __all__ = ["ExclusionPages"]
 
 log = logging.getLogger(__name__)
 
+_UPLOADS_SHOWN = 10  # uploads a page of the exclusions page lists
 _GONE = (
     "That upload result is no longer kept (the server keeps the last uploads until it restarts);"
     " the exclusions themselves are in the list."
@@ -44,6 +45,8 @@ class ExclusionPages(WebBase):
             Route("/exclusions/remove", self.remove_exclusion, methods=["POST"]),
             Route("/exclusions/uploads/{key}", self.upload_result, name="upload_result"),
             Route("/exclusions/uploads/{key}/{list}.csv", self.upload_csv),
+            Route("/exclusions/previews/{upload_id:int}/apply", self.apply, methods=["POST"]),
+            Route("/exclusions/applied/{upload_id:int}/revert", self.revert, methods=["POST"]),
         ]
 
     async def exclusions(self, request: Request) -> Response:
@@ -57,17 +60,23 @@ class ExclusionPages(WebBase):
         text = request.query_params.get("q", "")[:200]
         removed = request.query_params.get("show") == "removed"
         paging = Paging.of(request)
+        upload_paging = Paging.of(request, _UPLOADS_SHOWN, name="uploads")
 
         def load() -> dict[str, Any]:
             with self.db.session() as session:
                 views, total = search_exclusions(session, text, removed, paging.offset, paging.size)
                 deadlines = exclusion_apply.deadline_statuses(session, now)
                 names = queries.campaign_names(session)
+                uploads, upload_total = exclusions.list_uploads(
+                    session, upload_paging.size, upload_paging.offset
+                )
             return {
                 "rows": views,
                 "pager": paging.links(request, total),
                 "deadlines": deadlines,
                 "campaigns": names,
+                "uploads": uploads,
+                "upload_pager": upload_paging.links(request, upload_total, "uploads"),
             }
 
         data = await anyio.to_thread.run_sync(load)
@@ -139,6 +148,39 @@ class ExclusionPages(WebBase):
                           "pager": paging.links(request, len(rows), name, here)})  # fmt: skip
         return self.page(request, "exclusion_result.html.j2", user=user, result=result,
                          key=key, lists=lists)  # fmt: skip
+
+    async def apply(self, request: Request) -> Response:
+        """Apply a preview as it was read: no second upload."""
+        user = await self._require(request, ops=True)
+        await self._form(request)
+        upload_id, now = request.path_params["upload_id"], self.clock()
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda: exclusion_apply.apply_preview(self.db, upload_id, user.email, now)
+            )
+        except CampaignEngineError as exc:
+            return await self._exclusions_page(request, user, 409, str(exc))
+        log.info("web exclusion preview %d applied by %s: %d added", upload_id, user.email,
+                 result.added)  # fmt: skip
+        request.session["flash"] = f"Applied: {result.added} new exclusion(s)."
+        return self._redirect(request, f"/exclusions/uploads/{self.upload_results.keep(result)}")
+
+    async def revert(self, request: Request) -> Response:
+        """Undo an applied upload as a whole (who and why in the audit log)."""
+        user = await self._require(request, ops=True)
+        form = await self._form(request)
+        upload_id, now = request.path_params["upload_id"], self.clock()
+        reason = str(form.get("reason", ""))[:500]
+        try:
+            done = await anyio.to_thread.run_sync(
+                lambda: exclusion_apply.revert_upload(self.db, upload_id, user.email, reason, now)
+            )
+        except CampaignEngineError as exc:
+            return await self._exclusions_page(request, user, 409, str(exc))
+        request.session["flash"] = (
+            f"Upload {done.upload_id} ({done.file}) reverted: {done.lifted} exclusion(s) lifted."
+        )
+        return self._redirect(request, "/exclusions?show=removed")
 
     async def remove_exclusion(self, request: Request) -> Response:
         user = await self._require(request, ops=True)

@@ -36,6 +36,11 @@ def _when(value: Any) -> str:
 
 
 LISTS: dict[str, ResultList] = {
+    "contacts": ResultList(
+        "Known contacts it excludes",
+        ("email", "name", "account"),
+        lambda r: [(x.email, x.name, x.account) for x in r.excluded],
+    ),
     "rejected": ResultList(
         "Rejected rows",
         ("file:line", "field", "reason"),

@@ -204,7 +204,7 @@ def test_dry_run_stores_nothing_and_deadline_warns_only_when_late(
     )  # fmt: skip
     assert on_time.returncode == 0
     assert "1 contact(s) would be excluded" in on_time.stdout
-    assert "dry run: nothing was stored" in on_time.stdout
+    assert "preview 1 saved; nothing was stored" in on_time.stdout
     assert "exclusion deadline of 'P2U': 2021-04-23" in on_time.stdout
     assert "has passed" not in on_time.stderr
     with db.session() as session:

@@ -48,6 +48,7 @@ def test_ops_upload_an_exclusion_file_in_chromium_and_read_the_report(web: WebAp
 
             page.set_input_files("#file", str(MESSY))
             page.select_option("#campaign", "P2U")
+            page.uncheck("input[name=dry_run]")  # straight in, no preview
             page.click("form.box button[type=submit]")
             page.wait_for_selector("#rejected")
 
