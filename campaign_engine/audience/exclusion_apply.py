@@ -91,16 +91,14 @@ def exclude_file(
             result.applied = False
             return result
     campaign_id = target.id if target else None
-    state = UploadState.PREVIEW if dry_run else UploadState.APPLIED
     with Session(db.engine, expire_on_commit=False) as session:
         upload = ExclusionUpload(
-            file=result.file, campaign_id=campaign_id, state=state, created_by=by, created_at=now
-        )
+            file=result.file, campaign_id=campaign_id, state=UploadState.APPLIED,
+            created_by=by, created_at=now, applied_by=by, applied_at=now,
+        )  # fmt: skip
         if not dry_run:
-            upload.applied_by, upload.applied_at = by, now
-        session.add(upload)
-        session.flush()
-        assert upload.id is not None
+            session.add(upload)
+            session.flush()
         contacts: set[int] = set()
         entries: list[ExclusionEntry] = []
         for chunk in chunks(read_entries(csv_file, result, progress), _CHUNK_ROWS):
@@ -112,15 +110,13 @@ def exclude_file(
         if dry_run:  # what applying would do is known: keep only the entries, for `apply`
             session.rollback()
             result.applied = False
-            upload = ExclusionUpload(
-                file=result.file,
-                campaign_id=campaign_id,
-                state=state,
-                rows=result.rows,
-                entries_json=json.dumps([_entry_json(e) for e in entries]),
-                created_by=by,
-                created_at=now,
+            upload.state, upload.applied_by, upload.applied_at, upload.added = (
+                UploadState.PREVIEW,
+                None,
+                None,
+                0,
             )
+            upload.entries_json = json.dumps([_entry_json(e) for e in entries])
             session.add(upload)
         session.commit()
     result.upload_id = upload.id

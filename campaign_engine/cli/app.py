@@ -8,10 +8,11 @@ the sibling modules; `campaign_engine.cli` registers them on `app`.
 
 from __future__ import annotations
 
+import csv
 import getpass
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -24,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import exc as sa_exc
 
+from campaign_engine.audience.csvfile import csv_safe
 from campaign_engine.cli.logs import setup_logging
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError
@@ -38,6 +40,8 @@ __all__ = [
     "FormatOption",
     "JsonLogsOption",
     "LimitOption",
+    "ListFormat",
+    "ListFormatOption",
     "NowOption",
     "OutOption",
     "QuietOption",
@@ -56,6 +60,7 @@ __all__ = [
     "parse_now",
     "print_more",
     "subcommand",
+    "write_csv_rows",
 ]
 
 
@@ -152,6 +157,15 @@ class Format(StrEnum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+ListFormatOption = Annotated[ListFormat, typer.Option("--format", help="table, json or csv.")]
 DEFAULT_LIMIT = 50  # rows a list prints unless told otherwise
 LimitOption = Annotated[
     int, typer.Option("--limit", min=0, help="At most this many rows (0 = all).")
@@ -259,6 +273,13 @@ def os_user() -> str:
 def jsonable(record: dict[str, Any]) -> dict[str, object]:
     """A record with its date-times as ISO-8601 text."""
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.items()}
+
+
+def write_csv_rows(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A list as CSV on stdout (cells a spreadsheet would run are neutralised)."""
+    writer = csv.writer(sys.stdout)
+    writer.writerow(columns)
+    writer.writerows([csv_safe(str(cell)) for cell in row] for row in rows)
 
 
 def print_more(left_out: int, hint: str) -> None:

@@ -32,6 +32,7 @@ from campaign_engine.cli.app import (
 from campaign_engine.cli.backlog import backlog_line
 from campaign_engine.cli.local_time import print_local_days
 from campaign_engine.cli.logs import setup_logging
+from campaign_engine.cli.tables import print_rows
 from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
@@ -290,49 +291,61 @@ def _print_report(result: Report) -> None:
         )
         rows = [("all", t)] + [(f"email {s.step}", s.figures) for s in item.steps]
         rows += [(f"segment {g.segment}", g.figures) for g in item.segments]
-        table = Table(title="Funnel (human engagement)")
-        table.add_column("")
-        for _, label in FIGURE_COLUMNS:
-            table.add_column(label, justify="right")
-        for label, figures in rows:
-            values = asdict(figures)
-            table.add_row(label, *(show(values[key], key == "ctor") for key, _ in FIGURE_COLUMNS))
-        out.print(table)
+        labels = [label for _, label in FIGURE_COLUMNS]
+        print_rows(
+            "Funnel (human engagement)",
+            ["", *labels],
+            [
+                [label, *(show(asdict(figures)[key], key == "ctor") for key, _ in FIGURE_COLUMNS)]
+                for label, figures in rows
+            ],
+            right=labels,
+        )
         _print_personas(item)
-        offers = Table(title="Visits per offer page")
-        for column in ("email", "offer", "delivered with it", "clicked", "clicks", "click rate"):
-            offers.add_column(column, justify="left" if column == "offer" else "right")
-        for o in item.offers:
-            offers.add_row(
-                str(o.step),
-                o.name,
-                str(o.offered),
-                str(o.clicks_unique),
-                str(o.clicks_total),
-                show(o.click_rate, True),
-            )
-        out.print(offers)
-        reps = Table(title="Reps")
-        for column in ("rep", "contacts", "drafts sent", "reminders pending", "requests", "SAO"):
-            reps.add_column(column, justify="left" if column == "rep" else "right")
-        for r in item.reps:
-            reps.add_row(
-                r.rep or r.name,
-                str(r.contacts),
-                str(r.drafts_sent),
-                str(r.reminders_pending),
-                str(r.requests_received),
-                str(r.sao),
-            )
-        out.print(reps)
-        stage_table = Table(title="Sales stages of the contacts emailed")
-        for column in ("stage", "reached", "now in it", "average days"):
-            stage_table.add_column(column, justify="left" if column == "stage" else "right")
-        for st in item.stages:
-            stage_table.add_row(
-                f"{st.stage} - {st.name}", str(st.reached), str(st.current), show(st.average_days)
-            )
-        out.print(stage_table)
+        offer_columns = ("email", "offer", "delivered with it", "clicked", "clicks", "click rate")
+        print_rows(
+            "Visits per offer page",
+            offer_columns,
+            [
+                (
+                    str(o.step),
+                    o.name,
+                    str(o.offered),
+                    str(o.clicks_unique),
+                    str(o.clicks_total),
+                    show(o.click_rate, True),
+                )
+                for o in item.offers
+            ],
+            right=set(offer_columns) - {"offer"},
+        )
+        rep_columns = ("rep", "contacts", "drafts sent", "reminders pending", "requests", "SAO")
+        print_rows(
+            "Reps",
+            rep_columns,
+            [
+                (
+                    r.rep or r.name,
+                    str(r.contacts),
+                    str(r.drafts_sent),
+                    str(r.reminders_pending),
+                    str(r.requests_received),
+                    str(r.sao),
+                )
+                for r in item.reps
+            ],
+            right=set(rep_columns) - {"rep"},
+        )
+        print_rows(
+            "Sales stages of the contacts emailed",
+            ("stage", "reached", "now in it", "average days"),
+            [
+                (f"{st.stage} - {st.name}", str(st.reached), str(st.current),
+                 show(st.average_days))
+                for st in item.stages
+            ],
+            right=("reached", "now in it", "average days"),
+        )  # fmt: skip
         longest = item.longest_stage
         out.print(
             f"Longest stage: {longest.stage} {longest.name}, {show(longest.average_days)} days on average"
@@ -347,26 +360,21 @@ def _print_personas(item: CampaignReport) -> None:
 
 
 def _print_title_slices(name: str, table_name: str, slices: list[tuple[str, TitleSlice]]) -> None:
-    table = Table(title=f"By {name} (the campaign's {table_name} table maps each title)")
-    headings = (name, "titles", "emailed", "opened", "open rate", "clicked", "click rate")
-    for column in (*headings, "contact requests", "request rate", "SAO", "SAO rate"):
-        table.add_column(column, justify="left" if column == name else "right")
-    for label, p in slices:
-        f = p.figures
-        table.add_row(
-            label,
-            str(p.titles),
-            str(p.emailed),
-            str(f.opens_unique),
-            show(p.open_rate, True),
-            str(f.clicks_unique),
-            show(p.click_rate, True),
-            str(f.contact_requests),
-            show(p.request_rate, True),
-            str(p.sao),
-            show(p.sao_rate, True),
-        )
-    out.print(table)
+    headings = (name, "titles", "emailed", "opened", "open rate", "clicked", "click rate",
+                "contact requests", "request rate", "SAO", "SAO rate")  # fmt: skip
+    rows = [
+        (label, str(p.titles), str(p.emailed), str(p.figures.opens_unique),
+         show(p.open_rate, True), str(p.figures.clicks_unique), show(p.click_rate, True),
+         str(p.figures.contact_requests), show(p.request_rate, True), str(p.sao),
+         show(p.sao_rate, True))
+        for label, p in slices
+    ]  # fmt: skip
+    print_rows(
+        f"By {name} (the campaign's {table_name} table maps each title)",
+        headings,
+        rows,
+        right=set(headings) - {name},
+    )
 
 
 def _web_config(c: Context, host: str, port: int) -> Any:

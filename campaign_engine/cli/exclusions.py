@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from campaign_engine.audience import exclusion_apply, exclusions
 from campaign_engine.audience.csvfile import csv_safe
@@ -22,6 +21,8 @@ from campaign_engine.cli.app import (
     FormatOption,
     HiddenNowOption,
     LimitOption,
+    ListFormat,
+    ListFormatOption,
     OutOption,
     command_group,
     context_of,
@@ -34,6 +35,7 @@ from campaign_engine.cli.app import (
     parse_now,
     print_more,
     subcommand,
+    write_csv_rows,
 )
 from campaign_engine.cli.csv_input import (
     EncodingOption,
@@ -43,6 +45,7 @@ from campaign_engine.cli.csv_input import (
     progress_bar,
     report_rejected,
 )
+from campaign_engine.cli.tables import print_rows
 from campaign_engine.store import queries
 
 exclusions_app = command_group(
@@ -152,17 +155,15 @@ def exclusions_uploads(
     if format is Format.json:
         emit_json([jsonable(vars(v)) for v in views])
         return
-    table = Table(title=f"Exclusion uploads ({total})")
-    for column in ("id", "file", "scope", "state", "rows", "added", "by", "at", "reverted"):
-        table.add_column(column, overflow="fold")
-    for v in views:
-        reverted = ""
-        if v.reverted_at:
-            reverted = f"{minute(v.reverted_at)} by {v.reverted_by}: {v.revert_reason}"
-        table.add_row(str(v.id), v.file, v.scope, v.state, str(v.rows), str(v.added),
-                      v.applied_by or v.created_by, minute(v.applied_at or v.created_at),
-                      reverted)  # fmt: skip
-    out.print(table)
+    rows = [
+        (str(v.id), v.state, v.file, v.scope, str(v.rows), str(v.added),
+         v.applied_by or v.created_by, minute(v.applied_at or v.created_at),
+         f"{minute(v.reverted_at)} by {v.reverted_by}: {v.revert_reason}" if v.reverted_at
+         else "")
+        for v in views
+    ]  # fmt: skip
+    columns = ("id", "state", "file", "scope", "rows", "added", "by", "at", "reverted")
+    print_rows(f"Exclusion uploads ({total})", columns, rows, right=("id", "rows", "added"))
     print_more(total - len(views), "--limit 0 lists them all")
 
 
@@ -177,7 +178,8 @@ def exclusions_list(
         str | None, typer.Option(help="This campaign's exclusions and the global ones.")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed exclusions.")] = False,
-    format: FormatOption = Format.table,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
     now: HiddenNowOption = None,
 ) -> None:
     """Who excluded whom, when, why, from which file:line (and who removed it)."""
@@ -186,13 +188,13 @@ def exclusions_list(
     with c.existing_db.session() as session:
         cid = queries.campaign_by_name(session, campaign).id if campaign else None
         deadlines = exclusion_apply.deadline_statuses(session, parse_now(now), cid)
-    if format is Format.json:
+    if format is ListFormat.json:
         records = [
             {
                 **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(x).items()},
                 "active": x.removed_at is None,
             }
-            for x in views
+            for x in views[: limit or None]
         ]
         dl = [
             {"campaign": d.campaign, "deadline": d.deadline.isoformat(), "passed": d.passed}
@@ -202,19 +204,21 @@ def exclusions_list(
         return
     for d in deadlines:
         out.print(f"exclusion deadline of {d.campaign!r}: {d.deadline.isoformat()}")
-    table = Table(title=f"Exclusions ({len(views)}{', removed included' if all_ else ''})")
-    columns = ("target", "scope", "reason", "source", "by", "at", "removed")
-    for column in columns:
-        table.add_column(column)
-    for x in views:
+    rows = []
+    for x in views[: limit or None]:
         removed = ""
         if x.removed_at:
             removed = f"{minute(x.removed_at)} by {x.removed_by}"
             removed += f": {x.removal_reason}" if x.removal_reason else ""
-        table.add_row(
-            x.target, x.scope, x.reason, x.source, x.created_by, minute(x.created_at), removed
+        rows.append(
+            (x.target, x.scope, x.reason, x.source, x.created_by, minute(x.created_at), removed)
         )
-    out.print(table)
+    columns = ("target", "scope", "reason", "source", "by", "at", "removed")
+    if format is ListFormat.csv:
+        write_csv_rows(columns, rows)
+        return
+    print_rows(f"Exclusions ({len(views)}{', removed included' if all_ else ''})", columns, rows)
+    print_more(len(views) - len(rows), "--limit 0 lists them all, --format csv for a file")
 
 
 @subcommand(
@@ -335,10 +339,5 @@ def _print_some(
 ) -> None:
     if not rows:
         return
-    table = Table(title=f"{title} ({len(rows)})")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows[:SHOWN]:
-        table.add_row(*row)
-    out.print(table)
+    print_rows(f"{title} ({len(rows)})", columns, rows[:SHOWN])
     print_more(len(rows) - SHOWN, hint)

@@ -88,7 +88,7 @@ def test_late_upload_stops_emails_2_and_3_even_queued_ones_and_reports_email_1(
     assert result.returncode == 0, result.stderr
     assert "1 contact(s) excluded (campaign 'P2U')" in result.stdout
     assert "1 row(s) marked keep, 1 matched no contact" in result.stdout
-    assert f"no contact (yet): {targets}:4: ghost@tiny.example" in result.stdout
+    assert f"{targets}:4 │ ghost@tiny.example │ left the company" in result.stdout
     assert "exclusion deadline of 'P2U' (2021-04-23) has passed" in result.stderr
     assert "ada@tiny.example" in result.stdout and SUBJECTS[0] in result.stdout  # already sent
 

@@ -270,7 +270,7 @@ def test_a_late_upload_in_the_web_app_stops_emails_2_and_3_and_lists_email_1(
     with web.login(OPS) as ops:
         token = csrf(ops, "/app/exclusions")
         dry = upload(ops, token, TARGETS, campaign="P2U", dry_run=True)
-        assert dry.status_code == 200 and "Dry run: nothing was stored." in dry.text
+        assert dry.status_code == 200 and "Preview: nothing was stored yet." in dry.text
         assert exclusions_in(web.db) == []
 
         result = upload(ops, token, TARGETS, campaign="P2U")

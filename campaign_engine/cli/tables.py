@@ -1,0 +1,94 @@
+"""Tables that never cut an email address or a header.
+
+A table is printed as a grid when every header and every address fits the terminal whole (other
+text wraps); when the terminal is too narrow for that, each row is printed as a block of
+"column  value" lines instead. Nothing is ever shortened with "…".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from campaign_engine.cli.app import out
+
+__all__ = ["print_rows"]
+
+_PADDING = 3  # a grid column's border and padding, in characters
+_TURN_ROWS = 12  # a labelled table of at most this many rows turns on its side when narrow
+_LONGEST_WORD = 10  # a longer word may wrap mid-word (a path, a time); addresses never do
+
+
+def print_rows(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Collection[str] = (),
+    caption: str | None = None,
+    console: Console = out,
+    turn: bool = True,
+) -> None:
+    """Print `rows` under `columns`: a grid when it fits whole; else, for a few rows labelled
+    by a first column headed "", the grid turned on its side (a funnel: figures down, rows
+    across); else one block per row."""
+    whole = [_is_whole(i, rows) for i in range(len(columns))]
+    least = [
+        max([len(name)] + [_least(row[i], whole[i]) for row in rows])
+        for i, name in enumerate(columns)
+    ]
+    if _width(least) > console.width:
+        turned = [[name, *(row[i] for row in rows)] for i, name in enumerate(columns)]
+        if turn and 0 < len(rows) <= _TURN_ROWS and columns[0] == "":
+            labels = [row[0] for row in rows]
+            print_rows(title, ["", *labels], turned[1:], right=set(labels) if right else (),
+                       caption=caption, console=console, turn=False)  # fmt: skip
+        else:
+            _print_blocks(title, columns, rows, caption, console)
+        return
+    table = Table(title=title, caption=caption)
+    for i, name in enumerate(columns):
+        table.add_column(
+            name,
+            justify="right" if name in right else "left",
+            min_width=least[i],
+            no_wrap=whole[i],
+            overflow="fold",
+        )
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _width(least: Sequence[int]) -> int:
+    return sum(least) + _PADDING * len(least) + 1
+
+
+def _is_whole(index: int, rows: Sequence[Sequence[str]]) -> bool:
+    """A column of addresses (or other one-word values with an @): printed whole."""
+    return any("@" in row[index] and " " not in row[index].strip() for row in rows)
+
+
+def _least(cell: str, whole: bool) -> int:
+    if whole:
+        return len(cell)
+    return min(_LONGEST_WORD, max((len(word) for word in cell.split()), default=0))
+
+
+def _print_blocks(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    caption: str | None,
+    console: Console,
+) -> None:
+    console.print(title)
+    label = max(len(name) for name in columns)
+    for number, row in enumerate(rows, 1):
+        console.print(f"── {number} " + "─" * max(0, min(console.width, 40) - len(str(number)) - 4))
+        for name, cell in zip(columns, row, strict=True):
+            console.print(f"{name:<{label}}  {cell}")
+    if caption:
+        console.print(caption)
