@@ -33,6 +33,12 @@ from campaign_engine.audience.csvfile import (
     RowRejected,
     open_csv,
 )
+from campaign_engine.audience.import_undo import (
+    Changed,
+    finish_import,
+    record_changes,
+    start_import,
+)
 from campaign_engine.audience.seenrows import SeenRows
 from campaign_engine.store.bulk import insert_rows
 from campaign_engine.store.db import Database
@@ -67,6 +73,7 @@ class ImportResult(FileReport):
     updated: int = 0
     unchanged: int = 0
     applied: bool = True  # False when --strict refused the file
+    import_id: int | None = None  # the record `campaign imports revert` undoes
     unknown_owners: set[str] = field(default_factory=set)  # warned about once each
 
 
@@ -78,8 +85,10 @@ def import_contacts(
     strict: bool = False,
     progress: Progress | None = None,
     name: str | None = None,
+    by: str = "",
 ) -> ImportResult:
-    """Upsert contacts (by lower-cased email) and their accounts; idempotent.
+    """Upsert contacts (by lower-cased email) and their accounts; idempotent. The import is
+    recorded (`result.import_id`) with what it created and changed, so it can be reverted.
 
     Streams the file and commits every `_CHUNK_ROWS` valid rows, so memory stays bounded.
     With `strict`, the whole file is validated first and nothing is applied if a row fails.
@@ -96,10 +105,14 @@ def import_contacts(
         if probe.rejected:
             result.rejected, result.warnings, result.applied = probe.rejected, probe.warnings, False
             return result
+    with db.session() as session:
+        result.import_id = start_import(session, result.file, by, now)
     for chunk in chunks(_validated(csv_file, progress, result), _CHUNK_ROWS):
         with db.session() as session:
             apply_contacts(session, chunk, now, result)
             record_consent(session, [(r.email, r.consent) for r in chunk], path.name, now)
+    with db.session() as session:
+        finish_import(session, result.import_id, result.rows, result.created, result.updated)
     return result
 
 
@@ -227,6 +240,7 @@ def apply_contacts(
         )
     }
     new: list[dict[str, object]] = []
+    changed: dict[int, Changed] = {}
     for row in rows:
         account = accounts[row.account]
         wanted = {
@@ -243,15 +257,25 @@ def apply_contacts(
             new.append(
                 {"email": row.email, "timezone": "", "created_at": now, "updated_at": now, **wanted}
             )
-        elif _assign(contact, wanted):
-            contact.updated_at = now
-            result.updated += 1
         else:
-            result.unchanged += 1
+            before = {name: getattr(contact, name) for name in wanted}
+            if _assign(contact, wanted):
+                contact.updated_at = now
+                result.updated += 1
+                assert contact.id is not None
+                changed[contact.id] = {
+                    k: (v, wanted[k]) for k, v in before.items() if v != wanted[k]
+                }
+            else:
+                result.unchanged += 1
     if new:  # a bulk insert: far fewer objects than one ORM instance per row
         insert_rows(session.connection(), _CONTACTS, new)
         result.created += len(new)
     session.flush()
+    if result.import_id is not None:
+        emails = [r["email"] for r in new]
+        created = session.exec(select(Contact.id).where(col(Contact.email).in_(emails))).all()
+        record_changes(session, result.import_id, [i for i in created if i], changed)
 
 
 def _reps(session: Session, rows: list[ContactRow], result: ImportResult) -> dict[str, Rep]:

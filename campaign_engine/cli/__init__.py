@@ -15,6 +15,7 @@ from campaign_engine.cli import (
     digests,
     drafts,
     exclusions,
+    imports,
     inbox,
     launch,
     messages,
@@ -45,6 +46,7 @@ group(
     SET_UP,
     "campaign import contacts contacts.csv --errors rejected.csv",
 )
+group("imports", imports.imports_app, SET_UP, "campaign imports revert 7 --reason 'wrong file'")
 group("users", users.users_app, SET_UP, "campaign users add ops@example.com --role ops")
 group(
     "dkim",

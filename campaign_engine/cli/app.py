@@ -34,6 +34,7 @@ from campaign_engine.store.models import utc
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "ByOption",
     "CampaignOption",
     "Context",
     "Format",
@@ -56,6 +57,7 @@ __all__ = [
     "jsonable",
     "main",
     "minute",
+    "os_user",
     "out",
     "parse_now",
     "print_more",

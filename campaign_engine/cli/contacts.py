@@ -13,12 +13,14 @@ import typer
 
 from campaign_engine.audience import imports, privacy
 from campaign_engine.cli.app import (
+    ByOption,
     CampaignOption,
     NowOption,
     RepOption,
     command_group,
     context_of,
     err,
+    os_user,
     out,
     parse_now,
     subcommand,
@@ -56,11 +58,15 @@ def import_contacts_command(
     encoding: EncodingOption = None,
     strict: StrictOption = False,
     errors: ErrorsOption = None,
+    by: ByOption = None,
 ) -> None:
-    """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1)."""
+    """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1).
+    Each import is recorded: `campaign imports revert ID` undoes it."""
     c = context_of(ctx)
     with progress_bar(f"importing {file.name}") as progress:
-        result = imports.import_contacts(c.db, file, parse_now(None), encoding, strict, progress)
+        result = imports.import_contacts(
+            c.db, file, parse_now(None), encoding, strict, progress, by=by or os_user()
+        )
     print_import(result, "contacts", errors)
 
 

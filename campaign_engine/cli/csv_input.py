@@ -36,6 +36,11 @@ def print_import(result: imports.ImportResult, what: str, errors: Path | None = 
         f"{result.file}: {result.rows} row(s): {result.created} {what} created, "
         f"{result.updated} updated, {result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
+    if result.import_id is not None:
+        out.print(
+            f"import {result.import_id} recorded; undo it as a whole:"
+            f" campaign imports revert {result.import_id} --reason '...'"
+        )
     report_rejected(result, applied_outcome(result.applied), errors)
 
 

@@ -23,7 +23,7 @@ from sqlmodel import select
 from campaign_engine.audience.imports import import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.launch import launch
-from campaign_engine.reporting.dashboard import render_dashboard
+from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard
 from campaign_engine.reporting.report_export import to_csv, to_json
 from campaign_engine.reporting.report_model import Figures, Report, report_to_dict
 from campaign_engine.reporting.reports import due_reminder_counts, load_report
@@ -375,13 +375,15 @@ def test_csv_neutralises_formula_injection(
     assert rows[0]["section"] == "campaign" and rows[0]["enrolled"] == "1"
 
 
-def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings: Settings, *args: str, columns: int = 250
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CAMPAIGN, "--config", str(settings.config_path), *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "250"},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": str(columns)},
     )
 
 
@@ -443,6 +445,16 @@ def test_report_and_stages_commands(
     assert re.search(re.escape(DEV_GUIDE) + r" +│ +5 │ +2 │ +3 │ +40.0%", visits)
     assert "1 Apple privacy opens, 1 scanner opens, 1 scanner clicks" in table.stdout
     assert DEV_GUIDE in table.stdout and "80.0%" in table.stdout
+    for columns in (80, 120):  # a terminal: headers and addresses whole, nothing cut with "…"
+        narrow = run_cli(settings, "report", columns=columns)
+        assert narrow.returncode == 0, narrow.stderr
+        assert "…" not in narrow.stdout
+        funnel = narrow.stdout[narrow.stdout.index("Funnel") : narrow.stdout.index("By persona")]
+        assert max(len(line) for line in funnel.splitlines()) <= columns, funnel
+        for _, label in FIGURE_COLUMNS:
+            assert re.search(rf"│ {re.escape(label)} +│", funnel), (label, funnel)
+        for rep in c["reps"]:  # rep addresses are never folded across lines
+            assert rep["rep"] in narrow.stdout, (rep, narrow.stdout)
 
     page = tmp_path / "dashboard.html"
     written = run_cli(settings, "report", "--format", "html", "--out", str(page))
