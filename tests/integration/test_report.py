@@ -375,9 +375,7 @@ def test_csv_neutralises_formula_injection(
     assert rows[0]["section"] == "campaign" and rows[0]["enrolled"] == "1"
 
 
-def run_cli(
-    settings: Settings, *args: str, columns: int = 250
-) -> subprocess.CompletedProcess[str]:
+def run_cli(settings: Settings, *args: str, columns: int = 250) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CAMPAIGN, "--config", str(settings.config_path), *args],
         capture_output=True,
