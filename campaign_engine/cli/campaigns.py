@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from campaign_engine.cli.app import (
     CampaignOption,
@@ -214,10 +213,6 @@ def _print_statuses(statuses: list[reports.CampaignStatus], relay_paused: bool =
         out.print("No campaigns yet: run `campaign launch SEQUENCE --start YYYY-MM-DD`.")
     for item in statuses:
         enrolled = ", ".join(f"{k} {v}" for k, v in sorted(item.enrolled.items()))
-        table = Table(
-            title=f"{item.name}  ({item.sequence}, from {item.start_date}, {item.window_text})",
-            caption=f"enrolled: {enrolled or 'none'}; next due: {item.next_due_at or '-'}",
-        )
         columns = (
             "step",
             "day",
@@ -230,8 +225,7 @@ def _print_statuses(statuses: list[reports.CampaignStatus], relay_paused: bool =
             "skipped",
             "uncertain",
         )
-        for column in columns:
-            table.add_column(column, justify="right" if column not in ("subject",) else "left")
+        rows = []
         for step in item.steps:
             s = step.states
             reasons = "; ".join(f"{n} {r}" for r, n in sorted(step.skipped_reasons.items()))
@@ -246,19 +240,27 @@ def _print_statuses(statuses: list[reports.CampaignStatus], relay_paused: bool =
             bounced = f"{s['bounced'] + step.bounced_by_dsn}" + (
                 f" ({step.bounced_by_dsn} by DSN)" if step.bounced_by_dsn else ""
             )
-            table.add_row(
-                str(step.step),
-                str(step.day),
-                step.subject,
-                waiting,
-                str(s["sent"]),
-                str(s["retry"]),
-                failed,
-                bounced,
-                skipped,
-                str(s["uncertain"]),
+            rows.append(
+                (
+                    str(step.step),
+                    str(step.day),
+                    step.subject,
+                    waiting,
+                    str(s["sent"]),
+                    str(s["retry"]),
+                    failed,
+                    bounced,
+                    skipped,
+                    str(s["uncertain"]),
+                )
             )
-        out.print(table)
+        print_rows(
+            f"{item.name}  ({item.sequence}, from {item.start_date}, {item.window_text})",
+            columns,
+            rows,
+            right=set(columns) - {"subject"},
+            caption=f"enrolled: {enrolled or 'none'}; next due: {item.next_due_at or '-'}",
+        )
         for line in _step_lines(item):
             out.print(line)
         print_local_days(item)

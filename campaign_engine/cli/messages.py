@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaign_engine.cli.app import (
+    DEFAULT_LIMIT,
     CampaignOption,
     Context,
-    Format,
-    FormatOption,
+    LimitOption,
+    ListFormat,
+    ListFormatOption,
     NowOption,
     command_group,
     context_of,
+    emit_json,
     minute,
     out,
     parse_now,
+    print_more,
     subcommand,
+    write_csv_rows,
 )
+from campaign_engine.cli.tables import print_rows
 from campaign_engine.reporting import reports
 from campaign_engine.sending import recovery
 from campaign_engine.store import queries
@@ -38,8 +42,8 @@ def messages(
     state: Annotated[
         str | None, typer.Option(help="Only messages in this state (sent, skipped...).")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
-    format: FormatOption = Format.table,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """What went (or will go) to whom, and when."""
     if ctx.invoked_subcommand is not None:
@@ -47,17 +51,20 @@ def messages(
     c = context_of(ctx)
     with c.existing_db.session() as session:
         lines = reports.list_messages(session, campaign, state, limit)
-    if format is Format.json:
-        out.print_json(json.dumps([line.to_json() for line in lines]))
+        total = reports.count_messages(session, campaign, state) if limit else len(lines)
+    if format is ListFormat.json:
+        emit_json([line.to_json() for line in lines])
         return
-    table = Table(title=f"Messages ({len(lines)} shown)")
-    for column in ("sent_at", "step", "to", "account", "segment", "subject", "state", "note"):
-        table.add_column(column)
-    for m in lines:
-        table.add_row(
-            minute(m.sent_at), str(m.step), m.to, m.account, m.segment, m.subject, m.state, m.note
-        )
-    out.print(table)
+    columns = ("sent_at", "step", "to", "account", "segment", "subject", "state", "note")
+    rows = [
+        (minute(m.sent_at), str(m.step), m.to, m.account, m.segment, m.subject, m.state, m.note)
+        for m in lines
+    ]
+    if format is ListFormat.csv:
+        write_csv_rows(columns, rows)
+        return
+    print_rows(f"Messages ({len(lines)} of {total:,})", columns, rows, right=("step",))
+    print_more(total - len(lines), "--limit 0 lists them all, --format csv for a file")
 
 
 UncertainOption = Annotated[

@@ -1,8 +1,9 @@
 """Tables that never cut an email address or a header.
 
-A table is printed as a grid when every header and every address fits the terminal whole (other
-text wraps); when the terminal is too narrow for that, each row is printed as a block of
-"column  value" lines instead. Nothing is ever shortened with "…".
+A table is printed as a grid when every address and every word of its headers fits the terminal
+whole (other text, and headers between their words, wrap); when the terminal is too narrow for
+that, a short labelled table (a funnel) is turned on its side, and any other prints each row as a
+block of "column  value" lines. Nothing is ever shortened with "…".
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ __all__ = ["print_rows"]
 
 _PADDING = 3  # a grid column's border and padding, in characters
 _TURN_ROWS = 12  # a labelled table of at most this many rows turns on its side when narrow
-_LONGEST_WORD = 10  # a longer word may wrap mid-word (a path, a time); addresses never do
+_LONGEST_WORD = 12  # a longer word may wrap mid-word (a path, a time); addresses never do
 
 
 def print_rows(
@@ -36,7 +37,7 @@ def print_rows(
     across); else one block per row."""
     whole = [_is_whole(i, rows) for i in range(len(columns))]
     least = [
-        max([len(name)] + [_least(row[i], whole[i]) for row in rows])
+        max([_longest_word(name)] + [_least(row[i], whole[i], labels=name == "") for row in rows])
         for i, name in enumerate(columns)
     ]
     if _width(least) > console.width:
@@ -71,10 +72,17 @@ def _is_whole(index: int, rows: Sequence[Sequence[str]]) -> bool:
     return any("@" in row[index] and " " not in row[index].strip() for row in rows)
 
 
-def _least(cell: str, whole: bool) -> int:
+def _least(cell: str, whole: bool, labels: bool) -> int:
+    """The narrowest a cell may be: an address whole; a row label (the column headed "")
+    between its words; other text may break a long word (a path) too."""
     if whole:
         return len(cell)
-    return min(_LONGEST_WORD, max((len(word) for word in cell.split()), default=0))
+    return _longest_word(cell) if labels else min(_LONGEST_WORD, _longest_word(cell))
+
+
+def _longest_word(text: str) -> int:
+    """A header wraps between its words, never inside one."""
+    return max((len(word) for word in text.split()), default=0)
 
 
 def _print_blocks(

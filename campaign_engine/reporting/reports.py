@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, EventKind, MessageState
 from campaign_engine.reporting import funnel, report_queries
@@ -38,6 +38,7 @@ __all__ = [
     "ReminderCounts",
     "StepStatus",
     "campaign_statuses",
+    "count_messages",
     "due_reminder_counts",
     "list_messages",
     "load_report",
@@ -348,6 +349,23 @@ class MessageLine:
         return {**asdict(self), "sent_at": self.sent_at.isoformat() if self.sent_at else None}
 
 
+def count_messages(session: Session, campaign_name: str | None, state: str | None) -> int:
+    """How many messages `list_messages` would list without a limit."""
+    query = select(func.count()).select_from(Message)
+    return session.exec(query.where(*_message_filters(session, campaign_name, state))).one()
+
+
+def _message_filters(
+    session: Session, campaign_name: str | None, state: str | None
+) -> list[sa.ColumnElement[bool]]:
+    filters: list[sa.ColumnElement[bool]] = []
+    if campaign_name:
+        filters.append(col(Message.campaign_id) == campaign_by_name(session, campaign_name).id)
+    if state:
+        filters.append(col(Message.state) == state)
+    return filters
+
+
 def list_messages(
     session: Session,
     campaign_name: str | None = None,
@@ -363,12 +381,9 @@ def list_messages(
         .join(Contact, col(Contact.id) == Message.contact_id)
         .join(Account, col(Account.id) == Contact.account_id)
         .join(Campaign, col(Campaign.id) == Message.campaign_id)
+        .where(*_message_filters(session, campaign_name, state))
         .order_by(col(Message.sent_at), col(Message.id))
     )
-    if campaign_name:
-        query = query.where(Campaign.id == campaign_by_name(session, campaign_name).id)
-    if state:
-        query = query.where(Message.state == state)
     if limit:
         query = query.limit(limit)
     return [

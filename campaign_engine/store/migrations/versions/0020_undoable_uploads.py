@@ -79,12 +79,18 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("exclusion", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("upload_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_exclusion_upload_id"), ["upload_id"], unique=False)
-        batch_op.create_foreign_key(
-            "fk_exclusion_upload_id", "exclusionupload", ["upload_id"], ["id"]
+    # SQLite: ADD COLUMN with an inline REFERENCES; batch mode would copy the whole table, which
+    # its foreign keys (exclusionaudit -> exclusion) refuse on a database with exclusions.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE exclusion ADD COLUMN upload_id INTEGER REFERENCES exclusionupload (id)"
         )
+    else:
+        op.add_column("exclusion", sa.Column("upload_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            "fk_exclusion_upload_id", "exclusion", "exclusionupload", ["upload_id"], ["id"]
+        )
+    op.create_index("ix_exclusion_upload_id", "exclusion", ["upload_id"], unique=False)
 
 
 def downgrade() -> None:
