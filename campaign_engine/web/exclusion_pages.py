@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -13,10 +14,11 @@ import anyio
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from campaign_engine.audience import exclusion_apply, exclusions
+from campaign_engine.audience.csvfile import Progress
 from campaign_engine.audience.exclusion_file import ExclusionResult
 from campaign_engine.core.errors import CampaignEngineError
 from campaign_engine.reporting.exclusion_lists import search_exclusions
@@ -24,6 +26,7 @@ from campaign_engine.store import queries
 from campaign_engine.store.models import User
 from campaign_engine.web.base import PAGE_HEADERS, WebBase, upload_name
 from campaign_engine.web.paging import Paging
+from campaign_engine.web.upload_progress import PROGRESS_FROM_BYTES, stream_progress
 from campaign_engine.web.upload_results import LISTS, list_csv, list_rows
 
 __all__ = ["ExclusionPages"]
@@ -99,22 +102,49 @@ class ExclusionPages(WebBase):
         campaign = str(form.get("campaign", "")).strip() or None
         dry_run, strict = bool(form.get("dry_run")), bool(form.get("strict"))
         now = self.clock()
-        with tempfile.TemporaryDirectory(prefix="campaign-upload-") as folder:
-            path = Path(folder) / "upload.csv"
+        folder = tempfile.mkdtemp(prefix="campaign-upload-")
+        path = Path(folder) / "upload.csv"
+        await anyio.to_thread.run_sync(lambda: _save(upload, path))
 
-            def run() -> ExclusionResult:
-                with path.open("wb") as handle:
-                    shutil.copyfileobj(upload.file, handle)
-                return exclusion_apply.exclude_file(
-                    self.db, path, now, campaign, user.email, dry_run, strict, name=name
-                )
-
+        def run(progress: Progress | None = None) -> ExclusionResult:
             try:
-                result = await anyio.to_thread.run_sync(run)
-            except CampaignEngineError as exc:
-                return await self._exclusions_page(request, user, 400, str(exc))
+                return exclusion_apply.exclude_file(
+                    self.db, path, now, campaign, user.email, dry_run, strict,
+                    progress=progress, name=name,
+                )  # fmt: skip
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        if path.stat().st_size >= PROGRESS_FROM_BYTES:
+            return self._progress_page(request, user, name, run)
+        try:
+            result = await anyio.to_thread.run_sync(run)
+        except CampaignEngineError as exc:
+            return await self._exclusions_page(request, user, 400, str(exc))
         log.info("web exclusion upload %s by %s: %d added", name, user.email, result.added)
         return self._result_page(request, user, self.upload_results.keep(result), result)
+
+    def _progress_page(
+        self,
+        request: Request,
+        user: User,
+        name: str,
+        run: Callable[[Progress | None], ExclusionResult],
+    ) -> Response:
+        """A long upload: its progress streamed, then the result page opened."""
+        here = request.scope.get("root_path", "") + "/exclusions"
+
+        def work(progress: Progress) -> str:
+            result = run(progress)
+            log.info("web exclusion upload %s by %s: %d added", name, user.email, result.added)
+            return f"{here}/uploads/{self.upload_results.keep(result)}"
+
+        page = self.page(request, "upload_progress.html.j2", user=user, file=name)
+        return StreamingResponse(
+            stream_progress(bytes(page.body).decode(), work, here),
+            media_type="text/html; charset=utf-8",
+            headers=PAGE_HEADERS,
+        )
 
     async def upload_result(self, request: Request) -> Response:
         """One upload's result again, its lists a page at a time (`?rejected=2`...)."""
@@ -199,3 +229,8 @@ class ExclusionPages(WebBase):
             return await self._exclusions_page(request, user, 404, str(exc))
         request.session["flash"] = f"Removed {count} exclusion(s) of {target}."
         return self._redirect(request, "/exclusions?" + urlencode({"show": "removed", "q": target}))
+
+
+def _save(upload: UploadFile, path: Path) -> None:
+    with path.open("wb") as handle:
+        shutil.copyfileobj(upload.file, handle)

@@ -11,12 +11,13 @@ from sqlmodel import select
 
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Exclusion, ExclusionAudit
-from tests.browser import WIDTHS, chromium, logged_in, needs_chromium, shoot
+from tests.browser import ARTIFACTS, WIDTHS, chromium, logged_in, needs_chromium, shoot
 from tests.helpers import tick
 from tests.webapp_fixtures import (
     OPS,
     WebApp,
     at,
+    csrf_of,
     launched_fixture,  # noqa: F401  (fixture)
     web_fixture,  # noqa: F401  (fixture)
     web_settings_fixture,  # noqa: F401  (fixture)
@@ -97,3 +98,47 @@ def test_preview_then_apply_then_revert_the_whole_upload(
     with db.session() as session:
         audits = session.exec(select(ExclusionAudit).where(ExclusionAudit.action == "remove")).all()
     assert len(audits) == 6 and {a.actor for a in audits} == {OPS}
+
+
+def test_a_long_upload_shows_its_progress_then_opens_the_result(
+    web: WebApp, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.csv"
+    big.write_text(
+        "email,reason\nada@tiny.example,churn\n"
+        + "".join(f"left{n:05}@gone-company.example,left the company\n" for n in range(9000))
+    )
+    assert big.stat().st_size > 256 * 1024
+    with web.login(OPS) as ops:
+        token = csrf_of(ops.get("/app/exclusions").text)
+        with big.open("rb") as handle, ops.stream(
+            "POST", "/app/exclusions/upload", data={"csrf": token, "dry_run": "1"},
+            files={"file": ("big.csv", handle, "text/csv")},
+        ) as response:  # fmt: skip
+            assert response.status_code == 200
+            chunks = list(response.iter_text())
+    body = "".join(chunks)
+    steps = [c for c in chunks if '<p class="step">' in c]
+    assert len(steps) >= 2, "progress arrives while the file is read, not all at the end"
+    assert body.index("<h1>Uploading big.csv</h1>") < body.index("<progress") < body.index("Done.")
+    assert '<p class="step"><progress max="100" value="100"></progress> 100%' in body
+    result = body.split('<a id="result" href="', 1)[1].split('"', 1)[0]
+    assert result.startswith("/app/exclusions/uploads/")
+    assert f'<meta http-equiv="refresh" content="0;url={result}">' in body
+
+    midway = body[: body.index(steps[1]) + len(steps[1])]
+    with chromium() as browser:
+        for width in WIDTHS:
+            with logged_in(browser, web.url, OPS, width) as page:
+                page.set_content(midway)  # the page as it looks while the file is read
+                assert page.locator(".progress-log .step").last.is_visible()
+                assert not page.locator(".progress-log .step").first.is_visible()
+                page.screenshot(path=str(ARTIFACTS / f"upload-progress-{width}.png"))
+
+                page.goto(f"{web.url}/app/exclusions")
+                page.set_input_files("#file", str(big))
+                page.click("form.box button[type=submit]")
+                page.wait_for_url("**/app/exclusions/uploads/*", timeout=120_000)
+                summary = " ".join(page.inner_text("#summary").split())
+                assert summary.startswith("1 contact(s) would be excluded (all campaigns)")
+                assert "9000 matched no contact" in summary
