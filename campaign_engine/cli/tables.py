@@ -49,18 +49,40 @@ def print_rows(
         else:
             _print_blocks(title, columns, rows, caption, console)
         return
+    widths = _fit(least, _natural(columns, rows), console.width - _width([0] * len(columns)))
     table = Table(title=title, caption=caption)
     for i, name in enumerate(columns):
         table.add_column(
             name,
             justify="right" if name in right else "left",
-            min_width=least[i],
+            width=widths[i],
             no_wrap=whole[i],
             overflow="fold",
         )
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _natural(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    return [max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(columns)]
+
+
+def _fit(least: list[int], natural: list[int], room: int) -> list[int]:
+    """Column widths within `room`: each as wide as its content, narrowed toward its least
+    width in proportion to what it can give when they do not all fit."""
+    widths = [max(n, m) for n, m in zip(natural, least, strict=True)]
+    excess = sum(widths) - room
+    slack = [w - m for w, m in zip(widths, least, strict=True)]
+    if excess <= 0 or not sum(slack):
+        return widths
+    cuts = [excess * s // sum(slack) for s in slack]
+    for i in sorted(range(len(widths)), key=lambda i: slack[i] - cuts[i], reverse=True):
+        if sum(cuts) >= excess:
+            break
+        if cuts[i] < slack[i]:
+            cuts[i] += 1
+    return [w - c for w, c in zip(widths, cuts, strict=True)]
 
 
 def _width(least: Sequence[int]) -> int:
