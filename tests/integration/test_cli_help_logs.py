@@ -46,8 +46,8 @@ def test_root_help_lists_the_panels_in_workflow_order_with_plain_flags(settings:
     # within a panel, workflow order too: the config, the schema and the import before the checks
     rows = [line.split()[1] for line in text.splitlines() if line.startswith("│ ")]
     rows = [name for name in rows if not name.startswith("-")]
-    assert rows[:9] == [
-        "init", "db", "import", "users", "dkim", "doctor", "lint", "rehearse", "launch"
+    assert rows[:10] == [
+        "init", "db", "import", "imports", "users", "dkim", "doctor", "lint", "rehearse", "launch"
     ], rows  # fmt: skip
 
 
