@@ -1,8 +1,8 @@
 """Undoable uploads: exclusion uploads (previewed, applied, reverted as a whole) and contact
 imports (each contact's values before the import), so both can be undone in one step (issue 30)
 
-Revision ID: 0024_undoable_uploads
-Revises: 0023_inbound_review
+Revision ID: 0026_undoable_uploads
+Revises: 0025_outreach_mode_defaults
 Create Date: 2026-12-06 03:51:46
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import campaign_engine.store.models
 
-revision = "0024_undoable_uploads"
-down_revision = "0023_inbound_review"
+revision = "0026_undoable_uploads"
+down_revision = "0025_outreach_mode_defaults"
 branch_labels = None
 depends_on = None
 
