@@ -17,11 +17,13 @@ from sqlmodel import SQLModel
 
 from campaign_engine.audience.imports import ImportResult, import_contacts, import_reps
 from campaign_engine.core.config import Settings
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.tick import Ticker, TickReport
 from campaign_engine.sending.campaigns import schedule_for, sequence_of
 from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
+from campaign_engine.store.models import Message
 from campaign_engine.store.queries import campaign_by_name
 
 HEADER = [
@@ -60,8 +62,13 @@ def queue_due(db: Database, settings: Settings, name: str, now: datetime) -> int
 
 
 def strand_claimed_batch(db: Database, settings: Settings, name: str, now: datetime) -> None:
-    """What a worker leaves behind when it is killed after claiming, before recording outcomes."""
+    """What a worker leaves behind when it is killed after handing its claimed batch to the
+    relay (every row marked on the wire), before recording any outcome."""
     _plan(db, settings, name, now, claim=True)
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(Message).where(Message.state == MessageState.SENDING).values(on_wire=True)
+        )
 
 
 def _plan(db: Database, settings: Settings, name: str, now: datetime, claim: bool) -> int:
