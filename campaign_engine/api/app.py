@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from campaign_engine.api import campaigns, contacts, lists
+from campaign_engine.api import accounts, campaigns, contacts, lists
 from campaign_engine.api.auth import Api
 from campaign_engine.api.inputs import known_query
 from campaign_engine.api.problems import (
@@ -77,7 +77,7 @@ def create_api(
     )
     api.state.api = Api(settings, db, clock, send_alerts)
     install_problem_handlers(api)
-    for module in (contacts, lists, campaigns):
+    for module in (contacts, accounts, lists, campaigns):
         api.include_router(module.router)
     return api
 

@@ -1,7 +1,7 @@
 """Contacts sent as JSON go through the contacts-CSV import's own row rules and upsert.
 
 Each JSON object is handed to the import as a row (same validation: line breaks, lengths,
-segments, modes, consent; unknown owners become reps, as in a CSV), so the API and the CSV
+segments, modes, consent; an owner only fills an account without a rep, as in a CSV), so the API and the CSV
 import can never disagree: rows are checked by the same `check_contact` and applied by the
 same `apply_contacts`.
 """
@@ -15,7 +15,7 @@ from datetime import datetime
 from campaign_engine.audience.consent import record_consent
 from campaign_engine.audience.contactrows import ContactRow, check_contact
 from campaign_engine.audience.csvfile import RowRejected
-from campaign_engine.audience.imports import ImportResult, apply_contacts
+from campaign_engine.audience.imports import ImportResult, apply_contacts, owner_conflict
 from campaign_engine.store.db import Database
 
 __all__ = ["RowProblem", "UpsertOutcome", "upsert_contacts"]
@@ -51,12 +51,19 @@ def upsert_contacts(
     outcome = UpsertOutcome()
     valid: list[ContactRow] = []
     first: dict[str, tuple[int, ContactRow]] = {}
+    owners: dict[str, tuple[int, str]] = {}  # account -> the first row naming its owner
     for index, values in enumerate(rows):
         try:
             row = _parse(index, values, outcome.warnings)
         except RowRejected as exc:
             outcome.rejected.append(RowProblem(index, exc.field, exc.reason))
             continue
+        if row.owner_email:
+            named = owners.setdefault(row.account, (index, row.owner_email))
+            if named[1] != row.owner_email:
+                reason = owner_conflict(row.account, named[1], f"at index {named[0]}")
+                outcome.rejected.append(RowProblem(index, "owner_email", reason))
+                continue
         earlier = first.get(row.email)
         if earlier is None:
             first[row.email] = (index, row)

@@ -42,7 +42,9 @@ class ContactIn(RequestBody):
     segment: str = Field(
         "", max_length=_CELL, description="SMB, MM or ENT; from employees if blank"
     )
-    owner_email: str = Field("", max_length=_CELL, description="the account's rep (created if new)")
+    owner_email: str = Field(
+        "", max_length=_CELL, description="the account's rep, if it has none yet"
+    )
     outreach_mode: str = Field(
         "",
         max_length=_CELL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from campaign_engine.audience.accounts import record_assignment
 from campaign_engine.audience.consent import record_consent
 from campaign_engine.audience.contactrows import (
     CONTACT_ALIASES,
@@ -53,6 +54,7 @@ __all__ = [
     "clean_email",
     "import_contacts",
     "import_reps",
+    "owner_conflict",
 ]
 
 # the marketing target list also carries `exclude` and `reason` (read by `campaign exclude`)
@@ -75,6 +77,7 @@ class ImportResult(FileReport):
     applied: bool = True  # False when --strict refused the file
     import_id: int | None = None  # the record `campaign imports revert` undoes
     unknown_owners: set[str] = field(default_factory=set)  # warned about once each
+    kept_owners: set[str] = field(default_factory=set)  # accounts warned about keeping their rep
 
 
 def import_contacts(
@@ -92,8 +95,11 @@ def import_contacts(
 
     Streams the file and commits every `_CHUNK_ROWS` valid rows, so memory stays bounded.
     With `strict`, the whole file is validated first and nothing is applied if a row fails.
-    An owner_email that is no known rep is a warning: the account waits for that rep (no rep
-    is invented) and gets it when `import reps` brings the address.
+    An owner_email only fills an account that has no rep: a known rep is assigned (and
+    logged), an unknown one is a warning and the account waits for that rep (no rep is
+    invented) until `import reps` brings the address. An account that has a rep keeps it
+    (a warning says how to move it); rows of one account that disagree on the owner are
+    rejected.
     """
     csv_file = open_csv(path, CONTACT_ALIASES, _TARGET_LIST_COLUMNS, encoding, name=name)
     result = ImportResult(file=csv_file.name)
@@ -117,9 +123,14 @@ def import_contacts(
 
 
 def import_reps(
-    db: Database, path: Path, encoding: str | None = None, name: str | None = None
+    db: Database,
+    path: Path,
+    encoding: str | None = None,
+    name: str | None = None,
+    now: datetime | None = None,
 ) -> ImportResult:
     """Upsert reps from `email,name,title,timezone`; accounts waiting for them get them."""
+    now = now or datetime.now(UTC)
     csv_file = open_csv(path, _REP_ALIASES, _REP_COLUMNS, encoding, name=name)
     result = ImportResult(file=csv_file.name)
     csv_file.fill(result)
@@ -141,7 +152,7 @@ def import_reps(
             else:
                 result.unchanged += 1
             session.flush()
-            _adopt_accounts(session, rep)
+            _adopt_accounts(session, rep, f"import reps {Path(result.file).name}", now)
     return result
 
 
@@ -170,13 +181,12 @@ def _name_from_email(email: str) -> str:
     return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part)
 
 
-def _adopt_accounts(session: Session, rep: Rep) -> None:
+def _adopt_accounts(session: Session, rep: Rep, actor: str, now: datetime) -> None:
     """Accounts whose owner_email named this rep before it existed get it now."""
     for account in session.exec(
         select(Account).where(Account.owner_email == rep.email, col(Account.rep_id).is_(None))
-    ):
-        account.rep_id = rep.id
-        session.add(account)
+    ).all():
+        record_assignment(session, account, rep, actor, now)
 
 
 def _validated(
@@ -191,6 +201,12 @@ def _validated(
                 result.rejected.append(check.error)
                 continue
             parsed = check.row
+            if parsed.owner_email:
+                named = seen.first_owner(parsed.account, row.line, parsed.owner_email)
+                if named is not None and named[1] != parsed.owner_email:
+                    conflict = owner_conflict(parsed.account, named[1], f"in line {named[0]}")
+                    result.rejected.append(RowError(result.file, row.line, "owner_email", conflict))
+                    continue
             fingerprint = _fingerprint(parsed)
             earlier = seen.first(parsed.email, row.line, fingerprint)
             if earlier is None:
@@ -206,6 +222,11 @@ def _validated(
                 )
             else:  # an exact duplicate row: harmless, changes nothing
                 result.unchanged += 1
+
+
+def owner_conflict(account: str, owner: str, where: str) -> str:
+    """Why a row naming another owner for `account` than an earlier row (`where`) is refused."""
+    return f"account {account} already owned by {owner} {where}"
 
 
 def _fingerprint(row: ContactRow) -> int:
@@ -231,8 +252,8 @@ def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
 def apply_contacts(
     session: Session, rows: list[ContactRow], now: datetime, result: ImportResult
 ) -> None:
-    reps = _reps(session, rows, result)
-    accounts = _accounts(session, rows, reps)
+    reps = _reps(session, rows)
+    accounts = _accounts(session, rows, reps, result, now)
     existing = {
         c.email: c
         for c in session.exec(
@@ -278,37 +299,32 @@ def apply_contacts(
         record_changes(session, result.import_id, [i for i in created if i], changed)
 
 
-def _reps(session: Session, rows: list[ContactRow], result: ImportResult) -> dict[str, Rep]:
-    """The known reps the rows name; an unknown owner is a warning (no rep is invented)."""
+def _reps(session: Session, rows: list[ContactRow]) -> dict[str, Rep]:
+    """The known reps the rows name (no rep is invented for an unknown owner)."""
     emails = {r.owner_email for r in rows if r.owner_email}
-    reps = {r.email: r for r in session.exec(select(Rep).where(col(Rep.email).in_(emails)))}
-    for row in rows:
-        owner = row.owner_email
-        if owner and owner not in reps and owner not in result.unknown_owners:
-            result.unknown_owners.add(owner)  # one warning per owner, at its first line
-            reason = (
-                f"no rep {owner} yet (this row and every later one naming it): the account "
-                "gets this rep when `campaign import reps` lists the address"
-            )
-            result.warnings.append(RowError(result.file, row.line, "owner_email", reason))
-    return reps
+    return {r.email: r for r in session.exec(select(Rep).where(col(Rep.email).in_(emails)))}
 
 
-def _accounts(session: Session, rows: list[ContactRow], reps: dict[str, Rep]) -> dict[str, Account]:
+def _accounts(
+    session: Session,
+    rows: list[ContactRow],
+    reps: dict[str, Rep],
+    result: ImportResult,
+    now: datetime,
+) -> dict[str, Account]:
     names = {r.account for r in rows}
     accounts = {
         a.name: a for a in session.exec(select(Account).where(col(Account.name).in_(names)))
     }
     wanted: dict[str, dict[str, object]] = {}
+    owners: dict[str, ContactRow] = {}  # the rows of one account agree on it (checked above)
     for row in rows:  # the last row of an account wins, so a re-import changes nothing
         values = wanted.setdefault(row.account, {})
         values["segment"] = row.segment
         if row.employees is not None:
             values["employees"] = row.employees
         if row.owner_email:
-            rep = reps.get(row.owner_email)
-            values["owner_email"] = row.owner_email
-            values["rep_id"] = rep.id if rep is not None else None
+            owners.setdefault(row.account, row)
     for name, values in wanted.items():
         account = accounts.get(name)
         if account is None:
@@ -316,7 +332,43 @@ def _accounts(session: Session, rows: list[ContactRow], reps: dict[str, Rep]) ->
         _assign(account, values)
         session.add(account)
     session.flush()
+    for name, row in owners.items():
+        _own(session, accounts[name], row, reps.get(row.owner_email or ""), result, now)
+    session.flush()
     return accounts
+
+
+def _own(
+    session: Session,
+    account: Account,
+    row: ContactRow,
+    rep: Rep | None,
+    result: ImportResult,
+    now: datetime,
+) -> None:
+    """The row's owner fills an account without a rep; it never replaces one."""
+    owner = row.owner_email or ""
+    if account.rep_id is None and rep is not None:
+        record_assignment(session, account, rep, f"import {Path(result.file).name}:{row.line}", now)
+    elif account.rep_id is None:
+        account.owner_email = owner  # waits for that rep
+        session.add(account)
+        if owner not in result.unknown_owners:
+            result.unknown_owners.add(owner)  # one warning per owner, at its first line
+            reason = (
+                f"no rep {owner} yet (this row and every later one naming it): the account "
+                "gets this rep when `campaign import reps` lists the address"
+            )
+            result.warnings.append(RowError(result.file, row.line, "owner_email", reason))
+    elif (rep is None or rep.id != account.rep_id) and account.name not in result.kept_owners:
+        result.kept_owners.add(account.name)
+        current = session.get(Rep, account.rep_id)
+        keeper = current.email if current else f"rep {account.rep_id}"
+        reason = (
+            f"account {account.name} keeps its rep {keeper}; to give it to {owner}, run "
+            f"`campaign accounts assign '{account.name}' {owner}`"
+        )
+        result.warnings.append(RowError(result.file, row.line, "owner_email", reason))
 
 
 def _assign(obj: object, values: Mapping[str, object]) -> bool:

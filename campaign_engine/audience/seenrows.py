@@ -27,6 +27,7 @@ class SeenRows:
         self._db.execute(
             "CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER, fingerprint INTEGER)"
         )
+        self._db.execute("CREATE TABLE owners (account TEXT PRIMARY KEY, line INTEGER, owner TEXT)")
 
     def __enter__(self) -> SeenRows:
         return self
@@ -46,3 +47,15 @@ class SeenRows:
             "SELECT line, fingerprint FROM seen WHERE key = ?", (key,)
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def first_owner(self, account: str, line: int, owner: str) -> tuple[int, str] | None:
+        """Remember the account's owner; if the file named one before, return (line, owner)."""
+        added = self._db.execute(
+            "INSERT OR IGNORE INTO owners VALUES (?, ?, ?)", (account, line, owner)
+        ).rowcount
+        if added:
+            return None
+        row = self._db.execute(
+            "SELECT line, owner FROM owners WHERE account = ?", (account,)
+        ).fetchone()
+        return int(row[0]), str(row[1])

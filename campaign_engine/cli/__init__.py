@@ -8,6 +8,7 @@ integrations (`campaign --help` lists them in this order), each with an example 
 from __future__ import annotations
 
 from campaign_engine.cli import (
+    accounts,
     campaigns,
     contacts,
     database,
@@ -47,6 +48,12 @@ group(
     "campaign import contacts contacts.csv --errors rejected.csv",
 )
 group("imports", imports.imports_app, SET_UP, "campaign imports revert 7 --reason 'wrong file'")
+group(
+    "accounts",
+    accounts.accounts_app,
+    SET_UP,
+    "campaign accounts assign 'Acme Corp' dana@example.com",
+)
 group("users", users.users_app, SET_UP, "campaign users add ops@example.com --role ops")
 group(
     "dkim",

@@ -79,7 +79,7 @@ def import_reps_command(
 ) -> None:
     """Upsert sales reps (name, title, time zone) by email."""
     c = context_of(ctx)
-    print_import(imports.import_reps(c.db, file), "reps")
+    print_import(imports.import_reps(c.db, file, now=parse_now(None)), "reps")
 
 
 @subcommand(contacts_app, "set-mode", "campaign contacts set-mode ana@acme.example B")

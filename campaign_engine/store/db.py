@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from campaign_engine.store import account_tables as _account_tables  # noqa: F401  (who owns an account)
 from campaign_engine.store import api_tables as _api_tables  # noqa: F401  (API tokens, webhooks)
 from campaign_engine.store import campaign_log as _campaign_log  # noqa: F401  (who launched, paused)
 from campaign_engine.store import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)

@@ -1,0 +1,47 @@
+"""/accounts/{name}/rep: give an account to a rep (what `campaign accounts assign` does)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+
+from campaign_engine.api.auth import Api, OpsOrIntegration, context
+from campaign_engine.audience.accounts import assign_account
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["accounts"])
+Ctx = Annotated[Api, Depends(context)]
+
+
+class RepIn(BaseModel):
+    rep_email: str = Field(max_length=320, description="a known rep's address")
+
+
+class AssignmentOut(BaseModel):
+    account: str
+    rep_email: str
+    previous_rep_email: str = Field(description='"" when the account had no rep')
+    changed: bool
+
+
+@router.put(
+    "/accounts/{name}/rep",
+    response_model=AssignmentOut,
+    summary="Give an account to a rep (logged); open contact requests move to them",
+)
+def assign(
+    name: Annotated[str, Path(max_length=500, description="The account's name.")],
+    body: RepIn,
+    caller: OpsOrIntegration,
+    api: Ctx,
+) -> AssignmentOut:
+    with api.db.session() as session:
+        done = assign_account(session, name, body.rep_email, f"api:{caller.name}", api.clock())
+    log.info("API %s: %s", caller.name, done.sentence())
+    return AssignmentOut(**done.__dict__)
