@@ -36,6 +36,7 @@ console = Console() if sys.stdout.isatty() else Console(width=150)
 DEMO_PASSWORD = "demo-console-password"  # the demo's console logins (local only)
 DEMO_OPS = "ops@gitlab-demo.example"
 DEMO_REP = "grace.kim@gitlab-demo.example"  # owns accounts in the example target list
+SALES_OPS = "sales-ops@gitlab-demo.example"  # [reps] unassigned_to: requests no rep owns
 
 
 def write_config() -> Path:
@@ -63,6 +64,10 @@ bounce_address = "bounces@gitlab-demo.example"
 selector = "demo"
 domain = "gitlab-demo.example"
 private_key_path = "dkim.pem"
+
+# A contact whose account no rep owns still reaches a person: this address.
+[reps]
+unassigned_to = "{SALES_OPS}"
 """
     CONFIG.write_text(text, encoding="utf-8")
     return CONFIG
@@ -182,20 +187,51 @@ def close_the_loop() -> dict[str, str]:
     )
     files = [str(inbox / n) for n in ("reply.eml", "out-of-office.eml", "bounce.eml")]
     campaign("inbox", "import", *files, "--now", f"{START.isoformat()}T17:05:00+00:00")
-    campaign("tick", "--now", f"{START.isoformat()}T17:06:00+00:00", quiet=True)  # alerts
     (alert,) = [m for m in outbox_mail() if m["X-Campaign-Alert"] == "contact_request"]
-    console.print(
-        f"\n[bold]The rep's alert[/bold] (To: {alert['To']}, Reply-To: {alert['Reply-To']})"
-    )
-    console.print(f"Subject: {alert['Subject']}\n", markup=False)
-    body = alert.get_body(("plain",))
-    console.print(str(body.get_content() if body else ""), markup=False)
+    show_alert("The rep's alert, sent by `inbox import` itself", alert)
     campaign("suppress", "list")
     return {
         reply["To"].addresses[0].addr_spec: "replied to email 1",
         away["To"].addresses[0].addr_spec: "out of office",
         gone: "bounced",
     }
+
+
+def show_alert(title: str, alert: EmailMessage, lines: int | None = None) -> None:
+    console.print(f"\n[bold]{title}[/bold] (To: {alert['To']}, Reply-To: {alert['Reply-To']})")
+    console.print(f"Subject: {alert['Subject']}\n", markup=False)
+    body = alert.get_body(("plain",))
+    text = str(body.get_content() if body else "")
+    console.print("\n".join(text.splitlines()[:lines]) if lines else text, markup=False)
+
+
+def raised_hands() -> None:
+    """A contact whose account no rep owns asks for a call: the alert reaches the unassigned
+    fallback (sales ops); the account gets a rep, the request moves to her and she is alerted
+    at once; she marks it handled."""
+    console.rule("A raised hand always reaches a person")
+    newcomer = RUN_DIR / "new-account.csv"
+    newcomer.write_text(
+        "email,first_name,last_name,title,account,employees,owner_email\n"
+        "ines.ortega@brightpath.example,Ines,Ortega,CTO,Brightpath,420,"
+        "hannah.lee@gitlab-demo.example\n"
+    )
+    campaign("import", "contacts", str(newcomer))  # hannah.lee is no rep: nobody owns it
+    moment = f"{START.isoformat()}T18:00:00+00:00"
+    campaign("contact-request", "ines.ortega@brightpath.example", "--note",
+             "We renew in June; can someone call me this week?", "--now", moment)  # fmt: skip
+    (fallback,) = [m for m in outbox_mail() if str(m["To"]) == SALES_OPS]
+    show_alert("The unassigned fallback's alert", fallback, lines=9)
+    campaign("requests", "list", "--unassigned")
+    campaign("accounts", "assign", "Brightpath", DEMO_REP, "--now", moment)
+    (moved,) = [m for m in outbox_mail() if "Ines" in str(m["Subject"]) and
+                m["To"].addresses[0].addr_spec == DEMO_REP]  # fmt: skip
+    show_alert("Grace's alert, the moment the account is hers", moved, lines=6)
+    listed = json.loads(campaign("requests", "list", "--rep", DEMO_REP, "--format", "json",
+                                 quiet=True))  # fmt: skip
+    for request in listed:
+        campaign("requests", "handled", str(request["id"]), "--outcome", "meeting booked",
+                 "--rep", DEMO_REP, "--note", "call booked for Thursday")  # fmt: skip
 
 
 def show_email_2(loop: dict[str, str], records: list[dict[str, object]]) -> None:
@@ -269,7 +305,7 @@ def main() -> None:
         f"{START - timedelta(days=1)}T12:00:00+00:00",  # the demo's clock: the day before
     )
     loop: dict[str, str] = {}
-    tick_through_every_zone(lambda: loop.update(close_the_loop()))
+    tick_through_every_zone(lambda: (loop.update(close_the_loop()), raised_hands()))
     console.rule("Result")
     campaign("status")
     records = json.loads(campaign("messages", "--limit", "0", "--format", "json", quiet=True))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, BackgroundTasks, Depends, Path
 from pydantic import BaseModel, Field
 
 from campaign_engine.api.auth import Api, OpsOrIntegration, context
 from campaign_engine.audience.accounts import assign_account
+from campaign_engine.reps.request_alerts import hand_over_requests
 
 __all__ = ["router"]
 
@@ -28,6 +29,7 @@ class AssignmentOut(BaseModel):
     rep_email: str
     previous_rep_email: str = Field(description='"" when the account had no rep')
     changed: bool
+    requests_moved: int = Field(description="open contact requests moved to the rep (alerted)")
 
 
 @router.put(
@@ -40,8 +42,12 @@ def assign(
     body: RepIn,
     caller: OpsOrIntegration,
     api: Ctx,
+    background: BackgroundTasks,
 ) -> AssignmentOut:
+    now = api.clock()
     with api.db.session() as session:
-        done = assign_account(session, name, body.rep_email, f"api:{caller.name}", api.clock())
+        done = assign_account(session, name, body.rep_email, f"api:{caller.name}", now)
+    moved = hand_over_requests(api.db, api.settings, now)
     log.info("API %s: %s", caller.name, done.sentence())
-    return AssignmentOut(**done.__dict__)
+    background.add_task(api.send_alerts)  # the rep hears of the moved requests at once
+    return AssignmentOut(**done.__dict__, requests_moved=moved)

@@ -23,10 +23,12 @@ from campaign_engine.store.models import (
     Rep,
     Suppression,
 )
+from campaign_engine.store.request_tables import ContactRequest
 
 __all__ = ["ForgetReport", "export_person", "forget_person"]
 
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
+_REQUESTS: sa.Table = ContactRequest.__table__  # type: ignore[attr-defined]
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
 
@@ -59,6 +61,7 @@ def export_person(db: Database, email: str) -> dict[str, Any]:
             "enrollments": [],
             "messages": [],
             "events": [],
+            "contact_requests": [],
         }
         if contact is not None:
             account = session.get(Account, contact.account_id)
@@ -69,6 +72,7 @@ def export_person(db: Database, email: str) -> dict[str, Any]:
                 ("enrollments", Enrollment),
                 ("messages", Message),
                 ("events", Event),
+                ("contact_requests", ContactRequest),
             ):
                 rows = session.exec(
                     select(model).where(model.contact_id == contact.id).order_by(col(model.id))
@@ -137,6 +141,11 @@ def _erase_activity(session: Session, contact: Contact) -> tuple[int, int]:
         .where(_EVENTS.c.contact_id == contact.id)
         .values(user_agent=None, ip_prefix=None, note=None)
     ).rowcount
+    connection.execute(
+        sa.update(_REQUESTS)
+        .where(_REQUESTS.c.contact_id == contact.id)
+        .values(message="", preferred_time="", replied_by="", note="")
+    )
     return messages, events
 
 

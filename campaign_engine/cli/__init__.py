@@ -22,6 +22,7 @@ from campaign_engine.cli import (
     messages,
     rehearse,
     relay,
+    requests,
     setup,
     stages,
     suppress,
@@ -48,12 +49,6 @@ group(
     "campaign import contacts contacts.csv --errors rejected.csv",
 )
 group("imports", imports.imports_app, SET_UP, "campaign imports revert 7 --reason 'wrong file'")
-group(
-    "accounts",
-    accounts.accounts_app,
-    SET_UP,
-    "campaign accounts assign 'Acme Corp' dana@example.com",
-)
 group("users", users.users_app, SET_UP, "campaign users add ops@example.com --role ops")
 group(
     "dkim",
@@ -95,6 +90,13 @@ command(
     contacts.contact_request,
     FOLLOW_UP,
     "campaign contact-request ana@acme.example --note 'call me Tuesday'",
+)
+group("requests", requests.requests_app, FOLLOW_UP, "campaign requests list --unassigned")
+group(
+    "accounts",
+    accounts.accounts_app,
+    FOLLOW_UP,
+    "campaign accounts assign 'Acme Corp' dana@example.com",
 )
 group("contacts", contacts.contacts_app, FOLLOW_UP, "campaign contacts export ana@acme.example")
 group("drafts", drafts.drafts_app, FOLLOW_UP, "campaign drafts list --rep rep@example.com")

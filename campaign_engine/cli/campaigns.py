@@ -36,6 +36,7 @@ from campaign_engine.core.secretcheck import require_strong_secret
 from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
 from campaign_engine.reporting.report_model import CampaignReport, Report, TitleSlice
+from campaign_engine.reporting.request_lists import count_unassigned
 from campaign_engine.sending import relay_state
 from campaign_engine.store import queries
 
@@ -151,6 +152,7 @@ def status(
             queries.campaign_by_name(session, campaign)
         statuses = reports.campaign_statuses(session, campaign, now=moment)
         rate = reports.recent_send_rate(session, moment)
+        unassigned = count_unassigned(session)
     relay = relay_state.pause_status(c.existing_db, c.settings, moment)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
@@ -161,6 +163,10 @@ def status(
     line = backlog_line(statuses, rate, c.settings, relay.paused)
     if line:
         out.print(line)
+    out.print(
+        f"Contact requests no rep owns: {unassigned}"
+        + (" (the console's Unassigned page; `campaign accounts assign`)" if unassigned else "")
+    )
 
 
 class ReportFormat(StrEnum):
@@ -287,7 +293,9 @@ def _print_report(result: Report) -> None:
         t = item.totals
         out.print(
             f"{item.name} ({item.sequence}, from {item.start_date}): "
-            f"{t.enrolled} enrolled, {item.touched} emailed, SAO {item.sao}; not counted: "
+            f"{t.enrolled} enrolled, {item.touched} emailed, SAO {item.sao}; contact requests "
+            f"handled: {', '.join(f'{k} {n}' for k, n in item.requests_handled.items())};"
+            " not counted: "
             f"{t.apple_opens} Apple privacy opens, {t.scanner_opens} scanner opens, "
             f"{t.scanner_clicks} scanner clicks"
         )

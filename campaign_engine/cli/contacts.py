@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from campaign_engine.audience import imports, privacy
+from campaign_engine.cli.accounts import alert_now
 from campaign_engine.cli.app import (
     ByOption,
     CampaignOption,
@@ -34,7 +35,6 @@ from campaign_engine.cli.csv_input import (
 )
 from campaign_engine.reps import outreach
 from campaign_engine.sending import recovery
-from campaign_engine.sending.transport import make_transport
 from campaign_engine.store import queries
 
 import_app = command_group(help="Import contacts or reps from CSV.", no_args_is_help=True)
@@ -63,10 +63,13 @@ def import_contacts_command(
     """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1).
     Each import is recorded: `campaign imports revert ID` undoes it."""
     c = context_of(ctx)
+    moment = parse_now(None)
     with progress_bar(f"importing {file.name}") as progress:
         result = imports.import_contacts(
-            c.db, file, parse_now(None), encoding, strict, progress, by=by or os_user()
+            c.db, file, moment, encoding, strict, progress, by=by or os_user()
         )
+    if result.applied:
+        alert_now(c, moment)  # accounts that got their rep: their open requests follow
     print_import(result, "contacts", errors)
 
 
@@ -79,7 +82,10 @@ def import_reps_command(
 ) -> None:
     """Upsert sales reps (name, title, time zone) by email."""
     c = context_of(ctx)
-    print_import(imports.import_reps(c.db, file, now=parse_now(None)), "reps")
+    moment = parse_now(None)
+    result = imports.import_reps(c.db, file, now=moment)
+    alert_now(c, moment)  # accounts that waited for these reps: their open requests follow
+    print_import(result, "reps")
 
 
 @subcommand(contacts_app, "set-mode", "campaign contacts set-mode ana@acme.example B")
@@ -134,7 +140,7 @@ def contact_request(
     now: NowOption = None,
 ) -> None:
     """Record a contact request by hand: out of automation, sales direct, the rep is alerted."""
-    from campaign_engine.reps.alerts import send_pending_alerts
+    from campaign_engine.reps.alerts import NOBODY
     from campaign_engine.reps.contact_requests import clean_form, record_contact_request
 
     c = context_of(ctx)
@@ -143,12 +149,7 @@ def contact_request(
     result = record_contact_request(
         c.db, c.settings, moment, email=email, form=form, source="manual"
     )
-
-    async def send() -> int:
-        async with make_transport(c.settings) as transport:
-            return await send_pending_alerts(c.db, c.settings, transport, moment)
-
-    sent = asyncio.run(send())
+    sent = alert_now(c, moment)[1]
     step = f"email {result.step}" if result.step else "no email sent yet"
     out.print(
         f"Contact request recorded for {result.contact_email} ({step}): "
@@ -157,9 +158,21 @@ def contact_request(
     )
     if result.repeated:
         out.print("The same request was recorded moments ago: no second alert.")
-    elif not result.rep_email:
+        return
+    if result.cancelled_drafts:
+        out.print(f"{result.cancelled_drafts} open sequence draft(s) to them cancelled.")
+    who = ", ".join(result.alerted)
+    if result.unassigned and not who:
         err.print(
-            "[yellow]warning:[/yellow] the account has no rep: nobody was alerted", markup=True
+            f"[yellow]warning:[/yellow] {escape(NOBODY)}; give the account a rep:"
+            " `campaign accounts assign ACCOUNT REP_EMAIL`",
+            markup=True,
+        )
+    elif result.unassigned:
+        out.print(
+            f"No rep owns the account: the alert {'went' if sent else 'is queued'} to the"
+            f" unassigned fallback ({who}). `campaign accounts assign ACCOUNT REP_EMAIL` moves"
+            " the request to a rep and alerts them."
         )
     elif sent:
         out.print(f"Alert sent to {result.rep_name or result.rep_email} <{result.rep_email}>.")

@@ -80,7 +80,9 @@ def drafts_list(
             "rep": v.rep_email,
             "step": str(v.step),
             "subject": v.subject,
-            "status": v.status + (f" ({v.status_note})" if v.status_note else ""),
+            "status": v.status
+            + (f" ({v.status_note})" if v.status_note else "")
+            + (f"; held: {v.held}" if v.held and v.status == "draft" else ""),
         }
         table.add_row(*(cells[column] for column in columns))
     out.print(table)
@@ -181,11 +183,15 @@ def drafts_done(
     rep: RepOption = None,
     note: Annotated[str, typer.Option(help="Free text kept with the mark.")] = "",
 ) -> None:
-    """Mark a thread as moved to a meeting or an opportunity: no more next-step reminders."""
+    """Mark a thread as moved to a meeting or an opportunity: no more next-step reminders, and
+    the contact's open drafts are cancelled."""
     c = context_of(ctx)
     with c.db.session() as session:
         drafts.mark_done(session, contact_email, rep, reason.value, parse_now(None), note)
-    out.print(f"{contact_email}: moved to {reason.value}; no more reminders for this contact.")
+    out.print(
+        f"{contact_email}: moved to {reason.value}; no more reminders for this contact, open"
+        " drafts to them cancelled."
+    )
 
 
 def reminders_command(

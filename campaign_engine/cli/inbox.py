@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from campaign_engine.cli.accounts import alert_now
 from campaign_engine.cli.app import (
     ByOption,
     NowOption,
@@ -40,7 +41,9 @@ def inbox_poll(ctx: typer.Context, now: NowOption = None) -> None:
     """Handle the new mail in [inbox] folder once; moved to processed_folder or unmatched_folder
     (failed_folder after 3 failed attempts)."""
     root = context_of(ctx)
-    report = poll_inbox(root.db, root.settings, parse_now(now))
+    moment = parse_now(now)
+    report = poll_inbox(root.db, root.settings, moment)
+    alert_now(root, moment)  # a reply is a contact request: its rep hears of it now
     for label, handled in report.handled:
         out.print(f"{label}: {handled}")
     for label, problem in report.failed:
@@ -68,6 +71,7 @@ def inbox_import(
             err.print(f"{label}: {outcome}")
         else:
             out.print(f"{label}: {outcome}")
+    alert_now(root, moment)  # a reply is a contact request: its rep hears of it now
     if failed:
         raise typer.Exit(1)
 

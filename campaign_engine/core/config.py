@@ -23,6 +23,7 @@ from campaign_engine.core.errors import ConfigError
 __all__ = [
     "DkimSettings",
     "InboxSettings",
+    "RepsSettings",
     "Settings",
     "SmtpSettings",
     "find_config",
@@ -108,6 +109,20 @@ class InboxSettings:
 
 
 @dataclass(frozen=True)
+class RepsSettings:
+    """Who hears of a contact whose account no rep owns."""
+
+    # Addresses (comma-separated) alerted when no rep owns the account; "" = the console's
+    # ops users.
+    unassigned_to: str = ""
+
+    @property
+    def fallback(self) -> list[str]:
+        """The configured fallback addresses, lower-cased, in order."""
+        return [a.strip().lower() for a in self.unassigned_to.split(",") if a.strip()]
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the engine; paths are absolute (resolved against the config file)."""
 
@@ -150,6 +165,7 @@ class Settings:
     smtp: SmtpSettings = SmtpSettings()
     dkim: DkimSettings = DkimSettings()
     inbox: InboxSettings = InboxSettings()
+    reps: RepsSettings = RepsSettings()
 
     def __repr__(self) -> str:
         """Every setting but secrets: the database URL's password is masked, the HMAC secret and
@@ -214,6 +230,12 @@ class Settings:
                 " supported: use sqlite:///path/to/file.db or"
                 " postgresql://user:password@host:5432/dbname (CAMPAIGN_DATABASE_URL)"
             )
+        for address in self.reps.fallback:
+            if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+", address):
+                raise ConfigError(
+                    f"{self.config_path}: [reps] unassigned_to must be addresses separated by"
+                    f" commas, like sales-ops@example.com, not {address!r}"
+                )
         if not self.secret:
             raise ConfigError(
                 f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"
@@ -286,18 +308,20 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     smtp_raw = dict(raw.pop("smtp", {}) or {})
     dkim_raw = dict(raw.pop("dkim", {}) or {})
     inbox_raw = dict(raw.pop("inbox", {}) or {})
+    reps_raw = dict(raw.pop("reps", {}) or {})
     top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
     values = _apply(
         Settings,
         top,
         env,
         prefix="",
-        skip={"config_path", "smtp", "dkim", "inbox"},
+        skip={"config_path", "smtp", "dkim", "inbox", "reps"},
         source=config_path,
     )
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
     dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
     inbox = _apply(InboxSettings, inbox_raw, env, prefix="INBOX_", skip=set(), source=config_path)
+    reps = _apply(RepsSettings, reps_raw, env, prefix="REPS_", skip=set(), source=config_path)
     if smtp.get("ca_file"):
         smtp["ca_file"] = str((base / Path(smtp["ca_file"])).resolve())
     if dkim.get("private_key_path"):
@@ -316,6 +340,7 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         smtp=SmtpSettings(**smtp),
         dkim=DkimSettings(**dkim),
         inbox=InboxSettings(**inbox),
+        reps=RepsSettings(**reps),
         **values,
     )
 

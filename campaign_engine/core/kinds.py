@@ -17,6 +17,7 @@ __all__ = [
     "MessageOutcome",
     "MessageState",
     "OutreachMode",
+    "RequestOutcome",
     "ReviewStatus",
     "SuppressReason",
     "ThreadMark",
@@ -142,6 +143,14 @@ class DigestMode(StrEnum):
     SCHEDULED = "scheduled"  # one digest at `hour` on each of `weekdays`, in the rep's time zone
     IMMEDIATE = "immediate"  # one digest per tick that has new engagement
     OFF = "off"  # no digests (engagement stays unclaimed until the rep turns them back on)
+
+
+class RequestOutcome(StrEnum):
+    """How the rep handled a contact request."""
+
+    MEETING_BOOKED = "meeting booked"
+    NOT_A_FIT = "not a fit"
+    NO_ANSWER = "no answer"
 
 
 class ThreadMark(StrEnum):

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.enrolment import enrol_late_joiners
@@ -15,6 +15,7 @@ from campaign_engine.engine.webhook_sender import WebhookPump
 from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
+from campaign_engine.reps.request_alerts import hand_over_requests
 from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
@@ -55,13 +56,15 @@ class TickReport:
 
 
 class Ticker:
-    """Campaign messages first, then rep alerts, digests and reminder mail; no state between ticks."""
+    """Alerts to reps first (and again between batches), then campaign messages, then digests
+    and reminder mail; no state between ticks."""
 
     def __init__(self, db: Database, settings: Settings, transport: Transport) -> None:
         self.db = db
         self.settings = settings
         self.transport = transport
         self.dispatcher = Dispatcher(db, settings, transport)
+        self._alerted = 0  # alerts sent by the running tick
         self.webhooks = WebhookPump(db)  # its own task: a slow receiver never holds up a tick
 
     def request_stop(self) -> None:
@@ -70,6 +73,14 @@ class Ticker:
 
     async def tick(self, now: datetime) -> TickReport:
         started = clock = time.monotonic()
+        self._alerted = 0
+        hand_over_requests(self.db, self.settings, now)  # accounts that got a rep since
+        await self._alerts(now)  # people before bulk
+
+        async def between_batches() -> None:  # the tick's `now`, moved on by the time it took
+            await self._alerts(now + timedelta(seconds=time.monotonic() - started))
+
+        self.dispatcher.between_batches = between_batches
         joined = enrol_late_joiners(self.db, self.settings, now)
         report = TickReport(await self.dispatcher.send_due(now))
         report.add("late joiners", joined)
@@ -87,11 +98,16 @@ class Ticker:
         TICK_STATS.record(now, time.monotonic() - started, str(report))
         return report
 
+    async def _alerts(self, now: datetime) -> None:
+        if not self.dispatcher.stop_requested:
+            self._alerted += await send_pending_alerts(self.db, self.settings, self.transport, now)
+
     async def _rep_mail(
         self, report: TickReport, now: datetime, lap: Callable[[str], None]
     ) -> None:
-        """Alerts, digests and reminder mail to reps, each phase timed."""
-        report.add("alerts", await send_pending_alerts(self.db, self.settings, self.transport, now))
+        """Alerts (those raised during the tick), digests and reminder mail, each phase timed."""
+        await self._alerts(now)
+        report.add("alerts", self._alerted)
         lap("alerts")
         report.counts.update(
             (await send_due_digests(self.db, self.settings, self.transport, now)).counts()

@@ -26,6 +26,8 @@ from campaign_engine.core.errors import ConfigError, TransportError
 from campaign_engine.core.kinds import InboundKind
 from campaign_engine.inbound.actions import Handled
 from campaign_engine.inbound.pipeline import Failed, process_isolated
+from campaign_engine.reps.alerts import send_alerts_now
+from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboxCursor
 
@@ -107,6 +109,8 @@ async def poll_in_background(db: Database, settings: Settings) -> None:
         log.error("inbox poll failed: %s; trying again in %ss", exc, settings.inbox_poll_seconds)
         return
     log.info("inbox: %s", report)
+    # A reply is a contact request: its alert goes now, not at the next tick.
+    await send_alerts_now(db, settings, lambda: make_transport(settings), datetime.now(UTC))
 
 
 def check_login(inbox: InboxSettings) -> str:

@@ -1,8 +1,9 @@
-"""A rep's day in the web app: new contact requests, reminders due, and the drafts in the order
-they are due; the drafts list is searched and paged in SQL.
+"""A rep's drafts in the order they are due (My day and the Drafts page), searched and paged
+in SQL (open contact requests: request_lists).
 
 Due order: a draft whose previous email went out (or the first email) comes first, the oldest
-previous send first; a draft waiting for an earlier email comes last.
+previous send first; then drafts waiting for an earlier email; last the held ones (the contact
+unsubscribed, is suppressed or excluded, or in mode A), which are never due.
 """
 
 from __future__ import annotations
@@ -15,28 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from campaign_engine.core.kinds import EventKind, MessageState
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.reporting.search import COUNT_CAP, every_word_in
 from campaign_engine.reps.drafts import rep_by_email
-from campaign_engine.sending.sequences import Sequence
-from campaign_engine.store.models import Account, Campaign, Contact, Draft, Event, Message, Rep
+from campaign_engine.reps.held import held_reason
+from campaign_engine.store.models import Account, Campaign, Contact, Draft, Message, Rep
 
-__all__ = ["REQUEST_DAYS", "DraftRow", "RequestLine", "contact_requests", "draft_rows"]
-
-REQUEST_DAYS = 14  # how far back "new contact requests" reach
-
-
-@dataclass(frozen=True)
-class RequestLine:
-    contact_id: int
-    email: str
-    name: str
-    account: str
-    campaign: str
-    step: int | None
-    meeting: str
-    note: str
-    at: datetime | None
+__all__ = ["DraftRow", "draft_rows"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +42,7 @@ class DraftRow:
     previous_sent_at: datetime | None  # when the email before this one went out
     due_at: datetime | None  # previous send + reminder days (None: first email, or waiting)
     waiting: bool  # the previous email has not gone out yet
+    held: str = ""  # why it may not be sent now (unsubscribed, suppressed, excluded...): never due
 
 
 def _owned(session: Session, rep_email: str | None) -> Any:
@@ -71,43 +58,6 @@ def _before(previous: Any) -> Any:
         col(previous.step) == col(Draft.step) - 1,
         col(previous.state) == MessageState.SENT,
     )
-
-
-def contact_requests(session: Session, rep_email: str | None, now: datetime) -> list[RequestLine]:
-    """Contact requests of the last REQUEST_DAYS, newest first, with the meeting to run."""
-    rows = session.exec(
-        select(Event, Contact, Account, Message.step, Campaign)  # type: ignore[call-overload]
-        .join(Contact, col(Contact.id) == Event.contact_id)
-        .join(Account, col(Account.id) == Contact.account_id)
-        .join(Message, col(Message.id) == Event.message_id, isouter=True)
-        .join(Campaign, col(Campaign.id) == Message.campaign_id, isouter=True)
-        .where(
-            Event.kind == EventKind.CONTACT_REQUEST,
-            col(Event.occurred_at) >= now - timedelta(days=REQUEST_DAYS),
-            _owned(session, rep_email),
-        )
-        .order_by(col(Event.occurred_at).desc())
-        .limit(50)
-    ).all()
-    lines = []
-    for event, contact, account, step, campaign in rows:
-        meeting = ""
-        if campaign is not None and step is not None:
-            meeting = Sequence.from_json(campaign.sequence_json).step(step).meeting
-        lines.append(
-            RequestLine(
-                contact.id or 0,
-                contact.email,
-                f"{contact.first_name} {contact.last_name}".strip(),
-                account.name,
-                campaign.name if campaign else "",
-                step,
-                meeting,
-                event.note or "",
-                event.occurred_at,
-            )
-        )
-    return lines
 
 
 def draft_rows(
@@ -145,8 +95,9 @@ def draft_rows(
         Draft.subject,
     )  # fmt: skip
     waiting = sa.and_(col(Draft.step) > 1, col(previous.sent_at).is_(None))
+    held = held_reason(col(Draft.campaign_id))
     ordered = query.order_by(
-        sa.case((waiting, 1), else_=0),
+        sa.case((held.is_not(None), 2), (waiting, 1), else_=0),
         sa.case((col(Draft.step) == 1, 0), else_=1),
         previous.sent_at,
         col(Campaign.start_date),
@@ -159,7 +110,7 @@ def draft_rows(
     total = len(matching)
     ids = matching[offset : offset + limit]
     page = (
-        select(Draft, Campaign, Contact, Account, Rep, previous.sent_at)  # type: ignore[call-overload]
+        select(Draft, Campaign, Contact, Account, Rep, previous.sent_at, held)  # type: ignore[call-overload]
         .join(Campaign, col(Campaign.id) == Draft.campaign_id)
         .join(Contact, col(Contact.id) == Draft.contact_id)
         .join(Account, col(Account.id) == Contact.account_id)
@@ -169,7 +120,7 @@ def draft_rows(
     )
     found = {row[0].id: row for row in session.exec(page).all()}
     rows = []
-    for draft, camp, contact, account, rep, sent_at in (found[i] for i in ids if i in found):
+    for draft, camp, contact, account, rep, sent_at, why in (found[i] for i in ids if i in found):
         rows.append(
             DraftRow(
                 id=draft.id or 0,
@@ -187,6 +138,7 @@ def draft_rows(
                 previous_sent_at=sent_at,
                 due_at=sent_at + timedelta(days=reminder_days) if sent_at else None,
                 waiting=draft.step > 1 and sent_at is None,
+                held=why or "",
             )
         )
     return rows, min(total, cap), total > cap

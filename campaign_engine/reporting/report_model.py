@@ -314,6 +314,8 @@ class CampaignReport:
     roles: list[RoleReport] = field(default_factory=list)
     longest_stage: StageFigures | None = None  # the highest average days, of those known
     sent_per_local_day: dict[str, int] = field(default_factory=dict)  # recipients' calendars
+    # contact requests from this campaign's emails by how the rep handled them ("open": not yet)
+    requests_handled: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from campaign_engine.core.kinds import Channel, EnrollmentStatus, EventKind, Mes
 from campaign_engine.reporting import funnel, report_queries
 from campaign_engine.reporting import report_model as model
 from campaign_engine.reporting.local_days import late_joiner_counts, sends_per_local_day
+from campaign_engine.reporting.request_lists import handled_by_campaign
 from campaign_engine.reps import reminder_query
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.sending.delivery_record import failure_reason
@@ -328,7 +329,12 @@ def load_report(
     counts = report_queries.count_report(
         session, tuple(campaigns), now, reminders(session, [c.id for c in campaigns])
     )
-    return funnel.compute_report(counts, now)
+    report = funnel.compute_report(counts, now)
+    handled = handled_by_campaign(session, [c.id for c in campaigns])
+    ids = {c.name: c.id for c in campaigns}
+    for item in report.campaigns:
+        item.requests_handled = handled[ids[item.name]]
+    return report
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,15 @@
 """Alerts to reps: rendered when raised, stored, and sent (and retried) until the relay takes them.
 
 An alert row is written in the same transaction as what caused it, so a relay that is down
-loses nothing: `send_pending_alerts` (called after every scheduler tick, and right after a
-contact request) picks up whatever is still queued.
+loses nothing: `send_pending_alerts` (called right after a contact request, and by every tick
+before and between its batches of campaign mail) picks up whatever is still queued.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parseaddr
@@ -31,15 +32,21 @@ from campaign_engine.store.models import Alert
 
 __all__ = [
     "CONTACT_REQUEST",
+    "NOBODY",
     "ContactRequestAlert",
     "queue_alert",
     "render_contact_request",
+    "send_alerts_now",
     "send_pending_alerts",
 ]
 
 log = logging.getLogger(__name__)
 
 CONTACT_REQUEST = "contact_request"
+NOBODY = (
+    "nobody to alert: no rep owns the account and there is no fallback"
+    " (set [reps] unassigned_to, or add an ops user)"
+)
 ALERT_BATCH = 100  # alerts claimed per pass
 _ALERTS: sa.Table = Alert.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
@@ -77,6 +84,10 @@ class ContactRequestAlert:
     contact_url: str = ""  # the contact in the web app
     role: str = ""  # economic buyer, technical influencer or other, when the sequence is known
     may_be_automatic: str = ""  # a reply with a weak sign of an auto-reply: the sign, in words
+    unassigned: bool = False  # no rep owns the account: this goes to the fallback
+    assign_command: str = ""  # how to give the account a rep (when unassigned)
+    unassigned_url: str = ""  # the console's list of unassigned requests
+    handed_over_from: str = ""  # the request moved to this rep from someone else
 
 
 def render_contact_request(templates_dir: Path, alert: ContactRequestAlert) -> tuple[str, str, str]:
@@ -117,7 +128,7 @@ def queue_alert(
         text=text,
         html=html,
         state=AlertState.QUEUED if recipient else AlertState.FAILED,
-        error=None if recipient else "the account has no rep: nobody to alert",
+        error=None if recipient else NOBODY,
         created_at=now,
         next_attempt_at=now,
     )
@@ -142,6 +153,20 @@ async def send_pending_alerts(
         note_relay_fault(db, settings, outcomes, now)
         sent += sum(1 for o in outcomes if o.ok)
     return sent
+
+
+async def send_alerts_now(
+    db: Database, settings: Settings, transport_factory: Callable[[], Transport], now: datetime
+) -> int:
+    """Send the alerts due now on a connection of their own, right where a request came in
+    (contact page, reply, by hand, an assignment); a failure is logged and they stay queued
+    for the next tick. Returns how many the relay accepted."""
+    try:
+        async with transport_factory() as transport:
+            return await send_pending_alerts(db, settings, transport, now)
+    except Exception:
+        log.exception("sending alerts failed; the next tick retries them")
+        return 0
 
 
 def _claim(db: Database, settings: Settings, now: datetime) -> list[Alert]:

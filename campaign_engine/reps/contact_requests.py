@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.utils import formataddr
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -25,18 +24,12 @@ from campaign_engine.core.kinds import (
     MessageState,
     OutreachMode,
 )
-from campaign_engine.reps.alerts import (
-    CONTACT_REQUEST,
-    ContactRequestAlert,
-    queue_alert,
-    render_contact_request,
-)
-from campaign_engine.reps.drafts import create_drafts_for_contact
-from campaign_engine.reps.rep_view import contact_url, local_time
+from campaign_engine.reps.drafts import cancel_open_drafts
+from campaign_engine.reps.request_alerts import alert_request
 from campaign_engine.reps.request_note import RequestNote
-from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Event, Message, Rep
+from campaign_engine.store.models import Account, Contact, Enrollment, Event, Message, Rep
+from campaign_engine.store.request_tables import ContactRequest
 
 __all__ = [
     "MAX_MESSAGE",
@@ -44,6 +37,7 @@ __all__ = [
     "STOP_REASON",
     "ContactRequestResult",
     "RequestForm",
+    "cancel_note",
     "clean_form",
     "record_contact_request",
 ]
@@ -76,6 +70,13 @@ class ContactRequestResult:
     skipped_messages: int
     alert_id: int | None
     repeated: bool = False  # the same request was just recorded: no second event or alert
+    cancelled_drafts: int = 0  # the rep's open sequence drafts to them, closed
+    alerted: tuple[str, ...] = ()  # who the alert goes to (the rep, or the unassigned fallback)
+
+    @property
+    def unassigned(self) -> bool:
+        """No rep owns the contact's account: the alert went to the fallback."""
+        return not self.rep_email
 
 
 def clean_form(fields: Mapping[str, str]) -> RequestForm:
@@ -109,7 +110,8 @@ def record_contact_request(
     replied_by: str = "",
     may_be_automatic: str = "",
 ) -> ContactRequestResult:
-    """Stop automation for the contact, move them to sales direct, record it, queue the alert.
+    """Stop automation for the contact, move them to sales direct, close the rep's sequence
+    drafts, record the request and queue the alert (the rep's, or the unassigned fallback's).
 
     Identify the contact by the message they answered (`message_id`, from the page) or by
     `email` (by hand: the latest email sent to them is named in the alert, if any).
@@ -152,51 +154,58 @@ def record_contact_request(
         contact.outreach_mode = OutreachMode.SALES_ONLY
         contact.updated_at = now
         session.add(contact)
-        # The rep takes it from here, with drafts of the emails the contact has not had yet.
-        create_drafts_for_contact(session, contact.id, now, settings)
+        # The rep talks to them now: the sequence's next emails would answer a raised hand.
+        cancelled = cancel_open_drafts(session, contact.id, cancel_note(now), now)
         note = _note(form, source, replied_by)
-        content = _alert_content(
-            session, contact, account, rep, message, form, source, now, settings.tracking_base_url
-        )
-        content = replace(content, replied_by=replied_by, may_be_automatic=may_be_automatic)
         result = ContactRequestResult(
             contact_email=contact.email,
-            contact_name=content.contact_name,
+            contact_name=" ".join(f"{contact.first_name} {contact.last_name}".split()),
             rep_name=rep.name if rep else "",
             rep_email=rep.email if rep else "",
-            step=content.step_number,
+            step=message.step if message else None,
             stopped_enrollments=stopped,
             skipped_messages=skipped,
             alert_id=None,
+            cancelled_drafts=cancelled,
         )
         if _just_recorded(session, contact.id, note, now):  # a double submit or a reload
             return replace(result, repeated=True)
-        session.add(
-            Event(
-                kind=EventKind.CONTACT_REQUEST,
-                message_id=message.id if message else None,
-                contact_id=contact.id,
-                is_human=True,
-                user_agent=user_agent,
-                ip_prefix=ip_prefix,
-                note=note,
-                occurred_at=now,
-            )
-        )
-        subject, text, html = render_contact_request(settings.templates_dir, content)
-        alert = queue_alert(
-            session,
-            kind=CONTACT_REQUEST,
-            rep_id=rep.id if rep else None,
-            recipient=_address(rep.name, rep.email) if rep else "",
+        event = Event(
+            kind=EventKind.CONTACT_REQUEST,
+            message_id=message.id if message else None,
             contact_id=contact.id,
-            subject=subject,
-            text=text,
-            html=html,
-            reply_to=_address(content.contact_name, contact.email),
-            now=now,
+            is_human=True,
+            user_agent=user_agent,
+            ip_prefix=ip_prefix,
+            note=note,
+            occurred_at=now,
         )
-        return replace(result, alert_id=alert.id)
+        session.add(event)
+        session.flush()
+        assert event.id is not None
+        request = ContactRequest(
+            event_id=event.id,
+            contact_id=contact.id,
+            received_at=now,
+            source=source,
+            message=form.message,
+            preferred_time=form.preferred_time,
+            replied_by=replied_by,
+            may_be_automatic=may_be_automatic,
+        )
+        session.add(request)
+        session.flush()
+        alerts = alert_request(session, settings, request, now)
+        return replace(
+            result,
+            alert_id=alerts[0].id,
+            alerted=tuple(a.recipient for a in alerts if a.recipient),
+        )
+
+
+def cancel_note(now: datetime) -> str:
+    """Why a contact's open drafts were closed: 'contact requested contact on 2021-04-27'."""
+    return f"contact requested contact on {now:%Y-%m-%d}"
 
 
 def _just_recorded(session: Session, contact_id: int, note: str, now: datetime) -> bool:
@@ -234,55 +243,5 @@ def _find(
     return contact, latest
 
 
-def _alert_content(
-    session: Session,
-    contact: Contact,
-    account: Account,
-    rep: Rep | None,
-    message: Message | None,
-    form: RequestForm,
-    source: str,
-    now: datetime,
-    base_url: str,
-) -> ContactRequestAlert:
-    name = " ".join(f"{contact.first_name} {contact.last_name}".split())
-    campaign = session.get(Campaign, message.campaign_id) if message else None
-    step_subject = offer_name = meeting = role = ""
-    guide = None
-    if message is not None and campaign is not None:
-        sequence = sequence_of(campaign)
-        step = sequence.step(message.step)
-        offer = step.offer_for(sequence.persona_for(contact.title))
-        role = sequence.role_for(contact.title)
-        step_subject = message.subject or step.subject
-        offer_name = offer.name if offer else ""
-        meeting = step.meeting
-        guide = step.guide
-    return ContactRequestAlert(
-        contact_name=name,
-        contact_title=" ".join(contact.title.split()),
-        contact_email=contact.email,
-        account=" ".join(account.name.split()),
-        segment=account.segment,
-        rep_name=(rep.name or rep.email) if rep else "",
-        campaign=campaign.name if campaign else "",
-        step_number=message.step if message else None,
-        step_subject=step_subject,
-        offer_name=offer_name,
-        meeting=meeting,
-        preferred_time=form.preferred_time,
-        message=form.message,
-        source=source,
-        received_at=local_time(now, rep.timezone if rep else "UTC"),
-        guide=guide,
-        contact_url=contact_url(base_url, contact.id),
-        role=role,
-    )
-
-
 def _note(form: RequestForm, source: str, replied_by: str = "") -> str:
     return RequestNote(source, replied_by, form.preferred_time, form.message).stored()
-
-
-def _address(name: str, email: str) -> str:
-    return formataddr((" ".join(name.split()), email))

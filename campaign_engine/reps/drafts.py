@@ -7,7 +7,7 @@ Sending lives in `repsend`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from campaign_engine.reps.draftlinks import (
     UNSUBSCRIBE_PLACEHOLDER,
     check_links,
 )
+from campaign_engine.reps.held import held_reason
 from campaign_engine.sending.mime import check_header_value
 from campaign_engine.sending.render import Company, LinkTracker, Recipient, Renderer, recipient_of
 from campaign_engine.sending.sequences import Sequence, Step
@@ -80,6 +81,7 @@ class DraftView:
     edited_at: datetime | None
     sent_at: datetime | None
     message_id: int | None
+    held: str = ""  # why it may not be sent now (unsubscribed, suppressed, excluded, mode A)
 
     def to_json(self, body: bool = True) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -240,14 +242,15 @@ def list_drafts(
     campaign: str | None = None,
     status: str | None = DraftStatus.DRAFT,
 ) -> list[DraftView]:
-    """Drafts in campaign, contact and step order; a rep gets only their own contacts'."""
-    query = _views(session, rep_email)
+    """Drafts in campaign, contact and step order, each with why it is held (if it is); a rep
+    gets only their own contacts'."""
+    query = _views(session, rep_email).add_columns(held_reason(col(Draft.campaign_id)))
     if campaign:
         query = query.where(Campaign.name == campaign)
     if status:
         query = query.where(Draft.status == status)
     rows = session.exec(query.order_by(col(Campaign.id), col(Contact.email), col(Draft.step)))
-    return [_view(*row) for row in rows]
+    return [replace(_view(*row[:5]), held=row[5] or "") for row in rows]
 
 
 def get_draft(session: Session, draft_id: int, rep_email: str | None = None) -> DraftView:
@@ -326,7 +329,8 @@ def mark_done(
     now: datetime,
     note: str = "",
 ) -> ThreadOutcome:
-    """The rep moved the thread to a meeting or an opportunity: no more next-step reminders."""
+    """The rep moved the thread to a meeting or an opportunity: no more next-step reminders,
+    and the contact's open sequence drafts are closed (cancelled, saying why)."""
     if reason not in DONE_REASONS:
         raise DraftRefused(f"reason must be {' or '.join(DONE_REASONS)}, not {reason!r}")
     query = (
@@ -350,7 +354,7 @@ def mark_done(
         created_at=now,
     )
     session.add(outcome)
-    session.flush()
+    cancel_open_drafts(session, contact.id, f"thread moved to {reason} on {now:%Y-%m-%d}", now)
     return outcome
 
 

@@ -4,7 +4,8 @@ first, one page at a time with the number due.
 A thread (campaign, contact) is due when the contact has a sent draft in it, is not in mode A,
 its latest sent email (by send time, then step) was sent by the rep `reminder_days` ago or more,
 a later email of the sequence is still unsent, and nothing ended the reminders (see
-reminders.STOPPING_KINDS; unsubscribed or suppressed contacts whenever it happened).
+reminders.STOPPING_KINDS; unsubscribed, suppressed or excluded contacts whenever it happened:
+their drafts show why they are held instead).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import Channel, DraftStatus, MessageState, OutreachMode
 from campaign_engine.reps.drafts import rep_by_email
+from campaign_engine.reps.held import exclusion_reason
 from campaign_engine.reps.reminders import ANY_TIME, STOPPING_KINDS, Reminder, next_step
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.store.models import (
@@ -278,7 +280,8 @@ def _thread_conditions(m: Any) -> list[Any]:
         sa.or_(col(ThreadOutcome.reason).in_(ANY_TIME), col(ThreadOutcome.created_at) >= m.sent_at),
     )
     suppressed = sa.exists().where(col(Suppression.email) == m.email)
-    return [drafted.is_not(None), stopped.is_(None), ~moved_on, ~suppressed]
+    excluded = exclusion_reason(m.email, m.campaign_id)
+    return [drafted.is_not(None), stopped.is_(None), ~moved_on, ~suppressed, excluded.is_(None)]
 
 
 def _sent_steps(session: Session, enrollment_ids: list[int]) -> dict[int, set[int]]:

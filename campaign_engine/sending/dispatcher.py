@@ -10,7 +10,7 @@ import secrets
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import format_datetime, parseaddr
@@ -92,6 +92,8 @@ class Dispatcher:
         self.stop_requested = False
         self.paused = False  # the relay failed (here or in another worker): no more batches
         self.released_on_stop = 0  # claimed messages put back in the queue because of a stop
+        # Run after every batch: people's mail (alerts) waits for one batch at most, not a tick.
+        self.between_batches: Callable[[], Awaitable[object]] | None = None
         self._relay_was_paused = False
         self._started = time.monotonic()  # when send_due began: `now` moves on from there
         self._policy = RetryPolicy.from_settings(settings)
@@ -133,6 +135,8 @@ class Dispatcher:
                     break
                 budget -= len(batch.messages)
                 await self._send(batch, now, counts)
+                if self.between_batches is not None:
+                    await self.between_batches()
         return counts
 
     # -- planning -------------------------------------------------------------------------

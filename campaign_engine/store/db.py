@@ -18,6 +18,7 @@ from campaign_engine.store import digest_tables as _digest_tables  # noqa: F401 
 from campaign_engine.store import inbound_tables as _inbound_tables  # noqa: F401  (mailbox reading)
 from campaign_engine.store import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from campaign_engine.store import relay_tables as _relay_tables  # noqa: F401  (the relay's pause)
+from campaign_engine.store import request_tables as _request_tables  # noqa: F401  (contact requests)
 from campaign_engine.store import upload_tables as _upload_tables  # noqa: F401  (undoable uploads)
 from campaign_engine.store.schema import upgrade
 from campaign_engine.store.sql_dates import register_sqlite_functions

@@ -9,6 +9,7 @@
 | `GET /dashboard[?campaign=NAME]` | ops | `dashboard_page` |
 | `GET /campaigns/new`, `POST /rehearsals`, `GET /rehearsals/{id}[/...]`, `POST /rehearsals/{id}/launch` | ops | `launch_pages` |
 | `GET /inbox-review`, `POST /inbox-review/{review_id}/apply`, `POST /inbox-review/{review_id}/dismiss` | ops | `inbox_review_page` |
+| `GET /unassigned`, `POST /unassigned/assign`, `POST /requests/{id}/handled` | ops; reps: handled, their own | `request_pages` |
 
 Every page needs a session (else a redirect to the login page); every POST needs the session's
 CSRF token (else 403). The work is done by the services; the page modules only check who may do
@@ -35,6 +36,7 @@ from campaign_engine.web.exclusion_pages import ExclusionPages
 from campaign_engine.web.inbox_review_page import InboxReviewPage
 from campaign_engine.web.launch_pages import LaunchPages
 from campaign_engine.web.rep_day_page import RepDayPage
+from campaign_engine.web.request_pages import RequestPages
 from campaign_engine.web.session_pages import SessionPages
 from campaign_engine.web.user_pages import UserPages
 
@@ -55,6 +57,7 @@ class _Web(
     DraftPages,
     ContactPages,
     UserPages,
+    RequestPages,
 ):
     """Every area of the app on one shared `WebBase`."""
 
@@ -79,6 +82,7 @@ def create_webapp(
             *web.contact_routes(),
             *web.dashboard_routes(),
             *web.user_routes(),
+            *web.request_routes(),
         ],
         middleware=[session_middleware(settings)],
         exception_handlers={

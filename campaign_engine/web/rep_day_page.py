@@ -1,5 +1,5 @@
-"""The home page: ops go to the campaigns; a rep gets "My day" (new contact requests, reminders
-due, the next drafts to send)."""
+"""The home page: ops go to the campaigns; a rep gets "My day" (open contact requests first,
+with the contact's words and the meeting guide, then reminders due and the next drafts)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from starlette.routing import Route
 
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import DraftStatus, UserRole
-from campaign_engine.reporting.rep_day import contact_requests, draft_rows
+from campaign_engine.reporting.rep_day import draft_rows
+from campaign_engine.reporting.request_lists import open_requests
 from campaign_engine.reporting.search import COUNT_CAP
+from campaign_engine.reps.drafts import rep_by_email
 from campaign_engine.reps.reminder_query import due_reminder_page
+from campaign_engine.reps.request_outcomes import OUTCOMES
 from campaign_engine.web.base import WebBase
 
 __all__ = ["NEXT_DRAFTS", "NEXT_REMINDERS", "RepDayPage", "reminders_due"]
@@ -49,7 +52,7 @@ class RepDayPage(WebBase):
                         session, now, days, user.email, NEXT_REMINDERS, at_most=COUNT_CAP + 1
                     )
                     return {
-                        "requests": contact_requests(session, user.email, now),
+                        "requests": open_requests(session, rep_by_email(session, user.email).id),
                         "reminders": reminders,
                         "reminders_due": reminders_due(len(reminders), due),
                         "drafts": rows,
@@ -61,4 +64,4 @@ class RepDayPage(WebBase):
                             "drafts_total": "0", "note": str(exc)}  # fmt: skip
 
         data = await self.run(load)
-        return self.page(request, "home.html.j2", user=user, q="", **data)
+        return self.page(request, "home.html.j2", user=user, q="", outcomes=OUTCOMES, **data)

@@ -17,7 +17,16 @@ from tests.webapp_fixtures import (
 
 pytestmark = [needs_chromium, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
-OPS_MENU = ["Campaigns", "Contacts", "Exclusions", "Inbox review", "Drafts", "Dashboard", "Users"]
+OPS_MENU = [
+    "Campaigns",
+    "Contacts",
+    "Exclusions",
+    "Inbox review",
+    "Drafts",
+    "Dashboard",
+    "Unassigned",
+    "Users",
+]
 
 
 def test_ops_console_pages_at_both_widths(web: WebApp) -> None:
