@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from campaign_engine.audience.accounts import assign_account
 from campaign_engine.core.errors import CampaignEngineError, NotFound
-from campaign_engine.reporting.request_lists import open_requests
+from campaign_engine.reporting.request_lists import RequestLine, open_requests
 from campaign_engine.reps.alerts import send_alerts_now
 from campaign_engine.reps.request_alerts import fallback_recipients, hand_over_requests
 from campaign_engine.reps.request_outcomes import OUTCOMES, mark_handled
@@ -47,17 +47,16 @@ class RequestPages(WebBase):
     ) -> Response:
         def load() -> dict[str, Any]:
             with self.db.session() as session:
-                lines = open_requests(session, None, unassigned=True)
+                lines = sorted(open_requests(session, None, unassigned=True), key=_account)
                 reps = session.exec(select(Rep).order_by(col(Rep.name), col(Rep.email))).all()
                 return {
-                    "accounts": [(a, list(g)) for a, g in groupby(lines, lambda r: r.account)],
+                    "accounts": [(a, list(g)) for a, g in groupby(lines, _account)],
                     "total": len(lines),
                     "reps": reps,
                     "fallback": ", ".join(fallback_recipients(session, self.settings)),
                 }
 
         data = await self.run(load)
-        data["accounts"].sort(key=lambda item: item[0])
         return self.page(request, "unassigned.html.j2", status=status, user=user, error=error,
                          outcomes=OUTCOMES, **data)  # fmt: skip
 
@@ -108,3 +107,7 @@ class RequestPages(WebBase):
 
     async def _send_alerts(self) -> None:
         await send_alerts_now(self.db, self.settings, self.transport_factory, self.clock())
+
+
+def _account(line: RequestLine) -> str:
+    return line.account
