@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -279,3 +280,27 @@ def test_a_tick_sends_alerts_first_and_between_batches(
     assert order[0] == TOMAS, "an alert waiting at the tick's start goes before campaign mail"
     assert order[2] == DANA, "a request made during the send: after one batch, not the step"
     assert sorted([order[1], order[3]]) == ["ada@tiny.example", "bo@tiny.example"], order
+
+
+def test_handled_requests_are_counted_in_the_report_next_to_sao(web: WebApp, db: Database) -> None:
+    tick(db, web.settings, at(4, 27, 9))  # email 1 to Ada and Bo
+    for email in ("ada@tiny.example", "bo@tiny.example"):
+        record_contact_request(db, web.settings, at(4, 27, 11), email=email, source="manual")
+    listed = campaign_cli(web.settings, "requests", "list", "--rep", DANA, "--format", "json")
+    ada = next(r for r in json.loads(listed.stdout) if r["contact_email"] == "ada@tiny.example")
+    handled = campaign_cli(web.settings, "requests", "handled", str(ada["id"]),
+                           "--outcome", "not a fit", "--rep", DANA)  # fmt: skip
+    assert handled.stdout.strip() == f"Contact request {ada['id']} handled: not a fit."
+    again = campaign_cli(web.settings, "requests", "handled", str(ada["id"]), "--outcome",
+                         "no answer")  # fmt: skip
+    assert again.returncode != 0 and "was handled already: not a fit" in again.stderr
+    report = json.loads(campaign_cli(web.settings, "report", "--format", "json").stdout)
+    (campaign,) = report["campaigns"]
+    assert campaign["requests_handled"] == {
+        "meeting booked": 0, "not a fit": 1, "no answer": 0, "open": 1,
+    }  # fmt: skip
+    table = campaign_cli(web.settings, "report").stdout
+    assert (
+        "SAO 0; contact requests handled: meeting booked 0, not a fit 1, no answer 0, open 1"
+        in (" ".join(table.split()))
+    )
