@@ -1,7 +1,7 @@
 """Account assignments: every change of an account's rep, by whom (issue 27)
 
-Revision ID: 0021_account_assignments
-Revises: 0020_campaign_log
+Revision ID: 0022_account_assignments
+Revises: 0021_message_on_wire
 Create Date: 2026-12-06 03:15:51.334463
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import campaign_engine.store.models
 
-revision = "0021_account_assignments"
-down_revision = "0020_campaign_log"
+revision = "0022_account_assignments"
+down_revision = "0021_message_on_wire"
 branch_labels = None
 depends_on = None
 
