@@ -80,6 +80,7 @@ def assert_engine_acted(db: Database, settings: Settings, smtp_sink: SmtpSink) -
     assert "Von: Dana Reyes" not in text_of(hans)
     (pat,) = [a for a in alerts if "pat@team.example" in str(a["Reply-To"])]
     assert "the reply came from Sam Park <sam@team.example>" in text_of(pat)
+    tick(db, settings, READ_AT)  # the rest of that moment's rep mail (digests)
     smtp_sink.messages.clear()
     tick(db, settings, EMAIL_2)
     email_2 = sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages)
