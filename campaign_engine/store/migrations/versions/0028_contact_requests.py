@@ -2,8 +2,8 @@
 handled it; earlier requests are filled in from their events, alerted to the account's rep of
 now, so none is alerted again (issue 27)
 
-Revision ID: 0025_contact_requests
-Revises: 0024_account_assignments
+Revision ID: 0028_contact_requests
+Revises: 0027_account_assignments
 Create Date: 2026-12-06 03:34:33.459888
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import campaign_engine.store.models
 
-revision = "0025_contact_requests"
-down_revision = "0024_account_assignments"
+revision = "0028_contact_requests"
+down_revision = "0027_account_assignments"
 branch_labels = None
 depends_on = None
 

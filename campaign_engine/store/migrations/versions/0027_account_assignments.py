@@ -1,7 +1,7 @@
 """Account assignments: every change of an account's rep, by whom (issue 27)
 
-Revision ID: 0024_account_assignments
-Revises: 0023_inbound_review
+Revision ID: 0027_account_assignments
+Revises: 0026_undoable_uploads
 Create Date: 2026-12-06 03:15:51.334463
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import campaign_engine.store.models
 
-revision = "0024_account_assignments"
-down_revision = "0023_inbound_review"
+revision = "0027_account_assignments"
+down_revision = "0026_undoable_uploads"
 branch_labels = None
 depends_on = None
 
