@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import UserRole
 from campaign_engine.reporting.dashboard import show
+from campaign_engine.reps.rep_view import link_parts
 from campaign_engine.sending.templating import template_environment
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
@@ -92,6 +93,7 @@ class WebBase:
         self.pages: SandboxedEnvironment = template_environment(web / "app", pages=True)
         self.pages.loader = jinja2.FileSystemLoader([web / "app", settings.templates_dir])
         self.pages.filters["show"] = show
+        self.pages.filters["link_parts"] = link_parts  # the play's meeting guide on My day
 
     # -- errors -----------------------------------------------------------------------------
 
