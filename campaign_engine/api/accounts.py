@@ -9,6 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path
 from pydantic import BaseModel, Field
 
 from campaign_engine.api.auth import Api, OpsOrIntegration, context
+from campaign_engine.api.inputs import RequestBody
+from campaign_engine.api.problems import problems
 from campaign_engine.audience.accounts import assign_account
 from campaign_engine.reps.request_alerts import hand_over_requests
 
@@ -16,11 +18,11 @@ __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], responses=problems(401))
 Ctx = Annotated[Api, Depends(context)]
 
 
-class RepIn(BaseModel):
+class RepIn(RequestBody):
     rep_email: str = Field(max_length=320, description="a known rep's address")
 
 
@@ -36,6 +38,7 @@ class AssignmentOut(BaseModel):
     "/accounts/{name}/rep",
     response_model=AssignmentOut,
     summary="Give an account to a rep (logged); open contact requests move to them",
+    responses=problems(400, 403, 404, 413, 422),
 )
 def assign(
     name: Annotated[str, Path(max_length=500, description="The account's name.")],

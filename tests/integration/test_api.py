@@ -277,7 +277,7 @@ def test_request_bodies_refuse_unknown_fields_and_apply_nothing(api: Clients) ->
     ]  # fmt: skip
     schemas = document["components"]["schemas"]
     assert set(bodies) == {"ContactBatch", "ModeIn", "StageIn", "ExclusionIn", "SuppressionIn",
-                           "LaunchIn", "ContactRequestIn"}  # fmt: skip
+                           "LaunchIn", "ContactRequestIn", "RepIn"}  # fmt: skip
     for name in [*bodies, "ContactIn"]:
         assert schemas[name]["additionalProperties"] is False, name
 
@@ -456,7 +456,7 @@ def test_openapi_document_validates_and_matches_the_routes(api: Clients) -> None
         ("DELETE", "/exclusions/{target}"), ("POST", "/suppressions"), ("GET", "/suppressions"),
         ("DELETE", "/suppressions/{email}"), ("GET", "/campaigns"), ("POST", "/campaigns"),
         ("POST", "/campaigns/{name}/pause"), ("POST", "/campaigns/{name}/resume"),
-        ("POST", "/contact-requests"), ("GET", "/events"),
+        ("POST", "/contact-requests"), ("GET", "/events"), ("PUT", "/accounts/{name}/rep"),
     }  # fmt: skip
     assert document["servers"] == [{"url": API}]
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
