@@ -84,7 +84,8 @@ def test_ops_dashboard_exclusions_and_users_at_both_widths(web: WebApp) -> None:
 
                 page.click("header nav >> text=Exclusions")
                 page.wait_for_url("**/app/exclusions")
-                assert page.inner_text("h2 >> nth=1") == "Active exclusions (0)"
+                assert page.inner_text("h2 >> nth=1") == "Uploads (0)"
+                assert page.inner_text("h2 >> nth=2") == "Active exclusions (0)"
                 shoot(page, "exclusions", width)
 
                 page.click("header nav >> text=Users")
