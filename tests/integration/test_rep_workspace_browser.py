@@ -55,7 +55,7 @@ def test_my_day_and_the_drafts_list(busy: WebApp) -> None:
                 assert page.url.endswith("/app/")
                 assert menu(page) == ["My day", "My drafts", "My contacts"]
                 assert page.inner_text("h1") == "My day"
-                assert "No contact requests" in page.inner_text("#requests")
+                assert "No open contact request" in page.inner_text("#requests")
                 assert page.locator("#drafts tbody tr").count() == 10
                 shoot(page, "my-day", width)
 
