@@ -7,6 +7,7 @@ Sending lives in `repsend`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -308,10 +309,18 @@ def edit_draft(
     return get_draft(session, draft_id, rep_email)
 
 
-def cancel_open_drafts(session: Session, contact_id: int, note: str, now: datetime) -> int:
-    drafts = session.exec(
-        select(Draft).where(Draft.contact_id == contact_id, Draft.status == DraftStatus.DRAFT)
-    ).all()
+def cancel_open_drafts(
+    session: Session,
+    contact_id: int,
+    note: str,
+    now: datetime,
+    enrollment_ids: Collection[int] | None = None,
+) -> int:
+    """Cancel the contact's open drafts (only those of `enrollment_ids` when given)."""
+    query = select(Draft).where(Draft.contact_id == contact_id, Draft.status == DraftStatus.DRAFT)
+    if enrollment_ids is not None:
+        query = query.where(col(Draft.enrollment_id).in_(enrollment_ids))
+    drafts = session.exec(query).all()
     for draft in drafts:
         draft.status = DraftStatus.CANCELLED
         draft.status_note = note

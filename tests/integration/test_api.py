@@ -316,6 +316,8 @@ def test_contact_history_mode_stage_export_and_forget(api: Clients) -> None:
     assert mode.status_code == 200, mode.text
     assert (mode.json()["old_mode"], mode.json()["new_mode"]) == ("C", "B")
     problem(api.call("rep", "PUT", "/contacts/eve@bigcorp.example/mode", json={"mode": "A"}), 404)
+    to_c = api.call("rep", "PUT", "/contacts/mia@midsize.example/mode", json={"mode": "C"})
+    assert (to_c.json()["handed_to_automation"], to_c.json()["drafts_cancelled"]) == (1, 3)
     problem(api.call("ops", "PUT", "/contacts/ada@tiny.example/mode", json={"mode": "Z"}), 422)
     stage = api.call(
         "rep",

@@ -427,6 +427,63 @@ def test_set_mode_a_cancels_drafts_and_the_send_time_check_skips_automated_mail(
     assert (enrollment.status, enrollment.stop_reason) == ("stopped", "outreach mode A")
 
 
+def test_set_mode_c_moves_a_mid_market_thread_to_the_automated_sequence_at_once(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    assert send(settings, draft_id(db, DANA, "mia@midsize.example", 1), DANA, at(4, 28, 10))[0] == 0
+    result = campaign_cli(settings, "contacts", "set-mode", "mia@midsize.example", "C")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "mia@midsize.example: outreach mode B -> C; 1 rep enrollment(s) moved to the automated"
+        " sequence (the next emails go out on schedule), 2 open draft(s) cancelled"
+    ) in " ".join(result.stdout.split())
+    mia = [
+        d for d in drafts_of(settings, "--rep", DANA) if d["contact_email"] == "mia@midsize.example"
+    ]
+    assert mia == [], "no open draft left for mia"
+    code, output = send(settings, draft_id(db, DANA, "mia@midsize.example", 2), DANA, at(5, 4, 10))
+    assert code == 1 and "outreach mode C: the automated sequence sends the rest" in output
+    tick(db, settings, at(5, 4, 10))
+    assert len(smtp_sink.to("mia@midsize.example")) == 1, "a week after the rep's email, not before"
+    tick(db, settings, at(5, 5, 10))
+    tick(db, settings, at(5, 12, 10))
+    emails = smtp_sink.to("mia@midsize.example")
+    assert len(emails) == 3, "the rep's email 1, then emails 2 and 3 automatically"
+    assert [str(m["From"]) for m in emails[1:]] == [settings.from_address] * 2
+    with db.session() as session:
+        sent = session.exec(
+            select(Message.step, Message.origin)
+            .join(Contact)
+            .where(Contact.email == "mia@midsize.example")
+            .order_by(Message.step)
+        ).all()
+    assert sent == [(1, Channel.REP), (2, Channel.AUTOMATED), (3, Channel.AUTOMATED)]
+    back = campaign_cli(settings, "contacts", "set-mode", "mia@midsize.example", "B")
+    assert "outreach mode C -> B" in back.stdout
+
+
+def test_set_mode_c_keeps_a_contact_who_asked_to_be_contacted_with_the_rep(
+    launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    asked = campaign_cli(
+        settings,
+        "contact-request",
+        "mia@midsize.example",
+        "--note",
+        "call me",
+        "--now",
+        at(4, 26).isoformat(),
+    )
+    assert asked.returncode == 0, asked.stderr
+    result = campaign_cli(settings, "contacts", "set-mode", "mia@midsize.example", "C")
+    assert (
+        "1 enrollment(s) kept with the rep: the contact asked to be contacted and the request"
+        " is still open"
+    ) in " ".join(result.stdout.split())
+    tick(db, settings, at(4, 27, 10))
+    assert smtp_sink.to("mia@midsize.example") == []
+
+
 def test_a_refused_rep_email_bounces_or_can_be_sent_again_later(
     launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
