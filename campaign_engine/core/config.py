@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from campaign_engine.core.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_RELAY",
     "DkimSettings",
     "InboxSettings",
     "RepsSettings",
@@ -34,6 +35,9 @@ __all__ = [
 ENV_PREFIX = "CAMPAIGN_"
 DEFAULT_CONFIG = "config.toml"
 APP_FOLDER = "campaign-engine"  # in the user config folder
+DEFAULT_RELAY = "main"  # the name of the one relay a plain [smtp] table describes
+_RELAY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_RELAY_ONLY = ("name", "weight", "domains")  # which relay it is, not how to talk to it
 MIN_REMINDER_DAYS, MAX_REMINDER_DAYS = 7, 10  # "send the next email after 7-10 days"
 _ADDRESS_KEYS = {
     "unsubscribe_mailto": "unsubscribe@example.com",
@@ -44,8 +48,11 @@ _ADDRESS_KEYS = {
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """How to reach the SMTP relay, and how hard to push it."""
+    """How to reach one SMTP relay, and how hard to push it."""
 
+    name: str = DEFAULT_RELAY  # in `campaign relay status`, the console, /metrics
+    weight: float = 1.0  # its share of the mail, against the other relays' weights
+    domains: tuple[str, ...] = ()  # the From domains it may carry; () = any
     host: str = "127.0.0.1"
     port: int = 1025
     username: str = ""
@@ -65,9 +72,14 @@ class SmtpSettings:
     def fingerprint(self) -> str:
         """A digest of every setting that decides how we talk to the relay: a pause for a
         permanent-looking fault (a wrong password) lifts itself when this changes."""
-        fields = [f.name for f in dataclasses.fields(self) if f.name != "probe_rcpt"]  # doctor's
+        ignored = ("probe_rcpt", *_RELAY_ONLY)  # doctor's, and which relay it is
+        fields = [f.name for f in dataclasses.fields(self) if f.name not in ignored]
         text = repr(sorted((name, str(getattr(self, name))) for name in fields))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def carries(self, domain: str) -> bool:
+        """Whether mail From `domain` may go through this relay."""
+        return not self.domains or domain.lower() in self.domains
 
 
 @dataclass(frozen=True)
@@ -162,7 +174,8 @@ class Settings:
     reminder_days: int = 7  # days after a rep's email N until they are reminded to send N+1
     max_marketing_per_week: int = 2  # marketing emails per contact in any 7 days; 0 = no cap
     recount_seconds: float = 60.0  # console: dashboard and campaign counts are this fresh at most
-    smtp: SmtpSettings = SmtpSettings()
+    smtp: SmtpSettings = SmtpSettings()  # [smtp]: the one relay, or every relay's defaults
+    smtp_relays: tuple[SmtpSettings, ...] = ()  # [[smtp.relays]], when there are several
     dkim: DkimSettings = DkimSettings()
     inbox: InboxSettings = InboxSettings()
     reps: RepsSettings = RepsSettings()
@@ -177,6 +190,16 @@ class Settings:
 
         fields = (f"{f.name}={shown(f.name)}" for f in dataclasses.fields(self) if f.repr)
         return f"Settings({', '.join(fields)})"
+
+    @property
+    def relays(self) -> tuple[SmtpSettings, ...]:
+        """The relays mail goes through: each [[smtp.relays]], else [smtp] as the one relay."""
+        return self.smtp_relays or (self.smtp,)
+
+    @property
+    def connections(self) -> int:
+        """SMTP connections open at once when every relay is busy."""
+        return sum(max(1, relay.concurrency) for relay in self.relays)
 
     def __post_init__(self) -> None:
         if self.transport not in ("smtp", "outbox"):
@@ -236,6 +259,7 @@ class Settings:
                     f"{self.config_path}: [reps] unassigned_to must be addresses separated by"
                     f" commas, like sales-ops@example.com, not {address!r}"
                 )
+        _check_relays(self.config_path, self.relays)
         if not self.secret:
             raise ConfigError(
                 f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"
@@ -303,9 +327,26 @@ def _not_found_message(env: Mapping[str, str], cwd: Path) -> str:
     )
 
 
+def _check_relays(source: Path, relays: tuple[SmtpSettings, ...]) -> None:
+    names = [relay.name for relay in relays]
+    for relay in relays:
+        if not _RELAY_NAME.fullmatch(relay.name):
+            raise ConfigError(
+                f"{source}: relay name {relay.name!r} must be letters, digits, - or _ (it names"
+                " the relay in `campaign relay resume NAME` and its environment overrides)"
+            )
+        if names.count(relay.name) > 1:
+            raise ConfigError(f"{source}: two [[smtp.relays]] are named {relay.name!r}")
+        if not relay.weight > 0:
+            raise ConfigError(
+                f"{source}: relay {relay.name} weight must be more than 0, not {relay.weight:g}"
+            )
+
+
 def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Settings:
     base = config_path.parent
     smtp_raw = dict(raw.pop("smtp", {}) or {})
+    relays_raw = smtp_raw.pop("relays", [])
     dkim_raw = dict(raw.pop("dkim", {}) or {})
     inbox_raw = dict(raw.pop("inbox", {}) or {})
     reps_raw = dict(raw.pop("reps", {}) or {})
@@ -322,8 +363,8 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
     inbox = _apply(InboxSettings, inbox_raw, env, prefix="INBOX_", skip=set(), source=config_path)
     reps = _apply(RepsSettings, reps_raw, env, prefix="REPS_", skip=set(), source=config_path)
-    if smtp.get("ca_file"):
-        smtp["ca_file"] = str((base / Path(smtp["ca_file"])).resolve())
+    _resolve_ca_file(smtp, base)
+    relays = _relays(relays_raw, smtp, env, config_path)
     if dkim.get("private_key_path"):
         dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
     else:
@@ -338,11 +379,40 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     return Settings(
         config_path=config_path,
         smtp=SmtpSettings(**smtp),
+        smtp_relays=relays,
         dkim=DkimSettings(**dkim),
         inbox=InboxSettings(**inbox),
         reps=RepsSettings(**reps),
         **values,
     )
+
+
+def _relays(
+    entries: object, defaults: dict[str, Any], env: Mapping[str, str], source: Path
+) -> tuple[SmtpSettings, ...]:
+    """Each [[smtp.relays]] table: its own keys (CAMPAIGN_SMTP_RELAYS_<NAME>_<KEY> first), the
+    rest from [smtp]. `rate_limit` is for all relays together: only [smtp] sets it."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{source}: [smtp] relays must be [[smtp.relays]] tables")
+    relays = []
+    for entry in entries:
+        name = str(entry.get("name", ""))
+        if not name:
+            raise ConfigError(f"{source}: every [[smtp.relays]] needs a name")
+        if "rate_limit" in entry:
+            raise ConfigError(
+                f"{source}: relay {name}: rate_limit is for all relays together; set it in [smtp]"
+            )
+        prefix = f"SMTP_RELAYS_{name.upper().replace('-', '_')}_"
+        own = _apply(SmtpSettings, entry, env, prefix, skip={"rate_limit"}, source=source)
+        _resolve_ca_file(own, source.parent)
+        relays.append(SmtpSettings(**{**defaults, **own}))
+    return tuple(relays)
+
+
+def _resolve_ca_file(smtp: dict[str, Any], base: Path) -> None:
+    if smtp.get("ca_file"):
+        smtp["ca_file"] = str((base / Path(smtp["ca_file"])).resolve())
 
 
 def _apply(
@@ -383,6 +453,9 @@ def _convert(default: Any, value: Any, where: str) -> Any:
             if text in ("0", "false", "no", "off", ""):
                 return False
             raise ValueError(f"expected true or false, got {value!r}")
+        if isinstance(default, tuple):  # a TOML list, or comma-separated in the environment
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(item).strip().lower() for item in items if str(item).strip())
         if isinstance(default, time):
             return value if isinstance(value, time) else time.fromisoformat(str(value))
         if isinstance(default, int | float | str):

@@ -21,7 +21,13 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import AlertState
-from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused, released, rep_mail_fate
+from campaign_engine.reps.mail_retry import (
+    note_relay_fault,
+    relay_board,
+    relay_paused,
+    released,
+    rep_mail_fate,
+)
 from campaign_engine.reps.rep_view import rep_mail_environment
 from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.sending.mime import build_mime, format_address, wire_address
@@ -148,9 +154,10 @@ async def send_pending_alerts(
         if not alerts:
             break
         deliveries, refused = _deliveries(settings, alerts, now)
-        outcomes = await transport.deliver(deliveries) if deliveries else []
+        board = relay_board(db, settings, now)
+        outcomes = await transport.deliver(deliveries, board=board) if deliveries else []
         _record(db, settings, {a.id: a for a in alerts}, [*outcomes, *refused], now)
-        note_relay_fault(db, settings, outcomes, now)
+        note_relay_fault(db, settings, outcomes, now, board)
         sent += sum(1 for o in outcomes if o.ok)
     return sent
 

@@ -31,7 +31,7 @@ from campaign_engine.reps.digest_schedule import (
     parse_weekdays,
     rep_zone,
 )
-from campaign_engine.reps.mail_retry import note_relay_fault, relay_paused
+from campaign_engine.reps.mail_retry import note_relay_fault, relay_board, relay_paused
 from campaign_engine.reps.reminder_query import ReminderLine
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
@@ -164,7 +164,8 @@ async def send_due_digests(
     if relay_paused(db, settings, now):  # claimed digests wait, queued, for the relay
         return report
     deliveries, digests = prepare_digests(db, settings, by_id, now, forced)
-    outcomes = await transport.deliver(deliveries) if deliveries else []
+    board = relay_board(db, settings, now)
+    outcomes = await transport.deliver(deliveries, board=board) if deliveries else []
     record_outcomes(db, settings, digests, outcomes, now, report)
-    note_relay_fault(db, settings, outcomes, now)
+    note_relay_fault(db, settings, outcomes, now, board)
     return report

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from campaign_engine.core.config import Settings
-from campaign_engine.sending.outcomes import Outcome
-from campaign_engine.sending.relay_state import pause_status, record_fault
+from campaign_engine.sending.outcomes import Outcome, RelayBoard
+from campaign_engine.sending.relay_state import pause_status, paused_relays, record_fault
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
 from campaign_engine.store.db import Database
 
-__all__ = ["note_relay_fault", "relay_paused", "released", "rep_mail_fate"]
+__all__ = ["note_relay_fault", "relay_board", "relay_paused", "released", "rep_mail_fate"]
 
 _STATES = {
     "sent": "sent",
@@ -67,14 +67,28 @@ def released(now: datetime, why: str) -> dict[str, object]:
 
 
 def relay_paused(db: Database, settings: Settings, now: datetime) -> bool:
-    """True while sending is paused for a relay fault: rep mail waits like everything else."""
+    """True while sending is paused for a relay fault (every relay is): rep mail waits like
+    everything else."""
     return pause_status(db, settings, now).paused
 
 
+def relay_board(db: Database, settings: Settings, now: datetime) -> RelayBoard:
+    """The relays rep mail may use now: those not in a pause."""
+    return RelayBoard(paused_relays(db, settings, now))
+
+
 def note_relay_fault(
-    db: Database, settings: Settings, outcomes: list[Outcome], now: datetime
+    db: Database,
+    settings: Settings,
+    outcomes: list[Outcome],
+    now: datetime,
+    board: RelayBoard | None = None,
 ) -> None:
-    """Pause sending when one of `outcomes` was a relay fault."""
+    """Pause each relay that failed: those whose mail went to the others (`board`), and the
+    one whose fault reached one of `outcomes`."""
+    faults = dict(board.faults) if board is not None else {}
     fault = next((o.fault for o in outcomes if o.fault is not None), None)
     if fault is not None:
-        record_fault(db, fault, settings, now)
+        faults.setdefault(fault.relay, fault)
+    for each in faults.values():
+        record_fault(db, each, settings, now)

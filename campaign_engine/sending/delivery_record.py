@@ -54,6 +54,7 @@ _RECORDED = (
     "next_attempt_at",
     "attempts",
     "first_attempt_at",
+    "relay",
 )
 _ADVANCING = (MessageState.SENT, MessageState.BOUNCED, MessageState.SKIPPED)
 _WAITING = (MessageState.QUEUED, MessageState.RETRY)
@@ -66,6 +67,7 @@ class BatchResult:
     fault: RelayFault | None = None  # the relay failed: pause sending
     delivered: int = 0
     released: list[int] = field(default_factory=list)
+    relays: set[str] = field(default_factory=set)  # the relays that took a message
 
 
 def failure_reason(error: str | None) -> str:
@@ -102,9 +104,12 @@ def block_runs(outcomes: list[Outcome], carried: str | None = None) -> list[Outc
             end += 1
         if code and (end - start >= POLICY_BLOCK_RUN or (start == 0 and code == carried)):
             detail = result[start].detail
-            fault = RelayFault("rcpt", f"relay refuses every recipient with {code}", detail)
+            reason = f"relay refuses every recipient with {code}"
+            fault = RelayFault("rcpt", reason, detail, relay=result[start].relay)
             for i in range(start, end):
-                result[i] = Outcome(result[i].key, AttemptResult.NOT_ATTEMPTED, detail, fault)
+                result[i] = Outcome(
+                    result[i].key, AttemptResult.NOT_ATTEMPTED, detail, fault, result[i].relay
+                )
         start = end
     return result
 
@@ -218,6 +223,9 @@ def _fate(
         detail=outcome.detail,
     )
     result.delivered += outcome.ok
+    if outcome.ok:
+        result.relays.add(outcome.relay)
+        row["relay"] = outcome.relay or None
     row.update(
         state=move.state,
         error=None if outcome.ok else move.reason,

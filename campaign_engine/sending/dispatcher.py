@@ -34,7 +34,7 @@ from campaign_engine.sending.eligibility import (
 from campaign_engine.sending.mime import build_mime, format_address, list_headers, wire_address
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.queueing import queue_due
-from campaign_engine.sending.relay_state import clear_pause, current_pause, is_paused, record_fault
+from campaign_engine.sending.relay_state import clear_pause, current_pauses, is_paused, record_fault
 from campaign_engine.sending.render import Recipient, Renderer
 from campaign_engine.sending.reply_addresses import envelope_sender, reply_to_header
 from campaign_engine.sending.retry import RetryPolicy, expired_claims
@@ -45,7 +45,7 @@ from campaign_engine.sending.send_facts import (
     recipients,
     suppression_reasons,
 )
-from campaign_engine.sending.transport import Delivery, Transport
+from campaign_engine.sending.transport import Delivery, RelayBoard, Transport
 from campaign_engine.sending.wire_ledger import Group, WireLedger
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Campaign, Message
@@ -90,11 +90,15 @@ class Dispatcher:
         self.transport = transport
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stop_requested = False
-        self.paused = False  # the relay failed (here or in another worker): no more batches
+        self.paused = False  # every relay failed (here or in another worker): no more batches
         self.released_on_stop = 0  # claimed messages put back in the queue because of a stop
         # Run after every batch: people's mail (alerts) waits for one batch at most, not a tick.
         self.between_batches: Callable[[], Awaitable[object]] | None = None
-        self._relay_was_paused = False
+        self._pause_rows: set[str] = set()  # relays with a pause row: lifted when they deliver
+        self._skipped: frozenset[str] = frozenset()  # relays in a pause: not used
+        # A batch went back to the queue whole (its relays are paused): claiming it again in
+        # this tick would only put it back again.
+        self._stalled = False
         self._started = time.monotonic()  # when send_due began: `now` moves on from there
         self._policy = RetryPolicy.from_settings(settings)
         self._renderers: dict[int, Renderer] = {}
@@ -109,9 +113,11 @@ class Dispatcher:
         uncertain, requeued = self._expire_leases(now)
         counts["uncertain"] += uncertain
         counts["released"] += requeued
-        pause = current_pause(self.db)
-        self._relay_was_paused = pause is not None
-        self.paused = is_paused(pause, self.settings, now)
+        pauses = current_pauses(self.db)
+        self._pause_rows = {pause.relay for pause in pauses}
+        self._skipped = frozenset(p.relay for p in pauses if is_paused(p, self.settings, now))
+        self.paused = self._every_relay_paused()
+        self._stalled = False
         if self.paused:
             return counts
         with self.db.session() as session:
@@ -124,7 +130,7 @@ class Dispatcher:
             schedule = schedule_for(campaign, sequence)  # windows are each contact's own
             # Plan and send in batch-sized slices: several workers then share both the
             # planning and the sending, and a crash strands at most one slice.
-            while budget > 0 and not self.stop_requested and not self.paused:
+            while budget > 0 and not (self.stop_requested or self.paused or self._stalled):
                 size = min(budget, self.settings.batch_size)
                 queued = self._queue_due(campaign, schedule, now, size)
                 counts["queued"] += queued
@@ -228,7 +234,7 @@ class Dispatcher:
         to_send = self._check(batch, updates, now)
         ledger = WireLedger(
             [s.message.id for s in to_send if s.message.id is not None],
-            self.settings.smtp.concurrency,
+            self.settings.connections,
             functools.partial(self._write, batch, now, updates),
         )
         for key in updates:  # skipped or deferred by the checks: written with the first group
@@ -238,23 +244,24 @@ class Dispatcher:
         # what the transport took may have reached the relay: messages rendered (and signed)
         # ahead of the connections are not handed over, and go back to the queue.
         deliveries = self._render(batch, to_send, updates, now, ledger)
+        board = RelayBoard(self._skipped)
         try:
             if to_send:
-                await self.transport.deliver(deliveries, ledger.admit, ledger.answered)
+                await self.transport.deliver(deliveries, ledger.admit, ledger.answered, board)
         except asyncio.CancelledError:
             # The stop's grace ran out mid-send: what the relay answered is recorded, what it
             # had in flight is unknown.
             ledger.close_now()
-            self._settle_batch(ledger, counts, now)
+            self._settle_batch(ledger, counts, now, board)
             raise
         except Exception as exc:  # a transport bug must not strand the batch in `sending`
             log.exception("transport failed; the batch goes back to the queue")
             counts["transport errors"] += 1
             ledger.close_now()
-            self._settle_batch(ledger, counts, now)
+            self._settle_batch(ledger, counts, now, board)
             raise exc
         await ledger.close()
-        self._settle_batch(ledger, counts, now)
+        self._settle_batch(ledger, counts, now, board)
 
     def _check(
         self, batch: _Batch, updates: dict[int, dict[str, object]], now: datetime
@@ -423,19 +430,34 @@ class Dispatcher:
                 batch.places,
             )
 
-    def _settle_batch(self, ledger: WireLedger, counts: Counter[str], now: datetime) -> None:
-        """The batch is written: its counts, and the relay's pause set or lifted."""
+    def _settle_batch(
+        self, ledger: WireLedger, counts: Counter[str], now: datetime, board: RelayBoard
+    ) -> None:
+        """The batch is written: its counts, and each relay's pause set or lifted."""
         counts.update(ledger.counts)
         result = ledger.result
         if self.stop_requested:
             self.released_on_stop += len(result.released)
-        if result.fault is not None:
-            self.paused = True
-            record_fault(self.db, result.fault, self.settings, now)
-        elif result.delivered and self._relay_was_paused:
-            self._relay_was_paused = False
-            if clear_pause(self.db):
-                log.warning("relay accepts mail again: sending resumed")
+        faults = dict(board.faults)  # the relays whose mail went to the others
+        if result.fault is not None:  # no relay was left for some message, or a block list
+            faults.setdefault(self._relay_name(result.fault.relay), result.fault)
+        for name, fault in faults.items():
+            record_fault(self.db, fault, self.settings, now)
+            self._skipped |= {name}
+        self.paused = self._every_relay_paused()
+        self._stalled = bool(result.released) and not result.delivered
+        for name in {self._relay_name(relay) for relay in result.relays} & self._pause_rows:
+            self._pause_rows.discard(name)
+            if clear_pause(self.db, name):
+                who = f"relay {name}" if len(self.settings.relays) > 1 else "relay"
+                log.warning("%s accepts mail again: sending resumed", who)
+
+    def _relay_name(self, relay: str) -> str:
+        """A relay's name; the outbox's faults and deliveries are the one relay's."""
+        return relay or self.settings.relays[0].name
+
+    def _every_relay_paused(self) -> bool:
+        return {relay.name for relay in self.settings.relays} <= self._skipped
 
 
 def _deferral(

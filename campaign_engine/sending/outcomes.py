@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
 
-__all__ = ["Delivery", "OnDone", "OnTaken", "Outcome"]
+__all__ = ["Delivery", "OnDone", "OnTaken", "Outcome", "RelayBoard"]
 
 # Awaited with a delivery's key when a transport takes it for the wire (never before), and the
 # delivery goes out only once it returns: the caller records that the relay may get it first.
@@ -40,6 +40,7 @@ class Outcome:
     result: AttemptResult
     detail: str = ""
     fault: RelayFault | None = None
+    relay: str = ""  # the relay that answered ("" for the outbox)
 
     @property
     def ok(self) -> bool:
@@ -57,3 +58,12 @@ class Outcome:
             return None
         code = enhanced_code(self.detail.partition(" ")[2])
         return code if code and code.startswith("5.7.") else None
+
+
+@dataclass
+class RelayBoard:
+    """What one delivery run knows of the relays: the ones to skip (in a fault pause), and the
+    ones that failed during the run (their mail went to the others), by name."""
+
+    paused: frozenset[str] = frozenset()
+    faults: dict[str, RelayFault] = field(default_factory=dict)

@@ -34,6 +34,7 @@ from campaign_engine.sending.smtp_replies import (
 
 __all__ = [
     "Limiter",
+    "RateLimiter",
     "SessionFault",
     "SmtpTransport",
     "default_ehlo_name",
@@ -54,7 +55,7 @@ class Limiter(Protocol):
         ...
 
 
-class _RateLimiter:
+class RateLimiter:
     """Spaces sends evenly so the whole pool stays under `per_second` (0 = no limit)."""
 
     def __init__(self, per_second: float) -> None:
@@ -197,7 +198,7 @@ class SmtpTransport:
     ) -> None:
         self.settings = settings
         self.ehlo_name = settings.ehlo_name or default_ehlo_name(from_domain)
-        self._limiter = limiter if limiter is not None else _RateLimiter(settings.rate_limit)
+        self._limiter = limiter if limiter is not None else RateLimiter(settings.rate_limit)
         self._idle: list[_Connection] = []
         self._opening = asyncio.Lock()
         self._fault: RelayFault | None = None

@@ -108,6 +108,7 @@ class RelayFault:
     reason: str  # "relay rejected login"
     detail: str  # "535 5.7.8 authentication credentials invalid"
     lasting: bool = False  # will not heal by itself: paused until the config or operator says so
+    relay: str = ""  # the relay's name ([[smtp.relays]]); "" where there is no SMTP relay
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.detail})"

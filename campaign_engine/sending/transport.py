@@ -1,4 +1,5 @@
-"""Mail transports: pooled SMTP (smtp_client), and an outbox Maildir for local runs."""
+"""Mail transports: pooled SMTP (smtp_client) through one or more relays (relay_router), and an
+outbox Maildir for local runs."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Protocol
 
 from campaign_engine.core.config import Settings
 from campaign_engine.sending.dkim import DkimSigner
-from campaign_engine.sending.outcomes import Delivery, OnDone, OnTaken, Outcome
+from campaign_engine.sending.outcomes import Delivery, OnDone, OnTaken, Outcome, RelayBoard
+from campaign_engine.sending.relay_router import RelayRouter
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.signing_pool import SigningPool, signed_stream
-from campaign_engine.sending.smtp_client import Limiter, SmtpTransport
+from campaign_engine.sending.smtp_client import Limiter, RateLimiter, SmtpTransport
 from campaign_engine.sending.smtp_replies import RelayFault
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "Limiter",
     "OutboxTransport",
     "Outcome",
+    "RelayBoard",
     "SigningTransport",
     "SmtpTransport",
     "Transport",
@@ -44,23 +47,26 @@ class Transport(Protocol):
         deliveries: Iterable[Delivery],
         on_taken: OnTaken | None = None,
         on_done: OnDone | None = None,
+        board: RelayBoard | None = None,
     ) -> list[Outcome]:
         """Hand every delivery to the relay; never raises for a per-message failure.
 
         `deliveries` may be a lazy iterator: it is consumed as connections become free.
         `on_taken` is awaited with each delivery's key just before it goes to the wire, `on_done`
-        hears each outcome as it comes.
+        hears each outcome as it comes. `board`: the relays to skip, and those that failed.
         """
         ...
 
 
 def make_transport(settings: Settings, limiter: Limiter | None = None) -> Transport:
     """The transport every sender uses; `limiter` replaces the per-process rate limit (see
-    throttle). DKIM-signs every message when [dkim] is configured."""
+    throttle), which holds for all relays together. DKIM-signs every message when [dkim] is
+    configured."""
     inner: Transport
     if settings.transport == "smtp":
         from_domain = parseaddr(settings.from_address)[1].rpartition("@")[2]
-        inner = SmtpTransport(settings.smtp, limiter, from_domain)
+        shared = limiter if limiter is not None else RateLimiter(settings.smtp.rate_limit)
+        inner = RelayRouter([SmtpTransport(r, shared, from_domain) for r in settings.relays])
     else:
         inner = OutboxTransport(settings.outbox_dir)
     if settings.dkim.enabled:
@@ -90,6 +96,7 @@ class SigningTransport:
         deliveries: Iterable[Delivery],
         on_taken: OnTaken | None = None,
         on_done: OnDone | None = None,
+        board: RelayBoard | None = None,
     ) -> list[Outcome]:
         refused: list[Outcome] = []
 
@@ -100,7 +107,7 @@ class SigningTransport:
                 on_done(outcome)
 
         stream = signed_stream(self.pool, deliveries, refuse)  # reads a chunk or two ahead
-        outcomes = await self.inner.deliver(stream, on_taken, on_done)
+        outcomes = await self.inner.deliver(stream, on_taken, on_done, board)
         return [*outcomes, *refused]
 
 
@@ -122,6 +129,7 @@ class OutboxTransport:
         deliveries: Iterable[Delivery],
         on_taken: OnTaken | None = None,
         on_done: OnDone | None = None,
+        board: RelayBoard | None = None,
     ) -> list[Outcome]:
         """Writes one message at a time; `deliveries` stops early when the run is stopping."""
         outcomes = []

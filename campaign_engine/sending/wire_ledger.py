@@ -195,5 +195,6 @@ class WireLedger:
         self.result.fault = self.result.fault or result.fault
         self.result.delivered += result.delivered
         self.result.released.extend(result.released)
+        self.result.relays |= result.relays
         self._committed.update(group.settled)
         self._marked.update(group.marks)

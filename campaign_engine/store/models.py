@@ -178,6 +178,8 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_report", "id", "campaign_id", "step", "contact_id"),
         # the drafts lists: when the email before each draft went out, from the index alone
         sa.Index("ix_message_thread_sent", "enrollment_id", "step", "state", "sent_at"),
+        # each relay's share of the sends of the last day, from the index alone
+        sa.Index("ix_message_relay_sent", "sent_at", "relay"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -203,6 +205,7 @@ class Message(SQLModel, table=True):
     claimed_until: datetime | None = _when()
     sent_at: datetime | None = _when()
     created_at: datetime | None = _when()
+    relay: str | None = None  # the relay that took it ([[smtp.relays]] name)
 
 
 class Event(SQLModel, table=True):

@@ -13,11 +13,18 @@ from sqlmodel import select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
-from campaign_engine.reps.alerts import queue_alert
 from campaign_engine.sending.relay_state import current_pause, describe_pause
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Message
-from tests.delivery_setup import DAY1, launch_smb, point_at, state_of, states, suppressed
+from tests.delivery_setup import (
+    DAY1,
+    launch_smb,
+    point_at,
+    queue_rep_alert,
+    state_of,
+    states,
+    suppressed,
+)
 from tests.faultrelay import fault_relay
 from tests.helpers import tick
 
@@ -34,19 +41,7 @@ def test_a_wrong_password_pauses_sending_and_the_fix_sends_everything_once(
     with fault_relay(username="ops", password="right") as relay:
         wrong = point_at(settings, relay.port, username="ops", password="wrong")
         launch_smb(db, wrong, EMAILS, tmp_path)
-        with db.session() as session:
-            queue_alert(
-                session,
-                kind="contact_request",
-                rep_id=None,
-                recipient="rep@gitlab-demo.example",
-                contact_id=None,
-                subject="Contact request",
-                text="t",
-                html="<p>t</p>",
-                reply_to="",
-                now=DAY1,
-            )
+        queue_rep_alert(db)
         tick(db, wrong, DAY1)
         tick(db, wrong, DAY1 + timedelta(hours=1))  # still paused: no second failed login
 

@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,47 @@ def test_the_inbox_table_and_its_environment_overrides(tmp_path: Path) -> None:
     assert settings.inbox.password == "pw" and "pw" not in repr(settings.inbox)
     assert settings.inbox_poll_seconds == 30.0
     assert settings.inbox.processed_folder == "Processed"
+
+
+def test_a_plain_smtp_table_is_one_relay_and_several_take_their_defaults_from_it(
+    tmp_path: Path,
+) -> None:
+    assert [r.name for r in load_settings(ROOT / "config.toml", environ={}).relays] == ["main"]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'secret = "x"\n[smtp]\nhost = "relay.example"\nconcurrency = 2\npassword = "shared"\n'
+        '[[smtp.relays]]\nname = "ses"\nweight = 3\ndomains = ["News.Example.com"]\n'
+        'ca_file = "ca.pem"\n'
+        '[[smtp.relays]]\nname = "backup-1"\nhost = "backup.example"\nport = 2525\n'
+    )
+    settings = load_settings(
+        config,
+        environ={"CAMPAIGN_SMTP_RELAYS_BACKUP_1_PASSWORD": "own", "CAMPAIGN_SMTP_PORT": "587"},
+    )
+    ses, backup = settings.relays
+    assert (ses.name, ses.weight, ses.host, ses.port, ses.password) == (
+        "ses", 3.0, "relay.example", 587, "shared"
+    )  # fmt: skip
+    assert ses.ca_file == str(tmp_path / "ca.pem")
+    assert ses.carries("news.example.com") and not ses.carries("example.com")
+    assert (backup.host, backup.port, backup.password) == ("backup.example", 2525, "own")
+    assert backup.carries("anything.example") and settings.connections == 4
+    assert ses.fingerprint() == dataclasses.replace(ses, weight=1, domains=()).fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("relays", "says"),
+    [
+        ('[[smtp.relays]]\nhost = "a"\n', "every \\[\\[smtp.relays\\]\\] needs a name"),
+        ('[[smtp.relays]]\nname = "a"\n[[smtp.relays]]\nname = "a"\n', "two .* named 'a'"),
+        ('[[smtp.relays]]\nname = "a"\nweight = 0\n', "relay a weight must be more than 0"),
+        ('[[smtp.relays]]\nname = "a b"\n', "relay name 'a b' must be letters"),
+        ('[[smtp.relays]]\nname = "a"\nrate_limit = 5\n', "rate_limit is for all relays"),
+        ('[[smtp.relays]]\nname = "a"\nhots = "x"\n', "unknown setting\\(s\\) hots"),
+    ],
+)
+def test_a_bad_relay_is_one_line_naming_it(tmp_path: Path, relays: str, says: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'secret = "x"\n[smtp]\n{relays}')
+    with pytest.raises(ConfigError, match=says):
+        load_settings(config, environ={})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from campaign_engine.sending.outcomes import Delivery, OnDone, OnTaken, Outcome
+from campaign_engine.sending.outcomes import Delivery, OnDone, OnTaken, Outcome, RelayBoard
 from campaign_engine.sending.retry import AttemptResult
 
 __all__ = ["RehearsalSink"]
@@ -28,6 +28,7 @@ class RehearsalSink:
         deliveries: Iterable[Delivery],
         on_taken: OnTaken | None = None,
         on_done: OnDone | None = None,
+        board: RelayBoard | None = None,
     ) -> list[Outcome]:
         outcomes = []
         for delivery in deliveries:
