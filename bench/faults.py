@@ -4,7 +4,8 @@
         [--postgres URL]
 
 Each scenario gets a fresh SQLite database and a fault-injecting relay (tests/faultrelay.py),
-misbehaves during the first tick(s), then heals; the engine ticks on until nothing is due. Then:
+misbehaves during the first tick(s), then heals (the "one relay of two down" row adds a healthy
+second relay of equal weight: all mail must go through it, none twice); the engine ticks on until nothing is due. Then:
 delivered (distinct recipients the relay took), duplicates (extra copies), lost (contacts with
 neither an arrival nor an expected bounce/failure nor `uncertain`), wrongly suppressed
 (suppressed but not meant to bounce) and uncertain. Duplicates, lost and wrongly suppressed must
@@ -41,7 +42,14 @@ from campaign_engine.sending.recovery import retry_uncertain  # noqa: E402
 from campaign_engine.sending.wire_ledger import AHEAD  # noqa: E402
 from campaign_engine.store.db import Database  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
-from tests.delivery_setup import DAY1, launch_smb, point_at, states, suppressed  # noqa: E402
+from tests.delivery_setup import (  # noqa: E402
+    DAY1,
+    launch_smb,
+    point_at,
+    states,
+    suppressed,
+    with_relays,
+)
 from tests.faultrelay import FaultRelay, fault_relay  # noqa: E402
 from tests.helpers import CAMPAIGN, tick  # noqa: E402
 
@@ -55,6 +63,7 @@ class Scenario:
     refuse: float = 0.0  # share meant to fail for policy (5.7.1), never suppressed
     smtp: dict[str, object] | None = None
     crash: signal.Signals | None = None
+    relays: int = 1  # 2: the faulty relay and a healthy one, equal weights ([[smtp.relays]])
 
 
 def _clear(relay: FaultRelay) -> None:
@@ -97,6 +106,7 @@ def scenarios(emails: list[str]) -> list[Scenario]:
         Scenario("slow replies (20 ms)", {"delay": 0.02}, _clear),
         Scenario("SIGTERM mid-tick", {"delay": 0.005}, _clear, crash=signal.SIGTERM),
         Scenario("SIGKILL mid-tick", {"delay": 0.005}, _clear, crash=signal.SIGKILL),
+        Scenario("one relay of two down (421)", {"greeting": "421 4.3.2 down"}, _clear, relays=2),
     ]
 
 
@@ -129,9 +139,15 @@ def run(scenario: Scenario, count: int) -> list[object]:
         k: (v if not isinstance(v, dict | set) else type(v)(v))  # a fresh copy per run
         for k, v in scenario.behaviour.items()
     }
-    with tempfile.TemporaryDirectory() as tmp, fault_relay(**behaviour) as relay:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fault_relay(**behaviour) as relay,
+        fault_relay() as healthy,
+    ):
         settings = write_config(Path(tmp))
         settings = point_at(settings, relay.port, **(scenario.smtp or {}))
+        if scenario.relays == 2:
+            settings = with_relays(settings, down={"port": relay.port}, up={"port": healthy.port})
         db = Database(settings.database_url)
         launch_smb(db, settings, emails, Path(tmp))
         if scenario.crash is not None:
@@ -145,6 +161,8 @@ def run(scenario: Scenario, count: int) -> list[object]:
             else settings
         )
         _tick_until_done(db, healed, DAY1 + timedelta(minutes=2))
+        if scenario.relays == 2:  # the row counts what both relays took
+            relay.received.extend(healthy.received)
         return _row(scenario, db, relay, emails)
 
 
