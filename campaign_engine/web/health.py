@@ -26,7 +26,7 @@ from starlette.routing import Route
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.tick_stats import TICK_STATS
-from campaign_engine.sending.relay_state import pause_status
+from campaign_engine.sending.relay_state import pause_status, relay_statuses
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Event, Message
 
@@ -79,11 +79,25 @@ class _DatabaseCollector(Collector):
         for kind, human, count in hits:
             tracking.add_metric([kind, "true" if human else "false"], count)
         yield tracking
-        relay = pause_status(self.db, self.settings, datetime.now(UTC))
+        now = datetime.now(UTC)
+        relay = pause_status(self.db, self.settings, now)
         yield GaugeMetricFamily(
-            "campaign_relay_paused", "1 while sending is paused by a relay fault.",
+            "campaign_relay_paused", "1 while sending is paused by a relay fault (every relay).",
             value=1 if relay.paused else 0,
         )  # fmt: skip
+        each = GaugeMetricFamily(
+            "campaign_relay_down", "1 while this relay is paused by a fault (its mail goes to the others).",
+            labels=["relay"],
+        )  # fmt: skip
+        sends = GaugeMetricFamily(
+            "campaign_relay_sends", "Messages this relay took in the last 24 hours.",
+            labels=["relay"],
+        )  # fmt: skip
+        for status in relay_statuses(self.db, self.settings, now):
+            each.add_metric([status.name], 1 if status.paused else 0)
+            sends.add_metric([status.name], status.sent)
+        yield each
+        yield sends
 
 
 def health_routes(db: Database, settings: Settings) -> list[Route]:

@@ -43,4 +43,6 @@ def test_health_and_metrics_after_a_tick(web: WebApp, smtp_sink: SmtpSink) -> No
     assert found[("campaign_messages_sent_total", ())] == 2
     assert found[("campaign_queue_depth", ())] == 0
     assert found[("campaign_relay_paused", ())] == 0
+    assert found[("campaign_relay_down", (("relay", "main"),))] == 0  # the one [smtp] relay
+    assert ("campaign_relay_sends", (("relay", "main"),)) in found  # the last 24 h: 2021 is not
     assert found[("campaign_tick_duration_seconds_count", ())] >= 1
