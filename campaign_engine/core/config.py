@@ -13,7 +13,7 @@ import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +27,7 @@ __all__ = [
     "RepsSettings",
     "Settings",
     "SmtpSettings",
+    "WarmupSettings",
     "find_config",
     "load_settings",
     "user_config_path",
@@ -135,6 +136,35 @@ class RepsSettings:
 
 
 @dataclass(frozen=True)
+class WarmupSettings:
+    """The ramp of a new sending domain (the From address's): off while start_per_day is 0."""
+
+    start_per_day: int = 0  # campaign emails the domain may send on its first day; 0 = no ramp
+    growth: float = 1.5  # each next day allows this many times the day before
+    started: str = ""  # YYYY-MM-DD, the ramp's day 0; "" = the day the engine first sent
+
+    @property
+    def enabled(self) -> bool:
+        return self.start_per_day > 0
+
+    @property
+    def started_on(self) -> date | None:
+        return date.fromisoformat(self.started) if self.started else None
+
+    def problem(self) -> str | None:
+        """What is wrong with these values, or None."""
+        if self.start_per_day < 0:
+            return f"start_per_day must be 0 (no warm-up) or more, not {self.start_per_day}"
+        if self.growth < 1:
+            return f"growth must be 1 (a flat daily cap) or more, not {self.growth}"
+        try:
+            date.fromisoformat(self.started or "2000-01-01")
+        except ValueError:
+            return f"started must be a day like 2026-01-31, not {self.started!r}"
+        return None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the engine; paths are absolute (resolved against the config file)."""
 
@@ -179,6 +209,7 @@ class Settings:
     dkim: DkimSettings = DkimSettings()
     inbox: InboxSettings = InboxSettings()
     reps: RepsSettings = RepsSettings()
+    warmup: WarmupSettings = WarmupSettings()
 
     def __repr__(self) -> str:
         """Every setting but secrets: the database URL's password is masked, the HMAC secret and
@@ -241,6 +272,8 @@ class Settings:
                 f"{self.config_path}: [inbox] reports_per_domain_hour must be 0 (no limit) or"
                 f" more, not {self.inbox.reports_per_domain_hour}"
             )
+        if (warmup := self.warmup.problem()) is not None:
+            raise ConfigError(f"{self.config_path}: [warmup] {warmup}")
         if self.recount_seconds < 0:
             raise ConfigError(
                 f"{self.config_path}: recount_seconds must be 0 (count on every request) or more,"
@@ -350,13 +383,14 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     dkim_raw = dict(raw.pop("dkim", {}) or {})
     inbox_raw = dict(raw.pop("inbox", {}) or {})
     reps_raw = dict(raw.pop("reps", {}) or {})
+    warmup_raw = dict(raw.pop("warmup", {}) or {})
     top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
     values = _apply(
         Settings,
         top,
         env,
         prefix="",
-        skip={"config_path", "smtp", "dkim", "inbox", "reps"},
+        skip={"config_path", "smtp", "dkim", "inbox", "reps", "warmup"},
         source=config_path,
     )
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
@@ -365,6 +399,7 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     reps = _apply(RepsSettings, reps_raw, env, prefix="REPS_", skip=set(), source=config_path)
     _resolve_ca_file(smtp, base)
     relays = _relays(relays_raw, smtp, env, config_path)
+    warmup = _apply(WarmupSettings, warmup_raw, env, "WARMUP_", set(), config_path)
     if dkim.get("private_key_path"):
         dkim["private_key_path"] = (base / Path(dkim["private_key_path"])).resolve()
     else:
@@ -383,6 +418,7 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         dkim=DkimSettings(**dkim),
         inbox=InboxSettings(**inbox),
         reps=RepsSettings(**reps),
+        warmup=WarmupSettings(**warmup),
         **values,
     )
 

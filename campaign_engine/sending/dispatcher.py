@@ -46,6 +46,7 @@ from campaign_engine.sending.send_facts import (
     suppression_reasons,
 )
 from campaign_engine.sending.transport import Delivery, RelayBoard, Transport
+from campaign_engine.sending.warmup import ramp_for
 from campaign_engine.sending.wire_ledger import Group, WireLedger
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Campaign, Message
@@ -149,7 +150,7 @@ class Dispatcher:
 
     def _queue_due(self, campaign: Campaign, schedule: Schedule, now: datetime, limit: int) -> int:
         """Write a queued message for each due step before anything touches SMTP (queueing)."""
-        return queue_due(self.db, campaign, schedule, now, limit)
+        return queue_due(self.db, campaign, schedule, now, limit, ramp_for(self.settings))
 
     # -- claiming -------------------------------------------------------------------------
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col
 
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, MessageState
 from campaign_engine.sending.planner import Candidate, Schedule, plan
+from campaign_engine.sending.warmup import Ramp, share_day
+from campaign_engine.sending.warmup_facts import engagement, room_today
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Campaign, Enrollment, Message
 
@@ -19,60 +22,87 @@ _ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 def queue_due(
-    db: Database, campaign: Campaign, schedule: Schedule, now: datetime, limit: int
+    db: Database,
+    campaign: Campaign,
+    schedule: Schedule,
+    now: datetime,
+    limit: int,
+    ramp: Ramp | None = None,
 ) -> int:
     """Write a queued message for each due step before anything touches SMTP.
 
     Cheap with contacts in hundreds of zones: the index on the precomputed UTC
     `next_due_at` finds the due rows; only those are checked against their local window.
+    With a warm-up `ramp`, only the steps that take one of today's places go (see warmup).
     """
     while True:
-        queued, deferred = _queue_slice(db, campaign, schedule, now, limit)
+        queued, deferred = _queue_slice(db, campaign, schedule, now, limit, ramp)
         if queued or not deferred:
             return queued
 
 
 def _queue_slice(
-    db: Database, campaign: Campaign, schedule: Schedule, now: datetime, limit: int
+    db: Database,
+    campaign: Campaign,
+    schedule: Schedule,
+    now: datetime,
+    limit: int,
+    ramp: Ramp | None,
 ) -> tuple[int, int]:
-    """(steps queued, overdue steps moved to their next local window) for one slice."""
+    """(steps queued, steps moved to a later moment: their next local window, or the next
+    ramp day) for one slice."""
     with db.session() as session:
-        query = (
-            select(
-                Enrollment.id,
-                Enrollment.next_step,
-                Enrollment.next_due_at,
-                Enrollment.timezone,
+        room, day_end = room_today(session, ramp, now) if ramp else (0, now)
+        # warm-up: every step due today competes for today's places
+        due_by = (
+            col(Enrollment.next_due_at) < day_end if ramp else col(Enrollment.next_due_at) <= now
+        )
+        query: Any = (  # five columns: more than the typed overloads of select() spell out
+            sa.select(
+                col(Enrollment.id),
+                col(Enrollment.next_step),
+                col(Enrollment.next_due_at),
+                col(Enrollment.timezone),
+                col(Enrollment.contact_id),
             )
             .where(
-                Enrollment.campaign_id == campaign.id,
-                Enrollment.channel == Channel.AUTOMATED,
-                Enrollment.status == EnrollmentStatus.ACTIVE,
-                col(Enrollment.next_due_at) <= now,
+                col(Enrollment.campaign_id) == campaign.id,
+                col(Enrollment.channel) == Channel.AUTOMATED,
+                col(Enrollment.status) == EnrollmentStatus.ACTIVE,
+                due_by,
             )
             .order_by(col(Enrollment.next_due_at))
-            .limit(limit)
         )
+        if ramp is None:
+            query = query.limit(limit)
         if is_postgres(db.engine):
             query = query.with_for_update(skip_locked=True)
-        rows = session.exec(query).all()
+        rows = session.execute(query).all()
         candidates = [
-            Candidate(eid, step, due, tz or None) for eid, step, due, tz in rows if eid and due
+            Candidate(eid, step, due, tz or None) for eid, step, due, tz, _ in rows if eid and due
         ]
+        later: dict[int, datetime] = {}  # enrollment id -> its window on the next ramp day
+        if ramp is not None:
+            contacts = {eid: contact_id for eid, _, _, _, contact_id in rows if eid}
+            candidates, later = _take_places(
+                session, campaign, schedule, candidates, contacts, room, day_end
+            )
         planned = plan(candidates, schedule, now, limit)
-        if planned.deferred:  # window closed in their zone: wait for its next opening
+        moves = [{"eid": eid, "due": due, "upto": now} for eid, due in planned.deferred.items()]
+        moves += [{"eid": eid, "due": due, "upto": day_end} for eid, due in later.items()]
+        if moves:  # window closed in their zone, or no place left today: wait for later
             session.connection().execute(
                 sa.update(_ENROLLMENTS)
                 .where(
                     _ENROLLMENTS.c.id == sa.bindparam("eid"),
-                    _ENROLLMENTS.c.next_due_at <= now,
+                    _ENROLLMENTS.c.next_due_at <= sa.bindparam("upto"),
                 )
                 .values(next_due_at=sa.bindparam("due")),
-                [{"eid": eid, "due": due} for eid, due in planned.deferred.items()],
+                moves,
             )
         due = {d.enrollment_id: d for d in planned.due}
         if not due:
-            return 0, len(planned.deferred)
+            return 0, len(moves)
         # Take the step only if no other worker took it meanwhile: the conditions are
         # re-checked at write time, so two workers never queue the same (enrollment, step).
         taken = (
@@ -90,7 +120,7 @@ def _queue_slice(
             .all()
         )
         if not taken:
-            return 0, len(planned.deferred)
+            return 0, len(moves)
         session.connection().execute(
             sa.insert(_MESSAGES),
             [
@@ -112,4 +142,27 @@ def _queue_slice(
                 for eid, contact_id, next_step in taken
             ],
         )
-        return len(taken), len(planned.deferred)
+        return len(taken), len(moves)
+
+
+def _take_places(
+    session: Session,
+    campaign: Campaign,
+    schedule: Schedule,
+    candidates: list[Candidate],
+    contacts: dict[int, int],
+    room: int,
+    day_end: datetime,
+) -> tuple[list[Candidate], dict[int, datetime]]:
+    """(the steps due today that take today's places, enrollment id -> the window on the next
+    ramp day of each that does not)."""
+    seen = engagement(session, campaign.id)
+    by_enrollment = {eid: seen[contact] for eid, contact in contacts.items() if contact in seen}
+    share = share_day(candidates, by_enrollment, room, day_end)
+    chosen = [c for c in candidates if c.enrollment_id in share.chosen]
+    later = {
+        c.enrollment_id: schedule.next_opening(share.waiting[c.enrollment_id], c.timezone)
+        for c in candidates
+        if c.enrollment_id in share.waiting
+    }
+    return chosen, later

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,19 @@ def test_a_bad_relay_is_one_line_naming_it(tmp_path: Path, relays: str, says: st
     config.write_text(f'secret = "x"\n[smtp]\n{relays}')
     with pytest.raises(ConfigError, match=says):
         load_settings(config, environ={})
+
+
+def test_the_warmup_table_is_off_unless_start_per_day_is_set(tmp_path: Path) -> None:
+    assert not load_settings(ROOT / "config.toml", environ={}).warmup.enabled
+    config = tmp_path / "config.toml"
+    config.write_text('secret = "s"\n[warmup]\nstart_per_day = 100\nstarted = 2026-01-05\n')
+    warmup = load_settings(config, environ={"CAMPAIGN_WARMUP_GROWTH": "2"}).warmup
+    assert (warmup.enabled, warmup.growth, str(warmup.started_on)) == (True, 2.0, "2026-01-05")
+    for line, problem in (
+        ("growth = 0.5", "growth must be 1 (a flat daily cap) or more"),
+        ("start_per_day = -1", "start_per_day must be 0 (no warm-up) or more"),
+        ('started = "next monday"', "started must be a day like 2026-01-31"),
+    ):
+        config.write_text(f'secret = "s"\n[warmup]\n{line}\n')
+        with pytest.raises(ConfigError, match=re.escape(f"[warmup] {problem}")):
+            load_settings(config, environ={})

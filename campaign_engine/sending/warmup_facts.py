@@ -1,0 +1,68 @@
+"""What the warm-up ramp needs from the database: the domain's first send, today's sends, and how
+engaged each contact has been."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from campaign_engine.core.kinds import EventKind, MessageState
+from campaign_engine.sending.warmup import Engagement, Ramp
+from campaign_engine.store.models import Enrollment, Event, Message
+
+__all__ = ["engagement", "first_send", "room_today"]
+
+# Claimed or waiting: each may go out today, so each holds one of today's places.
+_PENDING = (MessageState.QUEUED, MessageState.SENDING, MessageState.RETRY)
+_ENGAGED = (EventKind.REPLY, EventKind.CLICK, EventKind.OPEN)
+
+
+def first_send(session: Session, ramp: Ramp) -> date | None:
+    """The ramp's day of the first email the engine ever sent, or None before any."""
+    first = session.execute(sa.select(sa.func.min(col(Message.sent_at)))).scalar()
+    return None if first is None else ramp.day_of(first)
+
+
+def room_today(session: Session, ramp: Ramp, now: datetime) -> tuple[int, datetime]:
+    """(places left today, when the next ramp day begins): today's allowance less every email
+    of any campaign sent today or waiting to go."""
+    today = ramp.day_of(now)
+    start, end = ramp.day_bounds(today)
+    used = session.execute(
+        sa.select(sa.func.count()).where(
+            sa.or_(
+                sa.and_(col(Message.sent_at) >= start, col(Message.sent_at) < end),
+                col(Message.state).in_(_PENDING),
+            )
+        )
+    ).scalar_one()
+    allowance = ramp.allowance(ramp.day_index(today, first_send(session, ramp)))
+    return allowance - int(used), end
+
+
+def engagement(session: Session, campaign_id: int | None = None) -> dict[int, Engagement]:
+    """Contact id -> their replies, human clicks and human opens so far (any campaign), for the
+    contacts of `campaign_id` (None: every contact with any)."""
+    query = (
+        sa.select(col(Event.contact_id), col(Event.kind), sa.func.count())
+        .where(
+            col(Event.kind).in_(_ENGAGED), col(Event.is_human), col(Event.contact_id).is_not(None)
+        )
+        .group_by(col(Event.contact_id), col(Event.kind))
+    )
+    if campaign_id is not None:
+        mine = sa.select(col(Enrollment.contact_id)).where(
+            col(Enrollment.campaign_id) == campaign_id
+        )
+        query = query.where(col(Event.contact_id).in_(mine))
+    counts: dict[int, dict[str, int]] = {}
+    for contact_id, kind, n in session.execute(query):
+        counts.setdefault(contact_id, {})[kind] = n
+    return {
+        contact: Engagement(
+            seen.get(EventKind.REPLY, 0), seen.get(EventKind.CLICK, 0), seen.get(EventKind.OPEN, 0)
+        )
+        for contact, seen in counts.items()
+    }

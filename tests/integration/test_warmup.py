@@ -1,0 +1,128 @@
+"""Warm-up of a new sending domain over real SMTP: a day's emails never exceed the ramp, the most
+engaged contacts get theirs first, each next email keeps its spacing from the one before, and
+every campaign's mail counts against the same day."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from itertools import pairwise
+from pathlib import Path
+
+from sqlmodel import select
+
+from campaign_engine.core.config import Settings, WarmupSettings
+from campaign_engine.core.kinds import EventKind
+from campaign_engine.engine.launch import LateJoiners, launch
+from campaign_engine.store.db import Database
+from campaign_engine.store.models import Contact, Event
+from tests.conftest import SmtpSink
+from tests.helpers import import_with_reps, tick, write_csv
+
+REP = "dana.reyes@gitlab-demo.example"
+LAUNCH_TIME = datetime(2021, 4, 26, 12, tzinfo=UTC)
+START = date(2021, 4, 27)  # a Tuesday
+PEOPLE = [f"p{n:02}@tiny{n:02}.example" for n in range(1, 31)]
+# what they did with earlier mail: (replies, clicks, opens)
+ENGAGED = {
+    "p30@tiny30.example": (1, 0, 0),
+    "p29@tiny29.example": (0, 2, 0),
+    "p28@tiny28.example": (0, 1, 5),
+    "p27@tiny27.example": (0, 0, 3),
+}
+
+
+def warm(settings: Settings, start_per_day: int = 4, growth: float = 1.5) -> Settings:
+    return dataclasses.replace(settings, warmup=WarmupSettings(start_per_day, growth))
+
+
+def import_people(db: Database, tmp_path: Path, people: list[str] = PEOPLE) -> None:
+    rows = [[e, "P", "L", "Engineer", e.split("@")[1], "12", "", REP, "C"] for e in people]
+    assert (
+        import_with_reps(db, write_csv(tmp_path / "people.csv", rows), LAUNCH_TIME).rejected == []
+    )
+
+
+def record_engagement(db: Database) -> None:
+    """Opens, clicks and replies stored from earlier mail; a bot's clicks do not count."""
+    with db.session() as session:
+        ids = dict(session.exec(select(Contact.email, Contact.id)).all())
+        for email, counts in ENGAGED.items():
+            for kind, n in zip(
+                (EventKind.REPLY, EventKind.CLICK, EventKind.OPEN), counts, strict=True
+            ):
+                for _ in range(n):
+                    session.add(Event(kind=kind, contact_id=ids[email], occurred_at=LAUNCH_TIME))
+        for _ in range(9):  # a link scanner "clicked" p01's links: not engagement
+            session.add(Event(kind=EventKind.CLICK, contact_id=ids[PEOPLE[0]], is_human=False,
+                              bot_reason="scanner", occurred_at=LAUNCH_TIME))  # fmt: skip
+
+
+def run_days(db: Database, settings: Settings, first: date, days: int) -> None:
+    """Ticks at 09:00, 11:00, 13:00 and 15:00 UTC of each day."""
+    for n in range(days):
+        day = first + timedelta(days=n)
+        for hour in (9, 11, 13, 15):
+            tick(db, settings, datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
+
+
+def campaign_mail(sink: SmtpSink) -> list[EmailMessage]:
+    """What arrived for contacts (the rep's digests are mail to a colleague, not campaign mail)."""
+    return [m for m in sink.messages if m["To"].addresses[0].addr_spec != REP]
+
+
+def per_day(sink: SmtpSink) -> dict[str, Counter[str]]:
+    """Day -> subject -> campaign emails that arrived."""
+    days: dict[str, Counter[str]] = {}
+    for m in campaign_mail(sink):
+        days.setdefault(m["Date"].datetime.date().isoformat(), Counter())[str(m["Subject"])] += 1
+    return dict(sorted(days.items()))
+
+
+def test_the_ramp_spreads_the_list_most_engaged_first_and_keeps_each_spacing(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    settings = warm(settings)
+    import_people(db, tmp_path)
+    record_engagement(db)
+    launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME)
+    run_days(db, settings, START, 22)
+
+    totals = {day: sum(c.values()) for day, c in per_day(smtp_sink).items()}
+    # 4, 6, 9, then the 11 left of the list (13 allowed); emails 2 and 3 follow 7 days after
+    # each contact's email before, so they come in the same waves.
+    assert totals == {
+        "2021-04-27": 4, "2021-04-28": 6, "2021-04-29": 9, "2021-04-30": 11,
+        "2021-05-04": 4, "2021-05-05": 6, "2021-05-06": 9, "2021-05-07": 11,
+        "2021-05-11": 4, "2021-05-12": 6, "2021-05-13": 9, "2021-05-14": 11,
+    }  # fmt: skip
+    first_day = sorted(m["To"].addresses[0].addr_spec for m in campaign_mail(smtp_sink)[:4])
+    assert first_day == sorted(ENGAGED), "the most engaged contacts get theirs first"
+    second_day = {m["To"].addresses[0].addr_spec for m in campaign_mail(smtp_sink)[4:10]}
+    assert second_day == set(PEOPLE[:6]), "then the others, in the order they were enrolled"
+    for person in PEOPLE:
+        dates = sorted(m["Date"].datetime for m in smtp_sink.to(person))
+        assert [(b - a).days for a, b in pairwise(dates)] == [7, 7], person
+
+
+def test_every_campaign_counts_against_the_same_day_and_no_ramp_changes_nothing(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    import_people(db, tmp_path, PEOPLE[:10])
+    alone = LateJoiners(enabled=False)
+    launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME, "first", late=alone)
+    others = [f"q{n}@other{n}.example" for n in range(10)]
+    import_people(db, tmp_path, others)
+    launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME, "second", late=alone)
+    run_days(db, warm(settings, 6, 2.0), START, 2)
+    days = per_day(smtp_sink)
+    assert {day: sum(c.values()) for day, c in days.items()} == {"2021-04-27": 6, "2021-04-28": 12}
+    assert (
+        sorted(m["To"].addresses[0].addr_spec for m in campaign_mail(smtp_sink)[:6]) == PEOPLE[:6]
+    )
+
+    smtp_sink.messages.clear()
+    run_days(db, settings, START + timedelta(days=2), 1)  # warm-up off: the rest at once
+    assert len(campaign_mail(smtp_sink)) == 2
