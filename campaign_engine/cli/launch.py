@@ -135,6 +135,8 @@ def _print_plan(plan: launching.LaunchPlan) -> None:
         day = send.day.isoformat()
         table.add_row(day, str(send.step), send.subject, send.segment, str(send.contacts))
     out.print(table)
+    if plan.warmup:
+        out.print(plan.warmup, soft_wrap=True)
     out.print(first_sends_table(plan.first_sends))
     _print_deadline(plan.exclusion_deadline)
     reps = sorted((s, n) for (s, channel), n in plan.enrolled.items() if channel == "rep")

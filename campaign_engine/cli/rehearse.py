@@ -123,6 +123,8 @@ def _print(result: Rehearsal, spam: bool) -> None:
             ", ".join(map(str, day.steps)),
         )  # fmt: skip
     out.print(calendar)
+    if result.warmup:
+        out.print(result.warmup, soft_wrap=True)
     steps = max((len(r.steps) for r in result.recipients), default=0)
     people = Table(title=f"Recipients (first {min(_SHOWN, len(result.recipients))} of "
                    f"{len(result.recipients)}; --out FILE.csv writes all)")  # fmt: skip

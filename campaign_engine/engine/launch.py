@@ -21,11 +21,13 @@ from campaign_engine.core.kinds import CampaignAction, Channel, EnrollmentStatus
 from campaign_engine.engine.enrolment import plan_enrollments
 from campaign_engine.reps.drafts import create_campaign_drafts
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
-from campaign_engine.sending.planner import Schedule, parse_send_days
+from campaign_engine.sending.planner import Candidate, Schedule, parse_send_days, zone
 from campaign_engine.sending.sequences import deadline_before, load_sequence
+from campaign_engine.sending.warmup import Ramp, ramp_calendar, ramp_for
+from campaign_engine.sending.warmup_facts import engagement, first_send
 from campaign_engine.store.campaign_log import log_campaign_action
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Campaign, Contact, Enrollment, ExclusionDeadline
+from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, ExclusionDeadline
 
 __all__ = [
     "LateJoiners",
@@ -75,6 +77,7 @@ class LaunchPlan:
     due_at_once: int = 0  # automated emails already due at `now` (a start in the past)
     first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
     exclusion_deadline: date | None = None  # the sequence's default ("friday before launch")
+    warmup: str = ""  # how the domain's warm-up ramp spreads the emails; "" = no warm-up
 
     @property
     def starts_in_the_past(self) -> bool:
@@ -173,21 +176,64 @@ def plan_launch(
         enrolled.skipped,
     )
     plan.first_sends = enrolled.first_sends
-    automated_by_segment: Counter[str] = Counter()
-    for (segment, channel), count in enrolled.counts.items():
-        if channel == Channel.AUTOMATED:
-            automated_by_segment[segment] += count
-    for step_number, step in enumerate(sequence.steps, start=1):
-        day = plan.schedule.scheduled_at(step_number).date()
-        for segment, count in sorted(automated_by_segment.items()):
-            if count:
-                plan.sends.append(PlannedSend(day, step_number, step.subject, segment, count))
+    ramp = ramp_for(settings)
+    if ramp is None:
+        plan.sends = _sends(plan, enrolled.counts)
+    else:
+        plan.sends, plan.warmup = _ramped_sends(db, plan, ramp, now)
     plan.due_at_once = sum(
         1
         for row in plan.enrollments
         if isinstance(due := row["next_due_at"], datetime) and due <= now
     )
     return plan
+
+
+def _sends(plan: LaunchPlan, enrolled: Counter[tuple[str, str]]) -> list[PlannedSend]:
+    """Every automated email on its scheduled day, per step and segment."""
+    automated_by_segment: Counter[str] = Counter()
+    for (segment, channel), count in enrolled.items():
+        if channel == Channel.AUTOMATED:
+            automated_by_segment[segment] += count
+    sends = []
+    for step_number, step in enumerate(sequence_of(plan.campaign).steps, start=1):
+        day = plan.schedule.scheduled_at(step_number).date()
+        for segment, count in sorted(automated_by_segment.items()):
+            if count:
+                sends.append(PlannedSend(day, step_number, step.subject, segment, count))
+    return sends
+
+
+_RAMPED = ("next_due_at", "timezone", "first_day", "contact_id")  # what the ramp needs of a row
+
+
+def _ramped_sends(
+    db: Database, plan: LaunchPlan, ramp: Ramp, now: datetime
+) -> tuple[list[PlannedSend], str]:
+    """Every automated email on the day the sending domain's warm-up ramp lets it go, and a
+    line saying how (the ramp, as the real run applies it)."""
+    candidates, first_days, contacts = [], {}, {}
+    for number, row in enumerate(plan.enrollments, start=1):  # their ids will follow this order
+        due, tz, first_day, contact = (row[key] for key in _RAMPED)
+        if isinstance(due, datetime) and isinstance(first_day, date) and isinstance(contact, int):
+            candidates.append(Candidate(number, 1, due, tz if isinstance(tz, str) else None))
+            first_days[number], contacts[number] = first_day, contact
+    with db.session() as session:
+        seen = engagement(session)
+        first = first_send(session, ramp)
+        segments = dict(session.exec(select(Contact.id, Account.segment).join(Account)).all())
+    by_enrollment = {n: seen[c] for n, c in contacts.items() if c in seen}
+    sends = ramp_calendar(candidates, by_enrollment, first_days, plan.schedule, ramp, first, now)
+    steps = sequence_of(plan.campaign).steps
+    counts: Counter[tuple[date, int, str]] = Counter(
+        (at.astimezone(zone(plan.campaign.timezone)).date(), step, segments[contacts[n]])
+        for n, step, at in sends
+    )
+    rows_out = [
+        PlannedSend(day, step, steps[step - 1].subject, segment, count)
+        for (day, step, segment), count in sorted(counts.items())
+    ]
+    return rows_out, ramp.describe(ramp.day_index(ramp.day_of(now), first), first is not None)
 
 
 def launch(

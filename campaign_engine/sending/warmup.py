@@ -44,6 +44,22 @@ class Ramp:
             return NO_LIMIT
         return min(math.floor(round(value, 6)), NO_LIMIT)  # 110.00000000000001 is 110
 
+    def describe(self, today: int, sent: bool) -> str:
+        """One line for a launch or a rehearsal: where the ramp stands (day `today`; `sent`:
+        has the domain sent before) and how it goes on."""
+        if self.allowance(today) >= NO_LIMIT:
+            return "warm-up: the sending domain's ramp is over; nothing is held back"
+        days = ", ".join(str(self.allowance(day)) for day in range(today, today + 4))
+        where = (
+            f"day {today} of the sending domain's ramp allows"
+            if sent or self.started
+            else "the sending domain has not sent yet; from its first day the ramp allows"
+        )
+        return (
+            f"warm-up: {where} {days}... campaign emails a day (x{self.growth:g} a day, every"
+            f" campaign together; days in {self.timezone}); the most engaged contacts go first"
+        )
+
     def day_of(self, moment: datetime) -> date:
         """The ramp's calendar day of `moment`."""
         return moment.astimezone(zone(self.timezone)).date()

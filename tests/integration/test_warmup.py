@@ -13,13 +13,15 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from campaign_engine.core.config import Settings, WarmupSettings
+from campaign_engine.audience.imports import import_contacts, import_reps
+from campaign_engine.core.config import Settings, WarmupSettings, load_settings
 from campaign_engine.core.kinds import EventKind
 from campaign_engine.engine.launch import LateJoiners, launch
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Contact, Event
-from tests.conftest import SmtpSink
-from tests.helpers import import_with_reps, tick, write_csv
+from tests.conftest import ROOT, SmtpSink
+from tests.helpers import campaign_cli, import_with_reps, tick, write_csv
+from tests.integration.test_rehearsal import rehearsed_days, sent_days
 
 REP = "dana.reyes@gitlab-demo.example"
 LAUNCH_TIME = datetime(2021, 4, 26, 12, tzinfo=UTC)
@@ -126,3 +128,49 @@ def test_every_campaign_counts_against_the_same_day_and_no_ramp_changes_nothing(
     smtp_sink.messages.clear()
     run_days(db, settings, START + timedelta(days=2), 1)  # warm-up off: the rest at once
     assert len(campaign_mail(smtp_sink)) == 2
+
+
+def test_launch_and_rehearsal_show_the_ramped_calendar_and_the_run_sends_what_was_rehearsed(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """The demo list (contacts in many zones) on a new domain allowing 20, 30, 45... a day."""
+    with settings.config_path.open("a") as config:
+        config.write("\n[warmup]\nstart_per_day = 20\ngrowth = 1.5\n")
+    settings = load_settings(settings.config_path, environ={})
+    assert import_reps(db, ROOT / "examples" / "reps.csv").rejected == []
+    assert import_contacts(db, ROOT / "examples" / "target-list.csv", LAUNCH_TIME).rejected == []
+    now = LAUNCH_TIME.isoformat()
+    start = ("premium-to-ultimate", "--start", START.isoformat(), "--now", now)
+
+    ramp = (
+        "warm-up: the sending domain has not sent yet; from its first day the ramp allows 20, 30,"
+        " 45, 67... campaign emails a day (x1.5 a day, every campaign together; days in UTC);"
+        " the most engaged contacts go first"
+    )
+    dry = campaign_cli(settings, "launch", *start, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    text = " ".join(dry.stdout.split())
+    for day, n in (("04-27", 20), ("04-28", 30), ("04-29", 45), ("04-30", 21)):
+        assert f"2021-{day} │ 1 │ Interested in speed and security? │ SMB │ {n} │" in text, text
+    assert "2021-05-04 │ 2 │ Learn how to deploy to production 6x faster │ SMB │ 20 │" in text
+    assert ramp in text
+    out = tmp_path / "recipients.csv"
+    rehearsal = campaign_cli(settings, "rehearse", *start, "--out", str(out), "--no-spam")
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    text = " ".join(rehearsal.stdout.split())
+    assert "Rehearsal of 'premium-to-ultimate 2021-04-27': 348 automated email(s)" in text
+    # Tokyo's and Kolkata's mornings are the ramp's (UTC) first day: 8 + 12 = 20
+    assert "Tue 2021-04-27 │ Asia/Kolkata │ 12 │ 09:00 │ 09:00 │ 1" in text, text
+    assert "Tue 2021-04-27 │ Asia/Tokyo │ 8 │ 09:00 │ 09:00 │ 1" in text
+    assert "Fri 2021-04-30 │ America/Los_Angeles │ 13 │ 09:00 │ 09:00 │ 1" in text
+    assert ramp in text
+
+    launch(db, settings, "premium-to-ultimate", START, LAUNCH_TIME)
+    moment = LAUNCH_TIME
+    while moment < datetime(2021, 5, 20, tzinfo=UTC):  # a tick every 2 hours for 24 days
+        tick(db, settings, moment)
+        moment += timedelta(hours=2)
+    assert sent_days(db) == rehearsed_days(out)
+    utc_days = Counter(m["Date"].datetime.astimezone(UTC).date() for m in campaign_mail(smtp_sink))
+    assert [utc_days[START + timedelta(days=n)] for n in range(4)] == [20, 30, 45, 21]
+    assert sum(utc_days.values()) == 348

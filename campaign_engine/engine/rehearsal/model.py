@@ -130,6 +130,7 @@ class Rehearsal:
     samples: list[SampleEmail]
     lint: LintReport
     conflicts: list[Conflict]
+    warmup: str = ""  # how the sending domain's warm-up ramp spread the emails; "" = no warm-up
 
     @property
     def starts_in_the_past(self) -> bool:

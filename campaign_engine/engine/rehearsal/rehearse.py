@@ -149,4 +149,5 @@ def _rehearse(
         samples=samples,
         lint=lint,
         conflicts=found,
+        warmup=plan.warmup,
     )
