@@ -56,6 +56,7 @@ class FaultRelay:
     tls: ssl.SSLContext | None = None  # offer (and require) STARTTLS with this certificate
     implicit_tls: bool = False  # ... or speak TLS from the first byte (an SMTPS port)
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
+    asked: Counter[str] = field(default_factory=Counter)  # RCPT TOs per recipient, refused or not
     logins: Counter[str] = field(default_factory=Counter)  # "ok" / "failed"
     connections: int = 0
     encrypted: list[bool] = field(default_factory=list)  # per entry of `received`
@@ -78,6 +79,7 @@ class FaultRelay:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        self.asked[address] += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.relay_after_auth and not session.authenticated:

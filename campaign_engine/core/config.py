@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign_engine.core.errors import ConfigError
+from campaign_engine.core.pacing_config import PacingSettings, pacing_settings
 
 __all__ = [
     "DEFAULT_RELAY",
@@ -210,6 +211,7 @@ class Settings:
     inbox: InboxSettings = InboxSettings()
     reps: RepsSettings = RepsSettings()
     warmup: WarmupSettings = WarmupSettings()
+    pacing: PacingSettings = field(default_factory=PacingSettings)  # per mailbox provider
 
     def __repr__(self) -> str:
         """Every setting but secrets: the database URL's password is masked, the HMAC secret and
@@ -384,13 +386,14 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     inbox_raw = dict(raw.pop("inbox", {}) or {})
     reps_raw = dict(raw.pop("reps", {}) or {})
     warmup_raw = dict(raw.pop("warmup", {}) or {})
+    pacing = pacing_settings(raw.pop("pacing", {}) or {}, config_path)
     top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
     values = _apply(
         Settings,
         top,
         env,
         prefix="",
-        skip={"config_path", "smtp", "dkim", "inbox", "reps", "warmup"},
+        skip={"config_path", "smtp", "dkim", "inbox", "reps", "warmup", "pacing"},
         source=config_path,
     )
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
@@ -419,6 +422,7 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         inbox=InboxSettings(**inbox),
         reps=RepsSettings(**reps),
         warmup=WarmupSettings(**warmup),
+        pacing=pacing,
         **values,
     )
 

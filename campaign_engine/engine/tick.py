@@ -44,7 +44,7 @@ class TickReport:
             for k in sorted(self.counts)
             if (
                 k.startswith("digests")
-                or k in ("deferred", "deferred (window)", "released", "paused")
+                or k in ("deferred", "deferred (window)", "deferred (pacing)", "released", "paused")
             )
             and self.counts[k]
         ]

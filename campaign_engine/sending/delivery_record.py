@@ -22,7 +22,12 @@ from sqlmodel import Session
 
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.kinds import EnrollmentStatus, EventKind, MessageState
-from campaign_engine.sending.eligibility import FREQUENCY_CAP, SEND_WINDOW, stops_enrollment
+from campaign_engine.sending.eligibility import (
+    FREQUENCY_CAP,
+    PROVIDER_PACING,
+    SEND_WINDOW,
+    stops_enrollment,
+)
 from campaign_engine.sending.outcomes import Outcome
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
@@ -239,13 +244,15 @@ def _fate(
 
 def _count_key(change: dict[str, object], released: bool) -> str:
     """The tick's count this message adds to: its state, `released`, `deferred` (the frequency
-    cap) or `deferred (window)`."""
+    cap), `deferred (window)` or `deferred (pacing)`."""
     if released:
         return "released"
     if change["state"] in _WAITING and change.get("skip_reason") == FREQUENCY_CAP:
         return "deferred"
     if change["state"] in _WAITING and change.get("skip_reason") == SEND_WINDOW:
         return "deferred (window)"
+    if change["state"] in _WAITING and change.get("skip_reason") == PROVIDER_PACING:
+        return "deferred (pacing)"
     return str(change["state"])
 
 

@@ -26,12 +26,14 @@ from campaign_engine.sending.delivery_record import BatchResult, record_batch
 from campaign_engine.sending.eligibility import (
     CAP_WINDOW,
     FREQUENCY_CAP,
+    PROVIDER_PACING,
     SEND_WINDOW,
     SendFacts,
     frequency_cap_until,
     skip_reason,
 )
 from campaign_engine.sending.mime import build_mime, format_address, list_headers, wire_address
+from campaign_engine.sending.pacer import BatchPace, Pacer
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.queueing import queue_due
 from campaign_engine.sending.relay_state import clear_pause, current_pauses, is_paused, record_fault
@@ -102,6 +104,7 @@ class Dispatcher:
         self._stalled = False
         self._started = time.monotonic()  # when send_due began: `now` moves on from there
         self._policy = RetryPolicy.from_settings(settings)
+        self.pacer = Pacer.for_settings(db, settings)  # per mailbox provider
         self._renderers: dict[int, Renderer] = {}
         self._sender = parseaddr(settings.from_address)[1]
         self._from_header = format_address(settings.from_address)
@@ -233,6 +236,7 @@ class Dispatcher:
     async def _send(self, batch: _Batch, now: datetime, counts: Counter[str]) -> None:
         updates: dict[int, dict[str, object]] = {}
         to_send = self._check(batch, updates, now)
+        to_send, pace = await self._pace(to_send, updates, now)
         ledger = WireLedger(
             [s.message.id for s in to_send if s.message.id is not None],
             self.settings.connections,
@@ -248,7 +252,9 @@ class Dispatcher:
         board = RelayBoard(self._skipped)
         try:
             if to_send:
-                await self.transport.deliver(deliveries, ledger.admit, ledger.answered, board)
+                await self.transport.deliver(
+                    deliveries, pace.taken(ledger.admit), pace.answered(ledger.answered), board
+                )
         except asyncio.CancelledError:
             # The stop's grace ran out mid-send: what the relay answered is recorded, what it
             # had in flight is unknown.
@@ -262,6 +268,7 @@ class Dispatcher:
             self._settle_batch(ledger, counts, now, board)
             raise exc
         await ledger.close()
+        pace.learn()
         self._settle_batch(ledger, counts, now, board)
 
     def _check(
@@ -319,6 +326,18 @@ class Dispatcher:
             }
         return to_send
 
+    async def _pace(
+        self, to_send: list[_Sendable], updates: dict[int, dict[str, object]], now: datetime
+    ) -> tuple[list[_Sendable], BatchPace]:
+        """Hold back what the recipients' mailbox providers have no room for yet (pacer)."""
+        addresses = {s.message.id: s.recipient.email for s in to_send if s.message.id is not None}
+        pace = await self.pacer.admit(addresses, lambda: self._at(now))
+        for message, recipient in ((s.message, s.recipient) for s in to_send):
+            if message.id in pace.held:
+                until = pace.held[message.id]
+                updates[message.id] = _deferral(message, recipient, until, PROVIDER_PACING)
+        return [s for s in to_send if s.message.id not in pace.held], pace
+
     def _render(
         self,
         batch: _Batch,
@@ -339,7 +358,7 @@ class Dispatcher:
             if self.stop_requested:
                 return
             if message.origin == Channel.AUTOMATED:
-                at = now + timedelta(seconds=time.monotonic() - self._started)
+                at = self._at(now)
                 if not batch.schedule.is_open(at, zone):
                     opening = batch.schedule.next_opening(at, zone)
                     updates[message.id] = _deferral(message, recipient, opening, SEND_WINDOW)
@@ -400,6 +419,10 @@ class Dispatcher:
         }
         sender = envelope_sender(self.settings, signer, message.id)
         return Delivery(message.id, sender, wire.address, raw, smtputf8=wire.smtputf8)
+
+    def _at(self, now: datetime) -> datetime:
+        """`now` moved on by the time send_due has taken so far."""
+        return now + timedelta(seconds=time.monotonic() - self._started)
 
     def _write(
         self,
@@ -464,8 +487,8 @@ class Dispatcher:
 def _deferral(
     message: Message, recipient: Recipient, until: datetime, reason: str
 ) -> dict[str, object]:
-    """The frequency cap or the send window holds this message back (not sent, nothing spent)
-    until `until`; the enrollment keeps its step."""
+    """The frequency cap, the send window or the provider's pacing holds this message back (not
+    sent, nothing spent) until `until`; the enrollment keeps its step."""
     return {
         "state": MessageState.RETRY if message.attempts else MessageState.QUEUED,
         "skip_reason": reason,

@@ -12,6 +12,7 @@ from campaign_engine.core.kinds import EnrollmentStatus, OutreachMode
 __all__ = [
     "CAP_WINDOW",
     "FREQUENCY_CAP",
+    "PROVIDER_PACING",
     "SEND_WINDOW",
     "ExclusionRule",
     "SendFacts",
@@ -22,6 +23,7 @@ __all__ = [
 
 FREQUENCY_CAP = "frequency cap"  # the note on a message deferred by `max_marketing_per_week`
 CAP_WINDOW = timedelta(days=7)
+PROVIDER_PACING = "provider pacing"  # held back: the recipient's mailbox provider has no room yet
 SEND_WINDOW = "window"  # the note on a message held back at send time: its local window is shut
 
 # Skip reasons that end the enrollment rather than just this one step.

@@ -7,6 +7,8 @@ Only replies about one recipient (at RCPT TO, or after the final dot of a one-re
 transaction) decide that recipient's fate. A refusal at RCPT TO that names us rather than the
 recipient (our client host, relaying, a login, our EHLO name or our sender: Postfix says those at
 RCPT TO) is a relay fault too when it comes before the relay accepted anyone in the session.
+A 421 with a 4.7.x code at RCPT TO or later is a receiving provider deferring one recipient's
+mail (Gmail's 421 4.7.28), not the relay failing: that recipient is retried later.
 """
 
 from __future__ import annotations
@@ -141,6 +143,11 @@ def classify_reply(stage: Stage, code: int, text: str, first_in_session: bool = 
         or names_us in (REFUSES_US, _EHLO_NAME)
         or (stage in (Stage.MAIL, Stage.RCPT) and enhanced[:4] == "5.7.")
     )
+    if code == 421 and stage not in _SESSION_STAGES and enhanced[:4] == "4.7." and not names_us:
+        # A receiving provider (through the relay) defers our mail to one recipient, as Gmail's
+        # 421 4.7.28 does: that recipient waits, and its provider's pacing slows; the relay and
+        # everyone else's mail go on.
+        return Verdict(AttemptResult.TRANSIENT, detail)
     if stage in _SESSION_STAGES or code == 421:
         reason = names_us or _REASONS.get(stage, "relay is not accepting mail now")
         return _fault(stage, reason, detail, lasting)

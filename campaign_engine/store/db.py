@@ -17,6 +17,7 @@ from campaign_engine.store import compliance_tables as _compliance_tables  # noq
 from campaign_engine.store import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
 from campaign_engine.store import inbound_tables as _inbound_tables  # noqa: F401  (mailbox reading)
 from campaign_engine.store import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from campaign_engine.store import pacing_tables as _pacing_tables  # noqa: F401  (per-provider pacing)
 from campaign_engine.store import relay_tables as _relay_tables  # noqa: F401  (the relay's pause)
 from campaign_engine.store import request_tables as _request_tables  # noqa: F401  (contact requests)
 from campaign_engine.store import upload_tables as _upload_tables  # noqa: F401  (undoable uploads)

@@ -1,0 +1,88 @@
+"""Per-provider pacing against a real relay: one provider's 4xx deferrals slow that provider
+only, and every deferred message still arrives exactly once.
+
+The relay (tests/faultrelay.py) answers Gmail's `421 4.7.28` to every Google recipient until it
+heals; the recipients' providers come from the `[pacing] mx` table (nothing is looked up).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.core.kinds import MessageState
+from campaign_engine.sending.pace_store import paces
+from campaign_engine.store.db import Database
+from tests.delivery_setup import DAY1, launch_smb, point_at, states
+from tests.faultrelay import FaultRelay, fault_relay
+from tests.helpers import tick
+
+GOOGLE = [f"g{i}@gworks.example" for i in range(20)]
+MICROSOFT = [f"m{i}@msco.example" for i in range(20)]
+DEFERRAL = "421 4.7.28 Gmail has detected an unusual rate of unsolicited mail"
+PACING = """
+[pacing]
+lookup_mx = false
+mx = { "gworks.example" = "aspmx.l.google.com", "msco.example" = "msco.mail.protection.outlook.com" }
+
+[pacing.google]
+max_per_hour = 600
+
+[pacing.microsoft]
+max_per_hour = 600
+"""
+
+
+def paced(settings: Settings, port: int) -> Settings:
+    settings = point_at(settings, port)
+    settings.config_path.write_text(settings.config_path.read_text() + PACING)
+    return load_settings(settings.config_path, environ={})
+
+
+def rates(db: Database) -> dict[str, float]:
+    return {pace.provider: pace.rate for pace in paces(db)}
+
+
+def tried(relay: FaultRelay, emails: list[str]) -> int:
+    return sum(relay.asked[e] for e in emails)
+
+
+def test_a_provider_that_defers_is_slowed_alone_and_its_mail_arrives_once_later(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(rcpt_replies=dict.fromkeys(GOOGLE, DEFERRAL)) as relay:
+        settings = paced(settings, relay.port)
+        launch_smb(db, settings, [*GOOGLE, *MICROSOFT], tmp_path)
+
+        # 09:00: each provider gets a minute of its rate (10) and the slot now; Google's 11
+        # are deferred: a burst, so its rate halves. Microsoft's go through.
+        report = tick(db, settings, DAY1)
+        assert (tried(relay, GOOGLE), len(relay.arrived())) == (11, 11)
+        assert set(relay.arrived()) <= set(MICROSOFT)
+        assert report.counts["deferred (pacing)"] == 18
+        assert report.counts["retry"] == 11
+        assert rates(db) == {"google": 300, "microsoft": 600}
+
+        # 09:01: Google gets 5 (300 an hour), deferred again: halved again. Microsoft, at full
+        # speed, has all its mail delivered.
+        tick(db, settings, DAY1 + timedelta(minutes=1))
+        assert tried(relay, GOOGLE) == 16
+        assert sorted(relay.arrived()) == sorted(MICROSOFT)
+        assert rates(db)["google"] == 150
+
+        # Google takes mail again: the held and the deferred messages go at its slow rate
+        # (2.5 a minute, plus what each delivery gives back), each exactly once.
+        relay.rcpt_replies.clear()
+        per_minute = []
+        for minute in range(2, 40):
+            before = len(relay.received)
+            tick(db, settings, DAY1 + timedelta(minutes=minute))
+            per_minute.append(len(relay.received) - before)
+            if not states(db)[MessageState.RETRY] + states(db)[MessageState.QUEUED]:
+                break
+    assert max(per_minute) <= 4, per_minute  # never a burst
+    assert relay.arrived() == Counter([*GOOGLE, *MICROSOFT])  # all, once
+    assert states(db) == {MessageState.SENT: 40}
+    assert 150 < rates(db)["google"] < 300  # coming back slowly: 1.2 an hour per delivery
