@@ -94,6 +94,10 @@ class EventRecorder:
             raise RuntimeError("EventRecorder.start() was not awaited (is lifespan on?)")
         self._queue.put_nowait(hit)
 
+    def cached(self, message_id: int) -> MessageInfo | None:
+        """The sent message's links and delivery time when they are in memory already."""
+        return self._cache.get(message_id)
+
     async def info(self, message_id: int) -> MessageInfo | None:
         """The message's links and delivery time, from memory when it was sent already."""
         cached = self._cache.get(message_id)

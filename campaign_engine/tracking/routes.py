@@ -9,13 +9,15 @@
 | `GET /u/{token}` | the unsubscribe confirm page (records `unsubscribe_page`) |
 | `POST /u/{token}` | unsubscribe (RFC 8058 one-click, or the confirm page's form); 200 |
 
-Only this module knows Starlette: bot rules live in `bots`, storing in `recorder`, effects in
+`hot_routes` answers a verified pixel or click without the framework (same bytes); everything
+else comes here. Only these two modules know Starlette: bot rules live in `bots`, storing in `recorder`, effects in
 `contact_requests` and `unsubscribes`. Time is read from `clock` once per request.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -49,7 +51,7 @@ from campaign_engine.tracking.hits import clean_user_agent, ip_prefix
 from campaign_engine.tracking.lookups import PageView, page_view
 from campaign_engine.tracking.recorder import EventRecorder, PendingHit
 
-__all__ = ["NO_CACHE", "PIXEL_GIF", "Clock", "TrackingEdge"]
+__all__ = ["NO_CACHE", "PIXEL_GIF", "PIXEL_HEADERS", "Clock", "TrackingEdge", "redirect_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ NO_CACHE = {
     "Pragma": "no-cache",
     "Expires": "0",
 }
+# the pixel's response headers, as the framework writes them (answered as is by hot_routes)
+PIXEL_HEADERS = Response(PIXEL_GIF, media_type="image/gif", headers=NO_CACHE).raw_headers
 PAGE_HEADERS = {
     **NO_CACHE,
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
@@ -116,7 +120,7 @@ class TrackingEdge:
         url = info.links[payload.link_index]
         hit = self._hit(request, EventKind.CLICK, payload.message_id, payload.link_index, url)
         self.recorder.submit(hit)
-        return RedirectResponse(url, status_code=302, headers=NO_CACHE)
+        return _redirect(url)
 
     async def contact(self, request: Request) -> Response:
         payload = self._verify(request, TokenKind.CONTACT)
@@ -270,12 +274,27 @@ class TrackingEdge:
         link_index: int | None = None,
         url: str | None = None,
     ) -> PendingHit:
+        host = request.client.host if request.client else None
+        agent = request.headers.get("user-agent")
+        return self.hit(request.method, agent, host, kind, message_id, link_index, url)
+
+    def hit(
+        self,
+        method: str,
+        user_agent: str | None,
+        host: str | None,
+        kind: str,
+        message_id: int,
+        link_index: int | None = None,
+        url: str | None = None,
+    ) -> PendingHit:
+        """A verified hit, stamped now, for the recorder."""
         return PendingHit(
             kind=kind,
             message_id=message_id,
-            method=request.method,
-            user_agent=clean_user_agent(request.headers.get("user-agent")),
-            ip_prefix=ip_prefix(request.client.host if request.client else None),
+            method=method,
+            user_agent=clean_user_agent(user_agent),
+            ip_prefix=ip_prefix(host),
             at=self.clock(),
             link_index=link_index,
             url=url,
@@ -288,6 +307,16 @@ class TrackingEdge:
                 await send_pending_alerts(self.db, self.settings, transport, self.clock())
         except Exception:
             log.exception("sending alerts failed; the next tick retries them")
+
+
+def _redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=302, headers=NO_CACHE)
+
+
+@functools.lru_cache(maxsize=4096)  # a campaign registers few links
+def redirect_headers(url: str) -> list[tuple[bytes, bytes]]:
+    """The headers of the redirect to `url`, as the framework writes them (for hot_routes)."""
+    return _redirect(url).raw_headers
 
 
 def _multipart_complete(content_type: str, body: bytes) -> bool:

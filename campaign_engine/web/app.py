@@ -18,6 +18,7 @@ from campaign_engine.api.app import API_MOUNT, EDGE_BODY_LIMIT, create_api
 from campaign_engine.core.config import Settings
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
+from campaign_engine.tracking.hot_routes import HotRoutes
 from campaign_engine.tracking.routes import Clock, TrackingEdge
 from campaign_engine.web.body_limit import BodyLimit
 from campaign_engine.web.health import health_routes
@@ -58,12 +59,13 @@ def create_app(
             _mount(API_MOUNT, api),
         ],
         middleware=[
+            Middleware(HotRoutes, edge=edge),  # the verified pixel and click, framework-free
             Middleware(
                 BodyLimit,
                 limit=MAX_BODY_BYTES,
                 page=edge.error_page,
                 larger={MOUNT + "/": MAX_UPLOAD_BYTES, API_MOUNT + "/": EDGE_BODY_LIMIT},
-            )
+            ),
         ],
         exception_handlers={HTTPException: edge.http_error, Exception: edge.crash},
         lifespan=lifespan,
