@@ -71,6 +71,7 @@ class LaunchOut(BaseModel):
     not_enrolled: int  # outreach mode A
     overlapping: int = 0  # active in another running campaign, left out
     sends: list[PlannedSendOut] = []  # a dry run's automated emails per day and segment
+    warmup: str = ""  # a dry run under a warm-up ramp: how it spreads the sends over days
 
 
 class ContactRequestIn(RequestBody):
@@ -120,7 +121,8 @@ def launch_campaign(body: LaunchIn, caller: Ops, api: Ctx) -> LaunchOut:
     if body.dry_run:
         sends = [PlannedSendOut(**asdict(send)) for send in plan.sends]
         return LaunchOut(campaign_id=None, name=name, enrolled=enrolled, sends=sends,
-                         not_enrolled=plan.not_enrolled, overlapping=plan.overlapping)  # fmt: skip
+                         not_enrolled=plan.not_enrolled, overlapping=plan.overlapping,
+                         warmup=plan.warmup)  # fmt: skip
     result = launch(api.db, api.settings, body.sequence, body.start, now, plan=plan,
                     by=f"api:{caller.name}")  # fmt: skip
     log.info("API %s launched %r", caller.name, result.name)
