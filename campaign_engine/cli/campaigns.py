@@ -38,6 +38,7 @@ from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard
 from campaign_engine.reporting.report_model import CampaignReport, Report, TitleSlice
 from campaign_engine.reporting.request_lists import count_unassigned
 from campaign_engine.sending import relay_state
+from campaign_engine.sending.pace_store import pacing_line
 from campaign_engine.store import queries
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,9 @@ def status(
     line = backlog_line(statuses, rate, c.settings, relay.paused)
     if line:
         out.print(line)
+    paced = pacing_line(c.existing_db, c.settings.pacing, c.settings.timezone)
+    if paced:
+        out.print(paced)
     out.print(
         f"Contact requests no rep owns: {unassigned}"
         + (" (the console's Unassigned page; `campaign accounts assign`)" if unassigned else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,7 +20,7 @@ from campaign_engine.sending.pacing import Admission, Pace, admit, observe
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.pacing_tables import ProviderPace
 
-__all__ = ["Observed", "learn", "paces", "take"]
+__all__ = ["Observed", "learn", "paces", "pacing_line", "take"]
 
 _PACES: sa.Table = ProviderPace.__table__  # type: ignore[attr-defined]
 _T = TypeVar("_T", Admission, Pace)
@@ -50,6 +51,35 @@ def paces(db: Database) -> list[Pace]:
     with db.engine.connect() as connection:
         rows = connection.execute(sa.select(_PACES).order_by(_PACES.c.provider)).all()
     return [_pace(row) for row in rows]
+
+
+def pacing_line(db: Database, settings: PacingSettings, timezone: str) -> str | None:
+    """One line for `status`: each paced provider's rate now, and when it was last slowed.
+
+    >>> pacing_line(db, settings, "UTC")  # doctest: +SKIP
+    'Pacing: google 300 an hour of 600 (slowed 2 times by 4xx deferrals, last at 09:01);
+    microsoft 600 an hour (full)'
+    """
+    parts = []
+    for pace in paces(db):
+        most = settings.limit(pace.provider).max_per_hour
+        if most <= 0:
+            continue
+        rate = min(pace.rate, most)
+        if rate >= most:
+            parts.append(f"{pace.provider} {most:,.0f} an hour (full)")
+            continue
+        times = "1 time" if pace.slowdowns == 1 else f"{pace.slowdowns} times"
+        last = (
+            f", last at {pace.slowed_at.astimezone(ZoneInfo(timezone)):%H:%M}"
+            if pace.slowed_at
+            else ""
+        )
+        parts.append(
+            f"{pace.provider} {rate:,.0f} an hour of {most:,.0f}"
+            f" (slowed {times} by 4xx deferrals{last})"
+        )
+    return f"Pacing: {'; '.join(parts)}" if parts else None
 
 
 def _update(

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.tick_stats import TICK_STATS
+from campaign_engine.sending.pace_store import paces
 from campaign_engine.sending.relay_state import pause_status, relay_statuses
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Event, Message
@@ -98,6 +99,30 @@ class _DatabaseCollector(Collector):
             sends.add_metric([status.name], status.sent)
         yield each
         yield sends
+        yield from _pacing_metrics(self.db, self.settings)
+
+
+def _pacing_metrics(db: Database, settings: Settings) -> Iterator[Metric]:
+    """Each paced provider's rate now, its ceiling, and how often it was halved."""
+    rate = GaugeMetricFamily(
+        "campaign_provider_rate", "Messages an hour this mailbox provider may get now.",
+        labels=["provider"],
+    )  # fmt: skip
+    ceiling = GaugeMetricFamily(
+        "campaign_provider_max_rate", "[pacing.PROVIDER] max_per_hour.", labels=["provider"]
+    )
+    slowed = CounterMetricFamily(
+        "campaign_provider_slowdowns", "Times a burst of 4xx deferrals halved this provider's rate.",
+        labels=["provider"],
+    )  # fmt: skip
+    for pace in paces(db):
+        most = settings.pacing.limit(pace.provider).max_per_hour
+        rate.add_metric([pace.provider], min(pace.rate, most))
+        ceiling.add_metric([pace.provider], most)
+        slowed.add_metric([pace.provider], pace.slowdowns)
+    yield rate
+    yield ceiling
+    yield slowed
 
 
 def health_routes(db: Database, settings: Settings) -> list[Route]:

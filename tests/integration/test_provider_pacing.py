@@ -11,13 +11,18 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
+
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.sending.pace_store import paces
 from campaign_engine.store.db import Database
+from campaign_engine.web.app import create_app
 from tests.delivery_setup import DAY1, launch_smb, point_at, states
 from tests.faultrelay import FaultRelay, fault_relay
-from tests.helpers import tick
+from tests.helpers import campaign_cli, tick
+from tests.integration.test_health_metrics import samples
+from tests.web import serving
 
 GOOGLE = [f"g{i}@gworks.example" for i in range(20)]
 MICROSOFT = [f"m{i}@msco.example" for i in range(20)]
@@ -71,6 +76,17 @@ def test_a_provider_that_defers_is_slowed_alone_and_its_mail_arrives_once_later(
         assert tried(relay, GOOGLE) == 16
         assert sorted(relay.arrived()) == sorted(MICROSOFT)
         assert rates(db)["google"] == 150
+        status = campaign_cli(settings, "status", "--now", "2021-04-27T09:02:00+00:00")
+        assert (
+            "Pacing: google 150 an hour of 600 (slowed 2 times by 4xx deferrals, last at 09:01);"
+            " microsoft 600 an hour (full)"
+        ) in status.stdout
+        with serving(create_app(settings, db)) as url:
+            found = samples(httpx.get(f"{url}/metrics", timeout=30).text)
+        assert found[("campaign_provider_rate", (("provider", "google"),))] == 150
+        assert found[("campaign_provider_max_rate", (("provider", "google"),))] == 600
+        assert found[("campaign_provider_slowdowns_total", (("provider", "google"),))] == 2
+        assert found[("campaign_provider_rate", (("provider", "microsoft"),))] == 600
 
         # Google takes mail again: the held and the deferred messages go at its slow rate
         # (2.5 a minute, plus what each delivery gives back), each exactly once.
