@@ -47,6 +47,7 @@ class Ramp:
     def describe(self, today: int, sent: bool) -> str:
         """One line for a launch or a rehearsal: where the ramp stands (day `today`; `sent`:
         has the domain sent before) and how it goes on."""
+        today = max(today, 0)  # a `started` still ahead: its day 0 applies until then
         if self.allowance(today) >= NO_LIMIT:
             return "warm-up: the sending domain's ramp is over; nothing is held back"
         days = ", ".join(str(self.allowance(day)) for day in range(today, today + 4))
@@ -136,8 +137,8 @@ def ramp_calendar(
 ) -> list[tuple[int, int, datetime]]:
     """(enrollment id, step, when) of every automated email of a campaign launched at `now`,
     day by day as the ramp allows and each next step spaced from when the one before went, as
-    if this campaign were the domain's only sender (other campaigns share the days in fact). `first_days`: each enrollment's local day of
-    step 1, from which the later steps are counted."""
+    if this campaign were the domain's only sender (other campaigns share the days in fact).
+    `first_days`: each enrollment's local day of step 1, from which later steps are counted."""
     pending = {c.enrollment_id: c for c in candidates}
     sent: list[tuple[int, int, datetime]] = []
     origin = first_send

@@ -77,3 +77,15 @@ def test_the_launch_calendar_spreads_email_1_and_keeps_each_next_step_spaced() -
     assert first[500] == first[499] == first[98] == day  # the engaged ones, then the others
     assert first[99] == day + timedelta(1) and first[498] == day + timedelta(3)
     assert len(sends) == 1000
+
+
+def test_the_line_a_launch_shows_says_where_the_ramp_stands() -> None:
+    assert RAMP.describe(3, sent=True).startswith(
+        "warm-up: day 3 of the sending domain's ramp allows 337, 506, 759, 1139... campaign"
+        " emails a day (x1.5 a day, every campaign together; days in UTC)"
+    )
+    ahead = Ramp(100, 1.5, started=date(2021, 5, 1))
+    assert "day 0 of the sending domain's ramp allows 100, 150," in ahead.describe(-4, sent=False)
+    assert RAMP.describe(60, sent=True) == (
+        "warm-up: the sending domain's ramp is over; nothing is held back"
+    )
