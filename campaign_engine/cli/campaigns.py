@@ -39,6 +39,8 @@ from campaign_engine.reporting.report_model import CampaignReport, Report, Title
 from campaign_engine.reporting.request_lists import count_unassigned
 from campaign_engine.sending import relay_state
 from campaign_engine.sending.pace_store import pacing_line
+from campaign_engine.sending.warmup import ramp_for
+from campaign_engine.sending.warmup_facts import warmup_line
 from campaign_engine.store import queries
 
 log = logging.getLogger(__name__)
@@ -167,6 +169,9 @@ def status(
     paced = pacing_line(c.existing_db, c.settings.pacing, c.settings.timezone)
     if paced:
         out.print(paced)
+    warming = warmup_line(c.existing_db, ramp_for(c.settings), moment)
+    if warming:
+        out.print(warming)
     out.print(
         f"Contact requests no rep owns: {unassigned}"
         + (" (the console's Unassigned page; `campaign accounts assign`)" if unassigned else "")

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from campaign_engine.core.kinds import EventKind, MessageState
-from campaign_engine.sending.warmup import Engagement, Ramp
+from campaign_engine.sending.warmup import NO_LIMIT, Engagement, Ramp
+from campaign_engine.store.db import Database
 from campaign_engine.store.models import Enrollment, Event, Message
 
-__all__ = ["engagement", "first_send", "room_today"]
+__all__ = ["engagement", "first_send", "room_today", "warmup_line"]
 
 # Claimed or waiting: each may go out today, so each holds one of today's places.
 _PENDING = (MessageState.QUEUED, MessageState.SENDING, MessageState.RETRY)
@@ -40,6 +41,22 @@ def room_today(session: Session, ramp: Ramp, now: datetime) -> tuple[int, dateti
     ).scalar_one()
     allowance = ramp.allowance(ramp.day_index(today, first_send(session, ramp)))
     return allowance - int(used), end
+
+
+def warmup_line(db: Database, ramp: Ramp | None, now: datetime) -> str | None:
+    """One line for `status`: the ramp's day, and how much of its allowance is taken."""
+    if ramp is None:
+        return None
+    with db.session() as session:
+        room, _ = room_today(session, ramp, now)
+        day = max(ramp.day_index(ramp.day_of(now), first_send(session, ramp)), 0)
+    allowance = ramp.allowance(day)
+    if allowance >= NO_LIMIT:
+        return "Warm-up: the sending domain's ramp is over; nothing is held back"
+    return (
+        f"Warm-up: day {day} of the sending domain's ramp: {allowance - room:,} of "
+        f"{allowance:,} campaign emails today (sent or waiting); tomorrow {ramp.allowance(day + 1):,}"
+    )
 
 
 def engagement(session: Session, campaign_id: int | None = None) -> dict[int, Engagement]:

@@ -174,3 +174,9 @@ def test_launch_and_rehearsal_show_the_ramped_calendar_and_the_run_sends_what_wa
     utc_days = Counter(m["Date"].datetime.astimezone(UTC).date() for m in campaign_mail(smtp_sink))
     assert [utc_days[START + timedelta(days=n)] for n in range(4)] == [20, 30, 45, 21]
     assert sum(utc_days.values()) == 348
+    status = campaign_cli(settings, "status", "--now", "2021-04-29T18:00:00+00:00")
+    assert status.returncode == 0, status.stderr
+    assert (
+        "Warm-up: day 2 of the sending domain's ramp: 45 of 45 campaign emails today (sent or"
+        " waiting); tomorrow 67"
+    ) in " ".join(status.stdout.split())
