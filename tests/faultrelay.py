@@ -57,6 +57,8 @@ class FaultRelay:
     implicit_tls: bool = False  # ... or speak TLS from the first byte (an SMTPS port)
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
     asked: Counter[str] = field(default_factory=Counter)  # RCPT TOs per recipient, refused or not
+    most_at_once: Counter[str] = field(default_factory=Counter)  # per domain, RCPTs in `delay`
+    _waiting: Counter[str] = field(default_factory=Counter)
     logins: Counter[str] = field(default_factory=Counter)  # "ok" / "failed"
     connections: int = 0
     encrypted: list[bool] = field(default_factory=list)  # per entry of `received`
@@ -81,7 +83,11 @@ class FaultRelay:
     ) -> str:
         self.asked[address] += 1
         if self.delay:
+            domain = address.rpartition("@")[2]
+            self._waiting[domain] += 1
+            self.most_at_once[domain] = max(self.most_at_once[domain], self._waiting[domain])
             await asyncio.sleep(self.delay)
+            self._waiting[domain] -= 1
         if self.relay_after_auth and not session.authenticated:
             return "554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied"
         helo = session.host_name or ""

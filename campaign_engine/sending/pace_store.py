@@ -8,7 +8,7 @@ writes one at a time anyway).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -28,10 +28,16 @@ Observed = tuple[int, Sequence[datetime]]  # (accepted, times of 4xx deferrals) 
 
 
 def take(
-    db: Database, settings: PacingSettings, wanted: Mapping[str, int], now: datetime
+    db: Database,
+    settings: PacingSettings,
+    wanted: Mapping[str, int],
+    now: datetime,
+    burst: timedelta,
 ) -> dict[str, Admission]:
-    """Slots for `wanted` messages per provider at `now`."""
-    return _update(db, settings, wanted, lambda p, limit: admit(p, limit, wanted[p.provider], now))
+    """Slots for `wanted` messages per provider at `now` (pacing.admit)."""
+    return _update(
+        db, settings, wanted, lambda p, limit: admit(p, limit, wanted[p.provider], now, burst)
+    )
 
 
 def learn(

@@ -14,13 +14,13 @@ import asyncio
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.pacing_config import PacingSettings
 from campaign_engine.sending.outcomes import OnDone, OnTaken, Outcome
 from campaign_engine.sending.pace_store import learn, take
-from campaign_engine.sending.pacing import DEFERRAL_BURST
+from campaign_engine.sending.pacing import BURST, DEFERRAL_BURST
 from campaign_engine.sending.providers import ProviderDirectory
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.store.db import Database
@@ -34,17 +34,23 @@ class Pacer:
     """Per-provider pacing for one sender process (its MX answers are cached here)."""
 
     def __init__(
-        self, db: Database, settings: PacingSettings, directory: ProviderDirectory | None
+        self,
+        db: Database,
+        settings: PacingSettings,
+        directory: ProviderDirectory | None,
+        burst: timedelta = BURST,
     ) -> None:
         self.db = db
         self.settings = settings
         self.directory = directory  # None: nothing is paced
+        self.burst = burst  # idle time a provider's clock banks at most
 
     @classmethod
     def for_settings(cls, db: Database, settings: Settings) -> Pacer:
         paced = settings.transport == "smtp"
         directory = ProviderDirectory.from_settings(settings.pacing) if paced else None
-        return cls(db, settings.pacing, directory)
+        tick = timedelta(seconds=settings.tick_seconds)
+        return cls(db, settings.pacing, directory, max(BURST, tick))
 
     async def admit(
         self, recipients: Mapping[int, str], clock: Callable[[], datetime]
@@ -58,7 +64,7 @@ class Pacer:
         found = await self.directory.providers(domains.values(), clock())
         provider_of = {key: found[domain.lower()] for key, domain in domains.items()}
         paced = Counter(p for p in provider_of.values() if self.paced(p))
-        admissions = take(self.db, self.settings, paced, clock())
+        admissions = take(self.db, self.settings, paced, clock(), self.burst)
         seen: Counter[str] = Counter()
         held: dict[int, datetime] = {}
         for key, provider in provider_of.items():  # each held one at its own coming slot

@@ -3,7 +3,8 @@ its replies. Pure: the caller passes `now` and the outcomes, and keeps the state
 
 Each provider has a rate (messages an hour, at most its `max_per_hour`) and a send clock: the
 time of its next free slot, slots 3600/rate seconds apart. Idle time banks at most BURST of
-slots, so after a quiet spell a provider gets one minute of its rate at once, never more.
+slots (or one tick, when ticks are further apart), so after a quiet spell a provider gets one
+minute of its rate at once, never more.
 
 The rate follows TCP's congestion control (AIMD). DEFERRAL_BURST 4xx deferrals from a provider
 within DEFERRAL_WINDOW halve its rate (multiplicative decrease, never below 1/FLOOR of the
@@ -70,8 +71,12 @@ class Admission:
         return self.later + waiting * self.interval
 
 
-def admit(pace: Pace, limit: ProviderLimit, wanted: int, now: datetime) -> Admission:
-    """Take slots for up to `wanted` messages at `now`.
+def admit(
+    pace: Pace, limit: ProviderLimit, wanted: int, now: datetime, burst: timedelta = BURST
+) -> Admission:
+    """Take slots for up to `wanted` messages at `now`; idle time banks at most `burst` of
+    slots (the scheduler's tick when it is longer than BURST, so each tick can send a tick's
+    worth).
 
     >>> from campaign_engine.core.pacing_config import ProviderLimit
     >>> t = datetime(2021, 4, 27, 9)
@@ -81,7 +86,7 @@ def admit(pace: Pace, limit: ProviderLimit, wanted: int, now: datetime) -> Admis
     if limit.max_per_hour <= 0:
         return Admission(wanted, None, pace)
     interval = timedelta(hours=1) / min(pace.rate, limit.max_per_hour)
-    start = now - BURST if pace.next_slot is None else max(pace.next_slot, now - BURST)
+    start = now - burst if pace.next_slot is None else max(pace.next_slot, now - burst)
     allowed = 0 if start > now else min(wanted, int((now - start) / interval) + 1)
     next_slot = start + allowed * interval
     later = next_slot if allowed < wanted else None

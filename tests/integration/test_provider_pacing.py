@@ -40,9 +40,9 @@ max_per_hour = 600
 """
 
 
-def paced(settings: Settings, port: int) -> Settings:
-    settings = point_at(settings, port)
-    settings.config_path.write_text(settings.config_path.read_text() + PACING)
+def paced(settings: Settings, port: int, pacing: str = PACING, **smtp: object) -> Settings:
+    settings = point_at(settings, port, **smtp)
+    settings.config_path.write_text(settings.config_path.read_text() + pacing)
     return load_settings(settings.config_path, environ={})
 
 
@@ -102,3 +102,16 @@ def test_a_provider_that_defers_is_slowed_alone_and_its_mail_arrives_once_later(
     assert relay.arrived() == Counter([*GOOGLE, *MICROSOFT])  # all, once
     assert states(db) == {MessageState.SENT: 40}
     assert 150 < rates(db)["google"] < 300  # coming back slowly: 1.2 an hour per delivery
+
+
+def test_a_provider_gets_no_more_messages_in_flight_than_its_max_connections(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with fault_relay(delay=0.2) as relay:  # each RCPT answered after 0.2 s
+        one = PACING.replace("[pacing.google]\n", "[pacing.google]\nmax_connections = 1\n")
+        settings = paced(settings, relay.port, one, concurrency=4)
+        launch_smb(db, settings, [*GOOGLE[:4], *MICROSOFT[:4]], tmp_path)
+        tick(db, settings, DAY1)
+    assert relay.arrived() == Counter([*GOOGLE[:4], *MICROSOFT[:4]])
+    assert relay.most_at_once["gworks.example"] == 1
+    assert relay.most_at_once["msco.example"] > 1  # the other connections carry Microsoft's

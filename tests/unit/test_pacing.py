@@ -126,3 +126,9 @@ def test_pacing_settings_are_read_and_checked(tmp_path: Path) -> None:
         pacing_settings({"gmail": {}}, source)
     with pytest.raises(ConfigError, match=r"\[pacing.apple\] max_per_hour must be 0"):
         pacing_settings({"apple": {"max_per_hour": -1}}, source)
+
+
+def test_ticks_further_apart_than_a_minute_each_send_a_ticks_worth() -> None:
+    five = timedelta(minutes=5)
+    pace = admit(Pace.fresh("google", GOOGLE), GOOGLE, 1000, T0, five).pace
+    assert admit(pace, GOOGLE, 1000, T0 + five, five).allowed == 50
