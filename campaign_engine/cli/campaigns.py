@@ -162,6 +162,9 @@ def status(
         return
     if relay.paused:
         out.print(relay.line)
+    if len(c.settings.relays) > 1:  # each relay's state and share of the last day's sends
+        for each in relay_state.relay_statuses(c.existing_db, c.settings, moment):
+            out.print(each.line)
     _print_statuses(statuses, relay.paused)
     line = backlog_line(statuses, rate, c.settings, relay.paused)
     if line:

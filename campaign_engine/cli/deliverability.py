@@ -86,6 +86,10 @@ def doctor(
     relay = relay_state.pause_status(c.db, c.settings, parse_now(None)) if sending else None
     if relay is not None and relay.paused:
         checks.append(Check("error", "relay", relay.line))
+    if sending and len(c.settings.relays) > 1:  # one relay down: its mail goes to the others
+        for each in relay_state.relay_statuses(c.db, c.settings, parse_now(None)):
+            level = "warning" if each.paused else "ok"
+            checks.append(Check(level, f"relay {each.name}", each.line.partition(": ")[2]))
     colours = {"ok": "green", "warning": "yellow", "error": "red"}
     for check in checks:
         out.print(

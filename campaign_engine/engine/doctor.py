@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from campaign_engine.core.config import Settings
+from campaign_engine.core.config import Settings, SmtpSettings
 from campaign_engine.core.errors import CampaignEngineError, ConfigError
 from campaign_engine.core.secretcheck import DEMO_SECRET, is_loopback, weak_secret
 from campaign_engine.core.tokens import TokenSigner
@@ -23,6 +24,7 @@ from campaign_engine.sending.dkim import (
     valid_domain,
     valid_selector,
 )
+from campaign_engine.sending.relay_router import no_relay_for
 from campaign_engine.sending.reply_addresses import envelope_sender
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.smtp_client import (
@@ -107,8 +109,11 @@ def diagnose(settings: Settings, probe_smtp: bool = True) -> list[Check]:
             f"{weakness}: serve, run and tick refuse to start with it; set CAMPAIGN_SECRET to "
             "a long random string, e.g. $(openssl rand -hex 32)",
         )
+    if settings.transport == "smtp" and not any(r.carries(domain) for r in settings.relays):
+        add("error", "smtp", no_relay_for(domain))
     if settings.transport == "smtp" and probe_smtp:
-        checks.extend(asyncio.run(smtp_session(settings, domain)))
+        for relay in settings.relays:  # each relay walks its own envelope
+            checks.extend(asyncio.run(smtp_session(settings, domain, relay)))
     elif settings.transport != "smtp":
         add(
             "warning",
@@ -195,13 +200,21 @@ def _check_replies(settings: Settings, probe: bool, add: _Add) -> None:
         add("error", "inbox", str(exc))
 
 
-async def smtp_session(settings: Settings, from_domain: str) -> list[Check]:
-    """A real session with the relay, as a send opens it: connect, EHLO, STARTTLS, AUTH, then
-    MAIL FROM the real envelope sender and RCPT TO `[smtp] probe_rcpt` (default the From
-    address), RSET and QUIT: no message is sent. One check per step with the relay's reply as
-    it gave it; the failing step says why and what to change."""
+async def smtp_session(
+    settings: Settings, from_domain: str, relay: SmtpSettings | None = None
+) -> list[Check]:
+    """A real session with `relay` (default the first), as a send opens it: connect, EHLO,
+    STARTTLS, AUTH, then MAIL FROM the real envelope sender and RCPT TO `[smtp] probe_rcpt`
+    (default the From address), RSET and QUIT: no message is sent. One check per step with the
+    relay's reply as it gave it; the failing step says why and what to change. With several
+    relays each check is named `smtp NAME`."""
+    smtp = relay or settings.relays[0]
+    what = f"smtp {smtp.name}" if len(settings.relays) > 1 else "smtp"
+    return [dataclasses.replace(c, what=what) for c in await _session(settings, from_domain, smtp)]
+
+
+async def _session(settings: Settings, from_domain: str, smtp: SmtpSettings) -> list[Check]:
     steps: list[str] = []
-    smtp = settings.smtp
     try:
         client = await open_session(smtp, smtp.ehlo_name or default_ehlo_name(from_domain), steps)
     except SessionFault as exc:

@@ -18,7 +18,12 @@ from campaign_engine.reporting.campaign_overview import (
     with_pauses,
 )
 from campaign_engine.sending.campaign_pause import set_campaign_paused
-from campaign_engine.sending.relay_state import PauseStatus, pause_status
+from campaign_engine.sending.relay_state import (
+    PauseStatus,
+    RelayStatus,
+    pause_status,
+    relay_statuses,
+)
 from campaign_engine.store.campaign_log import CampaignLogEntry, campaign_log
 from campaign_engine.web.base import WebBase
 from campaign_engine.web.snapshots import Snapshot
@@ -48,17 +53,23 @@ class CampaignPages(WebBase):
                 return campaign_overviews(session, self.clock())
 
         def load() -> tuple[
-            Snapshot[list[CampaignOverview]], list[Pause], PauseStatus, CampaignLog
+            Snapshot[list[CampaignOverview]],
+            list[Pause],
+            PauseStatus,
+            list[RelayStatus],
+            CampaignLog,
         ]:
             with self.db.session() as session:
                 pauses = campaign_pauses(session)  # live: a pause shows at once
                 history = campaign_log(session)
             key = ("campaigns", tuple(pause.campaign_id for pause in pauses))
             counted = self.snapshots.get(key, count, fresh)
-            return counted, pauses, pause_status(self.db, self.settings, now), history
+            relays = relay_statuses(self.db, self.settings, now)
+            return counted, pauses, pause_status(self.db, self.settings, now), relays, history
 
-        counted, pauses, relay, history = await self.run(load)
+        counted, pauses, relay, relays, history = await self.run(load)
         return self.page(request, "campaigns.html.j2", user=user, relay=relay, now=now,
+                         relays=relays if len(relays) > 1 else [],
                          campaigns=with_pauses(counted.value, pauses), counted=counted,
                          history=history)  # fmt: skip
 

@@ -6,6 +6,9 @@ Two real fault relays (tests/faultrelay.py) stand for two providers.
 
 from __future__ import annotations
 
+import dataclasses
+import html
+import re
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +19,8 @@ from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Message
+from campaign_engine.web.app import create_app
+from campaign_engine.web.users import add_user
 from tests.conftest import free_port
 from tests.delivery_setup import (
     DAY1,
@@ -27,6 +32,8 @@ from tests.delivery_setup import (
 )
 from tests.faultrelay import fault_relay
 from tests.helpers import campaign_cli, tick
+from tests.web import Clock, serving
+from tests.webapp_fixtures import OPS, PASSWORD, WebApp
 
 EMAILS = [f"c{i}@smb.example" for i in range(8)]
 NOW = DAY1.isoformat()
@@ -53,11 +60,20 @@ def test_mail_is_spread_over_the_relays_by_weight(
 
         assert (len(big.received), len(small.received)) == (6, 2)
         assert sorted([*big.arrived(), *small.arrived()]) == sorted(EMAILS)
-        assert relay_status(settings) == [
-            "sending is not paused",
+        lines = [
             "relay big (weight 3): 75% of the last 24 h's sends (6): sending",
             "relay small (weight 1): 25% of the last 24 h's sends (2): sending",
         ]
+        assert relay_status(settings) == ["sending is not paused", *lines]
+
+        add_user(db, OPS, "ops", PASSWORD, DAY1)
+        plain = dataclasses.replace(settings, tracking_base_url="http://track.example.test")
+        with serving(create_app(plain, db, clock=Clock(DAY1))) as url:  # cookie over http
+            web = WebApp(url, Clock(DAY1), plain, db)
+            with web.login(OPS) as client:
+                page = client.get("/app/campaigns").text
+        shown = re.findall(r"<li data-relay=[^>]*>([^<]*)</li>", page)
+        assert [html.unescape(" ".join(li.split())) for li in shown] == lines
 
 
 def test_a_relay_that_refuses_connections_sends_nothing_and_the_other_sends_all(
@@ -79,6 +95,12 @@ def test_a_relay_that_refuses_connections_sends_nothing_and_the_other_sends_all(
             " relay unreachable ("
         )
         assert lines[2] == "relay up (weight 1): 100% of the last 24 h's sends (8): sending"
+        status = campaign_cli(settings, "status", "--now", NOW).stdout.splitlines()
+        assert status[:2] == lines[1:]  # no pause line: sending goes on through `up`
+
+        doctor = " ".join(campaign_cli(settings, "doctor").stdout.split())
+        assert "error smtp down: connect: relay unreachable (" in doctor  # a session per relay
+        assert "ok smtp up: connect 127.0.0.1:" in doctor and "ok smtp up: QUIT: 221" in doctor
 
 
 def test_a_wrong_password_on_one_relay_costs_one_login_and_nothing_else(
@@ -100,6 +122,13 @@ def test_a_wrong_password_on_one_relay_costs_one_login_and_nothing_else(
         assert set(open_.arrived().values()) == {1}
         assert attempts(db) == {1: len(EMAILS)}
         assert "run `campaign relay resume locked` once fixed" in relay_status(settings)[1]
+        doctor = " ".join(campaign_cli(settings, "doctor").stdout.split())
+        assert "error smtp locked: auth: relay rejected login (535" in doctor
+        assert "ok smtp open: QUIT: 221" in doctor
+        assert (  # doctor runs now, years after these sends: their share is of the last day
+            "warning relay locked: 0% of the last 24 h's sends (0): paused since 2021-04-27 09:00:"
+            " relay rejected login (535"
+        ) in doctor
 
         resumed = campaign_cli(settings, "relay", "resume", "locked", "--now", NOW)
         assert resumed.stdout.startswith("resumed: relay locked: paused since 09:00: relay")
