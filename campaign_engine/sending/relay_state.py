@@ -68,10 +68,11 @@ def pause_status(db: Database, settings: Settings, now: datetime) -> PauseStatus
         held = [pauses.get(r.name) for r in settings.relays]
         if not all(p is not None and is_paused(p, settings, now) for p in held):
             return PauseStatus(False, None, NOT_PAUSED)
-        first = min((p for p in held if p is not None), key=lambda p: p.paused_since)
-        line = (
-            f"sending paused since {_since(first, settings.timezone, now)}: every relay is paused"
-        )
+        down = [p for p in held if p is not None]
+        first = min(down, key=lambda p: p.paused_since)
+        reasons = ", ".join(f"{p.relay} {p.reason} ({p.detail})" for p in down)
+        since = _since(first, settings.timezone, now)
+        line = f"sending paused since {since}: every relay is paused: {reasons}"
         return PauseStatus(True, first.paused_since, line + "; see `campaign relay status`")
     pause = pauses.get(settings.relays[0].name)
     if pause is None:
