@@ -52,6 +52,7 @@ __all__ = [
     "digest_items",
     "engagement_facts",
     "last_runs",
+    "last_unassigned_run",
     "pending_entries",
     "pending_events",
     "pending_reminders",
@@ -71,14 +72,14 @@ _CLAIM_CHUNK = 500  # events per INSERT statement
 
 def claim_events(
     db: Database,
-    rep_id: int,
+    rep_id: int | None,
     event_ids: Iterable[int],
     now: datetime,
     record_empty: bool = False,
     reminders: Iterable[ReminderLine] = (),
 ) -> int | None:
     """Create a queued Digest owning every given event and reminder nobody claimed yet; its id,
-    or None when there was neither.
+    or None when there was neither. `rep_id` None: the unassigned fallback's digest.
 
     The Digest row is written first (so SQLite takes its write lock at once), then the items with
     ON CONFLICT DO NOTHING in ascending event order (so concurrent PostgreSQL claims cannot
@@ -128,7 +129,7 @@ def claim_events(
 
 
 def _claim_reminders(
-    db: Database, connection: Any, rep_id: int, lines: list[ReminderLine], now: datetime
+    db: Database, connection: Any, rep_id: int | None, lines: list[ReminderLine], now: datetime
 ) -> bool:
     """Notice the reminders nobody noticed yet, stamped with the digest's created_at (`now`)."""
     if not lines:
@@ -199,9 +200,10 @@ def requeue_expired(session: Session, now: datetime) -> None:
     )
 
 
-def pending_events(rep_id: int, now: datetime) -> list[Any]:
+def pending_events(rep_id: int | None, now: datetime) -> list[Any]:
+    """The rep's engagement no digest has yet (rep_id None: that of accounts without a rep)."""
     return [
-        Account.rep_id == rep_id,
+        col(Account.rep_id).is_(None) if rep_id is None else Account.rep_id == rep_id,
         col(Event.is_human).is_(True),
         col(Event.kind).in_(list(RANK)),
         col(Event.occurred_at) <= now,
@@ -283,7 +285,17 @@ def last_runs(session: Session, rep_ids: list[int]) -> dict[int, datetime]:
         .where(col(Digest.rep_id).in_(rep_ids))
         .group_by(col(Digest.rep_id))
     ).all()
-    return {rep_id: _aware(last) for rep_id, last in rows if last is not None}
+    return {
+        rep_id: _aware(last) for rep_id, last in rows if rep_id is not None and last is not None
+    }
+
+
+def last_unassigned_run(session: Session) -> datetime | None:
+    """When the unassigned fallback's digest last ran, if ever."""
+    last = session.exec(
+        select(sa.func.max(Digest.created_at)).where(col(Digest.rep_id).is_(None))
+    ).one()
+    return None if last is None else _aware(last)
 
 
 def _aware(moment: Any) -> datetime:

@@ -46,12 +46,14 @@ class DigestReport:
     retry: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     nothing_new: list[str] = field(default_factory=list)
+    unassigned: int = 0  # the fallback's digest of accounts without a rep, queued per address
 
     def counts(self) -> dict[str, int]:
         return {
             "digests sent": len(self.sent),
             "digests retry": len(self.retry),
             "digests failed": len(self.failed),
+            "digests to the unassigned fallback": self.unassigned,
         }
 
 

@@ -12,7 +12,12 @@ from campaign_engine.core.kinds import EventKind
 from campaign_engine.reps.digest_content import DigestEntry
 from campaign_engine.reps.digest_schedule import rep_zone
 from campaign_engine.reps.reminder_query import ReminderLine, draft_command, draft_path
-from campaign_engine.reps.rep_view import contact_url, on_wall_clock, rep_mail_environment
+from campaign_engine.reps.rep_view import (
+    assign_command,
+    contact_url,
+    on_wall_clock,
+    rep_mail_environment,
+)
 from campaign_engine.sending.meeting_guides import MeetingGuide
 from campaign_engine.store.models import Rep
 
@@ -33,9 +38,12 @@ def render_digest(
     now: datetime,
     reminders: list[ReminderLine] | None = None,
     base_url: str = "",
+    unassigned: bool = False,
 ) -> RenderedDigest:
     """Subject, HTML and text of a digest (sandboxed Jinja2, HTML autoescaped); `reminders`
-    fill the "Next emails due" section, with draft links under `base_url`."""
+    fill the "Next emails due" section, with draft links under `base_url`. `unassigned`: the
+    digest of accounts without a rep, to the fallback (`rep` gives only the time zone): it says
+    so first, and how to give each account a rep."""
     zone = rep_zone(rep.timezone)
     env = rep_mail_environment(templates_dir, zone)
     requests = sum(1 for e in entries if e.top.kind == EventKind.CONTACT_REQUEST)
@@ -47,6 +55,8 @@ def render_digest(
     if reminders:
         parts.append(f"{len(reminders)} next email{'' if len(reminders) == 1 else 's'} due")
     subject = f"Email offer engagement: {', '.join(parts)}"
+    if unassigned:
+        subject = f"Unassigned email offer engagement (no rep owns these accounts): {parts[0]}"
     context: dict[str, Any] = {
         "rep": {"name": " ".join(rep.name.split()) or rep.email, "email": rep.email},
         "entries": entries,
@@ -55,6 +65,8 @@ def render_digest(
         "subject": subject,
         "generated": on_wall_clock(now, zone),
         "contact_urls": {e.email: contact_url(base_url, e.contact_id) for e in entries},
+        "unassigned": unassigned,
+        "assign": {e.account: assign_command(e.account) for e in entries} if unassigned else {},
     }
     html = env.get_template("digests/digest.html.j2").render(context)
     text = env.get_template("digests/digest.txt.j2").render(context)

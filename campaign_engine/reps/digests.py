@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from campaign_engine.core.config import Settings
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import DigestMode
+from campaign_engine.reps.alerts import send_pending_alerts
 from campaign_engine.reps.digest_claims import (
     claim_events,
     engagement_facts,
@@ -31,6 +32,7 @@ from campaign_engine.reps.digest_schedule import (
     parse_weekdays,
     rep_zone,
 )
+from campaign_engine.reps.digest_unassigned import queue_unassigned_digest
 from campaign_engine.reps.mail_retry import note_relay_fault, relay_board, relay_paused
 from campaign_engine.reps.reminder_query import ReminderLine
 from campaign_engine.sending.transport import Transport
@@ -135,7 +137,9 @@ async def send_due_digests(
     rep_email: str | None = None,
 ) -> DigestReport:
     """Claim and send every digest due at `now`; with `rep_email`, that rep's digest regardless
-    of schedule. Queued digests (new, after a crash, or after a 4xx) are sent too."""
+    of schedule. Queued digests (new, after a crash, or after a 4xx) are sent too. Without
+    `rep_email`, the engagement no rep owns goes to the unassigned fallback when its slot is
+    due (digest_unassigned), sent with the alerts."""
     report = DigestReport()
     forced = rep_email is not None
     with db.session() as session:
@@ -161,6 +165,8 @@ async def send_due_digests(
         scheduled = pref.mode == DigestMode.SCHEDULED and not forced
         if claim_events(db, rep.id, event_ids, now, scheduled, reminders) is None:
             report.nothing_new.append(rep.email)
+    if not forced:
+        report.unassigned = queue_unassigned_digest(db, settings, now)
     if relay_paused(db, settings, now):  # claimed digests wait, queued, for the relay
         return report
     deliveries, digests = prepare_digests(db, settings, by_id, now, forced)
@@ -168,4 +174,6 @@ async def send_due_digests(
     outcomes = await transport.deliver(deliveries, board=board) if deliveries else []
     record_outcomes(db, settings, digests, outcomes, now, report)
     note_relay_fault(db, settings, outcomes, now, board)
+    if report.unassigned:
+        await send_pending_alerts(db, settings, transport, now)
     return report

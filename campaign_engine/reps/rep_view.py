@@ -14,6 +14,7 @@ from campaign_engine.reps.digest_schedule import rep_zone
 from campaign_engine.sending.templating import template_environment
 
 __all__ = [
+    "assign_command",
     "contact_url",
     "link_parts",
     "local_time",
@@ -36,6 +37,11 @@ def on_wall_clock(moment: datetime, zone: ZoneInfo) -> str:
 def local_time(moment: datetime, timezone: str) -> str:
     """'Tue 27 Apr 14:05 CEST': a moment on the rep's wall clock (UTC if the zone is unknown)."""
     return on_wall_clock(moment, rep_zone(timezone))
+
+
+def assign_command(account: str) -> str:
+    """How ops give an account without a rep its rep, as a command to paste."""
+    return f"campaign accounts assign '{account}' REP_EMAIL"
 
 
 def contact_url(base_url: str, contact_id: int | None) -> str:

@@ -21,7 +21,7 @@ from campaign_engine.reps.alerts import (
     queue_alert,
     render_contact_request,
 )
-from campaign_engine.reps.rep_view import contact_url, local_time
+from campaign_engine.reps.rep_view import assign_command, contact_url, local_time
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import (
@@ -191,7 +191,7 @@ def _content(
         return replace(
             alert,
             unassigned=True,
-            assign_command=f"campaign accounts assign '{alert.account}' REP_EMAIL",
+            assign_command=assign_command(alert.account),
             unassigned_url=settings.tracking_base_url.rstrip("/") + UNASSIGNED_PATH,
         )
     return replace(alert, handed_over_from=handed_over_from)

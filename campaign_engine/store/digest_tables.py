@@ -23,10 +23,11 @@ class DigestPreference(SQLModel, table=True):
 
 
 class Digest(SQLModel, table=True):
-    """One digest email to one rep; its events are the DigestItems pointing at it."""
+    """One digest email to one rep; its events are the DigestItems pointing at it. Without a
+    rep, the digest of engagement no rep owns, sent to the unassigned fallback as alerts."""
 
     id: int | None = Field(default=None, primary_key=True)
-    rep_id: int = Field(foreign_key="rep.id", index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
     state: str = Field(default=DigestState.QUEUED, index=True)
     subject: str = ""
     attempts: int = 0
@@ -44,5 +45,5 @@ class DigestItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", unique=True)
-    rep_id: int = Field(foreign_key="rep.id", index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
     digest_id: int = Field(foreign_key="digest.id", index=True)

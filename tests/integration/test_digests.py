@@ -4,6 +4,7 @@ digests arriving over real SMTP into aiosmtpd."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from sqlmodel import col, select
 
 from campaign_engine.audience.imports import import_contacts, import_reps
-from campaign_engine.core.config import Settings
+from campaign_engine.core.config import RepsSettings, Settings
 from campaign_engine.core.kinds import DigestState
 from campaign_engine.engine.launch import launch
 from campaign_engine.reps.digest_claims import claim_events
@@ -346,3 +347,74 @@ def test_a_digest_stuck_in_sending_is_sent_again_after_the_lease(
     assert cards(text) == ["Ada Lovelace"]
     assert "- Unsubscribed\n" in text
     assert "Next step: Do not email them again: they unsubscribed." in text
+
+
+SALES_OPS = "sales-ops@gitlab-demo.example"
+
+
+@pytest.fixture
+def unowned(db: Database, settings: Settings, tmp_path: Path) -> None:
+    """Una's account has no rep (a blank owner), Ada's is Dana's; launched for Tuesday."""
+    people = [
+        ["ada@tiny.example", "Ada", "Lovelace", "Software Engineer", "Tiny Co", "12", "", DANA, ""],
+        ["una@nobody.example", "Una", "Owned-Not", "CISO", "Nobody Co", "15", "", "", ""],
+    ]
+    reps = [[DANA, "Dana Reyes", "AE", "Europe/Berlin"]]
+    import_reps(db, write_csv(tmp_path / "reps.csv", reps, ["email", "name", "title", "timezone"]))
+    import_contacts(db, write_csv(tmp_path / "contacts.csv", people), at(4, 20, 12))
+    launch(db, settings, "premium-to-ultimate", START, at(4, 20, 12))
+
+
+def email_1_and_engagement(db: Database, settings: Settings) -> None:
+    """Both get email 1 on Tuesday (every digest slot of the day has run) and engage with it."""
+    tick(db, settings, at(4, 27, 9))
+    event(db, "open", "una@nobody.example", at(4, 27, 10))
+    event(db, "click", "una@nobody.example", at(4, 27, 10, 2), link_index=0)
+    event(db, "open", "ada@tiny.example", at(4, 27, 11))
+
+
+def test_engagement_no_rep_owns_goes_to_the_unassigned_fallback_saying_how_to_assign(
+    unowned: None, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    settings = dataclasses.replace(settings, reps=RepsSettings(unassigned_to=SALES_OPS))
+    email_1_and_engagement(db, settings)
+    tick(db, settings, at(4, 28, 7, 59))
+    assert smtp_sink.to(SALES_OPS) == [], "the fallback's slot is 08:00 in the engine's zone"
+    tick(db, settings, at(4, 28, 8))
+    (digest,) = smtp_sink.to(SALES_OPS)
+    assert str(digest["Subject"]) == (
+        "Unassigned email offer engagement (no rep owns these accounts): 1 contact"
+    )
+    assert digest["X-Campaign-Alert"] == "unassigned_digest"
+    text, html = text_of(digest), html_of(digest)
+    assert text.startswith("Hello,\n\nNO REP OWNS THESE ACCOUNTS: their contacts' engagement")
+    assert "  campaign accounts assign ACCOUNT REP_EMAIL\n" in text
+    assert cards(text) == ["Una Owned-Not"]
+    assert f"Clicked: {OFFER1}\n" in text
+    assert "No rep owns Nobody Co: campaign accounts assign 'Nobody Co' REP_EMAIL" in text
+    assert "Wed 28 Apr 08:00 UTC" in text, "the engine's time zone, named"
+    assert "<strong>No rep owns these accounts.</strong>" in html
+    assert "Ada" not in text, "Dana's contact goes to Dana"
+    (dana,) = smtp_sink.to(DANA)  # her slot (06:00 UTC) passed at 07:59
+    assert cards(text_of(dana)) == ["Ada Lovelace"] and "Una" not in text_of(dana)
+    tick(db, settings, at(4, 29, 8))
+    assert len(smtp_sink.to(SALES_OPS)) == 1, "each engagement in one digest only"
+
+
+def test_without_unassigned_to_the_console_ops_users_get_it(
+    unowned: None, db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    from campaign_engine.web.users import add_user, remove_user
+
+    for email, role in (("olga@gitlab-demo.example", "ops"), ("otto@gitlab-demo.example", "ops"),
+                        ("gone@gitlab-demo.example", "ops"), (DANA, "rep")):  # fmt: skip
+        add_user(db, email, role, "a long enough password 1", at(4, 20, 12))
+    remove_user(db, "gone@gitlab-demo.example", at(4, 21, 12))
+    email_1_and_engagement(db, settings)
+    tick(db, settings, at(4, 28, 8))
+    fallback = [m for m in smtp_sink.messages if m["X-Campaign-Alert"] == "unassigned_digest"]
+    assert sorted(str(m["To"]) for m in fallback) == [
+        "olga@gitlab-demo.example",
+        "otto@gitlab-demo.example",
+    ]
+    assert all(cards(text_of(m)) == ["Una Owned-Not"] for m in fallback)
