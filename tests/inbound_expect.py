@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
@@ -9,9 +10,9 @@ from sqlmodel import col, select
 from campaign_engine.core.config import Settings
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboundMail
-from campaign_engine.store.models import Enrollment, Suppression
+from campaign_engine.store.models import Campaign, Enrollment, Suppression
 from tests.conftest import SmtpSink
-from tests.helpers import text_of, tick
+from tests.helpers import campaign_cli, text_of, tick
 from tests.inbound_fixtures import DANA
 
 EMAIL_1 = datetime(2021, 4, 27, 9, tzinfo=UTC)
@@ -48,7 +49,8 @@ def kinds_recorded(db: Database) -> dict[str, int]:
 
 
 def assert_engine_acted(db: Database, settings: Settings, smtp_sink: SmtpSink) -> None:
-    """Who left automation, who is suppressed, which alerts went out, who gets email 2."""
+    """Who left automation, who is suppressed, which alerts went out, that the first complaint
+    paused the campaign (the brakes), who gets email 2 once it is resumed."""
     with db.session() as session:
         stopped = {
             e.contact_id: e.stop_reason
@@ -80,6 +82,16 @@ def assert_engine_acted(db: Database, settings: Settings, smtp_sink: SmtpSink) -
     assert "Von: Dana Reyes" not in text_of(hans)
     (pat,) = [a for a in alerts if "pat@team.example" in str(a["Reply-To"])]
     assert "the reply came from Sam Park <sam@team.example>" in text_of(pat)
+    # The first complaint (1 of the minimum 100 sends: 1% ≥ 0.3%) paused the campaign.
+    with db.session() as session:
+        campaign = session.exec(select(Campaign)).one()
+    assert campaign.paused and campaign.paused_by == "brakes"
+    assert re.match(
+        r"1 spam complaint in the last \d+ sends \(1% of the minimum 100 ≥ 0.3%\) — ",
+        campaign.pause_reason or "",
+    ), campaign.pause_reason
+    resume = ["campaigns", "resume", campaign.name, "--now", READ_AT.isoformat()]
+    assert campaign_cli(settings, *resume).returncode == 0
     tick(db, settings, READ_AT)  # the rest of that moment's rep mail (digests)
     smtp_sink.messages.clear()
     tick(db, settings, EMAIL_2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from campaign_engine.cli import (
     accounts,
+    campaign_pauses,
     campaigns,
     contacts,
     database,
@@ -75,6 +76,7 @@ command("tick", campaigns.tick, SEND, "campaign tick --now 2021-04-27T09:00 --js
 command("run", campaigns.run, SEND, "campaign run --port 8080 --quiet")
 command("serve", campaigns.serve, SEND, "campaign serve --host 0.0.0.0 --port 8080 --workers 4")
 group("relay", relay.relay_app, SEND, "campaign relay status")
+group("campaigns", campaign_pauses.campaigns_app, SEND, "campaign campaigns resume spring-2021")
 group("inbox", inbox.inbox_app, SEND, "campaign inbox poll")
 
 command(

@@ -38,6 +38,7 @@ from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard
 from campaign_engine.reporting.report_model import CampaignReport, Report, TitleSlice
 from campaign_engine.reporting.request_lists import count_unassigned
 from campaign_engine.sending import relay_state
+from campaign_engine.sending.brakes import brake_states
 from campaign_engine.sending.pace_store import pacing_line
 from campaign_engine.sending.warmup import ramp_for
 from campaign_engine.sending.warmup_facts import warmup_line
@@ -147,7 +148,8 @@ def status(
     now: HiddenNowOption = None,
 ) -> None:
     """Per campaign and step: contacts due and not queued yet, queued (and what holds them
-    back), sent, bounced (at RCPT and by DSN), complaints, failed, skipped (and why)."""
+    back), sent, bounced (at RCPT and by DSN), complaints, failed, skipped (and why); a
+    campaign the brakes paused, or a bounce or complaint rate above half their limit."""
     c = context_of(ctx)
     moment = parse_now(now)
     with c.existing_db.session() as session:
@@ -156,6 +158,7 @@ def status(
         statuses = reports.campaign_statuses(session, campaign, now=moment)
         rate = reports.recent_send_rate(session, moment)
         unassigned = count_unassigned(session)
+        held = [s for s in brake_states(session, c.settings) if s.line]
     relay = relay_state.pause_status(c.existing_db, c.settings, moment)
     if format is Format.json:
         out.print_json(json.dumps(reports.to_jsonable(statuses)))
@@ -165,6 +168,9 @@ def status(
     if len(c.settings.relays) > 1:  # each relay's state and share of the last day's sends
         for each in relay_state.relay_statuses(c.existing_db, c.settings, moment):
             out.print(each.line)
+    for state in held:
+        if campaign is None or state.name == campaign or state.scope == "domain":
+            out.print(state.line)
     _print_statuses(statuses, relay.paused)
     line = backlog_line(statuses, rate, c.settings, relay.paused)
     if line:

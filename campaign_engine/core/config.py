@@ -23,6 +23,7 @@ from campaign_engine.core.pacing_config import PacingSettings, pacing_settings
 
 __all__ = [
     "DEFAULT_RELAY",
+    "BrakesSettings",
     "DkimSettings",
     "InboxSettings",
     "RepsSettings",
@@ -166,6 +167,16 @@ class WarmupSettings:
 
 
 @dataclass(frozen=True)
+class BrakesSettings:
+    """When a campaign pauses itself: its hard bounces or complaints over its last sends."""
+
+    window: int = 500  # the last N sends judged, per campaign and per sending domain
+    min_sends: int = 100  # rates are taken over at least this many sends
+    bounce_pause_rate: float = 0.05  # hard bounces per send that pause (Amazon SES reviews at 5%)
+    complaint_pause_rate: float = 0.003  # complaints per send that pause (Gmail/Yahoo: 0.3%)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the engine; paths are absolute (resolved against the config file)."""
 
@@ -212,6 +223,7 @@ class Settings:
     reps: RepsSettings = RepsSettings()
     warmup: WarmupSettings = WarmupSettings()
     pacing: PacingSettings = field(default_factory=PacingSettings)  # per mailbox provider
+    brakes: BrakesSettings = BrakesSettings()
 
     def __repr__(self) -> str:
         """Every setting but secrets: the database URL's password is masked, the HMAC secret and
@@ -295,6 +307,18 @@ class Settings:
                     f" commas, like sales-ops@example.com, not {address!r}"
                 )
         _check_relays(self.config_path, self.relays)
+        brakes = self.brakes
+        if brakes.window < 1 or not 1 <= brakes.min_sends <= brakes.window:
+            raise ConfigError(
+                f"{self.config_path}: [brakes] window must be 1 or more and min_sends 1 to window"
+                f" (window {brakes.window}, min_sends {brakes.min_sends})"
+            )
+        for key in ("bounce_pause_rate", "complaint_pause_rate"):
+            if not 0 <= getattr(brakes, key) <= 1:
+                raise ConfigError(
+                    f"{self.config_path}: [brakes] {key} is a fraction from 0 (never pause) to 1"
+                    f" (0.05 is 5%), not {getattr(brakes, key)}"
+                )
         if not self.secret:
             raise ConfigError(
                 f"{self.config_path}: 'secret' is empty; set it (or CAMPAIGN_SECRET) to a long random"
@@ -387,19 +411,23 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
     reps_raw = dict(raw.pop("reps", {}) or {})
     warmup_raw = dict(raw.pop("warmup", {}) or {})
     pacing = pacing_settings(raw.pop("pacing", {}) or {}, config_path)
+    brakes_raw = dict(raw.pop("brakes", {}) or {})
     top = {("from_address" if key == "from" else key): value for key, value in raw.items()}
     values = _apply(
         Settings,
         top,
         env,
         prefix="",
-        skip={"config_path", "smtp", "dkim", "inbox", "reps", "warmup", "pacing"},
+        skip={"config_path", "smtp", "dkim", "inbox", "reps", "warmup", "pacing", "brakes"},
         source=config_path,
     )
     smtp = _apply(SmtpSettings, smtp_raw, env, prefix="SMTP_", skip=set(), source=config_path)
     dkim = _apply(DkimSettings, dkim_raw, env, prefix="DKIM_", skip=set(), source=config_path)
     inbox = _apply(InboxSettings, inbox_raw, env, prefix="INBOX_", skip=set(), source=config_path)
     reps = _apply(RepsSettings, reps_raw, env, prefix="REPS_", skip=set(), source=config_path)
+    brakes = _apply(
+        BrakesSettings, brakes_raw, env, prefix="BRAKES_", skip=set(), source=config_path
+    )
     _resolve_ca_file(smtp, base)
     relays = _relays(relays_raw, smtp, env, config_path)
     warmup = _apply(WarmupSettings, warmup_raw, env, "WARMUP_", set(), config_path)
@@ -423,6 +451,7 @@ def _build(config_path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Se
         reps=RepsSettings(**reps),
         warmup=WarmupSettings(**warmup),
         pacing=pacing,
+        brakes=BrakesSettings(**brakes),
         **values,
     )
 

@@ -75,6 +75,7 @@ class EventKind(StrEnum):
     REPLY = "reply"  # a person answered (also a contact request)
     AUTO_REPLY = "auto_reply"  # out-of-office and other automatic answers: not a request
     COMPLAINT = "complaint"  # a feedback-loop (ARF) spam complaint
+    CAMPAIGN_PAUSED = "campaign_paused"  # the brakes paused the campaign (note: why; no contact)
 
 
 class InboundKind(StrEnum):

@@ -13,6 +13,7 @@ from campaign_engine.engine.enrolment import enrol_late_joiners
 from campaign_engine.engine.tick_stats import TICK_STATS
 from campaign_engine.engine.webhook_sender import WebhookPump
 from campaign_engine.reps.alerts import send_pending_alerts
+from campaign_engine.reps.brake_alerts import ops_alert
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
 from campaign_engine.reps.request_alerts import hand_over_requests
@@ -64,6 +65,7 @@ class Ticker:
         self.settings = settings
         self.transport = transport
         self.dispatcher = Dispatcher(db, settings, transport)
+        self.dispatcher.on_brake = ops_alert(settings)
         self._alerted = 0  # alerts sent by the running tick
         self.webhooks = WebhookPump(db)  # its own task: a slow receiver never holds up a tick
 

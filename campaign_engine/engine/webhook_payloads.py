@@ -28,7 +28,17 @@ __all__ = [
 ]
 
 # Webhook event types; all but `failed` (a message given up on) are event-table kinds.
-EVENT_TYPES = ("contact_request", "reply", "bounce", "complaint", "unsubscribe", "click", "failed")
+# `campaign_paused`: the automatic brakes paused `campaign` (`note`: why); no contact.
+EVENT_TYPES = (
+    "contact_request",
+    "reply",
+    "bounce",
+    "complaint",
+    "unsubscribe",
+    "click",
+    "failed",
+    "campaign_paused",
+)
 FORMATS = ("json", "slack")
 _PREFIX = "whsec_"
 
@@ -103,6 +113,8 @@ def render_body(facts: EventFacts, fmt: str, now: datetime) -> str:
 
 def slack_text(facts: EventFacts) -> str:
     """One readable message; for a contact request, what the rep's alert says."""
+    if facts.type == "campaign_paused":
+        return f"*Campaign {facts.campaign} paused by the brakes*: {facts.note}"
     who = facts.contact_name or facts.contact_email or "someone"
     details = ", ".join(x for x in (facts.contact_title, facts.account, facts.segment) if x)
     person = f"{who} ({details}) <{facts.contact_email}>" if details else who

@@ -3,7 +3,8 @@
 A human reply is a contact request (reps.contact_requests, the same path as the contact page);
 an auto-reply is recorded, nothing more; a permanent bounce suppresses the address, a transient
 one does after 3 within 30 days; a complaint suppresses and stops every enrollment; a mailto
-unsubscribe unsubscribes like the link. Only on proof (gate.py): what lacks it is held for a
+unsubscribe unsubscribes like the link. A bounce or complaint counts towards the automatic
+brakes of the campaign that sent the email (sending.brakes), which may pause it. Only on proof (gate.py): what lacks it is held for a
 person (review.py) and changes nothing. The `inboundmail` row (unique per Message-ID) is
 written last, so a crash before it means the mail is handled again, never lost; every action
 is safe to repeat.
@@ -11,7 +12,7 @@ is safe to repeat.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
@@ -38,11 +39,13 @@ from campaign_engine.inbound.match import find_match
 from campaign_engine.inbound.parse import Inbound
 from campaign_engine.inbound.reply_text import reply_text
 from campaign_engine.inbound.review import Hold, hold
+from campaign_engine.reps.brake_alerts import ops_alert
 from campaign_engine.reps.contact_requests import (
     MAX_MESSAGE,
     RequestForm,
     record_contact_request,
 )
+from campaign_engine.sending.brakes import check_reported
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboundMail
 from campaign_engine.store.models import Contact, Enrollment, Event, Message, Rep
@@ -124,7 +127,12 @@ def act(
     if action is None:
         raise InvalidInput(f"a {verdict.kind} changes no contact: there is nothing to apply")
     with db.session() as session:
-        return action(session, verdict, about, now)
+        handled = action(session, verdict, about, now)
+        if verdict.kind not in _BRAKED or about.message_id is None:
+            return handled
+        paused = check_reported(session, settings, about.message_id, now, ops_alert(settings))
+        braked = "".join(f"; campaign {name} paused by the brakes" for name in paused)
+        return replace(handled, detail=handled.detail + braked)
 
 
 def _is_ours(db: Database, settings: Settings, address: str) -> bool:
@@ -231,6 +239,7 @@ def _complaint(session: Session, verdict: Verdict, about: About, now: datetime) 
     )
 
 
+_BRAKED = (InboundKind.BOUNCE, InboundKind.COMPLAINT)  # count towards the automatic brakes
 _ACTIONS = {
     InboundKind.AUTO_REPLY: _auto_reply,
     InboundKind.BOUNCE: _bounce,

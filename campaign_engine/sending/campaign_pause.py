@@ -1,7 +1,8 @@
 """Pausing a campaign: ops stop all of its sending at once (and resume it), from the console.
 
 A paused campaign queues and sends nothing (the dispatcher skips it); messages already queued
-stay queued and go out once it is resumed, inside the send window as usual.
+stay queued and go out once it is resumed, inside the send window as usual. The automatic
+brakes pause a campaign the same way (sending.brakes); resuming it starts their window afresh.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def set_campaign_paused(session: Session, name: str, paused: bool, now: datetime
     campaign.paused = paused
     campaign.paused_at = now if paused else None
     campaign.paused_by = by if paused else None
+    campaign.pause_reason = None
+    if not paused:
+        campaign.brakes_since = now  # the brakes judge what it sends from now on
     session.add(campaign)
     assert campaign.id is not None
     action = CampaignAction.PAUSED if paused else CampaignAction.RESUMED

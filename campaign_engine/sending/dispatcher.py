@@ -16,11 +16,12 @@ from datetime import date, datetime, timedelta
 from email.utils import format_datetime, parseaddr
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, MessageState
 from campaign_engine.core.tokens import TokenKind
+from campaign_engine.sending.brakes import BrakeWatch, OnPause
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.delivery_record import BatchResult, record_batch
 from campaign_engine.sending.eligibility import (
@@ -33,6 +34,7 @@ from campaign_engine.sending.eligibility import (
     skip_reason,
 )
 from campaign_engine.sending.mime import build_mime, format_address, list_headers, wire_address
+from campaign_engine.sending.outcomes import Outcome
 from campaign_engine.sending.pacer import BatchPace, Pacer
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.queueing import queue_due
@@ -69,6 +71,7 @@ class _Batch:
     messages: list[Message]
     # enrollment id -> (zone, local first day): what each next step is planned from
     places: dict[int, tuple[str | None, date | None]] = field(default_factory=dict)
+    brakes: BrakeWatch | None = None  # the campaign's last sends, as this batch adds to them
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Dispatcher:
         self.released_on_stop = 0  # claimed messages put back in the queue because of a stop
         # Run after every batch: people's mail (alerts) waits for one batch at most, not a tick.
         self.between_batches: Callable[[], Awaitable[object]] | None = None
+        self.on_brake: OnPause | None = None  # tells ops when the brakes pause a campaign
         self._pause_rows: set[str] = set()  # relays with a pause row: lifted when they deliver
         self._skipped: frozenset[str] = frozenset()  # relays in a pause: not used
         # A batch went back to the queue whole (its relays are paused): claiming it again in
@@ -147,6 +151,8 @@ class Dispatcher:
                 await self._send(batch, now, counts)
                 if self.between_batches is not None:
                     await self.between_batches()
+                if batch.brakes is not None and batch.brakes.stopped:
+                    break  # paused (by the brakes, or meanwhile by ops): nothing more of it
         return counts
 
     # -- planning -------------------------------------------------------------------------
@@ -237,6 +243,8 @@ class Dispatcher:
         updates: dict[int, dict[str, object]] = {}
         to_send = self._check(batch, updates, now)
         to_send, pace = await self._pace(to_send, updates, now)
+        with self.db.session() as session:
+            brakes = batch.brakes = BrakeWatch.load(session, self.settings, batch.campaign)
         ledger = WireLedger(
             [s.message.id for s in to_send if s.message.id is not None],
             self.settings.connections,
@@ -250,26 +258,31 @@ class Dispatcher:
         # ahead of the connections are not handed over, and go back to the queue.
         deliveries = self._render(batch, to_send, updates, now, ledger)
         board = RelayBoard(self._skipped)
+
+        def answered(outcome: Outcome) -> None:  # the brakes see each outcome as it comes
+            ledger.answered(outcome)
+            brakes.note(outcome.key, outcome.result)
+
         try:
             if to_send:
                 await self.transport.deliver(
-                    deliveries, pace.taken(ledger.admit), pace.answered(ledger.answered), board
+                    deliveries, pace.taken(ledger.admit), pace.answered(answered), board
                 )
         except asyncio.CancelledError:
             # The stop's grace ran out mid-send: what the relay answered is recorded, what it
             # had in flight is unknown.
             ledger.close_now()
-            self._settle_batch(ledger, counts, now, board)
+            self._settle_batch(batch, ledger, counts, now, board)
             raise
         except Exception as exc:  # a transport bug must not strand the batch in `sending`
             log.exception("transport failed; the batch goes back to the queue")
             counts["transport errors"] += 1
             ledger.close_now()
-            self._settle_batch(ledger, counts, now, board)
+            self._settle_batch(batch, ledger, counts, now, board)
             raise exc
         await ledger.close()
         pace.learn()
-        self._settle_batch(ledger, counts, now, board)
+        self._settle_batch(batch, ledger, counts, now, board)
 
     def _check(
         self, batch: _Batch, updates: dict[int, dict[str, object]], now: datetime
@@ -355,7 +368,7 @@ class Dispatcher:
         date_header = format_datetime(now)
         for message, recipient, zone in ((s.message, s.recipient, s.zone) for s in to_send):
             assert message.id is not None
-            if self.stop_requested:
+            if self.stop_requested or (batch.brakes is not None and batch.brakes.stopped):
                 return
             if message.origin == Channel.AUTOMATED:
                 at = self._at(now)
@@ -440,6 +453,8 @@ class Dispatcher:
                 )
             if not group.settled:
                 return BatchResult()
+            if batch.brakes is not None and _paused(session, batch.campaign):
+                batch.brakes.halted = True  # ops (or another worker's brakes) paused it
             settled = set(group.settled)
             return record_batch(
                 session,
@@ -455,10 +470,21 @@ class Dispatcher:
             )
 
     def _settle_batch(
-        self, ledger: WireLedger, counts: Counter[str], now: datetime, board: RelayBoard
+        self,
+        batch: _Batch,
+        ledger: WireLedger,
+        counts: Counter[str],
+        now: datetime,
+        board: RelayBoard,
     ) -> None:
-        """The batch is written: its counts, and each relay's pause set or lifted."""
+        """The batch is written: its counts, each relay's pause set or lifted, and the
+        campaigns the brakes stopped paused."""
         counts.update(ledger.counts)
+        if batch.brakes is not None and batch.brakes.trip is not None:
+            with self.db.session() as session:
+                counts["paused by the brakes"] += len(
+                    batch.brakes.pause(session, now, self.on_brake)
+                )
         result = ledger.result
         if self.stop_requested:
             self.released_on_stop += len(result.released)
@@ -482,6 +508,10 @@ class Dispatcher:
 
     def _every_relay_paused(self) -> bool:
         return {relay.name for relay in self.settings.relays} <= self._skipped
+
+
+def _paused(session: Session, campaign: Campaign) -> bool:
+    return bool(session.exec(select(Campaign.paused).where(Campaign.id == campaign.id)).one())
 
 
 def _deferral(

@@ -130,6 +130,8 @@ class Campaign(SQLModel, table=True):
     paused: bool = False  # ops paused it in the console: the dispatcher plans and sends nothing
     paused_at: datetime | None = _when()
     paused_by: str | None = None
+    pause_reason: str | None = None  # why the brakes paused it (None: paused by a person)
+    brakes_since: datetime | None = _when()  # the brakes judge the sends from here (resumed at)
 
     def link_registry(self) -> dict[int, list[str]]:
         """Step number -> the URLs its emails may link to (a click token holds the index)."""
@@ -180,6 +182,9 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_thread_sent", "enrollment_id", "step", "state", "sent_at"),
         # each relay's share of the sends of the last day, from the index alone
         sa.Index("ix_message_relay_sent", "sent_at", "relay"),
+        # the brakes: a campaign's (and every campaign's) last sends
+        sa.Index("ix_message_campaign_attempted", "campaign_id", "first_attempt_at"),
+        sa.Index("ix_message_attempted", "first_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
