@@ -253,6 +253,11 @@ class BrakeState:
     pause_reason: str | None = None  # the brakes paused the campaign (and still hold it)
 
     @property
+    def level(self) -> Level:
+        """PAUSE while the brakes hold the campaign, else how its window stands."""
+        return Level.PAUSE if self.pause_reason else self.reading.level
+
+    @property
     def line(self) -> str:
         """'campaign spring paused: ...', 'sending domain example.com warning: ...'; '' if OK."""
         what = (

@@ -1,4 +1,5 @@
-"""Campaigns (ops): each campaign's status per step, next due, sends per day; pause and resume."""
+"""Campaigns (ops): each campaign's status per step, next due, sends per day; pause and resume;
+what the automatic brakes say (a pause's reason, a warning)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from campaign_engine.reporting.campaign_overview import (
     campaign_pauses,
     with_pauses,
 )
+from campaign_engine.sending.brakes import BrakeState, brake_states
 from campaign_engine.sending.campaign_pause import set_campaign_paused
 from campaign_engine.sending.relay_state import (
     PauseStatus,
@@ -33,6 +35,7 @@ __all__ = ["CampaignPages"]
 log = logging.getLogger(__name__)
 
 CampaignLog = dict[str, list[CampaignLogEntry]]
+Brakes = list[BrakeState]
 
 
 class CampaignPages(WebBase):
@@ -58,20 +61,25 @@ class CampaignPages(WebBase):
             PauseStatus,
             list[RelayStatus],
             CampaignLog,
+            Brakes,
         ]:
             with self.db.session() as session:
                 pauses = campaign_pauses(session)  # live: a pause shows at once
                 history = campaign_log(session)
+                brakes = [s for s in brake_states(session, self.settings) if s.line]  # live too
             key = ("campaigns", tuple(pause.campaign_id for pause in pauses))
             counted = self.snapshots.get(key, count, fresh)
             relays = relay_statuses(self.db, self.settings, now)
-            return counted, pauses, pause_status(self.db, self.settings, now), relays, history
+            relay = pause_status(self.db, self.settings, now)
+            return counted, pauses, relay, relays, history, brakes
 
-        counted, pauses, relay, relays, history = await self.run(load)
+        counted, pauses, relay, relays, history, brakes = await self.run(load)
         return self.page(request, "campaigns.html.j2", user=user, relay=relay, now=now,
                          relays=relays if len(relays) > 1 else [],
                          campaigns=with_pauses(counted.value, pauses), counted=counted,
-                         history=history)  # fmt: skip
+                         history=history,
+                         brakes={s.name: s for s in brakes if s.scope == "campaign"},
+                         domain_brakes=[s for s in brakes if s.scope == "domain"])  # fmt: skip
 
     async def pause(self, request: Request) -> Response:
         user = await self._require(request, ops=True)

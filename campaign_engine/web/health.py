@@ -2,8 +2,8 @@
 
 /healthz: 200 when the database answers and sending is not paused, else 503; the body (JSON)
 says which, with the last tick this process ran. /metrics is read from the database at each
-scrape (messages by state, queue depth, tracking hits by kind, sends) plus this process's tick
-duration histogram; no login (bind the server to a private address or filter it in the proxy).
+scrape (messages by state, queue depth, tracking hits by kind, sends, the automatic brakes per
+campaign and sending domain) plus this process's tick duration histogram; no login (bind the server to a private address or filter it in the proxy).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from starlette.routing import Route
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.tick_stats import TICK_STATS
+from campaign_engine.sending.brakes import BrakeState, brake_states
 from campaign_engine.sending.pace_store import paces
 from campaign_engine.sending.relay_state import pause_status, relay_statuses
 from campaign_engine.store.db import Database
@@ -57,6 +58,7 @@ class _DatabaseCollector(Collector):
                     col(Event.kind), col(Event.is_human)
                 )
             ).all()
+            brakes = brake_states(session, self.settings)
         by_state = GaugeMetricFamily(
             "campaign_messages", "Messages by delivery state.", labels=["state"]
         )
@@ -100,6 +102,7 @@ class _DatabaseCollector(Collector):
         yield each
         yield sends
         yield from _pacing_metrics(self.db, self.settings)
+        yield from _brake_metrics(brakes)
 
 
 def _pacing_metrics(db: Database, settings: Settings) -> Iterator[Metric]:
@@ -123,6 +126,31 @@ def _pacing_metrics(db: Database, settings: Settings) -> Iterator[Metric]:
     yield rate
     yield ceiling
     yield slowed
+
+
+def _brake_metrics(states: list[BrakeState]) -> Iterator[Metric]:
+    """Each campaign's window and the sending domain's: level and rates."""
+    labels = ["scope", "name"]
+    level = GaugeMetricFamily(
+        "campaign_brake_level",
+        "Automatic brakes: 0 ok, 1 warning (a rate above half its limit), 2 paused.",
+        labels=labels,
+    )
+    bounces = GaugeMetricFamily(
+        "campaign_brake_bounce_rate",
+        "Hard bounces per send over the brakes' window.",
+        labels=labels,
+    )
+    complaints = GaugeMetricFamily(
+        "campaign_brake_complaint_rate",
+        "Complaints per send over the brakes' window.",
+        labels=labels,
+    )
+    for state in states:
+        level.add_metric([state.scope, state.name], int(state.level))
+        bounces.add_metric([state.scope, state.name], state.reading.bounce_rate)
+        complaints.add_metric([state.scope, state.name], state.reading.complaint_rate)
+    yield from (level, bounces, complaints)
 
 
 def health_routes(db: Database, settings: Settings) -> list[Route]:

@@ -5,6 +5,8 @@ the rest arrive exactly once. A rate above half its limit is a warning."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -24,11 +26,15 @@ from campaign_engine.engine.webhooks import add_webhook
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Campaign
+from campaign_engine.web.app import create_app
+from campaign_engine.web.users import add_user
 from tests.delivery_setup import DAY1, launch_smb, point_at, states
 from tests.faultrelay import FaultRelay, fault_relay
 from tests.helpers import campaign_cli, text_of
+from tests.integration.test_health_metrics import samples
 from tests.integration.test_webhooks import SECRET, Receiver
-from tests.web import serving
+from tests.web import Clock, serving
+from tests.webapp_fixtures import PASSWORD, WebApp
 
 OPS = "ops@gitlab-demo.example"
 UNKNOWN = "550 5.1.1 <{}>: Recipient address rejected: User unknown"
@@ -65,6 +71,20 @@ def tick_and_tell(db: Database, settings: Settings, now: datetime) -> None:
             await ticker.webhooks.drain()
 
     asyncio.run(run())
+
+
+def console_and_metrics(settings: Settings, db: Database, now: datetime) -> tuple[str, str]:
+    """The console's campaigns page (as ops) and /metrics, over HTTP."""
+    web_settings = dataclasses.replace(settings, tracking_base_url="http://track.example.test")
+    add_user(db, "olga.ops@gitlab-demo.example", "ops", PASSWORD, now)
+    with serving(create_app(web_settings, db, clock=Clock(now))) as url:
+        app = WebApp(url, Clock(now), web_settings, db)
+        with app.login("olga.ops@gitlab-demo.example") as client:
+            page = client.get("/app/campaigns")
+            assert page.status_code == 200, page.text
+        with app.client() as client:
+            metrics = client.get("/metrics")
+    return html.unescape(page.text), metrics.text
 
 
 def campaign_mail(relay: FaultRelay) -> list[str]:
@@ -117,6 +137,13 @@ def test_a_list_with_8_percent_unknown_users_pauses_and_resumes_with_nothing_los
         status = campaign_cli(settings, "status", "--now", DAY1.isoformat())
         assert status.returncode == 0, status.stderr
         assert f"campaign {name} paused by the brakes: {reason}" in status.stdout
+        page, metrics = console_and_metrics(settings, db, DAY1)
+        assert f"campaign {name} paused by the brakes: {reason}" in page
+        found = samples(metrics)
+        assert found[("campaign_brake_level", (("name", name), ("scope", "campaign")))] == 2
+        assert (
+            found[("campaign_brake_bounce_rate", (("name", name), ("scope", "campaign")))] == 0.05
+        )
 
         # Paused: a later tick mails nobody.
         tick_and_tell(db, settings, DAY1 + timedelta(hours=1))
@@ -154,6 +181,7 @@ def test_a_bounce_rate_above_half_the_limit_is_a_warning_and_sending_goes_on(
         launch_smb(db, settings, emails, tmp_path)
         tick_and_tell(db, settings, DAY1)
         status = campaign_cli(settings, "status", "--now", DAY1.isoformat())
+        page, metrics = console_and_metrics(settings, db, DAY1)
 
     assert states(db) == {MessageState.SENT: 116, MessageState.BOUNCED: 4}
     assert [rcpt for rcpt, _ in relay.received if rcpt == OPS] == []
@@ -169,6 +197,13 @@ def test_a_bounce_rate_above_half_the_limit_is_a_warning_and_sending_goes_on(
         "sending domain gitlab-demo.example brakes warning: 4 hard bounces in the last 120 sends"
         " from gitlab-demo.example (3.33% pauses at 5%)" in lines
     )
+    assert f"campaign {name} brakes warning: 4 hard bounces in the last 120 sends" in page
+    assert "sending domain gitlab-demo.example brakes warning: 4 hard bounces" in page
+    found = samples(metrics)
+    assert found[("campaign_brake_level", (("name", name), ("scope", "campaign")))] == 1
+    domain = (("name", "gitlab-demo.example"), ("scope", "domain"))
+    assert found[("campaign_brake_level", domain)] == 1
+    assert found[("campaign_brake_complaint_rate", domain)] == 0
 
 
 def test_a_resumed_campaign_is_judged_on_what_it_sends_from_then_on(

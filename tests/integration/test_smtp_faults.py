@@ -70,6 +70,8 @@ def test_every_message_ends_sent_or_bounced_never_lost_never_twice(
     text = text.replace("retry_base_seconds = 600", "retry_base_seconds = 60")
     text = text.replace("give_up_after_hours = 1", "give_up_after_hours = 48")
     text = text.replace("concurrency = 2", "concurrency = 3\ntimeout = 0.5")
+    # 8 of 120 unknown on purpose (6.7%): the brakes would pause it (tests/integration/test_brakes)
+    text += "\n[brakes]\nbounce_pause_rate = 0\n"
     settings.config_path.write_text(text)
     settings = load_settings(settings.config_path, environ={})
     path = tmp_path / "c.csv"
