@@ -227,7 +227,7 @@ def brakes_row(count: int) -> list[object]:
         mailed = len(relay.received)
         tick(db, settings, DAY1 + timedelta(minutes=30))
         while_paused = len(relay.received) - mailed
-        alerted = sum(1 for rcpt, _ in relay.received if rcpt == ops)
+        alerted = sum(1 for _, m in relay.received if m["X-Campaign-Alert"] == "campaign_paused")
         untried = bad - _emails_in(db, MessageState.BOUNCED)
         with db.session() as session:
             name = session.exec(select(Campaign.name)).one()
@@ -238,7 +238,7 @@ def brakes_row(count: int) -> list[object]:
         _tick_until_done(db, settings, resumed)
         arrived = relay.arrived()
         db.dispose()
-    del arrived[ops]
+    arrived.pop(ops, None)
     sends = at_pause[MessageState.SENT] + at_pause[MessageState.BOUNCED]
     return [
         f"{count:,} contacts, 8% unknown users",
