@@ -20,6 +20,7 @@ from campaign_engine.reporting.campaign_overview import (
 )
 from campaign_engine.sending.brakes import BrakeState, brake_states
 from campaign_engine.sending.campaign_pause import set_campaign_paused
+from campaign_engine.sending.pace_store import pacing_line
 from campaign_engine.sending.relay_state import (
     PauseStatus,
     RelayStatus,
@@ -62,6 +63,7 @@ class CampaignPages(WebBase):
             list[RelayStatus],
             CampaignLog,
             Brakes,
+            str | None,
         ]:
             with self.db.session() as session:
                 pauses = campaign_pauses(session)  # live: a pause shows at once
@@ -71,13 +73,14 @@ class CampaignPages(WebBase):
             counted = self.snapshots.get(key, count, fresh)
             relays = relay_statuses(self.db, self.settings, now)
             relay = pause_status(self.db, self.settings, now)
-            return counted, pauses, relay, relays, history, brakes
+            pacing = pacing_line(self.db, self.settings.pacing, self.settings.timezone)
+            return counted, pauses, relay, relays, history, brakes, pacing
 
-        counted, pauses, relay, relays, history, brakes = await self.run(load)
+        counted, pauses, relay, relays, history, brakes, pacing = await self.run(load)
         return self.page(request, "campaigns.html.j2", user=user, relay=relay, now=now,
                          relays=relays if len(relays) > 1 else [],
                          campaigns=with_pauses(counted.value, pauses), counted=counted,
-                         history=history,
+                         history=history, pacing=pacing,
                          brakes={s.name: s for s in brakes if s.scope == "campaign"},
                          domain_brakes=[s for s in brakes if s.scope == "domain"])  # fmt: skip
 

@@ -7,6 +7,7 @@ heals; the recipients' providers come from the `[pacing] mx` table (nothing is l
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -18,11 +19,13 @@ from campaign_engine.core.kinds import MessageState
 from campaign_engine.sending.pace_store import paces
 from campaign_engine.store.db import Database
 from campaign_engine.web.app import create_app
+from campaign_engine.web.users import add_user
 from tests.delivery_setup import DAY1, launch_smb, point_at, states
 from tests.faultrelay import FaultRelay, fault_relay
 from tests.helpers import campaign_cli, tick
 from tests.integration.test_health_metrics import samples
 from tests.web import serving
+from tests.webapp_fixtures import OPS, PASSWORD, login
 
 GOOGLE = [f"g{i}@gworks.example" for i in range(20)]
 MICROSOFT = [f"m{i}@msco.example" for i in range(20)]
@@ -81,8 +84,13 @@ def test_a_provider_that_defers_is_slowed_alone_and_its_mail_arrives_once_later(
             "Pacing: google 150 an hour of 600 (slowed 2 times by 4xx deferrals, last at 09:01);"
             " microsoft 600 an hour (full)"
         ) in status.stdout
-        with serving(create_app(settings, db)) as url:
-            found = samples(httpx.get(f"{url}/metrics", timeout=30).text)
+        add_user(db, OPS, "ops", PASSWORD, DAY1)
+        plain = dataclasses.replace(settings, tracking_base_url="http://track.example.test")
+        with serving(create_app(plain, db)) as url, httpx.Client(base_url=url) as client:
+            found = samples(client.get("/metrics").text)
+            assert login(client, OPS, PASSWORD).status_code == 303
+            console = client.get("/app/campaigns").text
+        assert "Pacing: google 150 an hour of 600 (slowed 2 times" in console
         assert found[("campaign_provider_rate", (("provider", "google"),))] == 150
         assert found[("campaign_provider_max_rate", (("provider", "google"),))] == 600
         assert found[("campaign_provider_slowdowns_total", (("provider", "google"),))] == 2
