@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, col, func, select
 
 from campaign_engine.core.errors import InvalidInput, NotFound
 from campaign_engine.core.kinds import UploadState
+from campaign_engine.store.bulk import insert_rows
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Contact
 from campaign_engine.store.upload_tables import ContactImport, ContactImportChange
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 _CHUNK = 500
+_CHANGES: sa.Table = ContactImportChange.__table__  # type: ignore[attr-defined]
 Changed = dict[str, tuple[object, object]]  # field -> (before, after)
 
 
@@ -83,8 +85,7 @@ def record_changes(
          "previous_json": json.dumps(fields)}
         for cid, fields in changed.items()
     ]  # fmt: skip
-    if rows:
-        session.execute(sa.insert(ContactImportChange), rows)
+    insert_rows(session.connection(), _CHANGES, rows)  # one stream: an import records many
 
 
 def finish_import(session: Session, import_id: int, rows: int, created: int, updated: int) -> None:
