@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import httpx
 
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.kinds import MessageState
-from campaign_engine.sending.pace_store import paces
+from campaign_engine.core.pacing_config import pacing_settings
+from campaign_engine.sending.pace_store import paces, take
+from campaign_engine.sending.pacing import BURST
 from campaign_engine.store.db import Database
 from campaign_engine.web.app import create_app
 from campaign_engine.web.users import add_user
@@ -123,3 +126,16 @@ def test_a_provider_gets_no_more_messages_in_flight_than_its_max_connections(
     assert relay.arrived() == Counter([*GOOGLE[:4], *MICROSOFT[:4]])
     assert relay.most_at_once["gworks.example"] == 1
     assert relay.most_at_once["msco.example"] > 1  # the other connections carry Microsoft's
+
+
+def test_workers_taking_slots_at_once_share_one_rate_per_provider(db: Database) -> None:
+    """Eight workers ask for Google slots in the same moment: together they get what one would
+    (a minute of 600 an hour, and the slot now), because the clock is one row in the database."""
+    settings = pacing_settings({"google": {"max_per_hour": 600}}, Path("config.toml"))
+
+    def worker(_: int) -> int:
+        return take(db, settings, {"google": 100}, DAY1, BURST)["google"].allowed
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        allowed = list(pool.map(worker, range(8)))
+    assert sum(allowed) == 11
