@@ -17,6 +17,7 @@ from campaign_engine.reps.brake_alerts import ops_alert
 from campaign_engine.reps.digests import send_due_digests
 from campaign_engine.reps.reminder_mail import send_reminder_emails
 from campaign_engine.reps.request_alerts import hand_over_requests
+from campaign_engine.sending.brakes import BRAKED
 from campaign_engine.sending.dispatcher import Dispatcher
 from campaign_engine.sending.transport import Transport
 from campaign_engine.store.db import Database
@@ -46,6 +47,7 @@ class TickReport:
             if (
                 k.startswith("digests")
                 or k in ("deferred", "deferred (window)", "deferred (pacing)", "released", "paused")
+                or k == BRAKED
             )
             and self.counts[k]
         ]

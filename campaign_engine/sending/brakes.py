@@ -36,6 +36,7 @@ from campaign_engine.store.campaign_log import log_campaign_action
 from campaign_engine.store.models import Campaign, Event, Message
 
 __all__ = [
+    "BRAKED",
     "BRAKES",
     "BrakePause",
     "BrakeState",
@@ -50,6 +51,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BRAKES = "brakes"  # who paused it, in the campaign's log and `paused_by`
+BRAKED = "campaigns paused by the brakes"  # the tick's count of them
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
 _SENDS = (MessageState.SENT, MessageState.BOUNCED)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, MessageState
 from campaign_engine.core.tokens import TokenKind
-from campaign_engine.sending.brakes import BrakeWatch, OnPause
+from campaign_engine.sending.brakes import BRAKED, BrakeWatch, OnPause
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.delivery_record import BatchResult, record_batch
 from campaign_engine.sending.eligibility import (
@@ -482,9 +482,7 @@ class Dispatcher:
         counts.update(ledger.counts)
         if batch.brakes is not None and batch.brakes.trip is not None:
             with self.db.session() as session:
-                counts["paused by the brakes"] += len(
-                    batch.brakes.pause(session, now, self.on_brake)
-                )
+                counts[BRAKED] += len(batch.brakes.pause(session, now, self.on_brake))
         result = ledger.result
         if self.stop_requested:
             self.released_on_stop += len(result.released)

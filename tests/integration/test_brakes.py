@@ -63,16 +63,17 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
         yield target, url + "/hook"
 
 
-def tick_and_tell(db: Database, settings: Settings, now: datetime) -> None:
-    """One tick, then its webhook round (as `campaign tick` does)."""
+def tick_and_tell(db: Database, settings: Settings, now: datetime) -> str:
+    """One tick, then its webhook round (as `campaign tick` does); what the tick says."""
 
-    async def run() -> None:
+    async def run() -> str:
         async with make_transport(settings) as transport:
             ticker = Ticker(db, settings, transport)
-            await ticker.tick(now)
+            report = await ticker.tick(now)
             await ticker.webhooks.drain()
+            return str(report)
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 def console_and_metrics(settings: Settings, db: Database, now: datetime) -> tuple[str, str]:
@@ -112,7 +113,8 @@ def test_a_list_with_8_percent_unknown_users_pauses_and_resumes_with_nothing_los
         with db.session() as session:
             name = session.exec(select(Campaign.name)).one()
 
-        tick_and_tell(db, settings, DAY1)
+        said = tick_and_tell(db, settings, DAY1)
+        assert "1 campaigns paused by the brakes" in said, said
 
         # Paused at the 5th unknown user (5 of the minimum 100 sends: 5%), within the window.
         tried = emails.index(bad[4]) + 1
