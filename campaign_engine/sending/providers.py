@@ -13,6 +13,7 @@ waits `lookup_timeout` seconds at most; a domain with no answer by then, or none
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -22,6 +23,8 @@ import dns.resolver
 from campaign_engine.core.pacing_config import PacingSettings
 
 __all__ = ["OTHER", "MxLookup", "ProviderDirectory", "dns_mx_lookup", "provider_of_mx"]
+
+log = logging.getLogger(__name__)
 
 OTHER = "other"
 MxLookup = Callable[[str], list[str]]  # domain -> its MX host names, best first
@@ -70,8 +73,13 @@ def _known(domain: str) -> str | None:
 
 
 def dns_mx_lookup(timeout: float) -> MxLookup:
-    """MX host names from the system's resolver (dnspython), best preference first."""
-    resolver = dns.resolver.Resolver()
+    """MX host names from the system's resolver (dnspython), best preference first; none when
+    this host has no resolver configured (every domain outside the tables is then "other")."""
+    try:
+        resolver = dns.resolver.Resolver()
+    except (dns.exception.DNSException, OSError) as exc:
+        log.warning("no DNS resolver for MX lookups (%s): unknown domains are 'other'", exc)
+        return lambda domain: []
     resolver.lifetime = timeout
 
     def lookup(domain: str) -> list[str]:

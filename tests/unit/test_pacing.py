@@ -8,12 +8,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dns.resolver
 import pytest
 
 from campaign_engine.core.errors import ConfigError
 from campaign_engine.core.pacing_config import PacingSettings, ProviderLimit, pacing_settings
 from campaign_engine.sending.pacing import Pace, admit, observe
-from campaign_engine.sending.providers import ProviderDirectory, provider_of_mx
+from campaign_engine.sending.providers import ProviderDirectory, dns_mx_lookup, provider_of_mx
 
 T0 = datetime(2021, 4, 27, 9, tzinfo=UTC)
 GOOGLE = ProviderLimit(max_per_hour=600, max_connections=5)  # 10 a minute
@@ -132,3 +133,13 @@ def test_ticks_further_apart_than_a_minute_each_send_a_ticks_worth() -> None:
     five = timedelta(minutes=5)
     pace = admit(Pace.fresh("google", GOOGLE), GOOGLE, 1000, T0, five).pace
     assert admit(pace, GOOGLE, 1000, T0 + five, five).allowed == 50
+
+
+def test_a_host_without_a_resolver_sends_unknown_domains_as_other(tmp_path: Path) -> None:
+    empty = tmp_path / "resolv.conf"
+    empty.write_text("")
+    real = dns.resolver.Resolver
+    with pytest.MonkeyPatch.context() as patch:  # as if /etc/resolv.conf named no server
+        patch.setattr(dns.resolver, "Resolver", lambda: real(str(empty)))
+        lookup = dns_mx_lookup(0.5)
+    assert lookup("acme.io") == []
