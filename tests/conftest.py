@@ -13,10 +13,12 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from campaign_engine.core.config import Settings, load_settings
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +77,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'campaign.db'}"
+        assert_counters_agree(f"sqlite:///{tmp_path / 'campaign.db'}")
         return
     if not PG_URL:
         pytest.skip("CAMPAIGN_TEST_DATABASE_URL is not set")
@@ -82,6 +85,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     db.drop_everything()
     db.dispose()
     yield PG_URL
+    assert_counters_agree(PG_URL)
+
+
+def assert_counters_agree(url: str) -> None:
+    """Every test ends with the message counters equal to a full recount, whatever it did."""
+    db = Database(url, migrate=False)
+    try:
+        if not sa.inspect(db.engine).has_table("message_count"):
+            return
+        with db.engine.connect() as connection:
+            found = message_counts.differences(connection)
+    finally:
+        db.dispose()
+    assert found == [], f"message counters differ from a recount: {found}"
 
 
 @pytest.fixture

@@ -1,14 +1,18 @@
-"""`campaign db`: the database schema (upgrade, current, revision)."""
+"""`campaign db`: the database schema (upgrade, current, revision) and its counters."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 
 from campaign_engine.cli.app import command_group, context_of, out, subcommand
-from campaign_engine.store import schema
+from campaign_engine.store import message_counts, schema
 from campaign_engine.store.db import Database, database_exists, redacted_url
+from campaign_engine.store.models import Campaign
+
+_CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
 
 db_app = command_group(help="The database schema (alembic migrations).", no_args_is_help=True)
 
@@ -44,3 +48,32 @@ def db_revision(
     """For contributors: write a migration for what the models add."""
     c = context_of(ctx)
     schema.new_revision(Database(c.settings.database_url, migrate=False).engine, message)
+
+
+@subcommand(db_app, "check-counters", "campaign db check-counters --fix")
+def db_check_counters(
+    ctx: typer.Context,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Make the counters the recount (they were wrong).")
+    ] = False,
+) -> None:
+    """Compare the messages counted per campaign, step and state (what `campaign status`, the
+    report and the dashboard read) with a full recount; exit 1 naming each difference."""
+    c = context_of(ctx)
+    with c.existing_db.engine.begin() as connection:
+        found = message_counts.differences(connection)
+        names = dict(connection.execute(sa.select(_CAMPAIGNS.c.id, _CAMPAIGNS.c.name)).all())
+        for d in found:
+            out.print(
+                f"campaign {names.get(d.campaign_id, d.campaign_id)} step {d.step} {d.state}:"
+                f" counter {d.kept}, recount {d.counted}"
+            )
+        if not found:
+            out.print("message counters agree with a full recount")
+            return
+        if fix:
+            message_counts.rebuild(connection)
+            out.print(f"{len(found)} counter(s) rebuilt from the recount")
+            return
+    out.print(f"{len(found)} counter(s) differ: `campaign db check-counters --fix` rebuilds them")
+    raise typer.Exit(1)

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, MessageState
 from campaign_engine.sending.campaigns import first_local_day, schedule_for, sequence_of
 from campaign_engine.sending.send_facts import active_exclusions
+from campaign_engine.store import message_counts
 from campaign_engine.store.models import Campaign, Contact, Enrollment, Exclusion, Message
 
 __all__ = ["restart_unexcluded"]
@@ -76,9 +77,7 @@ def restart_unexcluded(session: Session, campaign: Campaign, now: datetime) -> i
         day, _ = first_local_day(schedule, campaign, now, zone, late=True)
         if day is None:
             continue  # past --enroll-until: the campaign takes nobody new
-        session.connection().execute(
-            sa.delete(_MESSAGES).where(_MESSAGES.c.enrollment_id == enrollment_id)
-        )
+        message_counts.deleted(session, _MESSAGES.c.enrollment_id == enrollment_id)
         session.connection().execute(
             sa.update(_ENROLLMENTS)
             .where(_ENROLLMENTS.c.id == enrollment_id)

@@ -46,6 +46,7 @@ from campaign_engine.reps.contact_requests import (
     record_contact_request,
 )
 from campaign_engine.sending.brakes import check_reported
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboundMail
 from campaign_engine.store.models import Contact, Enrollment, Event, Message, Rep
@@ -268,16 +269,16 @@ def _stop(
     if automated_only:
         enrollments = enrollments.where(_ENROLLMENTS.c.channel == Channel.AUTOMATED)
         active.append(_ENROLLMENTS.c.channel == Channel.AUTOMATED)
-    connection = session.connection()
-    connection.execute(
-        sa.update(_MESSAGES)
-        .where(
+    message_counts.change_states(
+        session,
+        sa.and_(
             _MESSAGES.c.enrollment_id.in_(enrollments),
             _MESSAGES.c.state.in_((MessageState.QUEUED, MessageState.RETRY)),
-        )
-        .values(state=MessageState.SKIPPED, skip_reason=reason)
+        ),
+        state=MessageState.SKIPPED,
+        skip_reason=reason,
     )
-    stopped = connection.execute(
+    stopped = session.connection().execute(
         sa.update(_ENROLLMENTS)
         .where(*active)
         .values(

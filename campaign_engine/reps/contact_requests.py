@@ -27,6 +27,7 @@ from campaign_engine.core.kinds import (
 from campaign_engine.reps.drafts import cancel_open_drafts
 from campaign_engine.reps.request_alerts import alert_request
 from campaign_engine.reps.request_note import RequestNote
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Contact, Enrollment, Event, Message, Rep
 from campaign_engine.store.request_tables import ContactRequest
@@ -129,14 +130,15 @@ def record_contact_request(
             _ENROLLMENTS.c.contact_id == contact.id,
             _ENROLLMENTS.c.channel == Channel.AUTOMATED,
         )
-        skipped = connection.execute(
-            sa.update(_MESSAGES)
-            .where(
+        skipped = message_counts.change_states(
+            session,
+            sa.and_(
                 _MESSAGES.c.enrollment_id.in_(automated),
                 _MESSAGES.c.state.in_((MessageState.QUEUED, MessageState.RETRY)),
-            )
-            .values(state=MessageState.SKIPPED, skip_reason=STOP_REASON)
-        ).rowcount
+            ),
+            state=MessageState.SKIPPED,
+            skip_reason=STOP_REASON,
+        )
         stopped = connection.execute(
             sa.update(_ENROLLMENTS)
             .where(

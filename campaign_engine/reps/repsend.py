@@ -43,6 +43,7 @@ from campaign_engine.sending.reply_addresses import envelope_sender, reply_to_he
 from campaign_engine.sending.retry import AttemptResult
 from campaign_engine.sending.sequences import Sequence
 from campaign_engine.sending.transport import Delivery, Transport
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Draft, Event, Message, Suppression
 
@@ -92,18 +93,18 @@ async def send_draft(
     except IntegrityError:
         raise DraftRefused(f"draft {draft_id}: this step was just sent by someone else") from None
     with db.session() as session:
-        claimed = session.connection().execute(
-            sa.update(_MESSAGES)
-            .where(_MESSAGES.c.id == prepared.message_id, _MESSAGES.c.state == MessageState.QUEUED)
-            .values(
-                state=MessageState.SENDING,
-                claimed_by=f"rep:{prepared.sent.sender}",
-                claimed_until=now + timedelta(seconds=settings.lease_seconds),
-                on_wire=True,  # handed to the relay at once: a death now leaves it uncertain
-                attempts=_MESSAGES.c.attempts + 1,
-            )
+        claimed = message_counts.change_states(
+            session,
+            sa.and_(
+                _MESSAGES.c.id == prepared.message_id, _MESSAGES.c.state == MessageState.QUEUED
+            ),
+            state=MessageState.SENDING,
+            claimed_by=f"rep:{prepared.sent.sender}",
+            claimed_until=now + timedelta(seconds=settings.lease_seconds),
+            on_wire=True,  # handed to the relay at once: a death now leaves it uncertain
+            attempts=_MESSAGES.c.attempts + 1,
         )
-        if claimed.rowcount != 1:
+        if claimed != 1:
             raise DraftRefused(f"draft {draft_id}: its message is being sent by someone else")
     (outcome,) = await transport.deliver([prepared.delivery])
     with db.session() as session:

@@ -32,6 +32,7 @@ from campaign_engine.sending.outcomes import Outcome
 from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
 from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
+from campaign_engine.store import message_counts
 from campaign_engine.store.models import Enrollment, Event, Message
 
 __all__ = [
@@ -168,6 +169,16 @@ def record_batch(
         counts[_count_key(change, released)] += 1
         if change["state"] in _ADVANCING:
             settled.append(_settle(session, schedule, message, change, now, places))
+    # As the rows are now (a claim whose lease ran out may have moved on), for the counters.
+    before = dict(
+        session.connection()
+        .execute(
+            sa.select(_MESSAGES.c.id, _MESSAGES.c.state)
+            .where(_MESSAGES.c.id.in_(list(by_id)))
+            .with_for_update()
+        )
+        .all()
+    )
     session.connection().execute(
         sa.update(_MESSAGES)
         .where(_MESSAGES.c.id == sa.bindparam("mid"))
@@ -178,6 +189,16 @@ def record_batch(
             **{k: sa.bindparam(k) for k in _RECORDED},
         ),
         rows,
+    )
+    message_counts.moved(
+        session,
+        (
+            (
+                (m.campaign_id, m.step, before[mid]),
+                (m.campaign_id, m.step, str(row["state"])),
+            )
+            for (mid, m), row in zip(by_id.items(), rows, strict=True)
+        ),
     )
     if settled:
         session.connection().execute(

@@ -52,6 +52,7 @@ from campaign_engine.sending.send_facts import (
 from campaign_engine.sending.transport import Delivery, RelayBoard, Transport
 from campaign_engine.sending.warmup import ramp_for
 from campaign_engine.sending.wire_ledger import Group, WireLedger
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Campaign, Message
 
@@ -178,20 +179,29 @@ class Dispatcher:
                     error="worker lease expired during send",
                     on_wire=False,
                 )
-            ).rowcount
+                .returning(_MESSAGES.c.campaign_id, _MESSAGES.c.step)
+            ).all()
             requeued = connection.execute(
                 sa.update(_MESSAGES)
                 .where(expired_claims(_MESSAGES, now))
                 .values(state=MessageState.QUEUED, claimed_by=None, claimed_until=None)
-            ).rowcount
-            return uncertain, requeued
+                .returning(_MESSAGES.c.campaign_id, _MESSAGES.c.step)
+            ).all()
+            for rows, state in (
+                (uncertain, MessageState.UNCERTAIN),
+                (requeued, MessageState.QUEUED),
+            ):
+                message_counts.moved(
+                    session, (((c, s, MessageState.SENDING), (c, s, state)) for c, s in rows)
+                )
+            return len(uncertain), len(requeued)
 
     def _claim(
         self, campaign: Campaign, schedule: Schedule, now: datetime, size: int
     ) -> _Batch | None:
         with self.db.session() as session:
             query = (
-                select(Message.id)
+                select(Message.id, Message.step, Message.state)
                 .where(
                     Message.campaign_id == campaign.id,
                     col(Message.state).in_(_CLAIMABLE),
@@ -202,16 +212,17 @@ class Dispatcher:
             )
             if is_postgres(self.db.engine):
                 query = query.with_for_update(skip_locked=True)
-            ids = list(session.exec(query).all())
-            if not ids:
+            found = {id_: (step, state) for id_, step, state in session.exec(query).all()}
+            if not found:
                 return None
+            assert campaign.id is not None
             # The state condition makes the claim safe even where SKIP LOCKED does not exist:
             # a row another worker claimed meanwhile no longer matches and is not returned.
             claimed = (
                 session.connection()
                 .execute(
                     sa.update(_MESSAGES)
-                    .where(_MESSAGES.c.id.in_(ids), _MESSAGES.c.state.in_(_CLAIMABLE))
+                    .where(_MESSAGES.c.id.in_(list(found)), _MESSAGES.c.state.in_(_CLAIMABLE))
                     .values(
                         state=MessageState.SENDING,
                         claimed_by=self.worker_id,
@@ -220,6 +231,13 @@ class Dispatcher:
                     .returning(_MESSAGES.c.id)
                 )
                 .all()
+            )
+            message_counts.moved(
+                session,
+                (
+                    ((campaign.id, step, state), (campaign.id, step, MessageState.SENDING))
+                    for step, state in (found[c[0]] for c in claimed)
+                ),
             )
             messages = list(
                 session.exec(select(Message).where(col(Message.id).in_([c[0] for c in claimed])))

@@ -12,6 +12,7 @@ from campaign_engine.core.kinds import Channel, EnrollmentStatus, MessageState
 from campaign_engine.sending.planner import Candidate, Schedule, plan
 from campaign_engine.sending.warmup import Ramp, share_day
 from campaign_engine.sending.warmup_facts import engagement, room_today
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Campaign, Enrollment, Message
 
@@ -141,6 +142,11 @@ def _queue_slice(
                 }
                 for eid, contact_id, next_step in taken
             ],
+        )
+        assert campaign.id is not None
+        message_counts.moved(
+            session,
+            ((None, (campaign.id, step - 1, MessageState.QUEUED)) for _, _, step in taken),
         )
         return len(taken), len(moves)
 

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, MessageState
 from campaign_engine.sending.campaigns import schedule_for, sequence_of
 from campaign_engine.sending.send_facts import suppression_reasons
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Campaign, Contact, Enrollment, Message
 
@@ -29,19 +30,15 @@ GIVEN_UP = "given up by the operator"
 def retry_uncertain(db: Database, now: datetime, campaign_id: int | None = None) -> int:
     """Queue uncertain messages again: the operator accepts that some may arrive twice."""
     with db.session() as session:
-        query = sa.update(Message).where(col(Message.state) == MessageState.UNCERTAIN)
-        if campaign_id is not None:
-            query = query.where(col(Message.campaign_id) == campaign_id)
-        result = session.exec(
-            query.values(
-                state=MessageState.QUEUED,
-                next_attempt_at=now,
-                claimed_by=None,
-                claimed_until=None,
-                error="re-queued by operator after an uncertain send",
-            ).execution_options(synchronize_session=False)
+        return message_counts.change_states(
+            session,
+            _only(col(Message.state) == MessageState.UNCERTAIN, campaign_id),
+            state=MessageState.QUEUED,
+            next_attempt_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            error="re-queued by operator after an uncertain send",
         )
-        return int(result.rowcount)
 
 
 def accept_uncertain(db: Database, now: datetime, campaign_id: int | None = None) -> int:
@@ -79,19 +76,17 @@ def retry_failed(
 ) -> int:
     """Queue failed automated messages again, with a fresh give-up window."""
     with db.session() as session:
-        query = sa.update(Message).where(
+        failed = sa.and_(
             col(Message.state) == MessageState.FAILED, col(Message.origin) == Channel.AUTOMATED
         )
-        query = _only(query, campaign_id, step)
-        result = session.exec(
-            query.values(
-                state=MessageState.QUEUED,
-                next_attempt_at=now,
-                first_attempt_at=None,
-                error="re-queued by the operator after it failed",
-            ).execution_options(synchronize_session=False)
+        return message_counts.change_states(
+            session,
+            _only(failed, campaign_id, step),
+            state=MessageState.QUEUED,
+            next_attempt_at=now,
+            first_attempt_at=None,
+            error="re-queued by the operator after it failed",
         )
-        return int(result.rowcount)
 
 
 def skip_failed(
@@ -170,9 +165,11 @@ def resume_contacts(
     return result
 
 
-def _only(query: sa.Update, campaign_id: int | None, step: int | None) -> sa.Update:
+def _only(
+    where: sa.ColumnElement[bool], campaign_id: int | None, step: int | None = None
+) -> sa.ColumnElement[bool]:
     if campaign_id is not None:
-        query = query.where(col(Message.campaign_id) == campaign_id)
+        where = sa.and_(where, col(Message.campaign_id) == campaign_id)
     if step is not None:
-        query = query.where(col(Message.step) == step)
-    return query
+        where = sa.and_(where, col(Message.step) == step)
+    return where

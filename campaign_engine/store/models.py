@@ -22,6 +22,7 @@ from campaign_engine.core.kinds import (
 
 __all__ = [
     "MAX_ID",
+    "WITH_REASON",
     "Account",
     "Alert",
     "Campaign",
@@ -167,6 +168,10 @@ class Enrollment(SQLModel, table=True):
     stopped_at: datetime | None = _when()
 
 
+# Messages with a reason to show (skipped, or held back): few, found by ix_message_reasons.
+WITH_REASON = sa.text("(state = 'skipped' OR skip_reason IS NOT NULL)")
+
+
 class Message(SQLModel, table=True):
     """One email to one contact for one step; written (queued) before SMTP is touched."""
 
@@ -176,6 +181,15 @@ class Message(SQLModel, table=True):
         # the console: a campaign's status table and its sends per day, from the index alone
         sa.Index("ix_message_campaign_status", "campaign_id", "step", "state", "skip_reason"),
         sa.Index("ix_message_campaign_sent", "campaign_id", "sent_at"),
+        sa.Index(
+            "ix_message_reasons",
+            "campaign_id",
+            "step",
+            "state",
+            "skip_reason",
+            sqlite_where=WITH_REASON,
+            postgresql_where=WITH_REASON,
+        ),
         # the report: events meet their messages from the index alone, in id order
         sa.Index("ix_message_report", "id", "campaign_id", "step", "contact_id"),
         # the drafts lists: when the email before each draft went out, from the index alone
