@@ -23,7 +23,9 @@ from campaign_engine.reporting.request_lists import handled_by_campaign
 from campaign_engine.reps import reminder_query
 from campaign_engine.sending.campaigns import sequence_of
 from campaign_engine.sending.delivery_record import failure_reason
+from campaign_engine.store import message_counts
 from campaign_engine.store.models import (
+    WITH_REASON,
     Account,
     Campaign,
     Contact,
@@ -45,6 +47,7 @@ __all__ = [
     "load_report",
     "no_reminders",
     "recent_send_rate",
+    "step_counts",
     "to_jsonable",
 ]
 
@@ -139,7 +142,7 @@ def campaign_statuses(
         .group_by(col(Enrollment.campaign_id), col(Enrollment.channel), col(Enrollment.status))
     ).all():
         enrolled[campaign_id][f"{channel}/{state}"] = n
-    steps = _step_counts(session, ids)
+    steps = step_counts(session, ids)
     _count_bounces_and_complaints(session, ids, steps)
     if now is not None:
         _count_backlog(session, ids, now, steps)
@@ -254,14 +257,16 @@ def recent_send_rate(session: Session, now: datetime, span: timedelta = RATE_SPA
     return sent / span.total_seconds()
 
 
-def _step_counts(session: Session, ids: list[int]) -> dict[tuple[int, int], StepStatus]:
-    """(campaign id, step) -> its messages per state, with the reasons of the skipped, the held
-    back and the failed."""
+def step_counts(session: Session, ids: list[int]) -> dict[tuple[int, int], StepStatus]:
+    """(campaign id, step) -> its messages per state (the counters kept as they change), with
+    the reasons of the skipped, the held back and the failed (counted: they are few)."""
     steps: dict[tuple[int, int], StepStatus] = {}
 
     def step_of(campaign_id: int, number: int) -> StepStatus:
         return steps.setdefault((campaign_id, number), _no_messages(number))
 
+    for (campaign_id, number, state), n in message_counts.kept(session.connection(), ids).items():
+        _add(step_of(campaign_id, number).states, state, n)
     for campaign_id, number, state, reason, n in session.execute(
         sa.select(
             col(Message.campaign_id),
@@ -270,7 +275,7 @@ def _step_counts(session: Session, ids: list[int]) -> dict[tuple[int, int], Step
             col(Message.skip_reason),
             sa.func.count(),
         )
-        .where(col(Message.campaign_id).in_(ids))
+        .where(col(Message.campaign_id).in_(ids), WITH_REASON)
         .group_by(
             col(Message.campaign_id),
             col(Message.step),
@@ -279,7 +284,6 @@ def _step_counts(session: Session, ids: list[int]) -> dict[tuple[int, int], Step
         )
     ).all():
         step = step_of(campaign_id, number)
-        _add(step.states, state, n)
         if state == MessageState.SKIPPED:
             _add(step.skipped_reasons, reason or "unknown", n)
         elif reason and state in (MessageState.QUEUED, MessageState.RETRY):

@@ -9,6 +9,7 @@ campaign and sending domain) plus this process's tick duration histogram; no log
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +30,9 @@ from campaign_engine.engine.tick_stats import TICK_STATS
 from campaign_engine.sending.brakes import BrakeState, brake_states
 from campaign_engine.sending.pace_store import paces
 from campaign_engine.sending.relay_state import pause_status, relay_statuses
+from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Event, Message
+from campaign_engine.store.models import Event
 
 __all__ = ["CONTENT_TYPE", "health_routes"]
 
@@ -48,11 +50,9 @@ class _DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.db.session() as session:
-            states = dict(
-                session.exec(
-                    select(Message.state, sa.func.count()).group_by(col(Message.state))
-                ).all()
-            )
+            states: Counter[str] = Counter()
+            for (_, _, state), n in message_counts.kept(session.connection()).items():
+                states[state] += n
             hits = session.exec(
                 select(Event.kind, Event.is_human, sa.func.count()).group_by(
                     col(Event.kind), col(Event.is_human)
