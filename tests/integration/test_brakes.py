@@ -9,8 +9,9 @@ import dataclasses
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,26 +20,29 @@ from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from campaign_engine.audience.imports import import_contacts
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.kinds import MessageState
+from campaign_engine.engine.launch import LateJoiners, launch
 from campaign_engine.engine.tick import Ticker
 from campaign_engine.engine.webhooks import add_webhook
 from campaign_engine.reps.brake_alerts import CAMPAIGN_PAUSED
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store.db import Database
-from campaign_engine.store.models import Campaign
+from campaign_engine.store.models import Campaign, Message
 from campaign_engine.web.app import create_app
 from campaign_engine.web.users import add_user
-from tests.delivery_setup import DAY1, launch_smb, point_at, states
+from tests.delivery_setup import DAY1, START, launch_smb, point_at, states
 from tests.faultrelay import FaultRelay, fault_relay
-from tests.helpers import campaign_cli, text_of
+from tests.helpers import campaign_cli, text_of, write_csv
 from tests.integration.test_health_metrics import samples
 from tests.integration.test_webhooks import SECRET, Receiver
 from tests.web import Clock, serving
 from tests.webapp_fixtures import PASSWORD, WebApp
 
 OPS = "ops@gitlab-demo.example"
+LAUNCHED = datetime(2021, 4, 20, tzinfo=UTC)
 UNKNOWN = "550 5.1.1 <{}>: Recipient address rejected: User unknown"
 
 
@@ -236,3 +240,40 @@ def test_a_resumed_campaign_is_judged_on_what_it_sends_from_then_on(
     assert states(db) == {MessageState.SENT: 54, MessageState.BOUNCED: 6}
     with db.session() as session:
         assert not session.exec(select(Campaign.paused)).one()
+
+
+def test_the_sending_domain_window_pauses_every_campaign_with_a_send_in_it(
+    ops_settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """Each campaign alone stays under 5% (4 of at least 100), both together reach it."""
+    first = [f"a{i:03d}@smb.example" for i in range(100)]
+    second = [f"b{i:03d}@smb.example" for i in range(60)]
+    bad = [e for e in first if int(e[1:4]) % 25 == 5] + [e for e in second if int(e[1:4]) % 15 == 5]
+    with fault_relay(rcpt_replies={b: UNKNOWN.format(b) for b in bad}) as relay:
+        settings = point_at(ops_settings, relay.port)
+        for name, emails, moment in (("A", first, DAY1), ("B", second, DAY1 + timedelta(hours=1))):
+            rows = [[e, "N", "", "", f"Acct {e}", "10", "", "", "C"] for e in emails]
+            import_contacts(db, write_csv(tmp_path / f"{name}.csv", rows), LAUNCHED)
+            off = LateJoiners(enabled=False)
+            launch(db, settings, "premium-to-ultimate", START, LAUNCHED, name=name, late=off)
+            tick_and_tell(db, settings, moment)
+            status = campaign_cli(settings, "status", "--now", moment.isoformat())
+
+    with db.session() as session:
+        campaigns = {c.name: c for c in session.exec(select(Campaign))}
+    assert campaigns["A"].paused and campaigns["B"].paused
+    reason = campaigns["B"].pause_reason or ""
+    assert re.fullmatch(
+        r"7 hard bounces in the last 1\d\d sends from gitlab-demo.example \(5.\d+% ≥ 5%\) — check"
+        r" the list source, then `campaign campaigns resume B`",
+        reason,
+    ), reason
+    assert campaigns["A"].pause_reason == reason.replace("resume B", "resume A")
+    assert f"campaign A paused by the brakes: {campaigns['A'].pause_reason}" in status.stdout
+    assert len(ops_alerts(relay)) == 2
+    with db.session() as session:
+        b_states = Counter(
+            session.exec(select(Message.state).where(Message.campaign_id == campaigns["B"].id))
+        )
+    # B paused at its 3rd unknown user; the rest of B waits, queued.
+    assert b_states[MessageState.BOUNCED] == 3 and b_states[MessageState.QUEUED] >= 10, b_states
