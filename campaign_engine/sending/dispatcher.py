@@ -511,7 +511,9 @@ class Dispatcher:
             record_fault(self.db, fault, self.settings, now)
             self._skipped |= {name}
         self.paused = self._every_relay_paused()
-        self._stalled = bool(result.released) and not result.delivered
+        # Nothing went and nothing changed: claiming the same messages again would only put
+        # them back (a new relay fault: the next batch goes to the relays left).
+        self._stalled = bool(result.released) and not result.delivered and not faults
         for name in {self._relay_name(relay) for relay in result.relays} & self._pause_rows:
             self._pause_rows.discard(name)
             if clear_pause(self.db, name):

@@ -3,10 +3,10 @@
 Each delivery goes to one of the relays that are not paused and may carry its From domain,
 picked by smooth weighted round robin (weights 3 and 1: three in four to the first, evenly
 interleaved). A relay that meets a relay fault (smtp_replies: nothing of that message reached
-anyone) takes nothing more in this run; the message it failed on and the ones waiting for it go
-to the other relays, with no attempt spent (their on-wire mark stays: none was handed to anyone
-who answered). Only when no relay is left for a message does its fault reach the caller, and the
-message goes back to the queue as with one relay.
+anyone) takes nothing more in this run: the deliveries picked for it and not taken yet go to the
+other relays at once; the ones it had taken (on_taken heard them: a mark on the wire, a provider's
+connection) are answered with its fault, so they go back to the queue with no attempt spent, and
+the caller's next batch sends them through the relays left (the caller pauses the failed one).
 """
 
 from __future__ import annotations
@@ -104,7 +104,6 @@ class _Run:
         self.outcomes: list[Outcome] = []
         self.live = [t for t in router.transports if t.settings.name not in board.paused]
         self.waiting: dict[str, deque[Delivery]] = {t.settings.name: deque() for t in self.live}
-        self.sending: dict[int, Delivery] = {}  # handed to a relay, no outcome yet
 
     def busy(self) -> list[SmtpTransport]:
         """The relays with something to send next: every live one while the source lasts,
@@ -126,7 +125,6 @@ class _Run:
                 if self.source is None:
                     return
                 continue  # the next one went to another relay, or was answered
-            self.sending[delivery.key] = delivery
             yield delivery
 
     def _next(self, relay: SmtpTransport) -> Delivery | None:
@@ -141,20 +139,15 @@ class _Run:
         name = relay.settings.name
 
         def done(outcome: Outcome) -> None:
-            delivery = self.sending.pop(outcome.key, None)
-            if outcome.fault is None:
-                self._report(dataclasses.replace(outcome, relay=name))
-                return
-            fault = dataclasses.replace(outcome.fault, relay=name)
-            self.board.faults.setdefault(name, fault)
-            if relay in self.live:  # it takes nothing more: what waited for it goes elsewhere
-                self.live.remove(relay)
+            fault = outcome.fault
+            if fault is not None:
+                fault = dataclasses.replace(fault, relay=name)
+                self.board.faults.setdefault(name, fault)
+            if fault is not None and relay in self.live:
+                self.live.remove(relay)  # it takes nothing more: what waited for it goes elsewhere
                 for waiting in self.waiting.pop(name):
                     self._route(waiting)
-            if delivery is None:
-                self._report(dataclasses.replace(outcome, fault=fault, relay=name))
-            else:  # nothing of it reached anyone: another relay sends it, nothing spent
-                self._route(delivery)
+            self._report(dataclasses.replace(outcome, fault=fault, relay=name))
 
         return done
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from campaign_engine.core.config import Settings
+from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Message
@@ -199,3 +199,22 @@ def test_mail_waits_when_the_only_relay_for_its_domain_is_down(
         ours.greeting = ""
         tick(db, settings, DAY1 + timedelta(minutes=5))
         assert sorted(ours.arrived()) == sorted(EMAILS)
+
+
+def test_a_message_moved_to_another_relay_holds_one_provider_connection(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """Per-provider pacing counts a moved message once: with one connection for the provider,
+    the move neither waits on its own first try nor lets two go at once."""
+    with fault_relay() as up:
+        settings = with_relays(settings, down={"port": free_port()}, up={"port": up.port})
+        settings.config_path.write_text(
+            settings.config_path.read_text()
+            + '\n[pacing]\nlookup_mx = false\nmx = { "smb.example" = "aspmx.l.google.com" }\n'
+            + "\n[pacing.google]\nmax_per_hour = 3600\nmax_connections = 1\n"
+        )
+        settings = load_settings(settings.config_path, environ={})
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        assert sorted(up.arrived()) == sorted(EMAILS) and set(up.arrived().values()) == {1}
+        assert attempts(db) == {1: len(EMAILS)}
