@@ -22,6 +22,7 @@ __all__ = [
     "ImportReverted",
     "ImportView",
     "finish_import",
+    "import_details",
     "list_imports",
     "record_changes",
     "revert_import",
@@ -94,6 +95,26 @@ def finish_import(session: Session, import_id: int, rows: int, created: int, upd
         .where(col(ContactImport.id) == import_id)
         .values(rows=rows, created=created, updated=updated)
     )
+
+
+def import_details(session: Session, import_id: int) -> Iterator[tuple[str, str, str]]:
+    """(outcome, email, detail) of each contact the import created or changed, in file order:
+    "created", or "updated" with each changed field as `field: before -> after`."""
+    rows = session.exec(
+        select(ContactImportChange, Contact.email)
+        .outerjoin(Contact, col(Contact.id) == ContactImportChange.contact_id)
+        .where(ContactImportChange.import_id == import_id)
+        .order_by(col(ContactImportChange.id))
+    )
+    for change, email in rows:
+        if change.created:
+            yield "created", email or "", ""
+            continue
+        fields: dict[str, list[object]] = json.loads(change.previous_json)
+        detail = "; ".join(
+            f"{name}: {before!r} -> {after!r}" for name, (before, after) in fields.items()
+        )
+        yield "updated", email or "", detail
 
 
 def list_imports(session: Session, limit: int, offset: int = 0) -> tuple[list[ImportView], int]:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -55,6 +55,7 @@ __all__ = [
     "err",
     "group",
     "jsonable",
+    "limited",
     "main",
     "minute",
     "os_user",
@@ -65,6 +66,8 @@ __all__ = [
     "write_csv_rows",
 ]
 
+
+T = TypeVar("T")
 
 # Root commands and groups in workflow order, as `command()` and `group()` register them.
 WORKFLOW: list[str] = []
@@ -282,6 +285,11 @@ def write_csv_rows(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     writer = csv.writer(sys.stdout)
     writer.writerow(columns)
     writer.writerows([csv_safe(str(cell)) for cell in row] for row in rows)
+
+
+def limited(items: Sequence[T], limit: int) -> Sequence[T]:
+    """The first `limit` items (all of them when `limit` is 0)."""
+    return items[: limit or None]
 
 
 def print_more(left_out: int, hint: str) -> None:

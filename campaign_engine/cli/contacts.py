@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from campaign_engine.audience import imports, privacy
+from campaign_engine.audience import import_undo, imports, privacy
+from campaign_engine.audience.csvfile import csv_safe
 from campaign_engine.cli.accounts import alert_now
 from campaign_engine.cli.app import (
     ByOption,
@@ -36,6 +38,7 @@ from campaign_engine.cli.csv_input import (
 from campaign_engine.reps import outreach
 from campaign_engine.sending import recovery
 from campaign_engine.store import queries
+from campaign_engine.store.db import Database
 
 import_app = command_group(help="Import contacts or reps from CSV.", no_args_is_help=True)
 contacts_app = command_group(
@@ -49,7 +52,7 @@ class Mode(StrEnum):
     C = "C"
 
 
-@subcommand(import_app, "contacts", "campaign import contacts contacts.csv --errors rejected.csv")
+@subcommand(import_app, "contacts", "campaign import contacts contacts.csv --out rows.csv")
 def import_contacts_command(
     ctx: typer.Context,
     file: Annotated[
@@ -58,10 +61,19 @@ def import_contacts_command(
     encoding: EncodingOption = None,
     strict: StrictOption = False,
     errors: ErrorsOption = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            dir_okay=False,
+            help="Write every row's outcome to this CSV (created, updated with the fields"
+            " changed, warning, rejected); stderr then lists only the first problems.",
+        ),
+    ] = None,
     by: ByOption = None,
 ) -> None:
-    """Upsert contacts by email; rejected rows are listed with file:line and reason (exit 1).
-    Each import is recorded: `campaign imports revert ID` undoes it."""
+    """Upsert contacts by email; prints a summary, rejected rows are listed with file:line and
+    reason (exit 1). Each import is recorded: `campaign imports revert ID` undoes it."""
     c = context_of(ctx)
     moment = parse_now(None)
     with progress_bar(f"importing {file.name}") as progress:
@@ -70,7 +82,25 @@ def import_contacts_command(
         )
     if result.applied:
         alert_now(c, moment)  # accounts that got their rep: their open requests follow
-    print_import(result, "contacts", errors)
+    if out_file is not None:
+        write_import_details(c.db, out_file, result)
+    print_import(result, "contacts", errors, out_file)
+
+
+def write_import_details(db: Database, path: Path, result: imports.ImportResult) -> None:
+    """One CSV row per contact created or updated (with the fields changed), per warning and
+    per rejected row."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["outcome", "email", "file:line", "detail"])
+        if result.import_id is not None:
+            with db.session() as session:
+                for outcome, email, detail in import_undo.import_details(session, result.import_id):
+                    writer.writerow([csv_safe(v) for v in (outcome, email, "", detail)])
+        for kind, problems in (("warning", result.warnings), ("rejected", result.rejected)):
+            for p in problems:
+                detail = f"{p.field}: {p.reason}" if p.field else p.reason
+                writer.writerow([csv_safe(v) for v in (kind, "", f"{p.file}:{p.line}", detail)])
 
 
 @subcommand(import_app, "reps", "campaign import reps reps.csv")

@@ -8,21 +8,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaign_engine.cli.app import (
+    DEFAULT_LIMIT,
     CampaignOption,
-    Format,
-    FormatOption,
+    LimitOption,
+    ListFormat,
+    ListFormatOption,
     NowOption,
     RepOption,
     command_group,
     context_of,
-    emit_json,
+    limited,
     out,
     parse_now,
     subcommand,
 )
+from campaign_engine.cli.tables import print_list
 from campaign_engine.reps import drafts, reminder_mail, repsend
 from campaign_engine.sending.transport import make_transport
 from campaign_engine.store import queries
@@ -52,7 +54,8 @@ def drafts_list(
     status: Annotated[
         DraftStatusFilter, typer.Option(help="draft (open), sent, cancelled or all.")
     ] = DraftStatusFilter.draft,
-    format: FormatOption = Format.table,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """The drafts waiting for a rep (or sent), one row per contact and email."""
     c = context_of(ctx)
@@ -62,16 +65,12 @@ def drafts_list(
         views = drafts.list_drafts(
             session, rep, campaign, None if status is DraftStatusFilter.all else status.value
         )
-    if format is Format.json:
-        emit_json([v.to_json(body=False) for v in views])
-        return
-    table = Table(title=f"Drafts ({len(views)})")
+    shown = limited(views, limit)
     columns = ["id", "contact", "account", "segment", "step", "subject", "status"]
     if rep is None:
         columns.insert(4, "rep")
-    for column in columns:
-        table.add_column(column)
-    for v in views:
+    rows = []
+    for v in shown:
         cells = {
             "id": str(v.id),
             "contact": v.contact_email,
@@ -84,8 +83,9 @@ def drafts_list(
             + (f" ({v.status_note})" if v.status_note else "")
             + (f"; held: {v.held}" if v.held and v.status == "draft" else ""),
         }
-        table.add_row(*(cells[column] for column in columns))
-    out.print(table)
+        rows.append([cells[column] for column in columns])
+    records = [v.to_json(body=False) for v in shown]
+    print_list("Drafts", columns, rows, len(views), format, records, right=("id", "step"))
 
 
 @subcommand(drafts_app, "show", "campaign drafts show 42 --rep rep@example.com")
@@ -198,31 +198,22 @@ def reminders_command(
     ctx: typer.Context,
     rep: RepOption = None,
     now: NowOption = None,
-    format: FormatOption = Format.table,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Next emails due: sent email N at least reminder_days ago, email N+1 not yet."""
     c = context_of(ctx)
     with c.existing_db.session() as session:
         lines = reminder_mail.reminder_lines(session, parse_now(now), c.settings.reminder_days, rep)
-    if format is Format.json:
-        emit_json([line.to_json() for line in lines])
-        return
-    if not lines:
-        out.print("No reminders due.")
-        return
-    table = Table(title=f"Reminders due ({len(lines)})")
-    for column in ("due since", "rep", "contact", "account", "campaign", "sent", "next", "draft"):
-        table.add_column(column)
-    for line in lines:
-        r = line.reminder
-        table.add_row(
-            f"{r.due_at:%Y-%m-%d %H:%M}",
-            r.rep_email,
-            r.contact_email,
-            line.account,
-            r.campaign,
-            f"email {r.sent_step} on {r.sent_at:%Y-%m-%d}",
-            f"email {r.next_step}",
-            str(line.draft_id or "-"),
-        )
-    out.print(table)
+    shown = limited(lines, limit)
+    rows = [
+        (f"{line.reminder.due_at:%Y-%m-%d %H:%M}", line.reminder.rep_email,
+         line.reminder.contact_email, line.account, line.reminder.campaign,
+         f"email {line.reminder.sent_step} on {line.reminder.sent_at:%Y-%m-%d}",
+         f"email {line.reminder.next_step}", str(line.draft_id or "-"))
+        for line in shown
+    ]  # fmt: skip
+    columns = ("due since", "rep", "contact", "account", "campaign", "sent", "next", "draft")
+    records = [line.to_json() for line in shown]
+    print_list("Reminders due", columns, rows, len(lines), format, records,
+               empty="No reminders due.")  # fmt: skip

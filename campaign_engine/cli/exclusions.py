@@ -17,8 +17,6 @@ from campaign_engine.audience.exclusion_file import ExclusionResult
 from campaign_engine.cli.app import (
     DEFAULT_LIMIT,
     ByOption,
-    Format,
-    FormatOption,
     HiddenNowOption,
     LimitOption,
     ListFormat,
@@ -26,7 +24,6 @@ from campaign_engine.cli.app import (
     OutOption,
     command_group,
     context_of,
-    emit_json,
     err,
     jsonable,
     minute,
@@ -45,7 +42,7 @@ from campaign_engine.cli.csv_input import (
     progress_bar,
     report_rejected,
 )
-from campaign_engine.cli.tables import print_rows
+from campaign_engine.cli.tables import print_list, print_rows
 from campaign_engine.store import queries
 
 exclusions_app = command_group(
@@ -146,15 +143,12 @@ def exclusions_revert(
 def exclusions_uploads(
     ctx: typer.Context,
     limit: LimitOption = DEFAULT_LIMIT,
-    format: FormatOption = Format.table,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Exclusion uploads newest first: previews to apply, applied ones to revert."""
     c = context_of(ctx)
     with c.existing_db.session() as session:
         views, total = exclusions.list_uploads(session, limit or 1_000_000_000)
-    if format is Format.json:
-        emit_json([jsonable(vars(v)) for v in views])
-        return
     rows = [
         (str(v.id), v.state, v.file, v.scope, str(v.rows), str(v.added),
          v.applied_by or v.created_by, minute(v.applied_at or v.created_at),
@@ -163,8 +157,8 @@ def exclusions_uploads(
         for v in views
     ]  # fmt: skip
     columns = ("id", "state", "file", "scope", "rows", "added", "by", "at", "reverted")
-    print_rows(f"Exclusion uploads ({total})", columns, rows, right=("id", "rows", "added"))
-    print_more(total - len(views), "--limit 0 lists them all")
+    print_list("Exclusion uploads", columns, rows, total, format,
+               [jsonable(vars(v)) for v in views], right=("id", "rows", "added"))  # fmt: skip
 
 
 @subcommand(

@@ -10,13 +10,12 @@ from campaign_engine.audience import import_undo
 from campaign_engine.cli.app import (
     DEFAULT_LIMIT,
     ByOption,
-    Format,
-    FormatOption,
     HiddenNowOption,
     LimitOption,
+    ListFormat,
+    ListFormatOption,
     command_group,
     context_of,
-    emit_json,
     jsonable,
     minute,
     os_user,
@@ -25,7 +24,7 @@ from campaign_engine.cli.app import (
     print_more,
     subcommand,
 )
-from campaign_engine.cli.tables import print_rows
+from campaign_engine.cli.tables import print_list
 
 imports_app = command_group(
     help="Contact imports: list them, revert one as a whole.", no_args_is_help=True
@@ -35,14 +34,13 @@ SHOWN = 20  # contacts kept by a revert that are listed by name
 
 @subcommand(imports_app, "list", "campaign imports list --limit 10")
 def imports_list(
-    ctx: typer.Context, limit: LimitOption = DEFAULT_LIMIT, format: FormatOption = Format.table
+    ctx: typer.Context,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Contact imports newest first: file, who, when, what they created and changed."""
     with context_of(ctx).existing_db.session() as session:
         views, total = import_undo.list_imports(session, limit or 1_000_000_000)
-    if format is Format.json:
-        emit_json([jsonable(vars(v)) for v in views])
-        return
     rows = [
         (str(v.id), v.state, v.file, str(v.rows), str(v.created), str(v.updated), v.created_by,
          minute(v.created_at),
@@ -51,9 +49,9 @@ def imports_list(
         for v in views
     ]  # fmt: skip
     columns = ("id", "state", "file", "rows", "created", "updated", "by", "at", "reverted")
-    print_rows(f"Contact imports ({total})", columns, rows,
+    print_list("Contact imports", columns, rows, total, format,
+               [jsonable(vars(v)) for v in views],
                right=("id", "rows", "created", "updated"))  # fmt: skip
-    print_more(total - len(views), "--limit 0 lists them all")
 
 
 @subcommand(imports_app, "revert", "campaign imports revert 7 --reason 'wrong file'")

@@ -16,15 +16,12 @@ from campaign_engine.cli.app import (
     NowOption,
     command_group,
     context_of,
-    emit_json,
     minute,
     out,
     parse_now,
-    print_more,
     subcommand,
-    write_csv_rows,
 )
-from campaign_engine.cli.tables import print_rows
+from campaign_engine.cli.tables import print_list
 from campaign_engine.reporting import reports
 from campaign_engine.sending import recovery
 from campaign_engine.store import queries
@@ -52,19 +49,13 @@ def messages(
     with c.existing_db.session() as session:
         lines = reports.list_messages(session, campaign, state, limit)
         total = reports.count_messages(session, campaign, state) if limit else len(lines)
-    if format is ListFormat.json:
-        emit_json([line.to_json() for line in lines])
-        return
     columns = ("sent_at", "step", "to", "account", "segment", "subject", "state", "note")
     rows = [
         (minute(m.sent_at), str(m.step), m.to, m.account, m.segment, m.subject, m.state, m.note)
         for m in lines
     ]
-    if format is ListFormat.csv:
-        write_csv_rows(columns, rows)
-        return
-    print_rows(f"Messages ({len(lines)} of {total:,})", columns, rows, right=("step",))
-    print_more(total - len(lines), "--limit 0 lists them all, --format csv for a file")
+    records = [line.to_json() for line in lines]
+    print_list("Messages", columns, rows, total, format, records, right=("step",))
 
 
 UncertainOption = Annotated[

@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaign_engine.cli.app import (
-    Format,
-    FormatOption,
+    DEFAULT_LIMIT,
+    LimitOption,
+    ListFormat,
+    ListFormatOption,
     NowOption,
     RepOption,
     command_group,
     context_of,
-    emit_json,
+    limited,
     out,
     parse_now,
     subcommand,
 )
+from campaign_engine.cli.tables import print_list
 from campaign_engine.core.kinds import RequestOutcome
 from campaign_engine.reporting.request_lists import open_requests
 from campaign_engine.reps.drafts import rep_by_email
@@ -38,31 +40,28 @@ def requests_list(
     unassigned: Annotated[
         bool, typer.Option("--unassigned", help="Only those no rep owns (the fallback's).")
     ] = False,
-    format: FormatOption = Format.table,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Open contact requests, newest first, with the contact's words."""
     c = context_of(ctx)
     with c.db.session() as session:
         rep_id = rep_by_email(session, rep).id if rep else None
         lines = open_requests(session, rep_id, unassigned=unassigned)
-    if format is Format.json:
-        emit_json(
-            [{"id": r.id, "contact_email": r.email, "account": r.account, "campaign": r.campaign,
-              "step": r.step, "message": r.message, "received_at": r.at.isoformat()}
-             for r in lines]
-        )  # fmt: skip
-        return
-    if not lines:
-        out.print("No open contact request.")
-        return
-    table = Table(title=f"Open contact requests ({len(lines)})")
-    for column in ("id", "received (UTC)", "contact", "account", "from", "their words"):
-        table.add_column(column)
-    for r in lines:
-        origin = f"{r.campaign} email {r.step}" if r.step else r.source
-        table.add_row(str(r.id), f"{r.at:%Y-%m-%d %H:%M}", r.email, r.account, origin,
-                      r.message or "-")  # fmt: skip
-    out.print(table)
+    shown = limited(lines, limit)
+    records: list[dict[str, object]] = [
+        {"id": r.id, "contact_email": r.email, "account": r.account, "campaign": r.campaign,
+         "step": r.step, "message": r.message, "received_at": r.at.isoformat()}
+        for r in shown
+    ]  # fmt: skip
+    rows = [
+        (str(r.id), f"{r.at:%Y-%m-%d %H:%M}", r.email, r.account,
+         f"{r.campaign} email {r.step}" if r.step else r.source, r.message or "-")
+        for r in shown
+    ]  # fmt: skip
+    columns = ("id", "received (UTC)", "contact", "account", "from", "their words")
+    print_list("Open contact requests", columns, rows, len(lines), format, records,
+               right=("id",), empty="No open contact request.")  # fmt: skip
 
 
 @subcommand(requests_app, "handled", "campaign requests handled 12 --outcome 'meeting booked'")

@@ -6,11 +6,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaign_engine.audience import imports, suppression
-from campaign_engine.cli.app import command_group, context_of, out, parse_now, subcommand
+from campaign_engine.cli.app import (
+    DEFAULT_LIMIT,
+    LimitOption,
+    ListFormat,
+    ListFormatOption,
+    command_group,
+    context_of,
+    jsonable,
+    limited,
+    minute,
+    out,
+    parse_now,
+    subcommand,
+)
 from campaign_engine.cli.csv_input import report_rejected
+from campaign_engine.cli.tables import print_list
 from campaign_engine.core.errors import NotFound
 from campaign_engine.core.kinds import SuppressReason
 
@@ -19,20 +32,23 @@ suppress_app = command_group(
 )
 
 
-@subcommand(suppress_app, "list", "campaign suppress list --reason bounce")
+@subcommand(suppress_app, "list", "campaign suppress list --reason bounce --format csv")
 def suppress_list_command(
     ctx: typer.Context,
     reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
-    """Every suppressed address: when, why and from what source."""
-    rows = suppression.list_suppressions(context_of(ctx).existing_db, reason)
-    table = Table(title=f"{len(rows)} suppressed address(es)")
-    for column in ("email", "reason", "since", "source"):
-        table.add_column(column)
-    for row in rows:
-        since = row.created_at.isoformat(timespec="minutes") if row.created_at else ""
-        table.add_row(row.email, row.reason, since, row.source)
-    out.print(table)
+    """Suppressed addresses, oldest first: when, why and from what source."""
+    every = suppression.list_suppressions(context_of(ctx).existing_db, reason)
+    shown = limited(every, limit)
+    rows = [(s.email, s.reason, minute(s.created_at), s.source) for s in shown]
+    records = [
+        jsonable({"email": s.email, "reason": s.reason, "since": s.created_at, "source": s.source})
+        for s in shown
+    ]
+    columns = ("email", "reason", "since", "source")
+    print_list("Suppressed addresses", columns, rows, len(every), format, records)
 
 
 @subcommand(suppress_app, "add", "campaign suppress add someone@example.com")

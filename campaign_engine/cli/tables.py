@@ -13,9 +13,16 @@ from collections.abc import Collection, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from campaign_engine.cli.app import out
+from campaign_engine.cli.app import (
+    ListFormat,
+    emit_json,
+    err,
+    out,
+    print_more,
+    write_csv_rows,
+)
 
-__all__ = ["print_rows"]
+__all__ = ["print_list", "print_rows"]
 
 _PADDING = 3  # a grid column's border and padding, in characters
 _TURN_ROWS = 12  # a labelled table of at most this many rows turns on its side when narrow
@@ -62,6 +69,37 @@ def print_rows(
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def print_list(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    total: int,
+    format: ListFormat,
+    records: Sequence[dict[str, object]],
+    *,
+    right: Collection[str] = (),
+    empty: str = "",
+) -> None:
+    """A list command's output, its `rows` (and the same `records`) already cut to `--limit`
+    out of `total`: a table with "… N more" under it, CSV or JSON on stdout (then how many were
+    left out goes to stderr, so the file stays whole); `empty` is said instead of an empty
+    table."""
+    left_out = total - len(rows)
+    if format is ListFormat.json:
+        emit_json(list(records))
+    elif format is ListFormat.csv:
+        write_csv_rows(columns, rows)
+    elif not rows and empty:
+        out.print(empty)
+    else:
+        shown = f"{len(rows):,} of {total:,}" if left_out > 0 else f"{total:,}"
+        print_rows(f"{title} ({shown})", columns, rows, right=right)
+    if format is ListFormat.table:
+        print_more(left_out, "--limit 0 lists them all, --format csv for a file")
+    elif left_out > 0:
+        err.print(f"… {left_out:,} more left out (--limit 0 lists them all)")
 
 
 def _natural(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:

@@ -6,11 +6,24 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaign_engine.api import tokens
 from campaign_engine.api.tokens import ApiRole
-from campaign_engine.cli.app import command_group, context_of, err, minute, out, subcommand
+from campaign_engine.cli.app import (
+    DEFAULT_LIMIT,
+    LimitOption,
+    ListFormat,
+    ListFormatOption,
+    command_group,
+    context_of,
+    err,
+    jsonable,
+    limited,
+    minute,
+    out,
+    subcommand,
+)
+from campaign_engine.cli.tables import print_list
 
 __all__ = ["tokens_app"]
 
@@ -42,15 +55,19 @@ def create(
 def list_command(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Tokens by name: role, created, revoked (never the token itself)."""
     views = tokens.list_tokens(context_of(ctx).existing_db, include_revoked=all_)
-    table = Table(title=f"API tokens ({len(views)})")
-    for column in ("name", "role", "rep", "created", "revoked"):
-        table.add_column(column)
-    for v in views:
-        table.add_row(v.name, v.role, v.rep_email or "", minute(v.created_at), minute(v.revoked_at))
-    out.print(table)
+    shown = limited(views, limit)
+    rows = [
+        (v.name, v.role, v.rep_email or "", minute(v.created_at), minute(v.revoked_at))
+        for v in shown
+    ]
+    records = [jsonable(vars(v)) for v in shown]
+    columns = ("name", "role", "rep", "created", "revoked")
+    print_list("API tokens", columns, rows, len(views), format, records)
 
 
 @subcommand(tokens_app, "revoke", "campaign tokens revoke crm")

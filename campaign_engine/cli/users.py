@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from campaign_engine.cli.app import (
-    Format,
-    FormatOption,
+    DEFAULT_LIMIT,
+    LimitOption,
+    ListFormat,
+    ListFormatOption,
     command_group,
     context_of,
-    emit_json,
     err,
+    jsonable,
+    limited,
     minute,
     out,
     parse_now,
     subcommand,
 )
+from campaign_engine.cli.tables import print_list
+
+if TYPE_CHECKING:
+    from campaign_engine.web.users import UserView
 
 users_app = command_group(help="Who may log in to the web app (/app).", no_args_is_help=True)
 
@@ -68,34 +74,29 @@ def users_add(
 @subcommand(users_app, "list", "campaign users list --format json")
 def users_list(
     ctx: typer.Context,
-    format: FormatOption = Format.table,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Every web-app user, removed ones too."""
     from campaign_engine.web import users
 
     views = users.list_users(context_of(ctx).existing_db)
-    if format is Format.json:
-        emit_json(
-            [
-                {
-                    "email": v.email,
-                    "role": v.role,
-                    "created_at": v.created_at.isoformat() if v.created_at else None,
-                    "active": not v.disabled,
-                }
-                for v in views
-            ]
-        )
-        return
-    table = Table(title=f"Web-app users ({len(views)})")
-    for column in ("email", "role", "created", "status"):
-        table.add_column(column)
-    for v in views:
-        status = "removed" if v.disabled else "active"
-        if v.role == Role.rep and not v.rep_known:
-            status += " (no such rep: sees no contacts)"
-        table.add_row(v.email, v.role, minute(v.created_at), status)
-    out.print(table)
+    shown = limited(views, limit)
+    records = [
+        jsonable({"email": v.email, "role": v.role, "created_at": v.created_at,
+                  "active": not v.disabled})
+        for v in shown
+    ]  # fmt: skip
+    rows = [(v.email, v.role, minute(v.created_at), _status(v)) for v in shown]
+    columns = ("email", "role", "created", "status")
+    print_list("Web-app users", columns, rows, len(views), format, records)
+
+
+def _status(view: UserView) -> str:
+    status = "removed" if view.disabled else "active"
+    if view.role == Role.rep and not view.rep_known:
+        status += " (no such rep: sees no contacts)"
+    return status
 
 
 @subcommand(users_app, "remove", "campaign users remove ana@example.com")

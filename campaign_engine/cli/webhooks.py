@@ -8,9 +8,21 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from campaign_engine.cli.app import command_group, context_of, minute, out, subcommand
+from campaign_engine.cli.app import (
+    DEFAULT_LIMIT,
+    LimitOption,
+    ListFormat,
+    ListFormatOption,
+    command_group,
+    context_of,
+    jsonable,
+    limited,
+    minute,
+    out,
+    subcommand,
+)
+from campaign_engine.cli.tables import print_list
 from campaign_engine.engine import webhooks
 from campaign_engine.engine.webhook_payloads import EVENT_TYPES
 from campaign_engine.engine.webhook_sender import deliver_due
@@ -51,15 +63,22 @@ def add(
 
 
 @subcommand(webhooks_app, "list", "campaign webhooks list")
-def list_command(ctx: typer.Context) -> None:
+def list_command(
+    ctx: typer.Context,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
+) -> None:
     """Active receivers (secrets are never shown)."""
     hooks = webhooks.list_webhooks(context_of(ctx).existing_db)
-    table = Table(title=f"Webhooks ({len(hooks)})")
-    for column in ("id", "url", "format", "events", "created"):
-        table.add_column(column)
-    for h in hooks:
-        table.add_row(str(h.id), h.url, h.format, h.events, minute(h.created_at))
-    out.print(table)
+    shown = limited(hooks, limit)
+    rows = [(str(h.id), h.url, h.format, h.events, minute(h.created_at)) for h in shown]
+    records = [
+        jsonable({"id": h.id, "url": h.url, "format": h.format, "events": h.events,
+                  "created_at": h.created_at})
+        for h in shown
+    ]  # fmt: skip
+    columns = ("id", "url", "format", "events", "created")
+    print_list("Webhooks", columns, rows, len(hooks), format, records, right=("id",))
 
 
 @subcommand(webhooks_app, "remove", "campaign webhooks remove 3")
@@ -90,18 +109,21 @@ def log_command(
     state: Annotated[
         str | None, typer.Option(help="queued, sending, retry, sent, failed or skipped.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Newest N deliveries.")] = 50,
+    limit: LimitOption = DEFAULT_LIMIT,
+    format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Deliveries, newest first: state, attempts, the receiver's last answer, next attempt."""
-    rows = webhooks.delivery_log(context_of(ctx).existing_db, webhook_id, state, limit)
-    table = Table(title=f"Webhook deliveries ({len(rows)})")
-    for column in ("id", "webhook", "event", "state", "attempts", "last", "next", "webhook-id"):
-        table.add_column(column)
-    for d in rows:
-        last = str(d.last_status) if d.last_status else (d.error or "")
-        nxt = (
-            minute(d.next_attempt_at) if d.state in ("queued", "retry") else minute(d.delivered_at)
-        )
-        table.add_row(str(d.id), str(d.webhook_id), d.event_type, d.state, str(d.attempts), last,
-                      nxt, d.uid)  # fmt: skip
-    out.print(table)
+    db = context_of(ctx).existing_db
+    shown = webhooks.delivery_log(db, webhook_id, state, limit)
+    total = webhooks.count_deliveries(db, webhook_id, state) if limit else len(shown)
+    rows = [
+        (str(d.id), str(d.webhook_id), d.event_type, d.state, str(d.attempts),
+         str(d.last_status) if d.last_status else (d.error or ""),
+         minute(d.next_attempt_at) if d.state in ("queued", "retry") else minute(d.delivered_at),
+         d.uid)
+        for d in shown
+    ]  # fmt: skip
+    columns = ("id", "webhook", "event", "state", "attempts", "last", "next", "webhook-id")
+    records = [jsonable(vars(d)) for d in shown]
+    print_list("Webhook deliveries", columns, rows, total, format, records,
+               right=("id", "webhook", "attempts"))  # fmt: skip

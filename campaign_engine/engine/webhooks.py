@@ -36,6 +36,7 @@ __all__ = [
     "PRODUCE_BATCH",
     "DeliveryView",
     "add_webhook",
+    "count_deliveries",
     "delivery_log",
     "list_webhooks",
     "produce_deliveries",
@@ -124,18 +125,15 @@ def remove_webhook(db: Database, webhook_id: int, now: datetime) -> Webhook:
 def delivery_log(
     db: Database, webhook_id: int | None = None, state: str | None = None, limit: int = 50
 ) -> list[DeliveryView]:
-    """Deliveries, newest first."""
+    """Deliveries, newest first (`limit` 0: all of them)."""
     with db.session() as session:
         query = (
             select(WebhookDelivery, Webhook.url)
             .join(Webhook, col(Webhook.id) == WebhookDelivery.webhook_id)
+            .where(*_log_filter(webhook_id, state))
             .order_by(col(WebhookDelivery.id).desc())
-            .limit(limit)
+            .limit(limit or None)
         )
-        if webhook_id is not None:
-            query = query.where(WebhookDelivery.webhook_id == webhook_id)
-        if state:
-            query = query.where(WebhookDelivery.state == state)
         return [
             DeliveryView(
                 d.id or 0,
@@ -153,6 +151,22 @@ def delivery_log(
             )
             for d, url in session.exec(query).all()
         ]
+
+
+def count_deliveries(db: Database, webhook_id: int | None = None, state: str | None = None) -> int:
+    """How many deliveries `delivery_log` would list without a limit."""
+    with db.session() as session:
+        query = select(sa.func.count()).select_from(WebhookDelivery)
+        return session.exec(query.where(*_log_filter(webhook_id, state))).one()
+
+
+def _log_filter(webhook_id: int | None, state: str | None) -> list[Any]:
+    conditions: list[Any] = []
+    if webhook_id is not None:
+        conditions.append(WebhookDelivery.webhook_id == webhook_id)
+    if state:
+        conditions.append(WebhookDelivery.state == state)
+    return conditions
 
 
 def queue_test(db: Database, webhook_id: int, now: datetime) -> int:

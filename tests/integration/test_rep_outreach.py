@@ -427,6 +427,16 @@ def test_set_mode_a_cancels_drafts_and_the_send_time_check_skips_automated_mail(
     assert (enrollment.status, enrollment.stop_reason) == ("stopped", "outreach mode A")
 
 
+def test_the_drafts_list_takes_a_limit_and_csv(launched: str, settings: Settings) -> None:
+    result = campaign_cli(settings, "drafts", "list", "--limit", "5")
+    assert "Drafts (5 of 12)" in result.stdout
+    assert "… 7 more (--limit 0 lists them all, --format csv for a file)" in result.stdout
+    rows = campaign_cli(settings, "drafts", "list", "--format", "csv", "--limit", "0").stdout
+    lines = rows.splitlines()
+    assert lines[0] == "id,contact,account,segment,rep,step,subject,status" and len(lines) == 13
+    assert sum(1 for line in lines if ",mia@midsize.example,Midsize," in line) == 3
+
+
 def test_set_mode_c_moves_a_mid_market_thread_to_the_automated_sequence_at_once(
     launched: str, db: Database, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
