@@ -204,17 +204,21 @@ class _DraftRenderer(Renderer):
         )
 
     def _context(
-        self, step: Step, recipient: Recipient, message_id: int, persona: str | None = None
+        self,
+        step: Step,
+        recipient: Recipient,
+        message_id: int,
+        unsubscribe_url: str,
+        persona: str | None = None,
     ) -> dict[str, object]:
-        context = super()._context(step, recipient, message_id, persona)
+        context = super()._context(step, recipient, message_id, UNSUBSCRIBE_PLACEHOLDER, persona)
         context["contact_url"] = CONTACT_PLACEHOLDER
-        context["unsubscribe_url"] = UNSUBSCRIBE_PLACEHOLDER
         return context
 
     def draft(self, step: Step, recipient: Recipient) -> tuple[str, str, str, str, str]:
         """subject, html, text without its footer, and the footer as text and HTML."""
-        subject, html, text = self._render(step, recipient, 0)
-        context = self._context(step, recipient, 0)
+        subject, html, text = self._render(step, recipient, 0, None, UNSUBSCRIBE_PLACEHOLDER)
+        context = self._context(step, recipient, 0, UNSUBSCRIBE_PLACEHOLDER)
         footer_text, footer_html = (
             self._footer(f"_footer.{kind}.j2", context) for kind in ("txt", "html")
         )

@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 
 from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, MessageState
-from campaign_engine.core.tokens import TokenKind
 from campaign_engine.sending.brakes import BRAKED, BrakeWatch, OnPause
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.delivery_record import BatchResult, record_batch
@@ -419,7 +418,6 @@ class Dispatcher:
         assert message.id is not None
         email = batch.renderer.render(message.step, recipient, message.id)
         header_id = f"<{message.id}.{secrets.token_hex(8)}@{self._domain}>"
-        unsubscribe = batch.renderer.tracker.url(TokenKind.UNSUBSCRIBE, message.id)
         signer = batch.renderer.tracker.signer
         reply_to = reply_to_header(
             self.settings, signer, message.id, recipient.rep_name, recipient.rep_email
@@ -436,7 +434,7 @@ class Dispatcher:
             extra_headers=[
                 *([("Reply-To", reply_to)] if reply_to else []),
                 *list_headers(
-                    unsubscribe,
+                    email.unsubscribe_url,
                     batch.renderer.sequence.key,
                     self._domain,
                     self.settings.unsubscribe_mailto,

@@ -59,6 +59,7 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+    unsubscribe_url: str  # the one in the body, for the List-Unsubscribe header too
 
 
 class LinkTracker:
@@ -94,6 +95,9 @@ class Renderer:
         self.company = company
         self.tracker = tracker
         self.env = template_environment(templates_dir)
+        # The steps' templates are compiled once, below; their includes (a shared footer) are
+        # held alike rather than checked for changes on disk (a stat() each) for every message.
+        self.env.auto_reload = False
         # The persona rule is a pure function of the title, and titles repeat across contacts.
         self._persona_of = lru_cache(maxsize=4096)(sequence.persona_for)
         self._templates = {step.number: self._compile(step) for step in sequence.steps}
@@ -112,7 +116,8 @@ class Renderer:
         `persona` forces one (lint renders a sample of each).
         """
         step = self.sequence.step(step_number)
-        subject, html, text = self._render(step, recipient, message_id, persona)
+        unsubscribe = self.tracker.url(TokenKind.UNSUBSCRIBE, message_id)
+        subject, html, text = self._render(step, recipient, message_id, persona, unsubscribe)
         index = self._link_index.get(step_number, {})
 
         def tracked(match: re.Match[str]) -> str:
@@ -129,18 +134,28 @@ class Renderer:
             ' alt="" style="display:block;border:0">'
         )
         html = html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
-        return RenderedEmail(subject=subject, html=html, text=text)
+        return RenderedEmail(subject, html, text, unsubscribe)
 
     def _render(
-        self, step: Step, recipient: Recipient, message_id: int, persona: str | None = None
+        self,
+        step: Step,
+        recipient: Recipient,
+        message_id: int,
+        persona: str | None,
+        unsubscribe_url: str,
     ) -> tuple[str, str, str]:
         subject_template, html_template, text_template = self._templates[step.number]
-        context = self._context(step, recipient, message_id, persona)
+        context = self._context(step, recipient, message_id, unsubscribe_url, persona)
         subject = " ".join(subject_template.render(context).split())
         return subject, html_template.render(context), text_template.render(context)
 
     def _context(
-        self, step: Step, recipient: Recipient, message_id: int, persona: str | None = None
+        self,
+        step: Step,
+        recipient: Recipient,
+        message_id: int,
+        unsubscribe_url: str,
+        persona: str | None = None,
     ) -> dict[str, object]:
         persona = persona or self._persona_of(recipient.title)
         offer = step.offer_for(persona)
@@ -163,7 +178,7 @@ class Renderer:
                 "description": offer.description if offer else "",
             },
             "contact_url": self.tracker.url(TokenKind.CONTACT, message_id),
-            "unsubscribe_url": self.tracker.url(TokenKind.UNSUBSCRIBE, message_id),
+            "unsubscribe_url": unsubscribe_url,
             "company": {"name": self.company.name, "postal_address": self.company.postal_address},
         }
 
@@ -193,7 +208,8 @@ class Renderer:
             for persona in PERSONAS:
                 sample = SAMPLE_RECIPIENTS[persona]
                 try:
-                    _, html, text = self._render(step, sample, 0, persona)
+                    unsubscribe = self.tracker.url(TokenKind.UNSUBSCRIBE, 0)
+                    _, html, text = self._render(step, sample, 0, persona, unsubscribe)
                 except jinja2.TemplateError as exc:
                     raise SequenceError(_describe(exc, self.sequence, step)) from exc
                 own = self.tracker.base_url
