@@ -9,7 +9,7 @@ same `apply_contacts`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from campaign_engine.audience.consent import record_consent
@@ -62,8 +62,8 @@ def upsert_contacts(
             named = owners.setdefault(row.account, (index, row.owner_email))
             if named[1] != row.owner_email:
                 reason = owner_conflict(row.account, named[1], f"at index {named[0]}")
-                outcome.rejected.append(RowProblem(index, "owner_email", reason))
-                continue
+                outcome.warnings.append(RowProblem(index, "owner_email", reason))
+                row = replace(row, owner_email=named[1])
         earlier = first.get(row.email)
         if earlier is None:
             first[row.email] = (index, row)

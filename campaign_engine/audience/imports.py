@@ -7,7 +7,7 @@ problem (see csvfile) raises before anything is applied.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -205,8 +205,8 @@ def _validated(
                 named = seen.first_owner(parsed.account, row.line, parsed.owner_email)
                 if named is not None and named[1] != parsed.owner_email:
                     conflict = owner_conflict(parsed.account, named[1], f"in line {named[0]}")
-                    result.rejected.append(RowError(result.file, row.line, "owner_email", conflict))
-                    continue
+                    result.warnings.append(RowError(result.file, row.line, "owner_email", conflict))
+                    parsed = replace(parsed, owner_email=named[1])
             fingerprint = _fingerprint(parsed)
             earlier = seen.first(parsed.email, row.line, fingerprint)
             if earlier is None:
@@ -225,8 +225,13 @@ def _validated(
 
 
 def owner_conflict(account: str, owner: str, where: str) -> str:
-    """Why a row naming another owner for `account` than an earlier row (`where`) is refused."""
-    return f"account {account} already owned by {owner} {where}"
+    """A row naming another owner for `account` than an earlier row (`where`): the contact is
+    imported, the account keeps the owner named first (CRM exports often carry per-contact
+    owners; one cell must not strip the account of its rep, nor the contact be left out)."""
+    return (
+        f"account {account} already owned by {owner} {where}: the contact is imported,"
+        f" the account keeps {owner}"
+    )
 
 
 def _fingerprint(row: ContactRow) -> int:
