@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -240,6 +241,11 @@ class Settings:
     def relays(self) -> tuple[SmtpSettings, ...]:
         """The relays mail goes through: each [[smtp.relays]], else [smtp] as the one relay."""
         return self.smtp_relays or (self.smtp,)
+
+    @property
+    def from_domain(self) -> str:
+        """The domain of the `from` address, as written ("" when it has none)."""
+        return parseaddr(self.from_address)[1].rpartition("@")[2]
 
     @property
     def connections(self) -> int:

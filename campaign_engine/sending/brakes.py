@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -74,7 +73,7 @@ def resume_command(name: str) -> str:
 
 
 def sending_domain(settings: Settings) -> str:
-    return parseaddr(settings.from_address)[1].rpartition("@")[2].lower() or "localhost"
+    return settings.from_domain.lower() or "localhost"
 
 
 @dataclass(frozen=True)

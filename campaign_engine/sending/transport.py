@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import mailbox
 from collections.abc import Iterable
-from email.utils import parseaddr
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -64,9 +63,10 @@ def make_transport(settings: Settings, limiter: Limiter | None = None) -> Transp
     configured."""
     inner: Transport
     if settings.transport == "smtp":
-        from_domain = parseaddr(settings.from_address)[1].rpartition("@")[2]
         shared = limiter if limiter is not None else RateLimiter(settings.smtp.rate_limit)
-        inner = RelayRouter([SmtpTransport(r, shared, from_domain) for r in settings.relays])
+        inner = RelayRouter(
+            [SmtpTransport(r, shared, settings.from_domain) for r in settings.relays]
+        )
     else:
         inner = OutboxTransport(settings.outbox_dir)
     if settings.dkim.enabled:
