@@ -49,7 +49,7 @@ def relay_resume(
         return
     moment = parse_now(now)
     for pause in pauses:
-        line = relay_state.describe_pause(pause, c.settings.timezone, moment).split("; ")[0]
+        line = relay_state.describe_pause(pause, c.settings, moment).split("; ")[0]
         if len(names) > 1:
             line = f"relay {pause.relay}: {line.replace('sending paused', 'paused', 1)}"
         out.print(f"resumed: {line}; the next tick tries the relay again.")

@@ -215,16 +215,17 @@ async def smtp_session(
 
 async def _session(settings: Settings, from_domain: str, smtp: SmtpSettings) -> list[Check]:
     steps: list[str] = []
+    entry = smtp.name if settings.smtp_relays else ""  # the fix names this relay's own table
     try:
         client = await open_session(smtp, smtp.ehlo_name or default_ehlo_name(from_domain), steps)
     except SessionFault as exc:
-        return [*_passed(steps), _failed(exc.verdict)]
+        return [*_passed(steps), _failed(exc.verdict, entry)]
     probe = smtp.probe_rcpt or parseaddr(settings.from_address)[1]
     sender = envelope_sender(settings, TokenSigner(settings.secret), 0)
     verdict = await probe_envelope(client, sender, probe, steps)
     checks = _passed(steps)
     if verdict.fault is not None:
-        checks.append(_failed(verdict))
+        checks.append(_failed(verdict, entry))
     elif verdict.result != AttemptResult.DELIVERED:  # about that address, not about us
         checks.append(
             Check(
@@ -248,12 +249,13 @@ def _passed(steps: list[str]) -> list[Check]:
     return [Check("ok", "smtp", step) for step in steps]
 
 
-def _failed(verdict: Verdict) -> Check:
-    """The step that failed: where, the relay's reply, and the setting to change."""
+def _failed(verdict: Verdict, relay_entry: str) -> Check:
+    """The step that failed: where, the relay's reply, and the setting to change (in the
+    [[smtp.relays]] entry named `relay_entry`, or in [smtp] when that is "")."""
     fault = verdict.fault
     if fault is None:
         return Check("error", "smtp", verdict.detail)
-    fix = how_to_fix(fault.stage, fault.reason)
+    fix = how_to_fix(fault.stage, fault.reason, relay_entry)
     return Check("error", "smtp", f"{fault.stage}: {fault}" + (f"; {fix}" if fix else ""))
 
 

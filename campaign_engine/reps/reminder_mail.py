@@ -138,7 +138,7 @@ def _summary(settings: Settings, rep: Rep, lines: list[ReminderLine], now: datet
         f"<!DOCTYPE html><html><body><p>{html.escape(greeting)}</p><p>{html.escape(intro)}</p>"
         f"<ul>{body}</ul></body></html>"
     )
-    domain = parseaddr(settings.from_address)[1].rsplit("@", 1)[-1] or "localhost"
+    domain = settings.from_domain or "localhost"
     return build_mime(
         from_header=format_address(settings.from_address),
         to_header=format_address(rep.email, rep.name),

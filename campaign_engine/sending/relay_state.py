@@ -78,7 +78,7 @@ def pause_status(db: Database, settings: Settings, now: datetime) -> PauseStatus
     if pause is None:
         return PauseStatus(False, None, NOT_PAUSED)
     if is_paused(pause, settings, now):
-        return PauseStatus(True, pause.paused_since, describe_pause(pause, settings.timezone, now))
+        return PauseStatus(True, pause.paused_since, describe_pause(pause, settings, now))
     pause_of = f"the pause of {_since(pause, settings.timezone, now)} ({pause.reason})"
     if pause.resume_at is None:
         line = f"{NOT_PAUSED}: the [smtp] settings changed since {pause_of}"
@@ -125,9 +125,7 @@ def relay_statuses(db: Database, settings: Settings, now: datetime) -> list[Rela
         paused = is_paused(pause, settings, now)
         state = "sending"
         if paused:
-            state = describe_pause(pause, settings.timezone, now, relay.name).replace(
-                "sending paused", "paused", 1
-            )
+            state = describe_pause(pause, settings, now).replace("sending paused", "paused", 1)
         count = sent.get(relay.name, 0)
         statuses.append(
             RelayStatus(
@@ -184,7 +182,7 @@ def record_fault(db: Database, fault: RelayFault, settings: Settings, now: datet
         _commit_once(session)
         session.refresh(pause)
         session.expunge(pause)
-    line = describe_pause(pause, settings.timezone, now)
+    line = describe_pause(pause, settings, now)
     if len(settings.relays) > 1:
         line = f"relay {name}: {line.replace('sending paused', 'paused', 1)}"
     log.warning("%s", line, extra={"relay": name, "stage": fault.stage})
@@ -201,19 +199,23 @@ def clear_pause(db: Database, relay: str | None = None) -> bool:
         return bool(session.connection().execute(delete).rowcount)
 
 
-def describe_pause(pause: RelayPause | None, timezone: str, now: datetime, relay: str = "") -> str:
-    """One line for status, doctor, the log and the web console.
+def describe_pause(pause: RelayPause | None, settings: Settings, now: datetime) -> str:
+    """One line for status, doctor, the log and the web console; the fix names the paused
+    relay's own settings table.
 
-    >>> describe_pause(pause, "UTC", now)  # doctest: +SKIP
+    >>> describe_pause(pause, settings, now)  # doctest: +SKIP
     'sending paused since 10:02: relay rejected login (535 5.7.8 bad credentials); ...'
     """
     if pause is None:
         return NOT_PAUSED
+    timezone = settings.timezone
     zone = ZoneInfo(timezone)
     line = f"sending paused since {_since(pause, timezone, now)}: {pause.reason} ({pause.detail})"
     if pause.resume_at is None:
-        fix = how_to_fix(pause.stage, pause.reason) or "fix the [smtp] settings"
-        resume = f"campaign relay resume {relay}".strip()
+        entry = pause.relay if settings.smtp_relays else ""
+        fix = how_to_fix(pause.stage, pause.reason, entry) or "fix the relay's settings"
+        several = len(settings.relays) > 1
+        resume = f"campaign relay resume {pause.relay}" if several else "campaign relay resume"
         return line + f"; {fix}, or run `{resume}` once fixed"
     if pause.resume_at <= now:
         return line + "; the next tick tries again"

@@ -80,26 +80,31 @@ _NAMES_US = (
     (re.compile(r"sender address rejected", re.IGNORECASE), _REASONS[Stage.MAIL]),
 )
 
-# What the operator changes when a session step fails for a reason of our own set-up.
+# What the operator changes when a session step fails for a reason of our own set-up;
+# `{table}` is the relay's own settings table ("[smtp]", or one [[smtp.relays]] entry).
 _FIXES: dict[str, str] = {  # keyed by Stage (a str)
-    Stage.CONNECT: "check [smtp] host and port",
-    Stage.TLS: "for a private CA set [smtp] ca_file, or tls_verify = false on a trusted network",
-    Stage.EHLO: "set [smtp] ehlo_name to this host's public name (a FQDN)",
-    Stage.AUTH: "check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)",
+    Stage.CONNECT: "check {table} host and port",
+    Stage.TLS: "for a private CA set {table} ca_file, or tls_verify = false on a trusted network",
+    Stage.EHLO: "set {table} ehlo_name to this host's public name (a FQDN)",
+    Stage.AUTH: "check {table} username and password ({password})",
 }
 _FIXES_BY_REASON = {  # where the reason says more than the stage
-    REFUSES_US: "check [smtp] username/password",
+    REFUSES_US: "check {table} username and password ({password})",
     _EHLO_NAME: _FIXES[Stage.EHLO],
-    NO_AUTH_BEFORE_TLS: "set [smtp] starttls = true",
-    NO_AUTH: "leave [smtp] username empty if the relay needs no login, or check host and port"
+    NO_AUTH_BEFORE_TLS: "set {table} starttls = true",
+    NO_AUTH: "leave {table} username empty if the relay needs no login, or check host and port"
     " (the submission port 587 usually offers AUTH)",
 }
 
 
-def how_to_fix(stage: str, reason: str = "") -> str:
-    """The [smtp] setting to look at when the session failed at `stage` for `reason`
-    ("" when none)."""
-    return _FIXES_BY_REASON.get(reason) or _FIXES.get(stage, "")
+def how_to_fix(stage: str, reason: str = "", relay: str = "") -> str:
+    """The setting to look at when the session failed at `stage` for `reason` ("" when none):
+    in [smtp], or in the [[smtp.relays]] entry named `relay` when one is given."""
+    fix = _FIXES_BY_REASON.get(reason) or _FIXES.get(stage, "")
+    if not relay:
+        return fix.format(table="[smtp]", password="CAMPAIGN_SMTP_PASSWORD")
+    variable = f"CAMPAIGN_SMTP_RELAYS_{relay.upper().replace('-', '_')}_PASSWORD"
+    return fix.format(table=f'the [[smtp.relays]] entry "{relay}":', password=variable)
 
 
 @dataclass(frozen=True)

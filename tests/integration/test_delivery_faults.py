@@ -32,7 +32,7 @@ EMAILS = [f"c{i}@smb.example" for i in range(6)]
 
 
 def pause_line(db: Database, settings: Settings) -> str:
-    return describe_pause(current_pause(db), settings.timezone, DAY1)
+    return describe_pause(current_pause(db), settings, DAY1)
 
 
 def test_a_wrong_password_pauses_sending_and_the_fix_sends_everything_once(
@@ -193,7 +193,8 @@ def test_a_relay_that_wants_a_login_pauses_a_small_batch_and_fails_nobody(
         assert suppressed(db) == set()
         line = pause_line(db, no_login)
         assert "the relay refuses to relay for us (554 5.7.1" in line, line
-        assert "Client host rejected: Access denied); check [smtp] username/password" in line
+        fix = "check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)"
+        assert f"Client host rejected: Access denied); {fix}" in line
 
         fixed = point_at(settings, relay.port, username="ops", password="right")
         tick(db, fixed, DAY1 + timedelta(days=1, hours=1))

@@ -79,7 +79,7 @@ def test_a_helo_name_refused_at_rcpt_is_found_before_the_first_tick(
 
         launch_smb(db, localhost, ["a@smb.example", "b@smb.example"], tmp_path)
         tick(db, localhost, DAY1)
-        line = describe_pause(current_pause(db), localhost.timezone, DAY1)
+        line = describe_pause(current_pause(db), localhost, DAY1)
         assert "relay refused our EHLO name (504 5.5.2" in line and "set [smtp] ehlo_name" in line
 
         named = point_at(settings, relay.port, ehlo_name="mail.gitlab-demo.example")
@@ -106,7 +106,7 @@ def test_auth_offered_only_after_starttls_is_reported_as_that_with_its_fix(
 
         launch_smb(db, plain, ["a@smb.example"], tmp_path)
         tick(db, plain, DAY1)
-        line = describe_pause(current_pause(db), plain.timezone, DAY1)
+        line = describe_pause(current_pause(db), plain, DAY1)
         assert "the relay offers AUTH only after STARTTLS" in line and "530" not in line, line
 
         secured = point_at(settings, relay.port, username="ops", password="right",
@@ -124,7 +124,8 @@ def test_a_relay_that_refuses_to_relay_without_a_login_is_named(settings: Settin
         assert f"MAIL FROM:<{SENDER}>: 250 OK" in details(checks, "ok")
         assert details(checks, "error") == [
             "rcpt: the relay refuses to relay for us (554 5.7.1 <localhost[127.0.0.1]>: Client"
-            " host rejected: Access denied); check [smtp] username/password"
+            " host rejected: Access denied); check [smtp] username and password"
+            " (CAMPAIGN_SMTP_PASSWORD)"
         ]
         wrong = walk(point_at(settings, relay.port, username="ops", password="wrong"))
         assert details(wrong, "error")[0].startswith("auth: relay rejected login (535 5.7.8")

@@ -159,6 +159,12 @@ def test_with_every_relay_down_sending_pauses_with_one_line_and_a_fixed_one_send
             ", second relay unreachable (421 4.3.2 try later); see `campaign relay status`" in line
         )
         assert campaign_cli(down, "status", "--now", NOW).stdout.splitlines()[0] == line
+        first_line = next(s for s in relay_status(down) if s.startswith("relay first"))
+        assert first_line.endswith(
+            'check the [[smtp.relays]] entry "first": username and password'
+            " (CAMPAIGN_SMTP_RELAYS_FIRST_PASSWORD), or run `campaign relay resume first` once"
+            " fixed"
+        ), first_line
 
         fixed = with_relays(
             settings, first={**wrong, "password": "right"}, second={"port": second.port}

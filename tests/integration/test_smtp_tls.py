@@ -57,7 +57,7 @@ def test_a_certificate_from_an_unknown_ca_pauses_sending_until_ca_file_is_set(
         assert relay.received == []
         assert states(db) == {MessageState.QUEUED: len(EMAILS)}
         assert suppressed(db) == set()
-        line = describe_pause(current_pause(db), unverified.timezone, DAY1)
+        line = describe_pause(current_pause(db), unverified, DAY1)
         assert line.startswith("sending paused since 09:00"), line
         assert "CERTIFICATE_VERIFY_FAILED" in line, line
         assert line.endswith(

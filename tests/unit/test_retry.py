@@ -127,7 +127,13 @@ def test_a_refusal_that_names_us_before_anyone_was_accepted_is_a_relay_fault(
     assert (first.fault.reason, first.fault.lasting) == (reason, lasting)
     later = classify_reply(Stage.RCPT, code, text, first_in_session=False)
     assert later.fault is None or later.fault.reason == "relay refused a command"  # 5.5.x
-    assert how_to_fix("rcpt", REFUSES_US) == "check [smtp] username/password"
+    assert how_to_fix("rcpt", REFUSES_US) == (
+        "check [smtp] username and password (CAMPAIGN_SMTP_PASSWORD)"
+    )
+    assert how_to_fix("auth", "", "eu-west") == (
+        'check the [[smtp.relays]] entry "eu-west": username and password'
+        " (CAMPAIGN_SMTP_RELAYS_EU_WEST_PASSWORD)"
+    )
 
 
 def test_a_policy_refusal_of_the_first_recipient_that_names_them_is_theirs() -> None:
