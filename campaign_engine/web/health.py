@@ -1,7 +1,8 @@
 """`GET /healthz` (is this engine able to work?) and `GET /metrics` (Prometheus text format).
 
 /healthz: 200 when the database answers and sending is not paused, else 503; the body (JSON)
-says which, with the last tick this process ran. /metrics is read from the database at each
+says which, with the last tick this process ran. With several relays, some of them paused is
+"degraded" (still 200: mail goes through the others), each paused relay's line in the body. /metrics is read from the database at each
 scrape (messages by state, queue depth, tracking hits by kind, sends, the automatic brakes per
 campaign and sending domain) plus this process's tick duration histogram; no login (bind the server to a private address or filter it in the proxy).
 """
@@ -29,7 +30,13 @@ from campaign_engine.core.kinds import MessageState
 from campaign_engine.engine.tick_stats import TICK_STATS
 from campaign_engine.sending.brakes import BrakeState, brake_states
 from campaign_engine.sending.pace_store import paces
-from campaign_engine.sending.relay_state import pause_status, relay_statuses
+from campaign_engine.sending.relay_state import (
+    current_pauses,
+    describe_pause,
+    is_paused,
+    pause_status,
+    relay_statuses,
+)
 from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Event
@@ -167,9 +174,16 @@ def health_routes(db: Database, settings: Settings) -> list[Route]:
                 log.error("healthz: the database does not answer: %s", exc)
                 body["database"] = f"unreachable: {type(exc).__name__}"
                 return body
-            relay = pause_status(db, settings, datetime.now(UTC))
+            now = datetime.now(UTC)
+            relay = pause_status(db, settings, now)
             if relay.paused:
                 body["relay"] = relay.line
+            elif len(settings.relays) > 1:
+                down = [p for p in current_pauses(db) if is_paused(p, settings, now)]
+                if down:
+                    body["relays_paused"] = {
+                        p.relay: describe_pause(p, settings, now) for p in down
+                    }
             return body
 
         body = await anyio.to_thread.run_sync(check)
@@ -180,7 +194,7 @@ def health_routes(db: Database, settings: Settings) -> list[Route]:
             else None
         )
         healthy = body["database"] == "ok" and body["relay"] == "sending"
-        body["status"] = "ok" if healthy else "unhealthy"
+        body["status"] = "degraded" if "relays_paused" in body else "ok" if healthy else "unhealthy"
         return JSONResponse(body, status_code=200 if healthy else 503,
                             headers={"Cache-Control": "no-store"})  # fmt: skip
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from campaign_engine.sending import relay_state
+from campaign_engine.sending.smtp_replies import RelayFault
+from campaign_engine.web.app import create_app
 from tests.conftest import SmtpSink
+from tests.delivery_setup import with_relays
 from tests.helpers import tick
+from tests.web import serving
 from tests.webapp_fixtures import (
     WebApp,
     at,
@@ -46,3 +54,22 @@ def test_health_and_metrics_after_a_tick(web: WebApp, smtp_sink: SmtpSink) -> No
     assert found[("campaign_relay_down", (("relay", "main"),))] == 0  # the one [smtp] relay
     assert ("campaign_relay_sends", (("relay", "main"),)) in found  # the last 24 h: 2021 is not
     assert found[("campaign_tick_duration_seconds_count", ())] >= 1
+
+
+def test_one_paused_relay_of_two_is_degraded_not_down(web: WebApp, smtp_sink: SmtpSink) -> None:
+    settings = with_relays(
+        web.settings, first={"port": smtp_sink.port}, second={"port": smtp_sink.port}
+    )
+    fault = RelayFault("auth", "relay rejected login", "535 5.7.8 bad credentials", True, "second")
+    relay_state.record_fault(web.db, fault, settings, datetime.now(UTC))
+    with serving(create_app(settings, web.db, clock=web.clock)) as url, httpx.Client() as client:
+        health = client.get(f"{url}/healthz")
+    assert health.status_code == 200  # mail still goes out through the other relay
+    body = health.json()
+    assert body["status"] == "degraded" and body["relay"] == "sending"
+    assert list(body["relays_paused"]) == ["second"]
+    assert body["relays_paused"]["second"].endswith(
+        'check the [[smtp.relays]] entry "second": username and password'
+        " (CAMPAIGN_SMTP_RELAYS_SECOND_PASSWORD), or run `campaign relay resume second` once"
+        " fixed"
+    )
