@@ -3,6 +3,7 @@ engaged each contact has been."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from campaign_engine.sending.warmup import NO_LIMIT, Engagement, Ramp
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Enrollment, Event, Message
 
-__all__ = ["engagement", "first_send", "room_today", "warmup_line"]
+__all__ = ["WarmupDay", "engagement", "first_send", "room_today", "warmup_day", "warmup_line"]
 
 # Claimed or waiting: each may go out today, so each holds one of today's places.
 _PENDING = (MessageState.QUEUED, MessageState.SENDING, MessageState.RETRY)
@@ -43,19 +44,39 @@ def room_today(session: Session, ramp: Ramp, now: datetime) -> tuple[int, dateti
     return allowance - int(used), end
 
 
-def warmup_line(db: Database, ramp: Ramp | None, now: datetime) -> str | None:
-    """One line for `status`: the ramp's day, and how much of its allowance is taken."""
-    if ramp is None:
-        return None
+@dataclass(frozen=True)
+class WarmupDay:
+    """Where the ramp stands at a moment: its day, that day's allowance, and how much of it is
+    taken (sent today or waiting to go)."""
+
+    day: int
+    allowance: int
+    taken: int
+
+    @property
+    def over(self) -> bool:
+        return self.allowance >= NO_LIMIT
+
+
+def warmup_day(db: Database, ramp: Ramp, now: datetime) -> WarmupDay:
     with db.session() as session:
         room, _ = room_today(session, ramp, now)
         day = max(ramp.day_index(ramp.day_of(now), first_send(session, ramp)), 0)
     allowance = ramp.allowance(day)
-    if allowance >= NO_LIMIT:
+    return WarmupDay(day, allowance, allowance - room)
+
+
+def warmup_line(db: Database, ramp: Ramp | None, now: datetime) -> str | None:
+    """One line for `status`: the ramp's day, and how much of its allowance is taken."""
+    if ramp is None:
+        return None
+    today = warmup_day(db, ramp, now)
+    if today.over:
         return "Warm-up: the sending domain's ramp is over; nothing is held back"
     return (
-        f"Warm-up: day {day} of the sending domain's ramp: {allowance - room:,} of "
-        f"{allowance:,} campaign emails today (sent or waiting); tomorrow {ramp.allowance(day + 1):,}"
+        f"Warm-up: day {today.day} of the sending domain's ramp: {today.taken:,} of "
+        f"{today.allowance:,} campaign emails today (sent or waiting); tomorrow"
+        f" {ramp.allowance(today.day + 1):,}"
     )
 
 

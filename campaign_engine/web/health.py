@@ -37,6 +37,8 @@ from campaign_engine.sending.relay_state import (
     pause_status,
     relay_statuses,
 )
+from campaign_engine.sending.warmup import ramp_for
+from campaign_engine.sending.warmup_facts import warmup_day
 from campaign_engine.store import message_counts
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Event
@@ -110,6 +112,27 @@ class _DatabaseCollector(Collector):
         yield sends
         yield from _pacing_metrics(self.db, self.settings)
         yield from _brake_metrics(brakes)
+        yield from _warmup_metrics(self.db, self.settings, now)
+
+
+def _warmup_metrics(db: Database, settings: Settings, now: datetime) -> Iterator[Metric]:
+    """The sending domain's warm-up ramp today (nothing while no ramp is set or it is over)."""
+    ramp = ramp_for(settings)
+    today = warmup_day(db, ramp, now) if ramp is not None else None
+    if today is None or today.over:
+        return
+    yield GaugeMetricFamily(
+        "campaign_warmup_day", "Day of the sending domain's warm-up ramp (0: its first).",
+        value=today.day,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "campaign_warmup_allowance", "Campaign emails the warm-up ramp allows today.",
+        value=today.allowance,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "campaign_warmup_taken", "Of today's warm-up allowance: sent today or waiting to go.",
+        value=today.taken,
+    )  # fmt: skip
 
 
 def _pacing_metrics(db: Database, settings: Settings) -> Iterator[Metric]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from campaign_engine.core.config import WarmupSettings
 from campaign_engine.sending import relay_state
 from campaign_engine.sending.smtp_replies import RelayFault
 from campaign_engine.web.app import create_app
@@ -73,3 +75,16 @@ def test_one_paused_relay_of_two_is_degraded_not_down(web: WebApp, smtp_sink: Sm
         " (CAMPAIGN_SMTP_RELAYS_SECOND_PASSWORD), or run `campaign relay resume second` once"
         " fixed"
     )
+
+
+def test_metrics_show_where_the_warm_up_ramp_stands(web: WebApp) -> None:
+    started = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()  # the ramp's day 2
+    settings = dataclasses.replace(web.settings, warmup=WarmupSettings(4, 1.5, started))
+    with serving(create_app(settings, web.db, clock=web.clock)) as url, httpx.Client() as client:
+        found = samples(client.get(f"{url}/metrics").text)
+    assert found[("campaign_warmup_day", ())] == 2
+    assert found[("campaign_warmup_allowance", ())] == 9  # 4, 6, 9
+    assert found[("campaign_warmup_taken", ())] == 0  # nothing sent today or waiting
+
+    with serving(create_app(web.settings, web.db, clock=web.clock)) as url:
+        assert "campaign_warmup" not in httpx.get(f"{url}/metrics").text  # no ramp set
