@@ -2,10 +2,15 @@
 
 Each fault is a switch or a per-recipient rule, so a test says exactly which misbehaviour it
 wants: AUTH required (and a wrong password answered 535), 421 at connect, a reply forced at
-MAIL FROM or at RCPT for some or all recipients, a connection dropped at the DATA command
-(before the final dot) or after the final dot (the relay keeps the message but never answers),
-and slow replies; STARTTLS (required) or implicit TLS with a given certificate. `received` lists
-what the relay really took, recipient by recipient (`encrypted`: whether each came over TLS).
+MAIL FROM, at RCPT for some or all recipients or at DATA, a connection dropped at the DATA
+command (before the final dot) or after the final dot (the relay keeps the message but never
+answers), a session closed at its next MAIL FROM after some messages (an idle timeout), and slow
+replies; STARTTLS (required) or implicit TLS with a given certificate. `received` lists what the
+relay really took, recipient by recipient (`encrypted`: whether each came over TLS).
+
+It offers PIPELINING (RFC 2920) unless told not to, and `mail_groups` shows what the client did
+with it: the command lines that came in one read with each MAIL FROM (MAIL, RCPT and DATA when
+the client pipelines, MAIL alone when it goes step by step).
 
 Postfix's own restrictions, which it applies at RCPT TO (smtpd_delay_reject): `relay_after_auth`
 (smtpd_client_restrictions = permit_sasl_authenticated, reject: AUTH offered, not required, and
@@ -43,11 +48,14 @@ class FaultRelay:
     username: str = ""  # AUTH required when set
     password: str = ""
     greeting: str = ""  # e.g. "421 4.3.2 not now": said instead of 220, then the line is closed
+    pipelining: bool = True  # offer PIPELINING in the EHLO reply
     mail_reply: str = ""  # forced reply to every MAIL FROM, e.g. "553 5.7.1 sender rejected"
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # recipient -> forced reply
     rcpt_reply_all: str = ""  # forced reply to every RCPT TO (a block list)
+    data_reply: str = ""  # forced reply to a DATA that has a recipient, e.g. "451 4.3.0 later"
     drop_at_data: set[str] = field(default_factory=set)  # close at DATA: before the dot
     drop_after_dot: set[str] = field(default_factory=set)  # take it, then close without a reply
+    close_after: int = 0  # a session's MAIL FROM after this many is met by a closed connection
     delay: float = 0.0  # seconds before each RCPT reply
     smtputf8: bool = True
     relay_after_auth: bool = False  # Postfix: no login, every RCPT refused "Client host rejected"
@@ -61,6 +69,7 @@ class FaultRelay:
     _waiting: Counter[str] = field(default_factory=Counter)
     logins: Counter[str] = field(default_factory=Counter)  # "ok" / "failed"
     connections: int = 0
+    mail_groups: list[list[str]] = field(default_factory=list)  # lines read with each MAIL FROM
     encrypted: list[bool] = field(default_factory=list)  # per entry of `received`
 
     def arrived(self) -> Counter[str]:
@@ -68,6 +77,14 @@ class FaultRelay:
         return Counter(rcpt for rcpt, _ in self.received)
 
     # -- aiosmtpd handler hooks ------------------------------------------------------------
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, replies: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        if self.pipelining:
+            replies.insert(-1, "250-PIPELINING")  # before the last line ("250 HELP")
+        return replies
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -125,6 +142,13 @@ class FaultRelay:
 
 class _FaultySMTP(SMTP):
     relay: FaultRelay
+    mails = 0  # MAIL FROMs in this session
+
+    def data_received(self, data: bytes) -> None:
+        if data.startswith(b"MAIL FROM:"):  # a transaction's first write
+            lines = data.decode("utf-8", "replace").split("\r\n")
+            self.relay.mail_groups.append([line for line in lines if line])
+        super().data_received(data)
 
     async def _handle_client(self) -> None:
         self.relay.connections += 1
@@ -135,11 +159,22 @@ class _FaultySMTP(SMTP):
             return
         await super()._handle_client()
 
+    async def smtp_MAIL(self, arg: str) -> None:
+        self.mails += 1
+        if self.relay.close_after and self.mails > self.relay.close_after:
+            assert self.transport is not None
+            self.transport.close()  # the relay's idle timeout, just as the client speaks
+            return
+        await super().smtp_MAIL(arg)
+
     async def smtp_DATA(self, arg: str) -> None:
         assert self.envelope is not None
         if set(self.envelope.rcpt_tos) & self.relay.drop_at_data:
             assert self.transport is not None
             self.transport.close()  # before the 354: the content was never sent
+            return
+        if self.relay.data_reply and self.envelope.rcpt_tos:
+            await self.push(self.relay.data_reply)
             return
         await super().smtp_DATA(arg)
 

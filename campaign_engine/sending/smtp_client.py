@@ -1,9 +1,11 @@
-"""The SMTP transport: a pool of recycled aiosmtplib connections, every outcome classified.
+"""The SMTP transport: a pool of recycled SMTP connections, every outcome classified.
 
-Each session step is done by hand (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, the final
-dot) so every failure is known by its stage: a relay fault stops this delivery run at once and
-is reported (never held against a recipient), and a connection lost after the final dot is
-`uncertain` rather than retried into a duplicate.
+Each session step is done by hand (connect, EHLO, STARTTLS, AUTH through aiosmtplib; then MAIL,
+RCPT, DATA and the final dot over smtp_wire) so every failure is known by its stage: a relay
+fault stops this delivery run at once and is reported (never held against a recipient), and a
+connection lost after the final dot is `uncertain` rather than retried into a duplicate. Where
+the relay offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in one write and their three
+replies are judged in order, exactly as if each had been sent alone.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from campaign_engine.sending.smtp_replies import (
     classify_drop,
     classify_reply,
 )
+from campaign_engine.sending.smtp_wire import SmtpWire, WireDropped
 
 __all__ = [
     "Limiter",
@@ -45,7 +48,10 @@ __all__ = [
 
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DROPS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, TimeoutError)
+# The transaction's commands, each with the replies that let it go on.
+_ENVELOPE = ((Stage.MAIL, (250,)), (Stage.RCPT, (250, 251)), (Stage.DATA, (354,)))
 NO_SMTPUTF8 = "relay does not support SMTPUTF8"
 
 
@@ -88,7 +94,7 @@ class SessionFault(Exception):
 
 @dataclass
 class _Connection:
-    client: aiosmtplib.SMTP
+    wire: SmtpWire
     opened: float = field(default_factory=time.monotonic)
     sent: int = 0
     accepted: bool = False  # the relay accepted a recipient in this session
@@ -209,7 +215,7 @@ class SmtpTransport:
     async def __aexit__(self, *exc_info: object) -> None:
         idle, self._idle = self._idle, []
         for connection in idle:
-            await _quit(connection.client)
+            await connection.wire.quit()
 
     async def deliver(
         self,
@@ -264,7 +270,6 @@ class SmtpTransport:
             try:
                 verdict = await _transaction(connection, delivery)
             except _IdleDrop as exc:
-                connection.client.close()
                 connection = None
                 if fresh:  # a new connection that is gone at once: the relay's fault
                     return _outcome(delivery, classify_drop(Stage.MAIL, str(exc))), None
@@ -275,15 +280,19 @@ class SmtpTransport:
     async def _open(self) -> _Connection:
         while self._idle:
             connection = self._idle.pop()
-            if connection.client.is_connected and not self._worn(connection):
+            if connection.wire.is_connected and not self._worn(connection):
                 return connection
-            await _quit(connection.client)
+            await connection.wire.quit()
         async with self._opening:  # one new session at a time: one failed login, not one each
             if self._fault is not None:
                 raise SessionFault(
                     Verdict(AttemptResult.NOT_ATTEMPTED, str(self._fault), self._fault)
                 )
-            return _Connection(await open_session(self.settings, self.ehlo_name))
+            client = await open_session(self.settings, self.ehlo_name)
+            try:
+                return _Connection(SmtpWire(client, self.settings.timeout))
+            except WireDropped as exc:  # gone between AUTH and the first transaction
+                raise SessionFault(classify_drop(Stage.MAIL, str(exc))) from exc
 
     def _worn(self, connection: _Connection) -> bool:
         age = time.monotonic() - connection.opened
@@ -294,69 +303,91 @@ class SmtpTransport:
 
     async def _after(self, connection: _Connection, verdict: Verdict) -> _Connection | None:
         """Keep, reset or close the connection after a transaction."""
-        client = connection.client
+        wire = connection.wire
         connection.sent += 1
-        if not client.is_connected or verdict.fault is not None:
-            client.close()
+        if not wire.is_connected or verdict.fault is not None:
+            wire.close()
             return None
         if verdict.result != AttemptResult.DELIVERED:
             try:
-                await client.rset()
-            except (*_DROPS, aiosmtplib.SMTPException):
-                client.close()
+                reset = (await wire.command(b"RSET\r\n")).code == 250
+            except WireDropped:
+                reset = False
+            if not reset:
+                wire.close()
                 return None
         if self._worn(connection):
-            await _quit(client)
+            await wire.quit()
             return None
         return connection
 
 
 async def _transaction(connection: _Connection, delivery: Delivery) -> Verdict:
-    """MAIL, RCPT, DATA and the content for one delivery; each failure judged by its stage."""
-    client = connection.client
-    encoding, options = "ascii", []
+    """MAIL, RCPT and DATA (in one write where the relay offers PIPELINING), then the content;
+    each failure judged by its stage."""
+    wire = connection.wire
+    encoding, options = "ascii", b""
     if delivery.smtputf8:
-        if not client.supports_extension("smtputf8"):
+        if not wire.smtputf8:
             return Verdict(AttemptResult.PERMANENT, NO_SMTPUTF8)
-        encoding, options = "utf-8", ["SMTPUTF8"]
+        encoding, options = "utf-8", b" SMTPUTF8"
+    commands = _envelope(delivery, encoding, options)
     stage = Stage.MAIL
     try:
-        await client.mail(delivery.sender, options=options, encoding=encoding)
-        stage = Stage.RCPT
-        await client.rcpt(delivery.recipient, encoding=encoding)
-        connection.accepted = True
-        stage = Stage.DATA
-        reply = await client.execute_command(b"DATA")
-        if reply.code != 354:
-            return classify_reply(stage, reply.code, reply.message)
+        if wire.pipelining:
+            wire.send(b"".join(commands))
+        for index, (stage, accepted) in enumerate(_ENVELOPE):
+            if not wire.pipelining:
+                wire.send(commands[index])
+            reply = await wire.reply()
+            if reply.code not in accepted:
+                if wire.pipelining:
+                    await _rest_of_group(wire, len(_ENVELOPE) - 1 - index)
+                return classify_reply(stage, reply.code, reply.message, not connection.accepted)
+            if stage == Stage.RCPT:
+                connection.accepted = True
         stage = Stage.AFTER_DOT
-        reply = await _content(client, delivery.raw)
+        wire.send(_content(delivery.raw))
+        reply = await wire.reply()
         return classify_reply(stage, reply.code, reply.message)
-    except aiosmtplib.SMTPResponseException as exc:
-        return classify_reply(stage, exc.code, exc.message, not connection.accepted)
-    except (*_DROPS, aiosmtplib.SMTPException) as exc:
-        client.close()
+    except WireDropped as exc:
+        wire.close()
         if stage == Stage.MAIL:
-            raise _IdleDrop(str(exc) or type(exc).__name__) from exc
-        return classify_drop(stage, str(exc) or type(exc).__name__)
+            raise _IdleDrop(str(exc)) from exc
+        return classify_drop(stage, str(exc))
 
 
-async def _content(client: aiosmtplib.SMTP, raw: bytes) -> aiosmtplib.SMTPResponse:
-    """Write the dot-stuffed content and the final dot, and read the relay's verdict.
+def _envelope(delivery: Delivery, encoding: str, options: bytes) -> tuple[bytes, bytes, bytes]:
+    """The MAIL, RCPT and DATA command lines of one delivery."""
+    if _CONTROL.search(delivery.sender) or _CONTROL.search(delivery.recipient):
+        raise ValueError("Command arg contains a prohibited control character")
+    sender, recipient = delivery.sender.encode(encoding), delivery.recipient.encode(encoding)
+    return b"MAIL FROM:<%s>%s\r\n" % (sender, options), b"RCPT TO:<%s>\r\n" % recipient, b"DATA\r\n"
 
-    aiosmtplib's data() does DATA and the content in one call, which hides whether a lost
-    connection happened before the final dot (safe to retry) or after it (the relay may have
-    the message): so the content goes out here, after our own DATA command.
+
+async def _rest_of_group(wire: SmtpWire, left: int) -> None:
+    """After a refusal in a pipelined group, read the `left` replies still due for it (a DATA
+    after a refused MAIL or RCPT is answered 503 or 554). A relay that says 354 to that DATA
+    all the same gets the connection closed before any content: nothing is delivered."""
+    try:
+        for _ in range(left):
+            if (await wire.reply()).code == 354:
+                wire.close()
+    except WireDropped:
+        wire.close()
+
+
+def _content(raw: bytes) -> bytes:
+    """The dot-stuffed content and the final dot.
+
+    Our own, not aiosmtplib's data(): that does DATA and the content in one call, which hides
+    whether a lost connection happened before the final dot (safe to retry) or after it (the
+    relay may have the message).
     """
-    protocol = client.protocol
-    if protocol is None:
-        raise aiosmtplib.SMTPServerDisconnected("connection lost before the content")
     content = _dot_stuffed(raw)
     if not content.endswith(b"\r\n"):
         content += b"\r\n"
-    protocol._response_pending = True  # what execute_data_command sets before each write
-    protocol.write(content + b".\r\n")
-    return await protocol.read_response(timeout=client.timeout)
+    return content + b".\r\n"
 
 
 def _dot_stuffed(raw: bytes) -> bytes:
@@ -377,10 +408,3 @@ async def _nobody(key: int) -> None:
 
 def _outcome(delivery: Delivery, verdict: Verdict) -> Outcome:
     return Outcome(delivery.key, verdict.result, verdict.detail, verdict.fault)
-
-
-async def _quit(client: aiosmtplib.SMTP) -> None:
-    try:
-        await client.quit()
-    except (*_DROPS, aiosmtplib.SMTPException):
-        client.close()

@@ -2,6 +2,8 @@
 
 Each test runs a small SMB campaign against tests/faultrelay.py and checks what a user would
 notice: what arrived at the relay, the message states, the suppression list, the pause line.
+The faults at each stage of a transaction are met both ways the client talks to a relay: with
+MAIL, RCPT and DATA in one write (the relay offers PIPELINING) and one command at a time.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from campaign_engine.core.config import Settings
@@ -29,6 +32,12 @@ from tests.faultrelay import fault_relay
 from tests.helpers import tick
 
 EMAILS = [f"c{i}@smb.example" for i in range(6)]
+
+
+@pytest.fixture(params=[True, False], ids=["pipelined", "stepwise"])
+def pipelining(request: pytest.FixtureRequest) -> bool:
+    """Whether the relay offers PIPELINING (RFC 2920)."""
+    return bool(request.param)
 
 
 def pause_line(db: Database, settings: Settings) -> str:
@@ -67,9 +76,11 @@ def test_a_wrong_password_pauses_sending_and_the_fix_sends_everything_once(
 
 
 def test_a_sender_refused_at_mail_from_pauses_with_backoff_and_resumes_by_itself(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
-    with fault_relay(mail_reply="553 5.1.8 sender domain has no MX") as relay:
+    with fault_relay(
+        mail_reply="553 5.1.8 sender domain has no MX", pipelining=pipelining
+    ) as relay:
         settings = point_at(settings, relay.port)
         launch_smb(db, settings, EMAILS, tmp_path)
         tick(db, settings, DAY1)
@@ -86,9 +97,9 @@ def test_a_sender_refused_at_mail_from_pauses_with_backoff_and_resumes_by_itself
 
 
 def test_a_policy_refusal_at_mail_from_waits_for_the_operator(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
-    with fault_relay(mail_reply="550 5.7.1 sender not authorised") as relay:
+    with fault_relay(mail_reply="550 5.7.1 sender not authorised", pipelining=pipelining) as relay:
         settings = point_at(settings, relay.port)
         launch_smb(db, settings, EMAILS, tmp_path)
         tick(db, settings, DAY1)
@@ -114,7 +125,7 @@ def test_a_relay_that_is_down_or_says_421_loses_nobody(
 
 
 def test_recipient_replies_bounce_fail_or_retry_by_their_enhanced_code(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
     gone, unknown, policy, busy, fine = (f"{n}@smb.example" for n in "abcde")
     replies = {
@@ -123,7 +134,7 @@ def test_recipient_replies_bounce_fail_or_retry_by_their_enhanced_code(
         policy: "550 5.7.1 message refused as spam",
         busy: "452 4.2.2 mailbox full, try later",
     }
-    with fault_relay(rcpt_replies=dict(replies)) as relay:
+    with fault_relay(rcpt_replies=dict(replies), pipelining=pipelining) as relay:
         settings = point_at(settings, relay.port)
         launch_smb(db, settings, [gone, unknown, policy, busy, fine], tmp_path)
         tick(db, settings, DAY1)
@@ -161,13 +172,15 @@ def test_a_4xx_is_retried_for_days_then_given_up_and_the_contact_waits(
 
 
 def test_many_recipients_refused_with_one_57x_code_is_a_block_list_not_their_fault(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
     # Slow replies and 120 recipients: the outcomes are committed in many small groups while
     # the batch runs, and the run of refusals is judged across them.
     emails = [f"b{i}@smb.example" for i in range(120)]
     with fault_relay(
-        rcpt_reply_all="554 5.7.1 client host blocked using zen.spamhaus.org", delay=0.01
+        rcpt_reply_all="554 5.7.1 client host blocked using zen.spamhaus.org",
+        delay=0.01,
+        pipelining=pipelining,
     ) as relay:
         settings = point_at(settings, relay.port)
         launch_smb(db, settings, emails, tmp_path)
@@ -178,10 +191,12 @@ def test_many_recipients_refused_with_one_57x_code_is_a_block_list_not_their_fau
 
 
 def test_a_relay_that_wants_a_login_pauses_a_small_batch_and_fails_nobody(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
     emails = [f"s{i}@smb.example" for i in range(7)]  # fewer than a block list's run of 10
-    with fault_relay(username="ops", password="right", relay_after_auth=True) as relay:
+    with fault_relay(
+        username="ops", password="right", relay_after_auth=True, pipelining=pipelining
+    ) as relay:
         no_login = point_at(settings, relay.port)  # [smtp] username left empty
         launch_smb(db, no_login, emails, tmp_path)
         tick(db, no_login, DAY1)
@@ -203,11 +218,11 @@ def test_a_relay_that_wants_a_login_pauses_a_small_batch_and_fails_nobody(
 
 
 def test_a_refusal_naming_us_after_the_relay_accepted_someone_is_that_message_only(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
     first, refused = "a1@smb.example", "a2@smb.example"
     denied = "554 5.7.1 <a2@smb.example>: Relay access denied"
-    with fault_relay(rcpt_replies={refused: denied}) as relay:
+    with fault_relay(rcpt_replies={refused: denied}, pipelining=pipelining) as relay:
         settings = point_at(settings, relay.port, concurrency=1)  # one session, in id order
         launch_smb(db, settings, [first, refused], tmp_path)
         tick(db, settings, DAY1)
@@ -217,10 +232,10 @@ def test_a_refusal_naming_us_after_the_relay_accepted_someone_is_that_message_on
 
 
 def test_a_drop_before_the_final_dot_is_retried_and_after_it_is_uncertain(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
     before, after = "before@smb.example", "after@smb.example"
-    with fault_relay(drop_at_data={before}, drop_after_dot={after}) as relay:
+    with fault_relay(drop_at_data={before}, drop_after_dot={after}, pipelining=pipelining) as relay:
         settings = point_at(settings, relay.port)
         launch_smb(db, settings, [before, after, *EMAILS[:2]], tmp_path)
         tick(db, settings, DAY1)
@@ -252,10 +267,10 @@ def test_international_addresses_go_as_a_labels_or_with_smtputf8(
 
 
 def test_without_smtputf8_only_the_non_ascii_mailbox_fails(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
     emails = ["josé@smb.example", "idn@bücher.example", "plain@smb.example"]
-    with fault_relay(smtputf8=False) as relay:
+    with fault_relay(smtputf8=False, pipelining=pipelining) as relay:
         settings = point_at(settings, relay.port)
         launch_smb(db, settings, emails, tmp_path)
         tick(db, settings, DAY1)
@@ -266,11 +281,89 @@ def test_without_smtputf8_only_the_non_ascii_mailbox_fails(
 
 
 def test_pooled_connections_are_recycled_after_max_messages(
-    settings: Settings, db: Database, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
-    with fault_relay() as relay:
+    with fault_relay(pipelining=pipelining) as relay:
         settings = point_at(settings, relay.port, concurrency=1, max_messages_per_connection=2)
         launch_smb(db, settings, EMAILS, tmp_path)
         tick(db, settings, DAY1)
         assert sorted(relay.arrived()) == sorted(EMAILS)
         assert relay.connections == len(EMAILS) // 2 + 1  # the +1: the controller's own probe
+
+
+def test_mail_rcpt_and_data_go_in_one_write_where_the_relay_offers_pipelining(
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
+) -> None:
+    with fault_relay(pipelining=pipelining) as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        assert relay.arrived() == dict.fromkeys(EMAILS, 1)
+        assert states(db) == {MessageState.SENT: len(EMAILS)}
+        assert len(relay.mail_groups) == len(EMAILS)
+        assert all(group[0].startswith("MAIL FROM:<") for group in relay.mail_groups)
+        with_mail = sorted(group[1:] for group in relay.mail_groups)
+        if pipelining:
+            assert with_mail == [[f"RCPT TO:<{email}>", "DATA"] for email in EMAILS]
+        else:
+            assert with_mail == [[]] * len(EMAILS)
+
+
+def test_a_refused_recipient_leaves_the_session_in_step_for_the_next_message(
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
+) -> None:
+    # Pipelined, the relay still answers the DATA sent after the refused RCPT (503): that reply
+    # is read, no content goes out, and the same connection carries the next messages.
+    refused = "gone@smb.example"
+    with fault_relay(
+        rcpt_replies={refused: "550 5.1.1 no such mailbox"}, pipelining=pipelining
+    ) as relay:
+        settings = point_at(settings, relay.port, concurrency=1)  # one session, in id order
+        launch_smb(db, settings, [EMAILS[0], refused, *EMAILS[1:3]], tmp_path)
+        tick(db, settings, DAY1)
+        assert state_of(db, refused).state == MessageState.BOUNCED
+        assert suppressed(db) == {refused}
+        assert relay.arrived() == dict.fromkeys(EMAILS[:3], 1)
+        assert relay.connections == 2  # the controller's own probe, and one session for all
+
+
+@pytest.mark.parametrize(
+    ("reply", "state"),
+    [("451 4.3.0 try again later", MessageState.RETRY), ("554 5.7.1 refused", MessageState.FAILED)],
+)
+def test_a_refusal_of_data_decides_that_message_only(
+    settings: Settings,
+    db: Database,
+    tmp_path: Path,
+    pipelining: bool,
+    reply: str,
+    state: MessageState,
+) -> None:
+    with fault_relay(data_reply=reply, pipelining=pipelining) as relay:
+        settings = point_at(settings, relay.port)
+        launch_smb(db, settings, EMAILS[:3], tmp_path)
+        tick(db, settings, DAY1)
+        assert states(db) == {state: 3}
+        assert relay.received == []
+        assert suppressed(db) == set()
+        assert current_pause(db) is None
+
+        relay.data_reply = ""
+        tick(db, settings, DAY1 + timedelta(hours=1))
+        retried = state == MessageState.RETRY
+        assert relay.arrived() == (dict.fromkeys(EMAILS[:3], 1) if retried else {})
+
+
+def test_a_pooled_connection_the_relay_closed_is_replaced_and_costs_nobody_anything(
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
+) -> None:
+    with fault_relay(close_after=2, pipelining=pipelining) as relay:
+        settings = point_at(settings, relay.port, concurrency=1)
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        assert relay.arrived() == dict.fromkeys(EMAILS, 1)
+        assert states(db) == {MessageState.SENT: len(EMAILS)}
+        with db.session() as session:
+            assert {m.attempts for m in session.exec(select(Message)).all()} == {1}
+        assert relay.connections == 1 + 3  # the probe, then a session per two messages
+        assert current_pause(db) is None

@@ -1,5 +1,6 @@
 """A randomly faulty SMTP server: drops, 4xx, 5xx and stalls. Every message ends settled: none lost,
-none twice. (tests/faultrelay.py injects each fault on purpose; this one mixes them at random.)"""
+none twice, whether the client pipelines MAIL, RCPT and DATA or not. (tests/faultrelay.py
+injects each fault on purpose; this one mixes them at random.)"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlmodel import select
 
@@ -31,6 +33,15 @@ class FaultySink(SmtpSink):
 
     rng = random.Random(20210427)
     faults: Counter[str]
+    pipelining = False
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, replies: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            replies.insert(-1, "250-PIPELINING")
+        return replies
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -61,11 +72,13 @@ class FaultySink(SmtpSink):
         return await super().handle_DATA(server, session, envelope)
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
 def test_every_message_ends_sent_or_bounced_never_lost_never_twice(
-    settings: Settings, db: Database, smtp_sink: SmtpSink, tmp_path: Path
+    settings: Settings, db: Database, smtp_sink: SmtpSink, tmp_path: Path, pipelining: bool
 ) -> None:
     smtp_sink.__class__ = FaultySink
     smtp_sink.faults = Counter()  # type: ignore[attr-defined]
+    smtp_sink.pipelining = pipelining  # type: ignore[attr-defined]
     text = settings.config_path.read_text()
     text = text.replace("retry_base_seconds = 600", "retry_base_seconds = 60")
     text = text.replace("give_up_after_hours = 1", "give_up_after_hours = 48")
