@@ -80,6 +80,12 @@ class RecentLinks:
             seen.latest[target] = at
         return sum(1 for last in seen.latest.values() if at - last <= self.span)
 
+    def has(self, message_id: int, target: Target, at: datetime) -> bool:
+        """Whether the message's target was hit within the span before `at` (already added)."""
+        seen = self._seen.get(message_id)
+        last = seen.latest.get(target) if seen is not None else None
+        return last is not None and at - last <= self.span
+
     def window_start(self, message_id: int, at: datetime) -> datetime:
         """The earliest hit of the message still inside the window ending at `at`."""
         seen = self._seen.get(message_id)

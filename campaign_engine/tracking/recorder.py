@@ -143,20 +143,30 @@ class EventRecorder:
             infos = await anyio.to_thread.run_sync(self._load_many, unknown)
         rows: list[dict[str, object]] = []
         retro: list[tuple[int, datetime, datetime]] = []  # message, window start, end
-        bursts: dict[int, tuple[int, datetime]] = {}  # message: links, last link hit at
+        latest: dict[int, tuple[int, datetime]] = {}  # message: links, last link hit at
+        fresh: set[int] = set()  # messages given a link target new to this process's window
         for hit in batch:
             info = infos.get(hit.message_id) or self._cache.get(hit.message_id)
             if info is None:
                 log.warning("tracking hit for unknown message %d ignored", hit.message_id)
                 self.dropped += 1
                 continue
+            link = hit.kind in _LINK_KINDS
+            if link and not self._recent.has(hit.message_id, hit.target, hit.at):
+                fresh.add(hit.message_id)
             verdict = self._classify(hit, info)
             if verdict.reason == "all_links":
                 start = self._recent.window_start(hit.message_id, hit.at)
                 retro.append((hit.message_id, start, hit.at))
-            elif hit.kind in _LINK_KINDS and info.links_total >= 2:
-                bursts[hit.message_id] = (info.links_total, hit.at)
+            elif link and info.links_total >= 2:
+                latest[hit.message_id] = (info.links_total, hit.at)
             rows.append(_row(hit, info, verdict))
+        # The database is asked only about messages given a target new to this process's
+        # window. A repeat (its target hit here at t0, within the span) completes no burst
+        # first: a window it completes holds t0 too, or the window from t0 held every target
+        # already. (A repeat through another process than the one that saw the burst is not
+        # flagged after the fact.)
+        bursts = {message_id: latest[message_id] for message_id in fresh & latest.keys()}
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 await anyio.to_thread.run_sync(self._insert, rows, retro, bursts)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -273,6 +274,38 @@ def test_the_burst_rule_holds_across_server_processes(
         ("contact_page", False, "all_links"),
         ("unsubscribe_page", False, "all_links"),
     ]
+
+
+def test_the_database_is_asked_about_bursts_only_for_a_link_new_in_the_window(
+    base: str, http: httpx.Client, db: Database, sent: SmtpSink, clock: Clock
+) -> None:
+    """A person clicking the same offer again and again costs one burst check, not one per
+    click: only a link the message had not had within the span can complete a burst."""
+    checks: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().startswith("SELECT DISTINCT event.message_id"):
+            checks.append(statement)
+
+    ada = links(sent.to(ADA)[0], base)
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for index in range(5):
+            clock.now = at(4, 27, 11) + timedelta(milliseconds=200 * index)
+            assert http.get(ada["click"]).status_code == 302
+            wait_for_events(db, index + 1)
+        assert len(checks) == 1
+        clock.now = at(4, 27, 11, 0, 1)
+        assert http.get(ada["contact"]).status_code == 200  # a new link: checked
+        wait_for_events(db, 6)
+        assert len(checks) == 2
+        clock.now = at(4, 27, 11, 0, 5)  # the span has passed: the offer is new again
+        assert http.get(ada["click"]).status_code == 302
+        wait_for_events(db, 7)
+        assert len(checks) == 3
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert all(e.is_human for e in events(db))
 
 
 def test_serve_with_two_worker_processes_stores_every_hit_and_flags_bursts(

@@ -44,6 +44,16 @@ def test_recent_links_counts_distinct_targets_within_the_span() -> None:
     assert recent.add(1, ("unsubscribe_page", None), T0 + timedelta(seconds=10)) == 1
 
 
+def test_recent_links_knows_a_target_hit_within_the_span() -> None:
+    recent = RecentLinks(timedelta(seconds=2))
+    assert not recent.has(1, ("click", 0), T0)
+    recent.add(1, ("click", 0), T0)
+    assert recent.has(1, ("click", 0), T0 + timedelta(seconds=2))
+    assert not recent.has(1, ("click", 0), T0 + timedelta(seconds=2.001))  # the span has passed
+    assert not recent.has(1, ("click", 1), T0)  # another link
+    assert not recent.has(2, ("click", 0), T0)  # another message
+
+
 class _EveryHit:
     """The window by definition: every hit kept, each count a scan (pruned like RecentLinks)."""
 
