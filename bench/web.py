@@ -89,13 +89,17 @@ def build(settings: Settings, contacts: int, messages: int, now: datetime) -> No
         # every tenth enrollment is still queued; rep accounts' emails were sent by the rep.
         sql(conn, "INSERT INTO message (enrollment_id, campaign_id, contact_id, step, origin, "
             "state, recipient, subject, message_id_header, attempts, sent_at, due_at, "
-            "next_attempt_at, created_at) SELECT e.id, e.campaign_id, e.contact_id, s, "
+            "next_attempt_at, created_at, segment, title, rep_id, zone) "
+            "SELECT e.id, e.campaign_id, e.contact_id, s, "
             "CASE WHEN a.segment = 'SMB' THEN 'automated' ELSE 'rep' END, "
             "CASE WHEN e.id % 10 = 0 AND s = 3 THEN 'queued' ELSE 'sent' END, "
             "ct.email, 'Subject ' || s, '<' || e.id || '.' || s || '@v>', 1, "
             "CASE WHEN e.id % 10 = 0 AND s = 3 THEN NULL ELSE "
             ":now - (4 - s) * interval '7 days' + (e.id % 86400) * interval '1 second' END, "
-            ":now, :now, :now FROM enrollment e JOIN contact ct ON ct.id = e.contact_id "
+            ":now, :now, :now, a.segment, ct.title, a.rep_id, "
+            "COALESCE(NULLIF(e.timezone, ''), "
+            "(SELECT timezone FROM campaign WHERE id = e.campaign_id)) "
+            "FROM enrollment e JOIN contact ct ON ct.id = e.contact_id "
             "JOIN account a ON a.id = ct.account_id CROSS JOIN generate_series(1, 3) s "
             "WHERE s <= :base + CASE WHEN e.id % 1000 < :extra THEN 1 ELSE 0 END",
             now=now, base=int(per_enrollment),

@@ -89,16 +89,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def assert_counters_agree(url: str) -> None:
-    """Every test ends with the message counters equal to a full recount, whatever it did."""
+    """Every test ends with the message counters (and the enrolments' emailed flags) equal to a
+    full recount, whatever it did."""
     db = Database(url, migrate=False)
     try:
         if not sa.inspect(db.engine).has_table("message_count"):
             return
         with db.engine.connect() as connection:
             found = message_counts.differences(connection)
+            wrong = message_counts.emailed_differences(connection)
     finally:
         db.dispose()
     assert found == [], f"message counters differ from a recount: {found}"
+    assert wrong == [], f"enrolments' emailed flags differ from their messages: {wrong}"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, or_, select
 
 from campaign_engine.core.errors import NotFound
+from campaign_engine.store import message_counts
 from campaign_engine.store.compliance_tables import ConsentRecord, HashedSuppression, email_hash
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboundReview
@@ -131,11 +132,15 @@ def forget_person(db: Database, email: str, now: datetime) -> ForgetReport:
 
 def _erase_activity(session: Session, contact: Contact) -> tuple[int, int]:
     connection = session.connection()
-    messages = connection.execute(
-        sa.update(_MESSAGES)
-        .where(_MESSAGES.c.contact_id == contact.id)
-        .values(recipient="", subject="", error=None)
-    ).rowcount
+    # the title written on each email for the report goes too (its emails count as untitled)
+    messages = message_counts.change_states(
+        session,
+        _MESSAGES.c.contact_id == contact.id,
+        recipient="",
+        subject="",
+        error=None,
+        title="",
+    )
     events = connection.execute(
         sa.update(_EVENTS)
         .where(_EVENTS.c.contact_id == contact.id)

@@ -57,23 +57,33 @@ def db_check_counters(
         bool, typer.Option("--fix", help="Make the counters the recount (they were wrong).")
     ] = False,
 ) -> None:
-    """Compare the messages counted per campaign, step and state (what `campaign status`, the
-    report and the dashboard read) with a full recount; exit 1 naming each difference."""
+    """Compare the messages counted per campaign, step, state and report slice, and each
+    enrolment's emailed flag (what `campaign status`, the report and the dashboard read), with a
+    full recount; exit 1 naming each difference."""
     c = context_of(ctx)
     with c.existing_db.engine.begin() as connection:
         found = message_counts.differences(connection)
         names = dict(connection.execute(sa.select(_CAMPAIGNS.c.id, _CAMPAIGNS.c.name)).all())
         for d in found:
+            campaign_id, step, state, origin, segment, title, rep_id, day = d.key
             out.print(
-                f"campaign {names.get(d.campaign_id, d.campaign_id)} step {d.step} {d.state}:"
-                f" counter {d.kept}, recount {d.counted}"
+                f"campaign {names.get(campaign_id, campaign_id)} step {step} {state}"
+                f" ({origin}, segment {segment!r}, title {title!r}, rep {rep_id or 'none'},"
+                f" sent on {day or 'no day'}): counter {d.kept}, recount {d.counted}"
             )
-        if not found:
+        wrong = message_counts.emailed_differences(connection)
+        for enrollment_id, flag in wrong:
+            out.print(
+                f"enrolment {enrollment_id}: emailed {'yes' if flag else 'no'},"
+                f" its messages say {'no' if flag else 'yes'}"
+            )
+        differ = len(found) + len(wrong)
+        if not differ:
             out.print("message counters agree with a full recount")
             return
         if fix:
             message_counts.rebuild(connection)
-            out.print(f"{len(found)} counter(s) rebuilt from the recount")
+            out.print(f"{differ} counter(s) rebuilt from the recount")
             return
-    out.print(f"{len(found)} counter(s) differ: `campaign db check-counters --fix` rebuilds them")
+    out.print(f"{differ} counter(s) differ: `campaign db check-counters --fix` rebuilds them")
     raise typer.Exit(1)

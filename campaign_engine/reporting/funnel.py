@@ -19,6 +19,9 @@ Definitions (the README's "Reports" section says the same for ops):
 - *excluded*: for a campaign or segment, enrolled contacts under an active exclusion; for a step,
   that step's messages skipped because of an exclusion.
 - Events without a message (not tied to an email) are not attributed to any campaign.
+- An email and its events count in the group (segment, title, rep) its contact had when it was
+  queued, written on the message; enrolled, excluded, touched and SAO contacts in the group they
+  have now. Groups are disjoint sets of contacts as long as nobody changed group mid-campaign.
 - Sales stages: *touched* contacts got at least one email of the campaign (state `sent`);
   *sao* counts those whose opportunity reached stage 1 (Discovery) or beyond (not Lost) on or
   after their first email; average days per stage come from their stage history (a stage's
@@ -101,7 +104,9 @@ def _campaign(counts: ReportCounts, campaign: CampaignRow) -> CampaignReport:
         figures = _figures(enrolled, 0, of_step, by_step.get(step.number, Engagement()))
         figures.excluded = of_step[MessageOutcome.EXCLUDED]
         steps.append(StepReport(step.number, step.subject, step.day, figures))
-    groups = {a.group for a in audience}
+    # A group may have sent mail and no enrolled contact left (the contacts' title, segment or
+    # rep changed since: messages are counted as they were sent).
+    groups = {a.group for a in audience} | {o.group for o in outcomes} | set(engaged)
     present = {g.segment for g in groups}
     segments = [
         SegmentReport(name, slice_of({g for g in groups if g.segment == name}))
@@ -283,7 +288,9 @@ def _reps(
         return rep.email if rep else ""
 
     rows = []
-    for rep_id in sorted(contacts, key=lambda r: (r is None, email(r))):
+    # reps with enrolled contacts, and those whose contacts had mail or asked before moving on
+    shown = set(contacts) | {r for r, n in (drafts + requests).items() if n}
+    for rep_id in sorted(shown, key=lambda r: (r is None, email(r))):
         rep = reps.get(rep_id) if rep_id is not None else None
         rows.append(
             RepFigures(

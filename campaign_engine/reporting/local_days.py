@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import MessageState
-from campaign_engine.store.models import Campaign, Enrollment, Message
-from campaign_engine.store.sql_dates import local_date
+from campaign_engine.store import message_counts
+from campaign_engine.store.models import Enrollment
 
 __all__ = ["late_joiner_counts", "sends_per_local_day"]
 
@@ -16,26 +18,14 @@ _SENT = (MessageState.SENT, MessageState.BOUNCED)
 
 def sends_per_local_day(session: Session, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
     """Messages handed to the relay per local day of their recipients, per campaign (campaign id
-    -> YYYY-MM-DD -> sends), counted in SQL in each enrolment's zone (the campaign's when it has
-    none), in one pass over the campaigns' messages."""
-    zone = sa.func.coalesce(sa.func.nullif(Enrollment.timezone, ""), Campaign.timezone)
-    day = local_date(Message.sent_at, zone)
-    rows = session.execute(
-        sa.select(col(Message.campaign_id), day, sa.func.count())
-        .join(Enrollment, col(Enrollment.id) == Message.enrollment_id)
-        .join(Campaign, col(Campaign.id) == Message.campaign_id)
-        .where(
-            col(Message.campaign_id).in_(campaign_ids),
-            col(Message.state).in_(_SENT),
-            col(Message.sent_at).is_not(None),
-        )
-        .group_by(col(Message.campaign_id), day)
-        .order_by(day)
-    )
-    counted: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
-    for campaign_id, local, n in rows:
-        counted[campaign_id][local.isoformat()] = n
-    return counted
+    -> YYYY-MM-DD -> sends, in day order), from the message counters: each message's day is
+    counted in its contact's zone when it was queued (the campaign's when it had none)."""
+    counted: dict[int, Counter[str]] = {campaign_id: Counter() for campaign_id in campaign_ids}
+    kept = message_counts.kept_slices(session.connection(), campaign_ids, _SENT)
+    for (campaign_id, *_, day), n in kept.items():
+        if day:
+            counted[campaign_id][day] += n
+    return {campaign_id: dict(sorted(days.items())) for campaign_id, days in counted.items()}
 
 
 def late_joiner_counts(session: Session, campaign_ids: list[int]) -> dict[int, int]:

@@ -7,6 +7,7 @@ a rep's. Per-email figures are grouped by step. `funnel.compute_report` assemble
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,9 @@ from campaign_engine.core.kinds import EventKind, MessageOutcome, MessageState
 from campaign_engine.reporting import report_model as model
 from campaign_engine.reporting.local_days import sends_per_local_day
 from campaign_engine.reps.digest_content import offer_for_click
+from campaign_engine.store import message_counts
 from campaign_engine.store.models import (
+    WITH_REASON,
     Account,
     Campaign,
     Contact,
@@ -51,6 +54,7 @@ _S = _columns(StageChange)
 _R = _columns(Rep)
 APPLE_PRIVACY = "apple_privacy"  # _E.bot_reason of Apple Mail Privacy Protection pixel loads
 _SENT = (MessageState.SENT, MessageState.BOUNCED)
+_DELIVERED = MessageOutcome.DELIVERED.value
 _GROUP = (_A.segment, _C.title, _A.rep_id)
 
 
@@ -126,65 +130,69 @@ def _excluded(ids: list[int]) -> Any:
 
 
 def _audience(session: Session, ids: list[int]) -> tuple[model.Audience, ...]:
-    """Enrolled, excluded and emailed (a message in state sent) contacts per group."""
+    """Enrolled, excluded and emailed (a message in state sent: `emailed`) contacts per group."""
     query = _with_group(
         sa.select(
             _EN.campaign_id,
             *_GROUP,
             sa.func.count(),
             sa.func.sum(sa.case((_excluded(ids), 1), else_=0)),
+            sa.func.sum(sa.case((_EN.emailed == True, 1), else_=0)),  # noqa: E712
         ),
         _EN.contact_id,
     ).where(_EN.campaign_id.in_(ids))
-    rows = session.execute(query.group_by(_EN.campaign_id, *_GROUP)).all()
-    emailed = sa.select(_M.enrollment_id).where(
-        _M.campaign_id.in_(ids), _M.state == MessageState.SENT, _M.sent_at.is_not(None)
-    )
-    touched = {
-        (campaign_id, _group(segment, title, rep)): n
-        for campaign_id, segment, title, rep, n in session.execute(
-            _with_group(sa.select(_EN.campaign_id, *_GROUP, sa.func.count()), _EN.contact_id)
-            .where(_EN.campaign_id.in_(ids), _EN.id.in_(emailed))
-            .group_by(_EN.campaign_id, *_GROUP)
-        )
-    }
     return tuple(
-        model.Audience(
-            campaign_id,
-            group := _group(segment, title, rep),
-            enrolled,
-            excluded,
-            touched.get((campaign_id, group), 0),
+        model.Audience(campaign_id, _group(segment, title, rep), enrolled, excluded, touched)
+        for campaign_id, segment, title, rep, enrolled, excluded, touched in session.execute(
+            query.group_by(_EN.campaign_id, *_GROUP)
         )
-        for campaign_id, segment, title, rep, enrolled, excluded in rows
     )
 
 
 def _outcomes(session: Session, ids: list[int]) -> tuple[model.Outcome, ...]:
-    bounces = sa.select(_E.message_id).where(_E.kind == EventKind.BOUNCE).distinct().subquery()
-    outcome = sa.case(
-        (_M.state == MessageState.BOUNCED, MessageOutcome.BOUNCED.value),
-        (bounces.c.message_id.is_not(None), MessageOutcome.BOUNCED_LATER.value),
-        (_M.state == MessageState.SENT, MessageOutcome.DELIVERED.value),
-        else_=MessageOutcome.EXCLUDED.value,
-    )
-    excluded_skip = sa.and_(
-        _M.state == MessageState.SKIPPED,
-        sa.func.substr(_M.skip_reason, 1, len("excluded")) == "excluded",
-    )
-    keys = (_M.campaign_id, _M.step, *_GROUP, _M.origin, outcome)
-    query = (
-        _with_group(sa.select(*keys, sa.func.count()), _M.contact_id)
-        .outerjoin(bounces, bounces.c.message_id == _M.id)
+    """Messages per step, group, origin and outcome: the sent and the bounced from the counters,
+    less the sent that bounced later (a `bounce` event: few), and the skipped for an exclusion
+    (few, indexed)."""
+    found: Counter[tuple[int, int, model.Group, str, str]] = Counter()
+    for key, n in message_counts.kept_slices(session.connection(), ids, _SENT).items():
+        campaign_id, step, state, origin, segment, title, rep_id, _ = key
+        outcome = MessageOutcome.BOUNCED.value if state == MessageState.BOUNCED else _DELIVERED
+        found[(campaign_id, step, _group(segment, title, rep_id or None), origin, outcome)] += n
+    keys = (_M.campaign_id, _M.step, _M.segment, _M.title, _M.rep_id, _M.origin)
+    bounced_later = (
+        sa.select(*keys, sa.func.count(sa.distinct(_M.id)))
+        .select_from(Event)
+        .join(Message, _M.id == _E.message_id)
         .where(
+            _E.kind == EventKind.BOUNCE,
             _M.campaign_id.in_(ids),
-            sa.or_(_M.state.in_(_SENT), excluded_skip),
+            _M.state == MessageState.SENT,
         )
         .group_by(*keys)
     )
+    excluded = (
+        sa.select(*keys, sa.func.count())
+        .where(
+            _M.campaign_id.in_(ids),
+            WITH_REASON,
+            _M.state == MessageState.SKIPPED,
+            sa.func.substr(_M.skip_reason, 1, len("excluded")) == "excluded",
+        )
+        .group_by(*keys)
+    )
+    for query, outcome in (
+        (bounced_later, MessageOutcome.BOUNCED_LATER.value),
+        (excluded, MessageOutcome.EXCLUDED.value),
+    ):
+        for campaign_id, step, segment, title, rep_id, origin, n in session.execute(query):
+            group = _group(segment or "", title, rep_id)
+            found[(campaign_id, step, group, origin, outcome)] += n
+            if outcome == MessageOutcome.BOUNCED_LATER.value:
+                found[(campaign_id, step, group, origin, _DELIVERED)] -= n
     return tuple(
-        model.Outcome(campaign_id, step, _group(segment, title, rep), origin, kind, n)
-        for campaign_id, step, segment, title, rep, origin, kind, n in session.execute(query)
+        model.Outcome(campaign_id, step, group, origin, outcome, n)
+        for (campaign_id, step, group, origin, outcome), n in found.items()
+        if n
     )
 
 
@@ -237,27 +245,27 @@ def _engagement(
 ]:
     """Events on the campaigns' messages, joined once (a CTE) and grouped four ways in one
     statement: per contact group, per step, per offer clicked and per day of the campaign's zone.
-    Each way groups per contact first, then adds the contacts up (hash aggregates, no sorts)."""
+    Each way but the days (events only) groups per contact first, then adds the contacts up
+    (hash aggregates, no sorts)."""
     ids = [c.id for c in campaigns]
     when = sa.func.coalesce(_E.occurred_at, sa.literal(now, UTCDateTime()))
     flags = _flags()
     ev = (
-        _with_group(
-            sa.select(
-                _M.campaign_id,
-                _M.step,
-                _M.contact_id,
-                *_GROUP,
-                _E.link_index,
-                _E.url,
-                local_date(when, _CA.timezone).label("day"),
-                *(sa.case((flag, 1), else_=0).label(name) for name, flag, _ in flags),
-            )
-            .select_from(Event)
-            .join(Message, _M.id == _E.message_id)
-            .join(Campaign, _CA.id == _M.campaign_id),
+        sa.select(
+            _M.campaign_id,
+            _M.step,
             _M.contact_id,
+            _M.segment,
+            _M.title,
+            _M.rep_id,
+            _E.link_index,
+            _E.url,
+            local_date(when, _CA.timezone).label("day"),
+            *(sa.case((flag, 1), else_=0).label(name) for name, flag, _ in flags),
         )
+        .select_from(Event)
+        .join(Message, _M.id == _E.message_id)
+        .join(Campaign, _CA.id == _M.campaign_id)
         .where(_M.campaign_id.in_(ids))
         .cte("ev")
     )
@@ -271,14 +279,15 @@ def _engagement(
         "offer": sa.literal(-1),
     }
 
-    def branch(slice_: str, where: Any = sa.true(), **by: Any) -> Any:
+    def branch(slice_: str, where: Any = sa.true(), contacts: bool = True, **by: Any) -> Any:
+        """One way of grouping; `contacts`: its distinct-contact figures are wanted (a day's
+        are not: it shows events)."""
         keys = [ev.c.campaign_id, *(value.label(name) for name, value in by.items())]
-        per_contact = (
-            sa.select(*keys, *(agg(ev.c[name]).label(name) for name, _, agg in flags))
-            .where(where)
-            .group_by(*keys[:1], *by.values(), ev.c.contact_id)
-            .subquery()
-        )
+        values = ((name, agg(ev.c[name]) if contacts else ev.c[name]) for name, _, agg in flags)
+        rows = sa.select(*keys, *(value.label(name) for name, value in values)).where(where)
+        if contacts:
+            rows = rows.group_by(*keys[:1], *by.values(), ev.c.contact_id)
+        per_contact = rows.subquery()
         inner = [per_contact.c[name] for name in by]
         return sa.select(
             sa.literal(slice_),
@@ -291,7 +300,7 @@ def _engagement(
     query = sa.union_all(
         branch("step", step=ev.c.step),
         branch("group", segment=ev.c.segment, title=ev.c.title, rep_id=ev.c.rep_id),
-        branch("day", engaged, day=ev.c.day),
+        branch("day", engaged, contacts=False, day=ev.c.day),
         branch("offer", ev.c.clickers == 1, offer=offer),
     )
     by_group, by_step, by_offer, by_day = [], [], [], []

@@ -170,15 +170,16 @@ def record_batch(
         if change["state"] in _ADVANCING:
             settled.append(_settle(session, schedule, message, change, now, places))
     # As the rows are now (a claim whose lease ran out may have moved on), for the counters.
-    before = dict(
-        session.connection()
+    before = {
+        mid: (state, sent_at)
+        for mid, state, sent_at in session.connection()
         .execute(
-            sa.select(_MESSAGES.c.id, _MESSAGES.c.state)
+            sa.select(_MESSAGES.c.id, _MESSAGES.c.state, _MESSAGES.c.sent_at)
             .where(_MESSAGES.c.id.in_(list(by_id)))
             .with_for_update()
         )
         .all()
-    )
+    }
     session.connection().execute(
         sa.update(_MESSAGES)
         .where(_MESSAGES.c.id == sa.bindparam("mid"))
@@ -190,14 +191,21 @@ def record_batch(
         ),
         rows,
     )
-    message_counts.moved(
+    keys = [
+        (
+            m.enrollment_id,
+            message_counts.key_of(m, state=before[mid][0], sent_at=before[mid][1]),
+            message_counts.key_of(m, state=row["state"], sent_at=row["sent_at"]),
+        )
+        for (mid, m), row in zip(by_id.items(), rows, strict=True)
+    ]
+    message_counts.moved(session, ((was, after) for _, was, after in keys))
+    message_counts.recheck_emailed(
         session,
         (
-            (
-                (m.campaign_id, m.step, before[mid]),
-                (m.campaign_id, m.step, str(row["state"])),
-            )
-            for (mid, m), row in zip(by_id.items(), rows, strict=True)
+            e
+            for e, was, after in keys
+            if message_counts.emailed(was) != message_counts.emailed(after)
         ),
     )
     if settled:

@@ -178,21 +178,22 @@ class Dispatcher:
                     error="worker lease expired during send",
                     on_wire=False,
                 )
-                .returning(_MESSAGES.c.campaign_id, _MESSAGES.c.step)
+                .returning(*message_counts.KEY_COLUMNS)
             ).all()
             requeued = connection.execute(
                 sa.update(_MESSAGES)
                 .where(expired_claims(_MESSAGES, now))
                 .values(state=MessageState.QUEUED, claimed_by=None, claimed_until=None)
-                .returning(_MESSAGES.c.campaign_id, _MESSAGES.c.step)
+                .returning(*message_counts.KEY_COLUMNS)
             ).all()
-            for rows, state in (
-                (uncertain, MessageState.UNCERTAIN),
-                (requeued, MessageState.QUEUED),
-            ):
-                message_counts.moved(
-                    session, (((c, s, MessageState.SENDING), (c, s, state)) for c, s in rows)
-                )
+            sending = MessageState.SENDING
+            message_counts.moved(
+                session,
+                (
+                    (message_counts.key_of(row, state=sending), message_counts.key_of(row))
+                    for row in (*uncertain, *requeued)
+                ),
+            )
             return len(uncertain), len(requeued)
 
     def _claim(
@@ -200,18 +201,18 @@ class Dispatcher:
     ) -> _Batch | None:
         with self.db.session() as session:
             query = (
-                select(Message.id, Message.step, Message.state)
+                sa.select(_MESSAGES.c.id, *message_counts.KEY_COLUMNS)
                 .where(
-                    Message.campaign_id == campaign.id,
-                    col(Message.state).in_(_CLAIMABLE),
-                    col(Message.next_attempt_at) <= now,
+                    _MESSAGES.c.campaign_id == campaign.id,
+                    _MESSAGES.c.state.in_(_CLAIMABLE),
+                    _MESSAGES.c.next_attempt_at <= now,
                 )
-                .order_by(col(Message.next_attempt_at), col(Message.id))
+                .order_by(_MESSAGES.c.next_attempt_at, _MESSAGES.c.id)
                 .limit(size)
             )
             if is_postgres(self.db.engine):
                 query = query.with_for_update(skip_locked=True)
-            found = {id_: (step, state) for id_, step, state in session.exec(query).all()}
+            found = {row.id: row for row in session.execute(query).all()}
             if not found:
                 return None
             assert campaign.id is not None
@@ -234,8 +235,11 @@ class Dispatcher:
             message_counts.moved(
                 session,
                 (
-                    ((campaign.id, step, state), (campaign.id, step, MessageState.SENDING))
-                    for step, state in (found[c[0]] for c in claimed)
+                    (
+                        message_counts.key_of(row),
+                        message_counts.key_of(row, state=MessageState.SENDING),
+                    )
+                    for row in (found[c[0]] for c in claimed)
                 ),
             )
             messages = list(

@@ -122,32 +122,28 @@ def _queue_slice(
         )
         if not taken:
             return 0, len(moves)
-        session.connection().execute(
-            sa.insert(_MESSAGES),
-            [
-                {
-                    "enrollment_id": eid,
-                    "campaign_id": campaign.id,
-                    "contact_id": contact_id,
-                    "step": next_step - 1,
-                    "origin": Channel.AUTOMATED,
-                    "state": MessageState.QUEUED,
-                    "recipient": "",
-                    "subject": "",
-                    "message_id_header": "",
-                    "attempts": 0,
-                    "due_at": due[eid].due_at,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for eid, contact_id, next_step in taken
-            ],
-        )
-        assert campaign.id is not None
-        message_counts.moved(
-            session,
-            ((None, (campaign.id, step - 1, MessageState.QUEUED)) for _, _, step in taken),
-        )
+        sliced = message_counts.slices(session.connection(), (eid for eid, _, _ in taken))
+        inserted = [
+            {
+                "enrollment_id": eid,
+                "campaign_id": campaign.id,
+                "contact_id": contact_id,
+                "step": next_step - 1,
+                "origin": Channel.AUTOMATED,
+                "state": MessageState.QUEUED,
+                "recipient": "",
+                "subject": "",
+                "message_id_header": "",
+                "attempts": 0,
+                "due_at": due[eid].due_at,
+                "next_attempt_at": now,
+                "created_at": now,
+                **sliced[eid],
+            }
+            for eid, contact_id, next_step in taken
+        ]
+        session.connection().execute(sa.insert(_MESSAGES), inserted)
+        message_counts.moved(session, ((None, message_counts.key_of(row)) for row in inserted))
         return len(taken), len(moves)
 
 

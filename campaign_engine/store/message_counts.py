@@ -1,4 +1,6 @@
-"""Messages per campaign, step and state, kept in `message_count` as messages change state.
+"""Messages per campaign, step and state, and per slice of the report (origin, the contact's
+segment, title and rep when queued, local day of the send), kept in `message_count` as
+messages change state.
 
 Every change is counted in the transaction that makes it. Messages added, changed or deleted
 through a session are seen when it flushes; statements that move many rows at once (a claim, a
@@ -7,7 +9,13 @@ transaction's changes are added up and written just before it commits, as `n = n
 in key order: concurrent writers never lose an increment, and never wait on each other in a
 cycle (each takes the counter rows' locks last, in the same order).
 
-`differences` compares the counters with a full recount; `rebuild` makes them that recount.
+Each enrolment's `emailed` (a message of it is sent: the report's touched contacts) is set
+again from its messages, in the same transaction, whenever one of them is sent or deleted.
+
+A message's slice is written on it when it is queued (`slices`; a message added through a
+session gets it at flush), so later changes to the contact or its account never move counters.
+`differences` and `emailed_differences` compare with a full recount; `rebuild` makes them that
+recount.
 """
 
 from __future__ import annotations
@@ -15,43 +23,122 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from campaign_engine.core.kinds import MessageState
 from campaign_engine.store.count_tables import MessageCount
-from campaign_engine.store.models import Message
+from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Message
+from campaign_engine.store.sql_dates import local_date, local_day
 
 __all__ = [
+    "KEY_COLUMNS",
     "Difference",
     "Key",
     "change_states",
     "counted",
     "deleted",
     "differences",
+    "emailed",
+    "emailed_differences",
     "kept",
+    "kept_slices",
+    "key_of",
     "moved",
     "rebuild",
+    "recheck_emailed",
+    "slices",
 ]
 
-Key = tuple[int, int, str]  # (campaign id, step, state)
+# (campaign id, step, state, origin, segment, title, rep id or 0, local day of the send or "")
+Key = tuple[int, int, str, str, str, str, int, str]
 Move = tuple[Key | None, Key | None]  # (before or None: new, after or None: deleted)
 
 _COUNTS: sa.Table = MessageCount.__table__  # type: ignore[attr-defined]
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
+_ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
+_CONTACTS: sa.Table = Contact.__table__  # type: ignore[attr-defined]
+_ACCOUNTS: sa.Table = Account.__table__  # type: ignore[attr-defined]
+_CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
 _PENDING = "message_count deltas"  # in session.info: this transaction's changes so far
-_CHUNK = 500  # ids per UPDATE (SQLite bounds the parameters of a statement)
+_RECHECK = "emailed enrolments"  # in session.info: enrolments whose `emailed` may have changed
+_CHUNK = 500  # ids per statement (SQLite bounds the parameters of a statement)
+_KEY = ("campaign_id", "step", "state", "origin", "segment", "title", "rep_id", "day")
+_SLICE = ("segment", "title", "rep_id", "zone")  # written on a message when it is queued
+# The message columns a key is made of (select them, then `key_of` the row).
+KEY_COLUMNS = tuple(
+    _MESSAGES.c[name] for name in ("campaign_id", "step", "state", "origin", *_SLICE, "sent_at")
+)
 
 
 @dataclass(frozen=True)
 class Difference:
-    campaign_id: int
-    step: int
-    state: str
+    key: Key
     kept: int
     counted: int
+
+
+def key_of(row: Any, **changed: Any) -> Key:
+    """The counter a message (a row with `KEY_COLUMNS`, a `Message`, or the dict it is inserted
+    from) counts in, with the `changed` values instead of its own (e.g. the state and send time
+    an UPDATE gives it)."""
+
+    def value(name: str) -> Any:
+        if name in changed:
+            return changed[name]
+        return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
+
+    return (
+        value("campaign_id"),
+        value("step"),
+        str(value("state")),
+        str(value("origin")),
+        value("segment") or "",
+        value("title") or "",
+        value("rep_id") or 0,
+        local_day(value("sent_at"), value("zone")),
+    )
+
+
+def emailed(key: Key | None) -> bool:
+    """Whether a message counted under `key` makes its enrolment emailed (sent, with a time)."""
+    return key is not None and key[2] == MessageState.SENT and key[7] != ""
+
+
+def recheck_emailed(session: Session, enrollment_ids: Iterable[int]) -> None:
+    """These enrolments gained or lost a sent message: their `emailed` is set from their
+    messages before the transaction commits."""
+    session.info.setdefault(_RECHECK, set()).update(enrollment_ids)
+
+
+def slices(connection: sa.Connection, enrollment_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Enrolment id -> the slice its messages are written with now: the account's segment and
+    rep, the contact's title, the zone of the contact's calendar (the enrolment's, else the
+    campaign's)."""
+    e, c, a, ca = _ENROLLMENTS.c, _CONTACTS.c, _ACCOUNTS.c, _CAMPAIGNS.c
+    ids = sorted(set(enrollment_ids))
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            sa.select(
+                e.id,
+                a.segment,
+                c.title,
+                a.rep_id,
+                sa.func.coalesce(sa.func.nullif(e.timezone, ""), ca.timezone),
+            )
+            .join(_CONTACTS, c.id == e.contact_id)
+            .join(_ACCOUNTS, a.id == c.account_id)
+            .join(_CAMPAIGNS, ca.id == e.campaign_id)
+            .where(e.id.in_(ids[start : start + _CHUNK]))
+        )
+        for eid, *values in connection.execute(query):
+            found[eid] = dict(zip(_SLICE, values, strict=True))
+    return found
 
 
 def moved(session: Session, moves: Iterable[Move]) -> None:
@@ -67,10 +154,10 @@ def moved(session: Session, moves: Iterable[Move]) -> None:
 
 
 def change_states(session: Session, where: sa.ColumnElement[bool], **values: Any) -> int:
-    """UPDATE message SET `values` (a `state` among them) WHERE `where`, counted: the rows are
-    read first (and locked, on PostgreSQL), so each one's state before is known."""
+    """UPDATE message SET `values` (a new state, or a slice's value) WHERE `where`, counted: the
+    rows are read first (and locked, on PostgreSQL), so each one's key before is known."""
     rows = session.connection().execute(
-        sa.select(_MESSAGES.c.id, _MESSAGES.c.campaign_id, _MESSAGES.c.step, _MESSAGES.c.state)
+        sa.select(_MESSAGES.c.id, _MESSAGES.c.enrollment_id, *KEY_COLUMNS)
         .where(where)
         .with_for_update()
     )
@@ -80,64 +167,132 @@ def change_states(session: Session, where: sa.ColumnElement[bool], **values: Any
         session.connection().execute(
             sa.update(_MESSAGES).where(_MESSAGES.c.id.in_(ids)).values(**values)
         )
-    after = str(values["state"])
-    moved(session, (((c, s, state), (c, s, after)) for _, c, s, state in found))
+    _moved_rows(session, [(row.enrollment_id, key_of(row), key_of(row, **values)) for row in found])
     return len(found)
 
 
 def deleted(session: Session, where: sa.ColumnElement[bool]) -> int:
     """DELETE FROM message WHERE `where`, counted."""
-    m = _MESSAGES.c
     gone = session.connection().execute(
-        sa.delete(_MESSAGES).where(where).returning(m.campaign_id, m.step, m.state)
+        sa.delete(_MESSAGES).where(where).returning(_MESSAGES.c.enrollment_id, *KEY_COLUMNS)
     )
     rows = gone.all()
-    moved(session, (((c, s, state), None) for c, s, state in rows))
+    _moved_rows(session, [(row.enrollment_id, key_of(row), None) for row in rows])
     return len(rows)
+
+
+def _moved_rows(session: Session, moves: list[tuple[int, Key | None, Key | None]]) -> None:
+    """`moved`, for messages of known enrolments (whose `emailed` may change with them)."""
+    moved(session, ((before, after) for _, before, after in moves))
+    recheck_emailed(session, (e for e, before, after in moves if emailed(before) != emailed(after)))
 
 
 def counted(connection: sa.Connection) -> dict[Key, int]:
     """A full recount from the messages themselves."""
     m = _MESSAGES.c
-    query = sa.select(m.campaign_id, m.step, m.state, sa.func.count()).group_by(
-        m.campaign_id, m.step, m.state
+    keys = (
+        m.campaign_id,
+        m.step,
+        m.state,
+        m.origin,
+        sa.func.coalesce(m.segment, ""),
+        sa.func.coalesce(m.title, ""),
+        sa.func.coalesce(m.rep_id, 0),
+        local_date(m.sent_at, sa.func.coalesce(sa.func.nullif(m.zone, ""), "UTC")),
     )
-    return {(c, s, state): n for c, s, state, n in connection.execute(query)}
+    query = sa.select(*keys, sa.func.count()).group_by(*keys)
+    return {(*key, _day(day)): n for *key, day, n in connection.execute(query)}
 
 
-def kept(connection: sa.Connection, campaign_ids: list[int] | None = None) -> dict[Key, int]:
-    """The counters (those not zero), of every campaign or of these."""
+def kept(
+    connection: sa.Connection, campaign_ids: list[int] | None = None
+) -> dict[tuple[int, int, str], int]:
+    """The messages per (campaign, step, state) (those not zero), of every campaign or of
+    these."""
     c = _COUNTS.c
-    query = sa.select(c.campaign_id, c.step, c.state, c.n).where(c.n != 0)
+    query = (
+        sa.select(c.campaign_id, c.step, c.state, sa.func.sum(c.n))
+        .where(c.n != 0)
+        .group_by(c.campaign_id, c.step, c.state)
+    )
     if campaign_ids is not None:
         query = query.where(c.campaign_id.in_(campaign_ids))
-    return {(campaign, step, state): n for campaign, step, state, n in connection.execute(query)}
+    found = connection.execute(query)
+    return {(campaign, step, state): int(n) for campaign, step, state, n in found if n}
+
+
+def kept_slices(
+    connection: sa.Connection, campaign_ids: list[int], states: Iterable[str]
+) -> dict[Key, int]:
+    """The counters (those not zero) of these campaigns' messages in these states."""
+    c = _COUNTS.c
+    query = sa.select(*(c[name] for name in _KEY), c.n).where(
+        c.n != 0, c.campaign_id.in_(campaign_ids), c.state.in_(list(states))
+    )
+    return {tuple(key): n for *key, n in connection.execute(query)}
 
 
 def differences(connection: sa.Connection) -> list[Difference]:
     """Where the counters and a full recount disagree (none: they agree)."""
-    have, truth = kept(connection), counted(connection)
+    c = _COUNTS.c
+    have: dict[Key, int] = {
+        tuple(key): n
+        for *key, n in connection.execute(sa.select(*(c[name] for name in _KEY), c.n))
+        if n
+    }
+    truth = counted(connection)
     return [
-        Difference(*key, have.get(key, 0), truth.get(key, 0))
+        Difference(key, have.get(key, 0), truth.get(key, 0))
         for key in sorted(have.keys() | truth.keys())
         if have.get(key, 0) != truth.get(key, 0)
     ]
 
 
+def emailed_differences(connection: sa.Connection) -> list[tuple[int, bool]]:
+    """The enrolments whose `emailed` says otherwise than their messages: (id, what it says)."""
+    e = _ENROLLMENTS.c
+    wrong = sa.select(e.id, e.emailed).where(e.emailed != _has_sent_message()).order_by(e.id)
+    return [(eid, bool(flag)) for eid, flag in connection.execute(wrong)]
+
+
 def rebuild(connection: sa.Connection) -> None:
-    """Make the counters a full recount (in the caller's transaction; on PostgreSQL, writes to
-    messages wait until it commits, so no change falls between the recount and the counters)."""
+    """Make the counters and every enrolment's `emailed` a full recount (in the caller's
+    transaction; on PostgreSQL, writes to messages wait until it commits, so no change falls
+    between the recount and the counters)."""
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("LOCK TABLE message IN SHARE MODE"))
     connection.execute(sa.delete(_COUNTS))
     _add(connection, counted(connection))
+    connection.execute(sa.update(_ENROLLMENTS).values(emailed=_has_sent_message()))
+
+
+def _has_sent_message() -> sa.ColumnElement[bool]:
+    m = _MESSAGES.c
+    return sa.exists().where(
+        m.enrollment_id == _ENROLLMENTS.c.id, m.state == MessageState.SENT, m.sent_at.is_not(None)
+    )
+
+
+def _set_emailed(connection: sa.Connection, enrollment_ids: set[int]) -> None:
+    ids = sorted(enrollment_ids)
+    for start in range(0, len(ids), _CHUNK):
+        connection.execute(
+            sa.update(_ENROLLMENTS)
+            .where(
+                _ENROLLMENTS.c.id.in_(ids[start : start + _CHUNK]),
+                _ENROLLMENTS.c.emailed != _has_sent_message(),
+            )
+            .values(emailed=_has_sent_message())
+        )
+
+
+def _day(value: date | str | None) -> str:
+    return value.isoformat() if isinstance(value, date) else value or ""
 
 
 def _add(connection: sa.Connection, deltas: Mapping[Key, int]) -> None:
     rows = [
-        {"campaign_id": c, "step": s, "state": state, "n": d}
-        for (c, s, state), d in sorted(deltas.items())
-        if d
+        dict(zip((*_KEY, "n"), (*key, d), strict=True)) for key, d in sorted(deltas.items()) if d
     ]
     if not rows:
         return
@@ -145,7 +300,7 @@ def _add(connection: sa.Connection, deltas: Mapping[Key, int]) -> None:
     statement = insert(_COUNTS)
     connection.execute(
         statement.on_conflict_do_update(
-            index_elements=[_COUNTS.c.campaign_id, _COUNTS.c.step, _COUNTS.c.state],
+            index_elements=[_COUNTS.c[name] for name in _KEY],
             set_={"n": _COUNTS.c.n + statement.excluded.n},
         ),
         rows,
@@ -161,30 +316,44 @@ def _before(message: Message, name: str) -> Any:
 
 
 def _key_before(message: Message) -> Key:
-    return (_before(message, "campaign_id"), _before(message, "step"), _before(message, "state"))
+    return key_of(message, **{c.name: _before(message, c.name) for c in KEY_COLUMNS})
 
 
-def _key(message: Message) -> Key:
-    return (message.campaign_id, message.step, str(message.state))
+def _with_slices(session: Session, messages: list[Message]) -> list[Message]:
+    """These new messages, each with its slice written on it (unless it has one)."""
+    missing = [m for m in messages if m.segment is None]
+    if missing:
+        found = slices(session.connection(), (m.enrollment_id for m in missing))
+        for message in missing:
+            for name, value in found.get(message.enrollment_id, {}).items():
+                setattr(message, name, value)
+    return messages
 
 
 @sa.event.listens_for(Session, "before_flush")
 def _seen_at_flush(session: Session, _context: Any, _instances: Any) -> None:
-    moved(session, ((None, _key(m)) for m in session.new if isinstance(m, Message)))
-    moved(
+    new = _with_slices(session, [m for m in session.new if isinstance(m, Message)])
+    dirty = [m for m in session.dirty if isinstance(m, Message) and session.is_modified(m)]
+    _moved_rows(
         session,
-        (
-            (_key_before(m), _key(m))
-            for m in session.dirty
-            if isinstance(m, Message) and session.is_modified(m)
-        ),
+        [
+            *((m.enrollment_id, None, key_of(m)) for m in new),
+            *((m.enrollment_id, _key_before(m), key_of(m)) for m in dirty),
+            *(
+                (m.enrollment_id, _key_before(m), None)
+                for m in session.deleted
+                if isinstance(m, Message)
+            ),
+        ],
     )
-    moved(session, ((_key_before(m), None) for m in session.deleted if isinstance(m, Message)))
 
 
 @sa.event.listens_for(Session, "before_commit")
 def _written_before_commit(session: Session) -> None:
     session.flush()
+    recheck = session.info.pop(_RECHECK, None)
+    if recheck:
+        _set_emailed(session.connection(), recheck)
     pending = session.info.pop(_PENDING, None)
     if pending:
         _add(session.connection(), pending)
@@ -193,3 +362,4 @@ def _written_before_commit(session: Session) -> None:
 @sa.event.listens_for(Session, "after_rollback")
 def _forgotten_on_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_RECHECK, None)

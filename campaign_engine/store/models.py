@@ -162,6 +162,9 @@ class Enrollment(SQLModel, table=True):
     timezone: str = ""  # the zone its steps are planned in (contact's, account's or campaign's)
     first_day: date | None = None  # local day of step 1 (the campaign start, or a late joiner's)
     late_joiner: bool = False  # enrolled by a tick after launch
+    # A message of it is sent (state sent, with its send time): the report's "touched"
+    # contacts. `message_counts` keeps it as its messages change.
+    emailed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     last_step_at: datetime | None = _when()  # when the previous step was sent or settled
     next_due_at: datetime | None = _when()  # None while a step is in flight or when finished
     enrolled_at: datetime | None = _when()
@@ -190,8 +193,17 @@ class Message(SQLModel, table=True):
             sqlite_where=WITH_REASON,
             postgresql_where=WITH_REASON,
         ),
-        # the report: events meet their messages from the index alone, in id order
-        sa.Index("ix_message_report", "id", "campaign_id", "step", "contact_id"),
+        # the report: events meet their messages (and the contact's slice) from the index alone
+        sa.Index(
+            "ix_message_report",
+            "id",
+            "campaign_id",
+            "step",
+            "contact_id",
+            "segment",
+            "title",
+            "rep_id",
+        ),
         # the drafts lists: when the email before each draft went out, from the index alone
         sa.Index("ix_message_thread_sent", "enrollment_id", "step", "state", "sent_at"),
         # each relay's share of the sends of the last day, from the index alone
@@ -225,6 +237,13 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = _when()
     created_at: datetime | None = _when()
     relay: str | None = None  # the relay that took it ([[smtp.relays]] name)
+    # Who the contact was when the message was queued, as the report slices it: its account's
+    # segment and rep, its title, and the zone of its calendar (the enrolment's, else the
+    # campaign's). Filled when the message is written (`message_counts`); None: not yet.
+    segment: str | None = None
+    title: str | None = None
+    rep_id: int | None = None
+    zone: str | None = None
 
 
 class Event(SQLModel, table=True):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
-__all__ = ["local_date", "register_sqlite_functions"]
+__all__ = ["local_date", "local_day", "register_sqlite_functions"]
 
 
 class local_date(GenericFunction[date]):  # SQL functions are lower case
@@ -38,11 +38,19 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def local_day(moment: datetime | None, zone: str | None) -> str:
+    """What `local_date` says, in Python, as YYYY-MM-DD ("" for no moment); a naive moment is
+    UTC, no zone means UTC."""
+    if moment is None:
+        return ""
+    at = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return at.astimezone(_zone(zone or "UTC")).date().isoformat()
+
+
 def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
     if moment is None:
         return None
-    at = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-    return at.astimezone(_zone(zone or "UTC")).date().isoformat()
+    return local_day(datetime.fromisoformat(moment), zone)
 
 
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:

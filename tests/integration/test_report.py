@@ -309,6 +309,27 @@ def test_report_numbers_are_exact_per_campaign_step_segment_offer_and_rep(
     }  # Bob: refused
 
 
+def test_emails_stay_with_the_persona_and_offer_they_were_sent_as(simulated: Database) -> None:
+    """Grace (CISO: management) got emails 1 and 2 with the management offers, then became a
+    Developer: her emails still count as management's and as offers of the frontier guide;
+    she is now enrolled as a practitioner."""
+    with simulated.session() as session:
+        grace = session.exec(select(Contact).where(Contact.email == "grace@tiny.example")).one()
+        grace.title = "Developer"
+        session.add(grace)
+    with simulated.session() as session:
+        (c,) = load_report(session, at(5, 20, 9)).campaigns
+    assert [(o.step, o.name, o.offered, o.clicks_unique) for o in c.offers][:4] == [
+        (1, DEV_GUIDE, 5, 2),
+        (1, CI_FRONTIER, 2, 1),
+        (2, DEVSECOPS, 2, 0),
+        (2, COMPLIANCE, 2, 1),
+    ]
+    assert [(p.persona, p.figures.enrolled, p.figures.sent, p.figures.clicks_unique)
+            for p in c.personas] == [("management", 1, 4, 2), ("practitioner", 8, 9, 2)]  # fmt: skip
+    assert (c.totals.enrolled, c.totals.sent, c.totals.clicks_unique) == (9, 13, 4)
+
+
 def page_numbers(html: str) -> dict[str, Any]:
     """Every number on the dashboard: data-path -> the JSON value it carries."""
     found = re.findall(r'data-path="([^"]+)" data-value="([^"]*)"', html)
