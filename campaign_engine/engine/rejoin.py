@@ -71,7 +71,7 @@ def restart_unexcluded(session: Session, campaign: Campaign, now: datetime) -> i
     schedule = schedule_for(campaign, sequence_of(campaign))
     restarted = 0
     for enrollment_id, email, tz in rows:
-        if any(rule.matches(email, campaign.id) for rule in rules):
+        if rules.match(email, campaign.id) is not None:
             continue  # still excluded (another rule)
         zone = tz or campaign.timezone
         day, _ = first_local_day(schedule, campaign, now, zone, late=True)

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -76,8 +77,7 @@ def sending_domain(settings: Settings) -> str:
     return settings.from_domain.lower() or "localhost"
 
 
-@dataclass(frozen=True)
-class _Mark:
+class _Mark(NamedTuple):
     message_id: int
     campaign_id: int
     bounced: bool = False
@@ -88,10 +88,9 @@ class _Window:
     """The last `size` sends, oldest first, with running counts."""
 
     def __init__(self, newest_first: list[_Mark], size: int) -> None:
-        self._marks: deque[_Mark] = deque(maxlen=size)
-        self._bounces = self._complaints = 0
-        for mark in reversed(newest_first):
-            self.add(mark)
+        self._marks: deque[_Mark] = deque(reversed(newest_first), maxlen=size)
+        self._bounces = sum(mark.bounced for mark in self._marks)
+        self._complaints = sum(mark.complained for mark in self._marks)
 
     def add(self, mark: _Mark) -> None:
         if len(self._marks) == self._marks.maxlen:
@@ -130,7 +129,7 @@ def _marks(
     if campaign_id is not None:
         query = query.where(m.campaign_id == campaign_id)
     query = query.order_by(m.first_attempt_at.desc(), m.id.desc()).limit(size)
-    return [_Mark(*row) for row in session.connection().execute(query)]
+    return [_Mark._make(row) for row in session.connection().execute(query).all()]
 
 
 def _domain_since(session: Session) -> datetime | None:
@@ -155,6 +154,7 @@ class BrakeWatch:
     shared: _Window
     trip: _Trip | None = None
     halted: bool = False  # paused meanwhile by someone else (ops, another worker's brakes)
+    judged: bool = False  # checked since it was loaded
 
     @classmethod
     def load(cls, session: Session, settings: Settings, campaign: Campaign) -> BrakeWatch:
@@ -182,12 +182,15 @@ class BrakeWatch:
         mark = _Mark(key, self.campaign_id, bounced=result == AttemptResult.ADDRESS_GONE)
         self.own.add(mark)
         self.shared.add(mark)
-        if self.trip is None:
+        # A send that did not bounce never raises a rate (one more send, or an old one
+        # leaving a full window): after the first check, only a bounce can reach a limit.
+        if self.trip is None and (mark.bounced or not self.judged):
             self.check()
 
     def check(self) -> None:
         """Trip when a window reached a limit: the campaign's pauses it, the domain's pauses
         every campaign with a send in it."""
+        self.judged = True
         own = judge(self.own.tally(), self.limits)
         if own.level == Level.PAUSE:
             self.trip = _Trip(own.reason, {self.campaign_id: self.own.latest()[self.campaign_id]})

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import MessageState
-from campaign_engine.sending.eligibility import ExclusionRule
+from campaign_engine.sending.eligibility import ExclusionRule, Exclusions
 from campaign_engine.sending.render import Recipient
 from campaign_engine.store.compliance_tables import HashedSuppression, email_hash
 from campaign_engine.store.models import (
@@ -50,10 +50,10 @@ def suppression_reasons(session: Session, emails: list[str]) -> dict[str, str]:
     return reasons
 
 
-def active_exclusions(session: Session) -> list[ExclusionRule]:
+def active_exclusions(session: Session) -> Exclusions:
     """Every exclusion rule in force (not removed)."""
     rows = session.exec(select(Exclusion).where(col(Exclusion.removed_at).is_(None))).all()
-    return [ExclusionRule(r.email, r.domain, r.campaign_id, r.reason) for r in rows]
+    return Exclusions(ExclusionRule(r.email, r.domain, r.campaign_id, r.reason) for r in rows)
 
 
 def recipients(session: Session, contact_ids: list[int]) -> dict[int, tuple[Recipient, str, bool]]:
