@@ -6,7 +6,7 @@ quoted-printable parts directly is what lets the send loop keep up with SMTP.
 
 from __future__ import annotations
 
-import quopri
+import binascii
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +25,11 @@ __all__ = [
 ]
 
 CRLF = "\r\n"
+_PART_HEAD = (
+    b"Content-Type: text/%s; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+)
+_LINES: dict[str, bytes] = {}  # body line -> its quoted-printable lines, CRLF-ended
+_LINES_KEPT = 8192
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -110,18 +115,19 @@ def build_mime(
         ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
     ]
     lines = [f"{name}: {check_header_value(name, value)}" for name, value in headers]
-    return CRLF.join(
+    head = CRLF.join([*lines, "", f"--{boundary}", ""])
+    delimiter = f"\r\n--{boundary}".encode("ascii")
+    return b"".join(
         [
-            *lines,
-            "",
-            f"--{boundary}",
-            *_part("text/plain", text),
-            f"--{boundary}",
-            *_part("text/html", html),
-            f"--{boundary}--",
-            "",
+            head.encode("utf-8"),  # ASCII but for an SMTPUTF8 address (format_address)
+            _PART_HEAD % b"plain",
+            _quoted_printable(text.replace("\r\n", "\n")),
+            delimiter + b"\r\n",
+            _PART_HEAD % b"html",
+            _quoted_printable(html.replace("\r\n", "\n")),
+            delimiter + b"--\r\n",
         ]
-    ).encode("utf-8")  # ASCII but for an SMTPUTF8 address (format_address)
+    )
 
 
 def list_headers(
@@ -143,14 +149,27 @@ def list_headers(
     ]
 
 
-def _part(content_type: str, body: str) -> list[str]:
-    encoded = quopri.encodestring(body.replace("\r\n", "\n").encode("utf-8")).decode("ascii")
-    return [
-        f"Content-Type: {content_type}; charset=utf-8",
-        "Content-Transfer-Encoding: quoted-printable",
-        "",
-        encoded.replace("\n", CRLF),
-    ]
+def _quoted_printable(body: str) -> bytes:
+    """`quopri.encodestring` of the UTF-8 body, with CRLF line ends, made line by line.
+
+    Quoted-printable encodes each line on its own (its soft breaks and the escaping of its
+    trailing space depend on that line alone), so the lines that are the same in every message
+    of a step, most of them, are encoded once and looked up after that. A body with a CR left
+    in it is encoded whole: there, the encoder reads the line ends.
+    """
+    if "\r" in body:
+        return _encoded(body)
+    lines = body.split("\n")
+    last = lines.pop()
+    if len(_LINES) > _LINES_KEPT:
+        _LINES.clear()  # a recipient's own lines add up; the step's come back with the next
+    encoded = [_LINES.get(line) or _LINES.setdefault(line, _encoded(line + "\n")) for line in lines]
+    encoded.append(_encoded(last))
+    return b"".join(encoded)
+
+
+def _encoded(text: str) -> bytes:
+    return binascii.b2a_qp(text.encode("utf-8")).replace(b"\n", b"\r\n")
 
 
 def _encode(field: str, value: str) -> str:
