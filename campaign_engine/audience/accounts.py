@@ -4,18 +4,22 @@ account that has no rep yet; it never replaces one)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from campaign_engine.core.errors import NotFound
 from campaign_engine.store.account_tables import AccountAssignment
+from campaign_engine.store.bulk import insert_rows
 from campaign_engine.store.models import Account, Rep
 
-__all__ = ["Assignment", "assign_account", "record_assignment"]
+__all__ = ["Assignment", "Handover", "assign_account", "log_handovers", "record_assignment"]
 
 log = logging.getLogger(__name__)
+_ASSIGNMENTS: sa.Table = AccountAssignment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -34,20 +38,40 @@ class Assignment:
         return f"{self.account} is now owned by {self.rep_email} ({before})."
 
 
+@dataclass(frozen=True)
+class Handover:
+    """An account given to a rep, as the assignment log records it."""
+
+    account_id: int
+    account: str
+    rep_id: int
+    rep_email: str
+    previous_rep_id: int | None
+    actor: str
+
+
+def log_handovers(connection: sa.Connection, handovers: Sequence[Handover], now: datetime) -> None:
+    """Append the handovers to the assignment log (in the caller's transaction, which sets the
+    accounts' rep)."""
+    rows = [
+        {"account_id": h.account_id, "rep_id": h.rep_id, "previous_rep_id": h.previous_rep_id,
+         "actor": h.actor, "at": now}
+        for h in handovers
+    ]  # fmt: skip
+    insert_rows(connection, _ASSIGNMENTS, rows)
+    for h in handovers:
+        log.info("account %r assigned to %s by %s", h.account, h.rep_email, h.actor)
+
+
 def record_assignment(
     session: Session, account: Account, rep: Rep, actor: str, now: datetime
 ) -> None:
     """Give `account` to `rep` and log it (in the caller's transaction)."""
     assert account.id is not None and rep.id is not None
-    session.add(
-        AccountAssignment(
-            account_id=account.id, rep_id=rep.id, previous_rep_id=account.rep_id, actor=actor,
-            at=now,
-        )
-    )  # fmt: skip
+    handover = Handover(account.id, account.name, rep.id, rep.email, account.rep_id, actor)
+    log_handovers(session.connection(), [handover], now)
     account.rep_id, account.owner_email = rep.id, rep.email
     session.add(account)
-    log.info("account %r assigned to %s by %s", account.name, rep.email, actor)
 
 
 def assign_account(

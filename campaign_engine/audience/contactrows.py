@@ -7,6 +7,7 @@ cleaned (line breaks folded, control characters removed).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -92,6 +93,8 @@ CONTACT_ALIASES = {
 }
 _TEXT_FIELDS = ("first_name", "last_name", "title", "account")
 MAX_EMPLOYEES = 10_000_000  # the largest employers have about 2 million
+_EMPLOYEES_DIGITS = len(str(MAX_EMPLOYEES))
+_owner_email = functools.lru_cache(maxsize=256)(clean_email)  # repeated on an account's rows
 _TEXT_LIMIT = 200  # characters in a name, title or account
 CLEANED = "control characters removed (line breaks and tabs became spaces)"
 _ENT_WITHOUT_EMPLOYEES = (
@@ -134,7 +137,10 @@ def clean_text(
 ) -> str:
     """A free-text field folded to one clean line (a warning when control characters went),
     or RowRejected when it is too long."""
-    value, stripped = fold_text(values.get(name, ""))
+    value = values.get(name, "")
+    if len(value) <= _TEXT_LIMIT and value.isprintable():  # most cells: nothing to fold
+        return value.strip()
+    value, stripped = fold_text(value)
     if stripped:
         warnings.append(RowError(where[0], where[1], name, CLEANED))
     if len(value) > _TEXT_LIMIT:
@@ -186,7 +192,7 @@ def _parse(
         email,
         employees=employees,
         segment=segment,
-        owner_email=_check("owner_email", clean_email, owner) if owner else None,
+        owner_email=_check("owner_email", _owner_email, owner) if owner else None,
         outreach_mode=_check(
             "outreach_mode",
             lambda value: parse_outreach_mode(value, segment),
@@ -215,12 +221,14 @@ def _check(name: str, parse: Callable[[str], str], value: str) -> str:
 
 
 def _employees(value: str) -> int | None:
+    if value.isdigit() and value.isascii() and len(value) < _EMPLOYEES_DIGITS:
+        return int(value)  # the common cell: plain digits, below MAX_EMPLOYEES
     cleaned = value.strip().replace(",", "").replace("_", "").replace(" ", "")
     if not cleaned:
         return None
     if not (cleaned.isascii() and cleaned.isdigit()):
         raise RowRejected("employees", f"{value!r} is not a whole number")
-    if len(cleaned.lstrip("0")) > len(str(MAX_EMPLOYEES)) or int(cleaned) > MAX_EMPLOYEES:
+    if len(cleaned.lstrip("0")) > _EMPLOYEES_DIGITS or int(cleaned) > MAX_EMPLOYEES:
         shown = cleaned if len(cleaned) <= 30 else f"a {len(cleaned)}-digit number"
         raise RowRejected("employees", f"{shown} is over {MAX_EMPLOYEES:,}")
     return int(cleaned)

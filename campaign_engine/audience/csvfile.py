@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import difflib
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO, cast
+from typing import NamedTuple, TextIO
 
 from campaign_engine.audience.csvsniff import C1_ERRORS, Encoding, choose_encoding, refuse_binary
 from campaign_engine.core.errors import UnreadableFile
@@ -71,8 +72,7 @@ _HEADER_HINTS = {  # foreign or CRM headers we do not map, but can point at
 }
 
 
-@dataclass(frozen=True)
-class CsvRow:
+class CsvRow(NamedTuple):
     line: int  # physical line where the record starts (1 = header)
     values: dict[str, str]
 
@@ -184,7 +184,7 @@ class CsvFile:
         size = self.path.stat().st_size
         columns: list[str] | None = None
         unique = True  # no column name twice: a row is a plain zip of names and cells
-        for count, (line, record, _, position) in enumerate(self._records()):
+        for count, (line, record, position) in enumerate(self._records()):
             if progress is not None and count % _PROGRESS_EVERY == 0:
                 progress(min(position, size), size)
             if columns is None:
@@ -209,16 +209,13 @@ class CsvFile:
         is_header = self.header(record) if callable(self.header) else self.header
         return [normalise_header(cell, aliases) for cell in record] if is_header else []
 
-    def _records(self) -> Iterator[tuple[int, list[str], str, int]]:
-        """(start line, cells, raw text, bytes read) of every non-empty record."""
-        errors = C1_ERRORS if self.encoding.codec == "cp1252" else "strict"
-        with self.path.open("r", encoding=self.encoding.codec, errors=errors, newline="") as handle:
-            raw = cast(BinaryIO, handle.buffer)
-            counter = _LineCounter(handle)
-            reader = csv.reader(counter, _dialect(self.delimiter))
+    def _records(self) -> Iterator[tuple[int, list[str], int]]:
+        """(start line, cells, bytes read) of every non-empty record."""
+        with self._open() as handle:
+            raw = handle.buffer
+            reader = csv.reader(handle, _dialect(self.delimiter))  # line_num: physical lines
             while True:
-                start = counter.lines + 1
-                counter.raw = []
+                start = reader.line_num + 1
                 try:
                     record = next(reader)
                 except StopIteration:
@@ -227,12 +224,21 @@ class CsvFile:
                     raise UnreadableFile(_field_problem(self.name, start, exc)) from None
                 except UnicodeDecodeError as exc:
                     raise UnreadableFile(
-                        f"{self.name}:{counter.lines + 1}: not valid {self.encoding.codec} "
+                        f"{self.name}:{reader.line_num + 1}: not valid {self.encoding.codec} "
                         f"({exc.reason}); nothing was applied; try --encoding cp1252, or leave "
                         "--encoding out to detect it"
                     ) from None
-                if any(cell.strip() for cell in record):
-                    yield start, record, "".join(counter.raw), raw.tell()
+                if "".join(record).strip():
+                    yield start, record, raw.tell()
+
+    def _text_from(self, line: int) -> str:
+        """The file's text from physical line `line` to its end."""
+        with self._open() as handle:
+            return "".join(itertools.islice(handle, line - 1, None))
+
+    def _open(self) -> TextIO:
+        errors = C1_ERRORS if self.encoding.codec == "cp1252" else "strict"
+        return self.path.open("r", encoding=self.encoding.codec, errors=errors, newline="")
 
 
 def open_csv(
@@ -256,7 +262,7 @@ def open_csv(
         delimiter = sniff_delimiter(handle.read(_SAMPLE_BYTES))
     scanned = CsvFile(path, label, chosen, delimiter, header)
     rows, head, columns = 0, None, []
-    last: tuple[int, list[str], str, int] | None = None
+    last: tuple[int, list[str], int] | None = None
     previous: tuple[int, list[str]] | None = None  # checked once the next record is known
     for last in scanned._records():
         if head is None:
@@ -267,7 +273,7 @@ def open_csv(
         if previous is not None:
             _check_swallowed(label, delimiter, max(len(columns), 1), *previous)
         previous = last[0], last[1]
-    if last is not None and _ends_inside_quotes(last[2], delimiter):
+    if last is not None and _ends_inside_quotes(scanned._text_from(last[0]), delimiter):
         raise UnreadableFile(
             f"{label}:{last[0]}: a quote opened on this line is never closed (it runs to the end "
             "of the file); nothing was applied. Close the quote or remove it"
@@ -309,8 +315,9 @@ def _field_problem(name: str, line: int, exc: csv.Error) -> str:
 
 def _check_swallowed(name: str, delimiter: str, width: int, line: int, record: list[str]) -> None:
     """A quoted field whose later lines look like whole rows swallowed them: refuse the file."""
-    if width < 3 or not _LINE_BREAK.search(",".join(record)):  # no cell has a second line
-        return
+    cells = "\0".join(record)
+    if width < 3 or cells.count(delimiter) < width - 1 or not _LINE_BREAK.search(cells):
+        return  # no cell holds a row's worth of separators, or none has a second line
     for cell in record:
         for offset, part in enumerate(cell.splitlines()[1:], start=1):
             if part.count(delimiter) >= width - 1:
@@ -386,24 +393,3 @@ def _dialect(delimiter: str) -> type[csv.Dialect]:
 
     Export.delimiter = delimiter
     return Export
-
-
-class _LineCounter:
-    """Wraps a text file for csv.reader and counts physical lines, so records keep file:line;
-    `raw` holds the lines of the record being read."""
-
-    def __init__(self, handle: TextIO) -> None:
-        self.handle = handle
-        self.lines = 0
-        self.raw: list[str] = []
-
-    def __iter__(self) -> _LineCounter:
-        return self
-
-    def __next__(self) -> str:
-        line = self.handle.readline()
-        if not line:
-            raise StopIteration
-        self.lines += 1
-        self.raw.append(line)
-        return line

@@ -10,17 +10,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaign_engine.audience.accounts import record_assignment
+from campaign_engine.audience.accounts import Handover, log_handovers, record_assignment
 from campaign_engine.audience.consent import record_consent
 from campaign_engine.audience.contactrows import (
     CONTACT_ALIASES,
     CONTACT_COLUMNS,
+    ContactCheck,
     ContactRow,
     check_contact,
     clean_email,
@@ -41,7 +42,7 @@ from campaign_engine.audience.import_undo import (
     start_import,
 )
 from campaign_engine.audience.seenrows import SeenRows
-from campaign_engine.store.bulk import insert_rows
+from campaign_engine.store.bulk import among, insert_rows, new_ids
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Contact, Rep
 
@@ -64,6 +65,13 @@ _REP_COLUMNS = frozenset({"email", "name", "title", "timezone"})
 _CHUNK_ROWS = 500  # contacts applied (and committed) per transaction
 _HASH_MASK = (1 << 64) - 1
 _CONTACTS: sa.Table = Contact.__table__  # type: ignore[attr-defined]
+_ACCOUNTS: sa.Table = Account.__table__  # type: ignore[attr-defined]
+_REPS: sa.Table = Rep.__table__  # type: ignore[attr-defined]
+_CONTACT_FIELDS = ("email", "first_name", "last_name", "title", "account_id", "outreach_mode",
+                   "timezone")  # fmt: skip
+_ACCOUNT_FIELDS = ("id", "name", "employees", "segment", "rep_id", "owner_email")
+_RepRow = sa.Row[int, str]  # (id, email)
+_NEW_ACCOUNT: dict[str, Any] = {"id": None, "employees": None, "rep_id": None, "owner_email": None}
 T = TypeVar("T")
 
 
@@ -98,8 +106,8 @@ def import_contacts(
     An owner_email only fills an account that has no rep: a known rep is assigned (and
     logged), an unknown one is a warning and the account waits for that rep (no rep is
     invented) until `import reps` brings the address. An account that has a rep keeps it
-    (a warning says how to move it); rows of one account that disagree on the owner are
-    rejected.
+    (a warning says how to move it); rows of one account that name another owner than its
+    first row all import, the account keeps the first owner and each such row is a warning.
     """
     csv_file = open_csv(path, CONTACT_ALIASES, _TARGET_LIST_COLUMNS, encoding, name=name)
     result = ImportResult(file=csv_file.name)
@@ -192,36 +200,52 @@ def _adopt_accounts(session: Session, rep: Rep, actor: str, now: datetime) -> No
 def _validated(
     csv_file: CsvFile, progress: Progress | None, result: ImportResult
 ) -> Iterator[ContactRow]:
-    with SeenRows() as seen:
-        for row in csv_file.records(CONTACT_ALIASES, progress):
-            check = check_contact(row.values, row.line, result.file)
-            result.warnings.extend(check.warnings)
-            if check.row is None:
-                assert check.error is not None
-                result.rejected.append(check.error)
-                continue
-            parsed = check.row
-            if parsed.owner_email:
-                named = seen.first_owner(parsed.account, row.line, parsed.owner_email)
-                if named is not None and named[1] != parsed.owner_email:
-                    conflict = owner_conflict(parsed.account, named[1], f"in line {named[0]}")
-                    result.warnings.append(RowError(result.file, row.line, "owner_email", conflict))
-                    parsed = replace(parsed, owner_email=named[1])
-            fingerprint = _fingerprint(parsed)
-            earlier = seen.first(parsed.email, row.line, fingerprint)
-            if earlier is None:
-                yield parsed
-            elif earlier[1] != fingerprint:
-                result.rejected.append(
-                    RowError(
-                        result.file,
-                        row.line,
-                        "email",
-                        f"{parsed.email} already appears on line {earlier[0]} with other values",
-                    )
-                )
-            else:  # an exact duplicate row: harmless, changes nothing
-                result.unchanged += 1
+    records = csv_file.records(CONTACT_ALIASES, progress)
+    checked = (check_contact(row.values, row.line, result.file) for row in records)
+    with SeenRows[str]() as owners, SeenRows[int]() as emails:
+        for batch in chunks(checked, _CHUNK_ROWS):  # the duplicate checks: two statements each
+            yield from _new_rows(batch, owners, emails, result)
+
+
+def _new_rows(
+    checks: list[ContactCheck], owners: SeenRows[str], emails: SeenRows[int], result: ImportResult
+) -> Iterator[ContactRow]:
+    """The batch's valid rows not seen before in the file; every other row is accounted for
+    (rejected, or unchanged when it repeats an earlier row exactly), in file order."""
+    valid = [check.row for check in checks if check.row is not None]
+    named = iter(
+        owners.firsts([(r.account, r.line, r.owner_email) for r in valid if r.owner_email])
+    )
+    conflicts: dict[int, str] = {}  # line -> the warning of a row naming another owner
+    for index, parsed in enumerate(valid):
+        first = next(named) if parsed.owner_email else None
+        if first is not None and first[1] != parsed.owner_email:
+            conflicts[parsed.line] = owner_conflict(parsed.account, first[1], f"in line {first[0]}")
+            valid[index] = replace(parsed, owner_email=first[1])
+    fingerprints = [_fingerprint(parsed) for parsed in valid]
+    earlier = iter(
+        emails.firsts([(r.email, r.line, f) for r, f in zip(valid, fingerprints, strict=True)])
+    )
+    rows = iter(zip(valid, fingerprints, strict=True))
+    for check in checks:
+        result.warnings.extend(check.warnings)
+        if check.row is None:
+            assert check.error is not None
+            result.rejected.append(check.error)
+            continue
+        parsed, fingerprint = next(rows)
+        seen_at = next(earlier)
+        if parsed.line in conflicts:
+            result.warnings.append(
+                RowError(result.file, parsed.line, "owner_email", conflicts[parsed.line])
+            )
+        if seen_at is None:
+            yield parsed
+        elif seen_at[1] != fingerprint:
+            reason = f"{parsed.email} already appears on line {seen_at[0]} with other values"
+            result.rejected.append(RowError(result.file, parsed.line, "email", reason))
+        else:  # an exact duplicate row: harmless, changes nothing
+            result.unchanged += 1
 
 
 def owner_conflict(account: str, owner: str, where: str) -> str:
@@ -236,9 +260,7 @@ def owner_conflict(account: str, owner: str, where: str) -> str:
 
 def _fingerprint(row: ContactRow) -> int:
     """A signed 64-bit hash of every value but the line (stable within one process)."""
-    values = row.__dict__.copy()
-    del values["line"]
-    value = hash(tuple(values.values())) & _HASH_MASK
+    value = hash(tuple(row.__dict__.values())[1:]) & _HASH_MASK  # the line is the first field
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
@@ -257,70 +279,57 @@ def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
 def apply_contacts(
     session: Session, rows: list[ContactRow], now: datetime, result: ImportResult
 ) -> None:
-    reps = _reps(session, rows)
-    accounts = _accounts(session, rows, reps, result, now)
-    existing = {
-        c.email: c
-        for c in session.exec(
-            select(Contact).where(col(Contact.email).in_([r.email for r in rows]))
+    """Upsert the rows' accounts and contacts, as plain rows (no ORM object per row)."""
+    connection = session.connection()
+    accounts = _accounts(connection, rows, result, now)
+    c = _CONTACTS.c
+    found = connection.execute(
+        sa.select(c.id, *(c[name] for name in _CONTACT_FIELDS)).where(
+            among(connection, c.email, [r.email for r in rows])
         )
-    }
+    )
+    existing = {contact.email: contact for contact in found}
     new: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     changed: dict[int, Changed] = {}
     for row in rows:
-        account = accounts[row.account]
         wanted = {
             "first_name": row.first_name,
             "last_name": row.last_name,
             "title": row.title,
-            "account_id": account.id,
+            "account_id": accounts[row.account],
             "outreach_mode": row.outreach_mode,
+            "timezone": row.timezone,
         }
-        if row.timezone:  # a file without zone data keeps the zone a contact has
-            wanted["timezone"] = row.timezone
         contact = existing.get(row.email)
         if contact is None:
-            new.append(
-                {"email": row.email, "timezone": "", "created_at": now, "updated_at": now, **wanted}
-            )
+            new.append({"email": row.email, **wanted, "created_at": now, "updated_at": now})
+            continue
+        if not row.timezone:  # a file without zone data keeps the zone a contact has
+            wanted["timezone"] = contact.timezone
+        before = contact._mapping
+        fields = {k: (before[k], v) for k, v in wanted.items() if before[k] != v}
+        if fields:
+            changed[contact.id] = fields
+            updates.append(_new_values(contact.id, {**wanted, "updated_at": now}))
+            result.updated += 1
         else:
-            before = {name: getattr(contact, name) for name in wanted}
-            if _assign(contact, wanted):
-                contact.updated_at = now
-                result.updated += 1
-                assert contact.id is not None
-                changed[contact.id] = {
-                    k: (v, wanted[k]) for k, v in before.items() if v != wanted[k]
-                }
-            else:
-                result.unchanged += 1
-    if new:  # a bulk insert: far fewer objects than one ORM instance per row
-        insert_rows(session.connection(), _CONTACTS, new)
-        result.created += len(new)
-    session.flush()
+            result.unchanged += 1
+    if updates:
+        connection.execute(_updating(_CONTACTS, (*_CONTACT_FIELDS[1:], "updated_at")), updates)
+    created = new_ids(connection, _CONTACTS, len(new))  # recorded without reading them back
+    for contact_id, values in zip(created, new, strict=True):
+        values["id"] = contact_id
+    insert_rows(connection, _CONTACTS, new)
+    result.created += len(new)
     if result.import_id is not None:
-        emails = [r["email"] for r in new]
-        created = session.exec(select(Contact.id).where(col(Contact.email).in_(emails))).all()
-        record_changes(session, result.import_id, [i for i in created if i], changed)
-
-
-def _reps(session: Session, rows: list[ContactRow]) -> dict[str, Rep]:
-    """The known reps the rows name (no rep is invented for an unknown owner)."""
-    emails = {r.owner_email for r in rows if r.owner_email}
-    return {r.email: r for r in session.exec(select(Rep).where(col(Rep.email).in_(emails)))}
+        record_changes(session, result.import_id, created, changed)
 
 
 def _accounts(
-    session: Session,
-    rows: list[ContactRow],
-    reps: dict[str, Rep],
-    result: ImportResult,
-    now: datetime,
-) -> dict[str, Account]:
-    names = {r.account for r in rows}
-    accounts = {
-        a.name: a for a in session.exec(select(Account).where(col(Account.name).in_(names)))
-    }
+    connection: sa.Connection, rows: list[ContactRow], result: ImportResult, now: datetime
+) -> dict[str, int]:
+    """Create or update the rows' accounts; name -> id."""
     wanted: dict[str, dict[str, object]] = {}
     owners: dict[str, ContactRow] = {}  # the rows of one account agree on it (checked above)
     for row in rows:  # the last row of an account wins, so a re-import changes nothing
@@ -330,34 +339,85 @@ def _accounts(
             values["employees"] = row.employees
         if row.owner_email:
             owners.setdefault(row.account, row)
-    for name, values in wanted.items():
-        account = accounts.get(name)
-        if account is None:
-            account = accounts[name] = Account(name=name)
-        _assign(account, values)
-        session.add(account)
-    session.flush()
-    for name, row in owners.items():
-        _own(session, accounts[name], row, reps.get(row.owner_email or ""), result, now)
-    session.flush()
-    return accounts
+    a = _ACCOUNTS.c
+    found = {
+        account.name: dict(account._mapping)
+        for account in connection.execute(
+            sa.select(*(a[name] for name in _ACCOUNT_FIELDS)).where(
+                among(connection, a.name, list(wanted))
+            )
+        )
+    }
+    accounts: dict[str, dict[str, Any]] = {
+        name: {**found.get(name, _NEW_ACCOUNT), "name": name, **values}
+        for name, values in wanted.items()
+    }
+    reps = _reps(connection, owners.values())
+    given = {  # account -> (rep, actor): the handovers to log once the account has an id
+        name: handover
+        for name, row in owners.items()
+        if (
+            handover := _own(
+                connection, accounts[name], row, reps.get(row.owner_email or ""), result
+            )
+        )
+    }
+    new = [
+        {k: v for k, v in values.items() if k != "id"}
+        for values in accounts.values()
+        if values["id"] is None
+    ]
+    if new:
+        for account_id, name in connection.execute(
+            sa.insert(_ACCOUNTS).returning(a.id, a.name), new
+        ):
+            accounts[name]["id"] = account_id
+    updates = [
+        _new_values(values["id"], {k: values[k] for k in _ACCOUNT_FIELDS[2:]})
+        for name, values in accounts.items()
+        if name in found and values != found[name]
+    ]
+    if updates:
+        connection.execute(_updating(_ACCOUNTS, _ACCOUNT_FIELDS[2:]), updates)
+    log_handovers(
+        connection,
+        [Handover(accounts[name]["id"], name, rep.id, rep.email, None, actor)
+         for name, (rep, actor) in given.items()],
+        now,
+    )  # fmt: skip
+    return {name: values["id"] for name, values in accounts.items()}
+
+
+def _reps(connection: sa.Connection, rows: Iterable[ContactRow]) -> dict[str, _RepRow]:
+    """The known reps the rows name, by email (no rep is invented for an unknown owner)."""
+    emails = {r.owner_email for r in rows if r.owner_email}
+    if not emails:
+        return {}
+    r = _REPS.c
+    return {
+        rep.email: rep
+        for rep in connection.execute(
+            sa.select(r.id, r.email).where(among(connection, r.email, emails))
+        )
+    }
 
 
 def _own(
-    session: Session,
-    account: Account,
+    connection: sa.Connection,
+    account: dict[str, Any],
     row: ContactRow,
-    rep: Rep | None,
+    rep: _RepRow | None,
     result: ImportResult,
-    now: datetime,
-) -> None:
-    """The row's owner fills an account without a rep; it never replaces one."""
+) -> tuple[_RepRow, str] | None:
+    """The row's owner fills an account without a rep (then the rep and the actor to log are
+    returned); it never replaces one."""
     owner = row.owner_email or ""
-    if account.rep_id is None and rep is not None:
-        record_assignment(session, account, rep, f"import {Path(result.file).name}:{row.line}", now)
-    elif account.rep_id is None:
-        account.owner_email = owner  # waits for that rep
-        session.add(account)
+    name = account["name"]
+    if account["rep_id"] is None and rep is not None:
+        account["rep_id"], account["owner_email"] = rep.id, rep.email
+        return rep, f"import {Path(result.file).name}:{row.line}"
+    if account["rep_id"] is None:
+        account["owner_email"] = owner  # waits for that rep
         if owner not in result.unknown_owners:
             result.unknown_owners.add(owner)  # one warning per owner, at its first line
             reason = (
@@ -365,15 +425,29 @@ def _own(
                 "gets this rep when `campaign import reps` lists the address"
             )
             result.warnings.append(RowError(result.file, row.line, "owner_email", reason))
-    elif (rep is None or rep.id != account.rep_id) and account.name not in result.kept_owners:
-        result.kept_owners.add(account.name)
-        current = session.get(Rep, account.rep_id)
-        keeper = current.email if current else f"rep {account.rep_id}"
+    elif (rep is None or rep.id != account["rep_id"]) and name not in result.kept_owners:
+        result.kept_owners.add(name)
+        rep_id = account["rep_id"]
+        keeper = connection.execute(sa.select(_REPS.c.email).where(_REPS.c.id == rep_id)).scalar()
         reason = (
-            f"account {account.name} keeps its rep {keeper}; to give it to {owner}, run "
-            f"`campaign accounts assign '{account.name}' {owner}`"
+            f"account {name} keeps its rep {keeper or f'rep {rep_id}'}; to give it to {owner},"
+            f" run `campaign accounts assign '{name}' {owner}`"
         )
         result.warnings.append(RowError(result.file, row.line, "owner_email", reason))
+    return None
+
+
+def _updating(table: sa.Table, names: Iterable[str]) -> sa.Update:
+    """UPDATE table SET name = :new_name, ... WHERE id = :_id (executed with `_new_values`)."""
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("_id"))
+        .values({name: sa.bindparam(f"new_{name}") for name in names})
+    )
+
+
+def _new_values(row_id: int, values: Mapping[str, object]) -> dict[str, object]:
+    return {"_id": row_id, **{f"new_{name}": value for name, value in values.items()}}
 
 
 def _assign(obj: object, values: Mapping[str, object]) -> bool:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 __all__ = ["SeenRows"]
 
+V = TypeVar("V", int, str)
 
-class SeenRows:
-    """Which keys (emails) a file already had, on which line and with which values.
 
-    Kept in a throw-away SQLite file, so a file of any size is checked for conflicting
-    duplicates in bounded memory. Use as a context manager; the file is deleted on exit.
+class SeenRows(Generic[V]):
+    """Which keys (emails, accounts) a file already had, on which line and with which value.
+
+    Kept in a throw-away SQLite file, so a file of any size is checked in bounded memory; a
+    batch of rows costs two statements, whatever its size. Use as a context manager; the file
+    is deleted on exit.
     """
 
     _CACHE_KIB = 1024  # SQLite page cache
@@ -24,38 +30,33 @@ class SeenRows:
         self._db.execute(f"PRAGMA cache_size=-{self._CACHE_KIB}")
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER, fingerprint INTEGER)"
-        )
-        self._db.execute("CREATE TABLE owners (account TEXT PRIMARY KEY, line INTEGER, owner TEXT)")
+        self._db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER, value)")
 
-    def __enter__(self) -> SeenRows:
+    def __enter__(self) -> SeenRows[V]:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._db.close()
         self._dir.cleanup()
 
-    def first(self, key: str, line: int, fingerprint: int) -> tuple[int, int] | None:
-        """Remember the key; if it was seen before, return that (line, fingerprint) instead."""
-        added = self._db.execute(
-            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (key, line, fingerprint)
-        ).rowcount
-        if added:
-            return None
-        row = self._db.execute(
-            "SELECT line, fingerprint FROM seen WHERE key = ?", (key,)
-        ).fetchone()
-        return int(row[0]), int(row[1])
-
-    def first_owner(self, account: str, line: int, owner: str) -> tuple[int, str] | None:
-        """Remember the account's owner; if the file named one before, return (line, owner)."""
-        added = self._db.execute(
-            "INSERT OR IGNORE INTO owners VALUES (?, ?, ?)", (account, line, owner)
-        ).rowcount
-        if added:
-            return None
-        row = self._db.execute(
-            "SELECT line, owner FROM owners WHERE account = ?", (account,)
-        ).fetchone()
-        return int(row[0]), str(row[1])
+    def firsts(self, rows: Sequence[tuple[str, int, V]]) -> list[tuple[int, V] | None]:
+        """Remember each (key, line, value) of a batch in file order; for a key seen before (in
+        an earlier batch or earlier in this one), that first (line, value) instead of None."""
+        keys = json.dumps(list({key: None for key, _, _ in rows}))
+        known: dict[str, tuple[int, V]] = {
+            key: (line, value)
+            for key, line, value in self._db.execute(
+                "SELECT key, line, value FROM seen WHERE key IN (SELECT value FROM json_each(?))",
+                (keys,),
+            )
+        }
+        earlier: list[tuple[int, V] | None] = []
+        new: list[tuple[str, int, V]] = []
+        for key, line, value in rows:
+            first = known.get(key)
+            if first is None:
+                known[key] = (line, value)
+                new.append((key, line, value))
+            earlier.append(first)
+        self._db.executemany("INSERT INTO seen VALUES (?, ?, ?)", new)
+        return earlier

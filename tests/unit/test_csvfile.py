@@ -92,10 +92,15 @@ def test_header_predicate_decides_whether_the_first_row_is_data(tmp_path: Path) 
 
 
 def test_seen_rows_remembers_the_first_line_of_each_key() -> None:
-    with SeenRows() as seen:
-        assert seen.first("a@x.example", 2, 11) is None
-        assert seen.first("b@x.example", 3, -5) is None
-        assert seen.first("a@x.example", 9, 12) == (2, 11)
+    with SeenRows[int]() as seen:
+        assert seen.firsts([("a@x.example", 2, 11), ("b@x.example", 3, -5)]) == [None, None]
+        assert seen.firsts(
+            [("c@x.example", 8, 1), ("a@x.example", 9, 12), ("c@x.example", 10, 2)]
+        ) == [
+            None,
+            (2, 11),
+            (8, 1),
+        ]
 
 
 @pytest.mark.parametrize(
