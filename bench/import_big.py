@@ -4,8 +4,9 @@
         .venv/bin/python bench/import_big.py [--mb 50] [--rounds 1] [--only sqlite|postgresql]
 
 Each round imports the same file into a fresh SQLite file and into the PostgreSQL database (the
-bench drops every table there first); the table shows the best round of each against the
-target of 20,000 rows/s, and the peak RSS against the RSS before the first import. On a shared
+bench drops every table there first); the table shows the best round of each against its
+target (issue 32: 25,000 rows/s on SQLite, 15,000 on PostgreSQL), and the peak RSS against the
+RSS before the first import. On a shared
 machine wall rates swing with the neighbours' load: rows per CPU-second of the importing
 process (all of the work on SQLite; PostgreSQL's own work apart) is printed as well.
 
@@ -35,7 +36,7 @@ from machine import Load, Row, print_rows
 URL = os.environ.get(
     "CAMPAIGN_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_speed"
 )
-TARGET = 20_000.0  # rows/s (issue 21)
+TARGETS = {"sqlite": 25_000.0, "postgresql": 15_000.0}  # rows/s (issue 32)
 NOW = datetime(2021, 4, 20, tzinfo=UTC)
 
 COLUMNS = [
@@ -130,9 +131,10 @@ def main() -> None:
                 assert created == rows, f"{name}: created {created} of {rows} rows"
                 print(f"{name}: {elapsed:.1f} s, {rows / elapsed:,.0f} rows/s, {cpu:.1f} CPU s")
                 best, best_cpu = min(best, elapsed), min(best_cpu, cpu)
-            table.append(Row(f"import into {name}, validation kept", rows / best, TARGET, "rows/s"))
+            target = TARGETS[name]
+            table.append(Row(f"import into {name}, validation kept", rows / best, target, "rows/s"))
             what = f"  same, per CPU-second of the importing process{'' if url is None else ' (the server apart)'}"
-            table.append(Row(what, rows / best_cpu, TARGET, "rows/s"))
+            table.append(Row(what, rows / best_cpu, target, "rows/s"))
         table.append(
             Row("peak RSS (reference: before the first import)", peak_rss_mb(), baseline, "MB")
         )
