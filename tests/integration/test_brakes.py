@@ -264,7 +264,8 @@ def test_the_sending_domain_window_pauses_every_campaign_with_a_send_in_it(
     assert campaigns["A"].paused and campaigns["B"].paused
     reason = campaigns["B"].pause_reason or ""
     assert re.fullmatch(
-        r"7 hard bounces in the last 1\d\d sends from gitlab-demo.example \(5.\d+% ≥ 5%\) — check"
+        # the domain's 6th or 7th bounce (see B's states below)
+        r"[67] hard bounces in the last 1\d\d sends from gitlab-demo.example \(5.\d+% ≥ 5%\) — check"
         r" the list source, then `campaign campaigns resume B`",
         reason,
     ), reason
@@ -275,5 +276,7 @@ def test_the_sending_domain_window_pauses_every_campaign_with_a_send_in_it(
         b_states = Counter(
             session.exec(select(Message.state).where(Message.campaign_id == campaigns["B"].id))
         )
-    # B paused at its 3rd unknown user; the rest of B waits, queued.
-    assert b_states[MessageState.BOUNCED] == 3 and b_states[MessageState.QUEUED] >= 10, b_states
+    # B paused at its 2nd or 3rd unknown user (sends of one moment go out in the order the
+    # database hands them over); the rest of B waits, queued.
+    assert b_states[MessageState.BOUNCED] in (2, 3), b_states
+    assert b_states[MessageState.QUEUED] >= 10, b_states
