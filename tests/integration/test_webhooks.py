@@ -168,7 +168,7 @@ def test_a_hanging_receiver_slows_neither_the_tick_nor_tracking(
             await asyncio.sleep(0.01)
         async with make_transport(web_settings) as transport:
             ticker = Ticker(db, web_settings, transport)
-            ticker.webhooks.timeout = 3.0
+            ticker.webhooks.timeout = 5.0  # whatever waits for the receiver takes this long
             began = time.perf_counter()
             await ticker.tick(at(4, 28, 10, 1))
             tick_took = time.perf_counter() - began
@@ -187,7 +187,8 @@ def test_a_hanging_receiver_slows_neither_the_tick_nor_tracking(
         return tick_took, pixel_took, second_took
 
     tick_took, pixel_took, second_took = asyncio.run(scenario())
-    assert tick_took < 1.5 and second_took < 1.5 and pixel_took < 0.5
+    # well under the receiver's 5 s: nothing waited for it (margins for a busy machine)
+    assert tick_took < 3.0 and second_took < 3.0 and pixel_took < 2.0
     (logged,) = delivery_log(db)
     assert (logged.state, logged.error) == ("retry", "no answer in time")
 
