@@ -274,16 +274,31 @@ def _has_sent_message() -> sa.ColumnElement[bool]:
 
 
 def _set_emailed(connection: sa.Connection, enrollment_ids: set[int]) -> None:
+    """The enrolments' messages are looked up by enrolment id first: a correlated EXISTS in the
+    UPDATE let SQLite read every sent message per enrolment, so a commit's cost grew with the
+    messages sent before it."""
     ids = sorted(enrollment_ids)
+    m, e = _MESSAGES.c, _ENROLLMENTS.c
     for start in range(0, len(ids), _CHUNK):
-        connection.execute(
-            sa.update(_ENROLLMENTS)
-            .where(
-                _ENROLLMENTS.c.id.in_(ids[start : start + _CHUNK]),
-                _ENROLLMENTS.c.emailed != _has_sent_message(),
-            )
-            .values(emailed=_has_sent_message())
+        chunk = ids[start : start + _CHUNK]
+        emailed = set(
+            connection.execute(
+                sa.select(m.enrollment_id)
+                .where(
+                    m.enrollment_id.in_(chunk),
+                    m.state == MessageState.SENT,
+                    m.sent_at.is_not(None),
+                )
+                .distinct()
+            ).scalars()
         )
+        for flag, group in ((True, sorted(emailed)), (False, sorted(set(chunk) - emailed))):
+            if group:
+                connection.execute(
+                    sa.update(_ENROLLMENTS)
+                    .where(e.id.in_(group), e.emailed.is_not(flag))
+                    .values(emailed=flag)
+                )
 
 
 def _day(value: date | str | None) -> str:
