@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from campaign_engine.core.config import Settings, load_settings
-from campaign_engine.store import message_counts
+from campaign_engine.store import engagement_counts, message_counts
 from campaign_engine.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,8 +89,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def assert_counters_agree(url: str) -> None:
-    """Every test ends with the message counters (and the enrolments' emailed flags) equal to a
-    full recount, whatever it did."""
+    """Every test ends with the message counters (and the enrolments' emailed flags) and the
+    engagement counters equal to a full recount, whatever it did."""
     db = Database(url, migrate=False)
     try:
         if not sa.inspect(db.engine).has_table("message_count"):
@@ -98,10 +98,16 @@ def assert_counters_agree(url: str) -> None:
         with db.engine.connect() as connection:
             found = message_counts.differences(connection)
             wrong = message_counts.emailed_differences(connection)
+            events = (
+                engagement_counts.differences(connection)
+                if sa.inspect(connection).has_table("engagement_count")
+                else []
+            )
     finally:
         db.dispose()
     assert found == [], f"message counters differ from a recount: {found}"
     assert wrong == [], f"enrolments' emailed flags differ from their messages: {wrong}"
+    assert events == [], f"engagement counters differ from a recount: {events}"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, or_, select
 
 from campaign_engine.core.errors import NotFound
-from campaign_engine.store import message_counts
+from campaign_engine.store import engagement_counts, message_counts
 from campaign_engine.store.compliance_tables import ConsentRecord, HashedSuppression, email_hash
 from campaign_engine.store.db import Database
 from campaign_engine.store.inbound_tables import InboundReview
@@ -133,6 +133,7 @@ def forget_person(db: Database, email: str, now: datetime) -> ForgetReport:
 def _erase_activity(session: Session, contact: Contact) -> tuple[int, int]:
     connection = session.connection()
     # the title written on each email for the report goes too (its emails count as untitled)
+    engagement_counts.touching(session, _MESSAGES.c.contact_id == contact.id)
     messages = message_counts.change_states(
         session,
         _MESSAGES.c.contact_id == contact.id,

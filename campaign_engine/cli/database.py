@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import typer
 
 from campaign_engine.cli.app import command_group, context_of, out, subcommand
-from campaign_engine.store import message_counts, schema
+from campaign_engine.store import engagement_counts, message_counts, schema
 from campaign_engine.store.db import Database, database_exists, redacted_url
 from campaign_engine.store.models import Campaign
 
@@ -57,9 +57,9 @@ def db_check_counters(
         bool, typer.Option("--fix", help="Make the counters the recount (they were wrong).")
     ] = False,
 ) -> None:
-    """Compare the messages counted per campaign, step, state and report slice, and each
-    enrolment's emailed flag (what `campaign status`, the report and the dashboard read), with a
-    full recount; exit 1 naming each difference."""
+    """Compare the messages counted per campaign, step, state and report slice, each
+    enrolment's emailed flag and the events counted per report slice (what `campaign status`,
+    the report and the dashboard read), with a full recount; exit 1 naming each difference."""
     c = context_of(ctx)
     with c.existing_db.engine.begin() as connection:
         found = message_counts.differences(connection)
@@ -77,12 +77,22 @@ def db_check_counters(
                 f"enrolment {enrollment_id}: emailed {'yes' if flag else 'no'},"
                 f" its messages say {'no' if flag else 'yes'}"
             )
-        differ = len(found) + len(wrong)
+        events = engagement_counts.differences(connection)
+        for e in events:
+            campaign_id, step, segment, title, rep_id, day, link, measure = e.key
+            out.print(
+                f"campaign {names.get(campaign_id, campaign_id)} step {step} {measure}"
+                f" (segment {segment!r}, title {title!r}, rep {rep_id or 'none'}"
+                f"{f', day {day}' if day else ''}{f', links {link}' if link else ''}):"
+                f" counter {e.kept}, recount {e.counted}"
+            )
+        differ = len(found) + len(wrong) + len(events)
         if not differ:
             out.print("message counters agree with a full recount")
             return
         if fix:
             message_counts.rebuild(connection)
+            engagement_counts.rebuild(connection)
             out.print(f"{differ} counter(s) rebuilt from the recount")
             return
     out.print(f"{differ} counter(s) differ: `campaign db check-counters --fix` rebuilds them")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-__all__ = ["MessageCount"]
+__all__ = ["EngagementCount", "MessageCount"]
 
 
 class MessageCount(SQLModel, table=True):
@@ -22,4 +22,22 @@ class MessageCount(SQLModel, table=True):
     title: str = Field(primary_key=True)
     rep_id: int = Field(primary_key=True)
     day: str = Field(primary_key=True)
+    n: int = 0
+
+
+class EngagementCount(SQLModel, table=True):
+    """A measure of the events on a campaign's messages of one step and report slice (segment,
+    title and rep as the message was written; rep 0: none), per local day of the campaign's zone
+    ("" when the measure has none) and link(s) ("" likewise). `engagement_counts` keeps it."""
+
+    __tablename__ = "engagement_count"
+
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    step: int = Field(primary_key=True)
+    segment: str = Field(primary_key=True)
+    title: str = Field(primary_key=True)
+    rep_id: int = Field(primary_key=True)
+    day: str = Field(primary_key=True)
+    link: str = Field(primary_key=True)
+    measure: str = Field(primary_key=True)
     n: int = 0

@@ -16,6 +16,7 @@ from campaign_engine.store import campaign_log as _campaign_log  # noqa: F401  (
 from campaign_engine.store import compliance_tables as _compliance_tables  # noqa: F401  (consent, hashed suppression)
 from campaign_engine.store import count_tables as _count_tables  # noqa: F401  (messages per step and state)
 from campaign_engine.store import digest_tables as _digest_tables  # noqa: F401  (registers the digest tables)
+from campaign_engine.store import engagement_counts as _engagement_counts  # noqa: F401  (kept at each commit)
 from campaign_engine.store import inbound_tables as _inbound_tables  # noqa: F401  (mailbox reading)
 from campaign_engine.store import message_counts as _message_counts  # noqa: F401  (kept at each commit)
 from campaign_engine.store import models as _models  # noqa: F401  (registers the tables on SQLModel.metadata)

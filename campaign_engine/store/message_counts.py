@@ -22,16 +22,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from campaign_engine.core.kinds import MessageState
+from campaign_engine.store import counters
 from campaign_engine.store.count_tables import MessageCount
+from campaign_engine.store.counters import Difference
 from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Message
 from campaign_engine.store.sql_dates import local_date, local_day
 
@@ -73,13 +73,6 @@ _SLICE = ("segment", "title", "rep_id", "zone")  # written on a message when it 
 KEY_COLUMNS = tuple(
     _MESSAGES.c[name] for name in ("campaign_id", "step", "state", "origin", *_SLICE, "sent_at")
 )
-
-
-@dataclass(frozen=True)
-class Difference:
-    key: Key
-    kept: int
-    counted: int
 
 
 def key_of(row: Any, **changed: Any) -> Key:
@@ -232,20 +225,9 @@ def kept_slices(
     return {tuple(key): n for *key, n in connection.execute(query)}
 
 
-def differences(connection: sa.Connection) -> list[Difference]:
+def differences(connection: sa.Connection) -> list[Difference[Key]]:
     """Where the counters and a full recount disagree (none: they agree)."""
-    c = _COUNTS.c
-    have: dict[Key, int] = {
-        tuple(key): n
-        for *key, n in connection.execute(sa.select(*(c[name] for name in _KEY), c.n))
-        if n
-    }
-    truth = counted(connection)
-    return [
-        Difference(key, have.get(key, 0), truth.get(key, 0))
-        for key in sorted(have.keys() | truth.keys())
-        if have.get(key, 0) != truth.get(key, 0)
-    ]
+    return counters.differences(connection, _COUNTS, _KEY, counted(connection))
 
 
 def emailed_differences(connection: sa.Connection) -> list[tuple[int, bool]]:
@@ -306,20 +288,7 @@ def _day(value: date | str | None) -> str:
 
 
 def _add(connection: sa.Connection, deltas: Mapping[Key, int]) -> None:
-    rows = [
-        dict(zip((*_KEY, "n"), (*key, d), strict=True)) for key, d in sorted(deltas.items()) if d
-    ]
-    if not rows:
-        return
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(_COUNTS)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[_COUNTS.c[name] for name in _KEY],
-            set_={"n": _COUNTS.c.n + statement.excluded.n},
-        ),
-        rows,
-    )
+    counters.add(connection, _COUNTS, _KEY, deltas)
 
 
 def _before(message: Message, name: str) -> Any:

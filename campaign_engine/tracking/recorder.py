@@ -15,14 +15,16 @@ import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import anyio
 import sqlalchemy as sa
 
 from campaign_engine.core.kinds import EventKind
+from campaign_engine.store import engagement_counts
 from campaign_engine.store.bulk import insert_rows
 from campaign_engine.store.db import Database, is_postgres
-from campaign_engine.store.models import Event
+from campaign_engine.store.models import Event, Message
 from campaign_engine.tracking.bots import BotRules, Hit, Verdict, classify, proxy_note
 from campaign_engine.tracking.hits import RecentLinks, Target
 from campaign_engine.tracking.lookups import MessageInfo, message_infos
@@ -35,6 +37,7 @@ MAX_BATCH = 2000  # events per transaction
 CACHE_SIZE = 100_000  # sent messages whose links are kept in memory
 WRITE_ATTEMPTS = 5
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
+_MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 _LINK_KINDS = (EventKind.CLICK, EventKind.CONTACT_PAGE, EventKind.UNSUBSCRIBE_PAGE)
 _LOCK = 0x7472_6163  # advisory lock key of the event writers ("trac")
 
@@ -207,6 +210,8 @@ class EventRecorder:
                 # Serialise the writers of every server process, so each burst check below
                 # sees the link hits the others stored (SQLite writers are serialised anyway).
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+            touched = sorted({cast(int, row["message_id"]) for row in rows})
+            engagement_counts.touching(session, _MESSAGES.c.id.in_(touched))
             insert_rows(connection, _EVENTS, rows)
             span = timedelta(seconds=self.rules.burst_seconds)
             retro = retro + stored_bursts(connection, bursts, span)
