@@ -3,10 +3,10 @@
 Every tracked open and click of every email lands on `GET /o/TOKEN.gif` or `GET /t/TOKEN`, so
 their common case skips the framework: no routing, no Request or Response objects, headers
 built once (the very bytes the framework's responses carry). Only a genuine token of the right
-kind is answered here, and a click only when its message is in memory and has that link;
-anything else (a bad or foreign token, a message not loaded yet, a request with a body, a
-mounted root path) goes on to the full app, which answers and logs it as before (the GIF, or
-the 404 page: an unverified link never redirects).
+kind is answered here, and a click only when its message (from memory, or looked up once)
+has that link; anything else (a bad or foreign token, an unknown message or link, a request
+with a body, a mounted root path) goes on to the full app, which answers and logs it as
+before (the GIF, or the 404 page: an unverified link never redirects).
 """
 
 from __future__ import annotations
@@ -59,18 +59,19 @@ class HotRoutes:
         payload = self.edge.signer.verify(token)
         if payload is None or payload.kind is not TokenKind.CLICK:
             return False
-        info = self.edge.recorder.cached(payload.message_id)
-        if info is None or payload.link_index >= len(info.links):
-            return False
         agent = _user_agent(scope)
         if agent is None:
+            return False
+        recorder = self.edge.recorder
+        info = recorder.cached(payload.message_id) or await recorder.info(payload.message_id)
+        if info is None or payload.link_index >= len(info.links):
             return False
         url = info.links[payload.link_index]
         hit = self.edge.hit(
             scope["method"], agent, _host(scope), EventKind.CLICK, payload.message_id,
             payload.link_index, url,
         )  # fmt: skip
-        self.edge.recorder.submit(hit)
+        recorder.submit(hit)
         await send({"type": "http.response.start", "status": 302, "headers": redirect_headers(url)})
         await send({"type": "http.response.body", "body": b""})
         return True

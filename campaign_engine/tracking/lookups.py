@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaign_engine.store.models import (
@@ -18,6 +20,21 @@ from campaign_engine.store.models import (
 )
 
 __all__ = ["MessageInfo", "PageView", "message_infos", "page_view"]
+
+_MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
+_CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
+_INFOS = (  # built once: a click on a message not in memory yet waits for this query
+    sa.select(
+        _MESSAGES.c.id,
+        _MESSAGES.c.contact_id,
+        _MESSAGES.c.campaign_id,
+        _MESSAGES.c.step,
+        _MESSAGES.c.sent_at,
+        _CAMPAIGNS.c.links_json,
+    )
+    .join_from(_MESSAGES, _CAMPAIGNS, _CAMPAIGNS.c.id == _MESSAGES.c.campaign_id)
+    .where(_MESSAGES.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
 
 # Each message also links to its contact page and its unsubscribe page (tracked apart).
 PAGE_LINKS = 2
@@ -53,29 +70,27 @@ class PageView:
     unsubscribed: bool
 
 
-def message_infos(session: Session, message_ids: Collection[int]) -> dict[int, MessageInfo]:
-    """The messages that exist among `message_ids`, in one query."""
-    found: dict[int, MessageInfo] = {}
-    rows = session.exec(
-        select(Message, Campaign.links_json)
-        .join(Campaign, col(Campaign.id) == Message.campaign_id)
-        .where(col(Message.id).in_(list(message_ids)))
-    )
-    registries: dict[str, dict[int, list[str]]] = {}  # one parse per campaign
-    for message, links_json in rows:
-        assert message.id is not None
-        if links_json not in registries:
-            registries[links_json] = parse_link_registry(links_json)
-        links = registries[links_json].get(message.step, [])
-        found[message.id] = MessageInfo(
-            message_id=message.id,
-            contact_id=message.contact_id,
-            campaign_id=message.campaign_id,
-            step=message.step,
-            sent_at=message.sent_at,
-            links=tuple(str(url) for url in links),
+def message_infos(
+    connection: sa.Connection, message_ids: Collection[int]
+) -> dict[int, MessageInfo]:
+    """The messages that exist among `message_ids`, in one query of the few columns needed."""
+    rows = connection.execute(_INFOS, {"ids": list(message_ids)})
+    return {
+        message_id: MessageInfo(
+            message_id=message_id,
+            contact_id=contact_id,
+            campaign_id=campaign_id,
+            step=step,
+            sent_at=sent_at,
+            links=_registry(links_json).get(step, ()),
         )
-    return found
+        for message_id, contact_id, campaign_id, step, sent_at, links_json in rows
+    }
+
+
+@functools.lru_cache(maxsize=256)  # one parse per campaign (and per change of its links)
+def _registry(links_json: str) -> dict[int, tuple[str, ...]]:
+    return {step: tuple(map(str, urls)) for step, urls in parse_link_registry(links_json).items()}
 
 
 def page_view(session: Session, message_id: int) -> PageView | None:

@@ -112,8 +112,8 @@ class EventRecorder:
         return self._load_many({message_id}).get(message_id)
 
     def _load_many(self, ids: set[int]) -> dict[int, MessageInfo]:
-        with self.db.session() as session:
-            found = message_infos(session, ids)
+        with self.db.engine.connect() as connection:  # a read: no session, nothing to commit
+            found = message_infos(connection, ids)
         for message_id, info in found.items():
             if info.sent_at is not None:  # immutable from now on: cache it
                 self._cache[message_id] = info
