@@ -249,9 +249,12 @@ class Message(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """Something a recipient (or a machine acting for one) did: open, click, request..."""
 
+    # a message's events in time order: the tracking writer reads only a message's recent ones
+    __table_args__ = (sa.Index("ix_event_message_time", "message_id", "occurred_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True)
-    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     link_index: int | None = None
     url: str | None = None
