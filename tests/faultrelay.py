@@ -10,7 +10,8 @@ relay really took, recipient by recipient (`encrypted`: whether each came over T
 
 It offers PIPELINING (RFC 2920) unless told not to, and `mail_groups` shows what the client did
 with it: the command lines that came in one read with each MAIL FROM (MAIL, RCPT and DATA when
-the client pipelines, MAIL alone when it goes step by step).
+the client pipelines, MAIL alone when it goes step by step), and `behind_dot` how many MAIL
+FROMs came in the same read as the previous message's final dot.
 
 Postfix's own restrictions, which it applies at RCPT TO (smtpd_delay_reject): `relay_after_auth`
 (smtpd_client_restrictions = permit_sasl_authenticated, reject: AUTH offered, not required, and
@@ -53,6 +54,7 @@ class FaultRelay:
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # recipient -> forced reply
     rcpt_reply_all: str = ""  # forced reply to every RCPT TO (a block list)
     data_reply: str = ""  # forced reply to a DATA that has a recipient, e.g. "451 4.3.0 later"
+    dot_replies: dict[str, str] = field(default_factory=dict)  # recipient -> reply to the dot
     drop_at_data: set[str] = field(default_factory=set)  # close at DATA: before the dot
     drop_after_dot: set[str] = field(default_factory=set)  # take it, then close without a reply
     close_after: int = 0  # a session's MAIL FROM after this many is met by a closed connection
@@ -70,6 +72,7 @@ class FaultRelay:
     logins: Counter[str] = field(default_factory=Counter)  # "ok" / "failed"
     connections: int = 0
     mail_groups: list[list[str]] = field(default_factory=list)  # lines read with each MAIL FROM
+    behind_dot: int = 0  # MAIL FROMs read with the previous message's final dot
     encrypted: list[bool] = field(default_factory=list)  # per entry of `received`
 
     def arrived(self) -> Counter[str]:
@@ -117,6 +120,9 @@ class FaultRelay:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        refusals = [self.dot_replies[r] for r in envelope.rcpt_tos if r in self.dot_replies]
+        if refusals:
+            return refusals[0]  # the content came and was refused: nothing was taken
         raw = envelope.original_content or b""
         assert server.transport is not None
         message = email.message_from_bytes(raw, policy=default_policy)
@@ -145,9 +151,11 @@ class _FaultySMTP(SMTP):
     mails = 0  # MAIL FROMs in this session
 
     def data_received(self, data: bytes) -> None:
-        if data.startswith(b"MAIL FROM:"):  # a transaction's first write
-            lines = data.decode("utf-8", "replace").split("\r\n")
+        start = 0 if data.startswith(b"MAIL FROM:") else data.find(b"\r\n.\r\nMAIL FROM:") + 5
+        if data.startswith(b"MAIL FROM:", start):  # a transaction's first write
+            lines = data[start:].decode("utf-8", "replace").split("\r\n")
             self.relay.mail_groups.append([line for line in lines if line])
+            self.relay.behind_dot += start > 0
         super().data_received(data)
 
     async def _handle_client(self) -> None:

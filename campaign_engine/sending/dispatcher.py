@@ -72,6 +72,10 @@ class _Batch:
     # enrollment id -> (zone, local first day): what each next step is planned from
     places: dict[int, tuple[str | None, date | None]] = field(default_factory=dict)
     brakes: BrakeWatch | None = None  # the campaign's last sends, as this batch adds to them
+    # Set when it is sent, for each Delivery: whether on_taken returns at once for a key (see
+    # Delivery.ready), and whether more of the batch may still go (Delivery.wanted).
+    ready: Callable[[int], bool] = field(default=lambda key: True)
+    wanted: Callable[[], bool] = field(default=lambda: True)
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,8 @@ class Dispatcher:
         )
         for key in updates:  # skipped or deferred by the checks: written with the first group
             ledger.held_back(key)
+        batch.ready = functools.partial(_at_once, pace, ledger)
+        batch.wanted = functools.partial(self._going, batch)
         # Rendering is lazy: each SMTP connection renders its next message while the others
         # wait on the relay, so rendering overlaps the network instead of preceding it. Only
         # what the transport took may have reached the relay: messages rendered (and signed)
@@ -389,7 +395,7 @@ class Dispatcher:
         date_header = format_datetime(now)
         for message, recipient, zone in ((s.message, s.recipient, s.zone) for s in to_send):
             assert message.id is not None
-            if self.stop_requested or (batch.brakes is not None and batch.brakes.stopped):
+            if not self._going(batch):
                 return
             if message.origin == Channel.AUTOMATED:
                 at = self._at(now)
@@ -451,7 +457,13 @@ class Dispatcher:
             "message_id_header": header_id,
         }
         sender = envelope_sender(self.settings, signer, message.id)
-        return Delivery(message.id, sender, wire.address, raw, smtputf8=wire.smtputf8)
+        return Delivery(
+            message.id, sender, wire.address, raw, wire.smtputf8, batch.ready, batch.wanted
+        )
+
+    def _going(self, batch: _Batch) -> bool:
+        """More of `batch` may go to the relay: no stop was asked, the brakes did not trip."""
+        return not (self.stop_requested or (batch.brakes is not None and batch.brakes.stopped))
 
     def _at(self, now: datetime) -> datetime:
         """`now` moved on by the time send_due has taken so far."""
@@ -528,6 +540,12 @@ class Dispatcher:
 
     def _every_relay_paused(self) -> bool:
         return {relay.name for relay in self.settings.relays} <= self._skipped
+
+
+def _at_once(pace: BatchPace, ledger: WireLedger, key: int) -> bool:
+    """The on_taken the dispatcher gives the transport (the provider's connection, then the
+    mark on the wire) returns at once for `key`."""
+    return pace.free(key) and ledger.marked(key)
 
 
 def _paused(session: Session, campaign: Campaign) -> bool:

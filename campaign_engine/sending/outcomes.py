@@ -16,6 +16,14 @@ __all__ = ["Delivery", "OnDone", "OnTaken", "Outcome", "RelayBoard"]
 OnTaken = Callable[[int], Awaitable[None]]
 
 
+def _always() -> bool:
+    return True
+
+
+def _any(key: int) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One message ready for the wire."""
@@ -25,6 +33,13 @@ class Delivery:
     recipient: str  # envelope recipient (bare address, A-label domain)
     raw: bytes
     smtputf8: bool = False  # the addresses or headers need SMTPUTF8 (RFC 6531)
+    # A pipelining relay gets a message's envelope behind the previous message's final dot,
+    # before that one's outcome is known. `ready(key)`: on_taken would return at once for it (it
+    # does not wait for another delivery's answer), so it may go so. `wanted`: asked of one
+    # taken so, once that outcome is in; False (a stop, the brakes): nothing more of it goes
+    # out, and it goes back to the queue.
+    ready: Callable[[int], bool] = field(default=_any, compare=False, repr=False)
+    wanted: Callable[[], bool] = field(default=_always, compare=False, repr=False)
 
 
 # Called with each outcome as soon as the transport has it: a run cut short mid-batch still

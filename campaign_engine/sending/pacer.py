@@ -110,6 +110,11 @@ class BatchPace:
 
         return taken
 
+    def free(self, key: int) -> bool:
+        """The message's provider has a connection free now: `taken` would not wait."""
+        provider = self.provider_of.get(key)
+        return provider is None or not self._slots[provider].locked()
+
     def answered(self, inner: OnDone) -> OnDone:
         """`inner`, after noting the provider's answer and freeing its connection."""
 

@@ -15,7 +15,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -53,6 +53,7 @@ _DROPS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSErro
 # The transaction's commands, each with the replies that let it go on.
 _ENVELOPE = ((Stage.MAIL, (250,)), (Stage.RCPT, (250, 251)), (Stage.DATA, (354,)))
 NO_SMTPUTF8 = "relay does not support SMTPUTF8"
+_STOPPED = Verdict(AttemptResult.NOT_ATTEMPTED, "the run stopped before its content was sent")
 
 
 class Limiter(Protocol):
@@ -90,6 +91,28 @@ class SessionFault(Exception):
     def __init__(self, verdict: Verdict) -> None:
         super().__init__(verdict.detail)
         self.verdict = verdict
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What a worker goes on with after a transaction: the delivery it took ahead, if any, and
+    whether that one's envelope already went out on the connection."""
+
+    ahead: Delivery | None
+    envelope: bytes = b""  # its MAIL, RCPT and DATA, when they go behind the final dot
+
+    @property
+    def written(self) -> bool:
+        return bool(self.envelope)
+
+
+@dataclass(frozen=True)
+class _Feed:
+    """A worker's side of the run: the next delivery (`take`, once the rate limit lets it go),
+    and `admit` (the caller's on_taken), awaited before anything of a delivery goes out."""
+
+    take: Callable[[], Awaitable[Delivery | None]]
+    admit: OnTaken
 
 
 @dataclass
@@ -243,38 +266,68 @@ class SmtpTransport:
         self, pending: Iterator[Delivery], on_done: OnDone, on_taken: OnTaken
     ) -> None:
         connection: _Connection | None = None
+        step = _Step(None)
+
+        async def take() -> Delivery | None:
+            """The next delivery, once the rate limit lets it go."""
+            delivery = next(pending, None) if self._fault is None else None
+            if delivery is not None:
+                await self._limiter.wait()
+            return delivery
+
+        feed = _Feed(take, on_taken)
         try:
-            while self._fault is None:
-                delivery = next(pending, None)
+            while True:
+                delivery = step.ahead or await take()
                 if delivery is None:
                     return
-                await self._limiter.wait()
-                await on_taken(delivery.key)
-                outcome, connection = await self._one(delivery, connection)
+                if self._fault is not None:  # taken before the fault: nothing of it went out
+                    on_done(_outcome(delivery, _not_attempted(self._fault)))
+                    if connection is not None and step.written:  # its envelope is unanswered
+                        connection.wire.close()
+                        connection = None
+                    return
+                if step.ahead is not None and not step.written and not delivery.wanted():
+                    on_done(_outcome(delivery, _STOPPED))  # taken before the last outcome
+                    step = _Step(None)
+                    continue
+                if not step.written:
+                    await on_taken(delivery.key)
+                outcome, connection, step = await self._one(delivery, connection, step, feed)
                 on_done(outcome)
                 if outcome.fault is not None and self._fault is None:
                     self._fault = outcome.fault
         finally:
-            if connection is not None:
+            if connection is not None and step.written:  # cancelled: an envelope unanswered
+                connection.wire.close()
+            elif connection is not None:
                 self._idle.append(connection)
 
     async def _one(
-        self, delivery: Delivery, connection: _Connection | None
-    ) -> tuple[Outcome, _Connection | None]:
+        self, delivery: Delivery, connection: _Connection | None, step: _Step, feed: _Feed
+    ) -> tuple[Outcome, _Connection | None, _Step]:
+        """One delivery's outcome, the connection to go on with, and the delivery taken ahead
+        (its envelope written behind this one's content, where the relay pipelines)."""
+        written = step.written
         for fresh in (connection is None, True):
             if connection is None:
+                written = False
                 try:
                     connection = await self._open()
                 except SessionFault as exc:
-                    return _outcome(delivery, exc.verdict), None
+                    return _outcome(delivery, exc.verdict), None, _Step(None)
+            last = connection.sent + 1 >= self.settings.max_messages_per_connection
+            more = not (last or self._worn(connection))
             try:
-                verdict = await _transaction(connection, delivery)
+                verdict, after = await _transaction(connection, delivery, written, feed, more)
             except _IdleDrop as exc:
                 connection = None
                 if fresh:  # a new connection that is gone at once: the relay's fault
-                    return _outcome(delivery, classify_drop(Stage.MAIL, str(exc))), None
+                    verdict = classify_drop(Stage.MAIL, str(exc))
+                    return _outcome(delivery, verdict), None, _Step(None)
                 continue
-            return _outcome(delivery, verdict), await self._after(connection, verdict)
+            kept = await self._after(connection, verdict, after)
+            return _outcome(delivery, verdict), kept, after
         raise AssertionError("unreachable: the second pass uses a fresh connection")
 
     async def _open(self) -> _Connection:
@@ -285,9 +338,7 @@ class SmtpTransport:
             await connection.wire.quit()
         async with self._opening:  # one new session at a time: one failed login, not one each
             if self._fault is not None:
-                raise SessionFault(
-                    Verdict(AttemptResult.NOT_ATTEMPTED, str(self._fault), self._fault)
-                )
+                raise SessionFault(_not_attempted(self._fault))
             client = await open_session(self.settings, self.ehlo_name)
             try:
                 return _Connection(SmtpWire(client, self.settings.timeout))
@@ -301,13 +352,19 @@ class SmtpTransport:
             or age >= self.settings.max_connection_age_seconds
         )
 
-    async def _after(self, connection: _Connection, verdict: Verdict) -> _Connection | None:
-        """Keep, reset or close the connection after a transaction."""
+    async def _after(
+        self, connection: _Connection, verdict: Verdict, step: _Step
+    ) -> _Connection | None:
+        """Keep, reset or close the connection after a transaction. With the next envelope
+        written behind the final dot there is nothing to reset (the dot's reply, whatever it
+        was, ended the transaction), and that delivery goes on this connection."""
         wire = connection.wire
         connection.sent += 1
         if not wire.is_connected or verdict.fault is not None:
             wire.close()
             return None
+        if step.written:
+            return connection
         if verdict.result != AttemptResult.DELIVERED:
             try:
                 reset = (await wire.command(b"RSET\r\n")).code == 250
@@ -322,20 +379,25 @@ class SmtpTransport:
         return connection
 
 
-async def _transaction(connection: _Connection, delivery: Delivery) -> Verdict:
+async def _transaction(
+    connection: _Connection, delivery: Delivery, written: bool, feed: _Feed, more: bool
+) -> tuple[Verdict, _Step]:
     """MAIL, RCPT and DATA (in one write where the relay offers PIPELINING), then the content;
-    each failure judged by its stage."""
+    each failure judged by its stage. `written`: the envelope already went out behind the
+    previous message's final dot. Where the relay pipelines and the connection carries `more`,
+    the next delivery's envelope goes in the content's write (RFC 2920: commands may follow the
+    final dot in one group); its replies come after this message's, so this one is judged as
+    if it had gone alone."""
     wire = connection.wire
-    encoding, options = "ascii", b""
-    if delivery.smtputf8:
-        if not wire.smtputf8:
-            return Verdict(AttemptResult.PERMANENT, NO_SMTPUTF8)
-        encoding, options = "utf-8", b" SMTPUTF8"
-    commands = _envelope(delivery, encoding, options)
+    if not written and delivery.smtputf8 and not wire.smtputf8:
+        return Verdict(AttemptResult.PERMANENT, NO_SMTPUTF8), _Step(None)
+    ahead = _Step(None)
     stage = Stage.MAIL
     try:
-        if wire.pipelining:
-            wire.send(b"".join(commands))
+        if not written:
+            commands = _envelope(delivery, delivery.smtputf8)
+            if wire.pipelining:
+                wire.send(b"".join(commands))
         for index, (stage, accepted) in enumerate(_ENVELOPE):
             if not wire.pipelining:
                 wire.send(commands[index])
@@ -343,24 +405,51 @@ async def _transaction(connection: _Connection, delivery: Delivery) -> Verdict:
             if reply.code not in accepted:
                 if wire.pipelining:
                     await _rest_of_group(wire, len(_ENVELOPE) - 1 - index)
-                return classify_reply(stage, reply.code, reply.message, not connection.accepted)
+                verdict = classify_reply(stage, reply.code, reply.message, not connection.accepted)
+                return verdict, ahead
             if stage == Stage.RCPT:
                 connection.accepted = True
+        if written and not delivery.wanted():  # taken before the last outcome: still wanted?
+            wire.close()  # after the 354 only the content or a closed line may follow
+            return _STOPPED, ahead
+        content = _content(delivery.raw)
+        if wire.pipelining and more:
+            ahead = await _behind_the_dot(feed, wire.smtputf8)
+        wire.send(content + ahead.envelope)
         stage = Stage.AFTER_DOT
-        wire.send(_content(delivery.raw))
         reply = await wire.reply()
-        return classify_reply(stage, reply.code, reply.message)
+        return classify_reply(stage, reply.code, reply.message), ahead
     except WireDropped as exc:
         wire.close()
         if stage == Stage.MAIL:
             raise _IdleDrop(str(exc)) from exc
-        return classify_drop(stage, str(exc))
+        return classify_drop(stage, str(exc)), ahead
 
 
-def _envelope(delivery: Delivery, encoding: str, options: bytes) -> tuple[bytes, bytes, bytes]:
+async def _behind_the_dot(feed: _Feed, smtputf8: bool) -> _Step:
+    """The next delivery, and whether its envelope goes behind this message's final dot: only
+    when its admission is there at once (it may wait for this message's answer: a provider's
+    messages in flight) and the relay can carry it."""
+    following = await feed.take()
+    if (
+        following is None
+        or not following.ready(following.key)
+        or (following.smtputf8 and not smtputf8)
+    ):
+        return _Step(following)
+    try:
+        envelope = b"".join(_envelope(following, following.smtputf8))
+    except ValueError:  # its own transaction says so
+        return _Step(following)
+    await feed.admit(following.key)
+    return _Step(following, envelope)
+
+
+def _envelope(delivery: Delivery, smtputf8: bool) -> tuple[bytes, bytes, bytes]:
     """The MAIL, RCPT and DATA command lines of one delivery."""
     if _CONTROL.search(delivery.sender) or _CONTROL.search(delivery.recipient):
         raise ValueError("Command arg contains a prohibited control character")
+    encoding, options = ("utf-8", b" SMTPUTF8") if smtputf8 else ("ascii", b"")
     sender, recipient = delivery.sender.encode(encoding), delivery.recipient.encode(encoding)
     return b"MAIL FROM:<%s>%s\r\n" % (sender, options), b"RCPT TO:<%s>\r\n" % recipient, b"DATA\r\n"
 
@@ -404,6 +493,10 @@ def _dot_stuffed(raw: bytes) -> bytes:
 
 async def _nobody(key: int) -> None:
     """No one listens for taken deliveries."""
+
+
+def _not_attempted(fault: RelayFault) -> Verdict:
+    return Verdict(AttemptResult.NOT_ATTEMPTED, str(fault), fault)
 
 
 def _outcome(delivery: Delivery, verdict: Verdict) -> Outcome:

@@ -85,6 +85,10 @@ class WireLedger:
             finally:
                 self._waiting -= 1
 
+    def marked(self, key: int) -> bool:
+        """`key` is marked on the wire: `admit` would return at once."""
+        return key in self._marked
+
     def answered(self, outcome: Outcome) -> None:
         self._arrived.append(outcome)
         self._fate_known()

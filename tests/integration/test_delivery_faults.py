@@ -309,6 +309,61 @@ def test_mail_rcpt_and_data_go_in_one_write_where_the_relay_offers_pipelining(
             assert with_mail == [[]] * len(EMAILS)
 
 
+def test_the_next_envelope_goes_behind_the_final_dot_where_the_relay_pipelines(
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
+) -> None:
+    with fault_relay(pipelining=pipelining) as relay:
+        settings = point_at(settings, relay.port, concurrency=1)  # one session, in id order
+        launch_smb(db, settings, EMAILS, tmp_path)
+        tick(db, settings, DAY1)
+        assert relay.arrived() == dict.fromkeys(EMAILS, 1)
+        assert states(db) == {MessageState.SENT: len(EMAILS)}
+        assert relay.behind_dot == (len(EMAILS) - 1 if pipelining else 0)
+        assert relay.connections == 2  # the controller's own probe, and one session for all
+
+
+def test_a_drop_after_the_dot_leaves_that_message_uncertain_and_sends_the_next_once(
+    settings: Settings, db: Database, tmp_path: Path, pipelining: bool
+) -> None:
+    # Pipelined, the next message's envelope went behind the dropped message's final dot: it
+    # had no reply, nothing of its content went out, and it goes on a new connection.
+    after = "after@smb.example"
+    emails = [EMAILS[0], after, *EMAILS[1:3]]
+    with fault_relay(drop_after_dot={after}, pipelining=pipelining) as relay:
+        settings = point_at(settings, relay.port, concurrency=1)
+        launch_smb(db, settings, emails, tmp_path)
+        tick(db, settings, DAY1)
+        assert relay.arrived() == dict.fromkeys(emails, 1)
+        assert state_of(db, after).state == MessageState.UNCERTAIN
+        others = [state_of(db, email) for email in emails if email != after]
+        assert {(m.state, m.attempts) for m in others} == {(MessageState.SENT, 1)}
+
+
+@pytest.mark.parametrize(
+    ("reply", "state"),
+    [("451 4.3.0 try again later", MessageState.RETRY), ("554 5.7.1 refused", MessageState.FAILED)],
+)
+def test_a_refusal_after_the_dot_decides_that_message_and_the_session_goes_on(
+    settings: Settings,
+    db: Database,
+    tmp_path: Path,
+    pipelining: bool,
+    reply: str,
+    state: MessageState,
+) -> None:
+    refused = "refused@smb.example"
+    emails = [EMAILS[0], refused, *EMAILS[1:3]]
+    with fault_relay(dot_replies={refused: reply}, pipelining=pipelining) as relay:
+        settings = point_at(settings, relay.port, concurrency=1)
+        launch_smb(db, settings, emails, tmp_path)
+        tick(db, settings, DAY1)
+        assert state_of(db, refused).state == state
+        assert relay.arrived() == dict.fromkeys([EMAILS[0], *EMAILS[1:3]], 1)
+        assert states(db) == {MessageState.SENT: 3, state: 1}
+        assert current_pause(db) is None
+        assert relay.connections == 2  # the probe, and one session for all
+
+
 def test_a_refused_recipient_leaves_the_session_in_step_for_the_next_message(
     settings: Settings, db: Database, tmp_path: Path, pipelining: bool
 ) -> None:
