@@ -7,6 +7,7 @@ lists; `load_report` the funnel report (and the dashboard renders it): counted i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from sqlmodel import Session, col, func, select
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, EventKind, MessageState
 from campaign_engine.reporting import funnel, report_queries
 from campaign_engine.reporting import report_model as model
-from campaign_engine.reporting.local_days import late_joiner_counts, sends_per_local_day
+from campaign_engine.reporting.local_days import sends_per_local_day
 from campaign_engine.reporting.request_lists import handled_by_campaign
 from campaign_engine.reps import reminder_query
 from campaign_engine.sending.campaigns import sequence_of
@@ -135,25 +136,11 @@ def campaign_statuses(
     ids = [campaign.id for campaign in campaigns if campaign.id is not None]
     if not ids:
         return []
-    enrolled: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in ids}
-    for campaign_id, channel, state, n in session.exec(
-        select(Enrollment.campaign_id, Enrollment.channel, Enrollment.status, sa.func.count())
-        .where(col(Enrollment.campaign_id).in_(ids))
-        .group_by(col(Enrollment.campaign_id), col(Enrollment.channel), col(Enrollment.status))
-    ).all():
-        enrolled[campaign_id][f"{channel}/{state}"] = n
+    enrolled, next_due, late = _enrolments(session, ids)
     steps = step_counts(session, ids)
     _count_bounces_and_complaints(session, ids, steps)
     if now is not None:
         _count_backlog(session, ids, now, steps)
-    next_due = dict(
-        session.exec(
-            select(Enrollment.campaign_id, sa.func.min(Enrollment.next_due_at))
-            .where(col(Enrollment.campaign_id).in_(ids))
-            .group_by(col(Enrollment.campaign_id))
-        ).all()
-    )
-    late = late_joiner_counts(session, ids)
     counted = counted_local_days or {}
     missing = [c.id for c in campaigns if c.name not in counted and c.id is not None]
     local_days = sends_per_local_day(session, missing) if missing else {}
@@ -178,11 +165,42 @@ def campaign_statuses(
                     for step in sequence_of(campaign).steps
                 ],
                 next_due_at=due.isoformat() if due else None,
-                late_joiners=late.get(campaign.id, 0),
+                late_joiners=late[campaign.id],
                 sent_per_local_day=counted.get(campaign.name) or local_days.get(campaign.id, {}),
             )
         )
     return result
+
+
+def _enrolments(
+    session: Session, ids: list[int]
+) -> tuple[dict[int, dict[str, int]], dict[int, datetime | None], Counter[int]]:
+    """Per campaign, in one pass over its enrolments: how many per channel and state
+    ("automated/active" -> n), the earliest next due time, and the late joiners (enrolled by a
+    tick after launch)."""
+    enrolled: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in ids}
+    next_due: dict[int, datetime | None] = dict.fromkeys(ids)
+    late: Counter[int] = Counter()
+    e = Enrollment.__table__.c  # type: ignore[attr-defined]
+    late_joiner = sa.case((e.late_joiner == True, 1), else_=0)  # noqa: E712
+    for campaign_id, channel, state, n, due, joined_late in session.execute(
+        sa.select(
+            e.campaign_id,
+            e.channel,
+            e.status,
+            sa.func.count(),
+            sa.func.min(e.next_due_at),
+            sa.func.sum(late_joiner),
+        )
+        .where(e.campaign_id.in_(ids))
+        .group_by(e.campaign_id, e.channel, e.status)
+    ):
+        enrolled[campaign_id][f"{channel}/{state}"] = n
+        earliest = next_due[campaign_id]
+        if due is not None and (earliest is None or due < earliest):
+            next_due[campaign_id] = due
+        late[campaign_id] += int(joined_late or 0)
+    return enrolled, next_due, late
 
 
 def _count_bounces_and_complaints(
