@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-__all__ = ["EngagementCount", "MessageCount"]
+__all__ = ["EngagementCount", "MessageCount", "MessageEngagement"]
 
 
 class MessageCount(SQLModel, table=True):
@@ -41,3 +41,16 @@ class EngagementCount(SQLModel, table=True):
     link: str = Field(primary_key=True)
     measure: str = Field(primary_key=True)
     n: int = 0
+
+
+class MessageEngagement(SQLModel, table=True):
+    """What a message's events add up to beyond their totals: the marks they give it (`marks`,
+    one bit per `engagement_counts.MARKS`) and the links its recipient clicked (JSON, "" for
+    none). Kept with the engagement counters, so a new event is counted from these and not
+    from every event its contact has had. Only messages with a mark have a row."""
+
+    __tablename__ = "message_engagement"
+
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    marks: int = 0
+    links: str = ""

@@ -3,14 +3,14 @@ comparing the counters with a full recount."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["Difference", "add", "differences"]
+__all__ = ["Difference", "add", "differences", "upsert"]
 
 K = TypeVar("K", bound=tuple[Any, ...])
 
@@ -30,14 +30,25 @@ def add(
     rows = [
         dict(zip((*keys, "n"), (*key, d), strict=True)) for key, d in sorted(deltas.items()) if d
     ]
+    upsert(connection, table, keys, rows, lambda new: {"n": table.c.n + new.n})
+
+
+def upsert(
+    connection: sa.Connection,
+    table: sa.Table,
+    keys: Sequence[str],
+    rows: list[dict[str, Any]],
+    updated: Callable[[Any], Mapping[str, Any]],
+) -> None:
+    """Insert the rows; where one's `keys` are taken, set that row's columns to `updated` of the
+    row that was to be inserted (`excluded`)."""
     if not rows:
         return
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table)
     connection.execute(
         statement.on_conflict_do_update(
-            index_elements=[table.c[name] for name in keys],
-            set_={"n": table.c.n + statement.excluded.n},
+            index_elements=[table.c[name] for name in keys], set_=updated(statement.excluded)
         ),
         rows,
     )

@@ -15,7 +15,6 @@ import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import anyio
 import sqlalchemy as sa
@@ -210,11 +209,13 @@ class EventRecorder:
                 # Serialise the writers of every server process, so each burst check below
                 # sees the link hits the others stored (SQLite writers are serialised anyway).
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
-            touched = sorted({cast(int, row["message_id"]) for row in rows})
-            engagement_counts.touching(session, _MESSAGES.c.id.in_(touched))
+            engagement_counts.adding(connection, rows)
             insert_rows(connection, _EVENTS, rows)
             span = timedelta(seconds=self.rules.burst_seconds)
             retro = retro + stored_bursts(connection, bursts, span)
+            if retro:  # rare: hits stored as human become a bot's, recounted from their rows
+                flagged = sorted({message_id for message_id, _, _ in retro})
+                engagement_counts.touching(session, _MESSAGES.c.id.in_(flagged))
             for message_id, start, end in retro:
                 connection.execute(
                     sa.update(_EVENTS)

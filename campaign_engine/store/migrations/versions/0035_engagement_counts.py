@@ -1,5 +1,5 @@
 """Events on messages counted per report slice (engagement_count), kept as events are stored,
-filled from the events there are.
+filled from the events by 0037.
 
 Revision ID: 0035_engagement_counts
 Revises: 0034_message_slices
@@ -11,8 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
-from campaign_engine.store import engagement_counts
 
 revision = "0035_engagement_counts"
 down_revision = "0034_message_slices"
@@ -39,9 +37,7 @@ def upgrade() -> None:
             "campaign_id", "step", "segment", "title", "rep_id", "day", "link", "measure"
         ),
     )
-    # The recount is the events' own grouping (bot rules, marks per contact, links per offer),
-    # which lives in one place: the module that keeps the counters.
-    engagement_counts.rebuild(op.get_bind())
+    # Filled by 0037_message_engagement, with the messages' marks the counters are kept from.
 
 
 def downgrade() -> None:
