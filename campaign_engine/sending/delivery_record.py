@@ -199,15 +199,7 @@ def record_batch(
         )
         for (mid, m), row in zip(by_id.items(), rows, strict=True)
     ]
-    message_counts.moved(session, ((was, after) for _, was, after in keys))
-    message_counts.recheck_emailed(
-        session,
-        (
-            e
-            for e, was, after in keys
-            if message_counts.emailed(was) != message_counts.emailed(after)
-        ),
-    )
+    message_counts.moved_messages(session, keys)
     if settled:
         session.connection().execute(
             sa.update(_ENROLLMENTS)

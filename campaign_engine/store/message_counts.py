@@ -9,8 +9,9 @@ transaction's changes are added up and written just before it commits, as `n = n
 in key order: concurrent writers never lose an increment, and never wait on each other in a
 cycle (each takes the counter rows' locks last, in the same order).
 
-Each enrolment's `emailed` (a message of it is sent: the report's touched contacts) is set
-again from its messages, in the same transaction, whenever one of them is sent or deleted.
+Each enrolment's `emailed` (a message of it is sent: the report's touched contacts) is kept in
+the same transaction: set when one of its messages is sent, and looked up again from its
+messages when a sent one is deleted or leaves `sent`.
 
 A message's slice is written on it when it is queued (`slices`; a message added through a
 session gets it at flush), so later changes to the contact or its account never move counters.
@@ -21,7 +22,7 @@ recount.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlmodel import Session
 
 from campaign_engine.core.kinds import MessageState
 from campaign_engine.store import counters
+from campaign_engine.store.bulk import among
 from campaign_engine.store.count_tables import MessageCount
 from campaign_engine.store.counters import Difference
 from campaign_engine.store.models import Account, Campaign, Contact, Enrollment, Message
@@ -49,8 +51,8 @@ __all__ = [
     "kept_slices",
     "key_of",
     "moved",
+    "moved_messages",
     "rebuild",
-    "recheck_emailed",
     "slices",
 ]
 
@@ -65,7 +67,8 @@ _CONTACTS: sa.Table = Contact.__table__  # type: ignore[attr-defined]
 _ACCOUNTS: sa.Table = Account.__table__  # type: ignore[attr-defined]
 _CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
 _PENDING = "message_count deltas"  # in session.info: this transaction's changes so far
-_RECHECK = "emailed enrolments"  # in session.info: enrolments whose `emailed` may have changed
+_LOST = "unsent enrolments"  # in session.info: enrolments that lost a sent message
+_GAINED = "sent enrolments"  # in session.info: enrolments that gained a sent message
 _CHUNK = 500  # ids per statement (SQLite bounds the parameters of a statement)
 _KEY = ("campaign_id", "step", "state", "origin", "segment", "title", "rep_id", "day")
 _SLICE = ("segment", "title", "rep_id", "zone")  # written on a message when it is queued
@@ -100,12 +103,6 @@ def key_of(row: Any, **changed: Any) -> Key:
 def emailed(key: Key | None) -> bool:
     """Whether a message counted under `key` makes its enrolment emailed (sent, with a time)."""
     return key is not None and key[2] == MessageState.SENT and key[7] != ""
-
-
-def recheck_emailed(session: Session, enrollment_ids: Iterable[int]) -> None:
-    """These enrolments gained or lost a sent message: their `emailed` is set from their
-    messages before the transaction commits."""
-    session.info.setdefault(_RECHECK, set()).update(enrollment_ids)
 
 
 def slices(connection: sa.Connection, enrollment_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -160,7 +157,9 @@ def change_states(session: Session, where: sa.ColumnElement[bool], **values: Any
         session.connection().execute(
             sa.update(_MESSAGES).where(_MESSAGES.c.id.in_(ids)).values(**values)
         )
-    _moved_rows(session, [(row.enrollment_id, key_of(row), key_of(row, **values)) for row in found])
+    moved_messages(
+        session, [(row.enrollment_id, key_of(row), key_of(row, **values)) for row in found]
+    )
     return len(found)
 
 
@@ -170,14 +169,19 @@ def deleted(session: Session, where: sa.ColumnElement[bool]) -> int:
         sa.delete(_MESSAGES).where(where).returning(_MESSAGES.c.enrollment_id, *KEY_COLUMNS)
     )
     rows = gone.all()
-    _moved_rows(session, [(row.enrollment_id, key_of(row), None) for row in rows])
+    moved_messages(session, [(row.enrollment_id, key_of(row), None) for row in rows])
     return len(rows)
 
 
-def _moved_rows(session: Session, moves: list[tuple[int, Key | None, Key | None]]) -> None:
-    """`moved`, for messages of known enrolments (whose `emailed` may change with them)."""
+def moved_messages(session: Session, moves: Sequence[tuple[int, Key | None, Key | None]]) -> None:
+    """`moved`, for messages of known enrolments (enrolment id, before, after): an enrolment
+    whose message is sent is emailed; one whose sent message went is looked up again."""
     moved(session, ((before, after) for _, before, after in moves))
-    recheck_emailed(session, (e for e, before, after in moves if emailed(before) != emailed(after)))
+    gained = session.info.setdefault(_GAINED, set())
+    lost = session.info.setdefault(_LOST, set())
+    for enrollment_id, before, after in moves:
+        if emailed(before) != emailed(after):
+            (gained if emailed(after) else lost).add(enrollment_id)
 
 
 def counted(connection: sa.Connection) -> dict[Key, int]:
@@ -249,38 +253,31 @@ def rebuild(connection: sa.Connection) -> None:
 
 
 def _has_sent_message() -> sa.ColumnElement[bool]:
+    return sa.exists().where(_MESSAGES.c.enrollment_id == _ENROLLMENTS.c.id, _sent())
+
+
+def _sent() -> sa.ColumnElement[bool]:
+    """A message that makes its enrolment emailed (as `emailed` says of a key)."""
     m = _MESSAGES.c
-    return sa.exists().where(
-        m.enrollment_id == _ENROLLMENTS.c.id, m.state == MessageState.SENT, m.sent_at.is_not(None)
-    )
+    return sa.and_(m.state == MessageState.SENT, m.sent_at.is_not(None))
 
 
-def _set_emailed(connection: sa.Connection, enrollment_ids: set[int]) -> None:
-    """The enrolments' messages are looked up by enrolment id first: a correlated EXISTS in the
-    UPDATE let SQLite read every sent message per enrolment, so a commit's cost grew with the
-    messages sent before it."""
-    ids = sorted(enrollment_ids)
+def _set_emailed(connection: sa.Connection, gained: set[int], lost: set[int]) -> None:
+    """Enrolments that gained a sent message are emailed; those that lost one are emailed if
+    another of their messages is sent (looked up by enrolment id: a correlated EXISTS in the
+    UPDATE let SQLite read every sent message per enrolment)."""
     m, e = _MESSAGES.c, _ENROLLMENTS.c
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        emailed = set(
+    still = set()
+    if lost:
+        query = sa.select(m.enrollment_id).where(among(connection, m.enrollment_id, lost), _sent())
+        still = set(connection.execute(query.distinct()).scalars())
+    for flag, ids in ((True, (gained - lost) | still), (False, lost - still)):
+        if ids:
             connection.execute(
-                sa.select(m.enrollment_id)
-                .where(
-                    m.enrollment_id.in_(chunk),
-                    m.state == MessageState.SENT,
-                    m.sent_at.is_not(None),
-                )
-                .distinct()
-            ).scalars()
-        )
-        for flag, group in ((True, sorted(emailed)), (False, sorted(set(chunk) - emailed))):
-            if group:
-                connection.execute(
-                    sa.update(_ENROLLMENTS)
-                    .where(e.id.in_(group), e.emailed.is_not(flag))
-                    .values(emailed=flag)
-                )
+                sa.update(_ENROLLMENTS)
+                .where(among(connection, e.id, sorted(ids)), e.emailed.is_not(flag))
+                .values(emailed=flag)
+            )
 
 
 def _day(value: date | str | None) -> str:
@@ -318,7 +315,7 @@ def _with_slices(session: Session, messages: list[Message]) -> list[Message]:
 def _seen_at_flush(session: Session, _context: Any, _instances: Any) -> None:
     new = _with_slices(session, [m for m in session.new if isinstance(m, Message)])
     dirty = [m for m in session.dirty if isinstance(m, Message) and session.is_modified(m)]
-    _moved_rows(
+    moved_messages(
         session,
         [
             *((m.enrollment_id, None, key_of(m)) for m in new),
@@ -335,9 +332,9 @@ def _seen_at_flush(session: Session, _context: Any, _instances: Any) -> None:
 @sa.event.listens_for(Session, "before_commit")
 def _written_before_commit(session: Session) -> None:
     session.flush()
-    recheck = session.info.pop(_RECHECK, None)
-    if recheck:
-        _set_emailed(session.connection(), recheck)
+    gained, lost = session.info.pop(_GAINED, None), session.info.pop(_LOST, None)
+    if gained or lost:
+        _set_emailed(session.connection(), gained or set(), lost or set())
     pending = session.info.pop(_PENDING, None)
     if pending:
         _add(session.connection(), pending)
@@ -346,4 +343,5 @@ def _written_before_commit(session: Session) -> None:
 @sa.event.listens_for(Session, "after_rollback")
 def _forgotten_on_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
-    session.info.pop(_RECHECK, None)
+    session.info.pop(_LOST, None)
+    session.info.pop(_GAINED, None)
