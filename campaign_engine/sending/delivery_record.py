@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from campaign_engine.audience.suppression import add_suppression
 from campaign_engine.core.kinds import EnrollmentStatus, EventKind, MessageState
+from campaign_engine.sending.claim import Claimed
 from campaign_engine.sending.eligibility import (
     FREQUENCY_CAP,
     PROVIDER_PACING,
@@ -33,6 +34,7 @@ from campaign_engine.sending.planner import Schedule
 from campaign_engine.sending.retry import AttemptResult, RetryPolicy, next_state
 from campaign_engine.sending.smtp_replies import RelayFault, enhanced_code
 from campaign_engine.store import message_counts
+from campaign_engine.store.bulk import among, update_rows
 from campaign_engine.store.models import Enrollment, Event, Message
 
 __all__ = [
@@ -48,7 +50,6 @@ POLICY_BLOCK_RUN = 10  # this many recipients in a row refused with one 5.7.x co
 
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 _ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
-_SETTLED = ("status", "stop_reason", "stopped_at", "last_step_at", "next_due_at")
 _RECORDED = (
     "state",
     "skip_reason",
@@ -62,6 +63,7 @@ _RECORDED = (
     "first_attempt_at",
     "relay",
 )
+_RELEASED = {"claimed_by": None, "claimed_until": None, "on_wire": False}
 _ADVANCING = (MessageState.SENT, MessageState.BOUNCED, MessageState.SKIPPED)
 _WAITING = (MessageState.QUEUED, MessageState.RETRY)
 
@@ -137,7 +139,7 @@ def open_block_run(outcomes: list[Outcome]) -> int:
 def record_batch(
     session: Session,
     schedule: Schedule,
-    messages: Iterable[Message],
+    messages: Iterable[Claimed],
     updates: dict[int, dict[str, object]],
     outcomes: list[Outcome],
     cut_short: set[int],
@@ -150,7 +152,7 @@ def record_batch(
     docstring); `outcomes` are judged already (block_runs), `cut_short` are the messages handed
     to the relay when the run was cancelled; `places` holds each enrollment's (zone, local
     first day), read with the batch's checks."""
-    by_id = {m.id: m for m in messages if m.id is not None}
+    by_id = {m.id: m for m in messages}
     answered = {o.key: o for o in outcomes}
     result = BatchResult()
     rows, settled = [], []
@@ -164,57 +166,38 @@ def record_batch(
             now,
             result,
         )
-        rows.append({"mid": mid, **change})
+        rows.append({**change, **_RELEASED, "id": mid})
         released = bool(result.released) and result.released[-1] == mid
         counts[_count_key(change, released)] += 1
         if change["state"] in _ADVANCING:
             settled.append(_settle(session, schedule, message, change, now, places))
     # As the rows are now (a claim whose lease ran out may have moved on), for the counters.
+    m = _MESSAGES.c
+    connection = session.connection()
     before = {
         mid: (state, sent_at)
-        for mid, state, sent_at in session.connection()
-        .execute(
-            sa.select(_MESSAGES.c.id, _MESSAGES.c.state, _MESSAGES.c.sent_at)
-            .where(_MESSAGES.c.id.in_(list(by_id)))
+        for mid, state, sent_at in connection.execute(
+            sa.select(m.id, m.state, m.sent_at)
+            .where(among(connection, m.id, list(by_id)))
             .with_for_update()
         )
-        .all()
     }
-    session.connection().execute(
-        sa.update(_MESSAGES)
-        .where(_MESSAGES.c.id == sa.bindparam("mid"))
-        .values(
-            claimed_by=None,
-            claimed_until=None,
-            on_wire=False,
-            **{k: sa.bindparam(k) for k in _RECORDED},
-        ),
-        rows,
-    )
+    update_rows(connection, _MESSAGES, rows)
     keys = [
         (
-            m.enrollment_id,
-            message_counts.key_of(m, state=before[mid][0], sent_at=before[mid][1]),
-            message_counts.key_of(m, state=row["state"], sent_at=row["sent_at"]),
+            message.enrollment_id,
+            message_counts.key_of(message, state=before[mid][0], sent_at=before[mid][1]),
+            message_counts.key_of(message, state=row["state"], sent_at=row["sent_at"]),
         )
-        for (mid, m), row in zip(by_id.items(), rows, strict=True)
+        for (mid, message), row in zip(by_id.items(), rows, strict=True)
     ]
     message_counts.moved_messages(session, keys)
-    if settled:
-        session.connection().execute(
-            sa.update(_ENROLLMENTS)
-            .where(
-                _ENROLLMENTS.c.id == sa.bindparam("eid"),
-                _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
-            )
-            .values(**{key: sa.bindparam(key) for key in _SETTLED}),
-            settled,
-        )
+    update_rows(connection, _ENROLLMENTS, settled, status=EnrollmentStatus.ACTIVE)
     return result
 
 
 def _fate(
-    message: Message,
+    message: Claimed,
     change: dict[str, object],
     outcome: Outcome | None,
     cut_short: bool,
@@ -231,7 +214,6 @@ def _fate(
         row.update(state=MessageState.UNCERTAIN, error="run stopped while the relay had it")
         return row
     if outcome is None or outcome.result == AttemptResult.NOT_ATTEMPTED:
-        assert message.id is not None
         result.released.append(message.id)
         if outcome is not None and outcome.fault is not None and result.fault is None:
             result.fault = outcome.fault
@@ -280,7 +262,7 @@ def _count_key(change: dict[str, object], released: bool) -> str:
 def _settle(
     session: Session,
     schedule: Schedule,
-    message: Message,
+    message: Claimed,
     change: dict[str, object],
     now: datetime,
     places: dict[int, tuple[str | None, date | None]],
@@ -288,7 +270,7 @@ def _settle(
     """The enrollment's next state: next step's due time, completion, or a stop for good."""
     state = change["state"]
     values: dict[str, object] = {
-        "eid": message.enrollment_id,
+        "id": message.enrollment_id,
         "status": EnrollmentStatus.ACTIVE,
         "stop_reason": None,
         "stopped_at": None,

@@ -22,6 +22,7 @@ from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, MessageState
 from campaign_engine.sending.brakes import BRAKED, BrakeWatch, OnPause
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
+from campaign_engine.sending.claim import Claimed, claim
 from campaign_engine.sending.delivery_record import BatchResult, record_batch
 from campaign_engine.sending.eligibility import (
     CAP_WINDOW,
@@ -52,14 +53,13 @@ from campaign_engine.sending.transport import Delivery, RelayBoard, Transport
 from campaign_engine.sending.warmup import ramp_for
 from campaign_engine.sending.wire_ledger import Group, WireLedger
 from campaign_engine.store import message_counts
-from campaign_engine.store.db import Database, is_postgres
+from campaign_engine.store.db import Database
 from campaign_engine.store.models import Campaign, Message
 
 __all__ = ["Dispatcher", "active_exclusions", "suppression_reasons"]  # the last two: send_facts
 
 log = logging.getLogger(__name__)
 
-_CLAIMABLE = (MessageState.QUEUED, MessageState.RETRY)
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
 
@@ -68,7 +68,7 @@ class _Batch:
     campaign: Campaign
     schedule: Schedule
     renderer: Renderer
-    messages: list[Message]
+    messages: list[Claimed]
     # enrollment id -> (zone, local first day): what each next step is planned from
     places: dict[int, tuple[str | None, date | None]] = field(default_factory=dict)
     brakes: BrakeWatch | None = None  # the campaign's last sends, as this batch adds to them
@@ -82,7 +82,7 @@ class _Batch:
 class _Sendable:
     """A message that passed the checks made for the whole batch."""
 
-    message: Message
+    message: Claimed
     recipient: Recipient
     zone: str | None  # the contact's zone (None: the campaign's), for the window at send time
 
@@ -203,52 +203,10 @@ class Dispatcher:
     def _claim(
         self, campaign: Campaign, schedule: Schedule, now: datetime, size: int
     ) -> _Batch | None:
+        assert campaign.id is not None
+        until = now + timedelta(seconds=self.settings.lease_seconds)
         with self.db.session() as session:
-            query = (
-                sa.select(_MESSAGES.c.id, *message_counts.KEY_COLUMNS)
-                .where(
-                    _MESSAGES.c.campaign_id == campaign.id,
-                    _MESSAGES.c.state.in_(_CLAIMABLE),
-                    _MESSAGES.c.next_attempt_at <= now,
-                )
-                .order_by(_MESSAGES.c.next_attempt_at, _MESSAGES.c.id)
-                .limit(size)
-            )
-            if is_postgres(self.db.engine):
-                query = query.with_for_update(skip_locked=True)
-            found = {row.id: row for row in session.execute(query).all()}
-            if not found:
-                return None
-            assert campaign.id is not None
-            # The state condition makes the claim safe even where SKIP LOCKED does not exist:
-            # a row another worker claimed meanwhile no longer matches and is not returned.
-            claimed = (
-                session.connection()
-                .execute(
-                    sa.update(_MESSAGES)
-                    .where(_MESSAGES.c.id.in_(list(found)), _MESSAGES.c.state.in_(_CLAIMABLE))
-                    .values(
-                        state=MessageState.SENDING,
-                        claimed_by=self.worker_id,
-                        claimed_until=now + timedelta(seconds=self.settings.lease_seconds),
-                    )
-                    .returning(_MESSAGES.c.id)
-                )
-                .all()
-            )
-            message_counts.moved(
-                session,
-                (
-                    (
-                        message_counts.key_of(row),
-                        message_counts.key_of(row, state=MessageState.SENDING),
-                    )
-                    for row in (found[c[0]] for c in claimed)
-                ),
-            )
-            messages = list(
-                session.exec(select(Message).where(col(Message.id).in_([c[0] for c in claimed])))
-            )
+            messages = claim(session, campaign.id, self.worker_id, now, until, size)
         if not messages:
             return None
         renderer = self._renderer(campaign)
@@ -271,7 +229,7 @@ class Dispatcher:
         with self.db.session() as session:
             brakes = batch.brakes = BrakeWatch.load(session, self.settings, batch.campaign)
         ledger = WireLedger(
-            [s.message.id for s in to_send if s.message.id is not None],
+            [s.message.id for s in to_send],
             self.settings.connections,
             functools.partial(self._write, batch, now, updates),
         )
@@ -332,7 +290,6 @@ class Dispatcher:
             exclusions = active_exclusions(session)
         to_send = []
         for message in batch.messages:
-            assert message.id is not None
             recipient, mode, unsubscribed = info[message.contact_id]
             status, zone, first_day = statuses[message.enrollment_id]
             batch.places[message.enrollment_id] = (zone, first_day)
@@ -370,7 +327,7 @@ class Dispatcher:
         self, to_send: list[_Sendable], updates: dict[int, dict[str, object]], now: datetime
     ) -> tuple[list[_Sendable], BatchPace]:
         """Hold back what the recipients' mailbox providers have no room for yet (pacer)."""
-        addresses = {s.message.id: s.recipient.email for s in to_send if s.message.id is not None}
+        addresses = {s.message.id: s.recipient.email for s in to_send}
         pace = await self.pacer.admit(addresses, lambda: self._at(now))
         for message, recipient in ((s.message, s.recipient) for s in to_send):
             if message.id in pace.held:
@@ -394,7 +351,6 @@ class Dispatcher:
         """
         date_header = format_datetime(now)
         for message, recipient, zone in ((s.message, s.recipient, s.zone) for s in to_send):
-            assert message.id is not None
             if not self._going(batch):
                 return
             if message.origin == Channel.AUTOMATED:
@@ -420,12 +376,11 @@ class Dispatcher:
     def _build(
         self,
         batch: _Batch,
-        message: Message,
+        message: Claimed,
         recipient: Recipient,
         updates: dict[int, dict[str, object]],
         date_header: str,
     ) -> Delivery:
-        assert message.id is not None
         email = batch.renderer.render(message.step, recipient, message.id)
         header_id = f"<{message.id}.{secrets.token_hex(8)}@{self._domain}>"
         signer = batch.renderer.tracker.signer
@@ -553,7 +508,7 @@ def _paused(session: Session, campaign: Campaign) -> bool:
 
 
 def _deferral(
-    message: Message, recipient: Recipient, until: datetime, reason: str
+    message: Claimed, recipient: Recipient, until: datetime, reason: str
 ) -> dict[str, object]:
     """The frequency cap, the send window or the provider's pacing holds this message back (not
     sent, nothing spent) until `until`; the enrollment keeps its step."""

@@ -13,6 +13,7 @@ from campaign_engine.sending.planner import Candidate, Schedule, plan
 from campaign_engine.sending.warmup import Ramp, share_day
 from campaign_engine.sending.warmup_facts import engagement, room_today
 from campaign_engine.store import message_counts
+from campaign_engine.store.bulk import among, insert_rows
 from campaign_engine.store.db import Database, is_postgres
 from campaign_engine.store.models import Campaign, Enrollment, Message
 
@@ -111,7 +112,7 @@ def _queue_slice(
             .execute(
                 sa.update(_ENROLLMENTS)
                 .where(
-                    _ENROLLMENTS.c.id.in_(list(due)),
+                    among(session.connection(), _ENROLLMENTS.c.id, list(due)),
                     _ENROLLMENTS.c.status == EnrollmentStatus.ACTIVE,
                     _ENROLLMENTS.c.next_due_at <= now,
                 )
@@ -142,7 +143,7 @@ def _queue_slice(
             }
             for eid, contact_id, next_step in taken
         ]
-        session.connection().execute(sa.insert(_MESSAGES), inserted)
+        insert_rows(session.connection(), _MESSAGES, inserted)
         message_counts.moved(session, ((None, message_counts.key_of(row)) for row in inserted))
         return len(taken), len(moves)
 

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaign_engine.core.kinds import MessageState
+from campaign_engine.sending.claim import Claimed
 from campaign_engine.sending.eligibility import ExclusionRule, Exclusions
 from campaign_engine.sending.render import Recipient
+from campaign_engine.store.bulk import among
 from campaign_engine.store.compliance_tables import HashedSuppression, email_hash
 from campaign_engine.store.models import (
     Account,
@@ -110,7 +112,7 @@ def enrollment_statuses(
 
 
 def recent_marketing_sends(
-    session: Session, batch: Sequence[Message], since: datetime, now: datetime
+    session: Session, batch: Sequence[Claimed], since: datetime, now: datetime
 ) -> dict[int, list[datetime]]:
     """Contact id -> when each marketing email (any campaign, automated or rep-sent) went out
     to the contacts of `batch` after `since`; one query for the whole batch.
@@ -121,20 +123,22 @@ def recent_marketing_sends(
     """
     first_here: dict[int, int] = {}  # contact id -> the oldest of its messages in the batch
     for message in batch:
-        mine = message.id or 0
+        mine = message.id
         first_here[message.contact_id] = min(first_here.get(message.contact_id, mine), mine)
-    rows = session.exec(
-        select(Message.contact_id, Message.id, Message.state, Message.sent_at).where(
-            col(Message.contact_id).in_(list(first_here)),
+    connection = session.connection()
+    m = Message.__table__.c  # type: ignore[attr-defined]
+    rows = connection.execute(
+        sa.select(m.contact_id, m.id, m.state, m.sent_at).where(
+            among(connection, m.contact_id, first_here),
             sa.or_(
-                sa.and_(col(Message.state) == MessageState.SENT, col(Message.sent_at) > since),
+                sa.and_(m.state == MessageState.SENT, m.sent_at > since),
                 sa.and_(
-                    col(Message.state) == MessageState.SENDING,
-                    col(Message.id).not_in([m.id for m in batch]),
+                    m.state == MessageState.SENDING,
+                    sa.not_(among(connection, m.id, [message.id for message in batch])),
                 ),
             ),
         )
-    ).all()
+    )
     sends: dict[int, list[datetime]] = defaultdict(list)
     for contact_id, message_id, state, sent_at in rows:
         if state == MessageState.SENT and sent_at is not None:

@@ -1,10 +1,10 @@
 """Bulk work on many rows: inserts by COPY on PostgreSQL and one driver-level executemany on
-SQLite; `IN` over many keys as one bound value."""
+SQLite, updates by one driver-level executemany; `IN` over many keys as one bound value."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -12,9 +12,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.dialects import postgresql
 
-from campaign_engine.store.db import is_postgres
-
-__all__ = ["among", "insert_rows", "new_ids"]
+__all__ = ["add_rows", "among", "insert_rows", "new_ids", "update_rows"]
 
 _NOTHING = object()
 
@@ -25,7 +23,7 @@ def among(
     """`column IN (values)` with the values in one bound parameter: an array on PostgreSQL
     (`= ANY`), a JSON array on SQLite (`json_each`). A statement over 500 keys is then compiled,
     sent and parsed as one, not as 500 placeholders; either way the column's index is used."""
-    if is_postgres(connection.engine):
+    if _postgres(connection):
         keys = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
         return column == sa.any_(keys)
     listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)), type_=sa.String))
@@ -39,7 +37,7 @@ def new_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[int]
     `BEGIN IMMEDIATE` in store.db)."""
     if count == 0:
         return []
-    if is_postgres(connection.engine):
+    if _postgres(connection):
         sequence = sa.func.pg_get_serial_sequence(table.name, "id")
         numbers = sa.func.generate_series(1, count)
         return list(connection.scalars(sa.select(sa.func.nextval(sequence)).select_from(numbers)))
@@ -57,12 +55,8 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[
     if not rows:
         return
     names = list(rows[0])
-    processors = [
-        table.c[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-        for name in names
-    ]
-    values = map(_Processed(names, processors), rows)
-    if is_postgres(connection.engine):
+    values = map(_Processed(names, _processors(connection, table, names)), rows)
+    if _postgres(connection):
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names)
         )
@@ -78,6 +72,78 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[
     connection.exec_driver_sql(
         f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})", list(values)
     )
+
+
+def update_rows(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    key: str = "id",
+    **only: Any,
+) -> None:
+    """UPDATE each row's columns (every row names the same ones) WHERE `key` is its `key`
+    value and each column in `only` has that value, in the connection's transaction.
+
+    One driver-level executemany, the values through the columns' own bind processing (as
+    `insert_rows`): no statement built, and no parameters compiled, per row.
+    """
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != key]
+    matched = [key, *only]
+    fixed = _Processed(list(only), _processors(connection, table, only))(only) if only else ()
+    changed = [*names, key]
+    values = map(_Processed(changed, _processors(connection, table, changed)), rows)
+    quote, mark = connection.dialect.identifier_preparer.quote, _mark(connection)
+    assigned = ", ".join(f"{quote(name)} = {mark}" for name in names)
+    condition = " AND ".join(f"{quote(name)} = {mark}" for name in matched)
+    connection.exec_driver_sql(
+        f"UPDATE {quote(table.name)} SET {assigned} WHERE {condition}",
+        [(*value, *fixed) for value in values],
+    )
+
+
+def add_rows(
+    connection: sa.Connection,
+    table: sa.Table,
+    keys: Sequence[str],
+    total: str,
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Add each row's last value to the `total` column of the row with its `keys` values
+    (inserted with it when there is none): `INSERT ... ON CONFLICT DO UPDATE SET total = total
+    + excluded.total` as one driver-level executemany. The values go as they are (no column
+    bind processing): plain numbers and strings."""
+    if not rows:
+        return
+    quote, mark = connection.dialect.identifier_preparer.quote, _mark(connection)
+    name, column = quote(table.name), quote(total)
+    columns = ", ".join(quote(key) for key in (*keys, total))
+    marks = ", ".join(mark for _ in range(len(keys) + 1))
+    connection.exec_driver_sql(
+        f"INSERT INTO {name} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(quote(key) for key in keys)}) "
+        f"DO UPDATE SET {column} = {name}.{column} + excluded.{column}",
+        list(rows),
+    )
+
+
+def _postgres(connection: sa.Connection) -> bool:
+    # Not store.db's is_postgres: the store's modules that count rows at each commit import
+    # this one, and store.db imports them.
+    return connection.dialect.name == "postgresql"
+
+
+def _mark(connection: sa.Connection) -> str:
+    """The driver's positional parameter marker."""
+    return "%s" if _postgres(connection) else "?"
+
+
+def _processors(
+    connection: sa.Connection, table: sa.Table, names: Iterable[str]
+) -> list[Callable[[Any], Any] | None]:
+    dialect = connection.dialect
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
 
 
 class _Processed:

@@ -10,6 +10,8 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from campaign_engine.store.bulk import add_rows
+
 __all__ = ["Difference", "add", "differences", "upsert"]
 
 K = TypeVar("K", bound=tuple[Any, ...])
@@ -27,10 +29,8 @@ def add(
 ) -> None:
     """`n = n + d` for each key's delta (not zero), upserted in key order: concurrent writers
     never lose an increment, and never wait on each other in a cycle."""
-    rows = [
-        dict(zip((*keys, "n"), (*key, d), strict=True)) for key, d in sorted(deltas.items()) if d
-    ]
-    upsert(connection, table, keys, rows, lambda new: {"n": table.c.n + new.n})
+    rows = [(*key, d) for key, d in sorted(deltas.items()) if d]
+    add_rows(connection, table, keys, "n", rows)
 
 
 def upsert(

@@ -21,6 +21,7 @@ recount.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -83,10 +84,10 @@ def key_of(row: Any, **changed: Any) -> Key:
     from) counts in, with the `changed` values instead of its own (e.g. the state and send time
     an UPDATE gives it)."""
 
+    get = row.get if isinstance(row, Mapping) else functools.partial(getattr, row)
+
     def value(name: str) -> Any:
-        if name in changed:
-            return changed[name]
-        return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
+        return changed[name] if name in changed else get(name)
 
     return (
         value("campaign_id"),
@@ -110,25 +111,22 @@ def slices(connection: sa.Connection, enrollment_ids: Iterable[int]) -> dict[int
     rep, the contact's title, the zone of the contact's calendar (the enrolment's, else the
     campaign's)."""
     e, c, a, ca = _ENROLLMENTS.c, _CONTACTS.c, _ACCOUNTS.c, _CAMPAIGNS.c
-    ids = sorted(set(enrollment_ids))
-    found: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        query = (
-            sa.select(
-                e.id,
-                a.segment,
-                c.title,
-                a.rep_id,
-                sa.func.coalesce(sa.func.nullif(e.timezone, ""), ca.timezone),
-            )
-            .join(_CONTACTS, c.id == e.contact_id)
-            .join(_ACCOUNTS, a.id == c.account_id)
-            .join(_CAMPAIGNS, ca.id == e.campaign_id)
-            .where(e.id.in_(ids[start : start + _CHUNK]))
+    query = (
+        sa.select(
+            e.id,
+            a.segment,
+            c.title,
+            a.rep_id,
+            sa.func.coalesce(sa.func.nullif(e.timezone, ""), ca.timezone),
         )
-        for eid, *values in connection.execute(query):
-            found[eid] = dict(zip(_SLICE, values, strict=True))
-    return found
+        .join(_CONTACTS, c.id == e.contact_id)
+        .join(_ACCOUNTS, a.id == c.account_id)
+        .join(_CAMPAIGNS, ca.id == e.campaign_id)
+        .where(among(connection, e.id, set(enrollment_ids)))
+    )
+    return {
+        eid: dict(zip(_SLICE, values, strict=True)) for eid, *values in connection.execute(query)
+    }
 
 
 def moved(session: Session, moves: Iterable[Move]) -> None:
