@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from campaign_engine.core.errors import SchemaError
 from campaign_engine.store.db import Database
 from campaign_engine.store.schema import (
+    MIGRATIONS,
     TRIGRAM_INDEXES,
     compared,
     create_extension,
@@ -66,3 +69,11 @@ def test_a_database_not_made_by_our_migrations_is_refused_with_advice(tmp_path: 
     engine.dispose()
     with pytest.raises(SchemaError, match="has tables but no migration record"):
         Database(url)
+
+
+def test_the_newest_revision_is_read_as_alembic_reads_the_scripts() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    assert head_revision() == scripts.get_current_head()
+    assert len(scripts.get_heads()) == 1
