@@ -6,11 +6,14 @@ import asyncio
 import email
 import os
 import socket
+import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from campaign_engine.core.config import Settings, load_settings
 from campaign_engine.store import engagement_counts, message_counts
 from campaign_engine.store.db import Database
+from tests.databases import MigratedSqlite, PostgresReset
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CAMPAIGN_TEST_DATABASE_URL")
@@ -31,6 +35,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class ClosingController(Controller):
+    """An aiosmtpd Controller whose stop() first closes, in its own loop, the sessions still
+    connected. aiosmtpd cancels them and closes its loop at once, so a session whose cancellation
+    had not run yet would be collected later with an open writer: a ResourceWarning ("loop is
+    closed") that -W error turns into a failure of whichever test is running then."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+
+    def _factory_invoker(self) -> Any:
+        session = super()._factory_invoker()
+        if isinstance(session, SMTP):
+            self._sessions.add(session)
+        return session
+
+    def stop(self, no_assert: bool = False) -> None:
+        closed = threading.Event()
+
+        def close_sessions() -> None:
+            for session in list(self._sessions):
+                if session.transport is not None:
+                    session.transport.close()
+            closed.set()
+
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(close_sessions)
+            closed.wait(5)
+        super().stop(no_assert)
 
 
 @dataclass
@@ -65,7 +100,7 @@ class SmtpSink:
 @pytest.fixture
 def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller = ClosingController(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
     try:
         yield sink
@@ -73,19 +108,32 @@ def smtp_sink() -> Iterator[SmtpSink]:
         controller.stop()
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'campaign.db'}"
-        assert_counters_agree(f"sqlite:///{tmp_path / 'campaign.db'}")
-        return
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> MigratedSqlite:
+    return MigratedSqlite(tmp_path_factory.mktemp("migrated"))
+
+
+@pytest.fixture(scope="session")
+def postgres_reset() -> Iterator[PostgresReset]:
     if not PG_URL:
         pytest.skip("CAMPAIGN_TEST_DATABASE_URL is not set")
-    db = Database(PG_URL, migrate=False)
-    db.drop_everything()
-    db.dispose()
-    yield PG_URL
-    assert_counters_agree(PG_URL)
+    reset = PostgresReset(PG_URL)
+    yield reset
+    reset.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database at the newest revision, on each backend."""
+    if request.param == "sqlite":
+        migrated: MigratedSqlite = request.getfixturevalue("migrated_sqlite")
+        url = migrated.copy_to(tmp_path / "campaign.db")
+    else:
+        reset: PostgresReset = request.getfixturevalue("postgres_reset")
+        reset.reset()
+        url = reset.url
+    yield url
+    assert_counters_agree(url)
 
 
 def assert_counters_agree(url: str) -> None:

@@ -50,6 +50,7 @@ class PostgresReset:
         self._metadata = sa.MetaData()
         self._holding_rows = sa.text("")  # which of the tables hold rows: one statement
         self._seeds: dict[str, list[dict[str, Any]]] = {}
+        self._schema: list[str] = []
         self._migrate_from_nothing()
 
     def reset(self) -> None:
@@ -94,6 +95,7 @@ class PostgresReset:
                 rows = [dict(row._mapping) for row in connection.execute(sa.select(table))]
                 if rows:
                     self._seeds[name] = rows
+            self._schema = _schema(connection)
         self._holding_rows = sa.text(
             " UNION ALL ".join(
                 f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in self._tables
@@ -101,13 +103,7 @@ class PostgresReset:
         )
 
     def _schema_is_as_migrated(self, connection: sa.Connection) -> bool:
-        tables = sorted(
-            row[0]
-            for row in connection.exec_driver_sql(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            )
-        )
-        if tables != sorted([*self._tables, _MIGRATION_RECORD]):
+        if _schema(connection) != self._schema:
             return False
         version = connection.exec_driver_sql(f"SELECT version_num FROM {_MIGRATION_RECORD}")
         return [row[0] for row in version] == [head_revision()]
@@ -115,3 +111,23 @@ class PostgresReset:
     def _put_back_seeds(self, connection: sa.Connection) -> None:
         for name, rows in self._seeds.items():
             connection.execute(sa.insert(self._metadata.tables[name]), rows)
+
+
+# What a test could leave behind that emptying the tables would keep: tables, columns, indexes,
+# views and triggers (a test making inserts fail adds one) of the schema.
+_SCHEMA = """
+SELECT 'table ' || relname || ' ' || relkind::text FROM pg_class
+ WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'v', 'm', 'i', 'S')
+UNION ALL
+SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+   AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT 'trigger ' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+"""
+
+
+def _schema(connection: sa.Connection) -> list[str]:
+    return sorted(row[0] for row in connection.exec_driver_sql(_SCHEMA))

@@ -33,10 +33,9 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.conftest import free_port
+from tests.conftest import ClosingController, free_port
 
 __all__ = ["FaultRelay", "fault_relay"]
 
@@ -187,7 +186,7 @@ class _FaultySMTP(SMTP):
         await super().smtp_DATA(arg)
 
 
-class _Controller(Controller):
+class _Controller(ClosingController):
     def __init__(self, relay: FaultRelay) -> None:
         options: dict[str, Any] = (
             {
