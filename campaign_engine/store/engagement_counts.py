@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from campaign_engine.core.kinds import EventKind
-from campaign_engine.store import counters
+from campaign_engine.store import bulk, counters
 from campaign_engine.store.count_tables import EngagementCount, MessageEngagement
 from campaign_engine.store.counters import Difference
 from campaign_engine.store.models import Campaign, Event, Message
@@ -90,7 +90,6 @@ _KEY = ("campaign_id", "step", "segment", "title", "rep_id", "day", "link", "mea
 _TOUCHED = "engagement enrolments"  # in session.info: enrolment ids counted before the change
 _BEFORE = "engagement before"  # in session.info: their counts then
 _LOCK = 0x656E67  # advisory lock class of an enrolment's engagement (PostgreSQL)
-_CHUNK = 500  # ids per statement (SQLite bounds the parameters of a statement)
 
 
 def touching(session: Session, messages: sa.ColumnElement[bool]) -> None:
@@ -105,11 +104,10 @@ def adding(connection: sa.Connection, events: Sequence[Mapping[str, Any]]) -> No
     """New events (rows as they are being inserted in this transaction) are counted: their
     totals, and what they change of their messages' marks and clicked links."""
     m, ca, f = _MESSAGES.c, _CAMPAIGNS.c, _FACTS.c
-    enrollment_ids: set[int] = set()
-    for chunk in _chunks(sorted({event["message_id"] for event in events})):
-        of_messages = connection.execute(sa.select(m.enrollment_id).where(m.id.in_(chunk)))
-        enrollment_ids.update(of_messages.scalars())
-    _lock(connection, sorted(enrollment_ids))
+    message_ids = {event["message_id"] for event in events}
+    of_messages = sa.select(m.enrollment_id).where(bulk.among(connection, m.id, message_ids))
+    enrollment_ids = sorted(set(connection.execute(of_messages).scalars()))
+    _lock(connection, enrollment_ids)
     query = (
         sa.select(*_SLICE, ca.timezone, f.marks, f.links)
         .select_from(_MESSAGES)
@@ -119,11 +117,11 @@ def adding(connection: sa.Connection, events: Sequence[Mapping[str, Any]]) -> No
     messages: dict[int, tuple[int, Where]] = {}
     zones: dict[int, str] = {}
     before: Facts = {}
-    for chunk in _chunks(sorted(enrollment_ids)):
-        for row in connection.execute(query.where(m.enrollment_id.in_(chunk))):
-            messages[row.id], zones[row.id] = (row.enrollment_id, _where(row)), row.timezone
-            if row.marks:
-                before[row.id] = (row.marks, row.links)
+    of_enrollments = bulk.among(connection, m.enrollment_id, enrollment_ids)
+    for row in connection.execute(query.where(of_enrollments)):
+        messages[row.id], zones[row.id] = (row.enrollment_id, _where(row)), row.timezone
+        if row.marks:
+            before[row.id] = (row.marks, row.links)
     tally = _Tally()
     for event in events:
         message_id = event["message_id"]
@@ -324,8 +322,8 @@ def _write_facts(connection: sa.Connection, facts: Facts, replaced: list[int]) -
     """Store these messages' marks; those of the `replaced` messages' enrolments that `facts`
     does not give have none (their rows go)."""
     f, m = _FACTS.c, _MESSAGES.c
-    for chunk in _chunks(replaced):
-        of_enrollments = sa.select(m.id).where(m.enrollment_id.in_(chunk))
+    if replaced:
+        of_enrollments = sa.select(m.id).where(bulk.among(connection, m.enrollment_id, replaced))
         connection.execute(sa.delete(_FACTS).where(f.message_id.in_(of_enrollments)))
     rows = [
         {"message_id": i, "marks": bits, "links": links}
@@ -338,11 +336,6 @@ def _write_facts(connection: sa.Connection, facts: Facts, replaced: list[int]) -
         rows,
         lambda new: {"marks": new.marks, "links": new.links},
     )
-
-
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
 
 
 def _lock(connection: sa.Connection, enrollment_ids: list[int]) -> None:
@@ -389,11 +382,11 @@ def _count(connection: sa.Connection, enrollment_ids: list[int] | None) -> _Tall
         .join(_MESSAGES, m.id == e.message_id)
         .join(_CAMPAIGNS, ca.id == m.campaign_id)
     )
+    if enrollment_ids is not None:
+        query = query.where(bulk.among(connection, m.enrollment_id, enrollment_ids))
     tally = _Tally()
-    for chunk in [None] if enrollment_ids is None else _chunks(enrollment_ids):
-        selected = query if chunk is None else query.where(m.enrollment_id.in_(chunk))
-        for row in connection.execute(selected):
-            tally.row(row)
+    for row in connection.execute(query):
+        tally.row(row)
     return tally
 
 
@@ -454,7 +447,7 @@ def _seen_at_flush(session: Session, _context: Any, _instances: Any) -> None:
         if isinstance(e, Event) and e.message_id is not None
     ]
     if changed:
-        touching(session, _MESSAGES.c.id.in_(sorted(set(changed))))
+        touching(session, bulk.among(session.connection(), _MESSAGES.c.id, set(changed)))
 
 
 @sa.event.listens_for(Session, "before_commit")
