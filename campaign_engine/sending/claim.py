@@ -64,7 +64,9 @@ def claim(
         .limit(size)
     )
     if is_postgres(connection.engine):
-        query = query.with_for_update(skip_locked=True)
+        # NO KEY: a tracked hit stored meanwhile (its foreign key locks the row KEY SHARE)
+        # neither waits for this claim nor is skipped by it.
+        query = query.with_for_update(skip_locked=True, key_share=True)
     found: dict[int, str] = {mid: state for mid, state in connection.execute(query)}
     if not found:
         return []

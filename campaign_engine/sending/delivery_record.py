@@ -179,7 +179,7 @@ def record_batch(
         for mid, state, sent_at in connection.execute(
             sa.select(m.id, m.state, m.sent_at)
             .where(among(connection, m.id, list(by_id)))
-            .with_for_update()
+            .with_for_update(key_share=True)  # NO KEY: events keep going in meanwhile
         )
     }
     update_rows(connection, _MESSAGES, rows)

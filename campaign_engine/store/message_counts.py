@@ -147,7 +147,7 @@ def change_states(session: Session, where: sa.ColumnElement[bool], **values: Any
     rows = session.connection().execute(
         sa.select(_MESSAGES.c.id, _MESSAGES.c.enrollment_id, *KEY_COLUMNS)
         .where(where)
-        .with_for_update()
+        .with_for_update(key_share=True)  # NO KEY: events on these messages keep going in
     )
     found = rows.all()
     for start in range(0, len(found), _CHUNK):
