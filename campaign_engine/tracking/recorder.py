@@ -66,6 +66,7 @@ class EventRecorder:
         self.db = db
         self.rules = rules
         self._cache: OrderedDict[int, MessageInfo] = OrderedDict()
+        self._loading: dict[int, asyncio.Future[MessageInfo | None]] = {}
         self._recent = RecentLinks(timedelta(seconds=rules.burst_seconds))
         self._queue: asyncio.Queue[PendingHit] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -101,11 +102,24 @@ class EventRecorder:
         return self._cache.get(message_id)
 
     async def info(self, message_id: int) -> MessageInfo | None:
-        """The message's links and delivery time, from memory when it was sent already."""
+        """The message's links and delivery time, from memory when it was sent already.
+
+        Hits that arrive together for a message not in memory (a scanner opening every link of
+        a fresh email) share one lookup."""
         cached = self._cache.get(message_id)
         if cached is not None:
             return cached
-        return await anyio.to_thread.run_sync(self._load, message_id)
+        loading = self._loading.get(message_id)
+        if loading is None:
+            loading = asyncio.ensure_future(anyio.to_thread.run_sync(self._load, message_id))
+            self._loading[message_id] = loading
+            loading.add_done_callback(lambda done: self._loaded(message_id, done))
+        return await asyncio.shield(loading)  # one caller cancelled leaves it to the others
+
+    def _loaded(self, message_id: int, done: asyncio.Future[MessageInfo | None]) -> None:
+        del self._loading[message_id]
+        if not done.cancelled():
+            done.exception()  # retrieved: raised to every caller still waiting, logged by them
 
     def _load(self, message_id: int) -> MessageInfo | None:
         return self._load_many({message_id}).get(message_id)

@@ -599,6 +599,35 @@ def test_many_concurrent_hits_are_all_stored_and_never_fail(
     assert sum(e.kind == "click" for e in stored) == sum(e.kind == "open" for e in stored) == 100
 
 
+def test_clicks_arriving_together_on_a_fresh_email_share_one_lookup_of_it(
+    base: str, db: Database, sent: SmtpSink
+) -> None:
+    """A scanner opening every link of an email just delivered: the server has not seen the
+    message yet, and the hits arriving together wait for one lookup of it, not one each."""
+    lookups: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "campaign.links_json" in statement and statement.lstrip().startswith("SELECT"):
+            lookups.append(statement)
+
+    ada = links(sent.to(ADA)[0], base)
+
+    async def click_together() -> list[int]:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            responses = await asyncio.gather(
+                *(client.get(ada["click"], headers={"User-Agent": BROWSER}) for _ in range(40))
+            )
+        return [r.status_code for r in responses]
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert asyncio.run(click_together()) == [302] * 40
+        assert len(wait_for_events(db, 40)) == 40
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert len(lookups) == 1, lookups
+
+
 def test_contact_request_by_hand_from_the_cli(
     db: Database, settings: Settings, sent: SmtpSink
 ) -> None:
