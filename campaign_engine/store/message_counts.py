@@ -70,7 +70,6 @@ _CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
 _PENDING = "message_count deltas"  # in session.info: this transaction's changes so far
 _LOST = "unsent enrolments"  # in session.info: enrolments that lost a sent message
 _GAINED = "sent enrolments"  # in session.info: enrolments that gained a sent message
-_CHUNK = 500  # ids per statement (SQLite bounds the parameters of a statement)
 _KEY = ("campaign_id", "step", "state", "origin", "segment", "title", "rep_id", "day")
 _SLICE = ("segment", "title", "rep_id", "zone")  # written on a message when it is queued
 # The message columns a key is made of (select them, then `key_of` the row).
@@ -144,17 +143,16 @@ def moved(session: Session, moves: Iterable[Move]) -> None:
 def change_states(session: Session, where: sa.ColumnElement[bool], **values: Any) -> int:
     """UPDATE message SET `values` (a new state, or a slice's value) WHERE `where`, counted: the
     rows are read first (and locked, on PostgreSQL), so each one's key before is known."""
-    rows = session.connection().execute(
+    connection = session.connection()
+    rows = connection.execute(
         sa.select(_MESSAGES.c.id, _MESSAGES.c.enrollment_id, *KEY_COLUMNS)
         .where(where)
         .with_for_update(key_share=True)  # NO KEY: events on these messages keep going in
     )
     found = rows.all()
-    for start in range(0, len(found), _CHUNK):
-        ids = [r.id for r in found[start : start + _CHUNK]]
-        session.connection().execute(
-            sa.update(_MESSAGES).where(_MESSAGES.c.id.in_(ids)).values(**values)
-        )
+    if found:
+        ids = among(connection, _MESSAGES.c.id, [row.id for row in found])
+        connection.execute(sa.update(_MESSAGES).where(ids).values(**values))
     moved_messages(
         session, [(row.enrollment_id, key_of(row), key_of(row, **values)) for row in found]
     )
