@@ -21,11 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from campaign_engine.store.db import Database
-from campaign_engine.store.schema import head_revision
+from campaign_engine.store.schema import MIGRATION_RECORD, applied_revision, head_revision
 
 __all__ = ["MigratedSqlite", "PostgresReset"]
-
-_MIGRATION_RECORD = "alembic_version"
 
 
 class MigratedSqlite:
@@ -86,7 +84,7 @@ class PostgresReset:
             self._tables = sorted(
                 name
                 for name in sa.inspect(connection).get_table_names()
-                if name != _MIGRATION_RECORD
+                if name != MIGRATION_RECORD
             )
             self._metadata = sa.MetaData()
             self._metadata.reflect(connection, only=self._tables)
@@ -103,10 +101,9 @@ class PostgresReset:
         )
 
     def _schema_is_as_migrated(self, connection: sa.Connection) -> bool:
-        if _schema(connection) != self._schema:
-            return False
-        version = connection.exec_driver_sql(f"SELECT version_num FROM {_MIGRATION_RECORD}")
-        return [row[0] for row in version] == [head_revision()]
+        return _schema(connection) == self._schema and (
+            applied_revision(connection) == head_revision()
+        )
 
     def _put_back_seeds(self, connection: sa.Connection) -> None:
         for name, rows in self._seeds.items():

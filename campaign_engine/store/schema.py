@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
+    "MIGRATION_RECORD",
     "TRIGRAM_INDEXES",
+    "applied_revision",
     "compared",
     "create_extension",
     "current_revision",
@@ -33,7 +35,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-_RECORD = "alembic_version"  # alembic's table of the applied revision
+MIGRATION_RECORD = "alembic_version"  # alembic's table of the applied revision
 _LOCK_KEY = 0x43414D50  # "CAMP": one migrator at a time on PostgreSQL
 # Made by migration 0017 on PostgreSQL only (SQLite has no trigram index), so not in the models.
 TRIGRAM_INDEXES = frozenset(
@@ -65,14 +67,14 @@ def head_revision() -> str:
 
 def current_revision(engine: sa.Engine) -> str | None:
     with engine.connect() as connection:
-        return _applied(connection)
+        return applied_revision(connection)
 
 
-def _applied(connection: sa.Connection) -> str | None:
+def applied_revision(connection: sa.Connection) -> str | None:
     """The revision the database is at (None: never migrated)."""
-    if not sa.inspect(connection).has_table(_RECORD):
+    if not sa.inspect(connection).has_table(MIGRATION_RECORD):
         return None
-    return connection.execute(sa.text(f"SELECT version_num FROM {_RECORD}")).scalar()
+    return connection.execute(sa.text(f"SELECT version_num FROM {MIGRATION_RECORD}")).scalar()
 
 
 def upgrade(engine: sa.Engine) -> bool:
@@ -84,7 +86,7 @@ def upgrade(engine: sa.Engine) -> bool:
             # Workers that start together wait here; the first one migrates, the rest find
             # the schema current.
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
-        current = _applied(connection)
+        current = applied_revision(connection)
         if current == head_revision():
             return False
         if current is None and sa.inspect(connection).get_table_names():
