@@ -10,10 +10,11 @@ import hashlib
 import hmac
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -25,9 +26,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from campaign_engine.core.config import Settings
+from campaign_engine.engine import webhook_sender
 from campaign_engine.engine.scheduler import tick_once
 from campaign_engine.engine.tick import Ticker
-from campaign_engine.engine.webhook_sender import CUT_SHORT
+from campaign_engine.engine.webhook_sender import CUT_SHORT, WebhookPump
 from campaign_engine.engine.webhooks import add_webhook, delivery_log
 from campaign_engine.reps.contact_requests import RequestForm, record_contact_request
 from campaign_engine.sending.transport import make_transport
@@ -206,6 +208,39 @@ def test_a_hanging_receiver_holds_up_a_one_shot_tick_less_than_a_second(
     (logged,) = delivery_log(db)  # the POST cut short: an attempt without an answer, backed off
     assert (logged.state, logged.error, logged.attempts) == ("retry", CUT_SHORT, 1)
     assert logged.next_attempt_at == now + timedelta(minutes=5)
+
+
+def test_a_round_cut_while_it_claims_puts_the_deliveries_back(
+    launched: str,
+    db: Database,
+    web_settings: Settings,
+    hanging_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A one-shot tick that exits while the round's claim is still running in its thread: the
+    claim lands all the same, and is given back, so the next tick sends at once rather than
+    after the claim's 5-minute lease."""
+    add_webhook(db, hanging_url, "contact_request", at(4, 27), secret=SECRET)
+    request_contact(db, web_settings)
+    now = at(4, 28, 10, 1)
+    claiming, claim = threading.Event(), webhook_sender._claim
+
+    def slow_claim(db: Database, now: datetime, only: int | None) -> object:
+        claiming.set()
+        time.sleep(0.3)
+        return claim(db, now, only)
+
+    monkeypatch.setattr(webhook_sender, "_claim", slow_claim)
+
+    async def cut_mid_claim() -> None:
+        pump = WebhookPump(db)
+        pump.kick(now)
+        await asyncio.to_thread(claiming.wait, 5)
+        await pump.drain(0)
+
+    asyncio.run(cut_mid_claim())
+    (logged,) = delivery_log(db)
+    assert (logged.state, logged.attempts) == ("queued", 0)
 
 
 def test_slack_preset_and_the_cli(
