@@ -19,6 +19,7 @@ from campaign_engine.cli.app import (
     parse_now,
     subcommand,
 )
+from campaign_engine.reps import unowned_drafts
 from campaign_engine.reps.alerts import send_alerts_now
 from campaign_engine.reps.request_alerts import hand_over_requests
 from campaign_engine.sending.transport import make_transport
@@ -40,8 +41,9 @@ def accounts_assign(
     c = context_of(ctx)
     moment = parse_now(now)
     with c.db.session() as session:
+        drafts = unowned_drafts.waiting(session, account=account)
         done = assign_account(session, account, rep, "cli", moment)
-    out.print(done.sentence())
+    out.print(done.sentence() + unowned_drafts.handed_over(drafts, done.rep_email))
     alert_now(c, moment)
 
 

@@ -37,6 +37,7 @@ from campaign_engine.reporting import report_export, reports
 from campaign_engine.reporting.dashboard import FIGURE_COLUMNS, render_dashboard, show
 from campaign_engine.reporting.report_model import CampaignReport, Report, TitleSlice
 from campaign_engine.reporting.request_lists import count_unassigned
+from campaign_engine.reps import unowned_drafts
 from campaign_engine.sending import relay_state
 from campaign_engine.sending.brakes import brake_states
 from campaign_engine.sending.pace_store import pacing_line
@@ -149,7 +150,8 @@ def status(
 ) -> None:
     """Per campaign and step: contacts due and not queued yet, queued (and what holds them
     back), sent, bounced (at RCPT and by DSN), complaints, failed, skipped (and why); a
-    campaign the brakes paused, or a bounce or complaint rate above half their limit."""
+    campaign the brakes paused, or a bounce or complaint rate above half their limit; the
+    contact requests and the drafts waiting for a rep (accounts no rep owns)."""
     c = context_of(ctx)
     moment = parse_now(now)
     with c.existing_db.session() as session:
@@ -158,6 +160,7 @@ def status(
         statuses = reports.campaign_statuses(session, campaign, now=moment)
         rate = reports.recent_send_rate(session, moment)
         unassigned = count_unassigned(session)
+        drafts_line = unowned_drafts.status_line(unowned_drafts.waiting(session))
         held = [s for s in brake_states(session, c.settings) if s.line]
     relay = relay_state.pause_status(c.existing_db, c.settings, moment)
     if format is Format.json:
@@ -185,6 +188,7 @@ def status(
         f"Contact requests no rep owns: {unassigned}"
         + (" (the console's Unassigned page; `campaign accounts assign`)" if unassigned else "")
     )
+    out.print(drafts_line)
 
 
 class ReportFormat(StrEnum):

@@ -115,6 +115,16 @@ def launch(
     out.print(table)
     out.print(first_sends_table(result.first_sends))
     _print_deadline(result.exclusion_deadline)
+    if result.unowned:
+        contacts = sum(a.contacts for a in result.unowned)
+        err.print(
+            f"warning: {contacts} rep-channel contact(s) at {len(result.unowned)} account(s) no"
+            " rep owns get nothing until their account has a rep; the unassigned fallback is"
+            " emailed this list. Give each one a rep: `campaign accounts assign ACCOUNT"
+            " REP_EMAIL` or the console's Unassigned page"
+        )
+        for account in result.unowned:
+            err.print(f"  {account.line}")
 
 
 def _print_deadline(deadline: date | None) -> None:

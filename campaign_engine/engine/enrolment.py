@@ -23,6 +23,7 @@ from campaign_engine.core.config import Settings
 from campaign_engine.core.kinds import Channel, EnrollmentStatus, OutreachMode
 from campaign_engine.engine.rejoin import restart_unexcluded
 from campaign_engine.reps.drafts import create_campaign_drafts
+from campaign_engine.reps.unowned_drafts import alert_unowned
 from campaign_engine.sending.campaigns import first_local_day, schedule_for, sequence_of
 from campaign_engine.store.db import Database
 from campaign_engine.store.models import Account, Campaign, Contact, Enrollment
@@ -139,7 +140,8 @@ def enrol_contacts(
     if enrollments:
         session.connection().execute(sa.insert(_ENROLLMENTS), enrollments)
         if any(e["channel"] == Channel.REP for e in enrollments):
-            create_campaign_drafts(session, settings, campaign, now)  # idempotent per step
+            drafts = create_campaign_drafts(session, settings, campaign, now)
+            alert_unowned(session, settings, campaign, drafts, now)
     return result
 
 

@@ -20,6 +20,7 @@ from campaign_engine.core.errors import CampaignEngineError, InvalidInput
 from campaign_engine.core.kinds import CampaignAction, Channel, EnrollmentStatus
 from campaign_engine.engine.enrolment import plan_enrollments
 from campaign_engine.reps.drafts import create_campaign_drafts
+from campaign_engine.reps.unowned_drafts import WaitingAccount, alert_unowned
 from campaign_engine.sending.campaigns import renderer_for, schedule_for, sequence_of
 from campaign_engine.sending.planner import Candidate, Schedule, parse_send_days, zone
 from campaign_engine.sending.sequences import deadline_before, load_sequence
@@ -103,6 +104,8 @@ class LaunchResult:
     overlapping: int = 0
     first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
     exclusion_deadline: date | None = None
+    # accounts no rep owns, whose contacts' drafts wait for one
+    unowned: list[WaitingAccount] = field(default_factory=list)
 
 
 def parse_day(value: str, what: str) -> date:
@@ -276,7 +279,8 @@ def launch(
                     set_at=now,
                 )
             )
-        create_campaign_drafts(session, settings, campaign, now)  # the rep channel's drafts
+        drafts = create_campaign_drafts(session, settings, campaign, now)  # the rep channel
+        unowned = alert_unowned(session, settings, campaign, drafts, now)
         log_campaign_action(session, campaign.id, CampaignAction.LAUNCHED, by, now)
         return LaunchResult(
             campaign.id,
@@ -286,6 +290,7 @@ def launch(
             plan.overlapping,
             plan.first_sends,
             plan.exclusion_deadline,
+            unowned,
         )
 
 

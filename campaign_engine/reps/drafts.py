@@ -105,8 +105,9 @@ def rep_by_email(session: Session, email: str) -> Rep:
 
 def create_campaign_drafts(
     session: Session, settings: Settings, campaign: Campaign, now: datetime
-) -> int:
-    """Drafts of every step for each rep-channel contact of a campaign just launched."""
+) -> list[Draft]:
+    """Drafts of every step for each rep-channel contact of the campaign that has none yet (at
+    launch, and for late joiners); returns those created."""
     assert campaign.id is not None
     return _create(session, settings, now, Enrollment.campaign_id == campaign.id)
 
@@ -125,10 +126,10 @@ def create_drafts_for_contact(
             enrollment.next_due_at = None
             session.add(enrollment)
     session.flush()
-    return _create(session, settings, now, Enrollment.contact_id == contact_id)
+    return len(_create(session, settings, now, Enrollment.contact_id == contact_id))
 
 
-def _create(session: Session, settings: Settings, now: datetime, where: Any) -> int:
+def _create(session: Session, settings: Settings, now: datetime, where: Any) -> list[Draft]:
     rows = session.exec(
         select(Enrollment, Contact, Account, Rep, Campaign)  # type: ignore[call-overload]  # sqlmodel types up to 4
         .join(Contact, col(Contact.id) == Enrollment.contact_id)
@@ -143,7 +144,7 @@ def _create(session: Session, settings: Settings, now: datetime, where: Any) -> 
         )
     ).all()
     if not rows:
-        return 0
+        return []
     ids = [enrollment.id for enrollment, *_ in rows]
     taken = set(
         session.exec(
@@ -158,7 +159,7 @@ def _create(session: Session, settings: Settings, now: datetime, where: Any) -> 
         ).all()
     )
     renderers: dict[int, _DraftRenderer] = {}
-    created = 0
+    created: list[Draft] = []
     for enrollment, contact, account, rep, campaign in rows:
         assert campaign.id is not None and enrollment.id is not None and contact.id is not None
         if campaign.id not in renderers:
@@ -169,7 +170,7 @@ def _create(session: Session, settings: Settings, now: datetime, where: Any) -> 
             if (enrollment.id, step.number) in taken:
                 continue
             subject, html, text, footer_text, footer_html = renderer.draft(step, recipient)
-            session.add(
+            created.append(
                 Draft(
                     campaign_id=campaign.id,
                     enrollment_id=enrollment.id,
@@ -185,7 +186,7 @@ def _create(session: Session, settings: Settings, now: datetime, where: Any) -> 
                     created_at=now,
                 )
             )
-            created += 1
+    session.add_all(created)
     session.flush()
     return created
 

@@ -222,7 +222,13 @@ class LaunchPages(WebBase):
             result = launch(self.db, self.settings, options.sequence, options.start, now,
                             plan=plan, by=user.email)  # fmt: skip
             enrolled = sum(result.enrolled.values())
-            return f"Launched {result.name!r}: {enrolled} contact(s) enrolled."
+            waiting = sum(a.contacts for a in result.unowned)
+            return f"Launched {result.name!r}: {enrolled} contact(s) enrolled." + (
+                f" {waiting} of them, at {len(result.unowned)} account(s) no rep owns, get"
+                " nothing until their account has a rep: see Unassigned."
+                if waiting
+                else ""
+            )
 
         try:
             done = await self.run(go)

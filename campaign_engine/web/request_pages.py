@@ -16,6 +16,7 @@ from starlette.routing import Route
 from campaign_engine.audience.accounts import assign_account
 from campaign_engine.core.errors import CampaignEngineError, NotFound
 from campaign_engine.reporting.request_lists import RequestLine, open_requests
+from campaign_engine.reps import unowned_drafts
 from campaign_engine.reps.alerts import send_alerts_now
 from campaign_engine.reps.request_alerts import fallback_recipients, hand_over_requests
 from campaign_engine.reps.request_outcomes import OUTCOMES, mark_handled
@@ -48,10 +49,17 @@ class RequestPages(WebBase):
         def load() -> dict[str, Any]:
             with self.db.session() as session:
                 lines = sorted(open_requests(session, None, unassigned=True), key=_account)
+                requests = {a: list(g) for a, g in groupby(lines, _account)}
+                drafts = {w.account: w for w in unowned_drafts.waiting(session)}
                 reps = session.exec(select(Rep).order_by(col(Rep.name), col(Rep.email))).all()
                 return {
-                    "accounts": [(a, list(g)) for a, g in groupby(lines, _account)],
+                    "accounts": [
+                        (a, requests.get(a, []), drafts.get(a))
+                        for a in sorted(requests.keys() | drafts.keys())
+                    ],
                     "total": len(lines),
+                    "drafts_total": sum(w.drafts for w in drafts.values()),
+                    "contacts_waiting": sum(w.contacts for w in drafts.values()),
                     "reps": reps,
                     "fallback": ", ".join(fallback_recipients(session, self.settings)),
                 }
@@ -68,8 +76,10 @@ class RequestPages(WebBase):
 
         def give() -> tuple[str, int]:
             with self.db.session() as session:
+                drafts = unowned_drafts.waiting(session, account=account)
                 done = assign_account(session, account, rep, f"web:{user.email}", now)
-            return done.sentence(), hand_over_requests(self.db, self.settings, now)
+            sentence = done.sentence() + unowned_drafts.handed_over(drafts, done.rep_email)
+            return sentence, hand_over_requests(self.db, self.settings, now)
 
         try:
             sentence, moved = await self.run(give)
