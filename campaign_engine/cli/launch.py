@@ -151,7 +151,15 @@ def _print_plan(plan: launching.LaunchPlan) -> None:
     _print_deadline(plan.exclusion_deadline)
     reps = sorted((s, n) for (s, channel), n in plan.enrolled.items() if channel == "rep")
     for segment, count in reps:
-        out.print(f"rep channel: {count} {segment} contact(s) get drafts for their rep")
+        waiting = plan.without_rep[segment]
+        out.print(
+            f"rep channel: {count} {segment} contact(s) get drafts for their rep"
+            + (
+                f" ({waiting} at accounts no rep owns: nothing until they get one)"
+                if waiting
+                else ""
+            )
+        )
     out.print(
         f"not enrolled: {plan.not_enrolled} in mode A, {plan.overlapping} active in another "
         "running campaign"

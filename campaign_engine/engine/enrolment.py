@@ -48,6 +48,7 @@ class Enrolled:
     not_enrolled: int = 0
     skipped: int = 0  # left out by the caller's rule (active in another running campaign)
     first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first step 1 (UTC)
+    without_rep: Counter[str] = field(default_factory=Counter)  # rep channel, no rep: by segment
 
     @property
     def total(self) -> int:
@@ -79,7 +80,7 @@ def plan_enrollments(
     sequence = sequence_of(campaign)
     schedule = schedule_for(campaign, sequence)
     enrolled_already = select(Enrollment.contact_id).where(Enrollment.campaign_id == campaign.id)
-    rows: list[tuple[int, str, str, int, str]] = [
+    rows: list[tuple[int, str, str, int, str, int | None]] = [
         tuple(row)  # type: ignore[misc]
         for row in session.connection().execute(
             sa.select(
@@ -88,6 +89,7 @@ def plan_enrollments(
                 col(Contact.timezone),
                 col(Account.id),
                 col(Account.segment),
+                col(Account.rep_id),
             )
             .join(Account, col(Account.id) == Contact.account_id)
             .where(col(Contact.id).not_in(enrolled_already))
@@ -97,7 +99,7 @@ def plan_enrollments(
     result = Enrolled()
     account_zones = zone_of_contacts(session, {row[3] for row in rows})
     enrollments: list[dict[str, object]] = []
-    for contact_id, mode, own_zone, account_id, segment in rows:
+    for contact_id, mode, own_zone, account_id, segment, rep_id in rows:
         if mode == OutreachMode.DO_NOTHING:
             result.not_enrolled += 1
             continue
@@ -110,6 +112,8 @@ def plan_enrollments(
             continue  # past --enroll-until
         automated = automated_channel(mode, segment, sequence.automated_segments)
         channel = Channel.AUTOMATED if automated else Channel.REP
+        if channel == Channel.REP and rep_id is None:
+            result.without_rep[segment] += 1
         due = schedule.scheduled_at(1, tz, first_day) if automated else None
         if due is not None and (tz not in result.first_sends or due < result.first_sends[tz]):
             result.first_sends[tz] = due

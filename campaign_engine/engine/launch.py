@@ -79,6 +79,7 @@ class LaunchPlan:
     first_sends: dict[str, datetime] = field(default_factory=dict)  # zone -> first email (UTC)
     exclusion_deadline: date | None = None  # the sequence's default ("friday before launch")
     warmup: str = ""  # how the domain's warm-up ramp spreads the emails; "" = no warm-up
+    without_rep: Counter[str] = field(default_factory=Counter)  # rep channel, no rep: by segment
 
     @property
     def starts_in_the_past(self) -> bool:
@@ -178,7 +179,7 @@ def plan_launch(
         enrolled.not_enrolled,
         enrolled.skipped,
     )
-    plan.first_sends = enrolled.first_sends
+    plan.first_sends, plan.without_rep = enrolled.first_sends, enrolled.without_rep
     ramp = ramp_for(settings)
     if ramp is None:
         plan.sends = _sends(plan, enrolled.counts)

@@ -176,3 +176,21 @@ def test_the_unassigned_page_with_waiting_drafts_in_a_browser(
                 main = page.inner_text("main")
                 assert "Drafts waiting for a rep: 9" in main and "Give Nowhere Inc to" in main
                 shoot(page, "unassigned-drafts", width)
+
+
+def test_the_dry_run_says_which_rep_channel_contacts_have_no_rep(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    setup(db, tmp_path)
+    dry = campaign_cli(
+        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--dry-run",
+        "--now", "2021-04-20T09:00:00+00:00",
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    lines = [line for line in dry.stdout.splitlines() if line.startswith("rep channel:")]
+    assert lines == [
+        "rep channel: 3 MM contact(s) get drafts for their rep (2 at accounts no rep owns:"
+        " nothing until they get one)",
+        "rep channel: 1 Strategic contact(s) get drafts for their rep (1 at accounts no rep"
+        " owns: nothing until they get one)",
+    ]
