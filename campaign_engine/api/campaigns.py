@@ -17,6 +17,7 @@ from campaign_engine.api.inputs import CAMPAIGN_NAME_MAX, CampaignName, RequestB
 from campaign_engine.api.problems import ApiProblem, invalid, problems
 from campaign_engine.api.tokens import ApiRole
 from campaign_engine.core.errors import InvalidInput
+from campaign_engine.core.kinds import Channel
 from campaign_engine.engine.launch import launch, plan_launch
 from campaign_engine.reporting.reports import CampaignStatus, campaign_statuses
 from campaign_engine.reps.contact_requests import (
@@ -54,6 +55,7 @@ class Enrolled(BaseModel):
     segment: str
     channel: str
     contacts: int
+    without_rep: int = 0  # rep channel: those at accounts no rep owns, whose drafts wait for one
 
 
 class PlannedSendOut(BaseModel):
@@ -115,7 +117,12 @@ def launch_campaign(body: LaunchIn, caller: Ops, api: Ctx) -> LaunchOut:
     plan = plan_launch(api.db, api.settings, body.sequence, body.start, now, name,
                        body.timezone, body.allow_overlap)  # fmt: skip
     enrolled = [
-        Enrolled(segment=segment, channel=channel, contacts=n)
+        Enrolled(
+            segment=segment,
+            channel=channel,
+            contacts=n,
+            without_rep=plan.without_rep[segment] if channel == Channel.REP else 0,
+        )
         for (segment, channel), n in sorted(plan.enrolled.items())
     ]
     if body.dry_run:

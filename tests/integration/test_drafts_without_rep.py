@@ -9,6 +9,9 @@ import html
 import re
 from pathlib import Path
 
+import httpx
+
+from campaign_engine.api.tokens import create_token
 from campaign_engine.audience.imports import import_contacts, import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.launch import launch
@@ -194,3 +197,22 @@ def test_the_dry_run_says_which_rep_channel_contacts_have_no_rep(
         "rep channel: 1 Strategic contact(s) get drafts for their rep (1 at accounts no rep"
         " owns: nothing until they get one)",
     ]
+
+
+def test_the_api_launch_counts_the_rep_channel_contacts_without_a_rep(
+    web_settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    setup(db, tmp_path)
+    token = create_token(db, "ops-bot", "ops", at(4, 20)).token
+    body = {"sequence": "premium-to-ultimate", "start": "2021-04-27", "name": "P2U"}
+    with serving(create_app(web_settings, db, clock=Clock(at(4, 20)))) as url:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"{url}/api/v1", headers=headers, timeout=30) as client:
+            dry = client.post("/campaigns", json={**body, "dry_run": True})
+            done = client.post("/campaigns", json=body)
+    assert (dry.status_code, done.status_code) == (201, 201), (dry.text, done.text)
+    for response in (dry, done):
+        assert response.json()["enrolled"] == [
+            {"segment": "MM", "channel": "rep", "contacts": 3, "without_rep": 2},
+            {"segment": "Strategic", "channel": "rep", "contacts": 1, "without_rep": 1},
+        ]
