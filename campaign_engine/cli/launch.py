@@ -14,6 +14,7 @@ from campaign_engine.cli.local_time import first_sends_table
 from campaign_engine.core.errors import CampaignEngineError
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.rehearsal import LaunchOptions
+from campaign_engine.reps.request_alerts import fallback_recipients
 
 __all__ = [
     "AllowOverlapOption",
@@ -27,6 +28,8 @@ __all__ = [
     "launch",
     "launch_options",
 ]
+
+_NOBODY_TOLD = "nobody is emailed this list (set [reps] unassigned_to, or add an ops user)"
 
 
 SequenceArgument = Annotated[str, typer.Argument(help="Name of sequences/SEQUENCE.toml.")]
@@ -116,12 +119,15 @@ def launch(
     out.print(first_sends_table(result.first_sends))
     _print_deadline(result.exclusion_deadline)
     if result.unowned:
+        with c.db.session() as session:
+            told = ", ".join(fallback_recipients(session, c.settings))
         contacts = sum(a.contacts for a in result.unowned)
         err.print(
             f"warning: {contacts} rep-channel contact(s) at {len(result.unowned)} account(s) no"
-            " rep owns get nothing until their account has a rep; the unassigned fallback is"
-            " emailed this list. Give each one a rep: `campaign accounts assign ACCOUNT"
-            " REP_EMAIL` or the console's Unassigned page"
+            " rep owns get nothing until their account has a rep; "
+            + (f"this list is emailed to {told}" if told else _NOBODY_TOLD)
+            + ". Give each one a rep: `campaign accounts assign ACCOUNT REP_EMAIL` or the"
+            " console's Unassigned page"
         )
         for account in result.unowned:
             err.print(f"  {account.line}")

@@ -10,13 +10,16 @@ import re
 from pathlib import Path
 
 import httpx
+from sqlmodel import select
 
 from campaign_engine.api.tokens import create_token
 from campaign_engine.audience.imports import import_contacts, import_reps
 from campaign_engine.core.config import Settings
 from campaign_engine.engine.launch import launch
+from campaign_engine.reps.alerts import NOBODY
 from campaign_engine.reps.drafts import list_drafts
 from campaign_engine.store.db import Database
+from campaign_engine.store.models import Alert
 from campaign_engine.web.app import create_app
 from campaign_engine.web.users import add_user
 from tests.browser import WIDTHS, chromium, logged_in, needs_chromium, shoot
@@ -77,7 +80,7 @@ def test_a_launch_tells_ops_of_drafts_no_rep_can_send_and_an_assignment_hands_th
     assert launched.returncode == 0, launched.stderr
     assert (
         "warning: 3 rep-channel contact(s) at 2 account(s) no rep owns get nothing until their"
-        " account has a rep; the unassigned fallback is emailed this list."
+        f" account has a rep; this list is emailed to {OPS}."
     ) in launched.stderr
     assert "  Big Corp: 1 contact(s), 3 draft(s)\n" in launched.stderr
     assert (
@@ -216,3 +219,22 @@ def test_the_api_launch_counts_the_rep_channel_contacts_without_a_rep(
             {"segment": "MM", "channel": "rep", "contacts": 3, "without_rep": 2},
             {"segment": "Strategic", "channel": "rep", "contacts": 1, "without_rep": 1},
         ]
+
+
+def test_with_no_fallback_at_all_the_launch_says_nobody_is_told(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    setup(db, tmp_path)
+    assert campaign_cli(settings, "users", "remove", OPS).returncode == 0
+    launched = campaign_cli(
+        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--yes",
+        "--now", "2021-04-20T09:00:00+00:00",
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr
+    assert (
+        "account has a rep; nobody is emailed this list (set [reps] unassigned_to, or add an ops"
+        " user)."
+    ) in launched.stderr
+    with db.session() as session:
+        (alert,) = session.exec(select(Alert).where(Alert.kind == KIND)).all()
+    assert (alert.state, alert.error) == ("failed", NOBODY)
