@@ -15,6 +15,7 @@ from campaign_engine.core.errors import CampaignEngineError
 from campaign_engine.engine import launch as launching
 from campaign_engine.engine.rehearsal import LaunchOptions
 from campaign_engine.reps.request_alerts import fallback_recipients
+from campaign_engine.reps.unowned_drafts import listed
 
 __all__ = [
     "AllowOverlapOption",
@@ -129,8 +130,8 @@ def launch(
             + ". Give each one a rep: `campaign accounts assign ACCOUNT REP_EMAIL` or the"
             " console's Unassigned page"
         )
-        for account in result.unowned:
-            err.print(f"  {account.line}")
+        for line in listed(result.unowned):
+            err.print(f"  {line}")
 
 
 def _print_deadline(deadline: date | None) -> None:

@@ -30,11 +30,13 @@ __all__ = [
     "WaitingAccount",
     "alert_unowned",
     "handed_over",
+    "listed",
     "status_line",
     "waiting",
 ]
 
 DRAFTS_WITHOUT_REP = "drafts_without_rep"  # the alert's kind (X-Campaign-Alert)
+LISTED = 50  # accounts named one by one in the alert and the launch's warning
 _DRAFTS: sa.Table = Draft.__table__  # type: ignore[attr-defined]
 
 
@@ -51,6 +53,17 @@ class WaitingAccount:
     def line(self) -> str:
         named = f" (the import named {self.owner_email}, not a rep yet)" if self.owner_email else ""
         return f"{self.account}{named}: {self.contacts} contact(s), {self.drafts} draft(s)"
+
+
+def listed(accounts: list[WaitingAccount]) -> list[str]:
+    """The accounts' lines, the first LISTED of them, then how many more there are."""
+    lines = [a.line for a in accounts[:LISTED]]
+    if len(accounts) > LISTED:
+        lines.append(
+            f"... and {len(accounts) - LISTED} more account(s): the console's Unassigned page"
+            " lists them all"
+        )
+    return lines
 
 
 def waiting(
@@ -118,13 +131,11 @@ def alert_unowned(
         " then move to that rep."
     )
     how = "Give each account a rep on the console's Unassigned page, or with:"
-    commands = [assign_command(a.account) for a in accounts]
-    text = "\n".join(
-        [intro, "", *(f"  {a.line}" for a in accounts), "", how, *commands, "", console]
-    )
+    lines, commands = listed(accounts), [assign_command(a.account) for a in accounts[:LISTED]]
+    text = "\n".join([intro, "", *(f"  {line}" for line in lines), "", how, *commands, "", console])
     html = (
         f"<p>{escape(intro)}</p><ul>"
-        + "".join(f"<li>{escape(a.line)}</li>" for a in accounts)
+        + "".join(f"<li>{escape(line)}</li>" for line in lines)
         + f'</ul><p>Give each account a rep on the console\'s <a href="{escape(console)}">'
         "Unassigned page</a>, or with:</p>"
         + "".join(f"<pre>{escape(command)}</pre>" for command in commands)

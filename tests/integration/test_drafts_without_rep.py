@@ -238,3 +238,25 @@ def test_with_no_fallback_at_all_the_launch_says_nobody_is_told(
     with db.session() as session:
         (alert,) = session.exec(select(Alert).where(Alert.kind == KIND)).all()
     assert (alert.state, alert.error) == ("failed", NOBODY)
+
+
+def test_a_long_list_of_accounts_names_the_first_fifty_and_counts_the_rest(
+    settings: Settings, db: Database, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    rows = [[f"cto@acct{n:02}.example", "C", "T", "CTO", f"Account {n:02}", "300", "", "", ""]
+            for n in range(52)]  # fmt: skip
+    assert import_contacts(db, write_csv(tmp_path / "c.csv", rows), at(4, 20)).rejected == []
+    add_user(db, OPS, "ops", PASSWORD, at(4, 20))
+    launched = campaign_cli(
+        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--name", "P2U",
+        "--yes", "--now", "2021-04-20T09:00:00+00:00",
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr
+    named = [line for line in launched.stderr.splitlines() if line.startswith("  Account ")]
+    assert named[0] == "  Account 00: 1 contact(s), 3 draft(s)" and len(named) == 50
+    more = "... and 2 more account(s): the console's Unassigned page lists them all"
+    assert f"  {more}" in launched.stderr and "Account 50" not in launched.stderr
+    tick(db, settings, at(4, 20, 9, 1))
+    (mail,) = fallback_mail(smtp_sink)
+    assert "Account 49: 1 contact(s)" in mail and more in mail and "Account 51" not in mail
+    assert mail.count("campaign accounts assign") == 50
