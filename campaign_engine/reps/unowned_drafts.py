@@ -27,6 +27,7 @@ from campaign_engine.store.models import Account, Campaign, Contact, Draft
 
 __all__ = [
     "DRAFTS_WITHOUT_REP",
+    "LISTED",
     "WaitingAccount",
     "alert_unowned",
     "handed_over",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 DRAFTS_WITHOUT_REP = "drafts_without_rep"  # the alert's kind (X-Campaign-Alert)
-LISTED = 50  # accounts named one by one in the alert and the launch's warning
+LISTED = 50  # accounts with drafts named one by one (the alert, the launch, the Unassigned page)
 _DRAFTS: sa.Table = Draft.__table__  # type: ignore[attr-defined]
 
 

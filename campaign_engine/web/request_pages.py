@@ -51,12 +51,12 @@ class RequestPages(WebBase):
                 lines = sorted(open_requests(session, None, unassigned=True), key=_account)
                 requests = {a: list(g) for a, g in groupby(lines, _account)}
                 drafts = {w.account: w for w in unowned_drafts.waiting(session)}
+                only_drafts = sorted(drafts.keys() - requests.keys())
+                shown = sorted(requests.keys() | set(only_drafts[: unowned_drafts.LISTED]))
                 reps = session.exec(select(Rep).order_by(col(Rep.name), col(Rep.email))).all()
                 return {
-                    "accounts": [
-                        (a, requests.get(a, []), drafts.get(a))
-                        for a in sorted(requests.keys() | drafts.keys())
-                    ],
+                    "accounts": [(a, requests.get(a, []), drafts.get(a)) for a in shown],
+                    "more_accounts": max(0, len(only_drafts) - unowned_drafts.LISTED),
                     "total": len(lines),
                     "drafts_total": sum(w.drafts for w in drafts.values()),
                     "contacts_waiting": sum(w.contacts for w in drafts.values()),

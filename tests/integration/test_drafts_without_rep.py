@@ -5,6 +5,7 @@ assignment hands the drafts to the rep. Over the real command."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from pathlib import Path
@@ -260,3 +261,10 @@ def test_a_long_list_of_accounts_names_the_first_fifty_and_counts_the_rest(
     (mail,) = fallback_mail(smtp_sink)
     assert "Account 49: 1 contact(s)" in mail and more in mail and "Account 51" not in mail
     assert mail.count("campaign accounts assign") == 50
+    web_settings = dataclasses.replace(settings, tracking_base_url="http://track.example.test")
+    with serving(create_app(web_settings, db, clock=Clock(at(4, 21)))) as url:
+        web = WebApp(url, Clock(at(4, 21)), web_settings, db)
+        with web.login(OPS) as ops:
+            page = words(ops.get("/app/unassigned").text)
+    assert page.count("Give Account ") == 50 and "Give Account 49 to" in page
+    assert "… and 2 more account(s) with drafts waiting for a rep" in page
