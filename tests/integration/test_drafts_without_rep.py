@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -70,15 +71,22 @@ def setup(db: Database, tmp_path: Path) -> None:
     add_user(db, OPS, "ops", PASSWORD, at(4, 20))  # the fallback: no [reps] unassigned_to
 
 
+def launch_p2u(settings: Settings, *options: str) -> subprocess.CompletedProcess[str]:
+    """`campaign launch` of the play as P2U on 2021-04-27, seen from 2021-04-20 (or its dry run
+    with "--dry-run"); it succeeds."""
+    done = campaign_cli(
+        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--name", "P2U",
+        "--now", "2021-04-20T09:00:00+00:00", *(options or ("--yes",)),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_a_launch_tells_ops_of_drafts_no_rep_can_send_and_an_assignment_hands_them_over(
     settings: Settings, db: Database, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     setup(db, tmp_path)
-    launched = campaign_cli(
-        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--name", "P2U",
-        "--yes", "--now", "2021-04-20T09:00:00+00:00",
-    )  # fmt: skip
-    assert launched.returncode == 0, launched.stderr
+    launched = launch_p2u(settings)
     assert (
         "warning: 3 rep-channel contact(s) at 2 account(s) no rep owns get nothing until their"
         f" account has a rep; this list is emailed to {OPS}."
@@ -120,11 +128,7 @@ def test_a_late_joiner_at_an_account_no_rep_owns_is_told_too(
     settings: Settings, db: Database, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     setup(db, tmp_path)
-    launched = campaign_cli(
-        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--name", "P2U",
-        "--yes", "--now", "2021-04-20T09:00:00+00:00",
-    )  # fmt: skip
-    assert launched.returncode == 0, launched.stderr
+    launch_p2u(settings)
     tick(db, settings, at(4, 20, 9, 1))
     assert len(fallback_mail(smtp_sink)) == 1
     late = [["ivy@nowhere.example", "Ivy", "Late", "CTO", "Nowhere Inc", "300", "", NORA, ""]]
@@ -189,11 +193,7 @@ def test_the_dry_run_says_which_rep_channel_contacts_have_no_rep(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     setup(db, tmp_path)
-    dry = campaign_cli(
-        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--dry-run",
-        "--now", "2021-04-20T09:00:00+00:00",
-    )  # fmt: skip
-    assert dry.returncode == 0, dry.stderr
+    dry = launch_p2u(settings, "--dry-run")
     lines = [line for line in dry.stdout.splitlines() if line.startswith("rep channel:")]
     assert lines == [
         "rep channel: 3 MM contact(s) get drafts for their rep (2 at accounts no rep owns:"
@@ -227,11 +227,7 @@ def test_with_no_fallback_at_all_the_launch_says_nobody_is_told(
 ) -> None:
     setup(db, tmp_path)
     assert campaign_cli(settings, "users", "remove", OPS).returncode == 0
-    launched = campaign_cli(
-        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--yes",
-        "--now", "2021-04-20T09:00:00+00:00",
-    )  # fmt: skip
-    assert launched.returncode == 0, launched.stderr
+    launched = launch_p2u(settings)
     assert (
         "account has a rep; nobody is emailed this list (set [reps] unassigned_to, or add an ops"
         " user)."
@@ -248,11 +244,7 @@ def test_a_long_list_of_accounts_names_the_first_fifty_and_counts_the_rest(
             for n in range(52)]  # fmt: skip
     assert import_contacts(db, write_csv(tmp_path / "c.csv", rows), at(4, 20)).rejected == []
     add_user(db, OPS, "ops", PASSWORD, at(4, 20))
-    launched = campaign_cli(
-        settings, "launch", "premium-to-ultimate", "--start", "2021-04-27", "--name", "P2U",
-        "--yes", "--now", "2021-04-20T09:00:00+00:00",
-    )  # fmt: skip
-    assert launched.returncode == 0, launched.stderr
+    launched = launch_p2u(settings)
     named = [line for line in launched.stderr.splitlines() if line.startswith("  Account ")]
     assert named[0] == "  Account 00: 1 contact(s), 3 draft(s)" and len(named) == 50
     more = "... and 2 more account(s): the console's Unassigned page lists them all"
